@@ -1,0 +1,65 @@
+// nsrun delete [--force] ID...: tear a container down from its state directory alone.
+#include <csignal>
+#include <iostream>
+
+#include "commands.hpp"
+#include "nsrun/core/json_util.hpp"
+#include "nsrun/core/orchestrator.hpp"
+#include "nsrun/core/state.hpp"
+
+namespace nsrun::cli {
+namespace {
+
+bool process_alive(const boost::json::object& state) {
+  const auto* pid = state.if_contains("pid");
+  if (!pid || !pid->is_int64() || pid->as_int64() <= 0) return false;
+  return ::kill(static_cast<pid_t>(pid->as_int64()), 0) == 0;
+}
+
+int delete_container(const std::string& id, bool force, const GlobalOptions& global) {
+  core::StderrLogger log(global.debug());
+  if (!core::is_valid_container_id(id)) throw core::Error("delete: \"" + id + "\" is not a container id");
+  core::StateDir state(global.state_root, id);
+  if (!state.exists()) {
+    if (force) return 0;  // --force: already gone is success, as runc does
+    throw core::Error("delete: no container \"" + id + "\" in " + global.state_root);
+  }
+  boost::json::object oci_state;
+  try {
+    oci_state = state.read_state();
+  } catch (const core::Error&) {
+    // A crash before state.json was written: there is no process to look after.
+  }
+  if (process_alive(oci_state)) {
+    if (!force)
+      throw core::Error("delete: container \"" + id + "\" is running (stop it, or use --force)");
+    ::kill(static_cast<pid_t>(oci_state["pid"].as_int64()), SIGKILL);
+  }
+  auto registry = global.load_plugins(Installation::locate());
+  auto errors = core::teardown_from_state(state, registry, log);
+  for (const auto& error : errors) log.error(error);
+  return errors.empty() ? 0 : exit_code::runtime_error;
+}
+
+}  // namespace
+
+void add_delete_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
+  auto* del = app.add_subcommand("delete", "Remove a container and every resource it left");
+  auto ids = std::make_shared<std::vector<std::string>>();
+  auto force = std::make_shared<bool>(false);
+  del->add_option("id", *ids, "Container ids")->required();
+  del->add_flag("--force,-f", *force, "Kill it if it still runs; succeed if it is already gone");
+  del->fallthrough();
+  del->callback([ids, force, &global, &exit_code] {
+    exit_code = 0;
+    for (const auto& id : *ids) {
+      try {
+        if (int code = delete_container(id, *force, global)) exit_code = code;
+      } catch (const core::Error& e) {
+        exit_code = report_error(e.what());
+      }
+    }
+  });
+}
+
+}  // namespace nsrun::cli

@@ -1,0 +1,109 @@
+// nsrun run [FLAGS] CMD [ARG...] | nsrun run --bundle DIR
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "commands.hpp"
+#include "nsrun/core/json_util.hpp"
+#include "nsrun/core/orchestrator.hpp"
+#include "nsrun/core/run_flags.hpp"
+#include "nsrun/core/spec_json.hpp"
+
+namespace nsrun::cli {
+namespace {
+
+struct RunOptions {
+  core::RunFlags flags;
+  std::string bundle;
+  std::string pipeline_file;
+  std::vector<std::string> stage_overrides;
+  std::string name;
+};
+
+int run_container(CLI::App& command, RunOptions& options, const GlobalOptions& global) {
+  core::StderrLogger log(global.debug());
+  auto start = std::chrono::steady_clock::now();
+  std::string cwd = std::filesystem::current_path().string();
+  Installation installation = Installation::locate();
+  options.flags.command = command.remaining();
+
+  core::ContainerRequest request;
+  if (!options.bundle.empty()) {
+    if (!options.flags.command.empty())
+      throw core::Error("give either --bundle DIR or a command, not both");
+    request.bundle = std::filesystem::absolute(options.bundle).lexically_normal().string();
+    request.spec = core::spec_from_bundle(request.bundle);
+    if (request.spec.process.args.empty())
+      throw core::Error("bundle: config.json process.args is empty (name the command to run)");
+  } else {
+    request.bundle = cwd;
+    request.spec = core::spec_from_flags(options.flags, cwd, installation.default_rootfs);
+  }
+
+  core::Pipeline pipeline = core::Pipeline::from_file(
+      options.pipeline_file.empty() ? installation.default_pipeline : options.pipeline_file);
+  // --network none|host choose a network plugin; a CIDR keeps the pipeline's network stage.
+  const std::string& network = options.flags.network;
+  if (options.bundle.empty() && (network == "none" || network == "host")) {
+    if (pipeline.find_kind("network")) pipeline.override_stage("network=nsrun.network." + network);
+  }
+  for (const auto& assignment : options.stage_overrides) pipeline.override_stage(assignment);
+
+  request.id = options.name.empty() ? core::generate_container_id() : options.name;
+  if (!core::is_valid_container_id(request.id))
+    throw core::Error("--name \"" + options.name +
+                      "\" must be 1-64 letters, digits, '_', '.' or '-', starting with a letter "
+                      "or digit");
+  request.state_root = global.state_root;
+  if (::geteuid() != 0)
+    throw core::Error("nsrun run needs root to create namespaces and mounts (run it with sudo)");
+
+  core::PluginRegistry registry = global.load_plugins(installation);
+  if (log.debug_enabled())
+    log.debug("core: plugins found and loaded in " + std::to_string(core::elapsed_ms(start)) +
+              " ms");
+  auto stages = core::bind_pipeline(pipeline, registry);
+  request.pipeline = std::move(pipeline);
+  core::Orchestrator orchestrator(std::move(stages), log);
+  return orchestrator.run(request);
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
+  auto* run = app.add_subcommand("run", "Run a command in a new container");
+  auto options = std::make_shared<RunOptions>();
+  core::RunFlags& f = options->flags;
+  run->add_option("--hostname", f.hostname, "Container hostname")->capture_default_str();
+  run->add_option("--rootfs", f.rootfs,
+                  "Root filesystem (default: ./namespace_fs if present, else " NSRUN_DEFAULT_ROOTFS ")");
+  run->add_option("--network", f.network, "Container network: a CIDR, none, or host")
+      ->capture_default_str();
+  run->add_option("--host-ip", f.host_ip, "Host-side address (default: first host of --network)");
+  run->add_option("--container-ip", f.container_ip,
+                  "Container address (default: chosen from --network)");
+  run->add_option("--mount,-v", f.mounts,
+                  "Bind mount HOST:CONTAINER[:ro|:rw], repeatable (default: the current "
+                  "directory at /app)")
+      ->allow_extra_args(false);
+  run->add_option("--env,-e", f.env, "Set KEY=VALUE (or pass the host's KEY), repeatable")
+      ->allow_extra_args(false);
+  run->add_option("--workdir,-w", f.workdir, "Working directory inside the container");
+  run->add_flag("--read-only", f.read_only, "Mount the container's root read-only");
+  run->add_option("--bundle,-b", options->bundle, "Run the OCI bundle DIR (DIR/config.json)");
+  run->add_option("--pipeline", options->pipeline_file, "Pipeline JSON replacing the default");
+  run->add_option("--stage", options->stage_overrides,
+                  "Swap one stage: KIND=PLUGIN, e.g. network=nsrun.network.none (repeatable)")
+      ->allow_extra_args(false);
+  run->add_option("--name", options->name, "Container id (default: 12 random hex digits)");
+  run->prefix_command();  // everything from the command on belongs to the workload
+  run->callback([run, options, &global, &exit_code] {
+    try {
+      exit_code = run_container(*run, *options, global);
+    } catch (const core::Error& e) {
+      exit_code = report_error(e.what());
+    }
+  });
+}
+
+}  // namespace nsrun::cli

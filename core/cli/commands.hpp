@@ -1,0 +1,44 @@
+// The CLI's subcommands: one file each, registered on the CLI11 app by main.cpp.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "nsrun/core/loader.hpp"
+#include "nsrun/core/log.hpp"
+
+namespace nsrun::cli {
+
+/// Where this nsrun's files live, found relative to the executable so that the build tree and
+/// an installation work alike: <prefix>/bin/nsrun, <prefix>/lib/nsrun/plugins,
+/// <prefix>/share/nsrun/pipeline.json.
+struct Installation {
+  std::string plugin_dir;
+  std::string default_pipeline;
+  std::string default_rootfs;
+  static Installation locate();
+};
+
+/// Options every subcommand shares.
+struct GlobalOptions {
+  std::string state_root;
+  std::string log_level = "warn";
+  std::vector<std::string> plugin_dirs;
+
+  bool debug() const;
+  /// Loads the plugins from --plugin-dir, NSRUN_PLUGIN_PATH and the installed directory.
+  core::PluginRegistry load_plugins(const Installation& installation) const;
+};
+
+/// Each add_* registers a subcommand whose callback stores nsrun's exit code in `exit_code`.
+void add_run_command(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_plugins_command(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_version_command(CLI::App& app, int& exit_code);
+void add_rootfs_command(CLI::App& app, int& exit_code);
+void add_delete_command(CLI::App& app, GlobalOptions& global, int& exit_code);
+
+/// Prints "nsrun: <message>" and returns 125 (nsrun's own failure).
+int report_error(const std::string& message);
+
+}  // namespace nsrun::cli

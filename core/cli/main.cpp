@@ -1,0 +1,80 @@
+// nsrun: a small container runtime whose subsystems are plugins.
+#include <unistd.h>
+
+#include <iostream>
+
+#include "commands.hpp"
+#include "nsrun/core/state.hpp"
+#include "nsrun/stage.hpp"
+
+namespace nsrun::cli {
+
+int report_error(const std::string& message) {
+  core::StderrLogger(false).error(message);
+  return exit_code::runtime_error;
+}
+
+bool GlobalOptions::debug() const {
+  return log_level == "debug" || core::debug_requested_by_environment();
+}
+
+core::PluginRegistry GlobalOptions::load_plugins(const Installation& installation) const {
+  core::LoaderOptions options;
+  options.directories = core::plugin_search_path(plugin_dirs, installation.plugin_dir);
+  return core::PluginRegistry::discover(options);
+}
+
+Installation Installation::locate() {
+  char buffer[4096];
+  ssize_t len = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
+  std::string exe = len > 0 ? std::string(buffer, static_cast<std::size_t>(len)) : "/usr/bin/nsrun";
+  std::string prefix = exe.substr(0, exe.rfind('/'));  // .../bin
+  prefix = prefix.substr(0, prefix.rfind('/'));        // ...
+  return Installation{prefix + "/" NSRUN_PLUGIN_SUBDIR, prefix + "/" NSRUN_DATA_SUBDIR "/pipeline.json",
+                      NSRUN_DEFAULT_ROOTFS};
+}
+
+}  // namespace nsrun::cli
+
+int main(int argc, char** argv) {
+  using namespace nsrun;
+  CLI::App app{"nsrun: a small container runtime built from plugins", "nsrun"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  cli::GlobalOptions global;
+  global.state_root = core::default_state_root;
+  app.add_option("--root", global.state_root, "State directory root")
+      ->capture_default_str();
+  app.add_option("--log-level", global.log_level, "Log level: warn or debug (DEBUG=1 also)")
+      ->check(CLI::IsMember({"warn", "debug"}))
+      ->capture_default_str();
+  app.add_option("--plugin-dir", global.plugin_dirs,
+                 "Extra plugin directory, searched before NSRUN_PLUGIN_PATH and the installed one")
+      ->take_all();
+
+  int exit_code = 0;
+  cli::add_run_command(app, global, exit_code);
+  cli::add_plugins_command(app, global, exit_code);
+  cli::add_version_command(app, exit_code);
+  cli::add_rootfs_command(app, exit_code);
+  cli::add_delete_command(app, global, exit_code);
+  auto* help = app.add_subcommand("help", "Show this help");
+  help->callback([&] {
+    std::cout << app.help();
+    exit_code = 0;
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::CallForAllHelp&) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    // CLI11's own two-line report becomes one line, with nsrun's error exit code.
+    return cli::report_error(std::string(e.what()) + " (see: nsrun help)");
+  }
+  return exit_code;
+}

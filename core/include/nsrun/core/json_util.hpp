@@ -1,0 +1,29 @@
+// Reading JSON documents (config.json, pipelines, state) with errors that say where.
+#pragma once
+
+#include <boost/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace nsrun::core {
+
+/// A user-facing error of the core: one line, no "nsrun: " prefix (the CLI adds it).
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Parses `text`; on malformed input throws Error "<what>: line L, column C: <reason>".
+boost::json::value parse_json_document(std::string_view text, std::string_view what);
+
+/// Reads and parses a file; a missing or unreadable file is an Error naming it.
+boost::json::value read_json_file(const std::string& path, std::string_view what);
+
+/// The whole content of a file, or Error naming `what` and the path.
+std::string read_text_file(const std::string& path, std::string_view what);
+
+/// Writes `text` to `path` through a temporary file and rename, so readers never see half.
+void write_file_atomically(const std::string& path, std::string_view text, unsigned mode = 0600);
+
+}  // namespace nsrun::core

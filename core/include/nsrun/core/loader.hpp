@@ -1,0 +1,59 @@
+// Finding and loading plugins (Boost.DLL).
+//
+// Search order: each --plugin-dir, then each entry of NSRUN_PLUGIN_PATH (colon-separated), then
+// the installed plugin directory. The first plugin to claim a name keeps it; a later one with the
+// same name is refused. nsrun runs as root and executes what it loads, so a directory or file
+// not owned by root, or writable by group or others, is refused (Sarus checks its hooks so).
+// Plugins are never unloaded: unloading would break exceptions, type_info and deleters that
+// came from the plugin, and the process is short-lived anyway.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "nsrun/plugin.hpp"
+
+namespace nsrun::core {
+
+struct PluginRecord {
+  std::string path;
+  std::string name;  ///< empty when the descriptor could not be read
+  std::string version;
+  std::string kind;
+  std::string summary;
+  std::uint32_t api_version = 0;
+  const PluginDescriptor* descriptor = nullptr;  ///< null when refused
+  std::string refusal;                           ///< why it was refused; empty when loaded
+
+  bool loaded() const { return descriptor != nullptr; }
+};
+
+struct LoaderOptions {
+  std::vector<std::string> directories;  ///< in search order
+  /// Owner uid a plugin file and directory must have. Root in production; tests that run
+  /// without root pass their own uid.
+  unsigned required_owner = 0;
+};
+
+/// The directories to search: explicit ones, NSRUN_PLUGIN_PATH, then the installed directory.
+std::vector<std::string> plugin_search_path(const std::vector<std::string>& explicit_dirs,
+                                            const std::string& installed_dir);
+
+class PluginRegistry {
+ public:
+  /// Loads every *.so in the directories. Never throws for a bad plugin: it is recorded refused.
+  static PluginRegistry discover(const LoaderOptions& options);
+
+  const std::vector<PluginRecord>& plugins() const { return plugins_; }
+  /// The loaded plugin with that name, or null.
+  const PluginRecord* find(std::string_view name) const;
+  /// The refused record with that name (to explain why a requested plugin is unusable), or null.
+  const PluginRecord* find_refused(std::string_view name) const;
+
+ private:
+  void load_file(const std::string& path, unsigned required_owner);
+  std::vector<PluginRecord> plugins_;
+};
+
+}  // namespace nsrun::core

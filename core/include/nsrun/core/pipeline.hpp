@@ -1,0 +1,36 @@
+// The pipeline as data: which stage fills each slot, in which order, with which config.
+//
+//   {"stages": [{"kind": "namespaces", "plugin": "nsrun.namespaces", "config": {}}, ...]}
+//
+// Like a CNI config list or LLVM's -passes= text, not code and not priority numbers.
+#pragma once
+
+#include <boost/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nsrun::core {
+
+struct PipelineStage {
+  std::string kind;    ///< the slot: namespaces, storage, network, cgroups, exec, ...
+  std::string plugin;  ///< the plugin name that fills it, e.g. nsrun.network.none
+  boost::json::object config;
+};
+
+struct Pipeline {
+  std::vector<PipelineStage> stages;
+
+  /// Parses a pipeline document; `source` names it in errors (a file path or "pipeline").
+  static Pipeline from_json(const boost::json::value& document, std::string_view source);
+  static Pipeline from_file(const std::string& path);
+  boost::json::value to_json() const;
+
+  /// Applies "KIND=PLUGIN" (from --stage): the stage of that kind now uses PLUGIN, with an empty
+  /// config. Error when the text is malformed or no stage has that kind.
+  void override_stage(std::string_view assignment);
+
+  PipelineStage* find_kind(std::string_view kind);
+};
+
+}  // namespace nsrun::core

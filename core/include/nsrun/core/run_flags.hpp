@@ -1,0 +1,47 @@
+// `nsrun run FLAGS CMD...` -> an OCI ContainerSpec, the same model `--bundle DIR` reads.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nsrun/spec.hpp"
+
+namespace nsrun::core {
+
+/// Annotation keys that carry the network flags to whichever network stage the pipeline has.
+/// Bundles may set them too, so both ways of describing a container reach the same stage.
+inline constexpr const char* annotation_subnet = "nsrun.network.subnet";
+inline constexpr const char* annotation_host_ip = "nsrun.network.host-ip";
+inline constexpr const char* annotation_container_ip = "nsrun.network.container-ip";
+
+/// The flags of the program nsrun grew from, with its defaults, plus docker's -e and -w.
+struct RunFlags {
+  std::string hostname = "container";
+  std::string rootfs;  ///< empty: ./namespace_fs when present, else the installed default
+  std::string network = "192.168.1.0/24";  ///< a CIDR, or "none" / "host"
+  std::string host_ip;                     ///< empty: the first host of the network
+  std::string container_ip;                ///< empty: the second host of the network
+  std::vector<std::string> mounts;         ///< HOST:CONTAINER[:ro|:rw]
+  std::vector<std::string> env;            ///< KEY=VALUE, or KEY to pass the host's value
+  std::string workdir;                     ///< empty: /app with the default mount, else /
+  bool read_only = false;
+  std::vector<std::string> command;
+};
+
+/// Builds the spec. Relative host paths are taken from `cwd`. Throws Error with a one-line
+/// message naming the flag for every malformed value; nothing has been created at that point.
+ContainerSpec spec_from_flags(const RunFlags& flags, const std::string& cwd,
+                              const std::string& installed_rootfs);
+
+/// Parses one --mount value into a bind mount (source made absolute against `cwd`).
+MountSpec parse_mount_flag(const std::string& value, const std::string& cwd);
+
+/// The rootfs used without --rootfs: ./namespace_fs when it exists (as the original program
+/// did), otherwise the rootfs the set-up created.
+std::string default_rootfs(const std::string& cwd, const std::string& installed_rootfs);
+
+/// The environment every workload starts with: never the host's.
+std::vector<std::string> base_environment(const std::string& hostname);
+
+}  // namespace nsrun::core

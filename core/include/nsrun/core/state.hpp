@@ -1,0 +1,79 @@
+// The container's state directory: OCI state.json, the pipeline it ran, and the resource journal.
+//
+// Layout of <state root>/<id>/ (root-owned, 0700):
+//   state.json     OCI state (ociVersion, id, pid, status, bundle, annotations)
+//   pipeline.json  the stages and their configs, so teardown can run after a crash
+//   journal.jsonl  one JSON object per line: {"stage", "type", "data"}, appended before each
+//                  resource is created
+// Anything else in it (generated /etc files, leases) belongs to the stages.
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/json.hpp>
+#include <string>
+#include <vector>
+
+#include "nsrun/stage.hpp"
+
+namespace nsrun::core {
+
+/// The default state root, as runc uses /run/runc.
+inline constexpr const char* default_state_root = "/run/nsrun";
+
+/// True for ids of the form [A-Za-z0-9][A-Za-z0-9_.-]{0,63}.
+bool is_valid_container_id(std::string_view id);
+
+/// A random 12-hex-digit id, like docker's short ids.
+std::string generate_container_id();
+
+class StateDir {
+ public:
+  StateDir(std::string state_root, std::string id);
+
+  const std::string& path() const { return path_; }
+  const std::string& id() const { return id_; }
+
+  /// Creates the directory (and the root, 0700); Error if a container with this id exists.
+  void create() const;
+  bool exists() const;
+  /// Removes the directory and everything in it; succeeds when it is already gone.
+  void remove() const;
+
+  void write_state(pid_t pid, std::string_view status, std::string_view bundle) const;
+  boost::json::object read_state() const;
+  void write_pipeline(const boost::json::value& pipeline) const;
+  boost::json::value read_pipeline() const;
+  std::string journal_path() const { return path_ + "/journal.jsonl"; }
+
+ private:
+  std::string root_;
+  std::string id_;
+  std::string path_;
+};
+
+/// The journal file shared by all stages of a container.
+class JournalFile {
+ public:
+  explicit JournalFile(std::string path) : path_(std::move(path)) {}
+  bool append(std::string_view stage, std::string_view type, const boost::json::object& data);
+  /// Every record of `stage`, oldest first. A torn last line (crash mid-write) is skipped.
+  std::vector<JournalRecord> records_of(std::string_view stage) const;
+
+ private:
+  std::string path_;
+};
+
+/// The Journal one stage sees: its own records only.
+class StageJournal final : public Journal {
+ public:
+  StageJournal(JournalFile& file, std::string stage) : file_(file), stage_(std::move(stage)) {}
+  bool append(std::string_view type, const boost::json::object& data) noexcept override;
+  std::vector<JournalRecord> records() const override { return file_.records_of(stage_); }
+
+ private:
+  JournalFile& file_;
+  std::string stage_;
+};
+
+}  // namespace nsrun::core

@@ -1,0 +1,80 @@
+#include "nsrun/core/json_util.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace nsrun::core {
+namespace {
+
+std::string position_of(std::string_view text, std::size_t offset) {
+  std::size_t line = 1, column = 1;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return "line " + std::to_string(line) + ", column " + std::to_string(column);
+}
+
+}  // namespace
+
+boost::json::value parse_json_document(std::string_view text, std::string_view what) {
+  boost::json::stream_parser parser;
+  boost::system::error_code ec;
+  std::size_t consumed = parser.write_some(text.data(), text.size(), ec);
+  if (!ec && consumed < text.size())
+    ec = boost::json::make_error_code(boost::json::error::extra_data);
+  if (!ec) parser.finish(ec);
+  if (ec) {
+    // On a syntax error write_some stops at the offending byte, so `consumed` is its offset.
+    throw Error(std::string(what) + ": malformed JSON at " + position_of(text, consumed) + ": " +
+                ec.message());
+  }
+  return parser.release();
+}
+
+std::string read_text_file(const std::string& path, std::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(std::string(what) + ": cannot read " + path + ": " + std::strerror(errno));
+  std::ostringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+boost::json::value read_json_file(const std::string& path, std::string_view what) {
+  return parse_json_document(read_text_file(path, what), std::string(what) + " " + path);
+}
+
+void write_file_atomically(const std::string& path, std::string_view text, unsigned mode) {
+  std::string temporary = path + ".tmp";
+  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) throw Error("cannot write " + temporary + ": " + std::strerror(errno));
+  std::size_t written = 0;
+  while (written < text.size()) {
+    ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int saved = errno;
+      ::close(fd);
+      ::unlink(temporary.c_str());
+      throw Error("cannot write " + temporary + ": " + std::strerror(saved));
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  if (::rename(temporary.c_str(), path.c_str()) != 0) {
+    int saved = errno;
+    ::unlink(temporary.c_str());
+    throw Error("cannot write " + path + ": " + std::strerror(saved));
+  }
+}
+
+}  // namespace nsrun::core

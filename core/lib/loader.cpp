@@ -1,0 +1,149 @@
+#include "nsrun/core/loader.hpp"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <boost/dll/shared_library.hpp>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <set>
+
+namespace nsrun::core {
+namespace {
+
+// Libraries stay loaded until the process exits: this list is deliberately never destroyed.
+std::vector<boost::dll::shared_library>& loaded_libraries() {
+  static auto* libraries = new std::vector<boost::dll::shared_library>();
+  return *libraries;
+}
+
+// Empty when `st` is safe to load code from; otherwise the reason.
+std::string ownership_problem(const struct stat& st, unsigned required_owner) {
+  if (st.st_uid != required_owner)
+    return "owned by uid " + std::to_string(st.st_uid) + ", not " +
+           (required_owner == 0 ? std::string("root") : std::to_string(required_owner)) +
+           " (chown root it)";
+  if (st.st_mode & (S_IWGRP | S_IWOTH)) return "writable by group or others (chmod go-w it)";
+  return {};
+}
+
+bool has_suffix(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
+}
+
+}  // namespace
+
+std::vector<std::string> plugin_search_path(const std::vector<std::string>& explicit_dirs,
+                                            const std::string& installed_dir) {
+  std::vector<std::string> dirs = explicit_dirs;
+  if (const char* env = std::getenv("NSRUN_PLUGIN_PATH")) {
+    std::string_view rest(env);
+    while (!rest.empty()) {
+      auto colon = rest.find(':');
+      std::string_view entry = rest.substr(0, colon);
+      if (!entry.empty()) dirs.emplace_back(entry);
+      if (colon == std::string_view::npos) break;
+      rest.remove_prefix(colon + 1);
+    }
+  }
+  dirs.push_back(installed_dir);
+  return dirs;
+}
+
+PluginRegistry PluginRegistry::discover(const LoaderOptions& options) {
+  PluginRegistry registry;
+  std::set<std::string> seen_dirs;
+  for (const auto& dir : options.directories) {
+    std::error_code ec;
+    std::string canonical = std::filesystem::weakly_canonical(dir, ec).string();
+    if (ec) canonical = dir;
+    if (!seen_dirs.insert(canonical).second) continue;  // the same directory named twice
+
+    struct stat st {};
+    if (::stat(canonical.c_str(), &st) != 0) continue;  // an absent directory holds no plugins
+    if (std::string problem = ownership_problem(st, options.required_owner); !problem.empty()) {
+      PluginRecord refused;
+      refused.path = canonical;
+      refused.refusal = "plugin directory " + problem;
+      registry.plugins_.push_back(std::move(refused));
+      continue;
+    }
+    std::vector<std::string> files;
+    if (DIR* d = ::opendir(canonical.c_str())) {
+      while (dirent* entry = ::readdir(d))
+        if (has_suffix(entry->d_name, ".so")) files.push_back(canonical + "/" + entry->d_name);
+      ::closedir(d);
+    }
+    std::sort(files.begin(), files.end());  // a stable order makes "first claims the name" stable
+    for (const auto& file : files) registry.load_file(file, options.required_owner);
+  }
+  return registry;
+}
+
+void PluginRegistry::load_file(const std::string& path, unsigned required_owner) {
+  PluginRecord record;
+  record.path = path;
+  auto refuse = [&](std::string why) {
+    record.refusal = std::move(why);
+    record.descriptor = nullptr;
+    plugins_.push_back(std::move(record));
+  };
+
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return refuse(std::string("cannot stat: ") + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return refuse("not a regular file");
+  if (std::string problem = ownership_problem(st, required_owner); !problem.empty())
+    return refuse("plugin file " + problem);
+
+  boost::dll::shared_library library;
+  boost::system::error_code ec;
+  library.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
+  if (ec) return refuse("cannot load: " + ec.message());
+  if (!library.has(plugin_entry_symbol))
+    return refuse(std::string("no ") + plugin_entry_symbol + " symbol (not an nsrun plugin?)");
+  auto& entry = library.get<PluginEntry>(plugin_entry_symbol);
+  loaded_libraries().push_back(library);
+
+  const PluginDescriptor* descriptor = entry();
+  if (!descriptor) return refuse(std::string(plugin_entry_symbol) + " returned no descriptor");
+  // The version is the first field on purpose: it is readable whatever the rest looks like.
+  record.api_version = descriptor->api_version;
+  if (descriptor->api_version != NSRUN_API_VERSION)
+    return refuse("built for nsrun plugin API " + std::to_string(descriptor->api_version) +
+                  ", this nsrun speaks API " + std::to_string(NSRUN_API_VERSION) +
+                  " (rebuild it against this nsrun's SDK)");
+  if (descriptor->struct_size < sizeof(PluginDescriptor))
+    return refuse("descriptor is " + std::to_string(descriptor->struct_size) + " bytes, expected " +
+                  std::to_string(sizeof(PluginDescriptor)));
+  if (!descriptor->name || !*descriptor->name || !descriptor->version || !descriptor->kind ||
+      !descriptor->abi_tag || !descriptor->create || !descriptor->destroy || !descriptor->invoke)
+    return refuse("descriptor has an empty name, version, kind, ABI tag or function");
+  record.name = descriptor->name;
+  record.version = descriptor->version;
+  record.kind = descriptor->kind;
+  record.summary = descriptor->summary ? descriptor->summary : "";
+  if (std::string_view(descriptor->abi_tag) != NSRUN_ABI_TAG)
+    return refuse(std::string("built with ABI ") + descriptor->abi_tag + ", this nsrun has " +
+                  NSRUN_ABI_TAG + " (rebuild it with the same compiler runtime and Boost)");
+  if (const PluginRecord* first = find(record.name))
+    return refuse("duplicate name " + record.name + ", already provided by " + first->path);
+  record.descriptor = descriptor;
+  plugins_.push_back(std::move(record));
+}
+
+const PluginRecord* PluginRegistry::find(std::string_view name) const {
+  for (const auto& plugin : plugins_)
+    if (plugin.loaded() && plugin.name == name) return &plugin;
+  return nullptr;
+}
+
+const PluginRecord* PluginRegistry::find_refused(std::string_view name) const {
+  for (const auto& plugin : plugins_)
+    if (!plugin.loaded() && plugin.name == name) return &plugin;
+  return nullptr;
+}
+
+}  // namespace nsrun::core

@@ -1,0 +1,406 @@
+#include "nsrun/core/orchestrator.hpp"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <map>
+
+#include "nsrun/core/json_util.hpp"
+#include "nsrun/core/spec_json.hpp"
+
+namespace nsrun::core {
+namespace {
+
+// Collects a plugin's failure report; the message is copied on the core's side of the boundary.
+class FailureSink final : public ErrorSink {
+ public:
+  void fail(std::string_view message, int exit_code) noexcept override {
+    try {
+      message_.assign(message);
+    } catch (...) {
+    }
+    exit_code_ = exit_code;
+  }
+  std::string message_;
+  int exit_code_ = exit_code::runtime_error;
+};
+
+// Signals a foreground nsrun passes on to the container, as docker and runc do.
+constexpr int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+
+sigset_t forwarded_signal_set() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : forwarded_signals) sigaddset(&set, sig);
+  return set;
+}
+
+int pidfd_send(int pidfd, int sig) {
+  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+// A unique fd that closes itself.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  void reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_;
+};
+
+// The child reports a failure as "<exit code> <message>" in one datagram, then exits.
+[[noreturn]] void report_failure_and_exit(int sync_fd, const StageFailure& failure) {
+  std::string datagram = std::to_string(failure.exit_code) + " " + failure.message;
+  ssize_t ignored = ::send(sync_fd, datagram.data(), datagram.size(), MSG_NOSIGNAL);
+  (void)ignored;
+  ::_exit(failure.exit_code);
+}
+
+StageFailure parse_failure(std::string_view datagram) {
+  StageFailure failure;
+  auto space = datagram.find(' ');
+  if (space != std::string_view::npos) {
+    failure.exit_code = std::atoi(std::string(datagram.substr(0, space)).c_str());
+    failure.message = datagram.substr(space + 1);
+  } else {
+    failure.message = datagram;
+  }
+  return failure;
+}
+
+int exit_code_of(const siginfo_t& info) {
+  if (info.si_code == CLD_EXITED) return info.si_status;
+  return 128 + info.si_status;  // killed or dumped: 128+N, as shells report it
+}
+
+}  // namespace
+
+const char* phase_name(Phase phase) {
+  switch (phase) {
+    case Phase::validate: return "validate";
+    case Phase::prepare: return "prepare";
+    case Phase::create_runtime: return "create_runtime";
+    case Phase::create_container: return "create_container";
+    case Phase::start_container: return "start_container";
+    case Phase::poststart: return "poststart";
+    case Phase::teardown: return "teardown";
+  }
+  return "unknown";
+}
+
+int clone_flags_for(const ContainerSpec& spec) {
+  static const std::map<std::string, int> flags{
+      {"pid", CLONE_NEWPID},       {"mount", CLONE_NEWNS},   {"uts", CLONE_NEWUTS},
+      {"ipc", CLONE_NEWIPC},       {"network", CLONE_NEWNET}, {"cgroup", CLONE_NEWCGROUP},
+      {"user", CLONE_NEWUSER},     {"time", CLONE_NEWTIME}};
+  int result = 0;
+  for (const auto& ns : spec.namespaces) {
+    auto it = flags.find(ns.type);
+    if (it == flags.end())
+      throw Error("namespaces: unknown namespace type \"" + ns.type +
+                  "\" (known: pid, mount, uts, ipc, network, cgroup, user, time)");
+    if (ns.path.empty()) result |= it->second;
+  }
+  return result;
+}
+
+// --- BoundStage ----------------------------------------------------------------------------
+
+BoundStage::BoundStage(PipelineStage stage, const PluginDescriptor* descriptor)
+    : stage_(std::move(stage)), descriptor_(descriptor) {}
+
+BoundStage::BoundStage(BoundStage&& other) noexcept
+    : stage_(std::move(other.stage_)), descriptor_(other.descriptor_), instance_(other.instance_) {
+  other.instance_ = nullptr;
+}
+
+BoundStage::~BoundStage() { release(); }
+
+void BoundStage::release() {
+  if (instance_) descriptor_->destroy(instance_);
+  instance_ = nullptr;
+}
+
+std::optional<StageFailure> BoundStage::instantiate() {
+  release();
+  FailureSink sink;
+  instance_ = descriptor_->create(&sink);
+  if (instance_) return std::nullopt;
+  if (sink.message_.empty()) sink.message_ = "create returned no stage object";
+  return StageFailure{stage_.kind + ": plugin " + stage_.plugin + ": " + sink.message_,
+                      exit_code::runtime_error};
+}
+
+std::optional<StageFailure> BoundStage::invoke(Phase phase, Context& ctx) {
+  if (!instance_)
+    if (auto failure = instantiate()) return failure;
+  FailureSink sink;
+  if (descriptor_->invoke(instance_, phase, &ctx, &sink)) return std::nullopt;
+  return StageFailure{stage_.kind + ": " + sink.message_, sink.exit_code_};
+}
+
+std::vector<BoundStage> bind_pipeline(const Pipeline& pipeline, const PluginRegistry& registry) {
+  std::vector<BoundStage> bound;
+  for (const auto& stage : pipeline.stages) {
+    const PluginRecord* plugin = registry.find(stage.plugin);
+    if (!plugin) {
+      if (const PluginRecord* refused = registry.find_refused(stage.plugin))
+        throw Error(stage.kind + ": plugin " + stage.plugin + " was refused: " + refused->refusal);
+      std::string known;
+      for (const auto& p : registry.plugins())
+        if (p.loaded() && p.kind == stage.kind) known += (known.empty() ? "" : ", ") + p.name;
+      throw Error(stage.kind + ": unknown plugin \"" + stage.plugin + "\" (" +
+                  (known.empty() ? "no " + stage.kind + " plugin is installed"
+                                 : "available: " + known) +
+                  "; see nsrun plugins)");
+    }
+    if (plugin->kind != stage.kind)
+      throw Error(stage.kind + ": plugin " + stage.plugin + " is a " + plugin->kind +
+                  " plugin and cannot fill the " + stage.kind + " stage");
+    bound.emplace_back(stage, plugin->descriptor);
+  }
+  return bound;
+}
+
+// --- Orchestrator --------------------------------------------------------------------------
+
+int Orchestrator::run(ContainerRequest& request) {
+  StateDir state(request.state_root, request.id);
+  std::vector<StageJournal> journals;
+  JournalFile journal_file(state.journal_path());
+  journals.reserve(stages_.size());
+  for (const auto& stage : stages_) journals.emplace_back(journal_file, stage.plugin());
+  std::vector<Context> contexts;
+  contexts.reserve(stages_.size());
+  for (std::size_t i = 0; i < stages_.size(); ++i)
+    contexts.push_back(Context{request.id, state.path(), request.spec, stages_[i].config(),
+                               journals[i], log_, 0});
+
+  auto fail = [&](const StageFailure& failure) {
+    log_.error(failure.message);
+    return failure.exit_code;
+  };
+
+  // 1. Every stage validates before any stage acts.
+  if (auto failure = run_phase(Phase::validate, contexts.data())) return fail(*failure);
+
+  // 2. The state directory exists from here on; everything after this point is undone by
+  //    teardown, which works from what is persisted in it.
+  try {
+    state.create();
+    state.write_pipeline(request.pipeline.to_json());
+    state.write_state(0, "creating", request.bundle);
+  } catch (const Error& e) {
+    return fail({e.what(), exit_code::runtime_error});
+  }
+  auto abort = [&](const StageFailure& failure) {
+    log_.error(failure.message);  // the original error first, cleanup errors after it
+    for (const auto& cleanup : teardown(state, request.spec)) log_.error(cleanup.message);
+    return failure.exit_code;
+  };
+
+  if (auto failure = run_phase(Phase::prepare, contexts.data())) return abort(*failure);
+  int clone_flags = 0;
+  try {
+    write_file_atomically(state.path() + "/config.json",
+                          boost::json::serialize(spec_to_json(request.spec)));
+    clone_flags = clone_flags_for(request.spec);
+  } catch (const Error& e) {
+    return abort({e.what(), exit_code::runtime_error});
+  }
+
+  // 3. Clone the container process. Forwarded signals are blocked first so none is lost between
+  //    now and the wait loop; the child unblocks them before it runs anything.
+  sigset_t forwarded = forwarded_signal_set(), original_mask;
+  ::sigprocmask(SIG_BLOCK, &forwarded, &original_mask);
+  struct MaskRestorer {
+    sigset_t mask;
+    ~MaskRestorer() { ::sigprocmask(SIG_SETMASK, &mask, nullptr); }
+  } restore_mask{original_mask};
+
+  int sockets[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0)
+    return abort({std::string("cannot create the sync socket: ") + std::strerror(errno)});
+  Fd host_end(sockets[0]), container_end(sockets[1]);
+
+  int pidfd_number = -1;
+  clone_args args{};
+  args.flags = static_cast<std::uint64_t>(clone_flags) | CLONE_PIDFD;
+  args.pidfd = reinterpret_cast<std::uint64_t>(&pidfd_number);
+  args.exit_signal = SIGCHLD;
+  auto start = std::chrono::steady_clock::now();
+  long pid = ::syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0)
+    return abort({std::string("namespaces: cannot create the container process: ") +
+                  std::strerror(errno) + (errno == EPERM ? " (nsrun must run as root)" : "")});
+
+  if (pid == 0) {
+    // The container process. It dies with nsrun: a container must not outlive its runtime.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::sigprocmask(SIG_SETMASK, &original_mask, nullptr);
+    host_end.reset();
+    char go = 0;
+    if (::read(container_end.get(), &go, 1) != 1) ::_exit(exit_code::runtime_error);
+    for (auto phase : {Phase::create_container, Phase::start_container})
+      if (auto failure = run_phase(phase, contexts.data()))
+        report_failure_and_exit(container_end.get(), *failure);
+    report_failure_and_exit(container_end.get(),
+                            {"exec: no stage started the workload (the pipeline needs an exec "
+                             "stage, e.g. nsrun.exec, last)"});
+  }
+
+  container_end.reset();
+  Fd pidfd(pidfd_number);
+  if (log_.debug_enabled())
+    log_.debug("core: container process " + std::to_string(pid) + " cloned in " +
+               std::to_string(elapsed_ms(start)) + " ms");
+  for (auto& ctx : contexts) ctx.pid = static_cast<pid_t>(pid);
+
+  auto reap = [&]() {
+    siginfo_t info{};
+    while (::waitid(P_PIDFD, static_cast<id_t>(pidfd.get()), &info, WEXITED) != 0 && errno == EINTR) {
+    }
+    return exit_code_of(info);
+  };
+  auto kill_and_abort = [&](const StageFailure& failure) {
+    pidfd_send(pidfd.get(), SIGKILL);
+    reap();
+    return abort(failure);
+  };
+
+  // 4. Host-side setup while the container process waits, then release it.
+  if (auto failure = run_phase(Phase::create_runtime, contexts.data()))
+    return kill_and_abort(*failure);
+  char go = 1;
+  if (::write(host_end.get(), &go, 1) != 1)
+    return kill_and_abort({std::string("cannot start the container process: ") + std::strerror(errno)});
+
+  // 5. Wait for execve (the sync socket closes on exec) or a failure report, forwarding signals.
+  Fd signals(::signalfd(-1, &forwarded, SFD_CLOEXEC));
+  bool started = false;
+  bool exited = false;
+  int exit_code = 0;
+  while (!exited) {
+    pollfd fds[3] = {{signals.get(), POLLIN, 0}, {pidfd.get(), POLLIN, 0}, {host_end.get(), POLLIN, 0}};
+    int n = ::poll(fds, started ? 2 : 3, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo info{};
+      if (::read(signals.get(), &info, sizeof info) == sizeof info) {
+        log_.debug("core: forwarding signal " + std::to_string(info.ssi_signo));
+        pidfd_send(pidfd.get(), static_cast<int>(info.ssi_signo));
+      }
+    }
+    if (!started && fds[2].revents) {
+      char buffer[4096];
+      ssize_t len = ::recv(host_end.get(), buffer, sizeof buffer, 0);
+      if (len > 0) {
+        StageFailure failure = parse_failure(std::string_view(buffer, static_cast<std::size_t>(len)));
+        reap();
+        return abort(failure);
+      }
+      started = true;  // EOF: execve closed the socket, the workload runs
+      if (log_.debug_enabled())
+        log_.debug("core: workload started " + std::to_string(elapsed_ms(start)) +
+                   " ms after clone");
+      try {
+        state.write_state(static_cast<pid_t>(pid), "running", request.bundle);
+      } catch (const Error& e) {
+        log_.warn(e.what());
+      }
+      if (auto failure = run_phase(Phase::poststart, contexts.data()))
+        return kill_and_abort(*failure);
+    }
+    if (fds[1].revents & POLLIN) {
+      exit_code = reap();
+      exited = true;
+    }
+  }
+  if (!started) {
+    // The process ended before its sync socket reported: it died during setup (a signal).
+    return abort({"core: the container process ended during setup (exit status " +
+                      std::to_string(exit_code) + ")",
+                  exit_code::runtime_error});
+  }
+
+  // 6. Teardown. Errors are reported, but the workload's exit code stays nsrun's exit code.
+  for (const auto& failure : teardown(state, request.spec)) log_.error(failure.message);
+  return exit_code;
+}
+
+std::optional<StageFailure> Orchestrator::run_phase(Phase phase, Context* contexts) {
+  for (std::size_t i = 0; i < stages_.size(); ++i) {
+    auto start = std::chrono::steady_clock::now();
+    auto failure = stages_[i].invoke(phase, contexts[i]);
+    if (log_.debug_enabled())
+      log_.debug(stages_[i].plugin() + ": " + phase_name(phase) + " " +
+                 std::to_string(elapsed_ms(start)) + " ms" + (failure ? " (failed)" : ""));
+    if (failure) return failure;
+  }
+  return std::nullopt;
+}
+
+std::vector<StageFailure> Orchestrator::teardown(const StateDir& state, ContainerSpec& spec) {
+  std::vector<StageFailure> failures;
+  JournalFile journal_file(state.journal_path());
+  for (auto stage = stages_.rbegin(); stage != stages_.rend(); ++stage) {
+    // A fresh stage object: teardown must work from the persisted journal alone, as it does
+    // after a crash, so it is never allowed to lean on memory from setup.
+    auto start = std::chrono::steady_clock::now();
+    StageJournal journal(journal_file, stage->plugin());
+    Context ctx{state.id(), state.path(), spec, stage->config(), journal, log_, 0};
+    std::optional<StageFailure> failure = stage->instantiate();
+    if (!failure) failure = stage->invoke(Phase::teardown, ctx);
+    if (log_.debug_enabled())
+      log_.debug(stage->plugin() + ": teardown " + std::to_string(elapsed_ms(start)) + " ms");
+    if (failure) failures.push_back(*failure);
+  }
+  if (failures.empty()) {
+    try {
+      state.remove();
+    } catch (const Error& e) {
+      failures.push_back({e.what()});
+    }
+  } else {
+    failures.push_back({"core: state kept in " + state.path() +
+                        " so the teardown can be retried (nsrun delete --force " + state.id() +
+                        ")"});
+  }
+  return failures;
+}
+
+std::vector<std::string> teardown_from_state(const StateDir& state, const PluginRegistry& registry,
+                                             StderrLogger& log) {
+  Pipeline pipeline = Pipeline::from_json(state.read_pipeline(), state.path() + "/pipeline.json");
+  ContainerSpec spec;
+  try {
+    spec = spec_from_json(read_json_file(state.path() + "/config.json", "state"), state.path());
+  } catch (const Error&) {
+    // prepare never finished, so no stage created anything that needs the spec to be found.
+  }
+  Orchestrator orchestrator(bind_pipeline(pipeline, registry), log);
+  std::vector<std::string> errors;
+  for (const auto& failure : orchestrator.teardown(state, spec)) errors.push_back(failure.message);
+  return errors;
+}
+
+}  // namespace nsrun::core

@@ -1,0 +1,87 @@
+#include "nsrun/core/pipeline.hpp"
+
+#include <set>
+
+#include "nsrun/core/json_util.hpp"
+
+namespace nsrun::core {
+
+Pipeline Pipeline::from_json(const boost::json::value& document, std::string_view source) {
+  const std::string where(source);
+  if (!document.is_object()) throw Error(where + ": the pipeline must be a JSON object");
+  const auto& top = document.as_object();
+  for (const auto& kv : top)
+    if (kv.key() != "stages")
+      throw Error(where + ": unknown key \"" + std::string(kv.key()) + "\" (expected only \"stages\")");
+  const auto* stages = top.if_contains("stages");
+  if (!stages || !stages->is_array())
+    throw Error(where + ": \"stages\" must be an array of {kind, plugin, config}");
+  Pipeline pipeline;
+  std::set<std::string> kinds;
+  for (std::size_t i = 0; i < stages->as_array().size(); ++i) {
+    const auto& entry = stages->as_array()[i];
+    const std::string at = where + ": stages[" + std::to_string(i) + "]";
+    if (!entry.is_object()) throw Error(at + " must be an object");
+    PipelineStage stage;
+    for (const auto& kv : entry.as_object()) {
+      if (kv.key() == "kind" && kv.value().is_string()) {
+        stage.kind = kv.value().as_string();
+      } else if (kv.key() == "plugin" && kv.value().is_string()) {
+        stage.plugin = kv.value().as_string();
+      } else if (kv.key() == "config" && kv.value().is_object()) {
+        stage.config = kv.value().as_object();
+      } else if (kv.key() == "kind" || kv.key() == "plugin") {
+        throw Error(at + "." + std::string(kv.key()) + " must be a string");
+      } else if (kv.key() == "config") {
+        throw Error(at + ".config must be an object");
+      } else {
+        throw Error(at + ": unknown key \"" + std::string(kv.key()) +
+                    "\" (expected kind, plugin, config)");
+      }
+    }
+    if (stage.kind.empty()) throw Error(at + ".kind is required");
+    if (stage.plugin.empty()) throw Error(at + ".plugin is required");
+    if (!kinds.insert(stage.kind).second)
+      throw Error(at + ": a second \"" + stage.kind + "\" stage (each kind appears once)");
+    pipeline.stages.push_back(std::move(stage));
+  }
+  if (pipeline.stages.empty()) throw Error(where + ": the pipeline has no stages");
+  return pipeline;
+}
+
+Pipeline Pipeline::from_file(const std::string& path) {
+  return from_json(read_json_file(path, "pipeline"), path);
+}
+
+boost::json::value Pipeline::to_json() const {
+  boost::json::array stages_json;
+  for (const auto& stage : stages)
+    stages_json.push_back(boost::json::object{
+        {"kind", stage.kind}, {"plugin", stage.plugin}, {"config", stage.config}});
+  return boost::json::object{{"stages", std::move(stages_json)}};
+}
+
+PipelineStage* Pipeline::find_kind(std::string_view kind) {
+  for (auto& stage : stages)
+    if (stage.kind == kind) return &stage;
+  return nullptr;
+}
+
+void Pipeline::override_stage(std::string_view assignment) {
+  auto equals = assignment.find('=');
+  if (equals == std::string_view::npos || equals == 0 || equals + 1 == assignment.size())
+    throw Error("--stage \"" + std::string(assignment) +
+                "\" must be KIND=PLUGIN, e.g. --stage network=nsrun.network.none");
+  std::string kind(assignment.substr(0, equals));
+  PipelineStage* stage = find_kind(kind);
+  if (!stage) {
+    std::string known;
+    for (const auto& s : stages) known += (known.empty() ? "" : ", ") + s.kind;
+    throw Error("--stage " + std::string(assignment) + ": the pipeline has no \"" + kind +
+                "\" stage (it has: " + known + ")");
+  }
+  stage->plugin = std::string(assignment.substr(equals + 1));
+  stage->config = {};
+}
+
+}  // namespace nsrun::core

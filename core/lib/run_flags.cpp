@@ -1,0 +1,143 @@
+#include "nsrun/core/run_flags.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "nsrun/core/json_util.hpp"
+#include "nsrun/ipv4.hpp"
+
+namespace nsrun::core {
+namespace {
+
+std::string absolute(const std::string& path, const std::string& cwd) {
+  if (!path.empty() && path.front() == '/') return path;
+  return cwd + "/" + path;
+}
+
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::string::size_type start = 0;
+  while (true) {
+    auto end = text.find(separator, start);
+    parts.push_back(text.substr(start, end - start));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return parts;
+}
+
+void check_hostname(const std::string& hostname) {
+  if (hostname.empty()) throw Error("--hostname must not be empty");
+  if (hostname.size() > 64)
+    throw Error("--hostname \"" + hostname.substr(0, 20) + "...\" is " +
+                std::to_string(hostname.size()) + " bytes; the limit is 64");
+  if (hostname.find('/') != std::string::npos)
+    throw Error("--hostname \"" + hostname + "\" must not contain '/'");
+}
+
+// Validates --network/--host-ip/--container-ip and records them as annotations for the
+// network stage. Only a CIDR carries addresses; "none" and "host" select a plugin instead.
+void add_network_annotations(const RunFlags& flags, ContainerSpec& spec) {
+  if (flags.network == "none" || flags.network == "host") {
+    if (!flags.host_ip.empty() || !flags.container_ip.empty())
+      throw Error("--host-ip and --container-ip need --network CIDR, not --network " +
+                  flags.network);
+    return;
+  }
+  std::string why;
+  auto network = Ipv4Network::parse(flags.network, &why);
+  if (!network)
+    throw Error("--network \"" + flags.network + "\" is not an IPv4 network: " + why +
+                " (e.g. 10.88.0.0/24, or none, or host)");
+  if (network->prefix_length > 30)
+    throw Error("--network " + flags.network + " is too small: a /30 or larger is needed");
+  auto address = [&](const std::string& flag, const std::string& text,
+                     std::uint32_t default_offset) {
+    if (text.empty()) return Ipv4Address{network->network().value + default_offset};
+    auto parsed = Ipv4Address::parse(text);
+    if (!parsed) throw Error(flag + " \"" + text + "\" is not an IPv4 address");
+    if (!network->contains(*parsed))
+      throw Error(flag + " " + text + " is outside --network " + network->str());
+    if (!network->is_usable_host(*parsed))
+      throw Error(flag + " " + text + " is the network or broadcast address of " +
+                  network->str());
+    return *parsed;
+  };
+  Ipv4Address host = address("--host-ip", flags.host_ip, 1);
+  Ipv4Address container = address("--container-ip", flags.container_ip, 2);
+  if (host == container)
+    throw Error("--host-ip and --container-ip are both " + host.str() + "; they must differ");
+  spec.annotations[annotation_subnet] = network->str();
+  spec.annotations[annotation_host_ip] = host.str();
+  // Without --container-ip the network stage's IPAM chooses; the flag pins an address.
+  if (!flags.container_ip.empty()) spec.annotations[annotation_container_ip] = container.str();
+}
+
+}  // namespace
+
+std::vector<std::string> base_environment(const std::string& hostname) {
+  return {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
+          "TERM=xterm", "HOSTNAME=" + hostname};
+}
+
+MountSpec parse_mount_flag(const std::string& value, const std::string& cwd) {
+  auto fields = split(value, ':');
+  if (fields.size() < 2 || fields.size() > 3)
+    throw Error("--mount \"" + value + "\" must be HOST:CONTAINER[:ro|:rw]");
+  if (fields[0].empty()) throw Error("--mount \"" + value + "\" has an empty host path");
+  if (fields[1].empty()) throw Error("--mount \"" + value + "\" has an empty container path");
+  std::string mode = fields.size() == 3 ? fields[2] : "rw";
+  if (mode != "ro" && mode != "rw")
+    throw Error("--mount \"" + value + "\": unknown option \"" + mode + "\" (use ro or rw)");
+  return MountSpec{fields[1], "bind", absolute(fields[0], cwd), {"rbind", mode}};
+}
+
+std::string default_rootfs(const std::string& cwd, const std::string& installed_rootfs) {
+  std::string local = cwd + "/namespace_fs";
+  if (::access(local.c_str(), F_OK) == 0) return local;
+  return installed_rootfs;
+}
+
+ContainerSpec spec_from_flags(const RunFlags& flags, const std::string& cwd,
+                              const std::string& installed_rootfs) {
+  if (flags.command.empty())
+    throw Error("no command given (usage: nsrun run [FLAGS] CMD [ARG...], e.g. nsrun run /bin/sh)");
+  check_hostname(flags.hostname);
+  ContainerSpec spec;
+  spec.hostname = flags.hostname;
+  spec.root.path = absolute(flags.rootfs.empty() ? default_rootfs(cwd, installed_rootfs)
+                                                 : flags.rootfs, cwd);
+  spec.root.readonly = flags.read_only;
+  spec.process.args = flags.command;
+  spec.process.env = base_environment(flags.hostname);
+  for (const auto& entry : flags.env) {
+    auto equals = entry.find('=');
+    if (equals == 0 || entry.empty())
+      throw Error("--env \"" + entry + "\" must be KEY=VALUE or KEY");
+    if (equals == std::string::npos) {
+      // docker's -e KEY: pass the host's value when it has one.
+      if (const char* host_value = std::getenv(entry.c_str()))
+        spec.process.env.push_back(entry + "=" + host_value);
+      continue;
+    }
+    std::string key = entry.substr(0, equals + 1);
+    std::erase_if(spec.process.env, [&](const std::string& e) { return e.starts_with(key); });
+    spec.process.env.push_back(entry);
+  }
+  for (const auto& mount : flags.mounts) spec.mounts.push_back(parse_mount_flag(mount, cwd));
+  bool default_mount = flags.mounts.empty();
+  if (default_mount) spec.mounts.push_back(MountSpec{"/app", "bind", cwd, {"rbind", "rw"}});
+  if (!flags.workdir.empty()) {
+    if (flags.workdir.front() != '/')
+      throw Error("--workdir \"" + flags.workdir + "\" must be an absolute path");
+    spec.process.cwd = flags.workdir;
+  } else {
+    spec.process.cwd = default_mount ? "/app" : "/";
+  }
+  spec.namespaces = {{"pid", ""}, {"mount", ""}, {"uts", ""}, {"ipc", ""}, {"network", ""}};
+  add_network_annotations(flags, spec);
+  return spec;
+}
+
+}  // namespace nsrun::core

@@ -1,0 +1,124 @@
+#include "nsrun/core/state.hpp"
+
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "nsrun/core/json_util.hpp"
+
+namespace nsrun::core {
+
+bool is_valid_container_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  if (!alnum(id[0])) return false;
+  for (char c : id)
+    if (!alnum(c) && c != '_' && c != '.' && c != '-') return false;
+  return true;
+}
+
+std::string generate_container_id() {
+  unsigned char bytes[6];
+  if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes))
+    throw Error("cannot generate a container id: getrandom failed");
+  static const char hex[] = "0123456789abcdef";
+  std::string id;
+  for (unsigned char b : bytes) {
+    id += hex[b >> 4];
+    id += hex[b & 15];
+  }
+  return id;
+}
+
+StateDir::StateDir(std::string state_root, std::string id)
+    : root_(std::move(state_root)), id_(std::move(id)), path_(root_ + "/" + id_) {}
+
+void StateDir::create() const {
+  std::error_code ec;
+  std::filesystem::create_directories(root_, ec);
+  if (ec) throw Error("cannot create state root " + root_ + ": " + ec.message());
+  ::chmod(root_.c_str(), 0700);
+  if (::mkdir(path_.c_str(), 0700) != 0) {
+    if (errno == EEXIST)
+      throw Error("a container named \"" + id_ + "\" already exists in " + root_ +
+                  " (choose another --name, or remove it with: nsrun delete --force " + id_ + ")");
+    throw Error("cannot create state directory " + path_ + ": " + std::strerror(errno));
+  }
+}
+
+bool StateDir::exists() const { return ::access(path_.c_str(), F_OK) == 0; }
+
+void StateDir::remove() const {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+  if (ec) throw Error("cannot remove state directory " + path_ + ": " + ec.message());
+}
+
+void StateDir::write_state(pid_t pid, std::string_view status, std::string_view bundle) const {
+  boost::json::object state{{"ociVersion", "1.0.2"}, {"id", id_},          {"pid", pid},
+                            {"status", status},     {"bundle", bundle}, {"annotations", boost::json::object{}}};
+  write_file_atomically(path_ + "/state.json", boost::json::serialize(state));
+}
+
+boost::json::object StateDir::read_state() const {
+  auto value = read_json_file(path_ + "/state.json", "state");
+  if (!value.is_object()) throw Error("state " + path_ + "/state.json is not a JSON object");
+  return value.as_object();
+}
+
+void StateDir::write_pipeline(const boost::json::value& pipeline) const {
+  write_file_atomically(path_ + "/pipeline.json", boost::json::serialize(pipeline));
+}
+
+boost::json::value StateDir::read_pipeline() const {
+  return read_json_file(path_ + "/pipeline.json", "state pipeline");
+}
+
+bool JournalFile::append(std::string_view stage, std::string_view type,
+                         const boost::json::object& data) {
+  boost::json::object record{{"stage", stage}, {"type", type}, {"data", data}};
+  std::string line = boost::json::serialize(record) + "\n";
+  int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  // One write per record with O_APPEND: a record is either whole or a torn last line.
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ::close(fd);
+  return ok;
+}
+
+std::vector<JournalRecord> JournalFile::records_of(std::string_view stage) const {
+  std::vector<JournalRecord> out;
+  std::ifstream in(path_);
+  std::string line;
+  while (std::getline(in, line)) {
+    boost::system::error_code ec;
+    auto value = boost::json::parse(line, ec);
+    if (ec || !value.is_object()) continue;  // a torn line from a crash mid-append
+    const auto& object = value.as_object();
+    const auto* name = object.if_contains("stage");
+    const auto* type = object.if_contains("type");
+    const auto* data = object.if_contains("data");
+    if (!name || !name->is_string() || name->as_string() != stage) continue;
+    if (!type || !type->is_string() || !data || !data->is_object()) continue;
+    out.push_back({std::string(type->as_string()), data->as_object()});
+  }
+  return out;
+}
+
+bool StageJournal::append(std::string_view type, const boost::json::object& data) noexcept {
+  try {
+    return file_.append(stage_, type, data);
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace nsrun::core

@@ -1,0 +1,100 @@
+// nsrun.exec: the pipeline's last stage. Inside the container, after every other stage, it
+// becomes the workload: the workload is the container's PID 1 and its exit code is nsrun's.
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "nsrun/config.hpp"
+#include "nsrun/plugin.hpp"
+
+namespace {
+
+constexpr const char* default_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+std::string path_variable(const std::vector<std::string>& env) {
+  for (const auto& entry : env)
+    if (entry.starts_with("PATH=")) return entry.substr(5);
+  return default_path;
+}
+
+// execve with the PATH lookup done here, in the container's filesystem and with the container's
+// PATH (never the host's). Returns only on failure, with the errno that best explains it.
+int exec_workload(const std::string& command, char* const argv[], char* const envp[],
+                  const std::string& search_path, std::string& tried) {
+  if (command.find('/') != std::string::npos) {
+    tried = command;
+    ::execve(command.c_str(), argv, envp);
+    return errno;
+  }
+  int best_error = ENOENT;
+  std::string_view rest(search_path);
+  while (true) {
+    auto colon = rest.find(':');
+    std::string dir(rest.substr(0, colon));
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + command;
+    ::execve(candidate.c_str(), argv, envp);
+    // Remember a "found but cannot execute" over "not here", as shells do.
+    if (errno == EACCES || errno == ENOEXEC || errno == EPERM || errno == ETXTBSY) {
+      best_error = errno;
+      tried = candidate;
+    }
+    if (colon == std::string_view::npos) break;
+    rest.remove_prefix(colon + 1);
+  }
+  return best_error;
+}
+
+class ExecStage final : public nsrun::IStage {
+ public:
+  void validate(nsrun::Context& ctx) override {
+    nsrun::ConfigReader(ctx.config, "nsrun.exec").finish();
+    const auto& process = ctx.spec.process;
+    if (process.args.empty() || process.args.front().empty())
+      throw nsrun::StageError("no command given (process.args is empty)");
+    if (process.terminal)
+      throw nsrun::StageError("process.terminal (a pseudo-terminal) is not supported yet; set it to false");
+    if (process.cwd.empty() || process.cwd.front() != '/')
+      throw nsrun::StageError("working directory \"" + process.cwd + "\" must be an absolute path");
+    for (const auto& entry : process.env)
+      if (entry.find('=') == std::string::npos || entry.front() == '=')
+        throw nsrun::StageError("environment entry \"" + entry + "\" must be KEY=VALUE");
+  }
+
+  void start_container(nsrun::Context& ctx) override {
+    const auto& process = ctx.spec.process;
+    if (::chdir(process.cwd.c_str()) != 0)
+      throw nsrun::StageError("working directory " + process.cwd + " is not usable in the container: " +
+                              std::strerror(errno) + " (create it or pass another --workdir)");
+    std::vector<char*> argv, envp;
+    for (const auto& arg : process.args) argv.push_back(const_cast<char*>(arg.c_str()));
+    argv.push_back(nullptr);
+    for (const auto& entry : process.env) envp.push_back(const_cast<char*>(entry.c_str()));
+    envp.push_back(nullptr);
+
+    // The workload inherits stdin, stdout and stderr only: everything above is closed at execve
+    // (close-on-exec, so the sync socket still reports an exec failure to the host).
+    if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
+      throw nsrun::StageError(std::string("cannot mark descriptors close-on-exec: ") + std::strerror(errno));
+
+    std::string tried;
+    const std::string& command = process.args.front();
+    int error = exec_workload(command, argv.data(), envp.data(), path_variable(process.env), tried);
+    if (error == ENOENT || error == ENOTDIR)
+      throw nsrun::StageError("\"" + command + "\": command not found in the container",
+                              nsrun::exit_code::command_not_found);
+    throw nsrun::StageError("\"" + (tried.empty() ? command : tried) + "\": cannot execute: " +
+                                std::strerror(error),
+                            nsrun::exit_code::cannot_execute);
+  }
+};
+
+}  // namespace
+
+NSRUN_PLUGIN(ExecStage, "nsrun.exec", "1.0.0", "exec",
+             "execs the workload as PID 1 with a clean environment")

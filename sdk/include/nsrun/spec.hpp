@@ -1,0 +1,76 @@
+// nsrun SDK: the container description every stage receives.
+//
+// A plain-struct model of the OCI runtime-spec `config.json` (the subset nsrun supports so far).
+// `nsrun run FLAGS CMD` builds one from flags and `nsrun run --bundle DIR` reads one from
+// DIR/config.json; after that both take the same code path. Field names follow the OCI spec so
+// that a reader of the spec knows what each one means.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace nsrun {
+
+/// `process` of config.json: what is executed as the container's PID 1.
+struct ProcessSpec {
+  std::vector<std::string> args;  ///< argv; args[0] is looked up in the container's PATH
+  std::vector<std::string> env;   ///< "KEY=VALUE" entries; the complete environment
+  std::string cwd = "/";          ///< absolute path inside the container
+  bool terminal = false;          ///< allocate a pseudo-terminal (not supported yet)
+};
+
+/// `root` of config.json.
+struct RootSpec {
+  std::string path;  ///< absolute host path of the root filesystem
+  bool readonly = false;
+};
+
+/// One entry of `mounts` in config.json.
+struct MountSpec {
+  std::string destination;           ///< absolute path inside the container
+  std::string type;                  ///< "bind", "proc", "tmpfs", ...
+  std::string source;                ///< host path for binds, a device name otherwise
+  std::vector<std::string> options;  ///< e.g. "rbind", "ro", "nosuid"
+};
+
+/// One entry of `linux.namespaces`. An empty `path` means "create a new one".
+struct NamespaceSpec {
+  std::string type;  ///< pid, mount, uts, ipc, network, cgroup, user
+  std::string path;
+};
+
+/// `linux.resources`: limits applied by the cgroups stage. Unset fields mean "no limit".
+struct ResourcesSpec {
+  std::optional<std::int64_t> memory_limit;  ///< bytes
+  std::optional<std::int64_t> memory_swap;   ///< bytes, memory plus swap as in OCI
+  std::optional<std::int64_t> cpu_quota;     ///< microseconds per period
+  std::optional<std::uint64_t> cpu_period;   ///< microseconds
+  std::optional<std::uint64_t> cpu_shares;
+  std::optional<std::int64_t> pids_limit;  ///< -1 means unlimited
+  std::string cpuset_cpus;
+  std::string cpuset_mems;
+};
+
+/// The container as described by an OCI config.json.
+struct ContainerSpec {
+  std::string oci_version = "1.0.2";
+  ProcessSpec process;
+  RootSpec root;
+  std::string hostname;
+  std::vector<MountSpec> mounts;
+  std::vector<NamespaceSpec> namespaces;
+  ResourcesSpec resources;
+  std::map<std::string, std::string> annotations;
+
+  /// True when `linux.namespaces` asks for a namespace of this type.
+  bool has_namespace(const std::string& type) const {
+    for (const auto& ns : namespaces)
+      if (ns.type == type) return true;
+    return false;
+  }
+};
+
+}  // namespace nsrun

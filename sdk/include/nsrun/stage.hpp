@@ -1,0 +1,133 @@
+// nsrun SDK: the stage interface every plugin implements.
+//
+// A container is started by running an ordered pipeline of stages (namespaces, storage, network,
+// cgroups, exec). Each stage sees the same lifecycle, whose phases follow the OCI runtime spec's
+// hooks so that config.json bundles and container engines map onto them one to one:
+//
+//   validate          host, before anything: check config and spec, no side effects.
+//                     Every stage validates before any stage acts.
+//   prepare           host, before the container process exists: add namespaces or mounts to
+//                     the spec, allocate names and addresses, create host-side directories.
+//   create_runtime    host, the container process exists (ctx.pid) but waits: join cgroups,
+//                     create veth pairs, NAT rules.
+//   create_container  inside the new namespaces, in pipeline order. The storage stage switches
+//                     to the container's root at the end of its create_container, so stages
+//                     after it see the container's filesystem.
+//   start_container   inside, after the root switch, right before execve: capabilities,
+//                     seccomp, rlimits. The exec stage (last) calls execve here.
+//   poststart         host, after the workload started.
+//   teardown          host, in reverse pipeline order, after the workload ended or setup failed.
+//                     Must be idempotent and work from the journal alone: after a crash nsrun
+//                     runs it in a fresh process with a fresh stage object.
+//
+// Stage methods may throw; the plugin export macro (plugin.hpp) catches everything at the
+// plugin boundary and turns it into a status with a message, so no exception crosses it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nsrun/spec.hpp"
+
+namespace nsrun {
+
+/// The lifecycle phases, in the order the core runs them.
+enum class Phase : int {
+  validate = 0,
+  prepare = 1,
+  create_runtime = 2,
+  create_container = 3,
+  start_container = 4,
+  poststart = 5,
+  teardown = 6,
+};
+
+/// Exit codes shared by every stage, as docker, runc and crun use them.
+namespace exit_code {
+inline constexpr int runtime_error = 125;      ///< nsrun itself failed
+inline constexpr int cannot_execute = 126;     ///< the command exists but cannot be executed
+inline constexpr int command_not_found = 127;  ///< the command does not exist
+}  // namespace exit_code
+
+/// The error a stage throws. The message is one line saying what failed, why, and the fix;
+/// the core prefixes "nsrun: <stage kind>: ".
+class StageError : public std::runtime_error {
+ public:
+  explicit StageError(const std::string& message, int exit_code = exit_code::runtime_error)
+      : std::runtime_error(message), exit_code_(exit_code) {}
+  int exit_code() const noexcept { return exit_code_; }
+
+ private:
+  int exit_code_;
+};
+
+/// One resource a stage created, as recorded in the container's journal.
+struct JournalRecord {
+  std::string type;           ///< stage-defined, e.g. "mountpoint", "veth", "cgroup"
+  boost::json::object data;   ///< whatever teardown needs to find the resource again
+};
+
+/// The container's persistent journal of resources (implemented by the core).
+///
+/// Record a resource *before* creating it, so that a crash between the two leaves a record of
+/// something that may not exist (teardown tolerates that) rather than a resource nobody knows.
+class Journal {
+ public:
+  /// Appends a record for the calling stage and flushes it to disk. False on I/O failure.
+  virtual bool append(std::string_view type, const boost::json::object& data) noexcept = 0;
+  /// The calling stage's records, oldest first.
+  virtual std::vector<JournalRecord> records() const = 0;
+
+  /// Like append(), but throws StageError when the record cannot be written, so that the
+  /// resource is not created unrecorded.
+  void record(std::string_view type, const boost::json::object& data) {
+    if (!append(type, data))
+      throw StageError("cannot write the state journal (is the state directory writable?)");
+  }
+
+ protected:
+  ~Journal() = default;
+};
+
+/// Diagnostics to stderr (implemented by the core). Debug lines show only with DEBUG=1 or
+/// --log-level debug; by default nsrun prints nothing of its own around the workload.
+class Logger {
+ public:
+  virtual bool debug_enabled() const noexcept = 0;
+  virtual void debug(std::string_view message) noexcept = 0;
+  virtual void warn(std::string_view message) noexcept = 0;
+
+ protected:
+  ~Logger() = default;
+};
+
+/// What a stage receives in every phase.
+struct Context {
+  std::string_view container_id;  ///< [a-zA-Z0-9_.-]{1,64}; names derived from it must be unique
+  std::string_view state_dir;     ///< host path of the container's private state dir (0700)
+  ContainerSpec& spec;            ///< the container; only prepare may change it
+  const boost::json::object& config;  ///< this stage's own config from the pipeline
+  Journal& journal;
+  Logger& log;
+  pid_t pid = 0;  ///< the container's pid as seen from the host (create_runtime onwards)
+};
+
+/// The interface a plugin implements. Every phase defaults to doing nothing.
+class IStage {
+ public:
+  virtual ~IStage() = default;
+  virtual void validate(Context&) {}
+  virtual void prepare(Context&) {}
+  virtual void create_runtime(Context&) {}
+  virtual void create_container(Context&) {}
+  virtual void start_container(Context&) {}
+  virtual void poststart(Context&) {}
+  virtual void teardown(Context&) {}
+};
+
+}  // namespace nsrun

@@ -1,0 +1,148 @@
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <gtest/gtest.h>
+
+#include "nsrun/core/loader.hpp"
+#include "nsrun/core/orchestrator.hpp"
+
+namespace nsrun::core {
+namespace {
+
+namespace fs = std::filesystem;
+
+PluginRegistry load(const std::vector<std::string>& dirs) {
+  LoaderOptions options;
+  options.directories = dirs;
+  options.required_owner = ::getuid();  // the build's owner; root in CI, anyone locally
+  return PluginRegistry::discover(options);
+}
+
+const PluginRecord& by_file(const PluginRegistry& registry, const std::string& file) {
+  for (const auto& p : registry.plugins())
+    if (fs::path(p.path).filename() == file) return p;
+  throw std::runtime_error("no record for " + file);
+}
+
+TEST(Loader, LoadsAGoodPlugin) {
+  auto registry = load({NSRUN_FIXTURE_PLUGIN_DIR});
+  const PluginRecord* good = registry.find("test.good");
+  ASSERT_NE(good, nullptr);
+  EXPECT_EQ(good->version, "0.0.1");
+  EXPECT_EQ(good->kind, "test");
+  EXPECT_EQ(good->api_version, NSRUN_API_VERSION);
+}
+
+TEST(Loader, RefusesAWrongApiVersionNamingBoth) {
+  auto fixtures = load({NSRUN_FIXTURE_PLUGIN_DIR});
+  const auto& record = by_file(fixtures, "wrong_api.so");
+  EXPECT_FALSE(record.loaded());
+  EXPECT_EQ(record.refusal, "built for nsrun plugin API 999, this nsrun speaks API " +
+                                std::to_string(NSRUN_API_VERSION) +
+                                " (rebuild it against this nsrun's SDK)");
+}
+
+TEST(Loader, RefusesAWrongAbiTag) {
+  auto fixtures = load({NSRUN_FIXTURE_PLUGIN_DIR});
+  const auto& record = by_file(fixtures, "wrong_abi.so");
+  EXPECT_FALSE(record.loaded());
+  EXPECT_NE(record.refusal.find("built with ABI msvc-something"), std::string::npos);
+}
+
+TEST(Loader, RefusesAMissingEntryPoint) {
+  auto fixtures = load({NSRUN_FIXTURE_PLUGIN_DIR});
+  const auto& record = by_file(fixtures, "no_entry.so");
+  EXPECT_FALSE(record.loaded());
+  EXPECT_EQ(record.refusal, "no nsrun_plugin_entry symbol (not an nsrun plugin?)");
+}
+
+TEST(Loader, RefusesANullDescriptor) {
+  auto fixtures = load({NSRUN_FIXTURE_PLUGIN_DIR});
+  const auto& record = by_file(fixtures, "null_descriptor.so");
+  EXPECT_EQ(record.refusal, "nsrun_plugin_entry returned no descriptor");
+}
+
+TEST(Loader, RefusesTheSecondPluginWithTheSameName) {
+  auto registry = load({NSRUN_FIXTURE_PLUGIN_DIR});
+  EXPECT_TRUE(by_file(registry, "dup_a.so").loaded());
+  const auto& second = by_file(registry, "dup_b.so");
+  EXPECT_FALSE(second.loaded());
+  EXPECT_EQ(second.refusal,
+            "duplicate name test.dup, already provided by " + by_file(registry, "dup_a.so").path);
+}
+
+TEST(Loader, NullCreateAndThrowingStageBecomeFailuresNotCrashes) {
+  auto registry = load({NSRUN_FIXTURE_PLUGIN_DIR});
+  Pipeline pipeline;
+  pipeline.stages = {{"test", "test.null_create", {}}};
+  auto null_stages = bind_pipeline(pipeline, registry);
+  auto failure = null_stages[0].instantiate();
+  ASSERT_TRUE(failure);
+  EXPECT_EQ(failure->message, "test: plugin test.null_create: create returned no stage object");
+
+  pipeline.stages = {{"test", "test.throws", {}}};
+  auto throwing = bind_pipeline(pipeline, registry);
+  ContainerSpec spec;
+  boost::json::object config;
+  struct NoJournal : Journal {
+    bool append(std::string_view, const boost::json::object&) noexcept override { return true; }
+    std::vector<JournalRecord> records() const override { return {}; }
+  } journal;
+  StderrLogger log(false);
+  Context ctx{"id", "/nonexistent", spec, config, journal, log, 0};
+  auto thrown = throwing[0].invoke(Phase::validate, ctx);
+  ASSERT_TRUE(thrown);
+  EXPECT_EQ(thrown->message, "test: fixture stage exploded in validate");
+  EXPECT_EQ(thrown->exit_code, exit_code::runtime_error);
+}
+
+TEST(Loader, BindingNamesUnknownAndRefusedPlugins) {
+  auto registry = load({NSRUN_FIXTURE_PLUGIN_DIR});
+  Pipeline pipeline;
+  pipeline.stages = {{"test", "test.missing", {}}};
+  try {
+    bind_pipeline(pipeline, registry);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown plugin \"test.missing\""), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("test.good"), std::string::npos) << "lists what exists";
+  }
+  pipeline.stages = {{"network", "test.good", {}}};
+  EXPECT_THROW(bind_pipeline(pipeline, registry), Error) << "a test plugin cannot fill network";
+}
+
+TEST(Loader, RefusesGroupWritableFilesAndDirectories) {
+  fs::path dir = fs::temp_directory_path() / ("nsrun-loader-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() { fs::remove_all(dir); }
+  } cleanup{dir};
+  fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                           fs::perms::others_read | fs::perms::others_exec);
+  fs::copy_file(fs::path(NSRUN_FIXTURE_PLUGIN_DIR) / "good.so", dir / "good.so");
+  fs::permissions(dir / "good.so", fs::perms::group_write, fs::perm_options::add);
+  auto writable = load({dir.string()});
+  const auto& file = by_file(writable, "good.so");
+  EXPECT_FALSE(file.loaded());
+  EXPECT_EQ(file.refusal, "plugin file writable by group or others (chmod go-w it)");
+
+  fs::permissions(dir / "good.so", fs::perms::group_write, fs::perm_options::remove);
+  EXPECT_TRUE(load({dir.string()}).find("test.good"));
+  fs::permissions(dir, fs::perms::others_write, fs::perm_options::add);
+  auto registry = load({dir.string()});
+  EXPECT_FALSE(registry.find("test.good"));
+  ASSERT_EQ(registry.plugins().size(), 1u);
+  EXPECT_EQ(registry.plugins()[0].refusal, "plugin directory writable by group or others (chmod go-w it)");
+}
+
+TEST(Loader, SearchPathOrder) {
+  ::setenv("NSRUN_PLUGIN_PATH", "/a:/b::/c", 1);
+  EXPECT_EQ(plugin_search_path({"/x"}, "/installed"),
+            (std::vector<std::string>{"/x", "/a", "/b", "/c", "/installed"}));
+  ::unsetenv("NSRUN_PLUGIN_PATH");
+}
+
+}  // namespace
+}  // namespace nsrun::core

@@ -1,0 +1,202 @@
+// The orchestrator with fake stages: phase order, reverse teardown, failures at every point.
+// Runs without root: the fake spec asks for no namespaces, so the container process is a plain
+// child process.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <sstream>
+
+#include "nsrun/core/orchestrator.hpp"
+
+namespace nsrun::core {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Appends "<kind>:<phase>" to the file named by its config, from whichever process runs it.
+class FakeStage final : public IStage {
+ public:
+  void validate(Context& ctx) override { step(ctx, Phase::validate); }
+  void prepare(Context& ctx) override { step(ctx, Phase::prepare); }
+  void create_runtime(Context& ctx) override {
+    step(ctx, Phase::create_runtime);
+    if (ctx.pid <= 0) throw StageError("create_runtime without a pid");
+  }
+  void create_container(Context& ctx) override { step(ctx, Phase::create_container); }
+  void start_container(Context& ctx) override {
+    step(ctx, Phase::start_container);
+    if (const auto* code = ctx.config.if_contains("exec_exit")) {
+      std::string script = "exit " + std::to_string(code->as_int64());
+      ::execl("/bin/sh", "sh", "-c", script.c_str(), nullptr);
+      throw StageError("cannot exec /bin/sh", 126);
+    }
+  }
+  void poststart(Context& ctx) override { step(ctx, Phase::poststart); }
+  void teardown(Context& ctx) override { step(ctx, Phase::teardown); }
+
+ private:
+  static void step(Context& ctx, Phase phase) {
+    std::string kind(ctx.config.at("kind").as_string());
+    std::string line = kind + ":" + phase_name(phase) + "\n";
+    int fd = ::open(std::string(ctx.config.at("log").as_string()).c_str(),
+                    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      ssize_t ignored = ::write(fd, line.data(), line.size());
+      (void)ignored;
+      ::close(fd);
+    }
+    if (const auto* fail = ctx.config.if_contains("fail_in"); fail && fail->as_string() == phase_name(phase)) {
+      int code = 125;
+      if (const auto* c = ctx.config.if_contains("fail_code")) code = static_cast<int>(c->as_int64());
+      throw StageError(kind + " failed on purpose", code);
+    }
+  }
+};
+
+const PluginDescriptor fake_descriptor{
+    NSRUN_API_VERSION, sizeof(PluginDescriptor), "test.fake", "1", "fake", "", NSRUN_ABI_TAG,
+    &detail::create_stage<FakeStage>, &detail::destroy_stage, &detail::invoke_stage};
+
+class OrchestratorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("nsrun-orch-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+    log_path_ = (dir_ / "events").string();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  PipelineStage stage(const std::string& kind, boost::json::object extra = {}) {
+    extra["kind"] = kind;
+    extra["log"] = log_path_;
+    return {kind, "test.fake." + kind, extra};
+  }
+
+  int run(std::vector<PipelineStage> stages) {
+    std::vector<BoundStage> bound;
+    Pipeline pipeline;
+    for (auto& s : stages) {
+      pipeline.stages.push_back(s);
+      bound.emplace_back(s, &fake_descriptor);
+    }
+    request_.id = "test1";
+    request_.state_root = (dir_ / "state").string();
+    request_.pipeline = pipeline;
+    request_.spec.process.args = {"unused"};
+    StderrLogger log(false);
+    Orchestrator orchestrator(std::move(bound), log);
+    return orchestrator.run(request_);
+  }
+
+  std::string events() const {
+    std::ifstream in(log_path_);
+    std::stringstream all;
+    all << in.rdbuf();
+    return all.str();
+  }
+  bool state_left() const { return fs::exists(dir_ / "state" / "test1"); }
+
+  fs::path dir_;
+  std::string log_path_;
+  ContainerRequest request_;
+};
+
+TEST_F(OrchestratorTest, RunsPhasesInOrderAndTearsDownInReverse) {
+  int code = run({stage("a"), stage("b"), stage("exec", {{"exec_exit", 3}})});
+  EXPECT_EQ(code, 3) << "the workload's exit code is nsrun's";
+  EXPECT_EQ(events(),
+            "a:validate\nb:validate\nexec:validate\n"
+            "a:prepare\nb:prepare\nexec:prepare\n"
+            "a:create_runtime\nb:create_runtime\nexec:create_runtime\n"
+            "a:create_container\nb:create_container\nexec:create_container\n"
+            "a:start_container\nb:start_container\nexec:start_container\n"
+            "a:poststart\nb:poststart\nexec:poststart\n"
+            "exec:teardown\nb:teardown\na:teardown\n");
+  EXPECT_FALSE(state_left());
+}
+
+TEST_F(OrchestratorTest, ValidationFailureActsOnNothing) {
+  int code = run({stage("a"), stage("b", {{"fail_in", "validate"}}), stage("exec")});
+  EXPECT_EQ(code, 125);
+  EXPECT_EQ(events(), "a:validate\nb:validate\n") << "no stage acts, no teardown needed";
+  EXPECT_FALSE(fs::exists(dir_ / "state")) << "not even the state root is created";
+}
+
+TEST_F(OrchestratorTest, PrepareFailureTearsDownEveryStage) {
+  int code = run({stage("a"), stage("b", {{"fail_in", "prepare"}}), stage("exec")});
+  EXPECT_EQ(code, 125);
+  EXPECT_EQ(events(),
+            "a:validate\nb:validate\nexec:validate\na:prepare\nb:prepare\n"
+            "exec:teardown\nb:teardown\na:teardown\n");
+  EXPECT_FALSE(state_left());
+}
+
+TEST_F(OrchestratorTest, ContainerSideFailureKeepsItsExitCode) {
+  int code = run({stage("a"), stage("b", {{"fail_in", "create_container"}, {"fail_code", 127}}),
+                  stage("exec", {{"exec_exit", 0}})});
+  EXPECT_EQ(code, 127);
+  std::string e = events();
+  EXPECT_NE(e.find("b:create_container\nexec:teardown\nb:teardown\na:teardown\n"), std::string::npos) << e;
+  EXPECT_EQ(e.find("poststart"), std::string::npos);
+  EXPECT_FALSE(state_left());
+}
+
+TEST_F(OrchestratorTest, HostSideFailureAfterCloneKillsTheContainerProcess) {
+  int code = run({stage("a", {{"fail_in", "create_runtime"}}), stage("exec", {{"exec_exit", 0}})});
+  EXPECT_EQ(code, 125);
+  std::string e = events();
+  EXPECT_EQ(e.find("create_container"), std::string::npos) << "the container was never released";
+  EXPECT_NE(e.find("exec:teardown\na:teardown\n"), std::string::npos);
+  EXPECT_FALSE(state_left());
+}
+
+TEST_F(OrchestratorTest, APipelineWithoutExecIsAnError) {
+  int code = run({stage("a")});
+  EXPECT_EQ(code, 125);
+  EXPECT_NE(events().find("a:teardown"), std::string::npos);
+}
+
+TEST_F(OrchestratorTest, ExistingIdIsRefusedBeforeAnyStageActs) {
+  fs::create_directories(dir_ / "state" / "test1");
+  int code = run({stage("a"), stage("exec", {{"exec_exit", 0}})});
+  EXPECT_EQ(code, 125);
+  EXPECT_EQ(events(), "a:validate\nexec:validate\n");
+  EXPECT_TRUE(state_left()) << "the other container's state is not touched";
+}
+
+TEST_F(OrchestratorTest, TeardownWorksFromPersistedStateAlone) {
+  // As after a crash: a state directory and journal exist, no process, no memory of setup.
+  StateDir state((dir_ / "state").string(), "crashed");
+  state.create();
+  Pipeline pipeline;
+  pipeline.stages = {stage("a"), stage("b")};
+  state.write_pipeline(pipeline.to_json());
+  StderrLogger log(false);
+  EXPECT_THROW(teardown_from_state(state, PluginRegistry{}, log), Error)
+      << "an unknown plugin is an error";
+  EXPECT_TRUE(state.exists()) << "and the state stays for a retry";
+
+  std::vector<BoundStage> bound;
+  for (const auto& s : pipeline.stages) bound.emplace_back(s, &fake_descriptor);
+  Orchestrator orchestrator(std::move(bound), log);
+  ContainerSpec spec;
+  EXPECT_TRUE(orchestrator.teardown(state, spec).empty());
+  EXPECT_EQ(events(), "b:teardown\na:teardown\n");
+  EXPECT_FALSE(state.exists());
+  EXPECT_TRUE(orchestrator.teardown(state, spec).empty()) << "teardown is idempotent";
+}
+
+TEST(CloneFlags, FromSpecNamespaces) {
+  ContainerSpec spec;
+  spec.namespaces = {{"pid", ""}, {"mount", ""}, {"network", "/proc/1/ns/net"}};
+  EXPECT_EQ(clone_flags_for(spec), CLONE_NEWPID | CLONE_NEWNS) << "a path joins, it does not create";
+  spec.namespaces = {{"bogus", ""}};
+  EXPECT_THROW(clone_flags_for(spec), Error);
+}
+
+}  // namespace
+}  // namespace nsrun::core

@@ -1,0 +1,76 @@
+#include <gtest/gtest.h>
+
+#include "nsrun/core/json_util.hpp"
+#include "nsrun/core/pipeline.hpp"
+
+namespace nsrun::core {
+namespace {
+
+Pipeline parse(const char* text) { return Pipeline::from_json(parse_json_document(text, "p.json"), "p.json"); }
+
+std::string error_of(const char* text) {
+  try {
+    parse(text);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+constexpr const char* standard = R"({"stages": [
+  {"kind": "namespaces", "plugin": "nsrun.namespaces"},
+  {"kind": "network", "plugin": "nsrun.network.none", "config": {"a": 1}},
+  {"kind": "exec", "plugin": "nsrun.exec"}]})";
+
+TEST(Pipeline, ParsesInOrder) {
+  Pipeline p = parse(standard);
+  ASSERT_EQ(p.stages.size(), 3u);
+  EXPECT_EQ(p.stages[0].kind, "namespaces");
+  EXPECT_EQ(p.stages[1].plugin, "nsrun.network.none");
+  EXPECT_EQ(p.stages[1].config.at("a").as_int64(), 1);
+  EXPECT_EQ(p.stages[2].kind, "exec");
+  EXPECT_EQ(Pipeline::from_json(p.to_json(), "again").stages.size(), 3u);
+}
+
+TEST(Pipeline, OverrideSwapsOneStage) {
+  Pipeline p = parse(standard);
+  p.override_stage("network=nsrun.network.host");
+  EXPECT_EQ(p.stages[1].plugin, "nsrun.network.host");
+  EXPECT_TRUE(p.stages[1].config.empty()) << "the old plugin's config does not carry over";
+  try {
+    p.override_stage("cgroups=nsrun.cgroups");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(),
+                 "--stage cgroups=nsrun.cgroups: the pipeline has no \"cgroups\" stage (it has: "
+                 "namespaces, network, exec)");
+  }
+  EXPECT_THROW(p.override_stage("network"), Error);
+  EXPECT_THROW(p.override_stage("=x"), Error);
+  EXPECT_THROW(p.override_stage("network="), Error);
+}
+
+TEST(Pipeline, ErrorsNameTheProblem) {
+  EXPECT_EQ(error_of(R"({"stages": [], "extra": 1})"),
+            "p.json: unknown key \"extra\" (expected only \"stages\")");
+  EXPECT_EQ(error_of(R"({"stages": []})"), "p.json: the pipeline has no stages");
+  EXPECT_EQ(error_of(R"({"stages": [{"kind": "exec"}]})"), "p.json: stages[0].plugin is required");
+  EXPECT_EQ(error_of(R"({"stages": [{"kind": "exec", "plugin": "x", "conf": {}}]})"),
+            "p.json: stages[0]: unknown key \"conf\" (expected kind, plugin, config)");
+  EXPECT_EQ(error_of(R"({"stages": [{"kind": "exec", "plugin": "x", "config": []}]})"),
+            "p.json: stages[0].config must be an object");
+  EXPECT_EQ(error_of(R"({"stages": [{"kind": "exec", "plugin": "x"}, {"kind": "exec", "plugin": "y"}]})"),
+            "p.json: stages[1]: a second \"exec\" stage (each kind appears once)");
+}
+
+TEST(Pipeline, MalformedFileSaysWhere) {
+  try {
+    parse_json_document("{\"stages\": [\n  {\"kind\": \"exec\",}\n]}", "pipeline /tmp/p.json");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("line 2, column 19"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace nsrun::core

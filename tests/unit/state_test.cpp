@@ -1,0 +1,65 @@
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <gtest/gtest.h>
+
+#include "nsrun/core/json_util.hpp"
+#include "nsrun/core/state.hpp"
+
+namespace nsrun::core {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(State, ContainerIds) {
+  EXPECT_TRUE(is_valid_container_id("abc-1.2_x"));
+  EXPECT_FALSE(is_valid_container_id(""));
+  EXPECT_FALSE(is_valid_container_id("-abc"));
+  EXPECT_FALSE(is_valid_container_id("a/b"));
+  EXPECT_FALSE(is_valid_container_id(".."));
+  EXPECT_FALSE(is_valid_container_id(std::string(65, 'a')));
+  std::string id = generate_container_id();
+  EXPECT_EQ(id.size(), 12u);
+  EXPECT_TRUE(is_valid_container_id(id));
+  EXPECT_NE(id, generate_container_id());
+}
+
+TEST(State, DirectoryLifecycleAndJournal) {
+  fs::path root = fs::temp_directory_path() / ("nsrun-state-" + std::to_string(::getpid()));
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() { fs::remove_all(dir); }
+  } cleanup{root};
+  StateDir state(root.string(), "c1");
+  state.create();
+  EXPECT_EQ(fs::status(state.path()).permissions() & fs::perms::all, fs::perms::owner_all);
+  EXPECT_THROW(state.create(), Error) << "an existing id is refused";
+  state.write_state(42, "running", "/bundle");
+  auto oci = state.read_state();
+  EXPECT_EQ(oci.at("pid").as_int64(), 42);
+  EXPECT_EQ(oci.at("status").as_string(), "running");
+
+  JournalFile file(state.journal_path());
+  StageJournal a(file, "stage.a"), b(file, "stage.b");
+  a.record("veth", {{"name", "v1"}});
+  b.record("chain", {{"name", "c"}});
+  a.record("veth", {{"name", "v2"}});
+  {
+    // A crash mid-append leaves a torn line; reading skips it.
+    std::ofstream torn(state.journal_path(), std::ios::app);
+    torn << "{\"stage\": \"stage.a\", \"ty";
+  }
+  auto records = a.records();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].data.at("name").as_string(), "v1");
+  EXPECT_EQ(records[1].data.at("name").as_string(), "v2");
+  EXPECT_EQ(b.records().size(), 1u);
+
+  state.remove();
+  EXPECT_FALSE(state.exists());
+  EXPECT_NO_THROW(state.remove()) << "removing twice succeeds";
+}
+
+}  // namespace
+}  // namespace nsrun::core
