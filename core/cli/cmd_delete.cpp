@@ -18,7 +18,8 @@ bool process_alive(const boost::json::object& state) {
 
 int delete_container(const std::string& id, bool force, const GlobalOptions& global) {
   core::StderrLogger log(global.debug());
-  if (!core::is_valid_container_id(id)) throw core::Error("delete: \"" + id + "\" is not a container id");
+  if (!core::is_valid_container_id(id))
+    throw core::Error("delete: \"" + id + "\" is not a container id");
   core::StateDir state(global.state_root, id);
   if (!state.exists()) {
     if (force) return 0;  // --force: already gone is success, as runc does

@@ -10,7 +10,8 @@ namespace nsrun::cli {
 void add_rootfs_command(CLI::App& app, int& exit_code) {
   auto* rootfs = app.add_subcommand("rootfs", "Manage root filesystems");
   rootfs->require_subcommand(1);
-  auto* create = rootfs->add_subcommand("create", "Create a busybox rootfs in DIR (busybox-static)");
+  auto* create =
+      rootfs->add_subcommand("create", "Create a busybox rootfs in DIR (busybox-static)");
   auto dir = std::make_shared<std::string>();
   auto busybox = std::make_shared<std::string>("/bin/busybox");
   create->add_option("dir", *dir, "Directory to create (new or empty)")->required();

@@ -26,6 +26,10 @@ int run_container(CLI::App& command, RunOptions& options, const GlobalOptions& g
   std::string cwd = std::filesystem::current_path().string();
   Installation installation = Installation::locate();
   options.flags.command = command.remaining();
+  // CLI11 hands an unknown flag to the command; no workload's name starts with '-'.
+  if (!options.flags.command.empty() && options.flags.command.front().starts_with("-"))
+    throw core::Error("run: unknown flag " + options.flags.command.front() +
+                      " (see: nsrun run --help)");
 
   core::ContainerRequest request;
   if (!options.bundle.empty()) {
@@ -76,7 +80,8 @@ void add_run_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   core::RunFlags& f = options->flags;
   run->add_option("--hostname", f.hostname, "Container hostname")->capture_default_str();
   run->add_option("--rootfs", f.rootfs,
-                  "Root filesystem (default: ./namespace_fs if present, else " NSRUN_DEFAULT_ROOTFS ")");
+                  "Root filesystem (default: ./namespace_fs if present, else " NSRUN_DEFAULT_ROOTFS
+                  ")");
   run->add_option("--network", f.network, "Container network: a CIDR, none, or host")
       ->capture_default_str();
   run->add_option("--host-ip", f.host_ip, "Host-side address (default: first host of --network)");

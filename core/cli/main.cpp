@@ -30,8 +30,8 @@ Installation Installation::locate() {
   std::string exe = len > 0 ? std::string(buffer, static_cast<std::size_t>(len)) : "/usr/bin/nsrun";
   std::string prefix = exe.substr(0, exe.rfind('/'));  // .../bin
   prefix = prefix.substr(0, prefix.rfind('/'));        // ...
-  return Installation{prefix + "/" NSRUN_PLUGIN_SUBDIR, prefix + "/" NSRUN_DATA_SUBDIR "/pipeline.json",
-                      NSRUN_DEFAULT_ROOTFS};
+  return Installation{prefix + "/" NSRUN_PLUGIN_SUBDIR,
+                      prefix + "/" NSRUN_DATA_SUBDIR "/pipeline.json", NSRUN_DEFAULT_ROOTFS};
 }
 
 }  // namespace nsrun::cli
@@ -43,8 +43,7 @@ int main(int argc, char** argv) {
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
   cli::GlobalOptions global;
   global.state_root = core::default_state_root;
-  app.add_option("--root", global.state_root, "State directory root")
-      ->capture_default_str();
+  app.add_option("--root", global.state_root, "State directory root")->capture_default_str();
   app.add_option("--log-level", global.log_level, "Log level: warn or debug (DEBUG=1 also)")
       ->check(CLI::IsMember({"warn", "debug"}))
       ->capture_default_str();

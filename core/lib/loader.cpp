@@ -93,7 +93,8 @@ void PluginRegistry::load_file(const std::string& path, unsigned required_owner)
   };
 
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return refuse(std::string("cannot stat: ") + std::strerror(errno));
+  if (::stat(path.c_str(), &st) != 0)
+    return refuse(std::string("cannot stat: ") + std::strerror(errno));
   if (!S_ISREG(st.st_mode)) return refuse("not a regular file");
   if (std::string problem = ownership_problem(st, required_owner); !problem.empty())
     return refuse("plugin file " + problem);

@@ -27,8 +27,12 @@ void write_line(std::string_view level, std::string_view message) noexcept {
 void StderrLogger::debug(std::string_view message) noexcept {
   if (debug_) write_line("debug: ", message);
 }
-void StderrLogger::warn(std::string_view message) noexcept { write_line("warning: ", message); }
-void StderrLogger::error(std::string_view message) noexcept { write_line("", message); }
+void StderrLogger::warn(std::string_view message) noexcept {
+  write_line("warning: ", message);
+}
+void StderrLogger::error(std::string_view message) noexcept {
+  write_line("", message);
+}
 
 bool debug_requested_by_environment() {
   const char* value = std::getenv("DEBUG");

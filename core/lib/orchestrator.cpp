@@ -96,22 +96,29 @@ int exit_code_of(const siginfo_t& info) {
 
 const char* phase_name(Phase phase) {
   switch (phase) {
-    case Phase::validate: return "validate";
-    case Phase::prepare: return "prepare";
-    case Phase::create_runtime: return "create_runtime";
-    case Phase::create_container: return "create_container";
-    case Phase::start_container: return "start_container";
-    case Phase::poststart: return "poststart";
-    case Phase::teardown: return "teardown";
+    case Phase::validate:
+      return "validate";
+    case Phase::prepare:
+      return "prepare";
+    case Phase::create_runtime:
+      return "create_runtime";
+    case Phase::create_container:
+      return "create_container";
+    case Phase::start_container:
+      return "start_container";
+    case Phase::poststart:
+      return "poststart";
+    case Phase::teardown:
+      return "teardown";
   }
   return "unknown";
 }
 
 int clone_flags_for(const ContainerSpec& spec) {
   static const std::map<std::string, int> flags{
-      {"pid", CLONE_NEWPID},       {"mount", CLONE_NEWNS},   {"uts", CLONE_NEWUTS},
-      {"ipc", CLONE_NEWIPC},       {"network", CLONE_NEWNET}, {"cgroup", CLONE_NEWCGROUP},
-      {"user", CLONE_NEWUSER},     {"time", CLONE_NEWTIME}};
+      {"pid", CLONE_NEWPID},   {"mount", CLONE_NEWNS},    {"uts", CLONE_NEWUTS},
+      {"ipc", CLONE_NEWIPC},   {"network", CLONE_NEWNET}, {"cgroup", CLONE_NEWCGROUP},
+      {"user", CLONE_NEWUSER}, {"time", CLONE_NEWTIME}};
   int result = 0;
   for (const auto& ns : spec.namespaces) {
     auto it = flags.find(ns.type);
@@ -133,7 +140,9 @@ BoundStage::BoundStage(BoundStage&& other) noexcept
   other.instance_ = nullptr;
 }
 
-BoundStage::~BoundStage() { release(); }
+BoundStage::~BoundStage() {
+  release();
+}
 
 void BoundStage::release() {
   if (instance_) descriptor_->destroy(instance_);
@@ -168,10 +177,10 @@ std::vector<BoundStage> bind_pipeline(const Pipeline& pipeline, const PluginRegi
       std::string known;
       for (const auto& p : registry.plugins())
         if (p.loaded() && p.kind == stage.kind) known += (known.empty() ? "" : ", ") + p.name;
-      throw Error(stage.kind + ": unknown plugin \"" + stage.plugin + "\" (" +
-                  (known.empty() ? "no " + stage.kind + " plugin is installed"
-                                 : "available: " + known) +
-                  "; see nsrun plugins)");
+      throw Error(
+          stage.kind + ": unknown plugin \"" + stage.plugin + "\" (" +
+          (known.empty() ? "no " + stage.kind + " plugin is installed" : "available: " + known) +
+          "; see nsrun plugins)");
     }
     if (plugin->kind != stage.kind)
       throw Error(stage.kind + ": plugin " + stage.plugin + " is a " + plugin->kind +
@@ -192,8 +201,8 @@ int Orchestrator::run(ContainerRequest& request) {
   std::vector<Context> contexts;
   contexts.reserve(stages_.size());
   for (std::size_t i = 0; i < stages_.size(); ++i)
-    contexts.push_back(Context{request.id, state.path(), request.spec, stages_[i].config(),
-                               journals[i], log_, 0});
+    contexts.push_back(
+        Context{request.id, state.path(), request.spec, stages_[i].config(), journals[i], log_, 0});
 
   auto fail = [&](const StageFailure& failure) {
     log_.error(failure.message);
@@ -277,7 +286,8 @@ int Orchestrator::run(ContainerRequest& request) {
 
   auto reap = [&]() {
     siginfo_t info{};
-    while (::waitid(P_PIDFD, static_cast<id_t>(pidfd.get()), &info, WEXITED) != 0 && errno == EINTR) {
+    while (::waitid(P_PIDFD, static_cast<id_t>(pidfd.get()), &info, WEXITED) != 0 &&
+           errno == EINTR) {
     }
     return exit_code_of(info);
   };
@@ -292,7 +302,8 @@ int Orchestrator::run(ContainerRequest& request) {
     return kill_and_abort(*failure);
   char go = 1;
   if (::write(host_end.get(), &go, 1) != 1)
-    return kill_and_abort({std::string("cannot start the container process: ") + std::strerror(errno)});
+    return kill_and_abort(
+        {std::string("cannot start the container process: ") + std::strerror(errno)});
 
   // 5. Wait for execve (the sync socket closes on exec) or a failure report, forwarding signals.
   Fd signals(::signalfd(-1, &forwarded, SFD_CLOEXEC));
@@ -300,7 +311,8 @@ int Orchestrator::run(ContainerRequest& request) {
   bool exited = false;
   int exit_code = 0;
   while (!exited) {
-    pollfd fds[3] = {{signals.get(), POLLIN, 0}, {pidfd.get(), POLLIN, 0}, {host_end.get(), POLLIN, 0}};
+    pollfd fds[3] = {
+        {signals.get(), POLLIN, 0}, {pidfd.get(), POLLIN, 0}, {host_end.get(), POLLIN, 0}};
     int n = ::poll(fds, started ? 2 : 3, -1);
     if (n < 0 && errno == EINTR) continue;
     if (fds[0].revents & POLLIN) {
@@ -314,7 +326,8 @@ int Orchestrator::run(ContainerRequest& request) {
       char buffer[4096];
       ssize_t len = ::recv(host_end.get(), buffer, sizeof buffer, 0);
       if (len > 0) {
-        StageFailure failure = parse_failure(std::string_view(buffer, static_cast<std::size_t>(len)));
+        StageFailure failure =
+            parse_failure(std::string_view(buffer, static_cast<std::size_t>(len)));
         reap();
         return abort(failure);
       }

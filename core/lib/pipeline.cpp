@@ -12,7 +12,8 @@ Pipeline Pipeline::from_json(const boost::json::value& document, std::string_vie
   const auto& top = document.as_object();
   for (const auto& kv : top)
     if (kv.key() != "stages")
-      throw Error(where + ": unknown key \"" + std::string(kv.key()) + "\" (expected only \"stages\")");
+      throw Error(where + ": unknown key \"" + std::string(kv.key()) +
+                  "\" (expected only \"stages\")");
   const auto* stages = top.if_contains("stages");
   if (!stages || !stages->is_array())
     throw Error(where + ": \"stages\" must be an array of {kind, plugin, config}");

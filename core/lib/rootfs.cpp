@@ -23,13 +23,15 @@ namespace fs = std::filesystem;
 // Asks busybox for its applet names (one per line).
 std::string list_applets(const std::string& busybox) {
   int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw Error("rootfs: pipe: " + std::string(std::strerror(errno)));
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
+    throw Error("rootfs: pipe: " + std::string(std::strerror(errno)));
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
   const char* argv[] = {busybox.c_str(), "--list", nullptr};
   pid_t pid = 0;
-  int rc = ::posix_spawn(&pid, busybox.c_str(), &actions, nullptr, const_cast<char**>(argv), environ);
+  int rc =
+      ::posix_spawn(&pid, busybox.c_str(), &actions, nullptr, const_cast<char**>(argv), environ);
   posix_spawn_file_actions_destroy(&actions);
   ::close(pipe_fds[1]);
   if (rc != 0) {
@@ -40,7 +42,8 @@ std::string list_applets(const std::string& busybox) {
   std::string output;
   char buffer[8192];
   ssize_t n;
-  while ((n = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0) output.append(buffer, static_cast<std::size_t>(n));
+  while ((n = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0)
+    output.append(buffer, static_cast<std::size_t>(n));
   ::close(pipe_fds[0]);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -59,11 +62,13 @@ void write_text(const fs::path& path, const std::string& text, fs::perms perms) 
 void create_busybox_rootfs(const std::string& dir, const std::string& busybox) {
   struct stat st {};
   if (::stat(busybox.c_str(), &st) != 0)
-    throw Error("rootfs: " + busybox + " not found (install it with: apt-get install busybox-static)");
+    throw Error("rootfs: " + busybox +
+                " not found (install it with: apt-get install busybox-static)");
   std::error_code ec;
   fs::path root = fs::absolute(dir);
   if (fs::exists(root) && !fs::is_empty(root, ec))
-    throw Error("rootfs: " + root.string() + " exists and is not empty (choose an empty or new directory)");
+    throw Error("rootfs: " + root.string() +
+                " exists and is not empty (choose an empty or new directory)");
   std::string applets = list_applets(busybox);
 
   for (const char* sub : {"bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp",
@@ -84,7 +89,9 @@ void create_busybox_rootfs(const std::string& dir, const std::string& busybox) {
   }
   auto file = fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
               fs::perms::others_read;
-  write_text(root / "etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n", file);
+  write_text(root / "etc/passwd",
+             "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+             file);
   write_text(root / "etc/group", "root:x:0:\nnogroup:x:65534:\n", file);
   // Mountpoints only: nsrun generates their content per container in its state directory.
   for (const char* mountpoint : {"etc/hostname", "etc/hosts", "etc/resolv.conf"})

@@ -60,8 +60,7 @@ void add_network_annotations(const RunFlags& flags, ContainerSpec& spec) {
     if (!network->contains(*parsed))
       throw Error(flag + " " + text + " is outside --network " + network->str());
     if (!network->is_usable_host(*parsed))
-      throw Error(flag + " " + text + " is the network or broadcast address of " +
-                  network->str());
+      throw Error(flag + " " + text + " is the network or broadcast address of " + network->str());
     return *parsed;
   };
   Ipv4Address host = address("--host-ip", flags.host_ip, 1);
@@ -106,8 +105,8 @@ ContainerSpec spec_from_flags(const RunFlags& flags, const std::string& cwd,
   check_hostname(flags.hostname);
   ContainerSpec spec;
   spec.hostname = flags.hostname;
-  spec.root.path = absolute(flags.rootfs.empty() ? default_rootfs(cwd, installed_rootfs)
-                                                 : flags.rootfs, cwd);
+  spec.root.path =
+      absolute(flags.rootfs.empty() ? default_rootfs(cwd, installed_rootfs) : flags.rootfs, cwd);
   spec.root.readonly = flags.read_only;
   spec.process.args = flags.command;
   spec.process.env = base_environment(flags.hostname);

@@ -113,7 +113,8 @@ void read_resources(const object& resources, ResourcesSpec& out) {
     out.cpuset_cpus = c.string("cpus").value_or("");
     out.cpuset_mems = c.string("mems").value_or("");
   }
-  if (const object* pids = f.child("pids")) out.pids_limit = Field(*pids, "linux.resources.pids").integer("limit");
+  if (const object* pids = f.child("pids"))
+    out.pids_limit = Field(*pids, "linux.resources.pids").integer("limit");
 }
 
 }  // namespace
@@ -145,7 +146,8 @@ ContainerSpec spec_from_json(const value& config, const std::string& bundle_dir)
     if (const array* namespaces = l.list("namespaces")) {
       for (std::size_t i = 0; i < namespaces->size(); ++i) {
         std::string path = "linux.namespaces[" + std::to_string(i) + "]";
-        if (!(*namespaces)[i].is_object()) throw Error("config.json: " + path + " must be an object");
+        if (!(*namespaces)[i].is_object())
+          throw Error("config.json: " + path + " must be an object");
         Field n((*namespaces)[i].as_object(), path);
         auto type = n.string("type");
         if (!type) throw Error("config.json: " + path + ".type is required");
@@ -153,6 +155,7 @@ ContainerSpec spec_from_json(const value& config, const std::string& bundle_dir)
       }
     }
     if (const object* resources = l.child("resources")) read_resources(*resources, spec.resources);
+    spec.cgroups_path = l.string("cgroupsPath").value_or("");
   }
   return spec;
 }
@@ -206,7 +209,8 @@ boost::json::object spec_to_json(const ContainerSpec& spec) {
                 {"mounts", std::move(mounts)},
                 {"annotations", std::move(annotations)},
                 {"linux", object{{"namespaces", std::move(namespaces)},
-                                 {"resources", std::move(resources)}}}};
+                                 {"resources", std::move(resources)},
+                                 {"cgroupsPath", spec.cgroups_path}}}};
 }
 
 }  // namespace nsrun::core

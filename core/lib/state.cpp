@@ -54,7 +54,9 @@ void StateDir::create() const {
   }
 }
 
-bool StateDir::exists() const { return ::access(path_.c_str(), F_OK) == 0; }
+bool StateDir::exists() const {
+  return ::access(path_.c_str(), F_OK) == 0;
+}
 
 void StateDir::remove() const {
   std::error_code ec;
@@ -63,8 +65,9 @@ void StateDir::remove() const {
 }
 
 void StateDir::write_state(pid_t pid, std::string_view status, std::string_view bundle) const {
-  boost::json::object state{{"ociVersion", "1.0.2"}, {"id", id_},          {"pid", pid},
-                            {"status", status},     {"bundle", bundle}, {"annotations", boost::json::object{}}};
+  boost::json::object state{
+      {"ociVersion", "1.0.2"}, {"id", id_},        {"pid", pid},
+      {"status", status},      {"bundle", bundle}, {"annotations", boost::json::object{}}};
   write_file_atomically(path_ + "/state.json", boost::json::serialize(state));
 }
 

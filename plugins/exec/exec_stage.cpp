@@ -58,7 +58,8 @@ class ExecStage final : public nsrun::IStage {
     if (process.args.empty() || process.args.front().empty())
       throw nsrun::StageError("no command given (process.args is empty)");
     if (process.terminal)
-      throw nsrun::StageError("process.terminal (a pseudo-terminal) is not supported yet; set it to false");
+      throw nsrun::StageError(
+          "process.terminal (a pseudo-terminal) is not supported yet; set it to false");
     if (process.cwd.empty() || process.cwd.front() != '/')
       throw nsrun::StageError("working directory \"" + process.cwd + "\" must be an absolute path");
     for (const auto& entry : process.env)
@@ -69,8 +70,9 @@ class ExecStage final : public nsrun::IStage {
   void start_container(nsrun::Context& ctx) override {
     const auto& process = ctx.spec.process;
     if (::chdir(process.cwd.c_str()) != 0)
-      throw nsrun::StageError("working directory " + process.cwd + " is not usable in the container: " +
-                              std::strerror(errno) + " (create it or pass another --workdir)");
+      throw nsrun::StageError("working directory " + process.cwd +
+                              " is not usable in the container: " + std::strerror(errno) +
+                              " (create it or pass another --workdir)");
     std::vector<char*> argv, envp;
     for (const auto& arg : process.args) argv.push_back(const_cast<char*>(arg.c_str()));
     argv.push_back(nullptr);
@@ -80,7 +82,8 @@ class ExecStage final : public nsrun::IStage {
     // The workload inherits stdin, stdout and stderr only: everything above is closed at execve
     // (close-on-exec, so the sync socket still reports an exec failure to the host).
     if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
-      throw nsrun::StageError(std::string("cannot mark descriptors close-on-exec: ") + std::strerror(errno));
+      throw nsrun::StageError(std::string("cannot mark descriptors close-on-exec: ") +
+                              std::strerror(errno));
 
     std::string tried;
     const std::string& command = process.args.front();
@@ -88,9 +91,9 @@ class ExecStage final : public nsrun::IStage {
     if (error == ENOENT || error == ENOTDIR)
       throw nsrun::StageError("\"" + command + "\": command not found in the container",
                               nsrun::exit_code::command_not_found);
-    throw nsrun::StageError("\"" + (tried.empty() ? command : tried) + "\": cannot execute: " +
-                                std::strerror(error),
-                            nsrun::exit_code::cannot_execute);
+    throw nsrun::StageError(
+        "\"" + (tried.empty() ? command : tried) + "\": cannot execute: " + std::strerror(error),
+        nsrun::exit_code::cannot_execute);
   }
 };
 

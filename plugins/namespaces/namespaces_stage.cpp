@@ -3,10 +3,10 @@
 // The core clones the container process with a CLONE_NEW* flag for every entry of
 // spec.namespaces; this stage checks that list, completes it (a cgroup namespace on cgroup v2
 // hosts, as docker does) and sets the hostname inside the new UTS namespace.
+#include <linux/magic.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
-#include <linux/magic.h>
 #include <set>
 
 #include "nsrun/config.hpp"
@@ -30,7 +30,8 @@ class NamespacesStage final : public nsrun::IStage {
     std::set<std::string> seen;
     for (const auto& ns : ctx.spec.namespaces) {
       if (ns.type == "user" || ns.type == "time")
-        throw nsrun::StageError("a " + ns.type + " namespace is not supported yet (remove it from linux.namespaces)");
+        throw nsrun::StageError(
+            "a " + ns.type + " namespace is not supported yet (remove it from linux.namespaces)");
       if (!supported_types.count(ns.type))
         throw nsrun::StageError("unknown namespace type \"" + ns.type +
                                 "\" (known: pid, mount, uts, ipc, network, cgroup)");
@@ -38,14 +39,17 @@ class NamespacesStage final : public nsrun::IStage {
         throw nsrun::StageError("joining the existing " + ns.type + " namespace " + ns.path +
                                 " is not supported yet (remove its path to create a new one)");
       if (!seen.insert(ns.type).second)
-        throw nsrun::StageError("the " + ns.type + " namespace is listed twice in linux.namespaces");
+        throw nsrun::StageError("the " + ns.type +
+                                " namespace is listed twice in linux.namespaces");
     }
     const std::string& hostname = ctx.spec.hostname;
     if (!hostname.empty()) {
       if (!seen.count("uts"))
-        throw nsrun::StageError("hostname \"" + hostname + "\" needs a uts namespace (add one, or drop the hostname)");
+        throw nsrun::StageError("hostname \"" + hostname +
+                                "\" needs a uts namespace (add one, or drop the hostname)");
       if (hostname.size() > 64 || hostname.find('/') != std::string::npos)
-        throw nsrun::StageError("hostname \"" + hostname + "\" must be at most 64 bytes without '/'");
+        throw nsrun::StageError("hostname \"" + hostname +
+                                "\" must be at most 64 bytes without '/'");
     }
   }
 

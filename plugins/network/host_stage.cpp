@@ -12,7 +12,8 @@ class HostNetworkStage final : public nsrun::IStage {
     nsrun::ConfigReader(ctx.config, "nsrun.network.host").finish();
   }
   void prepare(nsrun::Context& ctx) override {
-    std::erase_if(ctx.spec.namespaces, [](const nsrun::NamespaceSpec& ns) { return ns.type == "network"; });
+    std::erase_if(ctx.spec.namespaces,
+                  [](const nsrun::NamespaceSpec& ns) { return ns.type == "network"; });
   }
 };
 

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "nsrun/ipv4.hpp"
+
+#include <gtest/gtest.h>
 
 namespace nsrun {
 namespace {

@@ -1,10 +1,11 @@
+#include "nsrun/core/loader.hpp"
+
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
-#include <gtest/gtest.h>
 
-#include "nsrun/core/loader.hpp"
 #include "nsrun/core/orchestrator.hpp"
 
 namespace nsrun::core {
@@ -134,7 +135,8 @@ TEST(Loader, RefusesGroupWritableFilesAndDirectories) {
   auto registry = load({dir.string()});
   EXPECT_FALSE(registry.find("test.good"));
   ASSERT_EQ(registry.plugins().size(), 1u);
-  EXPECT_EQ(registry.plugins()[0].refusal, "plugin directory writable by group or others (chmod go-w it)");
+  EXPECT_EQ(registry.plugins()[0].refusal,
+            "plugin directory writable by group or others (chmod go-w it)");
 }
 
 TEST(Loader, SearchPathOrder) {

@@ -1,15 +1,15 @@
 // The orchestrator with fake stages: phase order, reverse teardown, failures at every point.
 // Runs without root: the fake spec asks for no namespaces, so the container process is a plain
 // child process.
+#include "nsrun/core/orchestrator.hpp"
+
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-#include <gtest/gtest.h>
 #include <sstream>
-
-#include "nsrun/core/orchestrator.hpp"
 
 namespace nsrun::core {
 namespace {
@@ -48,23 +48,33 @@ class FakeStage final : public IStage {
       (void)ignored;
       ::close(fd);
     }
-    if (const auto* fail = ctx.config.if_contains("fail_in"); fail && fail->as_string() == phase_name(phase)) {
+    if (const auto* fail = ctx.config.if_contains("fail_in");
+        fail && fail->as_string() == phase_name(phase)) {
       int code = 125;
-      if (const auto* c = ctx.config.if_contains("fail_code")) code = static_cast<int>(c->as_int64());
+      if (const auto* c = ctx.config.if_contains("fail_code"))
+        code = static_cast<int>(c->as_int64());
       throw StageError(kind + " failed on purpose", code);
     }
   }
 };
 
-const PluginDescriptor fake_descriptor{
-    NSRUN_API_VERSION, sizeof(PluginDescriptor), "test.fake", "1", "fake", "", NSRUN_ABI_TAG,
-    &detail::create_stage<FakeStage>, &detail::destroy_stage, &detail::invoke_stage};
+const PluginDescriptor fake_descriptor{NSRUN_API_VERSION,
+                                       sizeof(PluginDescriptor),
+                                       "test.fake",
+                                       "1",
+                                       "fake",
+                                       "",
+                                       NSRUN_ABI_TAG,
+                                       &detail::create_stage<FakeStage>,
+                                       &detail::destroy_stage,
+                                       &detail::invoke_stage};
 
 class OrchestratorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("nsrun-orch-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("nsrun-orch-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
     log_path_ = (dir_ / "events").string();
   }
@@ -140,7 +150,9 @@ TEST_F(OrchestratorTest, ContainerSideFailureKeepsItsExitCode) {
                   stage("exec", {{"exec_exit", 0}})});
   EXPECT_EQ(code, 127);
   std::string e = events();
-  EXPECT_NE(e.find("b:create_container\nexec:teardown\nb:teardown\na:teardown\n"), std::string::npos) << e;
+  EXPECT_NE(e.find("b:create_container\nexec:teardown\nb:teardown\na:teardown\n"),
+            std::string::npos)
+      << e;
   EXPECT_EQ(e.find("poststart"), std::string::npos);
   EXPECT_FALSE(state_left());
 }
@@ -193,7 +205,8 @@ TEST_F(OrchestratorTest, TeardownWorksFromPersistedStateAlone) {
 TEST(CloneFlags, FromSpecNamespaces) {
   ContainerSpec spec;
   spec.namespaces = {{"pid", ""}, {"mount", ""}, {"network", "/proc/1/ns/net"}};
-  EXPECT_EQ(clone_flags_for(spec), CLONE_NEWPID | CLONE_NEWNS) << "a path joins, it does not create";
+  EXPECT_EQ(clone_flags_for(spec), CLONE_NEWPID | CLONE_NEWNS)
+      << "a path joins, it does not create";
   spec.namespaces = {{"bogus", ""}};
   EXPECT_THROW(clone_flags_for(spec), Error);
 }

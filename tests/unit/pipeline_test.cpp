@@ -1,12 +1,15 @@
+#include "nsrun/core/pipeline.hpp"
+
 #include <gtest/gtest.h>
 
 #include "nsrun/core/json_util.hpp"
-#include "nsrun/core/pipeline.hpp"
 
 namespace nsrun::core {
 namespace {
 
-Pipeline parse(const char* text) { return Pipeline::from_json(parse_json_document(text, "p.json"), "p.json"); }
+Pipeline parse(const char* text) {
+  return Pipeline::from_json(parse_json_document(text, "p.json"), "p.json");
+}
 
 std::string error_of(const char* text) {
   try {
@@ -59,8 +62,9 @@ TEST(Pipeline, ErrorsNameTheProblem) {
             "p.json: stages[0]: unknown key \"conf\" (expected kind, plugin, config)");
   EXPECT_EQ(error_of(R"({"stages": [{"kind": "exec", "plugin": "x", "config": []}]})"),
             "p.json: stages[0].config must be an object");
-  EXPECT_EQ(error_of(R"({"stages": [{"kind": "exec", "plugin": "x"}, {"kind": "exec", "plugin": "y"}]})"),
-            "p.json: stages[1]: a second \"exec\" stage (each kind appears once)");
+  EXPECT_EQ(
+      error_of(R"({"stages": [{"kind": "exec", "plugin": "x"}, {"kind": "exec", "plugin": "y"}]})"),
+      "p.json: stages[1]: a second \"exec\" stage (each kind appears once)");
 }
 
 TEST(Pipeline, MalformedFileSaysWhere) {

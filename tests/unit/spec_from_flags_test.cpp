@@ -125,7 +125,8 @@ TEST(SpecFromFlags, ValidatesNetworkFlags) {
   EXPECT_EQ(net("10.0.0.0/24", "10.0.0.5", "10.0.0.5"),
             "--host-ip and --container-ip are both 10.0.0.5; they must differ");
   EXPECT_EQ(net("10.0.0.0/24", "x"), "--host-ip \"x\" is not an IPv4 address");
-  EXPECT_EQ(net("none", "10.0.0.1"), "--host-ip and --container-ip need --network CIDR, not --network none");
+  EXPECT_EQ(net("none", "10.0.0.1"),
+            "--host-ip and --container-ip need --network CIDR, not --network none");
 }
 
 }  // namespace

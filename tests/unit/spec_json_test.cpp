@@ -1,7 +1,8 @@
+#include "nsrun/core/spec_json.hpp"
+
 #include <gtest/gtest.h>
 
 #include "nsrun/core/json_util.hpp"
-#include "nsrun/core/spec_json.hpp"
 
 namespace nsrun::core {
 namespace {
@@ -19,7 +20,8 @@ TEST(SpecJson, ReadsTheSupportedSubset) {
               "resources": {"memory": {"limit": 67108864}, "pids": {"limit": 32},
                             "cpu": {"quota": 50000, "period": 100000}}},
     "unsupportedYet": {"ignored": true}
-  })", "config.json");
+  })",
+                                 "config.json");
   ContainerSpec spec = spec_from_json(doc, "/bundle");
   EXPECT_EQ(spec.process.args, (std::vector<std::string>{"sh", "-c", "true"}));
   EXPECT_EQ(spec.process.cwd, "/work");
@@ -55,8 +57,10 @@ TEST(SpecJson, WrongTypesNameTheField) {
     }
     return std::string("no error");
   };
-  EXPECT_EQ(error(R"({"process": {"args": "sh"}})"), "config.json: process.args must be an array of strings");
-  EXPECT_EQ(error(R"({"mounts": [{"source": "/x"}]})"), "config.json: mounts[0].destination is required");
+  EXPECT_EQ(error(R"({"process": {"args": "sh"}})"),
+            "config.json: process.args must be an array of strings");
+  EXPECT_EQ(error(R"({"mounts": [{"source": "/x"}]})"),
+            "config.json: mounts[0].destination is required");
   EXPECT_EQ(error(R"({"linux": {"resources": {"memory": {"limit": "64m"}}}})"),
             "config.json: linux.resources.memory.limit must be an integer");
   EXPECT_EQ(error(R"([1])"), "config.json: the document must be a JSON object");
@@ -67,7 +71,9 @@ TEST(SpecJson, MalformedJsonSaysLineAndColumn) {
     parse_json_document("{\n  \"a\": 1,\n  \"b\" 2\n}", "bundle config.json");
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()).rfind("bundle config.json: malformed JSON at line 3, column 7", 0), 0u)
+    EXPECT_EQ(
+        std::string(e.what()).rfind("bundle config.json: malformed JSON at line 3, column 7", 0),
+        0u)
         << e.what();
   }
 }

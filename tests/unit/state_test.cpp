@@ -1,11 +1,12 @@
+#include "nsrun/core/state.hpp"
+
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-#include <gtest/gtest.h>
 
 #include "nsrun/core/json_util.hpp"
-#include "nsrun/core/state.hpp"
 
 namespace nsrun::core {
 namespace {

@@ -35,8 +35,9 @@
 // What must match between the core and a plugin for C++ objects to cross the boundary: the
 // standard library's string ABI and the Boost version (boost::json types are passed by reference).
 #if defined(_GLIBCXX_USE_CXX11_ABI)
-#define NSRUN_ABI_TAG \
-  "libstdc++-cxx11abi" NSRUN_STRINGIFY(_GLIBCXX_USE_CXX11_ABI) ";boost-" NSRUN_STRINGIFY(BOOST_VERSION)
+#define NSRUN_ABI_TAG                                                                     \
+  "libstdc++-cxx11abi" NSRUN_STRINGIFY(_GLIBCXX_USE_CXX11_ABI) ";boost-" NSRUN_STRINGIFY( \
+      BOOST_VERSION)
 #else
 #define NSRUN_ABI_TAG "other-stdlib;boost-" NSRUN_STRINGIFY(BOOST_VERSION)
 #endif
@@ -99,18 +100,27 @@ IStage* create_stage(ErrorSink* errors) noexcept {
   return stage;
 }
 
-inline void destroy_stage(IStage* stage) noexcept { delete stage; }
+inline void destroy_stage(IStage* stage) noexcept {
+  delete stage;
+}
 
 inline bool invoke_stage(IStage* stage, Phase phase, Context* ctx, ErrorSink* errors) noexcept {
   return guarded(errors, [&] {
     switch (phase) {
-      case Phase::validate: return stage->validate(*ctx);
-      case Phase::prepare: return stage->prepare(*ctx);
-      case Phase::create_runtime: return stage->create_runtime(*ctx);
-      case Phase::create_container: return stage->create_container(*ctx);
-      case Phase::start_container: return stage->start_container(*ctx);
-      case Phase::poststart: return stage->poststart(*ctx);
-      case Phase::teardown: return stage->teardown(*ctx);
+      case Phase::validate:
+        return stage->validate(*ctx);
+      case Phase::prepare:
+        return stage->prepare(*ctx);
+      case Phase::create_runtime:
+        return stage->create_runtime(*ctx);
+      case Phase::create_container:
+        return stage->create_container(*ctx);
+      case Phase::start_container:
+        return stage->start_container(*ctx);
+      case Phase::poststart:
+        return stage->poststart(*ctx);
+      case Phase::teardown:
+        return stage->teardown(*ctx);
     }
     throw StageError("unknown phase " + std::to_string(static_cast<int>(phase)));
   });
@@ -120,20 +130,20 @@ inline bool invoke_stage(IStage* stage, Phase phase, Context* ctx, ErrorSink* er
 }  // namespace nsrun
 
 /// Exports the plugin's entry point. Use once per plugin, at namespace scope.
-#define NSRUN_PLUGIN(StageClass, Name, Version, Kind, Summary)                              \
-  extern "C" __attribute__((visibility("default"))) const ::nsrun::PluginDescriptor*         \
-  nsrun_plugin_entry() {                                                                     \
-    static const ::nsrun::PluginDescriptor descriptor{                                       \
-        NSRUN_API_VERSION,                                                                   \
-        sizeof(::nsrun::PluginDescriptor),                                                   \
-        Name,                                                                                \
-        Version,                                                                             \
-        Kind,                                                                                \
-        Summary,                                                                             \
-        NSRUN_ABI_TAG,                                                                       \
-        &::nsrun::detail::create_stage<StageClass>,                                          \
-        &::nsrun::detail::destroy_stage,                                                     \
-        &::nsrun::detail::invoke_stage,                                                      \
-    };                                                                                       \
-    return &descriptor;                                                                      \
+#define NSRUN_PLUGIN(StageClass, Name, Version, Kind, Summary)                       \
+  extern "C" __attribute__((visibility("default"))) const ::nsrun::PluginDescriptor* \
+  nsrun_plugin_entry() {                                                             \
+    static const ::nsrun::PluginDescriptor descriptor{                               \
+        NSRUN_API_VERSION,                                                           \
+        sizeof(::nsrun::PluginDescriptor),                                           \
+        Name,                                                                        \
+        Version,                                                                     \
+        Kind,                                                                        \
+        Summary,                                                                     \
+        NSRUN_ABI_TAG,                                                               \
+        &::nsrun::detail::create_stage<StageClass>,                                  \
+        &::nsrun::detail::destroy_stage,                                             \
+        &::nsrun::detail::invoke_stage,                                              \
+    };                                                                               \
+    return &descriptor;                                                              \
   }

@@ -63,6 +63,9 @@ struct ContainerSpec {
   std::vector<MountSpec> mounts;
   std::vector<NamespaceSpec> namespaces;
   ResourcesSpec resources;
+  /// `linux.cgroupsPath`: where the container's cgroup goes. Empty: the cgroups stage's default
+  /// (beneath the cgroup nsrun runs in). Absolute paths are relative to each hierarchy's root.
+  std::string cgroups_path;
   std::map<std::string, std::string> annotations;
 
   /// True when `linux.namespaces` asks for a namespace of this type.

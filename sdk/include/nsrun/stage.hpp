@@ -68,8 +68,8 @@ class StageError : public std::runtime_error {
 
 /// One resource a stage created, as recorded in the container's journal.
 struct JournalRecord {
-  std::string type;           ///< stage-defined, e.g. "mountpoint", "veth", "cgroup"
-  boost::json::object data;   ///< whatever teardown needs to find the resource again
+  std::string type;          ///< stage-defined, e.g. "mountpoint", "veth", "cgroup"
+  boost::json::object data;  ///< whatever teardown needs to find the resource again
 };
 
 /// The container's persistent journal of resources (implemented by the core).
@@ -101,6 +101,8 @@ class Logger {
   virtual bool debug_enabled() const noexcept = 0;
   virtual void debug(std::string_view message) noexcept = 0;
   virtual void warn(std::string_view message) noexcept = 0;
+  /// A line the user must see whatever the log level: "nsrun: <message>" (e.g. an OOM kill).
+  virtual void error(std::string_view message) noexcept = 0;
 
  protected:
   ~Logger() = default;

@@ -16,8 +16,7 @@ class StderrLogger final : public Logger {
   bool debug_enabled() const noexcept override { return debug_; }
   void debug(std::string_view message) noexcept override;
   void warn(std::string_view message) noexcept override;
-  /// An error line, "nsrun: <message>".
-  void error(std::string_view message) noexcept;
+  void error(std::string_view message) noexcept override;
 
  private:
   bool debug_;

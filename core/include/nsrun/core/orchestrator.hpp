@@ -62,7 +62,7 @@ struct ContainerRequest {
   std::string state_root = default_state_root;
   std::string bundle;  ///< recorded in state.json; the working directory for flag-built specs
   ContainerSpec spec;
-  Pipeline pipeline;   ///< persisted so teardown can find the same stages after a crash
+  Pipeline pipeline;  ///< persisted so teardown can find the same stages after a crash
 };
 
 class Orchestrator {

@@ -1,0 +1,75 @@
+// nsrun.storage: every call that changes the host's (or the container's) filesystem or mount
+// table goes through HostFs, so that unit tests can record the exact sequence without root, in
+// the manner of youki's `Syscall` trait. Read-only look-ups (readlink, stat, realpath) are made
+// directly: tests run them against a real temporary rootfs.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace nsrun::storage {
+
+/// An errno value; 0 means success. HostFs methods report failure this way (never by throwing)
+/// because callers branch on specific values (EEXIST, EPERM, EINVAL) to choose a fallback.
+using Errno = int;
+
+/// The host calls the storage stage makes. An empty string argument stands for a null pointer
+/// where the system call accepts one (mount's source, fstype and data).
+class HostFs {
+ public:
+  virtual ~HostFs() = default;
+
+  /// mount(2).
+  virtual Errno mount(const std::string& source, const std::string& target,
+                      const std::string& fstype, unsigned long flags, const std::string& data) = 0;
+  /// umount2(2).
+  virtual Errno umount2(const std::string& target, int flags) = 0;
+  /// mount_setattr(2) on `path` (relative to the working directory), setting `attr_set`
+  /// (MOUNT_ATTR_* bits). `at_flags` is 0 or AT_RECURSIVE.
+  virtual Errno mount_setattr(const std::string& path, unsigned int at_flags,
+                              std::uint64_t attr_set) = 0;
+  /// pivot_root(2).
+  virtual Errno pivot_root(const std::string& new_root, const std::string& put_old) = 0;
+  /// chdir(2).
+  virtual Errno chdir(const std::string& path) = 0;
+  /// mkdir(2); the mode is subject to the umask.
+  virtual Errno mkdir(const std::string& path, mode_t mode) = 0;
+  /// mknod(2); the mode is subject to the umask.
+  virtual Errno mknod(const std::string& path, mode_t mode, dev_t device) = 0;
+  /// symlink(2): creates `link_path` pointing at `target`.
+  virtual Errno symlink(const std::string& target, const std::string& link_path) = 0;
+  /// Creates an empty file (O_CREAT|O_EXCL, never following a symlink) to serve as a mountpoint.
+  virtual Errno create_file(const std::string& path, mode_t mode) = 0;
+  /// Replaces `path` with a new file holding `content` (removes any existing file first, so
+  /// that neither a symlink nor a hard link placed there is written through).
+  virtual Errno write_file(const std::string& path, std::string_view content, mode_t mode) = 0;
+  /// umask(2); returns the previous mask.
+  virtual mode_t umask(mode_t mask) = 0;
+  /// True when the calling process shares the mount namespace of PID 1 of the /proc it sees,
+  /// i.e. it did not get a mount namespace of its own. False when this cannot be determined.
+  virtual bool in_host_mount_namespace() = 0;
+};
+
+/// The real thing: each method is the system call of the same name.
+class RealHostFs final : public HostFs {
+ public:
+  Errno mount(const std::string& source, const std::string& target, const std::string& fstype,
+              unsigned long flags, const std::string& data) override;
+  Errno umount2(const std::string& target, int flags) override;
+  Errno mount_setattr(const std::string& path, unsigned int at_flags,
+                      std::uint64_t attr_set) override;
+  Errno pivot_root(const std::string& new_root, const std::string& put_old) override;
+  Errno chdir(const std::string& path) override;
+  Errno mkdir(const std::string& path, mode_t mode) override;
+  Errno mknod(const std::string& path, mode_t mode, dev_t device) override;
+  Errno symlink(const std::string& target, const std::string& link_path) override;
+  Errno create_file(const std::string& path, mode_t mode) override;
+  Errno write_file(const std::string& path, std::string_view content, mode_t mode) override;
+  mode_t umask(mode_t mask) override;
+  bool in_host_mount_namespace() override;
+};
+
+}  // namespace nsrun::storage

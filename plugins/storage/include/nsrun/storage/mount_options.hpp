@@ -1,0 +1,52 @@
+// nsrun.storage: OCI mount options ("nosuid", "ro", "mode=755", "rbind"...) as mount(2) flags.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/mount.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nsrun/spec.hpp"
+
+// glibc gained these in 2.36; the values are the kernel's ABI.
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#define MOUNT_ATTR_NOSUID 0x00000002
+#define MOUNT_ATTR_NODEV 0x00000004
+#define MOUNT_ATTR_NOEXEC 0x00000008
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+namespace nsrun::storage {
+
+/// What a list of OCI mount options means to mount(2).
+struct MountOptions {
+  unsigned long flags = 0;        ///< MS_* flags for the mount itself (MS_BIND|MS_REC for rbind)
+  unsigned long propagation = 0;  ///< MS_PRIVATE, MS_SLAVE... (|MS_REC), set by a second mount(2)
+  std::string data;               ///< the options mount(2) has no flag for, e.g. "mode=755,size=1m"
+};
+
+/// Translates OCI options as runc does: a known flag name sets (or, for "rw", "suid", "dev"...
+/// clears) its MS_* flag, later options override earlier ones, and any other option is passed
+/// to the filesystem in `data`, in order. "nosuid,nodev,mode=755,size=65536k" gives
+/// MS_NOSUID|MS_NODEV and "mode=755,size=65536k".
+MountOptions translate_mount_options(const std::vector<std::string>& options);
+
+/// True for a bind mount: type "bind", or any type with a "bind"/"rbind" option (OCI allows both).
+bool is_bind_mount(const MountSpec& mount);
+
+/// The first option a bind mount does not support, if any. Supported: rbind, bind, ro, rw,
+/// nosuid, nodev, noexec, and the propagation options private, rprivate, slave, rslave.
+std::optional<std::string> first_unsupported_bind_option(const std::vector<std::string>& options);
+
+/// The MOUNT_ATTR_* bits a bind mount's options ask for (ro, nosuid, nodev, noexec). They are
+/// applied after the bind with mount_setattr(AT_RECURSIVE), so that "ro" also covers every
+/// submount of an rbind (a plain MS_REMOUNT|MS_RDONLY would change the top mount only).
+std::uint64_t bind_mount_attributes(const std::vector<std::string>& options);
+
+}  // namespace nsrun::storage

@@ -1,0 +1,78 @@
+// nsrun.storage: the mount plan, computed on the host in `prepare` and carried out in the
+// container process in `create_container` (a fork of the host process, so it inherits the plan).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nsrun/spec.hpp"
+#include "nsrun/stage.hpp"
+#include "nsrun/storage/host_fs.hpp"
+#include "nsrun/storage/secure_join.hpp"
+
+namespace nsrun::storage {
+
+/// What to create when a mount's destination is missing: a bind of a file needs a file.
+enum class MountpointType { directory, file };
+
+/// One mount from spec.mounts or a generated /etc file, ready to be made.
+struct PlannedMount {
+  std::string destination;  ///< cleaned container path, as the spec wrote it
+  std::string source;       ///< host path for binds; the device name ("tmpfs") otherwise
+  std::string fstype;       ///< empty for a bind
+  unsigned long flags = 0;  ///< mount(2) flags
+  std::string data;         ///< mount(2) data
+  /// Binds only: MOUNT_ATTR_* bits set with mount_setattr(AT_RECURSIVE) after the bind.
+  std::uint64_t recursive_attributes = 0;
+  unsigned long propagation = 0;  ///< MS_PRIVATE, MS_SLAVE... set after the mount; 0 for none
+  MountpointType mountpoint = MountpointType::directory;
+  ResolvedPath target;  ///< the destination resolved inside the rootfs during prepare
+  /// The destination lies beneath an earlier mount (/dev/mqueue beneath the /dev tmpfs, a bind
+  /// into a tmpfs from the bundle): what it resolves to depends on that mount, so it is resolved
+  /// again, and its mountpoint created, in the container after the earlier mount is made.
+  bool beneath_earlier_mount = false;
+
+  bool is_bind() const { return fstype.empty(); }
+};
+
+/// A file nsrun generated in the state dir and bind-mounts into the container.
+struct GeneratedFile {
+  std::string destination;  ///< container path, e.g. "/etc/hosts"
+  std::string source;       ///< host path in the state dir
+};
+
+/// Everything create_container needs, all paths resolved inside the rootfs.
+struct MountPlan {
+  std::string rootfs;                ///< canonical host path of the rootfs
+  ResolvedPath proc, dev, sys, tmp;  ///< the stage's own mounts (dev also gets pts and shm)
+  std::vector<PlannedMount> mounts;  ///< spec.mounts in spec order, then the generated files
+  bool readonly_root = false;
+};
+
+/// The destinations the stage mounts itself: a non-bind mount of spec.mounts onto one of them
+/// is skipped, so that the stage's own, known-good setup wins over a bundle's.
+bool is_stage_owned_destination(std::string_view cleaned_destination);
+
+/// True when some spec mount (any type) targets `destination` (a cleaned container path).
+bool spec_mounts_destination(const ContainerSpec& spec, std::string_view destination);
+
+/// Builds the plan: resolves every destination inside `rootfs` (canonical) and decides which
+/// lie beneath an earlier mount. Reads the rootfs (readlink) and bind sources (stat); changes
+/// nothing. Skipped mounts are logged at debug.
+MountPlan plan_mounts(const ContainerSpec& spec, const std::string& rootfs,
+                      const std::vector<GeneratedFile>& generated, Logger& log);
+
+/// Creates the missing part of `target`: its missing parent directories (0755) and the
+/// mountpoint itself (a 0755 directory or an empty 0644 file). Existing ones are left alone
+/// (EEXIST is success: another container on the same rootfs may create them concurrently).
+void create_mountpoint(const ResolvedPath& target, MountpointType type, HostFs& fs);
+
+/// Creates the missing mountpoints in the base rootfs for every planned mount that is not
+/// beneath an earlier mount. They are left in place afterwards, as runc and crun leave them:
+/// removing a mountpoint that another container on the same rootfs still uses would detach
+/// that container's mount.
+void create_rootfs_mountpoints(const MountPlan& plan, HostFs& fs);
+
+}  // namespace nsrun::storage

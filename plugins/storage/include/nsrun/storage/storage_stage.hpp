@@ -1,0 +1,43 @@
+// nsrun.storage: the storage stage. It gives the container its root filesystem: pivot_root into
+// spec.root.path with /proc, /dev, /sys and /tmp mounted, spec.mounts applied with every
+// destination resolved inside the rootfs, and generated /etc/hostname, /etc/hosts and
+// /etc/resolv.conf bind-mounted from the state dir.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "nsrun/stage.hpp"
+#include "nsrun/storage/host_fs.hpp"
+#include "nsrun/storage/mount_plan.hpp"
+
+namespace nsrun::storage {
+
+/// The stage. validate checks the rootfs and each mount; prepare writes the /etc files, plans
+/// the mounts and creates missing mountpoints; create_container carries the plan out and
+/// switches root (see enter_rootfs.hpp); teardown has nothing to do.
+class StorageStage : public IStage {
+ public:
+  /// The stage as the plugin loader creates it: real host calls, the host's /etc/resolv.conf.
+  StorageStage();
+  /// For tests: `fs` records or fakes host calls; `host_resolv_conf` replaces /etc/resolv.conf.
+  StorageStage(std::unique_ptr<HostFs> fs, std::string host_resolv_conf);
+
+  void validate(Context& ctx) override;
+  void prepare(Context& ctx) override;
+  void create_container(Context& ctx) override;
+  void teardown(Context& ctx) override;
+
+  /// The plan prepare computed; nullopt before prepare.
+  const std::optional<MountPlan>& plan() const { return plan_; }
+
+ private:
+  std::vector<GeneratedFile> write_etc_files(Context& ctx, const std::string& rootfs);
+
+  std::unique_ptr<HostFs> fs_;
+  std::string host_resolv_conf_;
+  std::optional<MountPlan> plan_;
+};
+
+}  // namespace nsrun::storage

@@ -1,0 +1,266 @@
+// The container-side mount sequence (see enter_rootfs.hpp).
+#include "nsrun/storage/enter_rootfs.hpp"
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include "nsrun/storage/mount_options.hpp"
+
+namespace nsrun::storage {
+namespace {
+
+// A device node of /dev; `name` is also the host node bind-mounted when mknod is refused.
+struct DeviceNode {
+  const char* name;
+  unsigned int major;
+  unsigned int minor;
+};
+
+constexpr std::array<DeviceNode, 6> device_nodes{{
+    {"null", 1, 3},
+    {"zero", 1, 5},
+    {"full", 1, 7},
+    {"random", 1, 8},
+    {"urandom", 1, 9},
+    {"tty", 5, 0},
+}};
+
+struct DevLink {
+  const char* name;
+  const char* target;
+};
+
+constexpr std::array<DevLink, 4> dev_links{{
+    {"fd", "/proc/self/fd"},
+    {"stdin", "/proc/self/fd/0"},
+    {"stdout", "/proc/self/fd/1"},
+    {"stderr", "/proc/self/fd/2"},
+}};
+
+constexpr const char* dev_tmpfs_data = "mode=755,size=65536k";  // docker's /dev
+constexpr const char* devpts_data = "newinstance,ptmxmode=0666,mode=0620,gid=5";
+constexpr const char* devpts_data_without_gid = "newinstance,ptmxmode=0666,mode=0620";
+constexpr const char* shm_data = "mode=1777,size=65536k";  // docker's default 64m
+constexpr const char* tmp_data = "mode=1777";
+constexpr std::uint64_t read_only_sys_attributes =
+    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+
+// Throws "cannot <what>: <errno text>" unless err is 0.
+void check(Errno err, const std::string& what) {
+  if (err != 0) throw StageError("cannot " + what + ": " + std::strerror(err));
+}
+
+// Mount calls with a debug trace of each.
+class Mounter {
+ public:
+  Mounter(HostFs& fs, Logger& log) : fs_(fs), log_(log) {}
+
+  Errno try_mount(const std::string& source, const std::string& target, const std::string& fstype,
+                  unsigned long flags, const std::string& data, const std::string& shown_as) {
+    if (log_.debug_enabled())
+      log_.debug("storage: mount " + (fstype.empty() ? "bind " + source : fstype) + " on " +
+                 shown_as + (data.empty() ? "" : " (" + data + ")"));
+    return fs_.mount(source, target, fstype, flags, data);
+  }
+
+  void mount(const std::string& source, const std::string& target, const std::string& fstype,
+             unsigned long flags, const std::string& data, const std::string& shown_as) {
+    check(try_mount(source, target, fstype, flags, data, shown_as),
+          "mount " + (fstype.empty() ? source : fstype) + " on " + shown_as);
+  }
+
+  void set_attributes(const std::string& target, unsigned int at_flags, std::uint64_t attrs,
+                      const std::string& shown_as) {
+    if (log_.debug_enabled())
+      log_.debug("storage: make " + shown_as + (at_flags & AT_RECURSIVE ? " (recursively)" : "") +
+                 " " + attribute_names(attrs));
+    check(fs_.mount_setattr(target, at_flags, attrs),
+          "make " + shown_as + " " + attribute_names(attrs));
+  }
+
+  /// Changes the propagation type (MS_PRIVATE, MS_SLAVE..., with MS_REC for the subtree).
+  void set_propagation(const std::string& target, unsigned long propagation,
+                       const std::string& shown_as) {
+    std::string what = "make " + shown_as + " " + propagation_name(propagation);
+    if (log_.debug_enabled()) log_.debug("storage: " + what);
+    check(fs_.mount("", target, "", propagation, ""), what);
+  }
+
+  HostFs& fs() { return fs_; }
+  Logger& log() { return log_; }
+
+ private:
+  static std::string propagation_name(unsigned long propagation) {
+    std::string name = (propagation & MS_REC) ? "r" : "";
+    if (propagation & MS_PRIVATE) return name + "private";
+    if (propagation & MS_SLAVE) return name + "slave";
+    if (propagation & MS_SHARED) return name + "shared";
+    return name + "unbindable";
+  }
+
+  static std::string attribute_names(std::uint64_t attrs) {
+    std::string out;
+    for (auto [bit, name] :
+         {std::pair{MOUNT_ATTR_RDONLY, "read-only"}, std::pair{MOUNT_ATTR_NOSUID, "nosuid"},
+          std::pair{MOUNT_ATTR_NODEV, "nodev"}, std::pair{MOUNT_ATTR_NOEXEC, "noexec"}})
+      if (attrs & bit) out += (out.empty() ? "" : ",") + std::string(name);
+    return out;
+  }
+
+  HostFs& fs_;
+  Logger& log_;
+};
+
+// Sets the umask to 0 so that device nodes get exactly 0666, and restores it.
+class UmaskZero {
+ public:
+  explicit UmaskZero(HostFs& fs) : fs_(fs), saved_(fs.umask(0)) {}
+  void restore() {
+    if (!restored_) fs_.umask(saved_);
+    restored_ = true;
+  }
+  ~UmaskZero() { restore(); }
+  UmaskZero(const UmaskZero&) = delete;
+  UmaskZero& operator=(const UmaskZero&) = delete;
+
+ private:
+  HostFs& fs_;
+  mode_t saved_;
+  bool restored_ = false;
+};
+
+void refuse_host_mount_namespace(HostFs& fs) {
+  if (fs.in_host_mount_namespace())
+    throw StageError(
+        "refusing to set up mounts in the host's mount namespace (the pipeline needs a "
+        "namespaces stage that creates a mount namespace before the storage stage)");
+}
+
+void make_mounts_private(Mounter& m) {
+  m.set_propagation("/", MS_REC | MS_PRIVATE, "/");
+}
+
+void bind_rootfs_onto_itself(Mounter& m, const std::string& rootfs) {
+  m.mount(rootfs, rootfs, "", MS_BIND | MS_REC, "", rootfs);
+}
+
+void mount_proc(Mounter& m, const ResolvedPath& proc) {
+  m.mount("proc", proc.host_path(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "", "/proc");
+}
+
+// mknod is one syscall and needs no host path; in a user namespace it fails with EPERM, and
+// the host's node is bind-mounted onto an empty file instead, as runc does.
+void make_device_node(Mounter& m, const std::string& dev, const DeviceNode& node) {
+  std::string path = dev + "/" + node.name;
+  Errno err = m.fs().mknod(path, S_IFCHR | 0666, makedev(node.major, node.minor));
+  if (err == EPERM) {
+    if (m.log().debug_enabled())
+      m.log().debug(std::string("storage: mknod /dev/") + node.name +
+                    " refused, binding the host's node");
+    check(m.fs().create_file(path, 0666), std::string("create /dev/") + node.name);
+    m.mount(std::string("/dev/") + node.name, path, "", MS_BIND, "",
+            std::string("/dev/") + node.name);
+    return;
+  }
+  check(err, std::string("create the device node /dev/") + node.name);
+}
+
+// devpts refuses gid=5 when group 5 is not mapped (a user namespace): retry without it.
+void mount_devpts(Mounter& m, const std::string& pts) {
+  unsigned long flags = MS_NOSUID | MS_NOEXEC;
+  Errno err = m.try_mount("devpts", pts, "devpts", flags, devpts_data, "/dev/pts");
+  if (err == EINVAL)
+    err = m.try_mount("devpts", pts, "devpts", flags, devpts_data_without_gid, "/dev/pts");
+  check(err, "mount devpts on /dev/pts");
+}
+
+void mount_dev(Mounter& m, const ResolvedPath& dev_path) {
+  const std::string dev = dev_path.host_path();
+  m.mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_STRICTATIME, dev_tmpfs_data, "/dev");
+  for (const DeviceNode& node : device_nodes) make_device_node(m, dev, node);
+
+  check(m.fs().mkdir(dev + "/pts", 0755), "create /dev/pts");
+  mount_devpts(m, dev + "/pts");
+  check(m.fs().symlink("pts/ptmx", dev + "/ptmx"), "create the /dev/ptmx link");
+
+  check(m.fs().mkdir(dev + "/shm", 01777), "create /dev/shm");
+  m.mount("shm", dev + "/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, shm_data, "/dev/shm");
+
+  for (const DevLink& link : dev_links)
+    check(m.fs().symlink(link.target, dev + "/" + link.name),
+          std::string("create the /dev/") + link.name + " link");
+}
+
+// Mounting sysfs needs a network namespace owned by our user namespace; when it is refused, a
+// read-only rbind of the host's /sys is the next best thing (runc falls back likewise).
+void mount_sys(Mounter& m, const ResolvedPath& sys_path) {
+  const std::string sys = sys_path.host_path();
+  Errno err =
+      m.try_mount("sysfs", sys, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "", "/sys");
+  if (err == 0) return;
+  if (err != EPERM) check(err, "mount sysfs on /sys");
+  if (m.log().debug_enabled()) m.log().debug("storage: sysfs refused, binding the host's /sys");
+  m.mount("/sys", sys, "", MS_BIND | MS_REC, "", "/sys");
+  m.set_attributes(sys, AT_RECURSIVE, read_only_sys_attributes, "/sys");
+}
+
+void mount_tmp(Mounter& m, const ResolvedPath& tmp) {
+  m.mount("tmpfs", tmp.host_path(), "tmpfs", MS_NOSUID | MS_NODEV, tmp_data, "/tmp");
+}
+
+void mount_planned(Mounter& m, const PlannedMount& mount) {
+  ResolvedPath target = mount.target;
+  if (mount.beneath_earlier_mount) {
+    // The earlier mount changed what lies here: resolve again and create the mountpoint in it.
+    target = resolve_in_root(target.root, mount.destination);
+    create_mountpoint(target, mount.mountpoint, m.fs());
+  }
+  const std::string path = target.host_path();
+  m.mount(mount.source, path, mount.fstype, mount.flags, mount.data, mount.destination);
+  if (mount.recursive_attributes != 0)
+    m.set_attributes(path, AT_RECURSIVE, mount.recursive_attributes, mount.destination);
+  if (mount.propagation != 0) m.set_propagation(path, mount.propagation, mount.destination);
+}
+
+// Only the rootfs's own mount: the mounts on top of it (/proc, /tmp, rw binds) stay writable.
+void make_root_read_only(Mounter& m, const std::string& rootfs) {
+  m.set_attributes(rootfs, 0, MOUNT_ATTR_RDONLY, "the root");
+}
+
+// pivot_root(".", ".") stacks the old root on top of the new one at "/"; unmounting "." then
+// detaches the old root, without needing a directory for it inside the rootfs.
+void switch_root(Mounter& m, const std::string& rootfs) {
+  HostFs& fs = m.fs();
+  if (m.log().debug_enabled()) m.log().debug("storage: pivot_root into " + rootfs);
+  check(fs.chdir(rootfs), "enter the rootfs " + rootfs);
+  check(fs.pivot_root(".", "."), "pivot_root into " + rootfs);
+  check(fs.umount2(".", MNT_DETACH), "detach the old root");
+  check(fs.chdir("/"), "enter / of the container");
+}
+
+}  // namespace
+
+void enter_rootfs(const MountPlan& plan, HostFs& fs, Logger& log) {
+  refuse_host_mount_namespace(fs);
+  Mounter m(fs, log);
+  make_mounts_private(m);
+  bind_rootfs_onto_itself(m, plan.rootfs);
+
+  UmaskZero umask(fs);
+  mount_proc(m, plan.proc);
+  mount_dev(m, plan.dev);
+  mount_sys(m, plan.sys);
+  mount_tmp(m, plan.tmp);
+  for (const PlannedMount& mount : plan.mounts) mount_planned(m, mount);
+  umask.restore();
+
+  if (plan.readonly_root) make_root_read_only(m, plan.rootfs);
+  switch_root(m, plan.rootfs);
+}
+
+}  // namespace nsrun::storage

@@ -1,0 +1,115 @@
+// The real host calls behind HostFs.
+#include "nsrun/storage/host_fs.hpp"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "nsrun/storage/mount_options.hpp"
+
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442  // the same number on every architecture (unified table)
+#endif
+
+namespace nsrun::storage {
+namespace {
+
+const char* or_null(const std::string& s) {
+  return s.empty() ? nullptr : s.c_str();
+}
+
+Errno result(int rc) {
+  return rc == 0 ? 0 : errno;
+}
+
+// struct mount_attr as of Linux 5.12 (MOUNT_ATTR_SIZE_VER0); declared here because glibc before
+// 2.36 lacks it and <linux/mount.h> clashes with <sys/mount.h> on some glibc versions.
+struct MountAttrV0 {
+  std::uint64_t attr_set;
+  std::uint64_t attr_clr;
+  std::uint64_t propagation;
+  std::uint64_t userns_fd;
+};
+
+}  // namespace
+
+Errno RealHostFs::mount(const std::string& source, const std::string& target,
+                        const std::string& fstype, unsigned long flags, const std::string& data) {
+  return result(::mount(or_null(source), target.c_str(), or_null(fstype), flags, or_null(data)));
+}
+
+Errno RealHostFs::umount2(const std::string& target, int flags) {
+  return result(::umount2(target.c_str(), flags));
+}
+
+Errno RealHostFs::mount_setattr(const std::string& path, unsigned int at_flags,
+                                std::uint64_t attr_set) {
+  MountAttrV0 attr{attr_set, 0, 0, 0};
+  return result(static_cast<int>(
+      ::syscall(SYS_mount_setattr, AT_FDCWD, path.c_str(), at_flags, &attr, sizeof attr)));
+}
+
+Errno RealHostFs::pivot_root(const std::string& new_root, const std::string& put_old) {
+  return result(static_cast<int>(::syscall(SYS_pivot_root, new_root.c_str(), put_old.c_str())));
+}
+
+Errno RealHostFs::chdir(const std::string& path) {
+  return result(::chdir(path.c_str()));
+}
+
+Errno RealHostFs::mkdir(const std::string& path, mode_t mode) {
+  return result(::mkdir(path.c_str(), mode));
+}
+
+Errno RealHostFs::mknod(const std::string& path, mode_t mode, dev_t device) {
+  return result(::mknod(path.c_str(), mode, device));
+}
+
+Errno RealHostFs::symlink(const std::string& target, const std::string& link_path) {
+  return result(::symlink(target.c_str(), link_path.c_str()));
+}
+
+Errno RealHostFs::create_file(const std::string& path, mode_t mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) return errno;
+  ::close(fd);
+  return 0;
+}
+
+// Replaces rather than truncates: a fresh inode is never a hard link planted elsewhere, and
+// ext4 flushes a file rewritten through O_TRUNC on close (auto_da_alloc), which costs ~1 ms.
+Errno RealHostFs::write_file(const std::string& path, std::string_view content, mode_t mode) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno;
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) return errno;
+  Errno err = 0;
+  while (!content.empty()) {
+    ssize_t n = ::write(fd, content.data(), content.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      err = errno;
+      break;
+    }
+    content.remove_prefix(static_cast<std::size_t>(n));
+  }
+  if (::close(fd) != 0 && err == 0) err = errno;
+  return err;
+}
+
+mode_t RealHostFs::umask(mode_t mask) {
+  return ::umask(mask);
+}
+
+bool RealHostFs::in_host_mount_namespace() {
+  struct stat self {};
+  struct stat init {};
+  if (::stat("/proc/self/ns/mnt", &self) != 0 || ::stat("/proc/1/ns/mnt", &init) != 0) return false;
+  return self.st_dev == init.st_dev && self.st_ino == init.st_ino;
+}
+
+}  // namespace nsrun::storage

@@ -1,0 +1,86 @@
+// The storage stage's phases (see storage_stage.hpp).
+#include "nsrun/storage/storage_stage.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include "nsrun/config.hpp"
+#include "nsrun/storage/enter_rootfs.hpp"
+#include "nsrun/storage/etc_files.hpp"
+#include "nsrun/storage/validation.hpp"
+
+namespace nsrun::storage {
+namespace {
+
+constexpr const char* config_name = "nsrun.storage";
+
+void write_generated(HostFs& fs, const std::string& path, std::string_view content) {
+  if (Errno err = fs.write_file(path, content, 0644))
+    throw StageError("cannot write " + path + ": " + std::strerror(err) +
+                     " (is the state directory writable?)");
+}
+
+}  // namespace
+
+StorageStage::StorageStage() : StorageStage(std::make_unique<RealHostFs>(), "/etc/resolv.conf") {}
+
+StorageStage::StorageStage(std::unique_ptr<HostFs> fs, std::string host_resolv_conf)
+    : fs_(std::move(fs)), host_resolv_conf_(std::move(host_resolv_conf)) {}
+
+void StorageStage::validate(Context& ctx) {
+  ConfigReader(ctx.config, config_name).finish();  // no keys yet
+  validate_storage(ctx.spec);
+}
+
+// Writes <state dir>/etc/{hostname,hosts,resolv.conf} and returns what to bind-mount where.
+// A file the spec mounts itself (docker's config.json brings its own) is not generated; none is
+// when the rootfs has no /etc at all (a minimal image that would not read them anyway).
+std::vector<GeneratedFile> StorageStage::write_etc_files(Context& ctx, const std::string& rootfs) {
+  std::vector<GeneratedFile> files;
+  if (!resolve_in_root(rootfs, "/etc").exists()) {
+    if (ctx.log.debug_enabled())
+      ctx.log.debug("storage: the rootfs has no /etc; not generating hostname, hosts, resolv.conf");
+    return files;
+  }
+  const std::string etc_dir = std::string(ctx.state_dir) + "/etc";
+  if (Errno err = fs_->mkdir(etc_dir, 0755); err != 0 && err != EEXIST)
+    throw StageError("cannot create " + etc_dir + ": " + std::strerror(err));
+
+  auto generate = [&](const std::string& name, std::string_view content) {
+    std::string destination = "/etc/" + name;
+    if (spec_mounts_destination(ctx.spec, destination)) return;
+    std::string source = etc_dir + "/" + name;
+    write_generated(*fs_, source, content);
+    files.push_back({std::move(destination), std::move(source)});
+  };
+  const std::string& hostname = ctx.spec.hostname;
+  if (!hostname.empty()) generate("hostname", hostname_file(hostname));
+  generate("hosts", hosts_file(hostname));
+  ResolvConf resolv = container_resolv_conf(read_host_resolv_conf(host_resolv_conf_));
+  if (!resolv.has_nameserver && ctx.log.debug_enabled())
+    ctx.log.debug("storage: " + host_resolv_conf_ +
+                  " has no nameserver reachable from the container; its resolv.conf has none");
+  generate("resolv.conf", resolv.content);
+  return files;
+}
+
+void StorageStage::prepare(Context& ctx) {
+  plan_.reset();
+  const std::string rootfs = validate_rootfs(ctx.spec.root);  // the canonical path
+  std::vector<GeneratedFile> generated = write_etc_files(ctx, rootfs);
+  plan_ = plan_mounts(ctx.spec, rootfs, generated, ctx.log);
+  create_rootfs_mountpoints(*plan_, *fs_);
+}
+
+void StorageStage::create_container(Context& ctx) {
+  if (!plan_)
+    throw StageError("create_container ran without prepare (the core must run prepare first)");
+  enter_rootfs(*plan_, *fs_, ctx.log);
+}
+
+// Nothing to undo: every mount lives in the container's mount namespace and vanishes with it,
+// the generated files go with the state dir, and the mountpoints created in the rootfs are left
+// in place on purpose (see create_rootfs_mountpoints).
+void StorageStage::teardown(Context&) {}
+
+}  // namespace nsrun::storage

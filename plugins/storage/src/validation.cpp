@@ -1,0 +1,86 @@
+// The validate phase's checks (see validation.hpp).
+#include "nsrun/storage/validation.hpp"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+
+#include "nsrun/stage.hpp"
+#include "nsrun/storage/mount_options.hpp"
+#include "nsrun/storage/secure_join.hpp"
+
+namespace nsrun::storage {
+namespace {
+
+std::string quoted(const std::string& s) {
+  return "\"" + s + "\"";
+}
+
+void validate_destination(const MountSpec& mount) {
+  const std::string& dest = mount.destination;
+  if (dest.empty() || dest.front() != '/')
+    throw StageError("mount destination " + quoted(dest) +
+                     " must be an absolute path inside the container");
+  if (escapes_root_lexically(dest))
+    throw StageError("mount destination " + quoted(dest) + " escapes the container root");
+  if (clean_container_path(dest) == "/")
+    throw StageError("mount destination " + quoted(dest) +
+                     " would hide the whole container root (set root.path instead)");
+}
+
+void validate_bind(const MountSpec& mount) {
+  if (mount.source.empty() || mount.source.front() != '/')
+    throw StageError("mount source " + quoted(mount.source) +
+                     " of a bind mount must be an absolute host path");
+  struct stat st {};
+  if (::stat(mount.source.c_str(), &st) != 0)
+    throw StageError("mount source " + mount.source + " does not exist" +
+                     (errno == ENOENT ? std::string() : std::string(": ") + std::strerror(errno)));
+  if (auto option = first_unsupported_bind_option(mount.options))
+    throw StageError("mount option " + quoted(*option) + " is not supported (use ro or rw)");
+}
+
+}  // namespace
+
+std::string validate_rootfs(const RootSpec& root) {
+  const std::string& path = root.path;
+  if (path.empty())
+    throw StageError("no rootfs given (set root.path to a container root filesystem)");
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT)
+      throw StageError("rootfs " + path + " does not exist (create one with: nsrun rootfs create " +
+                       path + ")");
+    throw StageError("rootfs " + path + " cannot be used: " + std::strerror(errno));
+  }
+  if (!S_ISDIR(st.st_mode))
+    throw StageError("rootfs " + path +
+                     " is not a directory (give the directory of a container root filesystem)");
+  char canonical[PATH_MAX];
+  if (!::realpath(path.c_str(), canonical))
+    throw StageError("rootfs " + path + " cannot be resolved: " + std::strerror(errno));
+  if (std::string_view(canonical) == "/")
+    throw StageError("rootfs " + path + " is the host's root; give a container root filesystem");
+  return canonical;
+}
+
+void validate_mount(const MountSpec& mount) {
+  validate_destination(mount);
+  if (is_bind_mount(mount)) {
+    validate_bind(mount);
+  } else if (mount.type.empty()) {
+    throw StageError("mount destination " + quoted(mount.destination) +
+                     " has no type (give one such as tmpfs, or \"bind\")");
+  }
+}
+
+std::string validate_storage(const ContainerSpec& spec) {
+  std::string rootfs = validate_rootfs(spec.root);
+  for (const MountSpec& mount : spec.mounts) validate_mount(mount);
+  return rootfs;
+}
+
+}  // namespace nsrun::storage

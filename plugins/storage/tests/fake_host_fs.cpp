@@ -1,0 +1,186 @@
+#include "fake_host_fs.hpp"
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include "nsrun/storage/mount_options.hpp"
+
+namespace nsrun::storage::testing {
+namespace {
+
+std::string or_dash(const std::string& s) {
+  return s.empty() ? "-" : s;
+}
+
+std::string octal(unsigned int mode) {
+  char buffer[16];
+  std::snprintf(buffer, sizeof buffer, "%#o", mode);
+  return buffer;
+}
+
+std::string attr_names(std::uint64_t attrs) {
+  std::string out;
+  for (auto [bit, name] : {std::pair{MOUNT_ATTR_RDONLY, "MOUNT_ATTR_RDONLY"},
+                           std::pair{MOUNT_ATTR_NOSUID, "MOUNT_ATTR_NOSUID"},
+                           std::pair{MOUNT_ATTR_NODEV, "MOUNT_ATTR_NODEV"},
+                           std::pair{MOUNT_ATTR_NOEXEC, "MOUNT_ATTR_NOEXEC"}})
+    if (attrs & bit) out += (out.empty() ? "" : "|") + std::string(name);
+  return out.empty() ? "0" : out;
+}
+
+}  // namespace
+
+std::string mount_flag_names(unsigned long flags) {
+  static constexpr std::array<std::pair<unsigned long, const char*>, 20> names{{
+      {MS_RDONLY, "MS_RDONLY"},
+      {MS_NOSUID, "MS_NOSUID"},
+      {MS_NODEV, "MS_NODEV"},
+      {MS_NOEXEC, "MS_NOEXEC"},
+      {MS_SYNCHRONOUS, "MS_SYNCHRONOUS"},
+      {MS_REMOUNT, "MS_REMOUNT"},
+      {MS_MANDLOCK, "MS_MANDLOCK"},
+      {MS_DIRSYNC, "MS_DIRSYNC"},
+      {MS_NOATIME, "MS_NOATIME"},
+      {MS_NODIRATIME, "MS_NODIRATIME"},
+      {MS_BIND, "MS_BIND"},
+      {MS_MOVE, "MS_MOVE"},
+      {MS_REC, "MS_REC"},
+      {MS_SILENT, "MS_SILENT"},
+      {MS_UNBINDABLE, "MS_UNBINDABLE"},
+      {MS_PRIVATE, "MS_PRIVATE"},
+      {MS_SLAVE, "MS_SLAVE"},
+      {MS_SHARED, "MS_SHARED"},
+      {MS_RELATIME, "MS_RELATIME"},
+      {MS_STRICTATIME, "MS_STRICTATIME"},
+  }};
+  std::string out;
+  for (auto [bit, name] : names)
+    if (flags & bit) out += (out.empty() ? "" : "|") + std::string(name);
+  return out.empty() ? "0" : out;
+}
+
+void FakeHostFs::alias(std::string real, std::string shown) {
+  aliases_.emplace_back(std::move(real), std::move(shown));
+  // Longest first, so that a path inside another aliased path gets its own alias.
+  std::sort(aliases_.begin(), aliases_.end(),
+            [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+}
+
+void FakeHostFs::fail(std::string line_prefix, Errno err, int times) {
+  failures_.push_back({std::move(line_prefix), err, times});
+}
+
+std::string FakeHostFs::shown(std::string text) const {
+  for (const auto& [real, alias] : aliases_)
+    for (std::size_t at = text.find(real); at != std::string::npos; at = text.find(real, at))
+      text.replace(at, real.size(), alias);
+  return text;
+}
+
+Errno FakeHostFs::record(std::string line) {
+  line = shown(std::move(line));
+  calls.push_back(line);
+  for (Failure& failure : failures_) {
+    if (failure.times == 0 || line.rfind(failure.prefix, 0) != 0) continue;
+    if (failure.times > 0) --failure.times;
+    return failure.err;
+  }
+  return 0;
+}
+
+Errno FakeHostFs::mount(const std::string& source, const std::string& target,
+                        const std::string& fstype, unsigned long flags, const std::string& data) {
+  return record("mount " + or_dash(source) + " " + target + " " + or_dash(fstype) + " " +
+                mount_flag_names(flags) + " " + or_dash(data));
+}
+
+Errno FakeHostFs::umount2(const std::string& target, int flags) {
+  return record("umount2 " + target +
+                (flags == MNT_DETACH ? " MNT_DETACH" : " " + std::to_string(flags)));
+}
+
+Errno FakeHostFs::mount_setattr(const std::string& path, unsigned int at_flags,
+                                std::uint64_t attr_set) {
+  return record("mount_setattr " + path + (at_flags == AT_RECURSIVE ? " AT_RECURSIVE " : " 0 ") +
+                attr_names(attr_set));
+}
+
+Errno FakeHostFs::pivot_root(const std::string& new_root, const std::string& put_old) {
+  return record("pivot_root " + new_root + " " + put_old);
+}
+
+Errno FakeHostFs::chdir(const std::string& path) {
+  return record("chdir " + path);
+}
+
+Errno FakeHostFs::mkdir(const std::string& path, mode_t mode) {
+  return record("mkdir " + path + " " + octal(mode));
+}
+
+Errno FakeHostFs::mknod(const std::string& path, mode_t mode, dev_t device) {
+  std::string kind = S_ISCHR(mode) ? "c" : "?";
+  return record("mknod " + path + " " + kind + " " + octal(mode & 07777) + " " +
+                std::to_string(major(device)) + ":" + std::to_string(minor(device)));
+}
+
+Errno FakeHostFs::symlink(const std::string& target, const std::string& link_path) {
+  return record("symlink " + target + " " + link_path);
+}
+
+Errno FakeHostFs::create_file(const std::string& path, mode_t mode) {
+  return record("create_file " + path + " " + octal(mode));
+}
+
+Errno FakeHostFs::write_file(const std::string& path, std::string_view content, mode_t mode) {
+  files[shown(path)] = std::string(content);
+  return record("write_file " + path + " " + octal(mode));
+}
+
+mode_t FakeHostFs::umask(mode_t mask) {
+  record("umask " + octal(mask));
+  return std::exchange(umask_, mask);
+}
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string templ = std::string(base && *base ? base : "/tmp") + "/nsrun-storage-test.XXXXXX";
+  if (!::mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
+  // Canonical, so that it matches the canonical rootfs path the stage computes.
+  path_ = std::filesystem::canonical(templ).string();
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+std::string TempDir::make_dir(const std::string& relative) const {
+  std::string path = path_ + "/" + relative;
+  std::filesystem::create_directories(path);
+  return path;
+}
+
+std::string TempDir::make_file(const std::string& relative, const std::string& content) const {
+  std::string path = path_ + "/" + relative;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path) << content;
+  return path;
+}
+
+void TempDir::make_symlink(const std::string& relative, const std::string& target) const {
+  std::string path = path_ + "/" + relative;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::filesystem::create_symlink(target, path);
+}
+
+}  // namespace nsrun::storage::testing

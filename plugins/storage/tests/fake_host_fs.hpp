@@ -1,0 +1,98 @@
+// Test doubles for the storage stage: a HostFs that records every call as one line of text, a
+// Logger and a Journal that keep what they are given, and a temporary directory.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nsrun/stage.hpp"
+#include "nsrun/storage/host_fs.hpp"
+
+namespace nsrun::storage::testing {
+
+/// Records each call as a line such as
+///   "mount tmpfs $ROOT/dev tmpfs MS_NOSUID|MS_STRICTATIME mode=755,size=65536k"
+/// ("-" for an empty argument), with registered path prefixes replaced by short aliases so that
+/// tests can spell out the expected sequence. Every call succeeds unless told to fail.
+class FakeHostFs final : public HostFs {
+ public:
+  /// Shows `real` as `shown` in recorded lines (e.g. a temporary rootfs as "$ROOT").
+  void alias(std::string real, std::string shown);
+  /// Makes calls whose recorded line starts with `line_prefix` fail with `err`, `times` times
+  /// (-1: always).
+  void fail(std::string line_prefix, Errno err, int times = -1);
+
+  std::vector<std::string> calls;            ///< the recorded lines, in order
+  std::map<std::string, std::string> files;  ///< write_file contents by (aliased) path
+  bool host_mount_namespace = false;         ///< what in_host_mount_namespace() answers
+
+  Errno mount(const std::string& source, const std::string& target, const std::string& fstype,
+              unsigned long flags, const std::string& data) override;
+  Errno umount2(const std::string& target, int flags) override;
+  Errno mount_setattr(const std::string& path, unsigned int at_flags,
+                      std::uint64_t attr_set) override;
+  Errno pivot_root(const std::string& new_root, const std::string& put_old) override;
+  Errno chdir(const std::string& path) override;
+  Errno mkdir(const std::string& path, mode_t mode) override;
+  Errno mknod(const std::string& path, mode_t mode, dev_t device) override;
+  Errno symlink(const std::string& target, const std::string& link_path) override;
+  Errno create_file(const std::string& path, mode_t mode) override;
+  Errno write_file(const std::string& path, std::string_view content, mode_t mode) override;
+  mode_t umask(mode_t mask) override;
+  bool in_host_mount_namespace() override { return host_mount_namespace; }
+
+ private:
+  struct Failure {
+    std::string prefix;
+    Errno err;
+    int times;
+  };
+  std::string shown(std::string text) const;
+  Errno record(std::string line);
+
+  std::vector<std::pair<std::string, std::string>> aliases_;
+  std::vector<Failure> failures_;
+  mode_t umask_ = 022;
+};
+
+/// "MS_BIND|MS_REC", "0" for none.
+std::string mount_flag_names(unsigned long flags);
+
+class FakeLogger final : public Logger {
+ public:
+  bool debug_enabled() const noexcept override { return true; }
+  void debug(std::string_view message) noexcept override { lines.emplace_back(message); }
+  void warn(std::string_view message) noexcept override { lines.emplace_back(message); }
+  void error(std::string_view message) noexcept override { lines.emplace_back(message); }
+  std::vector<std::string> lines;
+};
+
+class FakeJournal final : public Journal {
+ public:
+  bool append(std::string_view, const boost::json::object&) noexcept override { return true; }
+  std::vector<JournalRecord> records() const override { return {}; }
+};
+
+/// A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  /// Creates `relative` and its parents as directories; returns the host path.
+  std::string make_dir(const std::string& relative) const;
+  /// Creates the file `relative` with `content`; returns the host path.
+  std::string make_file(const std::string& relative, const std::string& content = "") const;
+  /// Creates the symlink `relative` pointing at `target`.
+  void make_symlink(const std::string& relative, const std::string& target) const;
+
+ private:
+  std::string path_;
+};
+
+}  // namespace nsrun::storage::testing

@@ -1,0 +1,390 @@
+// The stage's prepare and create_container against a recording HostFs: the exact host calls.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+
+#include "fake_host_fs.hpp"
+#include "nsrun/storage/storage_stage.hpp"
+
+namespace nsrun::storage {
+namespace {
+
+using testing::FakeHostFs;
+using testing::TempDir;
+using Lines = std::vector<std::string>;
+
+Lines concat(std::initializer_list<Lines> parts) {
+  Lines out;
+  for (const Lines& part : parts) out.insert(out.end(), part.begin(), part.end());
+  return out;
+}
+
+// Whether `calls` contains `expected` as a contiguous run; on failure, shows all calls.
+::testing::AssertionResult contains_run(const Lines& calls, const Lines& expected) {
+  if (std::search(calls.begin(), calls.end(), expected.begin(), expected.end()) != calls.end())
+    return ::testing::AssertionSuccess();
+  auto failure = ::testing::AssertionFailure() << "calls were:\n";
+  for (const std::string& line : calls) failure << "  " << line << "\n";
+  return failure;
+}
+
+const Lines private_and_rbind = {
+    "mount - / - MS_REC|MS_PRIVATE -",
+    "mount $ROOT $ROOT - MS_BIND|MS_REC -",
+    "umask 0",
+};
+
+const Lines proc_and_dev = {
+    "mount proc $ROOT/proc proc MS_NOSUID|MS_NODEV|MS_NOEXEC -",
+    "mount tmpfs $ROOT/dev tmpfs MS_NOSUID|MS_STRICTATIME mode=755,size=65536k",
+    "mknod $ROOT/dev/null c 0666 1:3",
+    "mknod $ROOT/dev/zero c 0666 1:5",
+    "mknod $ROOT/dev/full c 0666 1:7",
+    "mknod $ROOT/dev/random c 0666 1:8",
+    "mknod $ROOT/dev/urandom c 0666 1:9",
+    "mknod $ROOT/dev/tty c 0666 5:0",
+    "mkdir $ROOT/dev/pts 0755",
+    "mount devpts $ROOT/dev/pts devpts MS_NOSUID|MS_NOEXEC "
+    "newinstance,ptmxmode=0666,mode=0620,gid=5",
+    "symlink pts/ptmx $ROOT/dev/ptmx",
+    "mkdir $ROOT/dev/shm 01777",
+    "mount shm $ROOT/dev/shm tmpfs MS_NOSUID|MS_NODEV|MS_NOEXEC mode=1777,size=65536k",
+    "symlink /proc/self/fd $ROOT/dev/fd",
+    "symlink /proc/self/fd/0 $ROOT/dev/stdin",
+    "symlink /proc/self/fd/1 $ROOT/dev/stdout",
+    "symlink /proc/self/fd/2 $ROOT/dev/stderr",
+};
+
+const Lines sys_and_tmp = {
+    "mount sysfs $ROOT/sys sysfs MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC -",
+    "mount tmpfs $ROOT/tmp tmpfs MS_NOSUID|MS_NODEV mode=1777",
+};
+
+const Lines etc_binds = {
+    "mount $STATE/etc/hostname $ROOT/etc/hostname - MS_BIND -",
+    "mount $STATE/etc/hosts $ROOT/etc/hosts - MS_BIND -",
+    "mount $STATE/etc/resolv.conf $ROOT/etc/resolv.conf - MS_BIND -",
+};
+
+const Lines switch_root = {
+    "chdir $ROOT",
+    "pivot_root . .",
+    "umount2 . MNT_DETACH",
+    "chdir /",
+};
+
+class StorageStageTest : public ::testing::Test {
+ protected:
+  StorageStageTest() {
+    for (const char* dir : {"proc", "dev", "sys", "tmp", "etc", "data"}) rootfs.make_dir(dir);
+    host.make_dir("dir");
+    host.make_file("file.txt", "x");
+    host_resolv_conf =
+        host.make_file("resolv.conf", "nameserver 127.0.0.53\nnameserver 10.0.0.2\n");
+    auto fake = std::make_unique<FakeHostFs>();
+    fs = fake.get();
+    fs->alias(rootfs.path(), "$ROOT");
+    fs->alias(state.path(), "$STATE");
+    fs->alias(host.path(), "$HOST");
+    stage = std::make_unique<StorageStage>(std::move(fake), host_resolv_conf);
+    spec.root.path = rootfs.path();
+    spec.hostname = "box";
+  }
+
+  void bind(const std::string& host_relative, const std::string& destination,
+            std::vector<std::string> options) {
+    spec.mounts.push_back({destination, "bind", host.path() + "/" + host_relative, options});
+  }
+
+  Lines run_prepare() {
+    Context ctx{"c1", state.path(), spec, config, journal, log};
+    stage->validate(ctx);
+    stage->prepare(ctx);
+    return std::exchange(fs->calls, {});
+  }
+
+  Lines run_create_container() {
+    Context ctx{"c1", state.path(), spec, config, journal, log};
+    stage->create_container(ctx);
+    return std::exchange(fs->calls, {});
+  }
+
+  std::string create_container_error() {
+    try {
+      run_create_container();
+    } catch (const StageError& e) {
+      return e.what();
+    }
+    return "(no error)";
+  }
+
+  TempDir rootfs, state, host;
+  std::string host_resolv_conf;
+  ContainerSpec spec;
+  boost::json::object config;
+  testing::FakeJournal journal;
+  testing::FakeLogger log;
+  FakeHostFs* fs = nullptr;
+  std::unique_ptr<StorageStage> stage;
+};
+
+TEST_F(StorageStageTest, ReadOnlyDirectoryBindAndReadWriteFileBind) {
+  bind("dir", "/data", {"rbind", "ro"});
+  bind("file.txt", "/config.txt", {"rbind", "rw"});
+
+  EXPECT_EQ(run_prepare(), (Lines{
+                               "mkdir $STATE/etc 0755",
+                               "write_file $STATE/etc/hostname 0644",
+                               "write_file $STATE/etc/hosts 0644",
+                               "write_file $STATE/etc/resolv.conf 0644",
+                               "create_file $ROOT/config.txt 0644",
+                               "create_file $ROOT/etc/hostname 0644",
+                               "create_file $ROOT/etc/hosts 0644",
+                               "create_file $ROOT/etc/resolv.conf 0644",
+                           }));
+
+  Lines calls = run_create_container();
+  EXPECT_EQ(calls, concat({private_and_rbind,
+                           proc_and_dev,
+                           sys_and_tmp,
+                           {
+                               "mount $HOST/dir $ROOT/data - MS_BIND|MS_REC -",
+                               "mount_setattr $ROOT/data AT_RECURSIVE MOUNT_ATTR_RDONLY",
+                               "mount $HOST/file.txt $ROOT/config.txt - MS_BIND|MS_REC -",
+                           },
+                           etc_binds,
+                           {"umask 022"},
+                           switch_root}));
+  // The properties the issue names, spelled out.
+  EXPECT_EQ(calls.front(), "mount - / - MS_REC|MS_PRIVATE -");
+  EXPECT_EQ(calls[calls.size() - 3], "pivot_root . .");
+  EXPECT_EQ(calls.back(), "chdir /");
+}
+
+TEST_F(StorageStageTest, GeneratedFilesContent) {
+  run_prepare();
+  EXPECT_EQ(fs->files["$STATE/etc/hostname"], "box\n");
+  EXPECT_EQ(fs->files["$STATE/etc/hosts"],
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tbox\n");
+  EXPECT_EQ(fs->files["$STATE/etc/resolv.conf"],
+            "# Generated by nsrun from the host's resolv.conf, loopback nameservers removed.\n"
+            "nameserver 10.0.0.2\n");
+}
+
+TEST_F(StorageStageTest, ReadOnlyRootComesAfterAllMountsAndBeforeThePivot) {
+  spec.root.readonly = true;
+  for (const char* file : {"etc/hostname", "etc/hosts", "etc/resolv.conf"}) rootfs.make_file(file);
+  EXPECT_EQ(run_prepare(), (Lines{
+                               "mkdir $STATE/etc 0755",
+                               "write_file $STATE/etc/hostname 0644",
+                               "write_file $STATE/etc/hosts 0644",
+                               "write_file $STATE/etc/resolv.conf 0644",
+                           }));
+  EXPECT_EQ(run_create_container(),
+            concat({private_and_rbind,
+                    proc_and_dev,
+                    sys_and_tmp,
+                    etc_binds,
+                    {"umask 022", "mount_setattr $ROOT 0 MOUNT_ATTR_RDONLY"},
+                    switch_root}));
+}
+
+TEST_F(StorageStageTest, MissingMountpointParentsAreCreated) {
+  bind("file.txt", "/a/b/c.txt", {"rbind", "ro", "nosuid", "nodev", "noexec", "rprivate"});
+  Lines prepare = run_prepare();
+  Lines expected{"mkdir $ROOT/a 0755", "mkdir $ROOT/a/b 0755", "create_file $ROOT/a/b/c.txt 0644"};
+  EXPECT_EQ(Lines(prepare.begin() + 4, prepare.begin() + 7), expected);
+  Lines calls = run_create_container();
+  Lines bind_calls{
+      "mount $HOST/file.txt $ROOT/a/b/c.txt - MS_BIND|MS_REC -",
+      "mount_setattr $ROOT/a/b/c.txt AT_RECURSIVE "
+      "MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV|MOUNT_ATTR_NOEXEC",
+      "mount - $ROOT/a/b/c.txt - MS_REC|MS_PRIVATE -",
+  };
+  EXPECT_TRUE(contains_run(calls, bind_calls));
+}
+
+TEST_F(StorageStageTest, DestinationsThroughSymlinksStayInTheRootfs) {
+  rootfs.make_dir("srv/data");
+  std::filesystem::remove(rootfs.path() + "/data");
+  rootfs.make_symlink("data", "/srv/data");
+  rootfs.make_symlink("escape", "../../../../../../..");
+  std::filesystem::remove(rootfs.path() + "/etc");
+  rootfs.make_symlink("etc", "/");  // a hostile image: /etc/hosts must not become the host's
+  bind("dir", "/data", {"rbind"});
+  bind("dir", "/escape/var/lib", {"bind"});
+  EXPECT_EQ(run_prepare(), (Lines{
+                               "mkdir $STATE/etc 0755",
+                               "write_file $STATE/etc/hostname 0644",
+                               "write_file $STATE/etc/hosts 0644",
+                               "write_file $STATE/etc/resolv.conf 0644",
+                               "mkdir $ROOT/var 0755",
+                               "mkdir $ROOT/var/lib 0755",
+                               "create_file $ROOT/hostname 0644",
+                               "create_file $ROOT/hosts 0644",
+                               "create_file $ROOT/resolv.conf 0644",
+                           }));
+  Lines calls = run_create_container();
+  EXPECT_TRUE(contains_run(calls, {"mount $HOST/dir $ROOT/srv/data - MS_BIND|MS_REC -",
+                                   "mount $HOST/dir $ROOT/var/lib - MS_BIND -",
+                                   "mount $STATE/etc/hostname $ROOT/hostname - MS_BIND -",
+                                   "mount $STATE/etc/hosts $ROOT/hosts - MS_BIND -"}));
+}
+
+TEST_F(StorageStageTest, DestinationLeadingToTheRootIsRefused) {
+  std::filesystem::remove(rootfs.path() + "/data");
+  rootfs.make_symlink("data", "../../..");
+  bind("dir", "/data", {"rbind"});
+  try {
+    run_prepare();
+    FAIL() << "no error";
+  } catch (const StageError& e) {
+    EXPECT_STREQ(e.what(),
+                 "mount destination \"/data\" leads to the container root through a symlink in "
+                 "the rootfs (mount somewhere else or fix the symlink)");
+  }
+}
+
+TEST_F(StorageStageTest, BundleMountsAreTranslatedNestedOnesResolvedInTheContainer) {
+  rootfs.make_dir("run");
+  spec.mounts = {
+      {"/proc", "proc", "proc", {}},
+      {"/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}},
+      {"/dev/pts", "devpts", "devpts", {"nosuid", "noexec", "newinstance", "gid=5"}},
+      {"/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777"}},
+      {"/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}},
+      {"/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}},
+      {"/run", "tmpfs", "tmpfs", {"nosuid", "nodev", "mode=755", "size=65536k"}},
+      {"/run/data", "bind", host.path() + "/dir", {"rbind", "rw"}},
+      {"/etc/hosts", "bind", host.path() + "/file.txt", {"rbind", "ro"}},
+  };
+  EXPECT_EQ(run_prepare(), (Lines{
+                               "mkdir $STATE/etc 0755",
+                               "write_file $STATE/etc/hostname 0644",
+                               "write_file $STATE/etc/resolv.conf 0644",
+                               "create_file $ROOT/etc/hosts 0644",
+                               "create_file $ROOT/etc/hostname 0644",
+                               "create_file $ROOT/etc/resolv.conf 0644",
+                           }));
+  EXPECT_EQ(run_create_container(),
+            concat({private_and_rbind,
+                    proc_and_dev,
+                    sys_and_tmp,
+                    {
+                        "mkdir $ROOT/dev/mqueue 0755",
+                        "mount mqueue $ROOT/dev/mqueue mqueue MS_NOSUID|MS_NODEV|MS_NOEXEC -",
+                        "mount tmpfs $ROOT/run tmpfs MS_NOSUID|MS_NODEV mode=755,size=65536k",
+                        "mkdir $ROOT/run/data 0755",
+                        "mount $HOST/dir $ROOT/run/data - MS_BIND|MS_REC -",
+                        "mount $HOST/file.txt $ROOT/etc/hosts - MS_BIND|MS_REC -",
+                        "mount_setattr $ROOT/etc/hosts AT_RECURSIVE MOUNT_ATTR_RDONLY",
+                        "mount $STATE/etc/hostname $ROOT/etc/hostname - MS_BIND -",
+                        "mount $STATE/etc/resolv.conf $ROOT/etc/resolv.conf - MS_BIND -",
+                        "umask 022",
+                    },
+                    switch_root}));
+  Lines expected_skips = {
+      "storage: skipping the spec's proc mount on /proc: the stage mounts /proc itself",
+      "storage: skipping the spec's tmpfs mount on /dev: the stage mounts /dev itself",
+      "storage: skipping the spec's devpts mount on /dev/pts: the stage mounts /dev/pts itself",
+      "storage: skipping the spec's tmpfs mount on /dev/shm: the stage mounts /dev/shm itself",
+      "storage: skipping the spec's sysfs mount on /sys: the stage mounts /sys itself",
+  };
+  for (const std::string& line : expected_skips)
+    EXPECT_NE(std::find(log.lines.begin(), log.lines.end(), line), log.lines.end()) << line;
+}
+
+TEST_F(StorageStageTest, RootfsWithoutEtcGetsNoGeneratedFiles) {
+  std::filesystem::remove(rootfs.path() + "/etc");
+  EXPECT_EQ(run_prepare(), Lines{});
+  EXPECT_EQ(run_create_container(),
+            concat({private_and_rbind, proc_and_dev, sys_and_tmp, {"umask 022"}, switch_root}));
+}
+
+TEST_F(StorageStageTest, MissingStandardMountpointsAreCreatedInPrepare) {
+  for (const char* dir : {"proc", "dev", "sys", "tmp"})
+    std::filesystem::remove(rootfs.path() + "/" + dir);
+  spec.hostname.clear();  // no /etc/hostname without a hostname
+  EXPECT_EQ(run_prepare(), (Lines{
+                               "mkdir $STATE/etc 0755",
+                               "write_file $STATE/etc/hosts 0644",
+                               "write_file $STATE/etc/resolv.conf 0644",
+                               "mkdir $ROOT/proc 0755",
+                               "mkdir $ROOT/dev 0755",
+                               "mkdir $ROOT/sys 0755",
+                               "mkdir $ROOT/tmp 0755",
+                               "create_file $ROOT/etc/hosts 0644",
+                               "create_file $ROOT/etc/resolv.conf 0644",
+                           }));
+}
+
+TEST_F(StorageStageTest, RefusedMknodBindsTheHostNode) {
+  run_prepare();
+  fs->fail("mknod $ROOT/dev/null", EPERM);
+  Lines calls = run_create_container();
+  Lines fallback{
+      "mknod $ROOT/dev/null c 0666 1:3",
+      "create_file $ROOT/dev/null 0666",
+      "mount /dev/null $ROOT/dev/null - MS_BIND -",
+      "mknod $ROOT/dev/zero c 0666 1:5",
+  };
+  EXPECT_TRUE(contains_run(calls, fallback));
+}
+
+TEST_F(StorageStageTest, RefusedSysfsFallsBackToReadOnlyRbind) {
+  run_prepare();
+  fs->fail("mount sysfs", EPERM);
+  Lines calls = run_create_container();
+  Lines fallback{
+      "mount sysfs $ROOT/sys sysfs MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC -",
+      "mount /sys $ROOT/sys - MS_BIND|MS_REC -",
+      "mount_setattr $ROOT/sys AT_RECURSIVE "
+      "MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV|MOUNT_ATTR_NOEXEC",
+      "mount tmpfs $ROOT/tmp tmpfs MS_NOSUID|MS_NODEV mode=1777",
+  };
+  EXPECT_TRUE(contains_run(calls, fallback));
+}
+
+TEST_F(StorageStageTest, DevptsWithoutGroupFiveRetriesWithoutGid) {
+  run_prepare();
+  fs->fail("mount devpts", EINVAL, 1);
+  Lines calls = run_create_container();
+  Lines retry{
+      "mount devpts $ROOT/dev/pts devpts MS_NOSUID|MS_NOEXEC "
+      "newinstance,ptmxmode=0666,mode=0620,gid=5",
+      "mount devpts $ROOT/dev/pts devpts MS_NOSUID|MS_NOEXEC newinstance,ptmxmode=0666,mode=0620",
+      "symlink pts/ptmx $ROOT/dev/ptmx",
+  };
+  EXPECT_TRUE(contains_run(calls, retry));
+}
+
+TEST_F(StorageStageTest, MountFailureNamesTheMountAndTheReason) {
+  run_prepare();
+  fs->fail("mount proc", EPERM);
+  EXPECT_EQ(create_container_error(), "cannot mount proc on /proc: Operation not permitted");
+}
+
+TEST_F(StorageStageTest, RefusesToRunInTheHostMountNamespace) {
+  run_prepare();
+  fs->host_mount_namespace = true;
+  EXPECT_EQ(create_container_error(),
+            "refusing to set up mounts in the host's mount namespace (the pipeline needs a "
+            "namespaces stage that creates a mount namespace before the storage stage)");
+  EXPECT_EQ(fs->calls, Lines{});
+}
+
+TEST_F(StorageStageTest, CreateContainerWithoutPrepareIsAnError) {
+  EXPECT_EQ(create_container_error(),
+            "create_container ran without prepare (the core must run prepare first)");
+}
+
+TEST_F(StorageStageTest, TeardownDoesNothing) {
+  Context ctx{"c1", state.path(), spec, config, journal, log};
+  stage->teardown(ctx);
+  EXPECT_EQ(fs->calls, Lines{});
+}
+
+}  // namespace
+}  // namespace nsrun::storage

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The README's first command: install the dependencies, build and install nsrun, create the
+# default busybox rootfs, and run a demo container.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "setup: run as root (sudo $0)" >&2; exit 1; }
+
+scripts/install-deps.sh
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DNSRUN_BUILD_TESTS=OFF
+cmake --build build
+cmake --install build --prefix /usr/local
+rootfs=/var/lib/nsrun/rootfs
+[ -x "$rootfs/bin/busybox" ] || nsrun rootfs create "$rootfs"
+echo "demo: nsrun run --hostname demo sh -c 'hostname; echo pid \$\$; ls /'"
+nsrun run --hostname demo sh -c 'hostname; echo pid $$; ls /'

@@ -1,0 +1,324 @@
+// End to end: real containers on the busybox rootfs, as root.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <thread>
+
+#include "e2e.hpp"
+
+namespace nsrun::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+class RunTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "end-to-end tests need root";
+    state_ = std::make_unique<TempDir>("nsrun-e2e-state-");
+    work_ = std::make_unique<TempDir>("nsrun-e2e-work-");
+  }
+  void TearDown() override {
+    if (!state_) return;
+    // Every run must leave its state root empty: no container state outlives its run.
+    std::vector<std::string> left;
+    for (const auto& entry : fs::directory_iterator(state_->path())) left.push_back(entry.path().filename());
+    EXPECT_TRUE(left.empty()) << "state left behind: " << (left.empty() ? "" : left.front());
+  }
+  CommandResult run(const std::vector<std::string>& args, const std::string& input = "") {
+    return nsrun_run(args, state_->path(), input, 60, work_->path());
+  }
+  std::unique_ptr<TempDir> state_, work_;
+};
+
+TEST_F(RunTest, WorkloadIsPid1AndSeesOnlyItsOwnProcesses) {
+  auto r = run({"sh", "-c", "echo $$; ls /proc | grep -c '^[0-9]'"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "1\n3\n") << "sh (1), the pipeline's ls and grep: nothing of the host";
+  EXPECT_EQ(r.err, "") << "nsrun prints nothing of its own around the workload";
+}
+
+TEST_F(RunTest, DefaultAndCustomHostname) {
+  EXPECT_EQ(run({"hostname"}).out, "container\n");
+  auto r = run({"--hostname", "box1", "sh", "-c", "hostname; cat /etc/hostname; echo $HOSTNAME"});
+  EXPECT_EQ(r.out, "box1\nbox1\nbox1\n") << r.err;
+  EXPECT_EQ(run({"--hostname=box2", "hostname"}).out, "box2\n") << "--flag=value works too";
+}
+
+TEST_F(RunTest, CurrentDirectoryIsMountedAtAppByDefault) {
+  std::ofstream(work_->path() + "/marker") << "from the host\n";
+  auto r = run({"sh", "-c", "pwd; cat marker; echo written > from-container"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "/app\nfrom the host\n");
+  EXPECT_TRUE(fs::exists(work_->path() + "/from-container")) << "the default mount is read-write";
+}
+
+TEST_F(RunTest, BindMountsReadWriteReadOnlyAndSingleFile) {
+  TempDir rw("nsrun-e2e-rw-"), ro("nsrun-e2e-ro-");
+  std::ofstream(ro.path() + "/data") << "ro data\n";
+  std::string file = work_->path() + "/single";
+  std::ofstream(file) << "single file\n";
+  auto r = run({"--mount", rw.path() + ":/rw", "-v", ro.path() + ":/ro:ro", "--mount",
+                file + ":/etc/single:ro", "sh", "-c",
+                "echo hi > /rw/new && cat /ro/data && cat /etc/single && "
+                "if echo x > /ro/data 2>/dev/null; then echo RO-WRITABLE; fi; "
+                "if touch /ro/other 2>/dev/null; then echo RO-CREATABLE; fi; "
+                "mount -o remount,rw /ro 2>/dev/null && echo REMOUNTED; ls /app"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("RO-"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ro data\nsingle file\n"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(rw.path() + "/new"));
+  EXPECT_EQ(r.out.find("single\n"), r.out.rfind("single\n")) << "with --mount there is no /app mount";
+}
+
+TEST_F(RunTest, ExitCodesPassThrough) {
+  EXPECT_EQ(run({"true"}).exit_code, 0);
+  EXPECT_EQ(run({"sh", "-c", "exit 42"}).exit_code, 42);
+  auto missing = run({"no-such-command"});
+  EXPECT_EQ(missing.exit_code, 127);
+  EXPECT_EQ(missing.err, "nsrun: exec: \"no-such-command\": command not found in the container\n");
+  auto not_executable = run({"/etc/passwd"});
+  EXPECT_EQ(not_executable.exit_code, 126);
+  EXPECT_NE(not_executable.err.find("cannot execute"), std::string::npos);
+}
+
+// Reads the container pid from state.json once the container runs.
+pid_t wait_for_container_pid(const std::string& state_dir) {
+  for (int i = 0; i < 200; ++i) {
+    std::ifstream in(state_dir + "/state.json");
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    auto at = text.find("\"status\":\"running\"");
+    auto pid_at = text.find("\"pid\":");
+    if (at != std::string::npos && pid_at != std::string::npos) return std::stoi(text.substr(pid_at + 6));
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return -1;
+}
+
+TEST_F(RunTest, SignalEndingTheWorkloadGives128PlusN) {
+  CommandResult r;
+  std::thread runner([&] { r = run({"--name", "sig", "sleep", "30"}); });
+  pid_t pid = wait_for_container_pid(state_->path() + "/sig");
+  ASSERT_GT(pid, 0);
+  ::kill(pid, SIGKILL);  // our own container's pid 1, started by this test
+  runner.join();
+  EXPECT_EQ(r.exit_code, 137);
+}
+
+TEST_F(RunTest, SignalsSentToNsrunAreForwarded) {
+  std::vector<std::string> argv{nsrun_binary(), "--root", state_->path(), "run", "--rootfs",
+                                busybox_rootfs(), "--name", "fwd", "sh", "-c",
+                                "trap 'exit 7' TERM; while :; do sleep 0.05; done"};
+  pid_t nsrun = ::fork();
+  if (nsrun == 0) {
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ASSERT_GT(wait_for_container_pid(state_->path() + "/fwd"), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let the trap be installed
+  ::kill(nsrun, SIGTERM);
+  int status = 0;
+  ::waitpid(nsrun, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 7) << "the workload's TERM trap ran";
+}
+
+TEST_F(RunTest, ContainerDiesWithNsrunAndDeleteCleansUpAfterTheCrash) {
+  std::vector<std::string> argv{nsrun_binary(), "--root", state_->path(), "run", "--rootfs",
+                                busybox_rootfs(), "--name", "crash", "sleep", "60"};
+  pid_t nsrun = ::fork();
+  if (nsrun == 0) {
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  pid_t container = wait_for_container_pid(state_->path() + "/crash");
+  ASSERT_GT(container, 0);
+  ::kill(nsrun, SIGKILL);
+  ::waitpid(nsrun, nullptr, 0);
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = !fs::exists("/proc/" + std::to_string(container) + "/cmdline") ||
+           ::kill(container, 0) != 0;
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(gone) << "the container outlived nsrun";
+  ASSERT_TRUE(fs::exists(state_->path() + "/crash")) << "a crash leaves its state for delete";
+  auto del = test::run({nsrun_binary(), "--root", state_->path(), "delete", "--force", "crash"});
+  EXPECT_EQ(del.exit_code, 0) << del.err;
+  EXPECT_FALSE(fs::exists(state_->path() + "/crash"));
+}
+
+TEST_F(RunTest, HostRootIsNotReachable) {
+  std::string marker = "/nsrun-host-marker-" + std::to_string(::getpid());
+  std::ofstream(marker) << "host\n";
+  struct Remove {
+    std::string path;
+    ~Remove() { fs::remove(path); }
+  } remove{marker};
+  auto r = run({"sh", "-c", "ls " + marker + " /proc/1/root" + marker +
+                                 " 2>/dev/null; cd /..; ls; cat /proc/self/mountinfo"});
+  EXPECT_EQ(r.out.find(marker), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("bin\n"), std::string::npos) << "/.. is the container's own root";
+}
+
+TEST_F(RunTest, EnvironmentIsCleanAndFdsAreClosed) {
+  ::setenv("NSRUN_E2E_HOST_SECRET", "leaked", 1);
+  auto r = run({"-e", "FOO=bar", "sh", "-c", "env | sort; ls /proc/self/fd"});
+  ::unsetenv("NSRUN_E2E_HOST_SECRET");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("leaked"), std::string::npos);
+  EXPECT_NE(r.out.find("FOO=bar\nHOME=/root\nHOSTNAME=container\nPATH="), std::string::npos) << r.out;
+  // Run nsrun with an extra inherited descriptor (7): the workload must not see it.
+  auto inherited = test::run({"/bin/sh", "-c",
+                              "exec 7</etc/hostname; exec " + nsrun_binary() + " --root " +
+                                  state_->path() + " run --rootfs " + busybox_rootfs() +
+                                  " ls /proc/self/fd"});
+  EXPECT_EQ(inherited.out, "0\n1\n2\n3\n") << "0-2 and ls's own directory descriptor only";
+}
+
+TEST_F(RunTest, StdinIsPassedThrough) {
+  EXPECT_EQ(run({"cat"}, "hello from stdin\n").out, "hello from stdin\n");
+}
+
+TEST_F(RunTest, ReadOnlyRootAndWorkdir) {
+  auto r = run({"--read-only", "-w", "/tmp", "sh", "-c",
+                "pwd; touch /bin/x 2>/dev/null && echo ROOT-WRITABLE; touch /tmp/ok && echo tmp-ok"});
+  EXPECT_EQ(r.out, "/tmp\ntmp-ok\n") << r.err;
+}
+
+TEST_F(RunTest, SwappingTheNetworkStageWithStage) {
+  // Inside a throwaway network namespace that plays the host: the host-network plugin shows its
+  // dummy interface, the default none plugin shows only lo.
+  NetnsGuard host(unique_name("nsrun-e2e-"));
+  ASSERT_EQ(test::run(host.exec({"ip", "link", "add", "nsrundummy0", "type", "veth", "peer", "name", "nsrundummy1"})).exit_code, 0);
+  auto in_host = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{nsrun_binary(), "--root", state_->path(), "run", "--rootfs",
+                                  busybox_rootfs()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return test::run(host.exec(argv));
+  };
+  auto swapped = in_host({"--stage", "network=nsrun.network.host", "cat", "/proc/net/dev"});
+  EXPECT_NE(swapped.out.find("nsrundummy0"), std::string::npos) << swapped.err;
+  auto none = in_host({"cat", "/proc/net/dev"});
+  EXPECT_EQ(none.out.find("nsrundummy0"), std::string::npos);
+  EXPECT_NE(none.out.find("lo:"), std::string::npos) << none.err;
+  EXPECT_NE(in_host({"--network", "host", "cat", "/proc/net/dev"}).out.find("nsrundummy0"),
+            std::string::npos);
+}
+
+TEST_F(RunTest, BundleRunsThroughTheSamePath) {
+  TempDir bundle("nsrun-e2e-bundle-");
+  std::ofstream(bundle.path() + "/config.json") << R"({
+    "ociVersion": "1.0.2",
+    "process": {"args": ["sh", "-c", "hostname; echo $GREETING; pwd; exit 3"],
+                "env": ["PATH=/bin", "GREETING=hello"], "cwd": "/tmp"},
+    "root": {"path": ")" + busybox_rootfs() + R"("},
+    "hostname": "from-bundle",
+    "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+    "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}, {"type": "ipc"}]}
+  })";
+  auto r = test::run({nsrun_binary(), "--root", state_->path(), "run", "--bundle", bundle.path()});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(r.out, "from-bundle\nhello\n/tmp\n");
+}
+
+TEST_F(RunTest, DebugShowsEveryPhaseWithItsDuration) {
+  auto r = test::run({"/usr/bin/env", "DEBUG=1", nsrun_binary(), "--root", state_->path(), "run",
+                      "--rootfs", busybox_rootfs(), "true"});
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* line : {"nsrun.namespaces: validate", "nsrun.storage: prepare",
+                           "nsrun.storage: create_container", "nsrun.storage: start_container",
+                           "core: workload started",
+                           "nsrun.network.none: teardown"})
+    EXPECT_NE(r.err.find(line), std::string::npos) << line << "\n" << r.err;
+  EXPECT_NE(r.err.find(" ms"), std::string::npos);
+}
+
+// Bad input: one line, exit 125, and nothing created (TearDown checks the state root).
+struct BadInput {
+  std::vector<std::string> args;
+  std::string expected;  // a part of the single error line
+};
+
+class BadInputTest : public RunTest, public ::testing::WithParamInterface<BadInput> {};
+
+TEST_P(BadInputTest, OneLineExit125NothingCreated) {
+  const auto& args = GetParam().args;
+  std::vector<std::string> argv{nsrun_binary(), "--root", state_->path(), "run"};
+  if (std::find(args.begin(), args.end(), "--rootfs") == args.end())
+    argv.insert(argv.end(), {"--rootfs", busybox_rootfs()});
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = test::run(argv, "", 60, work_->path());
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(r.err.rfind("nsrun: ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find(GetParam().expected), std::string::npos) << r.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Run, BadInputTest,
+    ::testing::Values(
+        BadInput{{"--rootfs", "/nonexistent-rootfs", "true"}, "rootfs /nonexistent-rootfs does not exist"},
+        BadInput{{"--rootfs", "/etc/hostname", "true"}, "not a directory"},
+        BadInput{{"--rootfs", "/", "true"}, "host's root"},
+        BadInput{{"--mount", "/tmp", "true"}, "must be HOST:CONTAINER[:ro|:rw]"},
+        BadInput{{"--mount", "/tmp:/a:ro:x", "true"}, "must be HOST:CONTAINER[:ro|:rw]"},
+        BadInput{{"--mount", "/tmp:/a:rx", "true"}, "unknown option \"rx\""},
+        BadInput{{"--mount", "/nonexistent-source:/a", "true"}, "/nonexistent-source does not exist"},
+        BadInput{{"--mount", "/tmp:relative", "true"}, "must be an absolute path"},
+        BadInput{{"--mount", "/tmp:/../../etc", "true"}, "escapes the container root"},
+        BadInput{{}, "no command given"},
+        BadInput{{"--hostname", std::string(65, 'h'), "true"}, "the limit is 64"},
+        BadInput{{"--hostname", "a/b", "true"}, "must not contain '/'"},
+        BadInput{{"--no-such-flag", "true"}, "--no-such-flag"},
+        BadInput{{"--stage", "network=nsrun.network.nope", "true"}, "unknown plugin \"nsrun.network.nope\""},
+        BadInput{{"--stage", "gpu=x", "true"}, "the pipeline has no \"gpu\" stage"},
+        BadInput{{"--network", "10.0.0.0/33", "true"}, "prefix length must be 0 to 32"},
+        BadInput{{"--container-ip", "10.1.1.1", "true"}, "outside --network 192.168.1.0/24"},
+        BadInput{{"-w", "/nonexistent-dir", "true"}, "working directory /nonexistent-dir"},
+        BadInput{{"--name", "bad/name", "true"}, "--name \"bad/name\""}));
+
+TEST_F(RunTest, MalformedPipelineAndConfigSayLineAndColumn) {
+  std::string pipeline = work_->path() + "/pipeline.json";
+  std::ofstream(pipeline) << "{\"stages\": [\n  {\"kind\": \"exec\" \"plugin\": \"nsrun.exec\"}\n]}";
+  auto r = run({"--pipeline", pipeline, "true"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_NE(r.err.find("line 2, column 19"), std::string::npos) << r.err;
+
+  TempDir bundle("nsrun-e2e-bundle-");
+  std::ofstream(bundle.path() + "/config.json") << "{\"process\": {\"args\": [\"true\"],}}";
+  auto b = test::run({nsrun_binary(), "--root", state_->path(), "run", "--bundle", bundle.path()});
+  EXPECT_EQ(b.exit_code, 125);
+  EXPECT_NE(b.err.find("line 1, column 31"), std::string::npos) << b.err;
+}
+
+TEST_F(RunTest, NotRootIsAClearError) {
+  auto r = test::run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                      nsrun_binary(), "--root", state_->path(), "run", "--rootfs",
+                      busybox_rootfs(), "true"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_NE(r.err.find("needs root"), std::string::npos) << r.err;
+}
+
+TEST(Plugins, ListsLoadedAndRefusedWithReasons) {
+  auto r = test::run({nsrun_binary(), "--plugin-dir", NSRUN_FIXTURE_PLUGIN_DIR, "plugins"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("nsrun.storage"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("built for nsrun plugin API 999, this nsrun speaks API 1"), std::string::npos);
+  EXPECT_NE(r.out.find("duplicate name test.dup"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace nsrun::test
