@@ -6,6 +6,7 @@
 #include "commands.hpp"
 #include "nsrun/core/json_util.hpp"
 #include "nsrun/core/orchestrator.hpp"
+#include "nsrun/core/resource_flags.hpp"
 #include "nsrun/core/run_flags.hpp"
 #include "nsrun/core/spec_json.hpp"
 
@@ -14,6 +15,7 @@ namespace {
 
 struct RunOptions {
   core::RunFlags flags;
+  core::ResourceFlags resources;
   std::string bundle;
   std::string pipeline_file;
   std::vector<std::string> stage_overrides;
@@ -35,6 +37,10 @@ int run_container(CLI::App& command, RunOptions& options, const GlobalOptions& g
   if (!options.bundle.empty()) {
     if (!options.flags.command.empty())
       throw core::Error("give either --bundle DIR or a command, not both");
+    if (std::string flag = options.resources.first_given(); !flag.empty())
+      throw core::Error(flag +
+                        " cannot be combined with --bundle (set linux.resources or "
+                        "linux.cgroupsPath in config.json)");
     request.bundle = std::filesystem::absolute(options.bundle).lexically_normal().string();
     request.spec = core::spec_from_bundle(request.bundle);
     if (request.spec.process.args.empty())
@@ -42,6 +48,7 @@ int run_container(CLI::App& command, RunOptions& options, const GlobalOptions& g
   } else {
     request.bundle = cwd;
     request.spec = core::spec_from_flags(options.flags, cwd, installation.default_rootfs);
+    core::apply_resource_flags(options.resources, request.spec, ::sysconf(_SC_NPROCESSORS_ONLN));
   }
 
   core::Pipeline pipeline = core::Pipeline::from_file(
@@ -58,14 +65,19 @@ int run_container(CLI::App& command, RunOptions& options, const GlobalOptions& g
     throw core::Error("--name \"" + options.name +
                       "\" must be 1-64 letters, digits, '_', '.' or '-', starting with a letter "
                       "or digit");
+  if (!options.resources.cgroup_parent.empty())
+    request.spec.cgroups_path =
+        core::cgroups_path_under(options.resources.cgroup_parent, request.id);
   request.state_root = global.state_root;
   if (::geteuid() != 0)
     throw core::Error("nsrun run needs root to create namespaces and mounts (run it with sudo)");
 
+  auto discovery = std::chrono::steady_clock::now();
   core::PluginRegistry registry = global.load_plugins(installation);
   if (log.debug_enabled())
-    log.debug("core: plugins found and loaded in " + std::to_string(core::elapsed_ms(start)) +
-              " ms");
+    log.debug("core: " + std::to_string(registry.plugins().size()) +
+              " plugins found and loaded in " + std::to_string(core::elapsed_ms(discovery)) +
+              " ms (" + std::to_string(core::elapsed_ms(start)) + " ms since start)");
   auto stages = core::bind_pipeline(pipeline, registry);
   request.pipeline = std::move(pipeline);
   core::Orchestrator orchestrator(std::move(stages), log);
@@ -101,6 +113,20 @@ void add_run_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
                   "Swap one stage: KIND=PLUGIN, e.g. network=nsrun.network.none (repeatable)")
       ->allow_extra_args(false);
   run->add_option("--name", options->name, "Container id (default: 12 random hex digits)");
+  core::ResourceFlags& r = options->resources;  // docker's names; checked in resource_flags.cpp
+  run->add_option("--memory,-m", r.memory, "Memory limit, e.g. 64m (k, m, g: powers of 1024)");
+  run->add_option("--memory-swap", r.memory_swap,
+                  "Memory plus swap limit (default: twice --memory; -1: unlimited swap)");
+  run->add_option("--cpus", r.cpus, "CPUs, fractional, e.g. 0.5 (quota over a 100 ms period)");
+  run->add_option("--cpu-quota", r.cpu_quota, "CPU time per period in microseconds (-1: none)");
+  run->add_option("--cpu-period", r.cpu_period, "CPU period in microseconds (1000-1000000)");
+  run->add_option("--cpu-shares,-c", r.cpu_shares, "Relative CPU weight (2-262144, default 1024)");
+  run->add_option("--pids-limit", r.pids_limit, "Most processes at once (-1: unlimited)");
+  run->add_option("--cpuset-cpus", r.cpuset_cpus, "CPUs allowed, e.g. 0-1,3");
+  run->add_option("--cpuset-mems", r.cpuset_mems, "Memory nodes allowed, e.g. 0");
+  run->add_option("--cgroup-parent", r.cgroup_parent,
+                  "Absolute cgroup under which nsrun-<id> is made (default: nsrun's own)");
+  run->add_option("--cgroup-driver", r.cgroup_driver, "Cgroup driver: auto, v1, v2 or hybrid");
   run->prefix_command();  // everything from the command on belongs to the workload
   run->callback([run, options, &global, &exit_code] {
     try {

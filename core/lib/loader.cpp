@@ -106,12 +106,15 @@ void PluginRegistry::load_file(const std::string& path, unsigned required_owner)
   if (!library.has(plugin_entry_symbol))
     return refuse(std::string("no ") + plugin_entry_symbol + " symbol (not an nsrun plugin?)");
   auto& entry = library.get<PluginEntry>(plugin_entry_symbol);
-  loaded_libraries().push_back(library);
+  // Moved, not copied: a copy of a shared_library dlopens the file a second time.
+  loaded_libraries().push_back(std::move(library));
 
   const PluginDescriptor* descriptor = entry();
   if (!descriptor) return refuse(std::string(plugin_entry_symbol) + " returned no descriptor");
-  // The version is the first field on purpose: it is readable whatever the rest looks like.
+  // api_version, struct_size and name lead the descriptor in every API version (plugin.hpp), so
+  // they are readable whatever the rest looks like: enough to name what is refused.
   record.api_version = descriptor->api_version;
+  if (descriptor->name) record.name = descriptor->name;
   if (descriptor->api_version != NSRUN_API_VERSION)
     return refuse("built for nsrun plugin API " + std::to_string(descriptor->api_version) +
                   ", this nsrun speaks API " + std::to_string(NSRUN_API_VERSION) +
@@ -122,7 +125,6 @@ void PluginRegistry::load_file(const std::string& path, unsigned required_owner)
   if (!descriptor->name || !*descriptor->name || !descriptor->version || !descriptor->kind ||
       !descriptor->abi_tag || !descriptor->create || !descriptor->destroy || !descriptor->invoke)
     return refuse("descriptor has an empty name, version, kind, ABI tag or function");
-  record.name = descriptor->name;
   record.version = descriptor->version;
   record.kind = descriptor->kind;
   record.summary = descriptor->summary ? descriptor->summary : "";

@@ -1,4 +1,5 @@
 // End to end: real containers on the busybox rootfs, as root.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -6,7 +7,6 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <gtest/gtest.h>
 #include <thread>
 
 #include "e2e.hpp"
@@ -27,7 +27,8 @@ class RunTest : public ::testing::Test {
     if (!state_) return;
     // Every run must leave its state root empty: no container state outlives its run.
     std::vector<std::string> left;
-    for (const auto& entry : fs::directory_iterator(state_->path())) left.push_back(entry.path().filename());
+    for (const auto& entry : fs::directory_iterator(state_->path()))
+      left.push_back(entry.path().filename());
     EXPECT_TRUE(left.empty()) << "state left behind: " << (left.empty() ? "" : left.front());
   }
   CommandResult run(const std::vector<std::string>& args, const std::string& input = "") {
@@ -73,7 +74,8 @@ TEST_F(RunTest, BindMountsReadWriteReadOnlyAndSingleFile) {
   EXPECT_EQ(r.out.find("RO-"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("ro data\nsingle file\n"), std::string::npos) << r.out;
   EXPECT_TRUE(fs::exists(rw.path() + "/new"));
-  EXPECT_EQ(r.out.find("single\n"), r.out.rfind("single\n")) << "with --mount there is no /app mount";
+  EXPECT_EQ(r.out.find("single\n"), r.out.rfind("single\n"))
+      << "with --mount there is no /app mount";
 }
 
 TEST_F(RunTest, ExitCodesPassThrough) {
@@ -94,7 +96,8 @@ pid_t wait_for_container_pid(const std::string& state_dir) {
     std::string text((std::istreambuf_iterator<char>(in)), {});
     auto at = text.find("\"status\":\"running\"");
     auto pid_at = text.find("\"pid\":");
-    if (at != std::string::npos && pid_at != std::string::npos) return std::stoi(text.substr(pid_at + 6));
+    if (at != std::string::npos && pid_at != std::string::npos)
+      return std::stoi(text.substr(pid_at + 6));
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   return -1;
@@ -111,8 +114,16 @@ TEST_F(RunTest, SignalEndingTheWorkloadGives128PlusN) {
 }
 
 TEST_F(RunTest, SignalsSentToNsrunAreForwarded) {
-  std::vector<std::string> argv{nsrun_binary(), "--root", state_->path(), "run", "--rootfs",
-                                busybox_rootfs(), "--name", "fwd", "sh", "-c",
+  std::vector<std::string> argv{nsrun_binary(),
+                                "--root",
+                                state_->path(),
+                                "run",
+                                "--rootfs",
+                                busybox_rootfs(),
+                                "--name",
+                                "fwd",
+                                "sh",
+                                "-c",
                                 "trap 'exit 7' TERM; while :; do sleep 0.05; done"};
   pid_t nsrun = ::fork();
   if (nsrun == 0) {
@@ -132,8 +143,8 @@ TEST_F(RunTest, SignalsSentToNsrunAreForwarded) {
 }
 
 TEST_F(RunTest, ContainerDiesWithNsrunAndDeleteCleansUpAfterTheCrash) {
-  std::vector<std::string> argv{nsrun_binary(), "--root", state_->path(), "run", "--rootfs",
-                                busybox_rootfs(), "--name", "crash", "sleep", "60"};
+  std::vector<std::string> argv{nsrun_binary(),   "--root", state_->path(), "run",   "--rootfs",
+                                busybox_rootfs(), "--name", "crash",        "sleep", "60"};
   pid_t nsrun = ::fork();
   if (nsrun == 0) {
     std::vector<char*> args;
@@ -148,8 +159,8 @@ TEST_F(RunTest, ContainerDiesWithNsrunAndDeleteCleansUpAfterTheCrash) {
   ::waitpid(nsrun, nullptr, 0);
   bool gone = false;
   for (int i = 0; i < 100 && !gone; ++i) {
-    gone = !fs::exists("/proc/" + std::to_string(container) + "/cmdline") ||
-           ::kill(container, 0) != 0;
+    gone =
+        !fs::exists("/proc/" + std::to_string(container) + "/cmdline") || ::kill(container, 0) != 0;
     if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_TRUE(gone) << "the container outlived nsrun";
@@ -166,8 +177,9 @@ TEST_F(RunTest, HostRootIsNotReachable) {
     std::string path;
     ~Remove() { fs::remove(path); }
   } remove{marker};
-  auto r = run({"sh", "-c", "ls " + marker + " /proc/1/root" + marker +
-                                 " 2>/dev/null; cd /..; ls; cat /proc/self/mountinfo"});
+  auto r = run({"sh", "-c",
+                "ls " + marker + " /proc/1/root" + marker +
+                    " 2>/dev/null; cd /..; ls; cat /proc/self/mountinfo"});
   EXPECT_EQ(r.out.find(marker), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("bin\n"), std::string::npos) << "/.. is the container's own root";
 }
@@ -178,12 +190,13 @@ TEST_F(RunTest, EnvironmentIsCleanAndFdsAreClosed) {
   ::unsetenv("NSRUN_E2E_HOST_SECRET");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.find("leaked"), std::string::npos);
-  EXPECT_NE(r.out.find("FOO=bar\nHOME=/root\nHOSTNAME=container\nPATH="), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("FOO=bar\nHOME=/root\nHOSTNAME=container\nPATH="), std::string::npos)
+      << r.out;
   // Run nsrun with an extra inherited descriptor (7): the workload must not see it.
-  auto inherited = test::run({"/bin/sh", "-c",
-                              "exec 7</etc/hostname; exec " + nsrun_binary() + " --root " +
-                                  state_->path() + " run --rootfs " + busybox_rootfs() +
-                                  " ls /proc/self/fd"});
+  auto inherited =
+      test::run({"/bin/sh", "-c",
+                 "exec 7</etc/hostname; exec " + nsrun_binary() + " --root " + state_->path() +
+                     " run --rootfs " + busybox_rootfs() + " ls /proc/self/fd"});
   EXPECT_EQ(inherited.out, "0\n1\n2\n3\n") << "0-2 and ls's own directory descriptor only";
 }
 
@@ -192,8 +205,9 @@ TEST_F(RunTest, StdinIsPassedThrough) {
 }
 
 TEST_F(RunTest, ReadOnlyRootAndWorkdir) {
-  auto r = run({"--read-only", "-w", "/tmp", "sh", "-c",
-                "pwd; touch /bin/x 2>/dev/null && echo ROOT-WRITABLE; touch /tmp/ok && echo tmp-ok"});
+  auto r =
+      run({"--read-only", "-w", "/tmp", "sh", "-c",
+           "pwd; touch /bin/x 2>/dev/null && echo ROOT-WRITABLE; touch /tmp/ok && echo tmp-ok"});
   EXPECT_EQ(r.out, "/tmp\ntmp-ok\n") << r.err;
 }
 
@@ -201,10 +215,13 @@ TEST_F(RunTest, SwappingTheNetworkStageWithStage) {
   // Inside a throwaway network namespace that plays the host: the host-network plugin shows its
   // dummy interface, the default none plugin shows only lo.
   NetnsGuard host(unique_name("nsrun-e2e-"));
-  ASSERT_EQ(test::run(host.exec({"ip", "link", "add", "nsrundummy0", "type", "veth", "peer", "name", "nsrundummy1"})).exit_code, 0);
+  ASSERT_EQ(test::run(host.exec({"ip", "link", "add", "nsrundummy0", "type", "veth", "peer", "name",
+                                 "nsrundummy1"}))
+                .exit_code,
+            0);
   auto in_host = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv{nsrun_binary(), "--root", state_->path(), "run", "--rootfs",
-                                  busybox_rootfs()};
+    std::vector<std::string> argv{nsrun_binary(), "--root",   state_->path(),
+                                  "run",          "--rootfs", busybox_rootfs()};
     argv.insert(argv.end(), args.begin(), args.end());
     return test::run(host.exec(argv));
   };
@@ -237,10 +254,9 @@ TEST_F(RunTest, DebugShowsEveryPhaseWithItsDuration) {
   auto r = test::run({"/usr/bin/env", "DEBUG=1", nsrun_binary(), "--root", state_->path(), "run",
                       "--rootfs", busybox_rootfs(), "true"});
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* line : {"nsrun.namespaces: validate", "nsrun.storage: prepare",
-                           "nsrun.storage: create_container", "nsrun.storage: start_container",
-                           "core: workload started",
-                           "nsrun.network.none: teardown"})
+  for (const char* line :
+       {"nsrun.namespaces: validate", "nsrun.storage: prepare", "nsrun.storage: create_container",
+        "nsrun.storage: start_container", "core: workload started", "nsrun.network.none: teardown"})
     EXPECT_NE(r.err.find(line), std::string::npos) << line << "\n" << r.err;
   EXPECT_NE(r.err.find(" ms"), std::string::npos);
 }
@@ -270,20 +286,23 @@ TEST_P(BadInputTest, OneLineExit125NothingCreated) {
 INSTANTIATE_TEST_SUITE_P(
     Run, BadInputTest,
     ::testing::Values(
-        BadInput{{"--rootfs", "/nonexistent-rootfs", "true"}, "rootfs /nonexistent-rootfs does not exist"},
+        BadInput{{"--rootfs", "/nonexistent-rootfs", "true"},
+                 "rootfs /nonexistent-rootfs does not exist"},
         BadInput{{"--rootfs", "/etc/hostname", "true"}, "not a directory"},
         BadInput{{"--rootfs", "/", "true"}, "host's root"},
         BadInput{{"--mount", "/tmp", "true"}, "must be HOST:CONTAINER[:ro|:rw]"},
         BadInput{{"--mount", "/tmp:/a:ro:x", "true"}, "must be HOST:CONTAINER[:ro|:rw]"},
         BadInput{{"--mount", "/tmp:/a:rx", "true"}, "unknown option \"rx\""},
-        BadInput{{"--mount", "/nonexistent-source:/a", "true"}, "/nonexistent-source does not exist"},
+        BadInput{{"--mount", "/nonexistent-source:/a", "true"},
+                 "/nonexistent-source does not exist"},
         BadInput{{"--mount", "/tmp:relative", "true"}, "must be an absolute path"},
         BadInput{{"--mount", "/tmp:/../../etc", "true"}, "escapes the container root"},
         BadInput{{}, "no command given"},
         BadInput{{"--hostname", std::string(65, 'h'), "true"}, "the limit is 64"},
         BadInput{{"--hostname", "a/b", "true"}, "must not contain '/'"},
         BadInput{{"--no-such-flag", "true"}, "--no-such-flag"},
-        BadInput{{"--stage", "network=nsrun.network.nope", "true"}, "unknown plugin \"nsrun.network.nope\""},
+        BadInput{{"--stage", "network=nsrun.network.nope", "true"},
+                 "unknown plugin \"nsrun.network.nope\""},
         BadInput{{"--stage", "gpu=x", "true"}, "the pipeline has no \"gpu\" stage"},
         BadInput{{"--network", "10.0.0.0/33", "true"}, "prefix length must be 0 to 32"},
         BadInput{{"--container-ip", "10.1.1.1", "true"}, "outside --network 192.168.1.0/24"},
@@ -292,7 +311,8 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST_F(RunTest, MalformedPipelineAndConfigSayLineAndColumn) {
   std::string pipeline = work_->path() + "/pipeline.json";
-  std::ofstream(pipeline) << "{\"stages\": [\n  {\"kind\": \"exec\" \"plugin\": \"nsrun.exec\"}\n]}";
+  std::ofstream(pipeline)
+      << "{\"stages\": [\n  {\"kind\": \"exec\" \"plugin\": \"nsrun.exec\"}\n]}";
   auto r = run({"--pipeline", pipeline, "true"});
   EXPECT_EQ(r.exit_code, 125);
   EXPECT_NE(r.err.find("line 2, column 19"), std::string::npos) << r.err;
@@ -305,9 +325,8 @@ TEST_F(RunTest, MalformedPipelineAndConfigSayLineAndColumn) {
 }
 
 TEST_F(RunTest, NotRootIsAClearError) {
-  auto r = test::run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                      nsrun_binary(), "--root", state_->path(), "run", "--rootfs",
-                      busybox_rootfs(), "true"});
+  auto r = test::run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", nsrun_binary(),
+                      "--root", state_->path(), "run", "--rootfs", busybox_rootfs(), "true"});
   EXPECT_EQ(r.exit_code, 125);
   EXPECT_NE(r.err.find("needs root"), std::string::npos) << r.err;
 }
@@ -316,7 +335,8 @@ TEST(Plugins, ListsLoadedAndRefusedWithReasons) {
   auto r = test::run({nsrun_binary(), "--plugin-dir", NSRUN_FIXTURE_PLUGIN_DIR, "plugins"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("nsrun.storage"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("built for nsrun plugin API 999, this nsrun speaks API 1"), std::string::npos);
+  EXPECT_NE(r.out.find("built for nsrun plugin API 999, this nsrun speaks API 1"),
+            std::string::npos);
   EXPECT_NE(r.out.find("duplicate name test.dup"), std::string::npos);
 }
 

@@ -55,7 +55,9 @@ class ErrorSink {
 };
 
 /// The descriptor a plugin's entry point returns. Plain data: its layout is part of the API
-/// version. `struct_size` lets the loader refuse a descriptor shorter than it expects.
+/// version, except that the first three fields (api_version, struct_size, name) keep their place
+/// in every version, so a loader can always say which plugin it refuses and why. `struct_size`
+/// lets the loader refuse a descriptor shorter than it expects.
 struct PluginDescriptor {
   std::uint32_t api_version;
   std::uint32_t struct_size;

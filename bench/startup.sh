@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Start-up benchmark (issue: nsrun run /bin/true vs crun, runc and unshare+chroot).
+# Usage: sudo bench/startup.sh [ROUNDS]     (needs a build in ./build; installs crun, runc)
+# Everything runs inside one private mount namespace in which /sys/fs/cgroup/unified is unmounted:
+# crun 1.8.1 refuses this machine's hybrid cgroup layout otherwise. The mount namespace is
+# private, so the host keeps its mounts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-200}
+NSRUN_BENCH_DEPS=1 scripts/install-deps.sh >/dev/null
+nsrun=$PWD/build/bin/nsrun
+work=$(mktemp -d /tmp/nsrun-bench-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+"$nsrun" rootfs create "$work/rootfs"
+
+# The pipeline the goal names: namespaces + storage + exec (no network stage), and crun/runc
+# bundles with the same namespaces (pid, mount, uts, ipc) and a network namespace variant.
+cat > "$work/minimal-pipeline.json" <<'JSON'
+{"stages": [
+  {"kind": "namespaces", "plugin": "nsrun.namespaces"},
+  {"kind": "storage", "plugin": "nsrun.storage"},
+  {"kind": "exec", "plugin": "nsrun.exec"}]}
+JSON
+make_bundle() {  # DIR NAMESPACES...
+  local dir=$1; shift
+  mkdir -p "$dir"
+  python3 - "$dir" "$work/rootfs" "$@" <<'PY'
+import json, sys
+d, rootfs, *ns = sys.argv[1:]
+config = {
+  "ociVersion": "1.0.2",
+  "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": ["/bin/true"],
+              "env": ["PATH=/bin"], "cwd": "/"},
+  "root": {"path": rootfs, "readonly": False},
+  "hostname": "bench",
+  "mounts": [
+    {"destination": "/proc", "type": "proc", "source": "proc"},
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+    {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+    {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+    {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+    {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]}],
+  "linux": {"namespaces": [{"type": t} for t in ns]}}
+json.dump(config, open(d + "/config.json", "w"), indent=1)
+PY
+}
+make_bundle "$work/bundle" pid mount uts ipc
+make_bundle "$work/bundle-net" pid mount uts ipc network
+state="$work/state"
+
+unshare -m --propagation private bash -s <<EOF
+set -e
+umount /sys/fs/cgroup/unified 2>/dev/null || true
+python3 bench/startup.py --rounds $rounds --baseline crun \
+  "nsrun=$nsrun --root $state run --rootfs $work/rootfs --pipeline $work/minimal-pipeline.json -w / /bin/true" \
+  "crun=crun --root $state/crun --cgroup-manager=disabled run --bundle $work/bundle bench-crun" \
+  "runc=runc --root $state/runc run --bundle $work/bundle bench-runc" \
+  "unshare+chroot=unshare --pid --fork --mount --uts --ipc chroot $work/rootfs /bin/true"
+echo
+echo "with a network namespace (nsrun's default pipeline, network stage nsrun.network.none):"
+python3 bench/startup.py --rounds $rounds --baseline crun+netns \
+  "nsrun-default=$nsrun --root $state run --rootfs $work/rootfs -w / /bin/true" \
+  "crun+netns=crun --root $state/crun --cgroup-manager=disabled run --bundle $work/bundle-net bench-crun" \
+  "unshare+chroot+netns=unshare --pid --fork --mount --uts --ipc --net chroot $work/rootfs /bin/true"
+echo
+echo "plugin discovery and loading (DEBUG=1 trace of nsrun, median of 50):"
+for i in \$(seq 50); do
+  DEBUG=1 $nsrun --root $state run --rootfs $work/rootfs -w / /bin/true 2>&1 | sed -n 's/.*plugins found and loaded in \([0-9.]*\) ms.*/\1/p'
+done | sort -n | awk '{a[NR]=\$1} END {print "  median " a[int((NR+1)/2)] " ms over " NR " runs"}'
+EOF
