@@ -99,6 +99,14 @@ void add_run_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   run->add_option("--host-ip", f.host_ip, "Host-side address (default: first host of --network)");
   run->add_option("--container-ip", f.container_ip,
                   "Container address (default: chosen from --network)");
+  run->add_option("--bridge", f.bridge, "Host bridge of the network (default: nsrun0)");
+  run->add_option("--nat", f.nat, "Masquerade the container's traffic out (--nat=false: off)")
+      ->capture_default_str();
+  run->add_option("--publish,-p", f.publish,
+                  "Publish [HOSTIP:]HOSTPORT:CTRPORT[/tcp|/udp] with DNAT, repeatable")
+      ->allow_extra_args(false);
+  run->add_option("--dns", f.dns, "Nameserver for the container's resolv.conf, repeatable")
+      ->allow_extra_args(false);
   run->add_option("--mount,-v", f.mounts,
                   "Bind mount HOST:CONTAINER[:ro|:rw], repeatable (default: the current "
                   "directory at /app)")

@@ -37,6 +37,7 @@ void add_plugins_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_version_command(CLI::App& app, int& exit_code);
 void add_rootfs_command(CLI::App& app, int& exit_code);
 void add_delete_command(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_gc_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 
 /// Prints "nsrun: <message>" and returns 125 (nsrun's own failure).
 int report_error(const std::string& message);

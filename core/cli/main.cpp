@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   cli::add_version_command(app, exit_code);
   cli::add_rootfs_command(app, exit_code);
   cli::add_delete_command(app, global, exit_code);
+  cli::add_gc_command(app, global, exit_code);
   auto* help = app.add_subcommand("help", "Show this help");
   help->callback([&] {
     std::cout << app.help();

@@ -87,6 +87,9 @@ StageFailure parse_failure(std::string_view datagram) {
   return failure;
 }
 
+// Sent by the container process right before the last (exec) stage's start_container.
+constexpr char exec_announcement[] = "X";
+
 int exit_code_of(const siginfo_t& info) {
   if (info.si_code == CLD_EXITED) return info.si_status;
   return 128 + info.si_status;  // killed or dumped: 128+N, as shells report it
@@ -269,9 +272,15 @@ int Orchestrator::run(ContainerRequest& request) {
     host_end.reset();
     char go = 0;
     if (::read(container_end.get(), &go, 1) != 1) ::_exit(exit_code::runtime_error);
-    for (auto phase : {Phase::create_container, Phase::start_container})
-      if (auto failure = run_phase(phase, contexts.data()))
+    if (auto failure = run_phase(Phase::create_container, contexts.data()))
+      report_failure_and_exit(container_end.get(), *failure);
+    for (std::size_t i = 0; i < stages_.size(); ++i) {
+      // Announce the hand-over to the last (exec) stage: an EOF after this means execve ran; an
+      // EOF before it means the process died during setup.
+      if (i + 1 == stages_.size()) ::send(container_end.get(), exec_announcement, 1, MSG_NOSIGNAL);
+      if (auto failure = run_stage(i, Phase::start_container, contexts[i]))
         report_failure_and_exit(container_end.get(), *failure);
+    }
     report_failure_and_exit(container_end.get(),
                             {"exec: no stage started the workload (the pipeline needs an exec "
                              "stage, e.g. nsrun.exec, last)"});
@@ -307,6 +316,7 @@ int Orchestrator::run(ContainerRequest& request) {
 
   // 5. Wait for execve (the sync socket closes on exec) or a failure report, forwarding signals.
   Fd signals(::signalfd(-1, &forwarded, SFD_CLOEXEC));
+  bool exec_entered = false;
   bool started = false;
   bool exited = false;
   int exit_code = 0;
@@ -325,13 +335,23 @@ int Orchestrator::run(ContainerRequest& request) {
     if (!started && fds[2].revents) {
       char buffer[4096];
       ssize_t len = ::recv(host_end.get(), buffer, sizeof buffer, 0);
+      if (len == 1 && buffer[0] == exec_announcement[0]) {
+        exec_entered = true;
+        continue;
+      }
       if (len > 0) {
         StageFailure failure =
             parse_failure(std::string_view(buffer, static_cast<std::size_t>(len)));
         reap();
         return abort(failure);
       }
-      started = true;  // EOF: execve closed the socket, the workload runs
+      if (!exec_entered) {
+        int status = reap();
+        return abort({"core: the container process died during setup (exit status " +
+                          std::to_string(status) + ")",
+                      status > 128 ? status : exit_code::runtime_error});
+      }
+      started = true;  // EOF after the announcement: execve closed the socket
       if (log_.debug_enabled())
         log_.debug("core: workload started " + std::to_string(elapsed_ms(start)) +
                    " ms after clone");
@@ -349,10 +369,10 @@ int Orchestrator::run(ContainerRequest& request) {
     }
   }
   if (!started) {
-    // The process ended before its sync socket reported: it died during setup (a signal).
-    return abort({"core: the container process ended during setup (exit status " +
+    // Reaped before its sync socket reported (poll saw both at once): it died during setup.
+    return abort({"core: the container process died during setup (exit status " +
                       std::to_string(exit_code) + ")",
-                  exit_code::runtime_error});
+                  exit_code > 128 ? exit_code : exit_code::runtime_error});
   }
 
   // 6. Teardown. Errors are reported, but the workload's exit code stays nsrun's exit code.
@@ -361,15 +381,18 @@ int Orchestrator::run(ContainerRequest& request) {
 }
 
 std::optional<StageFailure> Orchestrator::run_phase(Phase phase, Context* contexts) {
-  for (std::size_t i = 0; i < stages_.size(); ++i) {
-    auto start = std::chrono::steady_clock::now();
-    auto failure = stages_[i].invoke(phase, contexts[i]);
-    if (log_.debug_enabled())
-      log_.debug(stages_[i].plugin() + ": " + phase_name(phase) + " " +
-                 std::to_string(elapsed_ms(start)) + " ms" + (failure ? " (failed)" : ""));
-    if (failure) return failure;
-  }
+  for (std::size_t i = 0; i < stages_.size(); ++i)
+    if (auto failure = run_stage(i, phase, contexts[i])) return failure;
   return std::nullopt;
+}
+
+std::optional<StageFailure> Orchestrator::run_stage(std::size_t index, Phase phase, Context& ctx) {
+  auto start = std::chrono::steady_clock::now();
+  auto failure = stages_[index].invoke(phase, ctx);
+  if (log_.debug_enabled())
+    log_.debug(stages_[index].plugin() + ": " + phase_name(phase) + " " +
+               std::to_string(elapsed_ms(start)) + " ms" + (failure ? " (failed)" : ""));
+  return failure;
 }
 
 std::vector<StageFailure> Orchestrator::teardown(const StateDir& state, ContainerSpec& spec) {

@@ -43,6 +43,9 @@ void add_network_annotations(const RunFlags& flags, ContainerSpec& spec) {
     if (!flags.host_ip.empty() || !flags.container_ip.empty())
       throw Error("--host-ip and --container-ip need --network CIDR, not --network " +
                   flags.network);
+    if (!flags.publish.empty() || !flags.dns.empty() || !flags.bridge.empty())
+      throw Error("--publish, --dns and --bridge need --network CIDR, not --network " +
+                  flags.network);
     return;
   }
   std::string why;
@@ -71,6 +74,16 @@ void add_network_annotations(const RunFlags& flags, ContainerSpec& spec) {
   spec.annotations[annotation_host_ip] = host.str();
   // Without --container-ip the network stage's IPAM chooses; the flag pins an address.
   if (!flags.container_ip.empty()) spec.annotations[annotation_container_ip] = container.str();
+  // The network stage validates these (a bundle may set the same annotations).
+  auto join = [](const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
+    return out;
+  };
+  if (!flags.bridge.empty()) spec.annotations[annotation_bridge] = flags.bridge;
+  if (!flags.nat) spec.annotations[annotation_nat] = "false";
+  if (!flags.publish.empty()) spec.annotations[annotation_publish] = join(flags.publish);
+  if (!flags.dns.empty()) spec.annotations[annotation_dns] = join(flags.dns);
 }
 
 }  // namespace

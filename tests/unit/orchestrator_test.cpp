@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -25,7 +26,10 @@ class FakeStage final : public IStage {
     step(ctx, Phase::create_runtime);
     if (ctx.pid <= 0) throw StageError("create_runtime without a pid");
   }
-  void create_container(Context& ctx) override { step(ctx, Phase::create_container); }
+  void create_container(Context& ctx) override {
+    step(ctx, Phase::create_container);
+    if (ctx.config.contains("die_in_create_container")) ::raise(SIGKILL);
+  }
   void start_container(Context& ctx) override {
     step(ctx, Phase::start_container);
     if (const auto* code = ctx.config.if_contains("exec_exit")) {
@@ -163,6 +167,16 @@ TEST_F(OrchestratorTest, HostSideFailureAfterCloneKillsTheContainerProcess) {
   std::string e = events();
   EXPECT_EQ(e.find("create_container"), std::string::npos) << "the container was never released";
   EXPECT_NE(e.find("exec:teardown\na:teardown\n"), std::string::npos);
+  EXPECT_FALSE(state_left());
+}
+
+TEST_F(OrchestratorTest, ContainerProcessDyingDuringSetupIsNotMistakenForTheWorkload) {
+  int code =
+      run({stage("a", {{"die_in_create_container", true}}), stage("exec", {{"exec_exit", 0}})});
+  EXPECT_EQ(code, 137) << "128 + SIGKILL";
+  std::string e = events();
+  EXPECT_EQ(e.find("poststart"), std::string::npos) << e;
+  EXPECT_NE(e.find("exec:teardown\na:teardown\n"), std::string::npos) << e;
   EXPECT_FALSE(state_left());
 }
 

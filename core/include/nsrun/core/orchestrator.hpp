@@ -80,6 +80,7 @@ class Orchestrator {
 
  private:
   std::optional<StageFailure> run_phase(Phase phase, Context* contexts_by_stage);
+  std::optional<StageFailure> run_stage(std::size_t index, Phase phase, Context& ctx);
   std::vector<BoundStage> stages_;
   StderrLogger& log_;
 };

@@ -14,6 +14,10 @@ namespace nsrun::core {
 inline constexpr const char* annotation_subnet = "nsrun.network.subnet";
 inline constexpr const char* annotation_host_ip = "nsrun.network.host-ip";
 inline constexpr const char* annotation_container_ip = "nsrun.network.container-ip";
+inline constexpr const char* annotation_bridge = "nsrun.network.bridge";
+inline constexpr const char* annotation_nat = "nsrun.network.nat";          ///< "true"/"false"
+inline constexpr const char* annotation_publish = "nsrun.network.publish";  ///< comma-separated
+inline constexpr const char* annotation_dns = "nsrun.network.dns";          ///< comma-separated
 
 /// The flags of the program nsrun grew from, with its defaults, plus docker's -e and -w.
 struct RunFlags {
@@ -22,6 +26,10 @@ struct RunFlags {
   std::string network = "192.168.1.0/24";  ///< a CIDR, or "none" / "host"
   std::string host_ip;                     ///< empty: the first host of the network
   std::string container_ip;                ///< empty: the second host of the network
+  std::string bridge;                      ///< empty: the network stage's default (nsrun0)
+  bool nat = true;                         ///< --nat=false: no MASQUERADE, no forwarding
+  std::vector<std::string> publish;        ///< [HOSTIP:]HOSTPORT:CTRPORT[/tcp|/udp]
+  std::vector<std::string> dns;            ///< nameserver addresses for resolv.conf
   std::vector<std::string> mounts;         ///< HOST:CONTAINER[:ro|:rw]
   std::vector<std::string> env;            ///< KEY=VALUE, or KEY to pass the host's value
   std::string workdir;                     ///< empty: /app with the default mount, else /
