@@ -73,7 +73,7 @@ int run_container(CLI::App& command, RunOptions& options, const GlobalOptions& g
     throw core::Error("nsrun run needs root to create namespaces and mounts (run it with sudo)");
 
   auto discovery = std::chrono::steady_clock::now();
-  core::PluginRegistry registry = global.load_plugins(installation);
+  core::PluginRegistry registry = global.load_plugins(installation, pipeline);
   if (log.debug_enabled())
     log.debug("core: " + std::to_string(registry.plugins().size()) +
               " plugins found and loaded in " + std::to_string(core::elapsed_ms(discovery)) +

@@ -7,6 +7,7 @@
 
 #include "nsrun/core/loader.hpp"
 #include "nsrun/core/log.hpp"
+#include "nsrun/core/pipeline.hpp"
 
 namespace nsrun::cli {
 
@@ -27,8 +28,11 @@ struct GlobalOptions {
   std::vector<std::string> plugin_dirs;
 
   bool debug() const;
-  /// Loads the plugins from --plugin-dir, NSRUN_PLUGIN_PATH and the installed directory.
+  /// Loads every plugin from --plugin-dir, NSRUN_PLUGIN_PATH and the installed directory.
   core::PluginRegistry load_plugins(const Installation& installation) const;
+  /// Loads only the plugins a pipeline names, from the same directories.
+  core::PluginRegistry load_plugins(const Installation& installation,
+                                    const core::Pipeline& pipeline) const;
 };
 
 /// Each add_* registers a subcommand whose callback stores nsrun's exit code in `exit_code`.

@@ -24,6 +24,15 @@ core::PluginRegistry GlobalOptions::load_plugins(const Installation& installatio
   return core::PluginRegistry::discover(options);
 }
 
+core::PluginRegistry GlobalOptions::load_plugins(const Installation& installation,
+                                                 const core::Pipeline& pipeline) const {
+  core::LoaderOptions options;
+  options.directories = core::plugin_search_path(plugin_dirs, installation.plugin_dir);
+  std::vector<std::string> names;
+  for (const auto& stage : pipeline.stages) names.push_back(stage.plugin);
+  return core::PluginRegistry::load_named(options, names);
+}
+
 Installation Installation::locate() {
   char buffer[4096];
   ssize_t len = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);

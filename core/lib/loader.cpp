@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/dll/shared_library.hpp>
@@ -53,14 +54,14 @@ std::vector<std::string> plugin_search_path(const std::vector<std::string>& expl
   return dirs;
 }
 
-PluginRegistry PluginRegistry::discover(const LoaderOptions& options) {
-  PluginRegistry registry;
-  std::set<std::string> seen_dirs;
+std::vector<std::string> PluginRegistry::usable_directories(const LoaderOptions& options) {
+  std::vector<std::string> usable;
+  std::set<std::string> seen;
   for (const auto& dir : options.directories) {
     std::error_code ec;
     std::string canonical = std::filesystem::weakly_canonical(dir, ec).string();
     if (ec) canonical = dir;
-    if (!seen_dirs.insert(canonical).second) continue;  // the same directory named twice
+    if (!seen.insert(canonical).second) continue;  // the same directory named twice
 
     struct stat st {};
     if (::stat(canonical.c_str(), &st) != 0) continue;  // an absent directory holds no plugins
@@ -68,22 +69,46 @@ PluginRegistry PluginRegistry::discover(const LoaderOptions& options) {
       PluginRecord refused;
       refused.path = canonical;
       refused.refusal = "plugin directory " + problem;
-      registry.plugins_.push_back(std::move(refused));
+      plugins_.push_back(std::move(refused));
       continue;
     }
+    usable.push_back(std::move(canonical));
+  }
+  return usable;
+}
+
+PluginRegistry PluginRegistry::discover(const LoaderOptions& options) {
+  PluginRegistry registry;
+  for (const auto& dir : registry.usable_directories(options)) {
     std::vector<std::string> files;
-    if (DIR* d = ::opendir(canonical.c_str())) {
+    if (DIR* d = ::opendir(dir.c_str())) {
       while (dirent* entry = ::readdir(d))
-        if (has_suffix(entry->d_name, ".so")) files.push_back(canonical + "/" + entry->d_name);
+        if (has_suffix(entry->d_name, ".so")) files.emplace_back(entry->d_name);
       ::closedir(d);
     }
-    std::sort(files.begin(), files.end());  // a stable order makes "first claims the name" stable
-    for (const auto& file : files) registry.load_file(file, options.required_owner);
+    std::sort(files.begin(), files.end());  // a stable listing
+    for (const auto& file : files)
+      registry.load_file(dir + "/" + file, file.substr(0, file.size() - 3), options.required_owner);
   }
   return registry;
 }
 
-void PluginRegistry::load_file(const std::string& path, unsigned required_owner) {
+PluginRegistry PluginRegistry::load_named(const LoaderOptions& options,
+                                          const std::vector<std::string>& names) {
+  PluginRegistry registry;
+  std::vector<std::string> dirs = registry.usable_directories(options);
+  for (const auto& name : names) {
+    if (name.empty() || name.find('/') != std::string::npos || registry.find(name)) continue;
+    for (const auto& dir : dirs) {
+      std::string path = dir + "/" + name + ".so";
+      if (::access(path.c_str(), F_OK) == 0) registry.load_file(path, name, options.required_owner);
+    }
+  }
+  return registry;
+}
+
+void PluginRegistry::load_file(const std::string& path, const std::string& expected_name,
+                               unsigned required_owner) {
   PluginRecord record;
   record.path = path;
   auto refuse = [&](std::string why) {
@@ -92,6 +117,12 @@ void PluginRegistry::load_file(const std::string& path, unsigned required_owner)
     plugins_.push_back(std::move(record));
   };
 
+  // The same name in an earlier directory wins; this one is not even loaded.
+  for (const auto& earlier : plugins_)
+    if (earlier.loaded() && earlier.name == expected_name) {
+      record.name = expected_name;
+      return refuse("duplicate name " + expected_name + ", already provided by " + earlier.path);
+    }
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
     return refuse(std::string("cannot stat: ") + std::strerror(errno));
@@ -131,8 +162,9 @@ void PluginRegistry::load_file(const std::string& path, unsigned required_owner)
   if (std::string_view(descriptor->abi_tag) != NSRUN_ABI_TAG)
     return refuse(std::string("built with ABI ") + descriptor->abi_tag + ", this nsrun has " +
                   NSRUN_ABI_TAG + " (rebuild it with the same compiler runtime and Boost)");
-  if (const PluginRecord* first = find(record.name))
-    return refuse("duplicate name " + record.name + ", already provided by " + first->path);
+  if (record.name != expected_name)
+    return refuse("declares the name " + record.name + ", so its file must be named " +
+                  record.name + ".so");
   record.descriptor = descriptor;
   plugins_.push_back(std::move(record));
 }

@@ -1,6 +1,6 @@
 // A third-party plugin built outside the nsrun tree, against the installed SDK only:
 //
-//   g++ hello_stage.cpp -o hello.so $(pkg-config --cflags --libs nsrun-sdk)
+//   g++ hello_stage.cpp -o org.example.hello.so $(pkg-config --cflags --libs nsrun-sdk)
 //   nsrun --plugin-dir . run --pipeline hello-pipeline.json true
 //
 // It fills an "audit" slot of its own in the pipeline, takes a typed config ({"greeting": ...};

@@ -332,12 +332,13 @@ TEST_F(RunTest, NotRootIsAClearError) {
 }
 
 TEST(Plugins, ListsLoadedAndRefusedWithReasons) {
-  auto r = test::run({nsrun_binary(), "--plugin-dir", NSRUN_FIXTURE_PLUGIN_DIR, "plugins"});
+  auto r = test::run({nsrun_binary(), "--plugin-dir", NSRUN_FIXTURE_PLUGIN_DIR, "--plugin-dir",
+                      NSRUN_FIXTURE_PLUGIN_DIR2, "plugins"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("nsrun.storage"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("built for nsrun plugin API 999, this nsrun speaks API 1"),
             std::string::npos);
-  EXPECT_NE(r.out.find("duplicate name test.dup"), std::string::npos);
+  EXPECT_NE(r.out.find("duplicate name test.good"), std::string::npos);
 }
 
 }  // namespace

@@ -41,7 +41,7 @@ class ThirdPartyPlugin : public ::testing::Test {
 };
 
 TEST_F(ThirdPartyPlugin, BuildsAgainstTheInstalledSdkAndRuns) {
-  auto build = compile("", plugins_ + "/hello.so");
+  auto build = compile("", plugins_ + "/org.example.hello.so");
   ASSERT_EQ(build.exit_code, 0) << build.err;
   TempDir state("nsrun-sdk-state-");
   auto r = run({nsrun_binary(), "--root", state.path(), "--plugin-dir", plugins_, "run", "--rootfs",
@@ -62,11 +62,11 @@ TEST_F(ThirdPartyPlugin, AnotherApiVersionIsRefusedNamingBoth) {
   auto bump = sh("sed -i 's/^#define NSRUN_API_VERSION .*/#define NSRUN_API_VERSION 99u/' " +
                  future + "/nsrun/plugin.hpp");
   ASSERT_EQ(bump.exit_code, 0);
-  auto build = compile(future, plugins_ + "/hello-future.so");
+  auto build = compile(future, plugins_ + "/org.example.hello.so");
   ASSERT_EQ(build.exit_code, 0) << build.err;
   auto list = run({nsrun_binary(), "--plugin-dir", plugins_, "plugins"});
   EXPECT_NE(list.out.find("refused " + plugins_ +
-                          "/hello-future.so: built for nsrun plugin API 99, "
+                          "/org.example.hello.so: built for nsrun plugin API 99, "
                           "this nsrun speaks API 1"),
             std::string::npos)
       << list.out;

@@ -37,7 +37,7 @@ TEST(Loader, LoadsAGoodPlugin) {
 
 TEST(Loader, RefusesAWrongApiVersionNamingBoth) {
   auto fixtures = load({NSRUN_FIXTURE_PLUGIN_DIR});
-  const auto& record = by_file(fixtures, "wrong_api.so");
+  const auto& record = by_file(fixtures, "test.wrong_api.so");
   EXPECT_FALSE(record.loaded());
   EXPECT_EQ(record.refusal, "built for nsrun plugin API 999, this nsrun speaks API " +
                                 std::to_string(NSRUN_API_VERSION) +
@@ -46,7 +46,7 @@ TEST(Loader, RefusesAWrongApiVersionNamingBoth) {
 
 TEST(Loader, RefusesAWrongAbiTag) {
   auto fixtures = load({NSRUN_FIXTURE_PLUGIN_DIR});
-  const auto& record = by_file(fixtures, "wrong_abi.so");
+  const auto& record = by_file(fixtures, "test.wrong_abi.so");
   EXPECT_FALSE(record.loaded());
   EXPECT_NE(record.refusal.find("built with ABI msvc-something"), std::string::npos);
 }
@@ -64,13 +64,40 @@ TEST(Loader, RefusesANullDescriptor) {
   EXPECT_EQ(record.refusal, "nsrun_plugin_entry returned no descriptor");
 }
 
-TEST(Loader, RefusesTheSecondPluginWithTheSameName) {
-  auto registry = load({NSRUN_FIXTURE_PLUGIN_DIR});
-  EXPECT_TRUE(by_file(registry, "dup_a.so").loaded());
-  const auto& second = by_file(registry, "dup_b.so");
-  EXPECT_FALSE(second.loaded());
-  EXPECT_EQ(second.refusal,
-            "duplicate name test.dup, already provided by " + by_file(registry, "dup_a.so").path);
+TEST(Loader, RefusesTheSameNameInALaterDirectory) {
+  auto registry = load({NSRUN_FIXTURE_PLUGIN_DIR, NSRUN_FIXTURE_PLUGIN_DIR2});
+  std::string first = std::string(NSRUN_FIXTURE_PLUGIN_DIR) + "/test.good.so";
+  ASSERT_NE(registry.find("test.good"), nullptr);
+  EXPECT_EQ(registry.find("test.good")->path, first);
+  std::size_t refused = 0;
+  for (const auto& p : registry.plugins()) {
+    if (p.path != std::string(NSRUN_FIXTURE_PLUGIN_DIR2) + "/test.good.so") continue;
+    EXPECT_FALSE(p.loaded());
+    EXPECT_EQ(p.refusal, "duplicate name test.good, already provided by " + first);
+    ++refused;
+  }
+  EXPECT_EQ(refused, 1u);
+}
+
+TEST(Loader, RefusesAFileNotNamedAfterItsPlugin) {
+  auto fixtures = load({NSRUN_FIXTURE_PLUGIN_DIR});
+  const auto& record = by_file(fixtures, "misnamed.so");
+  EXPECT_FALSE(record.loaded());
+  EXPECT_EQ(record.refusal,
+            "declares the name test.other, so its file must be named test.other.so");
+}
+
+TEST(Loader, LoadNamedLoadsOnlyWhatThePipelineNames) {
+  LoaderOptions options;
+  options.directories = {NSRUN_FIXTURE_PLUGIN_DIR, NSRUN_FIXTURE_PLUGIN_DIR2};
+  options.required_owner = ::getuid();
+  auto registry = PluginRegistry::load_named(options, {"test.good", "test.throws", "test.absent"});
+  EXPECT_NE(registry.find("test.good"), nullptr);
+  EXPECT_NE(registry.find("test.throws"), nullptr);
+  EXPECT_EQ(registry.find("test.absent"), nullptr);
+  EXPECT_EQ(registry.find("test.null_create"), nullptr) << "not named, not loaded";
+  ASSERT_NE(registry.find_refused("test.good"), nullptr) << "the duplicate is still refused";
+  EXPECT_EQ(registry.plugins().size(), 3u);
 }
 
 TEST(Loader, NullCreateAndThrowingStageBecomeFailuresNotCrashes) {
@@ -122,14 +149,14 @@ TEST(Loader, RefusesGroupWritableFilesAndDirectories) {
   } cleanup{dir};
   fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                            fs::perms::others_read | fs::perms::others_exec);
-  fs::copy_file(fs::path(NSRUN_FIXTURE_PLUGIN_DIR) / "good.so", dir / "good.so");
-  fs::permissions(dir / "good.so", fs::perms::group_write, fs::perm_options::add);
+  fs::copy_file(fs::path(NSRUN_FIXTURE_PLUGIN_DIR) / "test.good.so", dir / "test.good.so");
+  fs::permissions(dir / "test.good.so", fs::perms::group_write, fs::perm_options::add);
   auto writable = load({dir.string()});
-  const auto& file = by_file(writable, "good.so");
+  const auto& file = by_file(writable, "test.good.so");
   EXPECT_FALSE(file.loaded());
   EXPECT_EQ(file.refusal, "plugin file writable by group or others (chmod go-w it)");
 
-  fs::permissions(dir / "good.so", fs::perms::group_write, fs::perm_options::remove);
+  fs::permissions(dir / "test.good.so", fs::perms::group_write, fs::perm_options::remove);
   EXPECT_TRUE(load({dir.string()}).find("test.good"));
   fs::permissions(dir, fs::perms::others_write, fs::perm_options::add);
   auto registry = load({dir.string()});

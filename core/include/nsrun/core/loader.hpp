@@ -1,8 +1,11 @@
 // Finding and loading plugins (Boost.DLL).
 //
-// Search order: each --plugin-dir, then each entry of NSRUN_PLUGIN_PATH (colon-separated), then
-// the installed plugin directory. The first plugin to claim a name keeps it; a later one with the
-// same name is refused. nsrun runs as root and executes what it loads, so a directory or file
+// A plugin file is named after the plugin it holds: nsrun.network.bridge lives in
+// nsrun.network.bridge.so, so a run loads only the plugins its pipeline names (a plugin pulls in
+// libraries such as libnl whose start-up is not free) and two files can never claim one name
+// unnoticed. Search order: each --plugin-dir, then each entry of NSRUN_PLUGIN_PATH
+// (colon-separated), then the installed plugin directory. The first directory holding a name
+// provides it; the same name in a later directory is refused as a duplicate. nsrun runs as root and executes what it loads, so a directory or file
 // not owned by root, or writable by group or others, is refused (Sarus checks its hooks so).
 // Plugins are never unloaded: unloading would break exceptions, type_info and deleters that
 // came from the plugin, and the process is short-lived anyway.
@@ -42,8 +45,13 @@ std::vector<std::string> plugin_search_path(const std::vector<std::string>& expl
 
 class PluginRegistry {
  public:
-  /// Loads every *.so in the directories. Never throws for a bad plugin: it is recorded refused.
+  /// Loads every *.so in the directories (for `nsrun plugins`). Never throws for a bad plugin:
+  /// it is recorded refused.
   static PluginRegistry discover(const LoaderOptions& options);
+  /// Loads only the plugins named (for a run): <dir>/<name>.so in search order. A name found in
+  /// no directory is simply absent from the registry.
+  static PluginRegistry load_named(const LoaderOptions& options,
+                                   const std::vector<std::string>& names);
 
   const std::vector<PluginRecord>& plugins() const { return plugins_; }
   /// The loaded plugin with that name, or null.
@@ -52,7 +60,10 @@ class PluginRegistry {
   const PluginRecord* find_refused(std::string_view name) const;
 
  private:
-  void load_file(const std::string& path, unsigned required_owner);
+  void load_file(const std::string& path, const std::string& expected_name, unsigned required_owner);
+  /// The search directories that exist, canonical and without repeats; unsafe ones are recorded
+  /// refused and left out.
+  std::vector<std::string> usable_directories(const LoaderOptions& options);
   std::vector<PluginRecord> plugins_;
 };
 
