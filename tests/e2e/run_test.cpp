@@ -267,6 +267,11 @@ struct BadInput {
   std::string expected;  // a part of the single error line
 };
 
+// Shown in test names and failures instead of the object's bytes.
+void PrintTo(const BadInput& input, std::ostream* out) {
+  for (const auto& arg : input.args) *out << arg.substr(0, 24) << ' ';
+}
+
 class BadInputTest : public RunTest, public ::testing::WithParamInterface<BadInput> {};
 
 TEST_P(BadInputTest, OneLineExit125NothingCreated) {
