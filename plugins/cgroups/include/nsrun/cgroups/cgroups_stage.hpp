@@ -1,0 +1,51 @@
+// nsrun.cgroups: the stage that puts a container into its own cgroups with its limits.
+//
+//   validate        config (driver, alwaysCreate), linux.resources, cgroupsPath, cpusets online,
+//                   the host's layout and, on v2, that the controllers can be delegated.
+//                   Reads only; nothing is created when anything is wrong.
+//   prepare         journals, then creates the cgroups and writes the limits.
+//   create_runtime  moves the waiting container process into its cgroup2 cgroups (cgroup.procs).
+//   create_container inside the container process, before any workload code: it moves itself
+//                   into its v1 cgroups through `tasks` files opened in prepare (much cheaper
+//                   for the kernel than moving another process; see join_cgroups).
+//   teardown        from the journal alone: reports an OOM kill, kills what is left, removes the
+//                   directories. Idempotent.
+//
+// Config keys: "driver" (auto|v1|v2|hybrid, overridden per container by the annotation
+// nsrun.cgroups.driver that --cgroup-driver sets) and "alwaysCreate" (create a cgroup even when
+// no limit is set and the container has its own pid namespace; default false).
+#pragma once
+
+#include <memory>
+
+#include "nsrun/cgroups/driver.hpp"
+#include "nsrun/cgroups/host.hpp"
+#include "nsrun/plugin.hpp"
+
+namespace nsrun::cgroups {
+
+inline constexpr const char* driver_annotation = "nsrun.cgroups.driver";
+
+class CgroupsStage final : public IStage {
+ public:
+  CgroupsStage() : CgroupsStage(std::make_unique<LinuxHost>()) {}
+  explicit CgroupsStage(std::unique_ptr<Host> host) : host_(std::move(host)) {}
+  ~CgroupsStage() override { close_tasks_files(*host_, tasks_); }
+  CgroupsStage(const CgroupsStage&) = delete;
+  CgroupsStage& operator=(const CgroupsStage&) = delete;
+
+  void validate(Context& ctx) override;
+  void prepare(Context& ctx) override;
+  void create_runtime(Context& ctx) override;
+  void create_container(Context& ctx) override;
+  void teardown(Context& ctx) override;
+
+  const Plan& plan() const { return plan_; }
+
+ private:
+  std::unique_ptr<Host> host_;
+  Plan plan_;
+  std::vector<TasksFile> tasks_;  ///< v1 tasks files, opened in prepare for create_container
+};
+
+}  // namespace nsrun::cgroups

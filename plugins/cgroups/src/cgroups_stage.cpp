@@ -1,0 +1,70 @@
+#include "nsrun/cgroups/cgroups_stage.hpp"
+
+#include "nsrun/cgroups/limits.hpp"
+#include "nsrun/config.hpp"
+
+namespace nsrun::cgroups {
+
+void CgroupsStage::validate(Context& ctx) {
+  ConfigReader config(ctx.config, "nsrun.cgroups");
+  std::string configured = config.string("driver").value_or("auto");
+  bool always = config.boolean("alwaysCreate").value_or(false);
+  config.finish();
+  auto driver = parse_driver(configured);
+  if (!driver)
+    throw StageError("nsrun.cgroups: config key \"driver\" is \"" + configured +
+                     "\" (use auto, v1, v2 or hybrid)");
+  if (auto it = ctx.spec.annotations.find(driver_annotation); it != ctx.spec.annotations.end()) {
+    driver = parse_driver(it->second);
+    if (!driver)
+      throw StageError("--cgroup-driver \"" + it->second +
+                       "\" is not a driver (use auto, v1, v2 or hybrid)");
+  }
+
+  const ResourcesSpec& resources = ctx.spec.resources;
+  validate_resources(resources);
+  std::string why;
+  if (!valid_cgroups_path(ctx.spec.cgroups_path, &why))
+    throw StageError("cgroup path \"" + ctx.spec.cgroups_path + "\" is not usable: " + why);
+
+  // With no limit and a pid namespace of its own, a cgroup buys nothing the kernel does not
+  // already do (the namespace dies with its PID 1, and the caller's cgroups apply by
+  // inheritance), so none is made and the stage costs nothing. See docs/cgroups.md.
+  bool track = always || !ctx.spec.has_namespace("pid");
+  if (!needs_of(resources).any() && !track) {
+    plan_ = Plan{};
+    return;
+  }
+  check_cpusets(*host_, resources);
+  Layout layout = detect_layout(*host_, *driver);
+  plan_ = make_plan(*host_, layout, resources, ctx.spec.cgroups_path, ctx.container_id, track);
+  check_plan(*host_, plan_);
+}
+
+void CgroupsStage::prepare(Context& ctx) {
+  if (plan_.placements.empty()) {
+    ctx.log.debug("cgroups: no limits and a pid namespace: no cgroup needed");
+    return;
+  }
+  if (ctx.log.debug_enabled())
+    ctx.log.debug(std::string("cgroups: driver ") + driver_name(plan_.driver));
+  create_cgroups(*host_, plan_, driver_name(plan_.driver), ctx.journal, ctx.log);
+  tasks_ = open_tasks_files(*host_, plan_);
+}
+
+void CgroupsStage::create_runtime(Context& ctx) {
+  // The container process holds its own copies of the tasks descriptors now.
+  close_tasks_files(*host_, tasks_);
+  if (plan_.placements.empty()) return;
+  attach_process(*host_, plan_, ctx.pid, ctx.log);
+}
+
+void CgroupsStage::create_container(Context& ctx) {
+  join_cgroups(*host_, tasks_, ctx.log);
+}
+
+void CgroupsStage::teardown(Context& ctx) {
+  remove_cgroups(*host_, ctx.journal.records(), ctx.log, ctx.container_id);
+}
+
+}  // namespace nsrun::cgroups

@@ -1,0 +1,619 @@
+#include "nsrun/cgroups/driver.hpp"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <set>
+
+#include "nsrun/cgroups/limits.hpp"
+
+namespace nsrun::cgroups {
+namespace {
+
+using boost::json::array;
+using boost::json::object;
+
+std::string parent_of(const std::string& dir) {
+  auto slash = dir.find_last_of('/');
+  return slash == 0 || slash == std::string::npos ? "/" : dir.substr(0, slash);
+}
+
+std::string trim(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+std::vector<std::string> words(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\n' || text[i] == '\t')) ++i;
+    std::size_t start = i;
+    while (i < text.size() && text[i] != ' ' && text[i] != '\n' && text[i] != '\t') ++i;
+    if (i > start) out.emplace_back(text.substr(start, i - start));
+  }
+  return out;
+}
+
+// "key value" lines (memory.events, memory.oom_control): the value of `key`, or -1.
+long long keyed_value(std::string_view text, std::string_view key) {
+  auto w = words(text);
+  for (std::size_t i = 0; i + 1 < w.size(); ++i)
+    if (w[i] == key) return std::atoll(w[i + 1].c_str());
+  return -1;
+}
+
+std::string error_text(int error) {
+  return std::strerror(error);
+}
+
+// Normalises an absolute or relative cgroup path: no empty components, no trailing '/'.
+std::string normalise(std::string_view path) {
+  std::string out;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    if (end > start) out += "/" + std::string(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return out.empty() ? "/" : out;
+}
+
+std::string join(const std::string& base, const std::string& relative) {
+  return base == "/" ? relative : base + relative;
+}
+
+bool contains(const std::vector<std::string>& list, std::string_view item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+void debug_write(Logger& log, const std::string& path, std::string_view value) {
+  if (log.debug_enabled()) log.debug("cgroups: " + path + " = " + std::string(value));
+}
+
+// Why a write to a cgroup file may fail, and what to do.
+std::string write_hint(const std::string& file, int error) {
+  if (error == EACCES || error == EPERM) return " (nsrun must run as root)";
+  if (error == EBUSY && file == "cgroup.subtree_control")
+    return " (cgroup v2's no-internal-processes rule: a cgroup with processes cannot delegate "
+           "controllers; run nsrun in a leaf cgroup of its own, or pass --cgroup-parent)";
+  if (error == EINVAL && file.starts_with("cpuset."))
+    return " (the parent cgroup does not allow these CPUs or nodes; choose ones within its own "
+           "cpuset)";
+  if (error == EINVAL && file.starts_with("cpu."))
+    return " (the parent cgroup's CPU limit is lower, or the value is out of range)";
+  if ((error == EBUSY || error == EINVAL) && file.starts_with("memory."))
+    return " (the memory in use is already above it, or it is out of range)";
+  if (error == ENOENT) return " (the controller is not enabled for this cgroup)";
+  return "";
+}
+
+[[noreturn]] void write_failed(const std::string& dir, const std::string& file,
+                               std::string_view value, int error) {
+  throw StageError("cannot write \"" + std::string(value) + "\" to " + dir + "/" + file + ": " +
+                   error_text(error) + write_hint(file, error));
+}
+
+// Enables `controllers` in `dir`'s cgroup.subtree_control (only those not on yet). Returns
+// ENOENT when `dir` does not exist; throws for any other failure.
+int enable_controllers(Host& host, const std::string& dir, const std::vector<std::string>& wanted,
+                       Logger& log) {
+  std::string current;
+  if (int error = host.read_file(dir + "/cgroup.subtree_control", current)) {
+    if (error == ENOENT) return ENOENT;
+    throw StageError("cannot read " + dir + "/cgroup.subtree_control: " + error_text(error));
+  }
+  auto enabled = words(current);
+  std::string request;
+  for (const auto& c : wanted)
+    if (!contains(enabled, c)) request += (request.empty() ? "+" : " +") + c;
+  if (request.empty()) return 0;
+  debug_write(log, dir + "/cgroup.subtree_control", request);
+  if (int error = host.write_file(dir + "/cgroup.subtree_control", request)) {
+    if (error == ENOENT)
+      throw StageError("cannot enable " + request + " in " + dir +
+                       "/cgroup.subtree_control: its parent does not delegate the controller "
+                       "(enable it in the parent's cgroup.subtree_control, or pass "
+                       "--cgroup-parent where it is available)");
+    write_failed(dir, "cgroup.subtree_control", request, error);
+  }
+  return 0;
+}
+
+// v1 cpuset: a new cgroup has empty cpus and mems and accepts no process until both are set.
+void copy_cpuset(Host& host, const std::string& dir, Logger& log) {
+  for (const char* file : {"cpuset.cpus", "cpuset.mems"}) {
+    std::string value;
+    if (int error = host.read_file(parent_of(dir) + "/" + file, value))
+      throw StageError("cannot read " + parent_of(dir) + "/" + file + ": " + error_text(error));
+    value = trim(value);
+    debug_write(log, dir + "/" + file, value);
+    if (int error = host.write_file(dir + "/" + file, value)) write_failed(dir, file, value, error);
+  }
+}
+
+std::string mkdir_failed(const std::string& dir, int error) {
+  std::string hint;
+  if (error == EACCES || error == EPERM) hint = " (nsrun must run as root)";
+  if (error == EROFS)
+    hint = " (the cgroup filesystem is read-only: inside a container, mount it read-write)";
+  return "cannot create cgroup " + dir + ": " + error_text(error) + hint;
+}
+
+// Creates the missing ancestors of a placement's directory (a --cgroup-parent that does not
+// exist yet), journalled first; on v2 each level delegates the controllers to the next.
+void create_ancestors(Host& host, const Placement& p, Journal& journal, Logger& log) {
+  std::vector<std::string> missing;  // deepest first
+  std::string dir = parent_of(p.dir());
+  while (dir.size() > p.mount_point.size() && !host.is_dir(dir)) {
+    missing.push_back(dir);
+    dir = parent_of(dir);
+  }
+  if (missing.empty()) return;
+  std::reverse(missing.begin(), missing.end());
+  array dirs;
+  for (const auto& m : missing) dirs.emplace_back(m);
+  journal.record(record_ancestors, object{{"dirs", std::move(dirs)}});
+  bool delegate = p.v2 && !p.controllers.empty();
+  if (delegate) enable_controllers(host, parent_of(missing.front()), p.controllers, log);
+  for (const auto& m : missing) {
+    if (log.debug_enabled()) log.debug("cgroups: creating parent cgroup " + m);
+    int error = host.make_dir(m);
+    if (error && error != EEXIST) throw StageError(mkdir_failed(m, error));
+    if (p.v1_cpuset) copy_cpuset(host, m, log);
+    if (delegate) enable_controllers(host, m, p.controllers, log);
+  }
+}
+
+std::vector<pid_t> processes_in(Host& host, const std::string& dir) {
+  std::string text;
+  std::vector<pid_t> pids;
+  if (host.read_file(dir + "/cgroup.procs", text) != 0) return pids;
+  for (const auto& w : words(text)) {
+    pid_t pid = static_cast<pid_t>(std::atol(w.c_str()));
+    if (pid > 0) pids.push_back(pid);  // 0: a process outside our pid namespace
+  }
+  return pids;
+}
+
+struct Recorded {
+  std::string dir;
+  std::string hierarchy;
+  bool v2 = false;
+  std::optional<std::int64_t> memory_limit;
+};
+
+void kill_listed(Host& host, const std::string& dir, Logger& log) {
+  for (pid_t pid : processes_in(host, dir)) {
+    if (log.debug_enabled())
+      log.debug("cgroups: killing process " + std::to_string(pid) + " left in " + dir);
+    host.kill_process(pid, SIGKILL);
+  }
+}
+
+// Kills every process left in the container's cgroups: cgroup.kill on cgroup v2 (atomic, forks
+// included), else freeze, kill, thaw with the v1 freezer, else kill what each cgroup lists.
+void kill_remaining(Host& host, const std::vector<Recorded>& owned, Logger& log) {
+  for (const auto& r : owned) {
+    if (!r.v2) continue;
+    if (host.write_file(r.dir + "/cgroup.kill", "1") == 0) {
+      debug_write(log, r.dir + "/cgroup.kill", "1");
+      return;
+    }
+  }
+  for (const auto& r : owned) {
+    if (r.hierarchy != "freezer") continue;
+    std::string state = r.dir + "/freezer.state";
+    if (host.write_file(state, "FROZEN") != 0) break;
+    debug_write(log, state, "FROZEN");
+    std::string now;
+    for (int i = 0; i < 1000; ++i) {
+      if (host.read_file(state, now) != 0 || trim(now) == "FROZEN") break;
+      host.sleep_for(std::chrono::milliseconds(1));
+    }
+    kill_listed(host, r.dir, log);
+    host.write_file(state, "THAWED");
+    debug_write(log, state, "THAWED");
+    return;
+  }
+  for (const auto& r : owned) kill_listed(host, r.dir, log);
+}
+
+}  // namespace
+
+std::string container_cgroup_path(const Layout& layout, const CgroupMount& mount,
+                                  std::string_view cgroups_path, std::string_view container_id) {
+  if (cgroups_path.empty())
+    return join(layout.own_path(mount), "/nsrun-" + std::string(container_id));
+  std::string path = normalise(cgroups_path);
+  if (cgroups_path.front() != '/') return join(layout.own_path(mount), path);
+  if (mount.root == "/") return path;
+  if (path.size() > mount.root.size() && path.compare(0, mount.root.size(), mount.root) == 0 &&
+      path[mount.root.size()] == '/')
+    return path.substr(mount.root.size());
+  throw StageError("cgroup path " + path + " is outside the part of the hierarchy mounted at " +
+                   mount.mount_point + " (" + mount.root + "); choose one beneath " + mount.root);
+}
+
+Plan make_plan(Host& host, const Layout& layout, const ResourcesSpec& r,
+               std::string_view cgroups_path, std::string_view container_id, bool track) {
+  Plan plan;
+  plan.driver = layout.driver;
+  Needs needs = needs_of(r);
+  if (!needs.any() && !track) return plan;
+
+  auto v1_placement = [&](const CgroupMount& mount) -> Placement& {
+    std::string name;
+    for (const auto& c : mount.controllers) name += (name.empty() ? "" : ",") + c;
+    for (auto& p : plan.placements)
+      if (!p.v2 && p.hierarchy == name) return p;
+    Placement p;
+    p.hierarchy = name;
+    p.mount_point = mount.mount_point;
+    p.path = container_cgroup_path(layout, mount, cgroups_path, container_id);
+    p.v1_cpuset = contains(mount.controllers, "cpuset");
+    plan.placements.push_back(std::move(p));
+    return plan.placements.back();
+  };
+  auto v2_placement = [&]() -> Placement& {
+    for (auto& p : plan.placements)
+      if (p.v2) return p;
+    Placement p;
+    p.hierarchy = "cgroup2";
+    p.v2 = true;
+    p.mount_point = layout.v2->mount_point;
+    p.path = container_cgroup_path(layout, *layout.v2, cgroups_path, container_id);
+    plan.placements.push_back(std::move(p));
+    return plan.placements.back();
+  };
+  std::optional<std::vector<std::string>> unified_controllers;  // hybrid, read when needed
+  auto placement_for = [&](const char* controller, const char* what) -> Placement& {
+    if (layout.driver != Driver::v2) {
+      if (const CgroupMount* mount = layout.v1_hierarchy(controller)) return v1_placement(*mount);
+      if (layout.driver == Driver::hybrid && layout.v2) {
+        if (!unified_controllers) {
+          std::string text;
+          host.read_file(layout.v2->mount_point + "/cgroup.controllers", text);
+          unified_controllers = words(text);
+        }
+        if (contains(*unified_controllers, controller)) {
+          Placement& p = v2_placement();
+          if (!contains(p.controllers, controller)) p.controllers.emplace_back(controller);
+          return p;
+        }
+      }
+      throw StageError(std::string("the ") + controller + " controller is not mounted, so " + what +
+                       " cannot be applied (mount the cgroup " + controller +
+                       " hierarchy, or remove the limit)");
+    }
+    Placement& p = v2_placement();
+    if (!contains(p.controllers, controller)) p.controllers.emplace_back(controller);
+    return p;
+  };
+  auto add = [](Placement& p, std::string file, std::string value, bool optional = false,
+                bool copy = false) {
+    p.writes.push_back({std::move(file), std::move(value), optional, copy});
+  };
+
+  if (needs.cpuset) {
+    Placement& p = placement_for("cpuset", "--cpuset-cpus/--cpuset-mems");
+    if (!p.v2) {
+      // v1: both must be set before a process can join; an empty one copies the parent's.
+      add(p, "cpuset.cpus", r.cpuset_cpus, false, r.cpuset_cpus.empty());
+      add(p, "cpuset.mems", r.cpuset_mems, false, r.cpuset_mems.empty());
+    } else {
+      if (!r.cpuset_cpus.empty()) add(p, "cpuset.cpus", r.cpuset_cpus);
+      if (!r.cpuset_mems.empty()) add(p, "cpuset.mems", r.cpuset_mems);
+    }
+  }
+  if (needs.cpu) {
+    Placement& p = placement_for("cpu", "--cpus/--cpu-quota/--cpu-period/--cpu-shares");
+    bool quota = r.cpu_quota && *r.cpu_quota != -1;
+    if (!p.v2) {
+      if (r.cpu_period) add(p, "cpu.cfs_period_us", std::to_string(*r.cpu_period));
+      if (quota) add(p, "cpu.cfs_quota_us", std::to_string(*r.cpu_quota));
+      if (r.cpu_shares) add(p, "cpu.shares", std::to_string(*r.cpu_shares));
+    } else {
+      if (quota || r.cpu_period) {
+        std::string value = quota ? std::to_string(*r.cpu_quota) : "max";
+        if (r.cpu_period) value += " " + std::to_string(*r.cpu_period);
+        add(p, "cpu.max", value);
+      }
+      if (r.cpu_shares) add(p, "cpu.weight", std::to_string(cpu_shares_to_weight(*r.cpu_shares)));
+    }
+  }
+  if (needs.memory) {
+    Placement& p = placement_for("memory", "--memory/--memory-swap");
+    p.holds_memory = true;
+    bool limit = r.memory_limit && *r.memory_limit != -1;
+    bool swap = r.memory_swap && *r.memory_swap != -1;
+    if (limit) plan.memory_limit = *r.memory_limit;
+    if (!p.v2) {
+      if (limit) add(p, "memory.limit_in_bytes", std::to_string(*r.memory_limit));
+      if (swap) add(p, "memory.memsw.limit_in_bytes", std::to_string(*r.memory_swap), true);
+    } else {
+      if (limit) add(p, "memory.max", std::to_string(*r.memory_limit));
+      // v2 limits swap alone; OCI's swap is memory plus swap.
+      if (swap && limit)
+        add(p, "memory.swap.max", std::to_string(*r.memory_swap - *r.memory_limit), true);
+    }
+  }
+  if (needs.pids)
+    add(placement_for("pids", "--pids-limit"), "pids.max", std::to_string(*r.pids_limit));
+
+  if (track) {
+    if (layout.driver != Driver::v1 && layout.v2) {
+      v2_placement();
+    } else if (const CgroupMount* freezer = layout.v1_hierarchy("freezer")) {
+      v1_placement(*freezer);
+    } else if (plan.placements.empty()) {
+      const CgroupMount* pids = layout.v1_hierarchy("pids");
+      v1_placement(pids ? *pids : layout.v1.front());
+    }
+  }
+  return plan;
+}
+
+void check_plan(Host& host, const Plan& plan) {
+  for (const auto& p : plan.placements) {
+    if (!p.v2 || p.controllers.empty()) continue;
+    // The nearest existing ancestor is where controllers must be delegated from.
+    std::string dir = parent_of(p.dir());
+    while (dir.size() > p.mount_point.size() && !host.is_dir(dir)) dir = parent_of(dir);
+    std::string available, enabled;
+    if (int error = host.read_file(dir + "/cgroup.controllers", available))
+      throw StageError("cannot read " + dir + "/cgroup.controllers: " + error_text(error));
+    for (const auto& c : p.controllers) {
+      if (contains(words(available), c)) continue;
+      if (dir == p.mount_point)
+        throw StageError("the " + c + " controller is not available in the cgroup2 hierarchy at " +
+                         dir +
+                         " (on a hybrid host the controllers belong to cgroup v1: use "
+                         "--cgroup-driver auto or v1)");
+      throw StageError("the " + c + " controller is not available in " + dir +
+                       " (its parent does not delegate it: enable it in the parent's "
+                       "cgroup.subtree_control, or pass a --cgroup-parent where it is)");
+    }
+    host.read_file(dir + "/cgroup.subtree_control", enabled);
+    std::string missing;
+    for (const auto& c : p.controllers)
+      if (!contains(words(enabled), c)) missing += (missing.empty() ? "" : ", ") + c;
+    bool hierarchy_root = dir == p.mount_point;
+    if (missing.empty() || hierarchy_root) continue;
+    if (!processes_in(host, dir).empty())
+      throw StageError(
+          "cannot delegate " + missing + " to the container's cgroup: " + dir +
+          " has processes, and cgroup v2 lets only a cgroup without processes enable "
+          "controllers for its children (run nsrun in a leaf cgroup of its own, e.g. systemd-run "
+          "--scope -p Delegate=yes nsrun ..., or pass --cgroup-parent to a cgroup without "
+          "processes)");
+  }
+}
+
+void check_cpusets(Host& host, const ResourcesSpec& r) {
+  auto check = [&](const std::string& list, const char* online_file, const char* what,
+                   const char* field) {
+    if (list.empty()) return;
+    auto wanted = parse_cpu_list(list);
+    if (!wanted) return;  // validate_resources reported it
+    std::string text;
+    // Without NUMA support there is no node list: node 0 is the only one.
+    if (host.read_file(online_file, text) != 0) text = "0";
+    auto online = parse_cpu_list(trim(text));
+    if (!online) return;
+    for (unsigned id : *wanted)
+      if (!online->count(id))
+        throw StageError(std::string("cpuset ") + field + " \"" + list + "\" names " + what + " " +
+                         std::to_string(id) + ", which is not online (online: " + trim(text) + ")");
+  };
+  check(r.cpuset_cpus, "/sys/devices/system/cpu/online", "CPU", "cpus");
+  check(r.cpuset_mems, "/sys/devices/system/node/online", "node", "mems");
+}
+
+void create_cgroups(Host& host, const Plan& plan, std::string_view driver_note, Journal& journal,
+                    Logger& log) {
+  if (plan.placements.empty()) return;
+  array entries;
+  for (const auto& p : plan.placements) {
+    object entry{{"dir", p.dir()}, {"hierarchy", p.hierarchy}, {"v2", p.v2}};
+    if (p.holds_memory && plan.memory_limit) entry["memory_limit"] = *plan.memory_limit;
+    entries.emplace_back(std::move(entry));
+  }
+  // One record for every directory, written before the first is created.
+  journal.record(record_cgroups, object{{"driver", driver_note}, {"cgroups", std::move(entries)}});
+
+  for (const auto& p : plan.placements) {
+    std::string dir = p.dir();
+    if (log.debug_enabled()) log.debug("cgroups: creating " + dir);
+    bool delegate = p.v2 && !p.controllers.empty();
+    bool ancestors_done = false;
+    if (delegate && enable_controllers(host, parent_of(dir), p.controllers, log) == ENOENT) {
+      create_ancestors(host, p, journal, log);
+      ancestors_done = true;
+    }
+    int error = host.make_dir(dir);
+    if (error == ENOENT && !ancestors_done) {
+      create_ancestors(host, p, journal, log);
+      error = host.make_dir(dir);
+    }
+    if (error == EEXIST) {
+      // Someone else's cgroup (a shared cgroupsPath, or a leftover): join it, but teardown
+      // leaves it alone. One with processes belongs to a running container.
+      journal.record(record_existed, object{{"dir", dir}});
+      if (!processes_in(host, dir).empty())
+        throw StageError("cgroup " + dir +
+                         " already exists and has processes (another container uses it; choose "
+                         "another cgroupsPath or --name)");
+      if (log.debug_enabled()) log.debug("cgroups: joining the existing cgroup " + dir);
+    } else if (error) {
+      throw StageError(mkdir_failed(dir, error));
+    }
+    for (const auto& w : p.writes) {
+      std::string value = w.value;
+      if (w.copy_from_parent) {
+        if (int read_error = host.read_file(parent_of(dir) + "/" + w.file, value))
+          throw StageError("cannot read " + parent_of(dir) + "/" + w.file + ": " +
+                           error_text(read_error));
+        value = trim(value);
+      }
+      int write_error = host.write_file(dir + "/" + w.file, value);
+      if (write_error == ENOENT && w.optional) {
+        if (log.debug_enabled())
+          log.debug("cgroups: " + dir + "/" + w.file +
+                    " does not exist (swap accounting is off); swap is not limited");
+        continue;
+      }
+      if (write_error) write_failed(dir, w.file, value, write_error);
+      debug_write(log, dir + "/" + w.file, value);
+    }
+  }
+}
+
+std::vector<TasksFile> open_tasks_files(Host& host, const Plan& plan) {
+  std::vector<TasksFile> files;
+  for (const auto& p : plan.placements) {
+    if (p.v2) continue;
+    std::string path = p.dir() + "/tasks";
+    int fd = host.open_for_write(path);
+    if (fd < 0) {
+      close_tasks_files(host, files);
+      throw StageError("cannot open " + path + ": " + error_text(-fd));
+    }
+    files.push_back({fd, path});
+  }
+  return files;
+}
+
+void join_cgroups(Host& host, std::vector<TasksFile>& files, Logger& log) {
+  for (const auto& f : files) {
+    if (int error = host.write_fd(f.fd, "0")) {
+      std::string hint;
+      if (error == ENOSPC) hint = " (the cgroup's cpuset.cpus or cpuset.mems is empty)";
+      std::string path = f.path;
+      close_tasks_files(host, files);
+      throw StageError("the container process cannot join cgroup " +
+                       path.substr(0, path.size() - 6) + ": " + error_text(error) + hint);
+    }
+    debug_write(log, f.path, "0 (the container process joins)");
+  }
+  close_tasks_files(host, files);
+}
+
+void close_tasks_files(Host& host, std::vector<TasksFile>& files) noexcept {
+  for (const auto& f : files)
+    if (f.fd >= 0) host.close_fd(f.fd);
+  files.clear();
+}
+
+void attach_process(Host& host, const Plan& plan, pid_t pid, Logger& log) {
+  std::string value = std::to_string(pid);
+  for (const auto& p : plan.placements) {
+    if (!p.v2) continue;
+    std::string dir = p.dir();
+    if (int error = host.write_file(dir + "/cgroup.procs", value)) {
+      std::string hint;
+      if (error == EBUSY)
+        hint = " (the cgroup delegates controllers to children, so it cannot hold processes)";
+      throw StageError("cannot move the container process " + value + " into cgroup " + dir + ": " +
+                       error_text(error) + hint);
+    }
+    debug_write(log, dir + "/cgroup.procs", value);
+  }
+}
+
+void remove_cgroups(Host& host, const std::vector<JournalRecord>& records, Logger& log,
+                    std::string_view container_id) {
+  std::vector<Recorded> owned;
+  std::vector<std::string> ancestors;
+  std::set<std::string> existed;
+  for (const auto& record : records) {
+    if (record.type == record_existed) {
+      if (const auto* dir = record.data.if_contains("dir"); dir && dir->is_string())
+        existed.insert(std::string(dir->as_string()));
+    } else if (record.type == record_ancestors) {
+      if (const auto* dirs = record.data.if_contains("dirs"); dirs && dirs->is_array())
+        for (const auto& d : dirs->as_array())
+          if (d.is_string()) ancestors.emplace_back(d.as_string());
+    } else if (record.type == record_cgroups) {
+      const auto* list = record.data.if_contains("cgroups");
+      if (!list || !list->is_array()) continue;
+      for (const auto& item : list->as_array()) {
+        if (!item.is_object()) continue;
+        const auto& o = item.as_object();
+        const auto* dir = o.if_contains("dir");
+        if (!dir || !dir->is_string()) continue;
+        Recorded r;
+        r.dir = std::string(dir->as_string());
+        if (const auto* h = o.if_contains("hierarchy"); h && h->is_string())
+          r.hierarchy = std::string(h->as_string());
+        if (const auto* v2 = o.if_contains("v2"); v2 && v2->is_bool()) r.v2 = v2->as_bool();
+        if (const auto* m = o.if_contains("memory_limit"); m && m->is_int64())
+          r.memory_limit = m->as_int64();
+        owned.push_back(std::move(r));
+      }
+    }
+  }
+  std::erase_if(owned, [&](const Recorded& r) { return existed.count(r.dir) > 0; });
+  std::erase_if(owned, [&](const Recorded& r) { return !host.is_dir(r.dir); });
+  if (owned.empty() && ancestors.empty()) return;
+
+  // 1. An OOM kill is counted in the memory cgroup; read it before the cgroup goes.
+  for (const auto& r : owned) {
+    if (!r.memory_limit) continue;
+    std::string text;
+    long long kills = -1;
+    if (r.v2 && host.read_file(r.dir + "/memory.events", text) == 0)
+      kills = keyed_value(text, "oom_kill");
+    else if (!r.v2 && host.read_file(r.dir + "/memory.oom_control", text) == 0)
+      kills = keyed_value(text, "oom_kill");
+    if (log.debug_enabled()) log.debug("cgroups: " + r.dir + ": oom_kill " + std::to_string(kills));
+    if (kills > 0) {
+      log.error("container killed: out of memory (limit " + format_bytes(*r.memory_limit) + ")");
+      break;
+    }
+  }
+
+  // 2. Whatever still runs in the cgroups (a container without its own pid namespace, or a
+  //    teardown after a crash) is killed.
+  bool populated = false;
+  for (const auto& r : owned) populated = populated || !processes_in(host, r.dir).empty();
+  if (populated) kill_remaining(host, owned, log);
+
+  // 3. Remove, deepest first; a cgroup whose processes are still exiting is busy for a moment.
+  std::vector<std::string> failures;
+  for (auto it = owned.rbegin(); it != owned.rend(); ++it) {
+    const std::string& dir = it->dir;
+    auto delay = std::chrono::microseconds(500);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    int error;
+    while ((error = host.remove_dir(dir)) == EBUSY && std::chrono::steady_clock::now() < deadline) {
+      kill_listed(host, dir, log);
+      host.sleep_for(delay);
+      delay = std::min(delay * 2, std::chrono::microseconds(50000));
+    }
+    if (error == 0 && log.debug_enabled()) log.debug("cgroups: removed " + dir);
+    if (error && error != ENOENT) {
+      std::string left;
+      for (pid_t pid : processes_in(host, dir)) left += " " + std::to_string(pid);
+      failures.push_back(dir + ": " + error_text(error) +
+                         (left.empty() ? "" : " (processes left:" + left + ")"));
+    }
+  }
+  // Parents created for a --cgroup-parent go too, unless another container uses them.
+  for (auto it = ancestors.rbegin(); it != ancestors.rend(); ++it) {
+    int error = host.remove_dir(*it);
+    if (error == 0 && log.debug_enabled()) log.debug("cgroups: removed parent " + *it);
+  }
+  if (!failures.empty()) {
+    std::string all;
+    for (const auto& f : failures) all += (all.empty() ? "" : "; ") + f;
+    throw StageError("cannot remove cgroup " + all + " (retry with: nsrun delete --force " +
+                     std::string(container_id) + ")");
+  }
+}
+
+}  // namespace nsrun::cgroups

@@ -1,0 +1,119 @@
+// A temporary directory laid out like /proc/self and /sys/fs/cgroup, standing in for the host.
+//
+// FakeCgroupFs is the real LinuxHost rooted at a temporary directory, with what cgroupfs does on
+// its own simulated: mkdir fills a new cgroup with its control files (v2: those of the controllers
+// the parent delegates; v1: the hierarchy's), cgroup.subtree_control takes "+x -y" requests and
+// refuses them the way the kernel does, cgroup.procs gains the pids written to it, cgroup.kill
+// and kill(2) empty it, rmdir fails with EBUSY while a cgroup has processes or children. Every
+// write is recorded so tests can assert exact files and values; kill(2) never reaches a real
+// process.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nsrun/cgroups/host.hpp"
+#include "nsrun/stage.hpp"
+
+namespace nsrun::cgroups::test {
+
+class FakeCgroupFs : public LinuxHost {
+ public:
+  FakeCgroupFs();
+  explicit FakeCgroupFs(std::string root);
+  ~FakeCgroupFs() override;
+  FakeCgroupFs(const FakeCgroupFs&) = delete;
+  FakeCgroupFs& operator=(const FakeCgroupFs&) = delete;
+
+  /// A pure cgroup v2 host: cgroup2 on /sys/fs/cgroup with `controllers` at its root; nsrun runs
+  /// in `own` ("/" or e.g. "/ci").
+  static void make_v2_host(FakeCgroupFs& fs, const std::string& own = "/",
+                           const std::string& controllers = "cpuset cpu io memory hugetlb pids");
+  /// A cgroup v1 host like this one: cpu,cpuacct co-mounted, cpuset, memory, pids, freezer, a
+  /// name=systemd hierarchy; nsrun in memory:/process_api/abc and "/" elsewhere. With `hybrid`,
+  /// a cgroup2 mount on /sys/fs/cgroup/unified whose root offers `unified_controllers`.
+  static void make_v1_host(FakeCgroupFs& fs, bool hybrid = false,
+                           const std::string& unified_controllers = "");
+
+  void put(const std::string& path, const std::string& content);  ///< creates parent dirs
+  std::string get(const std::string& path) const;                 ///< "<missing>" when absent
+  bool exists(const std::string& path) const;
+  void remove(const std::string& path);  ///< a file or a tree
+  const std::string& root() const { return root_; }
+
+  /// The root cgroup of a hierarchy. `files` are the control files of every cgroup in it (with
+  /// their initial content); a v2 hierarchy adds the core files and per-controller files.
+  void add_v1_hierarchy(const std::string& mount_point, std::map<std::string, std::string> files);
+  void add_v2_hierarchy(const std::string& mount_point, const std::string& root_controllers);
+  /// Leaves swap accounting out of new cgroups (no memory.memsw.*, no memory.swap.max).
+  void without_swap() { swap_ = false; }
+  /// Makes the next `count` rmdirs of a populated-looking cgroup fail with EBUSY.
+  void busy_rmdirs(int count) { busy_ = count; }
+
+  int write_file(const std::string& path, std::string_view value) override;
+  int make_dir(const std::string& path) override;
+  int remove_dir(const std::string& path) override;
+  int kill_process(pid_t pid, int signal) override;
+  void sleep_for(std::chrono::microseconds duration) override;
+  /// Descriptor writes are recorded with the path they were opened on; "0" written to a v1
+  /// `tasks` file moves the "calling process", whose pid is `self_pid`.
+  int open_for_write(const std::string& path) override;
+  int write_fd(int fd, std::string_view value) override;
+  void close_fd(int fd) override;
+  pid_t self_pid = 4242;
+  std::map<int, std::string> open_files;
+
+  /// Every write_file, in order: (host path, value).
+  std::vector<std::pair<std::string, std::string>> writes;
+  /// Writes beneath `dir` only, with paths relative to it.
+  std::vector<std::pair<std::string, std::string>> writes_under(const std::string& dir) const;
+  std::vector<std::string> made_dirs, removed_dirs;
+  std::vector<std::pair<pid_t, int>> kills;
+  int sleeps = 0;
+
+ private:
+  struct Hierarchy {
+    std::string mount_point;
+    bool v2;
+    std::map<std::string, std::string> files;
+  };
+  const Hierarchy* hierarchy_of(const std::string& path) const;
+  void drop_pid(pid_t pid);
+
+  std::string root_;
+  bool owns_root_;
+  bool swap_ = true;
+  int busy_ = 0;
+  std::vector<Hierarchy> hierarchies_;
+};
+
+/// The journal the core would keep, in memory.
+class FakeJournal : public Journal {
+ public:
+  bool append(std::string_view type, const boost::json::object& data) noexcept override {
+    entries.push_back({std::string(type), data});
+    return true;
+  }
+  std::vector<JournalRecord> records() const override { return entries; }
+  std::vector<JournalRecord> entries;
+};
+
+/// Collects what the stage logs.
+class FakeLogger : public Logger {
+ public:
+  bool debug_enabled() const noexcept override { return true; }
+  void debug(std::string_view m) noexcept override { debugs.emplace_back(m); }
+  void warn(std::string_view m) noexcept override { warnings.emplace_back(m); }
+  void error(std::string_view m) noexcept override { errors.emplace_back(m); }
+  bool debug_contains(std::string_view needle) const {
+    for (const auto& d : debugs)
+      if (d.find(needle) != std::string::npos) return true;
+    return false;
+  }
+  std::vector<std::string> debugs, warnings, errors;
+};
+
+}  // namespace nsrun::cgroups::test
