@@ -5,10 +5,11 @@
 // libraries such as libnl whose start-up is not free) and two files can never claim one name
 // unnoticed. Search order: each --plugin-dir, then each entry of NSRUN_PLUGIN_PATH
 // (colon-separated), then the installed plugin directory. The first directory holding a name
-// provides it; the same name in a later directory is refused as a duplicate. nsrun runs as root and executes what it loads, so a directory or file
-// not owned by root, or writable by group or others, is refused (Sarus checks its hooks so).
-// Plugins are never unloaded: unloading would break exceptions, type_info and deleters that
-// came from the plugin, and the process is short-lived anyway.
+// provides it; the same name in a later directory is refused as a duplicate. nsrun runs as root and
+// executes what it loads, so a directory or file not owned by root, or writable by group or others,
+// is refused (Sarus checks its hooks so). Plugins are never unloaded: unloading would break
+// exceptions, type_info and deleters that came from the plugin, and the process is short-lived
+// anyway.
 #pragma once
 
 #include <cstdint>
@@ -60,7 +61,8 @@ class PluginRegistry {
   const PluginRecord* find_refused(std::string_view name) const;
 
  private:
-  void load_file(const std::string& path, const std::string& expected_name, unsigned required_owner);
+  void load_file(const std::string& path, const std::string& expected_name,
+                 unsigned required_owner);
   /// The search directories that exist, canonical and without repeats; unsafe ones are recorded
   /// refused and left out.
   std::vector<std::string> usable_directories(const LoaderOptions& options);
