@@ -219,8 +219,6 @@ int Orchestrator::run(ContainerRequest& request) {
   //    teardown, which works from what is persisted in it.
   try {
     state.create();
-    state.write_pipeline(request.pipeline.to_json());
-    state.write_state(0, "creating", request.bundle);
   } catch (const Error& e) {
     return fail({e.what(), exit_code::runtime_error});
   }
@@ -229,6 +227,14 @@ int Orchestrator::run(ContainerRequest& request) {
     for (const auto& cleanup : teardown(state, request.spec)) log_.error(cleanup.message);
     return failure.exit_code;
   };
+  try {
+    // state.json is written once, when the workload runs: replacing a file makes ext4 flush it
+    // (auto_da_alloc), which costs a run milliseconds. Until then pipeline.json alone marks a
+    // container being created, which is all teardown and `nsrun delete` need.
+    state.write_pipeline(request.pipeline.to_json());
+  } catch (const Error& e) {
+    return abort({e.what(), exit_code::runtime_error});
+  }
 
   if (auto failure = run_phase(Phase::prepare, contexts.data())) return abort(*failure);
   int clone_flags = 0;

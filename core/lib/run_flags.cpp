@@ -147,7 +147,9 @@ ContainerSpec spec_from_flags(const RunFlags& flags, const std::string& cwd,
   } else {
     spec.process.cwd = default_mount ? "/app" : "/";
   }
-  spec.namespaces = {{"pid", ""}, {"mount", ""}, {"uts", ""}, {"ipc", ""}, {"network", ""}};
+  // The network namespace is the network stage's to add (none, bridge, veth) or leave out (host):
+  // a pipeline without a network stage leaves the network alone.
+  spec.namespaces = {{"pid", ""}, {"mount", ""}, {"uts", ""}, {"ipc", ""}};
   add_network_annotations(flags, spec);
   return spec;
 }
