@@ -91,7 +91,7 @@ TEST_F(RunTest, ExitCodesPassThrough) {
 
 // Reads the container pid from state.json once the container runs.
 pid_t wait_for_container_pid(const std::string& state_dir) {
-  for (int i = 0; i < 200; ++i) {
+  for (int i = 0; i < 1200; ++i) {  // a loaded CI machine can take a while
     std::ifstream in(state_dir + "/state.json");
     std::string text((std::istreambuf_iterator<char>(in)), {});
     auto at = text.find("\"status\":\"running\"");
@@ -103,60 +103,38 @@ pid_t wait_for_container_pid(const std::string& state_dir) {
   return -1;
 }
 
+std::vector<std::string> nsrun_command(const std::string& state_root,
+                                       std::vector<std::string> args) {
+  std::vector<std::string> argv{nsrun_binary(), "--root",   state_root,
+                                "run",          "--rootfs", busybox_rootfs()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
 TEST_F(RunTest, SignalEndingTheWorkloadGives128PlusN) {
-  CommandResult r;
-  std::thread runner([&] { r = run({"--name", "sig", "sleep", "30"}); });
+  BackgroundProcess nsrun(nsrun_command(state_->path(), {"--name", "sig", "sleep", "30"}));
   pid_t pid = wait_for_container_pid(state_->path() + "/sig");
   ASSERT_GT(pid, 0);
   ::kill(pid, SIGKILL);  // our own container's pid 1, started by this test
-  runner.join();
-  EXPECT_EQ(r.exit_code, 137);
+  EXPECT_EQ(nsrun.wait(), 137);
 }
 
 TEST_F(RunTest, SignalsSentToNsrunAreForwarded) {
-  std::vector<std::string> argv{nsrun_binary(),
-                                "--root",
-                                state_->path(),
-                                "run",
-                                "--rootfs",
-                                busybox_rootfs(),
-                                "--name",
-                                "fwd",
-                                "sh",
-                                "-c",
-                                "trap 'exit 7' TERM; while :; do sleep 0.05; done"};
-  pid_t nsrun = ::fork();
-  if (nsrun == 0) {
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
+  BackgroundProcess nsrun(nsrun_command(
+      state_->path(),
+      {"--name", "fwd", "sh", "-c", "trap 'exit 7' TERM; while :; do sleep 0.05; done"}));
   ASSERT_GT(wait_for_container_pid(state_->path() + "/fwd"), 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let the trap be installed
-  ::kill(nsrun, SIGTERM);
-  int status = 0;
-  ::waitpid(nsrun, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 7) << "the workload's TERM trap ran";
+  ::kill(nsrun.pid(), SIGTERM);
+  EXPECT_EQ(nsrun.wait(), 7) << "the workload's TERM trap ran";
 }
 
 TEST_F(RunTest, ContainerDiesWithNsrunAndDeleteCleansUpAfterTheCrash) {
-  std::vector<std::string> argv{nsrun_binary(),   "--root", state_->path(), "run",   "--rootfs",
-                                busybox_rootfs(), "--name", "crash",        "sleep", "60"};
-  pid_t nsrun = ::fork();
-  if (nsrun == 0) {
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
+  BackgroundProcess nsrun(nsrun_command(state_->path(), {"--name", "crash", "sleep", "60"}));
   pid_t container = wait_for_container_pid(state_->path() + "/crash");
   ASSERT_GT(container, 0);
-  ::kill(nsrun, SIGKILL);
-  ::waitpid(nsrun, nullptr, 0);
+  ::kill(nsrun.pid(), SIGKILL);
+  nsrun.wait();
   bool gone = false;
   for (int i = 0; i < 100 && !gone; ++i) {
     gone =

@@ -6,6 +6,8 @@
 // runtime itself never does.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -39,6 +41,23 @@ std::string unique_name(const std::string& prefix);
 CommandResult nsrun_run(const std::vector<std::string>& args, const std::string& state_root,
                         const std::string& input = "", int timeout_seconds = 60,
                         const std::string& cwd = "");
+
+/// A process started in the background (argv[0] is a path), killed and reaped when the guard goes
+/// out of scope unless wait() reaped it first: a failing test leaves no process behind.
+class BackgroundProcess {
+ public:
+  explicit BackgroundProcess(const std::vector<std::string>& argv);
+  ~BackgroundProcess();
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+  pid_t pid() const { return pid_; }
+  /// Waits for it to end; returns its exit code, or 128+N when signal N ended it.
+  int wait();
+
+ private:
+  pid_t pid_;
+  bool reaped_ = false;
+};
 
 /// Removes a directory tree when it goes out of scope.
 class TempDir {
