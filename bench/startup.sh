@@ -48,7 +48,9 @@ make_bundle "$work/bundle" pid mount uts ipc
 make_bundle "$work/bundle-net" pid mount uts ipc network
 state="$work/state"
 
-unshare -m --propagation private bash -s <<EOF
+# The whole benchmark runs in a throwaway network namespace (the default pipeline's bridge and
+# NAT rules go there, never into the machine's own namespace).
+tests/helpers/in-throwaway-netns.sh unshare -m --propagation private bash -s <<EOF
 set -e
 umount /sys/fs/cgroup/unified 2>/dev/null || true
 python3 bench/startup.py --rounds $rounds --baseline crun \
@@ -57,13 +59,14 @@ python3 bench/startup.py --rounds $rounds --baseline crun \
   "runc=runc --root $state/runc run --bundle $work/bundle bench-runc" \
   "unshare+chroot=unshare --pid --fork --mount --uts --ipc chroot $work/rootfs /bin/true"
 echo
-echo "with a network namespace (nsrun's default pipeline, network stage nsrun.network.none):"
+echo "with a network namespace (nsrun: --network none; default: bridge + NAT + cgroups stage):"
 python3 bench/startup.py --rounds $rounds --baseline crun+netns \
+  "nsrun-none=$nsrun --root $state run --rootfs $work/rootfs --network none -w / /bin/true" \
   "nsrun-default=$nsrun --root $state run --rootfs $work/rootfs -w / /bin/true" \
   "crun+netns=crun --root $state/crun --cgroup-manager=disabled run --bundle $work/bundle-net bench-crun" \
   "unshare+chroot+netns=unshare --pid --fork --mount --uts --ipc --net chroot $work/rootfs /bin/true"
 echo
-echo "plugin discovery and loading (DEBUG=1 trace of nsrun, median of 50):"
+echo "discovery and loading of the default pipeline's plugins (DEBUG=1 trace, median of 50):"
 for i in \$(seq 50); do
   DEBUG=1 $nsrun --root $state run --rootfs $work/rootfs -w / /bin/true 2>&1 | sed -n 's/.*plugins found and loaded in \([0-9.]*\) ms.*/\1/p'
 done | sort -n | awk '{a[NR]=\$1} END {print "  median " a[int((NR+1)/2)] " ms over " NR " runs"}'

@@ -11,5 +11,7 @@ cmake --build build
 cmake --install build --prefix /usr/local
 rootfs=/var/lib/nsrun/rootfs
 [ -x "$rootfs/bin/busybox" ] || nsrun rootfs create "$rootfs"
-echo "demo: nsrun run --hostname demo sh -c 'hostname; echo pid \$\$; ls /'"
-nsrun run --hostname demo sh -c 'hostname; echo pid $$; ls /'
+# The demo keeps to a network namespace of its own with loopback only: the default bridge network
+# adds a bridge and NAT rules to this machine, which a set-up should not do behind your back.
+echo "demo: nsrun run --network none --hostname demo sh -c 'hostname; echo pid \$\$; ls /'"
+nsrun run --network none --hostname demo sh -c 'hostname; echo pid $$; ls /'

@@ -67,8 +67,10 @@ int collect_garbage(const GlobalOptions& global, long grace, bool dry_run) {
     try {
       auto errors = core::teardown_from_state(state, *registry, log);
       for (const auto& error : errors) log.error(error);
-      if (errors.empty()) std::cout << id << "\n";
-      else exit_code = exit_code::runtime_error;
+      if (errors.empty())
+        std::cout << id << "\n";
+      else
+        exit_code = exit_code::runtime_error;
     } catch (const core::Error& e) {
       exit_code = report_error("gc: " + id + ": " + e.what());
     }

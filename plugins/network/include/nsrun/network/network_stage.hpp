@@ -1,0 +1,65 @@
+// nsrun.network.bridge and nsrun.network.veth: one stage class, two topologies.
+//
+//   bridge  a host bridge (default nsrun0) holds the gateway address; each container gets a veth
+//           pair whose host end joins the bridge and whose other end is the container's eth0,
+//           an address from IPAM (or --container-ip) and a default route via the gateway.
+//   veth    the original point-to-point model: the host end carries --host-ip, the container end
+//           --container-ip; one container per network.
+//
+// Phases: validate checks everything, host routes and leases included, and changes nothing;
+// prepare takes the lease, the veth name and the published ports under the IPAM lock and
+// rewrites /etc/hosts and /etc/resolv.conf in the state dir; create_runtime (host) creates the
+// bridge if needed, the veth pair (its peer created directly in the container's namespace) and
+// the NAT rules; create_container (inside) configures eth0, lo and the route; teardown works from
+// the journal alone and removes the bridge with its last container.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "nsrun/network/config.hpp"
+#include "nsrun/network/rules.hpp"
+#include "nsrun/stage.hpp"
+
+namespace nsrun::network {
+
+class NetworkStage : public IStage {
+ public:
+  using FirewallFactory = std::function<std::unique_ptr<Firewall>()>;
+  explicit NetworkStage(Mode mode, FirewallFactory firewall = {});
+
+  void validate(Context& ctx) override;
+  void prepare(Context& ctx) override;
+  void create_runtime(Context& ctx) override;
+  void create_container(Context& ctx) override;
+  void teardown(Context& ctx) override;
+
+  /// The plugin's name, e.g. "nsrun.network.bridge".
+  const char* name() const;
+
+ private:
+  void check_host(Context& ctx);
+  void write_etc_files(Context& ctx);
+  Firewall& firewall();
+
+  Mode mode_;
+  FirewallFactory firewall_factory_;
+  std::unique_ptr<Firewall> firewall_;
+  bool validated_ = false;
+  NetworkConfig config_;
+  Ipv4Address address_;  ///< the container's address, chosen in prepare
+  std::string link_;     ///< the host-side veth name, chosen in prepare
+};
+
+class BridgeStage final : public NetworkStage {
+ public:
+  BridgeStage() : NetworkStage(Mode::bridge) {}
+};
+
+class VethStage final : public NetworkStage {
+ public:
+  VethStage() : NetworkStage(Mode::veth) {}
+};
+
+}  // namespace nsrun::network

@@ -1,0 +1,391 @@
+// The bridge and veth network stages (see network_stage.hpp).
+#include "nsrun/network/network_stage.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "nsrun/network/etc_files.hpp"
+#include "nsrun/network/ipam.hpp"
+#include "nsrun/network/iptc_firewall.hpp"
+#include "nsrun/network/netlink.hpp"
+
+namespace nsrun::network {
+namespace {
+
+constexpr const char* ip_forward_path = "/proc/sys/net/ipv4/ip_forward";
+constexpr const char* container_interface = "eth0";
+
+std::string state_root_of(const Context& ctx) {
+  std::string dir(ctx.state_dir);
+  auto slash = dir.rfind('/');
+  return slash == std::string::npos || slash == 0 ? std::string("/") : dir.substr(0, slash);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return {};
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void write_file(const std::string& path, const std::string& content) {
+  std::string temp = path + ".network.tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << content;
+    if (!out.flush())
+      throw StageError("cannot write " + temp + " (is the state directory writable?)");
+  }
+  if (::rename(temp.c_str(), path.c_str()) != 0)
+    throw StageError("cannot replace " + path + " (is the state directory writable?)");
+}
+
+std::string string_of(const boost::json::object& data, const char* key) {
+  const auto* value = data.if_contains(key);
+  return value && value->is_string() ? std::string(value->as_string()) : std::string();
+}
+
+std::string bridge_marker(const std::string& bridge) {
+  return "bridge-" + bridge;
+}
+
+// Times a step for --log-level debug.
+class Step {
+ public:
+  Step(Context& ctx, std::string what)
+      : ctx_(ctx), what_(std::move(what)), start_(std::chrono::steady_clock::now()) {}
+  ~Step() {
+    if (!ctx_.log.debug_enabled()) return;
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::steady_clock::now() - start_)
+                  .count();
+    ctx_.log.debug("network: " + what_ + " " + std::to_string(us / 1000) + "." +
+                   std::to_string(us % 1000 / 100) + " ms");
+  }
+
+ private:
+  Context& ctx_;
+  std::string what_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace
+
+NetworkStage::NetworkStage(Mode mode, FirewallFactory firewall)
+    : mode_(mode), firewall_factory_(std::move(firewall)) {}
+
+const char* NetworkStage::name() const {
+  return mode_ == Mode::bridge ? "nsrun.network.bridge" : "nsrun.network.veth";
+}
+
+Firewall& NetworkStage::firewall() {
+  if (!firewall_)
+    firewall_ = firewall_factory_ ? firewall_factory_() : std::make_unique<IptcFirewall>();
+  return *firewall_;
+}
+
+// Read-only checks against the host: routes, the bridge's addresses, leases and ports.
+void NetworkStage::check_host(Context& ctx) {
+  const Ipv4Network& subnet = config_.subnet;
+  // Leases first: they name the container in the way, which a route cannot.
+  if (auto session = Ipam(state_root_of(ctx)).reader()) {
+    for (const auto& lease : session->live_leases()) {
+      Ipv4Network network;
+      if (auto parsed = Ipv4Network::parse(lease.network))
+        network = *parsed;
+      else
+        continue;
+      if (!network.overlaps(subnet)) continue;
+      if (mode_ == Mode::veth || lease.mode != "bridge" || network.str() != subnet.str())
+        throw StageError("--network " + subnet.str() + " is already used by container " + lease.id +
+                         (lease.mode == "veth" || mode_ == Mode::veth
+                              ? " (the veth plugin serves one container per network; use another "
+                                "--network or the bridge plugin)"
+                              : " on " + lease.network + " (choose another --network)"));
+      if (lease.link != config_.bridge)
+        throw StageError("--network " + subnet.str() + " is already served by bridge " +
+                         lease.link + " (use --bridge " + lease.link + " or another --network)");
+    }
+    if (config_.container_ip)
+      if (auto lease = session->lease_of(*config_.container_ip))
+        throw StageError("--container-ip " + config_.container_ip->str() +
+                         " is already leased to container " + lease->id +
+                         " (omit --container-ip to get a free address)");
+    for (const auto& port : config_.ports)
+      if (auto owner = session->port_owner(port.protocol, port.host_port))
+        throw StageError("--publish " + port.str() + ": host port " +
+                         std::to_string(port.host_port) + "/" + port.protocol +
+                         " is already published by container " + *owner +
+                         " (choose another host port)");
+  }
+  Netlink nl;
+  int bridge_index = mode_ == Mode::bridge ? nl.index_of(config_.bridge) : 0;
+  for (auto& route : nl.ipv4_routes()) {
+    if (route.is_default()) continue;
+    if (bridge_index && route.interface_index == bridge_index) continue;  // our own bridge
+    if (!route.destination.overlaps(subnet)) continue;
+    route.interface = nl.name_of(route.interface_index);
+    throw StageError("--network " + subnet.str() + " overlaps the host route " +
+                     route.destination.str() +
+                     (route.interface.empty() ? "" : " dev " + route.interface) +
+                     " (choose a --network that no host route covers)");
+  }
+  if (bridge_index) {
+    for (const auto& a : nl.ipv4_addresses(bridge_index)) {
+      Ipv4Network on_bridge{a.address, a.prefix_length};
+      if (on_bridge.str() != subnet.str())
+        throw StageError("--bridge " + config_.bridge + " already serves " + on_bridge.str() +
+                         ", not --network " + subnet.str() +
+                         " (give this network its own bridge with --bridge NAME)");
+      if (a.address != config_.gateway)
+        throw StageError("--host-ip " + config_.gateway.str() + " differs from the gateway " +
+                         a.address.str() + " of bridge " + config_.bridge + " (use --host-ip " +
+                         a.address.str() + " or another --bridge)");
+    }
+  }
+}
+
+void NetworkStage::validate(Context& ctx) {
+  config_ = parse_network_config(ctx.spec, ctx.config, mode_, name());
+  check_host(ctx);
+  validated_ = true;
+}
+
+void NetworkStage::prepare(Context& ctx) {
+  if (!validated_) config_ = parse_network_config(ctx.spec, ctx.config, mode_, name());
+  if (!ctx.spec.has_namespace("network")) ctx.spec.namespaces.push_back({"network", ""});
+  const std::string id(ctx.container_id);
+  Step step(ctx, "lease");
+  // Interfaces that already carry a candidate name (someone else's, not nsrun's): asked before
+  // the lock, so that no netlink round trip (which waits on the kernel's rtnl lock) is made
+  // while every other nsrun waits on ours.
+  std::set<std::string> taken_names;
+  {
+    Netlink nl;
+    for (int attempt = 0; attempt < 4; ++attempt)
+      if (std::string name = veth_name(id, attempt); nl.index_of(name)) taken_names.insert(name);
+  }
+  Ipam ipam(state_root_of(ctx));
+  IpamSession session = ipam.lock();
+  // Validate ran without the lock: whatever changed since is caught here, under it.
+  for (const auto& lease : session.live_leases()) {
+    auto network = Ipv4Network::parse(lease.network);
+    if (!network || !network->overlaps(config_.subnet) || lease.id == id) continue;
+    if (mode_ == Mode::veth || lease.mode != "bridge" || network->str() != config_.subnet.str() ||
+        lease.link != config_.bridge)
+      throw StageError("--network " + config_.subnet.str() + " is already used by container " +
+                       lease.id + " (" + lease.mode + " on " + lease.network +
+                       "; choose another --network)");
+  }
+  if (config_.container_ip) {
+    if (auto lease = session.lease_of(*config_.container_ip); lease && lease->id != id)
+      throw StageError("--container-ip " + config_.container_ip->str() +
+                       " is already leased to container " + lease->id +
+                       " (omit --container-ip to get a free address)");
+    address_ = *config_.container_ip;
+  } else {
+    auto address = session.free_address(config_.subnet, {config_.gateway});
+    if (!address)
+      throw StageError("--network " + config_.subnet.str() +
+                       " has no free address left (use a larger --network)");
+    address_ = *address;
+  }
+  for (const auto& port : config_.ports)
+    if (auto owner = session.port_owner(port.protocol, port.host_port); owner && *owner != id)
+      throw StageError("--publish " + port.str() + ": host port " + std::to_string(port.host_port) +
+                       "/" + port.protocol + " is already published by container " + *owner +
+                       " (choose another host port)");
+  link_ = session.free_link_name(
+      id, [&](int attempt) { return veth_name(id, attempt); },
+      [&](const std::string& name) { return taken_names.count(name) != 0; });
+
+  boost::json::array ports;
+  for (const auto& port : config_.ports)
+    ports.push_back(boost::json::object{{"protocol", port.protocol}, {"port", port.host_port}});
+  const std::string lease_link = mode_ == Mode::bridge ? config_.bridge : link_;
+  ctx.journal.record("lease", {{"address", address_.str()},
+                               {"network", config_.subnet.str()},
+                               {"mode", mode_ == Mode::bridge ? "bridge" : "veth"},
+                               {"link", lease_link},
+                               {"veth", link_},
+                               {"ports", ports}});
+  session.write_lease(
+      {address_, id, config_.subnet.str(), mode_ == Mode::bridge ? "bridge" : "veth", lease_link});
+  session.reserve_link_name(link_, id);
+  for (const auto& port : config_.ports)
+    session.reserve_port(port.protocol, port.host_port, id, port.str());
+  if (ctx.log.debug_enabled())
+    ctx.log.debug("network: " + id + " gets " + address_.str() + "/" +
+                  std::to_string(config_.subnet.prefix_length) + " behind " + link_);
+  write_etc_files(ctx);
+}
+
+// Rewrites what the storage stage generated in <state dir>/etc (only what it generated: a file
+// the spec mounts itself is left alone).
+void NetworkStage::write_etc_files(Context& ctx) {
+  const std::string etc = std::string(ctx.state_dir) + "/etc";
+  if (::access((etc + "/hosts").c_str(), F_OK) == 0)
+    write_file(etc + "/hosts", hosts_file(ctx.spec.hostname, address_.str()));
+  if (::access((etc + "/resolv.conf").c_str(), F_OK) == 0) {
+    ResolvSources sources{config_.dns, read_file("/etc/resolv.conf"),
+                          read_file("/run/systemd/resolve/resolv.conf"), config_.nat};
+    write_file(etc + "/resolv.conf", resolv_conf(sources));
+  }
+}
+
+void NetworkStage::create_runtime(Context& ctx) {
+  if (ctx.pid <= 0) throw StageError("create_runtime needs the container's pid");
+  Netlink nl;
+  Ipam ipam(state_root_of(ctx));
+  int master = 0;
+  if (mode_ == Mode::bridge) {
+    Step step(ctx, "bridge " + config_.bridge);
+    // No lock needed to use an existing bridge: the last container's teardown removes it only
+    // when, under the IPAM lock, it finds no lease on it, and ours exists since prepare.
+    ctx.journal.record("bridge", {{"name", config_.bridge}});
+    master = nl.index_of(config_.bridge);
+    if (!master) {
+      IpamSession session = ipam.lock();  // the marker says nsrun made it (and may remove it)
+      session.write_marker(bridge_marker(config_.bridge),
+                           {{"network", config_.subnet.str()}, {"gateway", config_.gateway.str()}});
+      nl.create_bridge(config_.bridge);  // a concurrent creator wins harmlessly (EEXIST)
+      master = nl.index_of(config_.bridge);
+      if (!master) throw StageError("the bridge " + config_.bridge + " vanished after creation");
+    }
+    // Idempotent (an existing address is fine): cheaper than listing the addresses first.
+    nl.add_address(master, config_.gateway, config_.subnet.prefix_length);
+    nl.set_up(config_.bridge);
+  }
+  if (config_.nat) {
+    Step step(ctx, "ip_forward");
+    if (read_sysctl(ip_forward_path) == "1") {
+      ctx.journal.record("ip_forward", {{"changed", false}});
+    } else {
+      IpamSession session = ipam.lock();
+      bool changed = read_sysctl(ip_forward_path) != "1";
+      ctx.journal.record("ip_forward", {{"changed", changed}});
+      if (changed) {
+        session.write_marker("ip_forward", {{"by", std::string(ctx.container_id)}});
+        write_sysctl(ip_forward_path, "1");
+      }
+    }
+  }
+  {
+    Step step(ctx, "veth " + link_);
+    ctx.journal.record("veth", {{"name", link_}});
+    nl.create_veth(link_, container_interface, ctx.pid, master);
+    if (mode_ == Mode::veth) {
+      int index = nl.index_of(link_);
+      nl.add_address(index, config_.gateway, config_.subnet.prefix_length);
+    }
+  }
+  if (config_.nat) {
+    Step step(ctx, "nat rules");
+    const std::string link = mode_ == Mode::bridge ? config_.bridge : link_;
+    bool localhost = false;
+    for (const auto& port : config_.ports)
+      localhost |= !port.host_ip || (port.host_ip->value >> 24) == 127;
+    // Published on 127.0.0.1 too: let such packets be routed out through the link (docker sets
+    // the same on its bridge); it is per interface and goes away with it.
+    if (localhost) write_sysctl("/proc/sys/net/ipv4/conf/" + link + "/route_localnet", "1");
+    auto rules =
+        build_rules({std::string(ctx.container_id), config_.subnet, address_, link, config_.ports});
+    ctx.journal.record("nat", {{"comment", rule_comment(ctx.container_id)}});
+    firewall().insert(rules);
+    if (ctx.log.debug_enabled())
+      for (const auto& rule : rules) ctx.log.debug("network: -t " + rule.table + " " + rule.str());
+  }
+}
+
+void NetworkStage::create_container(Context& ctx) {
+  Step step(ctx, "configure eth0");
+  Netlink nl;
+  nl.set_up("lo");
+  int index = nl.index_of(container_interface);
+  if (!index) throw StageError("the container has no eth0 (create_runtime did not run?)");
+  nl.add_address(index, address_, config_.subnet.prefix_length);
+  nl.set_up(container_interface);
+  nl.add_default_route(config_.gateway, index);
+}
+
+// From the journal alone, in reverse order; every step runs even when an earlier one failed, and
+// the first failure is reported.
+void NetworkStage::teardown(Context& ctx) {
+  auto records = ctx.journal.records();
+  if (records.empty()) return;
+  const std::string id(ctx.container_id);
+  std::string first_error;
+  auto attempt = [&](const std::string& what, auto&& step) {
+    try {
+      step();
+    } catch (const std::exception& e) {
+      if (first_error.empty())
+        first_error = what + ": " + e.what();
+      else
+        ctx.log.warn(std::string("network: ") + what + ": " + e.what());
+    }
+  };
+  std::unique_ptr<Netlink> netlink;
+  auto nl = [&]() -> Netlink& {
+    if (!netlink) netlink = std::make_unique<Netlink>();
+    return *netlink;
+  };
+  for (auto it = records.rbegin(); it != records.rend(); ++it) {
+    const auto& data = it->data;
+    if (it->type == "nat") {
+      attempt("removing the NAT rules", [&] {
+        Step step(ctx, "teardown nat rules");
+        std::string comment = string_of(data, "comment");
+        if (comment.empty()) comment = rule_comment(id);
+        firewall().remove_marked(comment);
+      });
+    } else if (it->type == "veth") {
+      attempt("removing the veth " + string_of(data, "name"), [&] {
+        Step step(ctx, "teardown veth");
+        std::string name = string_of(data, "name");
+        if (name.empty()) return;
+        // Usually already gone: the pair dies with the container's network namespace.
+        if (nl().index_of(name)) nl().delete_link(name);
+      });
+    } else if (it->type == "lease") {
+      attempt("freeing the lease " + string_of(data, "address"), [&] {
+        Step step(ctx, "teardown lease");
+        IpamSession session = Ipam(state_root_of(ctx)).lock();
+        if (auto address = Ipv4Address::parse(string_of(data, "address")))
+          session.remove_lease(*address, id);
+        if (auto veth = string_of(data, "veth"); !veth.empty()) session.release_link_name(veth, id);
+        if (const auto* ports = data.if_contains("ports"); ports && ports->is_array())
+          for (const auto& port : ports->as_array())
+            if (port.is_object() && port.as_object().if_contains("port") &&
+                port.as_object().at("port").is_int64())
+              session.release_port(string_of(port.as_object(), "protocol"),
+                                   static_cast<int>(port.as_object().at("port").as_int64()), id);
+        auto leases = session.live_leases();
+        std::erase_if(leases, [&](const Lease& lease) { return lease.id == id; });
+        // The bridge goes with its last container, if nsrun created it.
+        const std::string bridge = string_of(data, "link");
+        if (string_of(data, "mode") == "bridge" && !bridge.empty() &&
+            std::none_of(leases.begin(), leases.end(),
+                         [&](const Lease& lease) { return lease.link == bridge; }) &&
+            session.marker(bridge_marker(bridge))) {
+          nl().delete_link(bridge);
+          session.remove_marker(bridge_marker(bridge));
+        }
+        // ip_forward back off only when nsrun turned it on and no container needs it any more.
+        if (leases.empty() && session.marker("ip_forward")) {
+          write_sysctl(ip_forward_path, "0");
+          session.remove_marker("ip_forward");
+        }
+      });
+    }
+    // "bridge" and "ip_forward" are shared: settled with the last lease above.
+  }
+  if (!first_error.empty()) throw StageError(first_error);
+}
+
+}  // namespace nsrun::network

@@ -1,0 +1,173 @@
+// Unit tests: CIDR, address, port, bridge and DNS validation of the network configuration.
+#include "nsrun/network/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include "nsrun/stage.hpp"
+
+namespace nsrun::network {
+namespace {
+
+ContainerSpec with(std::map<std::string, std::string> annotations) {
+  ContainerSpec spec;
+  spec.annotations = std::move(annotations);
+  return spec;
+}
+
+NetworkConfig parse(std::map<std::string, std::string> annotations, Mode mode = Mode::bridge,
+                    boost::json::object config = {}) {
+  return parse_network_config(with(std::move(annotations)), config, mode, "nsrun.network.bridge");
+}
+
+// The message of the StageError `call` throws ("" when it does not throw).
+template <typename Call>
+std::string error_of(Call&& call) {
+  try {
+    call();
+  } catch (const StageError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(NetworkConfig, DefaultsGiveTheFirstHostAsGatewayAndLeaveTheAddressToIpam) {
+  auto config = parse({});
+  EXPECT_EQ(config.subnet.str(), "192.168.1.0/24");
+  EXPECT_EQ(config.gateway.str(), "192.168.1.1");
+  EXPECT_FALSE(config.container_ip);
+  EXPECT_EQ(config.bridge, "nsrun0");
+  EXPECT_TRUE(config.nat);
+  EXPECT_TRUE(config.ports.empty());
+}
+
+TEST(NetworkConfig, AnnotationsOverrideStageConfig) {
+  auto config = parse({{annotation_subnet, "10.1.2.0/24"},
+                       {annotation_host_ip, "10.1.2.254"},
+                       {annotation_container_ip, "10.1.2.7"},
+                       {annotation_nat, "false"},
+                       {annotation_dns, "1.1.1.1,2606:4700::1111"}},
+                      Mode::bridge, {{"bridge", "br-test"}, {"subnet", "10.9.0.0/16"}});
+  EXPECT_EQ(config.subnet.str(), "10.1.2.0/24");
+  EXPECT_EQ(config.gateway.str(), "10.1.2.254");
+  EXPECT_EQ(config.container_ip->str(), "10.1.2.7");
+  EXPECT_EQ(config.bridge, "br-test");
+  EXPECT_FALSE(config.nat);
+  EXPECT_EQ(config.dns, (std::vector<std::string>{"1.1.1.1", "2606:4700::1111"}));
+}
+
+TEST(NetworkConfig, HostBitsOfTheSubnetAreCleared) {
+  EXPECT_EQ(parse({{annotation_subnet, "10.1.2.77/24"}}).subnet.str(), "10.1.2.0/24");
+}
+
+TEST(NetworkConfig, VethModePinsTheSecondHost) {
+  auto config = parse({{annotation_subnet, "10.5.0.0/30"}}, Mode::veth);
+  EXPECT_EQ(config.gateway.str(), "10.5.0.1");
+  EXPECT_EQ(config.container_ip->str(), "10.5.0.2");
+}
+
+TEST(NetworkConfig, MalformedNetworksNameTheFlag) {
+  EXPECT_NE(error_of([] {
+              parse({{annotation_subnet, "10.0.0.0/33"}});
+            }).find("--network"),
+            std::string::npos);
+  EXPECT_NE(error_of([] {
+              parse({{annotation_subnet, "300.1.1.1/24"}});
+            }).find("not an IPv4 address"),
+            std::string::npos);
+  EXPECT_NE(error_of([] {
+              parse({{annotation_subnet, "10.0.0.0"}});
+            }).find("/prefix"),
+            std::string::npos);
+  EXPECT_NE(error_of([] {
+              parse({{annotation_subnet, "fd00::/64"}});
+            }).find("IPv6 is not supported yet"),
+            std::string::npos);
+  EXPECT_NE(error_of([] {
+              parse({{annotation_subnet, "10.0.0.0/31"}});
+            }).find("too small"),
+            std::string::npos);
+}
+
+TEST(NetworkConfig, AddressesMustBeUsableHostsOfTheNetworkAndDiffer) {
+  std::map<std::string, std::string> base{{annotation_subnet, "10.0.0.0/24"}};
+  auto bad = [&](const char* key, const char* value) {
+    auto a = base;
+    a[key] = value;
+    return error_of([&] { parse(a); });
+  };
+  EXPECT_NE(bad(annotation_host_ip, "10.0.1.1").find("--host-ip 10.0.1.1 is outside"),
+            std::string::npos);
+  EXPECT_NE(bad(annotation_container_ip, "10.0.0.0").find("network or broadcast"),
+            std::string::npos);
+  EXPECT_NE(bad(annotation_container_ip, "10.0.0.255").find("network or broadcast"),
+            std::string::npos);
+  EXPECT_NE(bad(annotation_container_ip, "10.0.0.300").find("not an IPv4 address"),
+            std::string::npos);
+  EXPECT_NE(bad(annotation_container_ip, "fe80::1").find("IPv6"), std::string::npos);
+  EXPECT_NE(bad(annotation_container_ip, "10.0.0.1").find("must differ"), std::string::npos);
+}
+
+TEST(NetworkConfig, BridgeNamesAreCheckedLikeTheKernelDoes) {
+  EXPECT_EQ(parse({{annotation_bridge, "abcdefghijklmno"}}).bridge, "abcdefghijklmno");
+  EXPECT_NE(error_of([] {
+              parse({{annotation_bridge, "abcdefghijklmnop"}});
+            }).find("at most 15"),
+            std::string::npos);
+  EXPECT_NE(error_of([] {
+              parse({{annotation_bridge, "a/b"}});
+            }).find("--bridge"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse({{annotation_bridge, ""}}); }).find("--bridge"), std::string::npos);
+}
+
+TEST(NetworkConfig, UnknownStageConfigKeysAreRefused) {
+  EXPECT_NE(error_of([] {
+              parse({}, Mode::bridge, {{"brige", "x"}});
+            }).find("\"brige\""),
+            std::string::npos);
+  // The veth plugin has no bridge.
+  EXPECT_NE(error_of([] {
+              parse({}, Mode::veth, {{"bridge", "x"}});
+            }).find("\"bridge\""),
+            std::string::npos);
+}
+
+TEST(PublishFlag, ParsesEveryForm) {
+  EXPECT_EQ(parse_publish("8080:80"), (PortMapping{std::nullopt, 8080, 80, "tcp"}));
+  EXPECT_EQ(parse_publish("53:5353/udp"), (PortMapping{std::nullopt, 53, 5353, "udp"}));
+  EXPECT_EQ(parse_publish("127.0.0.1:1:65535/tcp"),
+            (PortMapping{Ipv4Address::parse("127.0.0.1"), 1, 65535, "tcp"}));
+  EXPECT_EQ(parse_publish("127.0.0.1:1:65535/tcp").str(), "127.0.0.1:1:65535/tcp");
+}
+
+TEST(PublishFlag, RefusesBadPortsAndForms) {
+  for (const char* bad : {"0:80", "80:0", "65536:80", "80:65536", "x:80", "80", "1:2:3:4",
+                          "80:80/sctp", "999.0.0.1:80:80", ":80", "80:", "-1:80", "080a:80"}) {
+    std::string message = error_of([&] { parse_publish(bad); });
+    EXPECT_NE(message.find("--publish"), std::string::npos) << bad;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << bad;
+  }
+}
+
+TEST(PublishFlag, RepeatedHostPortAndNatOffAreRefused) {
+  EXPECT_NE(error_of([] {
+              parse({{annotation_publish, "80:80,80:81"}});
+            }).find("repeats"),
+            std::string::npos);
+  EXPECT_NO_THROW(parse({{annotation_publish, "80:80,80:80/udp"}}));
+  EXPECT_NE(error_of([] {
+              parse({{annotation_publish, "80:80"}, {annotation_nat, "false"}});
+            }).find("--nat=false"),
+            std::string::npos);
+}
+
+TEST(DnsAndNatFlags, AreValidated) {
+  EXPECT_NE(error_of([] {
+              parse({{annotation_dns, "1.1.1"}});
+            }).find("--dns \"1.1.1\""),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse({{annotation_nat, "maybe"}}); }).find("--nat"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace nsrun::network
