@@ -265,7 +265,7 @@ void apply_resource_flags(const ResourceFlags& f, ContainerSpec& spec, long onli
     const std::string& d = f.cgroup_driver;
     if (d != "auto" && d != "v1" && d != "v2" && d != "hybrid")
       throw Error(quoted("--cgroup-driver", d) + " is not a driver (use auto, v1, v2 or hybrid)");
-    spec.annotations[annotation_cgroup_driver] = d;
+    spec.annotations[annotation::cgroup_driver] = d;
   }
 }
 

@@ -70,20 +70,20 @@ void add_network_annotations(const RunFlags& flags, ContainerSpec& spec) {
   Ipv4Address container = address("--container-ip", flags.container_ip, 2);
   if (host == container)
     throw Error("--host-ip and --container-ip are both " + host.str() + "; they must differ");
-  spec.annotations[annotation_subnet] = network->str();
-  spec.annotations[annotation_host_ip] = host.str();
+  spec.annotations[annotation::subnet] = network->str();
+  spec.annotations[annotation::host_ip] = host.str();
   // Without --container-ip the network stage's IPAM chooses; the flag pins an address.
-  if (!flags.container_ip.empty()) spec.annotations[annotation_container_ip] = container.str();
+  if (!flags.container_ip.empty()) spec.annotations[annotation::container_ip] = container.str();
   // The network stage validates these (a bundle may set the same annotations).
   auto join = [](const std::vector<std::string>& items) {
     std::string out;
     for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
     return out;
   };
-  if (!flags.bridge.empty()) spec.annotations[annotation_bridge] = flags.bridge;
-  if (!flags.nat) spec.annotations[annotation_nat] = "false";
-  if (!flags.publish.empty()) spec.annotations[annotation_publish] = join(flags.publish);
-  if (!flags.dns.empty()) spec.annotations[annotation_dns] = join(flags.dns);
+  if (!flags.bridge.empty()) spec.annotations[annotation::bridge] = flags.bridge;
+  if (!flags.nat) spec.annotations[annotation::nat] = "false";
+  if (!flags.publish.empty()) spec.annotations[annotation::publish] = join(flags.publish);
+  if (!flags.dns.empty()) spec.annotations[annotation::dns] = join(flags.dns);
 }
 
 }  // namespace

@@ -243,7 +243,7 @@ TEST(ApplyResourceFlags, CgroupDriverBecomesAnAnnotation) {
   ResourceFlags f;
   for (const char* d : {"auto", "v1", "v2", "hybrid"}) {
     f.cgroup_driver = d;
-    EXPECT_EQ(apply(f).annotations.at(annotation_cgroup_driver), d);
+    EXPECT_EQ(apply(f).annotations.at(annotation::cgroup_driver), d);
   }
   f.cgroup_driver = "systemd";
   EXPECT_EQ(error_of(f),

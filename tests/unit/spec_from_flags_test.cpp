@@ -36,9 +36,9 @@ TEST(SpecFromFlags, DefaultsFollowTheOriginalProgram) {
   EXPECT_TRUE(spec.has_namespace("mount"));
   EXPECT_TRUE(spec.has_namespace("uts"));
   EXPECT_TRUE(spec.has_namespace("ipc"));
-  EXPECT_EQ(spec.annotations.at(annotation_subnet), "192.168.1.0/24");
-  EXPECT_EQ(spec.annotations.at(annotation_host_ip), "192.168.1.1");
-  EXPECT_FALSE(spec.annotations.count(annotation_container_ip));
+  EXPECT_EQ(spec.annotations.at(annotation::subnet), "192.168.1.0/24");
+  EXPECT_EQ(spec.annotations.at(annotation::host_ip), "192.168.1.1");
+  EXPECT_FALSE(spec.annotations.count(annotation::container_ip));
 }
 
 TEST(SpecFromFlags, EnvironmentIsCleanPlusEnvFlags) {

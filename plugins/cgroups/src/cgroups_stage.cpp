@@ -14,7 +14,8 @@ void CgroupsStage::validate(Context& ctx) {
   if (!driver)
     throw StageError("nsrun.cgroups: config key \"driver\" is \"" + configured +
                      "\" (use auto, v1, v2 or hybrid)");
-  if (auto it = ctx.spec.annotations.find(driver_annotation); it != ctx.spec.annotations.end()) {
+  if (auto it = ctx.spec.annotations.find(annotation::cgroup_driver);
+      it != ctx.spec.annotations.end()) {
     driver = parse_driver(it->second);
     if (!driver)
       throw StageError("--cgroup-driver \"" + it->second +

@@ -115,7 +115,7 @@ TEST_F(StageTest, AlwaysCreateConfigKey) {
 
 TEST_F(StageTest, DriverComesFromTheAnnotationOverTheConfig) {
   config["driver"] = "hybrid";
-  spec.annotations[driver_annotation] = "v1";
+  spec.annotations[annotation::cgroup_driver] = "v1";
   spec.namespaces = {};
   Context ctx = context();
   stage->validate(ctx);
@@ -131,10 +131,11 @@ TEST_F(StageTest, ConfigAndAnnotationErrors) {
   EXPECT_EQ(validate_error(),
             "nsrun.cgroups: unknown config key \"drvier\" (remove it or check its spelling)");
   config = {};
-  spec.annotations[driver_annotation] = "v3";
+  spec.annotations[annotation::cgroup_driver] = "v3";
   EXPECT_EQ(validate_error(),
             "--cgroup-driver \"v3\" is not a driver (use auto, v1, v2 or hybrid)");
-  spec.annotations[driver_annotation] = "v2";  // v2 on this hybrid host: no memory controller
+  spec.annotations[annotation::cgroup_driver] =
+      "v2";  // v2 on this hybrid host: no memory controller
   EXPECT_NE(validate_error().find("the memory controller is not available in the cgroup2 hierarchy "
                                   "at /sys/fs/cgroup/unified"),
             std::string::npos);

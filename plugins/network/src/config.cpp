@@ -110,7 +110,7 @@ NetworkConfig parse_network_config(const ContainerSpec& spec, const boost::json:
   out.nat = reader.boolean("nat").value_or(true);
   reader.finish();
 
-  if (const auto* value = annotation(spec, annotation_subnet)) subnet_text = *value;
+  if (const auto* value = annotation(spec, annotation::subnet)) subnet_text = *value;
   std::string why;
   auto subnet = Ipv4Network::parse(subnet_text, &why);
   if (!subnet)
@@ -138,9 +138,9 @@ NetworkConfig parse_network_config(const ContainerSpec& spec, const boost::json:
                        " (pick a host address)");
     return parsed;
   };
-  out.gateway = address("--host-ip", annotation_host_ip)
+  out.gateway = address("--host-ip", annotation::host_ip)
                     .value_or(Ipv4Address{out.subnet.network().value + 1});
-  out.container_ip = address("--container-ip", annotation_container_ip);
+  out.container_ip = address("--container-ip", annotation::container_ip);
   if (out.container_ip && *out.container_ip == out.gateway)
     throw StageError("--host-ip and --container-ip are both " + out.gateway.str() +
                      "; they must differ");
@@ -151,13 +151,13 @@ NetworkConfig parse_network_config(const ContainerSpec& spec, const boost::json:
   }
 
   if (mode == Mode::bridge) {
-    if (const auto* value = annotation(spec, annotation_bridge))
+    if (const auto* value = annotation(spec, annotation::bridge))
       out.bridge = *value;
     else if (bridge_config)
       out.bridge = *bridge_config;
     check_interface_name(out.bridge, "--bridge");
   }
-  if (const auto* value = annotation(spec, annotation_nat)) {
+  if (const auto* value = annotation(spec, annotation::nat)) {
     if (*value == "true")
       out.nat = true;
     else if (*value == "false")
@@ -165,7 +165,7 @@ NetworkConfig parse_network_config(const ContainerSpec& spec, const boost::json:
     else
       throw StageError("--nat \"" + *value + "\" must be true or false");
   }
-  if (const auto* value = annotation(spec, annotation_publish)) {
+  if (const auto* value = annotation(spec, annotation::publish)) {
     for (const auto& item : split_list(*value)) {
       PortMapping mapping = parse_publish(item);
       for (const auto& other : out.ports)
@@ -178,7 +178,7 @@ NetworkConfig parse_network_config(const ContainerSpec& spec, const boost::json:
   }
   if (!out.ports.empty() && !out.nat)
     throw StageError("--publish needs NAT, which --nat=false turns off (drop one of them)");
-  if (const auto* value = annotation(spec, annotation_dns)) {
+  if (const auto* value = annotation(spec, annotation::dns)) {
     for (const auto& item : split_list(*value)) {
       in6_addr v6{};
       if (!Ipv4Address::parse(item) && inet_pton(AF_INET6, item.c_str(), &v6) != 1)

@@ -41,11 +41,11 @@ TEST(NetworkConfig, DefaultsGiveTheFirstHostAsGatewayAndLeaveTheAddressToIpam) {
 }
 
 TEST(NetworkConfig, AnnotationsOverrideStageConfig) {
-  auto config = parse({{annotation_subnet, "10.1.2.0/24"},
-                       {annotation_host_ip, "10.1.2.254"},
-                       {annotation_container_ip, "10.1.2.7"},
-                       {annotation_nat, "false"},
-                       {annotation_dns, "1.1.1.1,2606:4700::1111"}},
+  auto config = parse({{annotation::subnet, "10.1.2.0/24"},
+                       {annotation::host_ip, "10.1.2.254"},
+                       {annotation::container_ip, "10.1.2.7"},
+                       {annotation::nat, "false"},
+                       {annotation::dns, "1.1.1.1,2606:4700::1111"}},
                       Mode::bridge, {{"bridge", "br-test"}, {"subnet", "10.9.0.0/16"}});
   EXPECT_EQ(config.subnet.str(), "10.1.2.0/24");
   EXPECT_EQ(config.gateway.str(), "10.1.2.254");
@@ -56,68 +56,71 @@ TEST(NetworkConfig, AnnotationsOverrideStageConfig) {
 }
 
 TEST(NetworkConfig, HostBitsOfTheSubnetAreCleared) {
-  EXPECT_EQ(parse({{annotation_subnet, "10.1.2.77/24"}}).subnet.str(), "10.1.2.0/24");
+  EXPECT_EQ(parse({{annotation::subnet, "10.1.2.77/24"}}).subnet.str(), "10.1.2.0/24");
 }
 
 TEST(NetworkConfig, VethModePinsTheSecondHost) {
-  auto config = parse({{annotation_subnet, "10.5.0.0/30"}}, Mode::veth);
+  auto config = parse({{annotation::subnet, "10.5.0.0/30"}}, Mode::veth);
   EXPECT_EQ(config.gateway.str(), "10.5.0.1");
   EXPECT_EQ(config.container_ip->str(), "10.5.0.2");
 }
 
 TEST(NetworkConfig, MalformedNetworksNameTheFlag) {
   EXPECT_NE(error_of([] {
-              parse({{annotation_subnet, "10.0.0.0/33"}});
+              parse({{annotation::subnet, "10.0.0.0/33"}});
             }).find("--network"),
             std::string::npos);
   EXPECT_NE(error_of([] {
-              parse({{annotation_subnet, "300.1.1.1/24"}});
+              parse({{annotation::subnet, "300.1.1.1/24"}});
             }).find("not an IPv4 address"),
             std::string::npos);
   EXPECT_NE(error_of([] {
-              parse({{annotation_subnet, "10.0.0.0"}});
+              parse({{annotation::subnet, "10.0.0.0"}});
             }).find("/prefix"),
             std::string::npos);
   EXPECT_NE(error_of([] {
-              parse({{annotation_subnet, "fd00::/64"}});
+              parse({{annotation::subnet, "fd00::/64"}});
             }).find("IPv6 is not supported yet"),
             std::string::npos);
   EXPECT_NE(error_of([] {
-              parse({{annotation_subnet, "10.0.0.0/31"}});
+              parse({{annotation::subnet, "10.0.0.0/31"}});
             }).find("too small"),
             std::string::npos);
 }
 
 TEST(NetworkConfig, AddressesMustBeUsableHostsOfTheNetworkAndDiffer) {
-  std::map<std::string, std::string> base{{annotation_subnet, "10.0.0.0/24"}};
+  std::map<std::string, std::string> base{{annotation::subnet, "10.0.0.0/24"}};
   auto bad = [&](const char* key, const char* value) {
     auto a = base;
     a[key] = value;
     return error_of([&] { parse(a); });
   };
-  EXPECT_NE(bad(annotation_host_ip, "10.0.1.1").find("--host-ip 10.0.1.1 is outside"),
+  EXPECT_NE(bad(annotation::host_ip, "10.0.1.1").find("--host-ip 10.0.1.1 is outside"),
             std::string::npos);
-  EXPECT_NE(bad(annotation_container_ip, "10.0.0.0").find("network or broadcast"),
+  EXPECT_NE(bad(annotation::container_ip, "10.0.0.0").find("network or broadcast"),
             std::string::npos);
-  EXPECT_NE(bad(annotation_container_ip, "10.0.0.255").find("network or broadcast"),
+  EXPECT_NE(bad(annotation::container_ip, "10.0.0.255").find("network or broadcast"),
             std::string::npos);
-  EXPECT_NE(bad(annotation_container_ip, "10.0.0.300").find("not an IPv4 address"),
+  EXPECT_NE(bad(annotation::container_ip, "10.0.0.300").find("not an IPv4 address"),
             std::string::npos);
-  EXPECT_NE(bad(annotation_container_ip, "fe80::1").find("IPv6"), std::string::npos);
-  EXPECT_NE(bad(annotation_container_ip, "10.0.0.1").find("must differ"), std::string::npos);
+  EXPECT_NE(bad(annotation::container_ip, "fe80::1").find("IPv6"), std::string::npos);
+  EXPECT_NE(bad(annotation::container_ip, "10.0.0.1").find("must differ"), std::string::npos);
 }
 
 TEST(NetworkConfig, BridgeNamesAreCheckedLikeTheKernelDoes) {
-  EXPECT_EQ(parse({{annotation_bridge, "abcdefghijklmno"}}).bridge, "abcdefghijklmno");
+  EXPECT_EQ(parse({{annotation::bridge, "abcdefghijklmno"}}).bridge, "abcdefghijklmno");
   EXPECT_NE(error_of([] {
-              parse({{annotation_bridge, "abcdefghijklmnop"}});
+              parse({{annotation::bridge, "abcdefghijklmnop"}});
             }).find("at most 15"),
             std::string::npos);
   EXPECT_NE(error_of([] {
-              parse({{annotation_bridge, "a/b"}});
+              parse({{annotation::bridge, "a/b"}});
             }).find("--bridge"),
             std::string::npos);
-  EXPECT_NE(error_of([] { parse({{annotation_bridge, ""}}); }).find("--bridge"), std::string::npos);
+  EXPECT_NE(error_of([] {
+              parse({{annotation::bridge, ""}});
+            }).find("--bridge"),
+            std::string::npos);
 }
 
 TEST(NetworkConfig, UnknownStageConfigKeysAreRefused) {
@@ -151,22 +154,22 @@ TEST(PublishFlag, RefusesBadPortsAndForms) {
 
 TEST(PublishFlag, RepeatedHostPortAndNatOffAreRefused) {
   EXPECT_NE(error_of([] {
-              parse({{annotation_publish, "80:80,80:81"}});
+              parse({{annotation::publish, "80:80,80:81"}});
             }).find("repeats"),
             std::string::npos);
-  EXPECT_NO_THROW(parse({{annotation_publish, "80:80,80:80/udp"}}));
+  EXPECT_NO_THROW(parse({{annotation::publish, "80:80,80:80/udp"}}));
   EXPECT_NE(error_of([] {
-              parse({{annotation_publish, "80:80"}, {annotation_nat, "false"}});
+              parse({{annotation::publish, "80:80"}, {annotation::nat, "false"}});
             }).find("--nat=false"),
             std::string::npos);
 }
 
 TEST(DnsAndNatFlags, AreValidated) {
   EXPECT_NE(error_of([] {
-              parse({{annotation_dns, "1.1.1"}});
+              parse({{annotation::dns, "1.1.1"}});
             }).find("--dns \"1.1.1\""),
             std::string::npos);
-  EXPECT_NE(error_of([] { parse({{annotation_nat, "maybe"}}); }).find("--nat"), std::string::npos);
+  EXPECT_NE(error_of([] { parse({{annotation::nat, "maybe"}}); }).find("--nat"), std::string::npos);
 }
 
 }  // namespace

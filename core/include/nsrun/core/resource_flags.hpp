@@ -5,12 +5,10 @@
 
 #include <string>
 
+#include "nsrun/annotations.hpp"
 #include "nsrun/spec.hpp"
 
 namespace nsrun::core {
-
-/// Carries --cgroup-driver to the cgroups stage (a bundle may set it too).
-inline constexpr const char* annotation_cgroup_driver = "nsrun.cgroups.driver";
 
 /// The flags as typed; empty means not given.
 struct ResourceFlags {

@@ -5,19 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "nsrun/annotations.hpp"
 #include "nsrun/spec.hpp"
 
 namespace nsrun::core {
-
-/// Annotation keys that carry the network flags to whichever network stage the pipeline has.
-/// Bundles may set them too, so both ways of describing a container reach the same stage.
-inline constexpr const char* annotation_subnet = "nsrun.network.subnet";
-inline constexpr const char* annotation_host_ip = "nsrun.network.host-ip";
-inline constexpr const char* annotation_container_ip = "nsrun.network.container-ip";
-inline constexpr const char* annotation_bridge = "nsrun.network.bridge";
-inline constexpr const char* annotation_nat = "nsrun.network.nat";          ///< "true"/"false"
-inline constexpr const char* annotation_publish = "nsrun.network.publish";  ///< comma-separated
-inline constexpr const char* annotation_dns = "nsrun.network.dns";          ///< comma-separated
 
 /// The flags of the program nsrun grew from, with its defaults, plus docker's -e and -w.
 struct RunFlags {

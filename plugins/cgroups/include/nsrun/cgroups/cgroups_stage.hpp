@@ -18,13 +18,12 @@
 
 #include <memory>
 
+#include "nsrun/annotations.hpp"
 #include "nsrun/cgroups/driver.hpp"
 #include "nsrun/cgroups/host.hpp"
 #include "nsrun/plugin.hpp"
 
 namespace nsrun::cgroups {
-
-inline constexpr const char* driver_annotation = "nsrun.cgroups.driver";
 
 class CgroupsStage final : public IStage {
  public:

@@ -13,19 +13,11 @@
 #include <string_view>
 #include <vector>
 
+#include "nsrun/annotations.hpp"
 #include "nsrun/ipv4.hpp"
 #include "nsrun/spec.hpp"
 
 namespace nsrun::network {
-
-/// Annotation keys (the CLI's run_flags.hpp spells the same strings).
-inline constexpr const char* annotation_subnet = "nsrun.network.subnet";
-inline constexpr const char* annotation_host_ip = "nsrun.network.host-ip";
-inline constexpr const char* annotation_container_ip = "nsrun.network.container-ip";
-inline constexpr const char* annotation_bridge = "nsrun.network.bridge";
-inline constexpr const char* annotation_nat = "nsrun.network.nat";
-inline constexpr const char* annotation_publish = "nsrun.network.publish";  ///< comma-separated
-inline constexpr const char* annotation_dns = "nsrun.network.dns";          ///< comma-separated
 
 inline constexpr const char* default_subnet = "192.168.1.0/24";
 inline constexpr const char* default_bridge = "nsrun0";
