@@ -4,6 +4,7 @@
 // spec.namespaces; this stage checks that list, completes it (a cgroup namespace on cgroup v2
 // hosts, as docker does) and sets the hostname inside the new UTS namespace.
 #include <linux/magic.h>
+#include <sched.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -55,10 +56,21 @@ class NamespacesStage final : public nsrun::IStage {
 
   void prepare(nsrun::Context& ctx) override {
     // On cgroup v2 a cgroup namespace hides the host's cgroup paths, as docker does by default.
-    if (cgroup_namespace_ && !ctx.spec.has_namespace("cgroup") && host_is_cgroup_v2()) {
-      ctx.spec.namespaces.push_back({"cgroup", ""});
-      ctx.log.debug("nsrun.namespaces: cgroup v2 host, adding a cgroup namespace");
-    }
+    bool wanted = ctx.spec.has_namespace("cgroup") || (cgroup_namespace_ && host_is_cgroup_v2());
+    if (!wanted) return;
+    // A cgroup namespace is rooted where the process is when the namespace is made. Cloned with
+    // it, the container would be rooted in nsrun's cgroup and see its own as /nsrun-<id>; so it is
+    // not cloned but made in start_container, after the cgroups stage moved the process.
+    std::erase_if(ctx.spec.namespaces,
+                  [](const nsrun::NamespaceSpec& ns) { return ns.type == "cgroup"; });
+    unshare_cgroup_namespace_ = true;
+    ctx.log.debug("nsrun.namespaces: a cgroup namespace, made once the process is in its cgroup");
+  }
+
+  void start_container(nsrun::Context&) override {
+    if (unshare_cgroup_namespace_ && ::unshare(CLONE_NEWCGROUP) != 0)
+      throw nsrun::StageError(std::string("cannot create the cgroup namespace: ") +
+                              std::strerror(errno));
   }
 
   void create_container(nsrun::Context& ctx) override {
@@ -69,6 +81,7 @@ class NamespacesStage final : public nsrun::IStage {
 
  private:
   bool cgroup_namespace_ = true;
+  bool unshare_cgroup_namespace_ = false;  // decided in prepare, acted on in the container
 };
 
 }  // namespace

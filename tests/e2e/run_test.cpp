@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "e2e.hpp"
@@ -232,6 +233,23 @@ TEST_F(RunTest, BundleRunsThroughTheSamePath) {
   auto r = test::run({nsrun_binary(), "--root", state_->path(), "run", "--bundle", bundle.path()});
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_EQ(r.out, "from-bundle\nhello\n/tmp\n");
+}
+
+TEST_F(RunTest, CgroupNamespaceIsRootedAtTheContainersOwnCgroup) {
+  TempDir bundle("nsrun-e2e-bundle-");
+  std::ofstream(bundle.path() + "/config.json") << R"({
+    "process": {"args": ["cat", "/proc/self/cgroup"], "env": ["PATH=/bin"], "cwd": "/"},
+    "root": {"path": ")" + busybox_rootfs() + R"("},
+    "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "cgroup"}],
+              "resources": {"pids": {"limit": 50}}}
+  })";
+  auto r = test::run({nsrun_binary(), "--root", state_->path(), "run", "--bundle", bundle.path()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_NE(r.out.find(":pids:"), std::string::npos) << r.out;
+  // Made after the container joined its cgroups, the namespace shows each of them as "/".
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);)
+    EXPECT_EQ(line.substr(line.rfind(':')), ":/") << line;
 }
 
 TEST_F(RunTest, DebugShowsEveryPhaseWithItsDuration) {

@@ -1,0 +1,41 @@
+// nsrun.exec through its ABI: the process spec it refuses before anything is created.
+#include <gtest/gtest.h>
+
+#include "plugin_harness.hpp"
+
+namespace nsrun::test {
+namespace {
+
+ContainerSpec process(std::vector<std::string> args, std::string cwd = "/",
+                      std::vector<std::string> env = {"PATH=/bin"}) {
+  ContainerSpec spec;
+  spec.process.args = std::move(args);
+  spec.process.cwd = std::move(cwd);
+  spec.process.env = std::move(env);
+  return spec;
+}
+
+TEST(ExecStage, ValidatesTheProcess) {
+  PluginHarness stage("nsrun.exec", "exec");
+  auto refused = [&](ContainerSpec spec, const boost::json::object& config = {}) {
+    return stage.run(Phase::validate, spec, config).value_or("accepted");
+  };
+  EXPECT_EQ(refused(process({"sh"})), "accepted");
+  EXPECT_EQ(refused(process({})), "exec: no command given (process.args is empty)");
+  EXPECT_EQ(refused(process({""})), "exec: no command given (process.args is empty)");
+  EXPECT_EQ(refused(process({"sh"}, "work")),
+            "exec: working directory \"work\" must be an absolute path");
+  EXPECT_EQ(refused(process({"sh"}, "/", {"NOEQUALS"})),
+            "exec: environment entry \"NOEQUALS\" must be KEY=VALUE");
+  EXPECT_EQ(refused(process({"sh"}, "/", {"=x"})),
+            "exec: environment entry \"=x\" must be KEY=VALUE");
+  auto terminal = process({"sh"});
+  terminal.process.terminal = true;
+  EXPECT_EQ(refused(terminal),
+            "exec: process.terminal (a pseudo-terminal) is not supported yet; set it to false");
+  EXPECT_EQ(refused(process({"sh"}), {{"shell", true}}),
+            "exec: nsrun.exec: unknown config key \"shell\" (remove it or check its spelling)");
+}
+
+}  // namespace
+}  // namespace nsrun::test

@@ -1,0 +1,54 @@
+// nsrun.namespaces through its ABI: what it accepts, what it refuses and how it says so.
+#include <gtest/gtest.h>
+
+#include "plugin_harness.hpp"
+
+namespace nsrun::test {
+namespace {
+
+ContainerSpec spec_with(std::vector<NamespaceSpec> namespaces, std::string hostname = "") {
+  ContainerSpec spec;
+  spec.namespaces = std::move(namespaces);
+  spec.hostname = std::move(hostname);
+  return spec;
+}
+
+TEST(NamespacesStage, AcceptsTheUsualSet) {
+  PluginHarness stage("nsrun.namespaces", "namespaces");
+  auto spec = spec_with({{"pid", ""}, {"mount", ""}, {"uts", ""}, {"ipc", ""}}, "box");
+  EXPECT_EQ(stage.run(Phase::validate, spec), std::nullopt);
+}
+
+TEST(NamespacesStage, RefusesWhatItCannotDo) {
+  PluginHarness stage("nsrun.namespaces", "namespaces");
+  auto refused = [&](ContainerSpec spec, const boost::json::object& config = {}) {
+    return stage.run(Phase::validate, spec, config).value_or("accepted");
+  };
+  EXPECT_EQ(refused(spec_with({{"user", ""}})),
+            "namespaces: a user namespace is not supported yet (remove it from linux.namespaces)");
+  EXPECT_EQ(refused(spec_with({{"net", ""}})),
+            "namespaces: unknown namespace type \"net\" (known: pid, mount, uts, ipc, network, "
+            "cgroup)");
+  EXPECT_EQ(refused(spec_with({{"network", "/proc/1/ns/net"}})),
+            "namespaces: joining the existing network namespace /proc/1/ns/net is not supported "
+            "yet (remove its path to create a new one)");
+  EXPECT_EQ(refused(spec_with({{"pid", ""}, {"pid", ""}})),
+            "namespaces: the pid namespace is listed twice in linux.namespaces");
+  EXPECT_EQ(refused(spec_with({{"pid", ""}}, "box")),
+            "namespaces: hostname \"box\" needs a uts namespace (add one, or drop the hostname)");
+  EXPECT_EQ(refused(spec_with({{"uts", ""}}), {{"cgroupNamespce", false}}),
+            "namespaces: nsrun.namespaces: unknown config key \"cgroupNamespce\" (remove it or "
+            "check its spelling)");
+}
+
+TEST(NamespacesStage, TakesTheCgroupNamespaceOutOfTheCloneFlags) {
+  // It is made inside the container once the process is in its cgroup, not at clone time.
+  PluginHarness stage("nsrun.namespaces", "namespaces");
+  auto spec = spec_with({{"pid", ""}, {"cgroup", ""}});
+  EXPECT_EQ(stage.run(Phase::prepare, spec), std::nullopt);
+  EXPECT_FALSE(spec.has_namespace("cgroup"));
+  EXPECT_TRUE(spec.has_namespace("pid"));
+}
+
+}  // namespace
+}  // namespace nsrun::test
