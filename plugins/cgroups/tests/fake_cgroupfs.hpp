@@ -116,4 +116,13 @@ class FakeLogger : public Logger {
   std::vector<std::string> debugs, warnings, errors;
 };
 
+/// The limits most driver tests use: 64 MiB memory, 128 MiB memory+swap, 32 pids.
+inline ResourcesSpec memory_and_pids() {
+  ResourcesSpec r;
+  r.memory_limit = 64LL << 20;
+  r.memory_swap = 128LL << 20;
+  r.pids_limit = 32;
+  return r;
+}
+
 }  // namespace nsrun::cgroups::test

@@ -11,6 +11,7 @@ namespace {
 using test::FakeCgroupFs;
 using test::FakeJournal;
 using test::FakeLogger;
+using test::memory_and_pids;
 using Writes = std::vector<std::pair<std::string, std::string>>;
 
 const std::string memory_dir = "/sys/fs/cgroup/memory/process_api/abc/nsrun-c1";
@@ -19,14 +20,6 @@ const std::string cpu_dir = "/sys/fs/cgroup/cpu,cpuacct/nsrun-c1";
 const std::string cpuset_dir = "/sys/fs/cgroup/cpuset/nsrun-c1";
 const std::string freezer_dir = "/sys/fs/cgroup/freezer/nsrun-c1";
 const std::string unified_dir = "/sys/fs/cgroup/unified/nsrun-c1";
-
-ResourcesSpec memory_and_pids() {
-  ResourcesSpec r;
-  r.memory_limit = 64LL << 20;
-  r.memory_swap = 128LL << 20;
-  r.pids_limit = 32;
-  return r;
-}
 
 struct V1 : ::testing::Test {
   FakeCgroupFs fs;

@@ -11,17 +11,10 @@ namespace {
 using test::FakeCgroupFs;
 using test::FakeJournal;
 using test::FakeLogger;
+using test::memory_and_pids;
 using Writes = std::vector<std::pair<std::string, std::string>>;
 
 const std::string cg = "/sys/fs/cgroup";
-
-ResourcesSpec memory_and_pids() {
-  ResourcesSpec r;
-  r.memory_limit = 64LL << 20;
-  r.memory_swap = 128LL << 20;
-  r.pids_limit = 32;
-  return r;
-}
 
 struct V2 : ::testing::Test {
   FakeCgroupFs fs;
