@@ -33,6 +33,10 @@ int run_container(CLI::App& command, RunOptions& options, const GlobalOptions& g
     throw core::Error("run: unknown flag " + options.flags.command.front() +
                       " (see: nsrun run --help)");
 
+  // First: without root nothing below can work, and its files may not even be readable.
+  if (::geteuid() != 0)
+    throw core::Error("nsrun run needs root to create namespaces and mounts (run it with sudo)");
+
   core::ContainerRequest request;
   if (!options.bundle.empty()) {
     if (!options.flags.command.empty())
@@ -69,8 +73,6 @@ int run_container(CLI::App& command, RunOptions& options, const GlobalOptions& g
     request.spec.cgroups_path =
         core::cgroups_path_under(options.resources.cgroup_parent, request.id);
   request.state_root = global.state_root;
-  if (::geteuid() != 0)
-    throw core::Error("nsrun run needs root to create namespaces and mounts (run it with sudo)");
 
   auto discovery = std::chrono::steady_clock::now();
   core::PluginRegistry registry = global.load_plugins(installation, pipeline);
