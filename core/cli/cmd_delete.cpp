@@ -1,4 +1,6 @@
 // nsrun delete [--force] ID...: tear a container down from its state directory alone.
+#include <unistd.h>
+
 #include <csignal>
 #include <iostream>
 
@@ -29,12 +31,32 @@ int delete_container(const std::string& id, bool force, const GlobalOptions& glo
   try {
     oci_state = state.read_state();
   } catch (const core::Error&) {
-    // A crash before state.json was written: there is no process to look after.
+    // A crash before state.json was written: there is no workload to look after.
   }
   if (process_alive(oci_state)) {
     if (!force)
       throw core::Error("delete: container \"" + id + "\" is running (stop it, or use --force)");
     ::kill(static_cast<pid_t>(oci_state["pid"].as_int64()), SIGKILL);
+  }
+  // A live nsrun that holds the lock is setting the container up or tearing it down after its
+  // workload ended: without --force, leave it that; with it, wait for it (it finishes in well
+  // under a second once its workload is gone) and then remove whatever it left.
+  std::optional<core::StateLock> lock;
+  for (int waited_ms = 0;; waited_ms += 10) {
+    try {
+      lock = state.try_lock();
+    } catch (const core::Error&) {
+      if (!state.exists()) return 0;  // its owner removed it meanwhile
+      throw;
+    }
+    if (lock) break;
+    if (!force)
+      throw core::Error("delete: container \"" + id +
+                        "\" is being set up or removed by a running nsrun (wait, or use --force)");
+    if (waited_ms >= 10000)
+      throw core::Error("delete: container \"" + id +
+                        "\" is still held by another nsrun after 10 s (kill that nsrun first)");
+    ::usleep(10000);
   }
   auto registry = global.load_plugins(Installation::locate());
   auto errors = core::teardown_from_state(state, registry, log);

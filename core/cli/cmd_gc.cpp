@@ -1,11 +1,10 @@
 // nsrun gc: tear down every container whose process is gone (after nsrun was killed, a crash or
-// a reboot of a persistent state root), from its state directory alone.
+// a reboot of a persistent state root), from its state directory alone. A container some live
+// nsrun is still setting up or running holds its state directory's lock and is left alone.
 #include <dirent.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
-#include <ctime>
 #include <fstream>
 #include <iostream>
 
@@ -26,39 +25,56 @@ bool process_running(pid_t pid) {
   return paren == std::string::npos || paren + 2 >= text.size() || text[paren + 2] != 'Z';
 }
 
-// Dead: its workload process is gone, or it never got one and has been "creating" for longer
-// than `grace` seconds (a setup takes well under a second; nsrun died in the middle of it).
-bool is_dead(const core::StateDir& state, long grace) {
-  std::string state_file = state.path() + "/state.json";
-  struct stat info {};
+// The workload's pid from state.json, 0 when there is none (setup never finished, or the file
+// is torn).
+pid_t workload_pid(const core::StateDir& state) {
   try {
     auto oci = state.read_state();
     const auto* pid = oci.if_contains("pid");
-    pid_t value = pid && pid->is_int64() ? static_cast<pid_t>(pid->as_int64()) : 0;
-    if (value > 0) return !process_running(value);
+    return pid && pid->is_int64() ? static_cast<pid_t>(pid->as_int64()) : 0;
   } catch (const core::Error&) {
-    // No or torn state.json: judged by age like "creating".
+    return 0;
   }
-  if (::stat(state_file.c_str(), &info) != 0 && ::stat(state.path().c_str(), &info) != 0)
-    return false;
-  return std::time(nullptr) - info.st_mtime > grace;
 }
 
-int collect_garbage(const GlobalOptions& global, long grace, bool dry_run) {
+// A directory being created that its nsrun left before giving it its id: empty, and unlocked.
+bool is_stale_creation(const std::string& root, const std::string& name) {
+  if (!name.starts_with(".creating-")) return false;
+  try {
+    return core::StateDir(root, name).try_lock().has_value();
+  } catch (const core::Error&) {
+    return false;  // gone meanwhile
+  }
+}
+
+int collect_garbage(const GlobalOptions& global, bool dry_run) {
   core::StderrLogger log(global.debug());
   DIR* dir = ::opendir(global.state_root.c_str());
   if (!dir) return 0;  // no state root: nothing ever ran
   std::vector<std::string> ids;
-  while (dirent* entry = ::readdir(dir))
-    if (core::is_valid_container_id(entry->d_name)) ids.emplace_back(entry->d_name);
+  std::vector<std::string> stale;
+  while (dirent* entry = ::readdir(dir)) {
+    if (core::is_valid_container_id(entry->d_name))
+      ids.emplace_back(entry->d_name);
+    else if (is_stale_creation(global.state_root, entry->d_name))
+      stale.emplace_back(entry->d_name);
+  }
   ::closedir(dir);
+  if (!dry_run)
+    for (const auto& name : stale) ::rmdir((global.state_root + "/" + name).c_str());
 
   int exit_code = 0;
   std::optional<core::PluginRegistry> registry;
   for (const auto& id : ids) {
     core::StateDir state(global.state_root, id);
-    if (::access((state.path() + "/pipeline.json").c_str(), F_OK) != 0) continue;  // not ours
-    if (!is_dead(state, grace)) continue;
+    // Dead: no live nsrun holds its lock, and its workload, if it ever had one, is gone.
+    std::optional<core::StateLock> lock;
+    try {
+      lock = state.try_lock();
+    } catch (const core::Error&) {
+      continue;  // removed meanwhile
+    }
+    if (!lock || process_running(workload_pid(state))) continue;
     if (dry_run) {
       std::cout << id << "\n";
       continue;
@@ -83,15 +99,11 @@ int collect_garbage(const GlobalOptions& global, long grace, bool dry_run) {
 void add_gc_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto* gc = app.add_subcommand(
       "gc", "Remove every container whose process is gone, with all it left (prints their ids)");
-  auto grace = std::make_shared<long>(60);
   auto dry_run = std::make_shared<bool>(false);
-  gc->add_option("--grace", *grace,
-                 "Seconds a container may stay in \"creating\" before it counts as dead")
-      ->capture_default_str();
   gc->add_flag("--dry-run", *dry_run, "Only print the ids that would be removed");
-  gc->callback([grace, dry_run, &global, &exit_code] {
+  gc->callback([dry_run, &global, &exit_code] {
     try {
-      exit_code = collect_garbage(global, *grace, *dry_run);
+      exit_code = collect_garbage(global, *dry_run);
     } catch (const core::Error& e) {
       exit_code = report_error(e.what());
     }

@@ -1,7 +1,9 @@
 // nsrun: a small container runtime whose subsystems are plugins.
 #include <unistd.h>
 
+#include <csignal>
 #include <iostream>
+#include <memory>
 
 #include "commands.hpp"
 #include "nsrun/core/state.hpp"
@@ -47,6 +49,10 @@ Installation Installation::locate() {
 
 int main(int argc, char** argv) {
   using namespace nsrun;
+  // A reader that goes away (`DEBUG=1 nsrun run ... 2>&1 | head`) must not kill nsrun between
+  // two setup steps and strand what it created: writes to a closed pipe fail with EPIPE, which
+  // the diagnostics ignore. The container process restores the default before the workload runs.
+  ::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"nsrun: a small container runtime built from plugins", "nsrun"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
@@ -67,12 +73,24 @@ int main(int argc, char** argv) {
   cli::add_rootfs_command(app, exit_code);
   cli::add_delete_command(app, global, exit_code);
   cli::add_gc_command(app, global, exit_code);
-  auto* help = app.add_subcommand("help", "Show this help");
-  help->callback([&] {
-    std::cout << app.help();
+  // `nsrun help [COMMAND]` is `nsrun [COMMAND] --help`, as the original program's help was.
+  auto* help = app.add_subcommand("help", "Show this help, or a command's: nsrun help COMMAND");
+  auto help_topic = std::make_shared<std::string>();
+  help->add_option("command", *help_topic, "The command to explain");
+  help->callback([&app, help_topic, &exit_code] {
     exit_code = 0;
+    // Not app.help(): once a subcommand (this one) was parsed, CLI11 shows that one's help.
+    if (help_topic->empty()) {
+      std::cout << app.get_formatter()->make_help(&app, "nsrun", CLI::AppFormatMode::Normal);
+      return;
+    }
+    for (const CLI::App* command : app.get_subcommands({}))
+      if (command->get_name() == *help_topic) {
+        std::cout << command->help("nsrun");
+        return;
+      }
+    exit_code = cli::report_error("help: no command \"" + *help_topic + "\" (see: nsrun help)");
   });
-
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -81,6 +99,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp&) {
     std::cout << app.help("", CLI::AppFormatMode::All);
     return 0;
+  } catch (const CLI::RequiredError& e) {
+    if (app.get_subcommands().empty())
+      return cli::report_error("no command given (e.g. nsrun run CMD; see: nsrun help)");
+    return cli::report_error(std::string(e.what()) + " (see: nsrun help)");
   } catch (const CLI::ParseError& e) {
     // CLI11's own two-line report becomes one line, with nsrun's error exit code.
     return cli::report_error(std::string(e.what()) + " (see: nsrun help)");

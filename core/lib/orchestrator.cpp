@@ -217,8 +217,11 @@ int Orchestrator::run(ContainerRequest& request) {
 
   // 2. The state directory exists from here on; everything after this point is undone by
   //    teardown, which works from what is persisted in it.
+  // The lock is held until this function returns, after teardown: while it is held, `gc` and
+  // `delete` know a live nsrun owns the container.
+  StateLock lock;
   try {
-    state.create();
+    lock = state.create();
   } catch (const Error& e) {
     return fail({e.what(), exit_code::runtime_error});
   }
@@ -275,6 +278,9 @@ int Orchestrator::run(ContainerRequest& request) {
     // The container process. It dies with nsrun: a container must not outlive its runtime.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::sigprocmask(SIG_SETMASK, &original_mask, nullptr);
+    // The CLI ignores SIGPIPE so that a closed stderr cannot kill nsrun mid-setup; an ignored
+    // signal stays ignored across execve, and the workload must get the default.
+    ::signal(SIGPIPE, SIG_DFL);
     host_end.reset();
     char go = 0;
     if (::read(container_end.get(), &go, 1) != 1) ::_exit(exit_code::runtime_error);
@@ -432,6 +438,16 @@ std::vector<StageFailure> Orchestrator::teardown(const StateDir& state, Containe
 
 std::vector<std::string> teardown_from_state(const StateDir& state, const PluginRegistry& registry,
                                              StderrLogger& log) {
+  // No pipeline.json: nsrun stopped before any stage ran (or another nsrun already removed the
+  // container), so there is nothing for a stage to undo; only the directory is left.
+  if (::access((state.path() + "/pipeline.json").c_str(), F_OK) != 0) {
+    try {
+      state.remove();
+    } catch (const Error& e) {
+      return {e.what()};
+    }
+    return {};
+  }
   Pipeline pipeline = Pipeline::from_json(state.read_pipeline(), state.path() + "/pipeline.json");
   ContainerSpec spec;
   try {

@@ -1,6 +1,8 @@
 #include "nsrun/core/state.hpp"
 
 #include <fcntl.h>
+#include <stdio.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -41,17 +43,57 @@ std::string generate_container_id() {
 StateDir::StateDir(std::string state_root, std::string id)
     : root_(std::move(state_root)), id_(std::move(id)), path_(root_ + "/" + id_) {}
 
-void StateDir::create() const {
+StateLock::~StateLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+StateLock& StateLock::operator=(StateLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.fd_;
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+StateLock StateDir::create() const {
   std::error_code ec;
   std::filesystem::create_directories(root_, ec);
   if (ec) throw Error("cannot create state root " + root_ + ": " + ec.message());
   ::chmod(root_.c_str(), 0700);
-  if (::mkdir(path_.c_str(), 0700) != 0) {
-    if (errno == EEXIST)
+  // Made under a name no container id can have (ids start with a letter or digit), locked, then
+  // moved to its id: RENAME_NOREPLACE refuses an existing id, so the id stays unique.
+  std::string temporary = root_ + "/.creating-XXXXXX";
+  if (!::mkdtemp(temporary.data()))
+    throw Error("cannot create state directory in " + root_ + ": " + std::strerror(errno));
+  auto discard = [&] { ::rmdir(temporary.c_str()); };
+  int fd = ::open(temporary.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int saved = errno;
+    if (fd >= 0) ::close(fd);
+    discard();
+    throw Error("cannot lock state directory " + temporary + ": " + std::strerror(saved));
+  }
+  StateLock lock(fd);
+  if (::renameat2(AT_FDCWD, temporary.c_str(), AT_FDCWD, path_.c_str(), RENAME_NOREPLACE) != 0) {
+    int saved = errno;
+    discard();
+    if (saved == EEXIST || saved == ENOTEMPTY)
       throw Error("a container named \"" + id_ + "\" already exists in " + root_ +
                   " (choose another --name, or remove it with: nsrun delete --force " + id_ + ")");
-    throw Error("cannot create state directory " + path_ + ": " + std::strerror(errno));
+    throw Error("cannot create state directory " + path_ + ": " + std::strerror(saved));
   }
+  return lock;
+}
+
+std::optional<StateLock> StateDir::try_lock() const {
+  int fd = ::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw Error("cannot open state directory " + path_ + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return StateLock(fd);
+  int saved = errno;
+  ::close(fd);
+  if (saved == EWOULDBLOCK) return std::nullopt;
+  throw Error("cannot lock state directory " + path_ + ": " + std::strerror(saved));
 }
 
 bool StateDir::exists() const {

@@ -1,6 +1,8 @@
 // End to end: real containers on the busybox rootfs, as root.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -263,6 +265,85 @@ TEST_F(RunTest, DebugShowsEveryPhaseWithItsDuration) {
   EXPECT_NE(r.err.find(" ms"), std::string::npos);
 }
 
+// Runs argv with stdout on /dev/null and stderr on a pipe whose reader is already gone, as with
+// `DEBUG=1 nsrun run ... 2>&1 | head -3` once head has exited: every diagnostic write fails.
+int run_with_stderr_closed_by_reader(const std::vector<std::string>& argv) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return -1;
+  ::close(pipe_fds[0]);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1);
+    ::dup2(pipe_fds[1], 2);
+    std::vector<char*> args;
+    for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(pipe_fds[1]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+TEST_F(RunTest, AClosedStderrDoesNotKillNsrunMidSetup) {
+  int code = run_with_stderr_closed_by_reader({"/usr/bin/env", "DEBUG=1", nsrun_binary(), "--root",
+                                               state_->path(), "run", "--rootfs", busybox_rootfs(),
+                                               "--network", "none", "/bin/true"});
+  EXPECT_EQ(code, 0) << "nsrun must finish (141 = killed by SIGPIPE)";
+  // TearDown checks that the state root is empty.
+}
+
+TEST_F(RunTest, TheWorkloadGetsTheDefaultSigpipe) {
+  // An ignored signal stays ignored across execve; nsrun ignores SIGPIPE itself. (The inner
+  // shell, not PID 1: the kernel keeps default-action signals from a namespace's init.)
+  auto r = run({"--network", "none", "sh", "-c", "sh -c 'kill -PIPE $$; echo survived'; echo $?"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, std::to_string(128 + SIGPIPE) + "\n");
+}
+
+// A state directory that an nsrun left before it wrote state.json or a journal (it died between
+// two setup steps), one with neither pipeline.json (it died right after creating the
+// directory), and a directory some live process still holds locked.
+TEST_F(RunTest, GcAndDeleteRemoveStateDirectoriesWithoutStateOrJournal) {
+  std::string pipeline =
+      fs::path(nsrun_binary()).parent_path().parent_path() / "share/nsrun/pipeline.json";
+  ASSERT_TRUE(fs::exists(pipeline)) << pipeline;
+  for (const char* id : {"no-state", "no-state-2", "locked"}) {
+    fs::create_directory(state_->path() + "/" + id);
+    fs::copy_file(pipeline, state_->path() + "/" + id + "/pipeline.json");
+  }
+  fs::create_directory(state_->path() + "/empty");
+  int held = ::open((state_->path() + "/locked").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(held, 0);
+  ASSERT_EQ(::flock(held, LOCK_EX), 0);
+
+  auto dry = test::run({nsrun_binary(), "--root", state_->path(), "gc", "--dry-run"});
+  EXPECT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_EQ(dry.out.find("locked"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("no-state\n"), std::string::npos) << dry.out;
+  EXPECT_TRUE(fs::exists(state_->path() + "/no-state")) << "--dry-run removes nothing";
+
+  auto gc = test::run({nsrun_binary(), "--root", state_->path(), "gc"});
+  EXPECT_EQ(gc.exit_code, 0) << gc.err;
+  for (const char* id : {"no-state", "no-state-2", "empty"}) {
+    EXPECT_NE(gc.out.find(std::string(id) + "\n"), std::string::npos) << gc.out;
+    EXPECT_FALSE(fs::exists(state_->path() + "/" + id)) << id;
+  }
+  EXPECT_TRUE(fs::exists(state_->path() + "/locked")) << "a live owner's container is kept";
+
+  auto del = test::run({nsrun_binary(), "--root", state_->path(), "delete", "locked"});
+  EXPECT_EQ(del.exit_code, 125);
+  EXPECT_NE(del.err.find("being set up or removed by a running nsrun"), std::string::npos)
+      << del.err;
+  ::close(held);
+  del = test::run({nsrun_binary(), "--root", state_->path(), "delete", "locked"});
+  EXPECT_EQ(del.exit_code, 0) << del.err;
+  EXPECT_FALSE(fs::exists(state_->path() + "/locked"));
+}
+
 // Bad input: one line, exit 125, and nothing created (TearDown checks the state root).
 struct BadInput {
   std::vector<std::string> args;
@@ -336,6 +417,34 @@ TEST_F(RunTest, NotRootIsAClearError) {
                       "--root", state_->path(), "run", "--rootfs", busybox_rootfs(), "true"});
   EXPECT_EQ(r.exit_code, 125);
   EXPECT_NE(r.err.find("needs root"), std::string::npos) << r.err;
+}
+
+// `nsrun help [COMMAND]` is `nsrun [COMMAND] --help`; a bare `nsrun` is a usage error.
+TEST(Cli, HelpIsTheUsageOfNsrunOrOfACommand) {
+  auto help = test::run({nsrun_binary(), "help"});
+  auto flag = test::run({nsrun_binary(), "--help"});
+  EXPECT_EQ(help.exit_code, 0) << help.err;
+  EXPECT_EQ(help.out, flag.out);
+  EXPECT_NE(help.out.find("run"), std::string::npos);
+  EXPECT_NE(help.out.find("Usage: nsrun [OPTIONS] SUBCOMMAND"), std::string::npos) << help.out;
+
+  auto run_help = test::run({nsrun_binary(), "help", "run"});
+  auto run_flag = test::run({nsrun_binary(), "run", "--help"});
+  EXPECT_EQ(run_help.exit_code, 0) << run_help.err;
+  EXPECT_EQ(run_help.out, run_flag.out);
+  EXPECT_NE(run_help.out.find("--hostname"), std::string::npos) << run_help.out;
+
+  auto unknown = test::run({nsrun_binary(), "help", "frobnicate"});
+  EXPECT_EQ(unknown.exit_code, 125);
+  EXPECT_EQ(unknown.err, "nsrun: help: no command \"frobnicate\" (see: nsrun help)\n");
+}
+
+TEST(Cli, NoCommandIsAUsageErrorOnOneLine) {
+  auto r = test::run({nsrun_binary()});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("nsrun help"), std::string::npos) << r.err;
 }
 
 TEST(Plugins, ListsLoadedAndRefusedWithReasons) {

@@ -26,6 +26,28 @@ TEST(State, ContainerIds) {
   EXPECT_NE(id, generate_container_id());
 }
 
+// The creator holds the lock from before the directory has its id until it lets go; nothing else
+// is left in the root (the temporary name is gone).
+TEST(State, TheCreatorHoldsTheLockUntilItLetsGo) {
+  fs::path root = fs::temp_directory_path() / ("nsrun-lock-" + std::to_string(::getpid()));
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() { fs::remove_all(dir); }
+  } cleanup{root};
+  StateDir state(root.string(), "c1");
+  {
+    StateLock held = state.create();
+    EXPECT_FALSE(state.try_lock()) << "taken while the creator lives";
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(root)) names.push_back(entry.path().filename());
+    EXPECT_EQ(names, std::vector<std::string>{"c1"});
+  }
+  auto lock = state.try_lock();
+  EXPECT_TRUE(lock) << "free once the creator let go";
+  EXPECT_FALSE(state.try_lock()) << "and exclusive";
+  EXPECT_THROW((void)StateDir(root.string(), "absent").try_lock(), Error);
+}
+
 TEST(State, DirectoryLifecycleAndJournal) {
   fs::path root = fs::temp_directory_path() / ("nsrun-state-" + std::to_string(::getpid()));
   struct Cleanup {
@@ -33,9 +55,9 @@ TEST(State, DirectoryLifecycleAndJournal) {
     ~Cleanup() { fs::remove_all(dir); }
   } cleanup{root};
   StateDir state(root.string(), "c1");
-  state.create();
+  StateLock lock = state.create();
   EXPECT_EQ(fs::status(state.path()).permissions() & fs::perms::all, fs::perms::owner_all);
-  EXPECT_THROW(state.create(), Error) << "an existing id is refused";
+  EXPECT_THROW((void)state.create(), Error) << "an existing id is refused";
   state.write_state(42, "running", "/bundle");
   auto oci = state.read_state();
   EXPECT_EQ(oci.at("pid").as_int64(), 42);

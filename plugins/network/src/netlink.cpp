@@ -179,6 +179,18 @@ std::vector<RouteInfo> Netlink::ipv4_routes() {
   return out;
 }
 
+std::optional<RouteInfo> foreign_route_overlapping(const Ipv4Network& subnet,
+                                                   const std::string& own_bridge, RouteView& host) {
+  for (auto& route : host.ipv4_routes()) {
+    if (route.is_default() || !route.destination.overlaps(subnet)) continue;
+    route.interface = host.name_of(route.interface_index);
+    if (route.interface_index != 0 && route.interface.empty()) continue;  // its link is gone
+    if (!own_bridge.empty() && route.interface == own_bridge) continue;
+    return route;
+  }
+  return std::nullopt;
+}
+
 std::string Netlink::name_of(int index) {
   rtnl_link* found = nullptr;
   if (index <= 0 || rtnl_link_get_kernel(sock_, index, nullptr, &found) < 0) return {};

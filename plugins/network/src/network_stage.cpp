@@ -124,17 +124,13 @@ void NetworkStage::check_host(Context& ctx) {
                          " (choose another host port)");
   }
   Netlink nl;
-  int bridge_index = mode_ == Mode::bridge ? nl.index_of(config_.bridge) : 0;
-  for (auto& route : nl.ipv4_routes()) {
-    if (route.is_default()) continue;
-    if (bridge_index && route.interface_index == bridge_index) continue;  // our own bridge
-    if (!route.destination.overlaps(subnet)) continue;
-    route.interface = nl.name_of(route.interface_index);
+  const std::string own_bridge = mode_ == Mode::bridge ? config_.bridge : "";
+  if (auto route = foreign_route_overlapping(subnet, own_bridge, nl))
     throw StageError("--network " + subnet.str() + " overlaps the host route " +
-                     route.destination.str() +
-                     (route.interface.empty() ? "" : " dev " + route.interface) +
+                     route->destination.str() +
+                     (route->interface.empty() ? "" : " dev " + route->interface) +
                      " (choose a --network that no host route covers)");
-  }
+  int bridge_index = own_bridge.empty() ? 0 : nl.index_of(own_bridge);
   if (bridge_index) {
     for (const auto& a : nl.ipv4_addresses(bridge_index)) {
       Ipv4Network on_bridge{a.address, a.prefix_length};

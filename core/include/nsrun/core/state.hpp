@@ -6,11 +6,19 @@
 //   journal.jsonl  one JSON object per line: {"stage", "type", "data"}, appended before each
 //                  resource is created
 // Anything else in it (generated /etc files, leases) belongs to the stages.
+//
+// The nsrun process that creates a container holds an exclusive flock on the directory for as
+// long as it lives (a foreground `nsrun run`: until the container is torn down). So `gc` and
+// `delete` tell a container being set up by a live nsrun from one whose nsrun died, without
+// guessing from ages: a lock they can take has no live owner. The lock is taken before the
+// directory appears under its id (it is made under a temporary name, locked, then renamed), so
+// there is no moment at which a fresh directory is visible and unlocked.
 #pragma once
 
 #include <sys/types.h>
 
 #include <boost/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +35,21 @@ bool is_valid_container_id(std::string_view id);
 /// A random 12-hex-digit id, like docker's short ids.
 std::string generate_container_id();
 
+/// An exclusive flock on a state directory, released when the object (and every process that
+/// inherited the descriptor before execve) is gone.
+class StateLock {
+ public:
+  explicit StateLock(int fd = -1) : fd_(fd) {}
+  ~StateLock();
+  StateLock(StateLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  StateLock& operator=(StateLock&& other) noexcept;
+  StateLock(const StateLock&) = delete;
+  StateLock& operator=(const StateLock&) = delete;
+
+ private:
+  int fd_;
+};
+
 class StateDir {
  public:
   StateDir(std::string state_root, std::string id);
@@ -34,9 +57,13 @@ class StateDir {
   const std::string& path() const { return path_; }
   const std::string& id() const { return id_; }
 
-  /// Creates the directory (and the root, 0700); Error if a container with this id exists.
-  void create() const;
+  /// Creates the directory (and the root, 0700), locked by the returned lock; Error if a
+  /// container with this id exists.
+  [[nodiscard]] StateLock create() const;
   bool exists() const;
+  /// The lock, when no live process holds it; nullopt while the nsrun that created the
+  /// container (or another that locked it) is still at work. Error if the directory is gone.
+  std::optional<StateLock> try_lock() const;
   /// Removes the directory and everything in it; succeeds when it is already gone.
   void remove() const;
 

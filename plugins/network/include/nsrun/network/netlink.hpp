@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,10 +31,26 @@ struct InterfaceAddress {
   int prefix_length = 0;
 };
 
-class Netlink {
+/// What the host-route overlap check reads: the routes, and the name behind an interface index.
+class RouteView {
+ public:
+  virtual ~RouteView() = default;
+  virtual std::vector<RouteInfo> ipv4_routes() = 0;
+  virtual std::string name_of(int index) = 0;
+};
+
+/// The first host route that overlaps `subnet` and is neither a default route nor a route of
+/// `own_bridge` (empty: none); nullopt when there is none. A route is told to be the bridge's by
+/// the name of its interface, read after the routes: a bridge that a concurrent nsrun creates
+/// at any moment before that is still recognised as ours (comparing with an index read earlier
+/// was a race). A route whose interface is gone by then went with it and is skipped.
+std::optional<RouteInfo> foreign_route_overlapping(const Ipv4Network& subnet,
+                                                   const std::string& own_bridge, RouteView& host);
+
+class Netlink final : public RouteView {
  public:
   Netlink();
-  ~Netlink();
+  ~Netlink() override;
   Netlink(const Netlink&) = delete;
   Netlink& operator=(const Netlink&) = delete;
 
@@ -52,10 +69,10 @@ class Netlink {
   /// Deletes a link; false when it was already gone.
   bool delete_link(const std::string& name);
   /// The name of interface `index`, "" when there is none.
-  std::string name_of(int index);
+  std::string name_of(int index) override;
   /// Every IPv4 route outside the local table (routes to the host's own addresses); the
   /// interface names are left empty (name_of() when needed).
-  std::vector<RouteInfo> ipv4_routes();
+  std::vector<RouteInfo> ipv4_routes() override;
   void add_default_route(Ipv4Address gateway, int index);
 
  private:
