@@ -19,7 +19,7 @@ bool process_alive(const boost::json::object& state) {
 }
 
 int delete_container(const std::string& id, bool force, const GlobalOptions& global) {
-  core::StderrLogger log(global.debug());
+  core::StderrLogger log(global.level());
   if (!core::is_valid_container_id(id))
     throw core::Error("delete: \"" + id + "\" is not a container id");
   core::StateDir state(global.state_root, id);

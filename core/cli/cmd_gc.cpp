@@ -48,7 +48,7 @@ bool is_stale_creation(const std::string& root, const std::string& name) {
 }
 
 int collect_garbage(const GlobalOptions& global, bool dry_run) {
-  core::StderrLogger log(global.debug());
+  core::StderrLogger log(global.level());
   DIR* dir = ::opendir(global.state_root.c_str());
   if (!dir) return 0;  // no state root: nothing ever ran
   std::vector<std::string> ids;

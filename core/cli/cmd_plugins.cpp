@@ -18,10 +18,12 @@ void add_plugins_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
       std::cout << std::setw(24) << (p.name.empty() ? "-" : p.name) << std::setw(11)
                 << (p.kind.empty() ? "-" : p.kind) << std::setw(9)
                 << (p.version.empty() ? "-" : p.version) << std::setw(5)
-                << (p.api_version ? std::to_string(p.api_version) : "-")
+                << (p.api_major ? std::to_string(p.api_major) + "." + std::to_string(p.api_minor)
+                                : "-")
                 << (p.loaded() ? "loaded  " : "refused ") << p.path;
       if (!p.loaded()) std::cout << ": " << p.refusal;
       std::cout << "\n";
+      if (p.loaded() && !p.summary.empty()) std::cout << "    " << p.summary << "\n";
     }
     exit_code = 0;
   });

@@ -23,7 +23,7 @@ struct RunOptions {
 };
 
 int run_container(CLI::App& command, RunOptions& options, const GlobalOptions& global) {
-  core::StderrLogger log(global.debug());
+  core::StderrLogger log(global.level());
   auto start = std::chrono::steady_clock::now();
   std::string cwd = std::filesystem::current_path().string();
   Installation installation = Installation::locate();
@@ -46,13 +46,14 @@ int run_container(CLI::App& command, RunOptions& options, const GlobalOptions& g
                         " cannot be combined with --bundle (set linux.resources or "
                         "linux.cgroupsPath in config.json)");
     request.bundle = std::filesystem::absolute(options.bundle).lexically_normal().string();
-    request.spec = core::spec_from_bundle(request.bundle);
-    if (request.spec.process.args.empty())
+    request.spec = core::read_bundle_config(request.bundle);
+    if (core::spec_from_json(request.spec, request.bundle).process.args.empty())
       throw core::Error("bundle: config.json process.args is empty (name the command to run)");
   } else {
     request.bundle = cwd;
-    request.spec = core::spec_from_flags(options.flags, cwd, installation.default_rootfs);
-    core::apply_resource_flags(options.resources, request.spec, ::sysconf(_SC_NPROCESSORS_ONLN));
+    ContainerSpec spec = core::spec_from_flags(options.flags, cwd, installation.default_rootfs);
+    core::apply_resource_flags(options.resources, spec, ::sysconf(_SC_NPROCESSORS_ONLN));
+    request.spec = core::spec_to_json(spec);
   }
 
   core::Pipeline pipeline = core::Pipeline::from_file(
@@ -70,7 +71,7 @@ int run_container(CLI::App& command, RunOptions& options, const GlobalOptions& g
                       "\" must be 1-64 letters, digits, '_', '.' or '-', starting with a letter "
                       "or digit");
   if (!options.resources.cgroup_parent.empty())
-    request.spec.cgroups_path =
+    request.spec["linux"].as_object()["cgroupsPath"] =
         core::cgroups_path_under(options.resources.cgroup_parent, request.id);
   request.state_root = global.state_root;
 

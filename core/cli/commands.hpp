@@ -27,7 +27,8 @@ struct GlobalOptions {
   std::string log_level = "warn";
   std::vector<std::string> plugin_dirs;
 
-  bool debug() const;
+  /// --log-level, raised to debug by DEBUG=1.
+  core::LogLevel level() const;
   /// Loads every plugin from --plugin-dir, NSRUN_PLUGIN_PATH and the installed directory.
   core::PluginRegistry load_plugins(const Installation& installation) const;
   /// Loads only the plugins a pipeline names, from the same directories.

@@ -16,8 +16,9 @@ int report_error(const std::string& message) {
   return exit_code::runtime_error;
 }
 
-bool GlobalOptions::debug() const {
-  return log_level == "debug" || core::debug_requested_by_environment();
+core::LogLevel GlobalOptions::level() const {
+  if (core::debug_requested_by_environment()) return core::LogLevel::debug;
+  return core::parse_log_level(log_level).value_or(core::LogLevel::warn);
 }
 
 core::PluginRegistry GlobalOptions::load_plugins(const Installation& installation) const {
@@ -59,8 +60,9 @@ int main(int argc, char** argv) {
   cli::GlobalOptions global;
   global.state_root = core::default_state_root;
   app.add_option("--root", global.state_root, "State directory root")->capture_default_str();
-  app.add_option("--log-level", global.log_level, "Log level: warn or debug (DEBUG=1 also)")
-      ->check(CLI::IsMember({"warn", "debug"}))
+  app.add_option("--log-level", global.log_level,
+                 "Log level: error, warn, info or debug (DEBUG=1: debug)")
+      ->check(CLI::IsMember({"error", "warn", "info", "debug"}))
       ->capture_default_str();
   app.add_option("--plugin-dir", global.plugin_dirs,
                  "Extra plugin directory, searched before NSRUN_PLUGIN_PATH and the installed one")

@@ -6,11 +6,14 @@
 
 #include <algorithm>
 #include <boost/dll/shared_library.hpp>
+#include <boost/system/error_code.hpp>
 #include <cerrno>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <set>
+#include <type_traits>
 
 namespace nsrun::core {
 namespace {
@@ -30,6 +33,10 @@ std::string ownership_problem(const struct stat& st, unsigned required_owner) {
   if (st.st_mode & (S_IWGRP | S_IWOTH)) return "writable by group or others (chmod go-w it)";
   return {};
 }
+
+// The descriptor of API 2.0, the smallest this nsrun reads: later minors only add fields.
+constexpr std::uint32_t minimum_descriptor_size =
+    offsetof(nsrun_plugin, invoke) + sizeof(nsrun_plugin::invoke);
 
 bool has_suffix(std::string_view text, std::string_view suffix) {
   return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
@@ -134,34 +141,41 @@ void PluginRegistry::load_file(const std::string& path, const std::string& expec
   boost::system::error_code ec;
   library.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
   if (ec) return refuse("cannot load: " + ec.message());
-  if (!library.has(plugin_entry_symbol))
-    return refuse(std::string("no ") + plugin_entry_symbol + " symbol (not an nsrun plugin?)");
-  auto& entry = library.get<PluginEntry>(plugin_entry_symbol);
+  if (!library.has(NSRUN_PLUGIN_ENTRY_SYMBOL))
+    return refuse(std::string("no ") + NSRUN_PLUGIN_ENTRY_SYMBOL +
+                  " symbol (not an nsrun plugin?)");
+  auto& entry =
+      library.get<std::remove_pointer_t<nsrun_plugin_entry_fn>>(NSRUN_PLUGIN_ENTRY_SYMBOL);
   // Moved, not copied: a copy of a shared_library dlopens the file a second time.
   loaded_libraries().push_back(std::move(library));
 
-  const PluginDescriptor* descriptor = entry();
-  if (!descriptor) return refuse(std::string(plugin_entry_symbol) + " returned no descriptor");
-  // api_version, struct_size and name lead the descriptor in every API version (plugin.hpp), so
+  const nsrun_plugin* descriptor = entry();
+  if (!descriptor)
+    return refuse(std::string(NSRUN_PLUGIN_ENTRY_SYMBOL) + " returned no descriptor");
+  // api_major, struct_size and name lead the descriptor in every API version (plugin.h), so
   // they are readable whatever the rest looks like: enough to name what is refused.
-  record.api_version = descriptor->api_version;
+  record.api_major = descriptor->api_major;
   if (descriptor->name) record.name = descriptor->name;
-  if (descriptor->api_version != NSRUN_API_VERSION)
-    return refuse("built for nsrun plugin API " + std::to_string(descriptor->api_version) +
-                  ", this nsrun speaks API " + std::to_string(NSRUN_API_VERSION) +
-                  " (rebuild it against this nsrun's SDK)");
-  if (descriptor->struct_size < sizeof(PluginDescriptor))
-    return refuse("descriptor is " + std::to_string(descriptor->struct_size) + " bytes, expected " +
-                  std::to_string(sizeof(PluginDescriptor)));
+  const std::string ours = std::to_string(NSRUN_API_MAJOR) + "." + std::to_string(NSRUN_API_MINOR);
+  if (descriptor->api_major != NSRUN_API_MAJOR)
+    return refuse("built for nsrun plugin API " + std::to_string(descriptor->api_major) +
+                  ", this nsrun speaks API " + ours + " (rebuild it against this nsrun's SDK)");
+  if (descriptor->struct_size < minimum_descriptor_size)
+    return refuse("descriptor is " + std::to_string(descriptor->struct_size) + " bytes, API " +
+                  std::to_string(NSRUN_API_MAJOR) + " needs at least " +
+                  std::to_string(minimum_descriptor_size));
+  record.api_minor = descriptor->api_minor;
+  // A newer minor may declare what this nsrun cannot honour (and would silently ignore).
+  if (descriptor->api_minor > NSRUN_API_MINOR)
+    return refuse("built for nsrun plugin API " + std::to_string(descriptor->api_major) + "." +
+                  std::to_string(descriptor->api_minor) + ", newer than this nsrun's API " + ours +
+                  " (upgrade nsrun, or build it against SDK " + ours + ")");
   if (!descriptor->name || !*descriptor->name || !descriptor->version || !descriptor->kind ||
-      !descriptor->abi_tag || !descriptor->create || !descriptor->destroy || !descriptor->invoke)
-    return refuse("descriptor has an empty name, version, kind, ABI tag or function");
+      !*descriptor->kind || !descriptor->create || !descriptor->destroy || !descriptor->invoke)
+    return refuse("descriptor has an empty name, version, kind or function");
   record.version = descriptor->version;
   record.kind = descriptor->kind;
   record.summary = descriptor->summary ? descriptor->summary : "";
-  if (std::string_view(descriptor->abi_tag) != NSRUN_ABI_TAG)
-    return refuse(std::string("built with ABI ") + descriptor->abi_tag + ", this nsrun has " +
-                  NSRUN_ABI_TAG + " (rebuild it with the same compiler runtime and Boost)");
   if (record.name != expected_name)
     return refuse("declares the name " + record.name + ", so its file must be named " +
                   record.name + ".so");

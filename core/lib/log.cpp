@@ -24,11 +24,22 @@ void write_line(std::string_view level, std::string_view message) noexcept {
 
 }  // namespace
 
+std::optional<LogLevel> parse_log_level(std::string_view name) {
+  if (name == "debug") return LogLevel::debug;
+  if (name == "info") return LogLevel::info;
+  if (name == "warn") return LogLevel::warn;
+  if (name == "error") return LogLevel::error;
+  return std::nullopt;
+}
+
 void StderrLogger::debug(std::string_view message) noexcept {
-  if (debug_) write_line("debug: ", message);
+  if (level_ <= LogLevel::debug) write_line("debug: ", message);
+}
+void StderrLogger::info(std::string_view message) noexcept {
+  if (level_ <= LogLevel::info) write_line("", message);
 }
 void StderrLogger::warn(std::string_view message) noexcept {
-  write_line("warning: ", message);
+  if (level_ <= LogLevel::warn) write_line("warning: ", message);
 }
 void StderrLogger::error(std::string_view message) noexcept {
   write_line("", message);

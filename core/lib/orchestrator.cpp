@@ -22,19 +22,109 @@
 namespace nsrun::core {
 namespace {
 
-// Collects a plugin's failure report; the message is copied on the core's side of the boundary.
-class FailureSink final : public ErrorSink {
- public:
-  void fail(std::string_view message, int exit_code) noexcept override {
-    try {
-      message_.assign(message);
-    } catch (...) {
-    }
-    exit_code_ = exit_code;
-  }
-  std::string message_;
-  int exit_code_ = exit_code::runtime_error;
+// The state of one call across the C boundary: what the host table's functions reach through
+// `opaque`, and the failure the plugin reported.
+struct CallState {
+  const BoundStage* stage;
+  const CallSite* site;
+  Phase phase;
+  std::string failure;
+  int exit_code = exit_code::runtime_error;
 };
+
+CallState& state_of(void* opaque) {
+  return *static_cast<CallState*>(opaque);
+}
+
+int host_log_enabled(void* opaque, int level) {
+  const auto& site = *state_of(opaque).site;
+  if (level == NSRUN_LOG_DEBUG) return site.log->debug_enabled();
+  if (level == NSRUN_LOG_INFO) return site.log->info_enabled();
+  return 1;
+}
+
+void host_log(void* opaque, int level, const char* message) {
+  auto& call = state_of(opaque);
+  if (!message) return;
+  std::string line = call.stage->kind() + ": " + message;
+  switch (level) {
+    case NSRUN_LOG_DEBUG:
+      return call.site->log->debug(line);
+    case NSRUN_LOG_INFO:
+      return call.site->log->info(line);
+    case NSRUN_LOG_WARN:
+      return call.site->log->warn(line);
+    default:
+      return call.site->log->error(line);
+  }
+}
+
+void host_fail(void* opaque, const char* message, int exit_code) {
+  auto& call = state_of(opaque);
+  try {
+    call.failure = message ? message : "failed without a message";
+  } catch (...) {
+  }
+  call.exit_code = exit_code;
+}
+
+int host_journal_append(void* opaque, const char* type, const char* data_json) {
+  auto& call = state_of(opaque);
+  if (!call.site->journal || !type || !data_json) return 0;
+  try {
+    boost::system::error_code ec;
+    auto data = boost::json::parse(data_json, ec);
+    if (ec || !data.is_object()) return 0;  // a malformed record would poison the journal
+    return call.site->journal->append(call.stage->plugin(), type, data.as_object()) ? 1 : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
+int host_journal_read(void* opaque, nsrun_record_fn each, void* user) {
+  auto& call = state_of(opaque);
+  if (!call.site->journal || !each) return 0;
+  try {
+    for (const auto& record : call.site->journal->records_of(call.stage->plugin())) {
+      std::string data = boost::json::serialize(record.data);
+      each(user, record.type.c_str(), data.c_str());
+    }
+    return 1;
+  } catch (...) {
+    return 0;
+  }
+}
+
+std::uint64_t host_replace_spec(void* opaque, const char* spec_json) {
+  auto& call = state_of(opaque);
+  auto refuse = [&](const std::string& why) -> std::uint64_t {
+    call.site->log->error(call.stage->kind() + ": " + why);
+    return 0;
+  };
+  if (call.phase != Phase::prepare)
+    return refuse(std::string("the spec may change only in prepare, not in ") +
+                  phase_name(call.phase));
+  if (!call.site->spec || !spec_json) return refuse("no spec to replace");
+  try {
+    call.site->spec->replace(spec_json);
+    return call.site->spec->revision();
+  } catch (const std::exception& e) {
+    return refuse(e.what());
+  }
+}
+
+nsrun_host host_table(CallState& call) {
+  nsrun_host host{};
+  host.struct_size = sizeof host;
+  host.opaque = &call;
+  host.log_enabled = &host_log_enabled;
+  host.log = &host_log;
+  host.fail = &host_fail;
+  host.journal_append = &host_journal_append;
+  host.journal_read = &host_journal_read;
+  host.replace_spec = &host_replace_spec;
+  return host;
+}
 
 // Signals a foreground nsrun passes on to the container, as docker and runc do.
 constexpr int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
@@ -133,13 +223,45 @@ int clone_flags_for(const ContainerSpec& spec) {
   return result;
 }
 
+// --- SpecDocument --------------------------------------------------------------------------
+
+SpecDocument::SpecDocument(boost::json::object document)
+    : document_(std::move(document)),
+      text_(boost::json::serialize(document_)),
+      revision_(1),
+      spec_(spec_from_json(document_, "")) {}
+
+void SpecDocument::replace(std::string_view text) {
+  auto value = parse_json_document(text, "the spec a stage returned");
+  ContainerSpec spec = spec_from_json(value, "");
+  if (!value.is_object()) throw Error("the spec a stage returned is not a JSON object");
+  document_ = std::move(value.as_object());
+  text_ = std::string(text);
+  spec_ = std::move(spec);
+  ++revision_;
+}
+
+void DebugLogObserver::on_phase(const PhaseEvent& event) noexcept {
+  if (!log_.debug_enabled()) return;
+  try {
+    log_.debug(std::string(event.plugin) + ": " + phase_name(event.phase) + " " +
+               std::to_string(event.duration_ms) + " ms" + (event.succeeded ? "" : " (failed)"));
+  } catch (...) {
+  }
+}
+
 // --- BoundStage ----------------------------------------------------------------------------
 
-BoundStage::BoundStage(PipelineStage stage, const PluginDescriptor* descriptor)
-    : stage_(std::move(stage)), descriptor_(descriptor) {}
+BoundStage::BoundStage(PipelineStage stage, const nsrun_plugin* descriptor)
+    : stage_(std::move(stage)),
+      config_text_(boost::json::serialize(stage_.config)),
+      descriptor_(descriptor) {}
 
 BoundStage::BoundStage(BoundStage&& other) noexcept
-    : stage_(std::move(other.stage_)), descriptor_(other.descriptor_), instance_(other.instance_) {
+    : stage_(std::move(other.stage_)),
+      config_text_(std::move(other.config_text_)),
+      descriptor_(other.descriptor_),
+      instance_(other.instance_) {
   other.instance_ = nullptr;
 }
 
@@ -152,22 +274,36 @@ void BoundStage::release() {
   instance_ = nullptr;
 }
 
-std::optional<StageFailure> BoundStage::instantiate() {
+std::optional<StageFailure> BoundStage::instantiate(const CallSite& site) {
   release();
-  FailureSink sink;
-  instance_ = descriptor_->create(&sink);
+  CallState call{this, &site, Phase::validate, {}, exit_code::runtime_error};
+  nsrun_host host = host_table(call);
+  instance_ = descriptor_->create(&host);
   if (instance_) return std::nullopt;
-  if (sink.message_.empty()) sink.message_ = "create returned no stage object";
-  return StageFailure{stage_.kind + ": plugin " + stage_.plugin + ": " + sink.message_,
+  if (call.failure.empty()) call.failure = "create returned no stage object";
+  return StageFailure{stage_.kind + ": plugin " + stage_.plugin + ": " + call.failure,
                       exit_code::runtime_error};
 }
 
-std::optional<StageFailure> BoundStage::invoke(Phase phase, Context& ctx) {
+std::optional<StageFailure> BoundStage::invoke(Phase phase, const CallSite& site) {
   if (!instance_)
-    if (auto failure = instantiate()) return failure;
-  FailureSink sink;
-  if (descriptor_->invoke(instance_, phase, &ctx, &sink)) return std::nullopt;
-  return StageFailure{stage_.kind + ": " + sink.message_, sink.exit_code_};
+    if (auto failure = instantiate(site)) return failure;
+  CallState call{this, &site, phase, {}, exit_code::runtime_error};
+  nsrun_host host = host_table(call);
+  const std::string id(site.container_id);
+  nsrun_call args{};
+  args.struct_size = sizeof args;
+  args.phase = static_cast<std::int32_t>(phase);
+  args.container_id = id.c_str();
+  args.state_dir = site.state_dir.c_str();
+  args.state_root = site.state_root.c_str();
+  args.spec_json = site.spec ? site.spec->text().c_str() : "{}";
+  args.spec_revision = site.spec ? site.spec->revision() : 0;
+  args.config_json = config_text_.c_str();
+  args.pid = site.pid;
+  if (descriptor_->invoke(instance_, &args, &host) == 0) return std::nullopt;
+  if (call.failure.empty()) call.failure = "failed without a message";
+  return StageFailure{stage_.kind + ": " + call.failure, call.exit_code};
 }
 
 std::vector<BoundStage> bind_pipeline(const Pipeline& pipeline, const PluginRegistry& registry) {
@@ -195,17 +331,22 @@ std::vector<BoundStage> bind_pipeline(const Pipeline& pipeline, const PluginRegi
 
 // --- Orchestrator --------------------------------------------------------------------------
 
+Orchestrator::Orchestrator(std::vector<BoundStage> stages, StderrLogger& log)
+    : stages_(std::move(stages)), log_(log), debug_log_(log) {
+  observers_.push_back(&debug_log_);
+}
+
 int Orchestrator::run(ContainerRequest& request) {
   StateDir state(request.state_root, request.id);
-  std::vector<StageJournal> journals;
   JournalFile journal_file(state.journal_path());
-  journals.reserve(stages_.size());
-  for (const auto& stage : stages_) journals.emplace_back(journal_file, stage.plugin());
-  std::vector<Context> contexts;
-  contexts.reserve(stages_.size());
-  for (std::size_t i = 0; i < stages_.size(); ++i)
-    contexts.push_back(
-        Context{request.id, state.path(), request.spec, stages_[i].config(), journals[i], log_, 0});
+  SpecDocument spec;
+  try {
+    spec = SpecDocument(request.spec);
+  } catch (const Error& e) {
+    log_.error(e.what());
+    return exit_code::runtime_error;
+  }
+  CallSite site{request.id, state.path(), request.state_root, &spec, &journal_file, &log_, 0};
 
   auto fail = [&](const StageFailure& failure) {
     log_.error(failure.message);
@@ -213,7 +354,7 @@ int Orchestrator::run(ContainerRequest& request) {
   };
 
   // 1. Every stage validates before any stage acts.
-  if (auto failure = run_phase(Phase::validate, contexts.data())) return fail(*failure);
+  if (auto failure = run_phase(Phase::validate, site, ProcessSide::host)) return fail(*failure);
 
   // 2. The state directory exists from here on; everything after this point is undone by
   //    teardown, which works from what is persisted in it.
@@ -227,7 +368,7 @@ int Orchestrator::run(ContainerRequest& request) {
   }
   auto abort = [&](const StageFailure& failure) {
     log_.error(failure.message);  // the original error first, cleanup errors after it
-    for (const auto& cleanup : teardown(state, request.spec)) log_.error(cleanup.message);
+    for (const auto& cleanup : teardown(state, spec)) log_.error(cleanup.message);
     return failure.exit_code;
   };
   try {
@@ -239,12 +380,11 @@ int Orchestrator::run(ContainerRequest& request) {
     return abort({e.what(), exit_code::runtime_error});
   }
 
-  if (auto failure = run_phase(Phase::prepare, contexts.data())) return abort(*failure);
+  if (auto failure = run_phase(Phase::prepare, site, ProcessSide::host)) return abort(*failure);
   int clone_flags = 0;
   try {
-    write_file_atomically(state.path() + "/config.json",
-                          boost::json::serialize(spec_to_json(request.spec)));
-    clone_flags = clone_flags_for(request.spec);
+    write_file_atomically(state.path() + "/config.json", spec.text());
+    clone_flags = clone_flags_for(spec.spec());
   } catch (const Error& e) {
     return abort({e.what(), exit_code::runtime_error});
   }
@@ -284,13 +424,13 @@ int Orchestrator::run(ContainerRequest& request) {
     host_end.reset();
     char go = 0;
     if (::read(container_end.get(), &go, 1) != 1) ::_exit(exit_code::runtime_error);
-    if (auto failure = run_phase(Phase::create_container, contexts.data()))
+    if (auto failure = run_phase(Phase::create_container, site, ProcessSide::container))
       report_failure_and_exit(container_end.get(), *failure);
     for (std::size_t i = 0; i < stages_.size(); ++i) {
       // Announce the hand-over to the last (exec) stage: an EOF after this means execve ran; an
       // EOF before it means the process died during setup.
       if (i + 1 == stages_.size()) ::send(container_end.get(), exec_announcement, 1, MSG_NOSIGNAL);
-      if (auto failure = run_stage(i, Phase::start_container, contexts[i]))
+      if (auto failure = run_stage(i, Phase::start_container, site, ProcessSide::container))
         report_failure_and_exit(container_end.get(), *failure);
     }
     report_failure_and_exit(container_end.get(),
@@ -303,7 +443,7 @@ int Orchestrator::run(ContainerRequest& request) {
   if (log_.debug_enabled())
     log_.debug("core: container process " + std::to_string(pid) + " cloned in " +
                std::to_string(elapsed_ms(start)) + " ms");
-  for (auto& ctx : contexts) ctx.pid = static_cast<pid_t>(pid);
+  site.pid = static_cast<pid_t>(pid);
 
   auto reap = [&]() {
     siginfo_t info{};
@@ -319,7 +459,7 @@ int Orchestrator::run(ContainerRequest& request) {
   };
 
   // 4. Host-side setup while the container process waits, then release it.
-  if (auto failure = run_phase(Phase::create_runtime, contexts.data()))
+  if (auto failure = run_phase(Phase::create_runtime, site, ProcessSide::host))
     return kill_and_abort(*failure);
   char go = 1;
   if (::write(host_end.get(), &go, 1) != 1)
@@ -372,7 +512,7 @@ int Orchestrator::run(ContainerRequest& request) {
       } catch (const Error& e) {
         log_.warn(e.what());
       }
-      if (auto failure = run_phase(Phase::poststart, contexts.data()))
+      if (auto failure = run_phase(Phase::poststart, site, ProcessSide::host))
         return kill_and_abort(*failure);
     }
     if (fds[1].revents & POLLIN) {
@@ -388,40 +528,46 @@ int Orchestrator::run(ContainerRequest& request) {
   }
 
   // 6. Teardown. Errors are reported, but the workload's exit code stays nsrun's exit code.
-  for (const auto& failure : teardown(state, request.spec)) log_.error(failure.message);
+  for (const auto& failure : teardown(state, spec)) log_.error(failure.message);
   return exit_code;
 }
 
-std::optional<StageFailure> Orchestrator::run_phase(Phase phase, Context* contexts) {
+std::optional<StageFailure> Orchestrator::run_phase(Phase phase, const CallSite& site,
+                                                    ProcessSide side) {
   for (std::size_t i = 0; i < stages_.size(); ++i)
-    if (auto failure = run_stage(i, phase, contexts[i])) return failure;
+    if (auto failure = run_stage(i, phase, site, side)) return failure;
   return std::nullopt;
 }
 
-std::optional<StageFailure> Orchestrator::run_stage(std::size_t index, Phase phase, Context& ctx) {
+// Every phase call of every stage passes here: the instrumentation hook.
+std::optional<StageFailure> Orchestrator::run_stage(std::size_t index, Phase phase,
+                                                    const CallSite& site, ProcessSide side) {
   auto start = std::chrono::steady_clock::now();
-  auto failure = stages_[index].invoke(phase, ctx);
-  if (log_.debug_enabled())
-    log_.debug(stages_[index].plugin() + ": " + phase_name(phase) + " " +
-               std::to_string(elapsed_ms(start)) + " ms" + (failure ? " (failed)" : ""));
+  std::optional<StageFailure> failure;
+  if (phase == Phase::teardown) {
+    // A fresh stage object: teardown must work from the persisted journal alone, as it does
+    // after a crash, so it is never allowed to lean on memory from setup.
+    failure = stages_[index].instantiate(site);
+  }
+  if (!failure) failure = stages_[index].invoke(phase, site);
+  PhaseEvent event{stages_[index].plugin(),
+                   stages_[index].kind(),
+                   phase,
+                   side,
+                   start,
+                   elapsed_ms(start),
+                   !failure};
+  for (auto* observer : observers_) observer->on_phase(event);
   return failure;
 }
 
-std::vector<StageFailure> Orchestrator::teardown(const StateDir& state, ContainerSpec& spec) {
+std::vector<StageFailure> Orchestrator::teardown(const StateDir& state, SpecDocument& spec) {
   std::vector<StageFailure> failures;
   JournalFile journal_file(state.journal_path());
-  for (auto stage = stages_.rbegin(); stage != stages_.rend(); ++stage) {
-    // A fresh stage object: teardown must work from the persisted journal alone, as it does
-    // after a crash, so it is never allowed to lean on memory from setup.
-    auto start = std::chrono::steady_clock::now();
-    StageJournal journal(journal_file, stage->plugin());
-    Context ctx{state.id(), state.path(), spec, stage->config(), journal, log_, 0};
-    std::optional<StageFailure> failure = stage->instantiate();
-    if (!failure) failure = stage->invoke(Phase::teardown, ctx);
-    if (log_.debug_enabled())
-      log_.debug(stage->plugin() + ": teardown " + std::to_string(elapsed_ms(start)) + " ms");
-    if (failure) failures.push_back(*failure);
-  }
+  CallSite site{state.id(), state.path(), state.root(), &spec, &journal_file, &log_, 0};
+  for (std::size_t i = stages_.size(); i-- > 0;)
+    if (auto failure = run_stage(i, Phase::teardown, site, ProcessSide::host))
+      failures.push_back(*failure);
   if (failures.empty()) {
     try {
       state.remove();
@@ -449,9 +595,10 @@ std::vector<std::string> teardown_from_state(const StateDir& state, const Plugin
     return {};
   }
   Pipeline pipeline = Pipeline::from_json(state.read_pipeline(), state.path() + "/pipeline.json");
-  ContainerSpec spec;
+  SpecDocument spec;
   try {
-    spec = spec_from_json(read_json_file(state.path() + "/config.json", "state"), state.path());
+    auto document = read_json_file(state.path() + "/config.json", "state");
+    if (document.is_object()) spec = SpecDocument(std::move(document.as_object()));
   } catch (const Error&) {
     // prepare never finished, so no stage created anything that needs the spec to be found.
   }

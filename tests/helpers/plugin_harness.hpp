@@ -8,6 +8,7 @@
 #include <string>
 
 #include "nsrun/core/orchestrator.hpp"
+#include "nsrun/core/spec_json.hpp"
 
 namespace nsrun::test {
 
@@ -24,18 +25,21 @@ class PluginHarness {
   }
 
   /// Runs `phase` with a fresh stage object; the failure's message, or nullopt on success.
+  /// What prepare changed comes back in `spec`.
   std::optional<std::string> run(Phase phase, ContainerSpec& spec,
                                  const boost::json::object& config = {}) {
     pipeline_.stages[0].config = config;
     auto stages = core::bind_pipeline(pipeline_, registry_);
     core::JournalFile file("/dev/null");
-    core::StageJournal journal(file, pipeline_.stages[0].plugin);
     core::StderrLogger log(false);
-    Context ctx{"test", "/nonexistent-state", spec, stages[0].config(), journal, log, 0};
+    core::SpecDocument document(core::spec_to_json(spec));
+    core::CallSite site{"test", "/nonexistent-state", "/nonexistent", &document, &file, &log, 0};
+    std::optional<std::string> result;
     if (phase != Phase::validate)
-      if (auto failure = stages[0].invoke(Phase::validate, ctx)) return failure->message;
-    if (auto failure = stages[0].invoke(phase, ctx)) return failure->message;
-    return std::nullopt;
+      if (auto failure = stages[0].invoke(Phase::validate, site)) return failure->message;
+    if (auto failure = stages[0].invoke(phase, site)) result = failure->message;
+    spec = document.spec();
+    return result;
   }
 
  private:

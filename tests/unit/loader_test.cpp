@@ -32,23 +32,80 @@ TEST(Loader, LoadsAGoodPlugin) {
   ASSERT_NE(good, nullptr);
   EXPECT_EQ(good->version, "0.0.1");
   EXPECT_EQ(good->kind, "test");
-  EXPECT_EQ(good->api_version, NSRUN_API_VERSION);
+  EXPECT_EQ(good->api_major, NSRUN_API_MAJOR);
+  EXPECT_EQ(good->api_minor, NSRUN_API_MINOR);
+  EXPECT_EQ(good->summary, "a loader test fixture");
 }
 
-TEST(Loader, RefusesAWrongApiVersionNamingBoth) {
+const std::string our_api = std::to_string(NSRUN_API_MAJOR) + "." + std::to_string(NSRUN_API_MINOR);
+
+TEST(Loader, RefusesANewerMajorVersionNamingBoth) {
   auto fixtures = load({NSRUN_FIXTURE_PLUGIN_DIR});
   const auto& record = by_file(fixtures, "test.wrong_api.so");
   EXPECT_FALSE(record.loaded());
-  EXPECT_EQ(record.refusal, "built for nsrun plugin API 999, this nsrun speaks API " +
-                                std::to_string(NSRUN_API_VERSION) +
+  EXPECT_EQ(record.refusal, "built for nsrun plugin API 999, this nsrun speaks API " + our_api +
                                 " (rebuild it against this nsrun's SDK)");
 }
 
-TEST(Loader, RefusesAWrongAbiTag) {
+// API 1 passed C++ objects across the boundary: loading it would crash, not degrade.
+TEST(Loader, RefusesAnOlderMajorVersionNamingBoth) {
   auto fixtures = load({NSRUN_FIXTURE_PLUGIN_DIR});
-  const auto& record = by_file(fixtures, "test.wrong_abi.so");
+  const auto& record = by_file(fixtures, "test.older_api.so");
   EXPECT_FALSE(record.loaded());
-  EXPECT_NE(record.refusal.find("built with ABI msvc-something"), std::string::npos);
+  EXPECT_EQ(record.name, "test.older_api") << "the name is read to say what is refused";
+  EXPECT_EQ(record.refusal, "built for nsrun plugin API 1, this nsrun speaks API " + our_api +
+                                " (rebuild it against this nsrun's SDK)");
+}
+
+TEST(Loader, RefusesANewerMinorVersion) {
+  auto fixtures = load({NSRUN_FIXTURE_PLUGIN_DIR});
+  const auto& record = by_file(fixtures, "test.newer_minor.so");
+  EXPECT_FALSE(record.loaded());
+  EXPECT_NE(record.refusal.find("newer than this nsrun's API " + our_api), std::string::npos)
+      << record.refusal;
+}
+
+TEST(Loader, RefusesADescriptorShorterThanItsMajorVersion) {
+  auto fixtures = load({NSRUN_FIXTURE_PLUGIN_DIR});
+  const auto& record = by_file(fixtures, "test.short.so");
+  EXPECT_FALSE(record.loaded());
+  EXPECT_NE(record.refusal.find("descriptor is 24 bytes"), std::string::npos) << record.refusal;
+}
+
+// nsrun runs as root and executes what it loads: a file or directory some other user owns is
+// refused, whatever its mode.
+TEST(Loader, RefusesAPluginFileOwnedBySomeoneElse) {
+  LoaderOptions options;
+  options.directories = {NSRUN_FIXTURE_PLUGIN_DIR};
+  options.required_owner = ::getuid() + 1;  // everything here is the build owner's
+  auto registry = PluginRegistry::discover(options);
+  ASSERT_EQ(registry.plugins().size(), 1u) << "the directory itself is refused first";
+  EXPECT_FALSE(registry.plugins()[0].loaded());
+  EXPECT_EQ(registry.plugins()[0].refusal, "plugin directory owned by uid " +
+                                               std::to_string(::getuid()) + ", not " +
+                                               std::to_string(::getuid() + 1) + " (chown root it)");
+
+  // A directory of the right owner holding a file of another owner: made by copying the fixture
+  // into a fresh directory and asking for that directory's owner while the file keeps its own.
+  fs::path dir = fs::temp_directory_path() / ("nsrun-owner-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                           fs::perms::others_read | fs::perms::others_exec);
+  fs::copy_file(std::string(NSRUN_FIXTURE_PLUGIN_DIR) + "/test.good.so", dir / "test.good.so");
+  fs::permissions(dir / "test.good.so",
+                  fs::perms::owner_all | fs::perms::group_read | fs::perms::others_read);
+  if (::getuid() == 0) {
+    ASSERT_EQ(::chown((dir / "test.good.so").c_str(), 4242, 4242), 0);
+    options.required_owner = 0;
+  } else {
+    GTEST_SKIP() << "giving a file away needs root";
+  }
+  options.directories = {dir.string()};
+  auto files = PluginRegistry::discover(options);
+  fs::remove_all(dir);
+  ASSERT_EQ(files.plugins().size(), 1u);
+  EXPECT_FALSE(files.plugins()[0].loaded());
+  EXPECT_EQ(files.plugins()[0].refusal, "plugin file owned by uid 4242, not root (chown root it)");
 }
 
 TEST(Loader, RefusesAMissingEntryPoint) {
@@ -105,21 +162,15 @@ TEST(Loader, NullCreateAndThrowingStageBecomeFailuresNotCrashes) {
   Pipeline pipeline;
   pipeline.stages = {{"test", "test.null_create", {}}};
   auto null_stages = bind_pipeline(pipeline, registry);
-  auto failure = null_stages[0].instantiate();
+  StderrLogger log(false);
+  CallSite site{"id", "/nonexistent", "/", nullptr, nullptr, &log, 0};
+  auto failure = null_stages[0].instantiate(site);
   ASSERT_TRUE(failure);
   EXPECT_EQ(failure->message, "test: plugin test.null_create: create returned no stage object");
 
   pipeline.stages = {{"test", "test.throws", {}}};
   auto throwing = bind_pipeline(pipeline, registry);
-  ContainerSpec spec;
-  boost::json::object config;
-  struct NoJournal : Journal {
-    bool append(std::string_view, const boost::json::object&) noexcept override { return true; }
-    std::vector<JournalRecord> records() const override { return {}; }
-  } journal;
-  StderrLogger log(false);
-  Context ctx{"id", "/nonexistent", spec, config, journal, log, 0};
-  auto thrown = throwing[0].invoke(Phase::validate, ctx);
+  auto thrown = throwing[0].invoke(Phase::validate, site);
   ASSERT_TRUE(thrown);
   EXPECT_EQ(thrown->message, "test: fixture stage exploded in validate");
   EXPECT_EQ(thrown->exit_code, exit_code::runtime_error);

@@ -12,6 +12,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "nsrun/plugin.hpp"
+
 namespace nsrun::core {
 namespace {
 
@@ -62,16 +64,16 @@ class FakeStage final : public IStage {
   }
 };
 
-const PluginDescriptor fake_descriptor{NSRUN_API_VERSION,
-                                       sizeof(PluginDescriptor),
-                                       "test.fake",
-                                       "1",
-                                       "fake",
-                                       "",
-                                       NSRUN_ABI_TAG,
-                                       &detail::create_stage<FakeStage>,
-                                       &detail::destroy_stage,
-                                       &detail::invoke_stage};
+const nsrun_plugin fake_descriptor{NSRUN_API_MAJOR,
+                                   sizeof(nsrun_plugin),
+                                   "test.fake",
+                                   NSRUN_API_MINOR,
+                                   "1",
+                                   "fake",
+                                   "",
+                                   &detail::create_stage<FakeStage>,
+                                   &detail::destroy_stage,
+                                   &detail::invoke_stage};
 
 class OrchestratorTest : public ::testing::Test {
  protected:
@@ -100,7 +102,7 @@ class OrchestratorTest : public ::testing::Test {
     request_.id = "test1";
     request_.state_root = (dir_ / "state").string();
     request_.pipeline = pipeline;
-    request_.spec.process.args = {"unused"};
+    request_.spec = {{"process", {{"args", {"unused"}}}}};
     StderrLogger log(false);
     Orchestrator orchestrator(std::move(bound), log);
     return orchestrator.run(request_);
@@ -209,7 +211,7 @@ TEST_F(OrchestratorTest, TeardownWorksFromPersistedStateAlone) {
   std::vector<BoundStage> bound;
   for (const auto& s : pipeline.stages) bound.emplace_back(s, &fake_descriptor);
   Orchestrator orchestrator(std::move(bound), log);
-  ContainerSpec spec;
+  SpecDocument spec;
   EXPECT_TRUE(orchestrator.teardown(state, spec).empty());
   EXPECT_EQ(events(), "b:teardown\na:teardown\n");
   EXPECT_FALSE(state.exists());

@@ -44,11 +44,10 @@ void CgroupsStage::validate(Context& ctx) {
 
 void CgroupsStage::prepare(Context& ctx) {
   if (plan_.placements.empty()) {
-    ctx.log.debug("cgroups: no limits and a pid namespace: no cgroup needed");
+    ctx.log.debug("no limits and a pid namespace: no cgroup needed");
     return;
   }
-  if (ctx.log.debug_enabled())
-    ctx.log.debug(std::string("cgroups: driver ") + driver_name(plan_.driver));
+  if (ctx.log.debug_enabled()) ctx.log.debug(std::string("driver ") + driver_name(plan_.driver));
   create_cgroups(*host_, plan_, driver_name(plan_.driver), ctx.journal, ctx.log);
   tasks_ = open_tasks_files(*host_, plan_);
 }

@@ -72,7 +72,7 @@ bool contains(const std::vector<std::string>& list, std::string_view item) {
 }
 
 void debug_write(Logger& log, const std::string& path, std::string_view value) {
-  if (log.debug_enabled()) log.debug("cgroups: " + path + " = " + std::string(value));
+  if (log.debug_enabled()) log.debug(path + " = " + std::string(value));
 }
 
 // Why a write to a cgroup file may fail, and what to do.
@@ -161,7 +161,7 @@ void create_ancestors(Host& host, const Placement& p, Journal& journal, Logger& 
   bool delegate = p.v2 && !p.controllers.empty();
   if (delegate) enable_controllers(host, parent_of(missing.front()), p.controllers, log);
   for (const auto& m : missing) {
-    if (log.debug_enabled()) log.debug("cgroups: creating parent cgroup " + m);
+    if (log.debug_enabled()) log.debug("creating parent cgroup " + m);
     int error = host.make_dir(m);
     if (error && error != EEXIST) throw StageError(mkdir_failed(m, error));
     if (p.v1_cpuset) copy_cpuset(host, m, log);
@@ -190,7 +190,7 @@ struct Recorded {
 void kill_listed(Host& host, const std::string& dir, Logger& log) {
   for (pid_t pid : processes_in(host, dir)) {
     if (log.debug_enabled())
-      log.debug("cgroups: killing process " + std::to_string(pid) + " left in " + dir);
+      log.debug("killing process " + std::to_string(pid) + " left in " + dir);
     host.kill_process(pid, SIGKILL);
   }
 }
@@ -428,7 +428,7 @@ void create_cgroups(Host& host, const Plan& plan, std::string_view driver_note, 
 
   for (const auto& p : plan.placements) {
     std::string dir = p.dir();
-    if (log.debug_enabled()) log.debug("cgroups: creating " + dir);
+    if (log.debug_enabled()) log.debug("creating " + dir);
     bool delegate = p.v2 && !p.controllers.empty();
     bool ancestors_done = false;
     if (delegate && enable_controllers(host, parent_of(dir), p.controllers, log) == ENOENT) {
@@ -448,7 +448,7 @@ void create_cgroups(Host& host, const Plan& plan, std::string_view driver_note, 
         throw StageError("cgroup " + dir +
                          " already exists and has processes (another container uses it; choose "
                          "another cgroupsPath or --name)");
-      if (log.debug_enabled()) log.debug("cgroups: joining the existing cgroup " + dir);
+      if (log.debug_enabled()) log.debug("joining the existing cgroup " + dir);
     } else if (error) {
       throw StageError(mkdir_failed(dir, error));
     }
@@ -463,7 +463,7 @@ void create_cgroups(Host& host, const Plan& plan, std::string_view driver_note, 
       int write_error = host.write_file(dir + "/" + w.file, value);
       if (write_error == ENOENT && w.optional) {
         if (log.debug_enabled())
-          log.debug("cgroups: " + dir + "/" + w.file +
+          log.debug(dir + "/" + w.file +
                     " does not exist (swap accounting is off); swap is not limited");
         continue;
       }
@@ -570,7 +570,7 @@ void remove_cgroups(Host& host, const std::vector<JournalRecord>& records, Logge
       kills = keyed_value(text, "oom_kill");
     else if (!r.v2 && host.read_file(r.dir + "/memory.oom_control", text) == 0)
       kills = keyed_value(text, "oom_kill");
-    if (log.debug_enabled()) log.debug("cgroups: " + r.dir + ": oom_kill " + std::to_string(kills));
+    if (log.debug_enabled()) log.debug(r.dir + ": oom_kill " + std::to_string(kills));
     if (kills > 0) {
       log.error("container killed: out of memory (limit " + format_bytes(*r.memory_limit) + ")");
       break;
@@ -595,7 +595,7 @@ void remove_cgroups(Host& host, const std::vector<JournalRecord>& records, Logge
       host.sleep_for(delay);
       delay = std::min(delay * 2, std::chrono::microseconds(50000));
     }
-    if (error == 0 && log.debug_enabled()) log.debug("cgroups: removed " + dir);
+    if (error == 0 && log.debug_enabled()) log.debug("removed " + dir);
     if (error && error != ENOENT) {
       std::string left;
       for (pid_t pid : processes_in(host, dir)) left += " " + std::to_string(pid);
@@ -606,7 +606,7 @@ void remove_cgroups(Host& host, const std::vector<JournalRecord>& records, Logge
   // Parents created for a --cgroup-parent go too, unless another container uses them.
   for (auto it = ancestors.rbegin(); it != ancestors.rend(); ++it) {
     int error = host.remove_dir(*it);
-    if (error == 0 && log.debug_enabled()) log.debug("cgroups: removed parent " + *it);
+    if (error == 0 && log.debug_enabled()) log.debug("removed parent " + *it);
   }
   if (!failures.empty()) {
     std::string all;

@@ -181,14 +181,14 @@ TEST_F(CgroupsE2E, MemoryHogIsKilledWith137AndTheMessage) {
       nsrun_run({"--name", name_, "--memory", "64m", "sh", "-c", "x=a; while :; do x=$x$x; done"},
                 state_.path());
   EXPECT_EQ(r.exit_code, 137) << r.err;
-  EXPECT_EQ(r.err, "nsrun: container killed: out of memory (limit 64 MiB)\n");
+  EXPECT_EQ(r.err, "nsrun: cgroups: container killed: out of memory (limit 64 MiB)\n");
   EXPECT_EQ(r.out, "");
 }
 
 TEST_F(CgroupsE2E, ATailOfDevZeroHogIsKilledToo) {
   auto r = nsrun_run({"--name", name_, "--memory", "32m", "tail", "/dev/zero"}, state_.path());
   EXPECT_EQ(r.exit_code, 137) << r.err;
-  EXPECT_EQ(r.err, "nsrun: container killed: out of memory (limit 32 MiB)\n");
+  EXPECT_EQ(r.err, "nsrun: cgroups: container killed: out of memory (limit 32 MiB)\n");
 }
 
 TEST_F(CgroupsE2E, WithinTheLimitNothingExtraIsPrinted) {

@@ -19,10 +19,10 @@ namespace {
 constexpr const char* ip_forward_path = "/proc/sys/net/ipv4/ip_forward";
 constexpr const char* container_interface = "eth0";
 
+// The IPAM store is shared by every container under the same state root.
 std::string state_root_of(const Context& ctx) {
-  std::string dir(ctx.state_dir);
-  auto slash = dir.rfind('/');
-  return slash == std::string::npos || slash == 0 ? std::string("/") : dir.substr(0, slash);
+  if (ctx.state_root.empty()) throw StageError("no state root given to the network stage");
+  return std::string(ctx.state_root);
 }
 
 std::string read_file(const std::string& path) {
@@ -53,26 +53,6 @@ std::string string_of(const boost::json::object& data, const char* key) {
 std::string bridge_marker(const std::string& bridge) {
   return "bridge-" + bridge;
 }
-
-// Times a step for --log-level debug.
-class Step {
- public:
-  Step(Context& ctx, std::string what)
-      : ctx_(ctx), what_(std::move(what)), start_(std::chrono::steady_clock::now()) {}
-  ~Step() {
-    if (!ctx_.log.debug_enabled()) return;
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                  std::chrono::steady_clock::now() - start_)
-                  .count();
-    ctx_.log.debug("network: " + what_ + " " + std::to_string(us / 1000) + "." +
-                   std::to_string(us % 1000 / 100) + " ms");
-  }
-
- private:
-  Context& ctx_;
-  std::string what_;
-  std::chrono::steady_clock::time_point start_;
-};
 
 }  // namespace
 
@@ -156,7 +136,6 @@ void NetworkStage::prepare(Context& ctx) {
   if (!validated_) config_ = parse_network_config(ctx.spec, ctx.config, mode_, name());
   if (!ctx.spec.has_namespace("network")) ctx.spec.namespaces.push_back({"network", ""});
   const std::string id(ctx.container_id);
-  Step step(ctx, "lease");
   // Interfaces that already carry a candidate name (someone else's, not nsrun's): asked before
   // the lock, so that no netlink round trip (which waits on the kernel's rtnl lock) is made
   // while every other nsrun waits on ours.
@@ -216,7 +195,7 @@ void NetworkStage::prepare(Context& ctx) {
   for (const auto& port : config_.ports)
     session.reserve_port(port.protocol, port.host_port, id, port.str());
   if (ctx.log.debug_enabled())
-    ctx.log.debug("network: " + id + " gets " + address_.str() + "/" +
+    ctx.log.debug(id + " gets " + address_.str() + "/" +
                   std::to_string(config_.subnet.prefix_length) + " behind " + link_);
   write_etc_files(ctx);
 }
@@ -240,7 +219,6 @@ void NetworkStage::create_runtime(Context& ctx) {
   Ipam ipam(state_root_of(ctx));
   int master = 0;
   if (mode_ == Mode::bridge) {
-    Step step(ctx, "bridge " + config_.bridge);
     // No lock needed to use an existing bridge: the last container's teardown removes it only
     // when, under the IPAM lock, it finds no lease on it, and ours exists since prepare.
     ctx.journal.record("bridge", {{"name", config_.bridge}});
@@ -258,7 +236,6 @@ void NetworkStage::create_runtime(Context& ctx) {
     nl.set_up(config_.bridge);
   }
   if (config_.nat) {
-    Step step(ctx, "ip_forward");
     if (read_sysctl(ip_forward_path) == "1") {
       ctx.journal.record("ip_forward", {{"changed", false}});
     } else {
@@ -272,7 +249,6 @@ void NetworkStage::create_runtime(Context& ctx) {
     }
   }
   {
-    Step step(ctx, "veth " + link_);
     ctx.journal.record("veth", {{"name", link_}});
     nl.create_veth(link_, container_interface, ctx.pid, master);
     if (mode_ == Mode::veth) {
@@ -281,7 +257,6 @@ void NetworkStage::create_runtime(Context& ctx) {
     }
   }
   if (config_.nat) {
-    Step step(ctx, "nat rules");
     const std::string link = mode_ == Mode::bridge ? config_.bridge : link_;
     bool localhost = false;
     for (const auto& port : config_.ports)
@@ -294,12 +269,11 @@ void NetworkStage::create_runtime(Context& ctx) {
     ctx.journal.record("nat", {{"comment", rule_comment(ctx.container_id)}});
     firewall().insert(rules);
     if (ctx.log.debug_enabled())
-      for (const auto& rule : rules) ctx.log.debug("network: -t " + rule.table + " " + rule.str());
+      for (const auto& rule : rules) ctx.log.debug("-t " + rule.table + " " + rule.str());
   }
 }
 
-void NetworkStage::create_container(Context& ctx) {
-  Step step(ctx, "configure eth0");
+void NetworkStage::create_container(Context&) {
   Netlink nl;
   nl.set_up("lo");
   int index = nl.index_of(container_interface);
@@ -323,7 +297,7 @@ void NetworkStage::teardown(Context& ctx) {
       if (first_error.empty())
         first_error = what + ": " + e.what();
       else
-        ctx.log.warn(std::string("network: ") + what + ": " + e.what());
+        ctx.log.warn(what + ": " + e.what());
     }
   };
   std::unique_ptr<Netlink> netlink;
@@ -335,14 +309,12 @@ void NetworkStage::teardown(Context& ctx) {
     const auto& data = it->data;
     if (it->type == "nat") {
       attempt("removing the NAT rules", [&] {
-        Step step(ctx, "teardown nat rules");
         std::string comment = string_of(data, "comment");
         if (comment.empty()) comment = rule_comment(id);
         firewall().remove_marked(comment);
       });
     } else if (it->type == "veth") {
       attempt("removing the veth " + string_of(data, "name"), [&] {
-        Step step(ctx, "teardown veth");
         std::string name = string_of(data, "name");
         if (name.empty()) return;
         // Usually already gone: the pair dies with the container's network namespace.
@@ -350,7 +322,6 @@ void NetworkStage::teardown(Context& ctx) {
       });
     } else if (it->type == "lease") {
       attempt("freeing the lease " + string_of(data, "address"), [&] {
-        Step step(ctx, "teardown lease");
         IpamSession session = Ipam(state_root_of(ctx)).lock();
         if (auto address = Ipv4Address::parse(string_of(data, "address")))
           session.remove_lease(*address, id);

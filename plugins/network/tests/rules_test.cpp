@@ -187,7 +187,7 @@ TEST(NetworkTeardown, WorksFromTheJournalAloneAndIsIdempotent) {
   for (int round = 0; round < 2; ++round) {
     // A fresh stage object each time, as after a crash.
     NetworkStage stage(Mode::bridge, [&] { return std::make_unique<RecordingFirewall>(recorder); });
-    Context ctx{"web1", state_dir, spec, config, journal, log, 0};
+    Context ctx{"web1", state_dir, spec, config, journal, log, 0, root};
     EXPECT_NO_THROW(stage.teardown(ctx));
   }
   EXPECT_EQ(recorder.calls, (std::vector<std::string>{"remove nsrun:web1", "remove nsrun:web1"}));

@@ -63,8 +63,8 @@ class Mounter {
   Errno try_mount(const std::string& source, const std::string& target, const std::string& fstype,
                   unsigned long flags, const std::string& data, const std::string& shown_as) {
     if (log_.debug_enabled())
-      log_.debug("storage: mount " + (fstype.empty() ? "bind " + source : fstype) + " on " +
-                 shown_as + (data.empty() ? "" : " (" + data + ")"));
+      log_.debug("mount " + (fstype.empty() ? "bind " + source : fstype) + " on " + shown_as +
+                 (data.empty() ? "" : " (" + data + ")"));
     return fs_.mount(source, target, fstype, flags, data);
   }
 
@@ -77,8 +77,8 @@ class Mounter {
   void set_attributes(const std::string& target, unsigned int at_flags, std::uint64_t attrs,
                       const std::string& shown_as) {
     if (log_.debug_enabled())
-      log_.debug("storage: make " + shown_as + (at_flags & AT_RECURSIVE ? " (recursively)" : "") +
-                 " " + attribute_names(attrs));
+      log_.debug("make " + shown_as + (at_flags & AT_RECURSIVE ? " (recursively)" : "") + " " +
+                 attribute_names(attrs));
     check(fs_.mount_setattr(target, at_flags, attrs),
           "make " + shown_as + " " + attribute_names(attrs));
   }
@@ -87,7 +87,7 @@ class Mounter {
   void set_propagation(const std::string& target, unsigned long propagation,
                        const std::string& shown_as) {
     std::string what = "make " + shown_as + " " + propagation_name(propagation);
-    if (log_.debug_enabled()) log_.debug("storage: " + what);
+    if (log_.debug_enabled()) log_.debug(what);
     check(fs_.mount("", target, "", propagation, ""), what);
   }
 

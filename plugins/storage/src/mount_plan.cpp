@@ -124,7 +124,7 @@ MountPlan plan_mounts(const ContainerSpec& spec, const std::string& rootfs,
       add(plan_bind(mount, std::move(destination)));
     } else if (is_stage_owned_destination(destination)) {
       if (log.debug_enabled())
-        log.debug("storage: skipping the spec's " + mount.type + " mount on " + destination +
+        log.debug("skipping the spec's " + mount.type + " mount on " + destination +
                   ": the stage mounts " + destination + " itself");
     } else {
       add(plan_generic(mount, std::move(destination)));

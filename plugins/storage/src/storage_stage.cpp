@@ -39,7 +39,7 @@ std::vector<GeneratedFile> StorageStage::write_etc_files(Context& ctx, const std
   std::vector<GeneratedFile> files;
   if (!resolve_in_root(rootfs, "/etc").exists()) {
     if (ctx.log.debug_enabled())
-      ctx.log.debug("storage: the rootfs has no /etc; not generating hostname, hosts, resolv.conf");
+      ctx.log.debug("the rootfs has no /etc; not generating hostname, hosts, resolv.conf");
     return files;
   }
   const std::string etc_dir = std::string(ctx.state_dir) + "/etc";
@@ -58,7 +58,7 @@ std::vector<GeneratedFile> StorageStage::write_etc_files(Context& ctx, const std
   generate("hosts", hosts_file(hostname));
   ResolvConf resolv = container_resolv_conf(read_host_resolv_conf(host_resolv_conf_));
   if (!resolv.has_nameserver && ctx.log.debug_enabled())
-    ctx.log.debug("storage: " + host_resolv_conf_ +
+    ctx.log.debug(host_resolv_conf_ +
                   " has no nameserver reachable from the container; its resolv.conf has none");
   generate("resolv.conf", resolv.content);
   return files;

@@ -286,11 +286,11 @@ TEST_F(StorageStageTest, BundleMountsAreTranslatedNestedOnesResolvedInTheContain
                     },
                     switch_root}));
   Lines expected_skips = {
-      "storage: skipping the spec's proc mount on /proc: the stage mounts /proc itself",
-      "storage: skipping the spec's tmpfs mount on /dev: the stage mounts /dev itself",
-      "storage: skipping the spec's devpts mount on /dev/pts: the stage mounts /dev/pts itself",
-      "storage: skipping the spec's tmpfs mount on /dev/shm: the stage mounts /dev/shm itself",
-      "storage: skipping the spec's sysfs mount on /sys: the stage mounts /sys itself",
+      "skipping the spec's proc mount on /proc: the stage mounts /proc itself",
+      "skipping the spec's tmpfs mount on /dev: the stage mounts /dev itself",
+      "skipping the spec's devpts mount on /dev/pts: the stage mounts /dev/pts itself",
+      "skipping the spec's tmpfs mount on /dev/shm: the stage mounts /dev/shm itself",
+      "skipping the spec's sysfs mount on /sys: the stage mounts /sys itself",
   };
   for (const std::string& line : expected_skips)
     EXPECT_NE(std::find(log.lines.begin(), log.lines.end(), line), log.lines.end()) << line;

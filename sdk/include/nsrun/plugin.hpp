@@ -1,9 +1,4 @@
-// nsrun SDK: the plugin ABI.
-//
-// A plugin is a shared object that exports exactly one symbol, `nsrun_plugin_entry`, returning a
-// plain descriptor. The loader reads `api_version` first and refuses the plugin unless it equals
-// the core's NSRUN_API_VERSION exactly (LLVM's pass plugins do the same), then compares the ABI
-// tag, because C++ objects (std::string, boost::json::object) cross the boundary.
+// nsrun SDK: the C++ face of the plugin boundary.
 //
 // Writing a plugin:
 //
@@ -13,139 +8,210 @@
 //   };
 //   NSRUN_PLUGIN(MyStage, "org.example.network.mine", "1.0.0", "network", "what it does")
 //
-// and build it with -fvisibility=hidden (only the entry point is exported). See
-// docs/plugin-authors.md.
+// and build it with -fvisibility=hidden (the CMake package's nsrun_add_plugin does), so that the
+// entry point is the one exported symbol. See docs/plugin-authors.md.
 //
-// Bump NSRUN_API_VERSION whenever a descriptor field, the Context, a Journal/Logger method or an
-// IStage virtual changes.
+// Everything here is header-only and compiled into the plugin: it turns the plain C calls of
+// <nsrun/plugin.h> into nsrun::Context and back. That is why a built plugin does not depend on
+// how nsrun was compiled (its standard library build, its Boost, its flags): only C crosses.
 #pragma once
 
-#include <boost/version.hpp>
+#include <boost/json.hpp>
 #include <cstdint>
 #include <exception>
+#include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
 
+#include "nsrun/plugin.h"
+#include "nsrun/spec_json.hpp"
 #include "nsrun/stage.hpp"
-
-#define NSRUN_API_VERSION 1u
-
-#define NSRUN_STRINGIFY_(x) #x
-#define NSRUN_STRINGIFY(x) NSRUN_STRINGIFY_(x)
-
-// What must match between the core and a plugin for C++ objects to cross the boundary: the
-// standard library's string ABI and the Boost version (boost::json types are passed by reference).
-#if defined(_GLIBCXX_USE_CXX11_ABI)
-#define NSRUN_ABI_TAG                                                                     \
-  "libstdc++-cxx11abi" NSRUN_STRINGIFY(_GLIBCXX_USE_CXX11_ABI) ";boost-" NSRUN_STRINGIFY( \
-      BOOST_VERSION)
-#else
-#define NSRUN_ABI_TAG "other-stdlib;boost-" NSRUN_STRINGIFY(BOOST_VERSION)
-#endif
 
 namespace nsrun {
 
-/// Where a plugin reports a failed call; implemented by the core. The core copies the message, so
-/// nothing the plugin allocated is freed by the core.
-class ErrorSink {
- public:
-  virtual void fail(std::string_view message, int exit_code) noexcept = 0;
-
- protected:
-  ~ErrorSink() = default;
-};
-
-/// The descriptor a plugin's entry point returns. Plain data: its layout is part of the API
-/// version, except that the first three fields (api_version, struct_size, name) keep their place
-/// in every version, so a loader can always say which plugin it refuses and why. `struct_size`
-/// lets the loader refuse a descriptor shorter than it expects.
-struct PluginDescriptor {
-  std::uint32_t api_version;
-  std::uint32_t struct_size;
-  const char* name;     ///< reverse-DNS, unique, e.g. "nsrun.network.bridge"
-  const char* version;  ///< the plugin's own version, e.g. "1.0.0"
-  const char* kind;     ///< the pipeline slot it fills: namespaces, storage, network, cgroups, exec
-  const char* summary;  ///< one line for `nsrun plugins`
-  const char* abi_tag;  ///< NSRUN_ABI_TAG as the plugin was compiled
-  /// Creates a stage object; null on failure (reported through `errors`).
-  IStage* (*create)(ErrorSink* errors);
-  void (*destroy)(IStage* stage);
-  /// Runs one phase. Returns true on success; on failure reports through `errors`. Never throws.
-  bool (*invoke)(IStage* stage, Phase phase, Context* ctx, ErrorSink* errors);
-};
-
-/// The entry point's type and symbol name.
-using PluginEntry = const PluginDescriptor*();
-inline constexpr const char* plugin_entry_symbol = "nsrun_plugin_entry";
+/// The SDK version this plugin is compiled against, checkable at compile time:
+///   static_assert(nsrun::api_major == 2);
+inline constexpr unsigned api_major = NSRUN_API_MAJOR;
+inline constexpr unsigned api_minor = NSRUN_API_MINOR;
 
 namespace detail {
 
+class HostJournal final : public Journal {
+ public:
+  explicit HostJournal(const nsrun_host* host) : host_(host) {}
+  bool append(std::string_view type, const boost::json::object& data) noexcept override {
+    try {
+      std::string type_text(type);
+      std::string data_text = boost::json::serialize(data);
+      return host_->journal_append(host_->opaque, type_text.c_str(), data_text.c_str()) != 0;
+    } catch (...) {
+      return false;
+    }
+  }
+  std::vector<JournalRecord> records() const override {
+    std::vector<JournalRecord> out;
+    auto each = [](void* user, const char* type, const char* data_json) {
+      auto* records = static_cast<std::vector<JournalRecord>*>(user);
+      try {
+        boost::system::error_code ec;
+        auto data = boost::json::parse(data_json, ec);
+        if (!ec && data.is_object()) records->push_back({type, std::move(data.as_object())});
+      } catch (...) {
+      }
+    };
+    if (!host_->journal_read(host_->opaque, each, &out))
+      throw StageError("cannot read the state journal");
+    return out;
+  }
+
+ private:
+  const nsrun_host* host_;
+};
+
+class HostLogger final : public Logger {
+ public:
+  explicit HostLogger(const nsrun_host* host) : host_(host) {}
+  bool debug_enabled() const noexcept override {
+    return host_->log_enabled(host_->opaque, NSRUN_LOG_DEBUG) != 0;
+  }
+  void debug(std::string_view message) noexcept override { write(NSRUN_LOG_DEBUG, message); }
+  void info(std::string_view message) noexcept override { write(NSRUN_LOG_INFO, message); }
+  void warn(std::string_view message) noexcept override { write(NSRUN_LOG_WARN, message); }
+  void error(std::string_view message) noexcept override { write(NSRUN_LOG_ERROR, message); }
+
+ private:
+  void write(int level, std::string_view message) noexcept {
+    try {
+      if (!host_->log_enabled(host_->opaque, level)) return;
+      std::string text(message);
+      host_->log(host_->opaque, level, text.c_str());
+    } catch (...) {
+    }
+  }
+  const nsrun_host* host_;
+};
+
+// One stage object with what the face keeps between calls: the parsed config (it never changes)
+// and the parsed spec with its revision (parsed again only when the revision changes).
+struct StageInstance {
+  std::unique_ptr<IStage> stage;
+  std::optional<boost::json::object> config;
+  std::uint64_t spec_revision = 0;
+  boost::json::object spec_document;
+  ContainerSpec spec;
+};
+
 // Runs `call` and turns any exception into a report: this is the wall exceptions stop at.
 template <typename Call>
-bool guarded(ErrorSink* errors, Call&& call) noexcept {
+bool guarded(const nsrun_host* host, Call&& call) noexcept {
   try {
     call();
     return true;
   } catch (const StageError& e) {
-    errors->fail(e.what(), e.exit_code());
+    host->fail(host->opaque, e.what(), e.exit_code());
   } catch (const std::exception& e) {
-    errors->fail(e.what(), exit_code::runtime_error);
+    host->fail(host->opaque, e.what(), exit_code::runtime_error);
   } catch (...) {
-    errors->fail("unknown exception", exit_code::runtime_error);
+    host->fail(host->opaque, "unknown exception", exit_code::runtime_error);
   }
   return false;
 }
 
 template <typename Stage>
-IStage* create_stage(ErrorSink* errors) noexcept {
-  IStage* stage = nullptr;
-  guarded(errors, [&] { stage = new Stage(); });
-  return stage;
-}
-
-inline void destroy_stage(IStage* stage) noexcept {
-  delete stage;
-}
-
-inline bool invoke_stage(IStage* stage, Phase phase, Context* ctx, ErrorSink* errors) noexcept {
-  return guarded(errors, [&] {
-    switch (phase) {
-      case Phase::validate:
-        return stage->validate(*ctx);
-      case Phase::prepare:
-        return stage->prepare(*ctx);
-      case Phase::create_runtime:
-        return stage->create_runtime(*ctx);
-      case Phase::create_container:
-        return stage->create_container(*ctx);
-      case Phase::start_container:
-        return stage->start_container(*ctx);
-      case Phase::poststart:
-        return stage->poststart(*ctx);
-      case Phase::teardown:
-        return stage->teardown(*ctx);
-    }
-    throw StageError("unknown phase " + std::to_string(static_cast<int>(phase)));
+void* create_stage(const nsrun_host* host) noexcept {
+  StageInstance* instance = nullptr;
+  guarded(host, [&] {
+    auto made = std::make_unique<StageInstance>();
+    made->stage = std::make_unique<Stage>();
+    instance = made.release();
   });
+  return instance;
+}
+
+inline void destroy_stage(void* instance) noexcept {
+  delete static_cast<StageInstance*>(instance);
+}
+
+inline void dispatch(IStage& stage, Phase phase, Context& ctx) {
+  switch (phase) {
+    case Phase::validate:
+      return stage.validate(ctx);
+    case Phase::prepare:
+      return stage.prepare(ctx);
+    case Phase::create_runtime:
+      return stage.create_runtime(ctx);
+    case Phase::create_container:
+      return stage.create_container(ctx);
+    case Phase::start_container:
+      return stage.start_container(ctx);
+    case Phase::poststart:
+      return stage.poststart(ctx);
+    case Phase::teardown:
+      return stage.teardown(ctx);
+  }
+  throw StageError("unknown phase " + std::to_string(static_cast<int>(phase)));
+}
+
+inline int invoke_stage(void* opaque_instance, const nsrun_call* call,
+                        const nsrun_host* host) noexcept {
+  bool ok = guarded(host, [&] {
+    auto& instance = *static_cast<StageInstance*>(opaque_instance);
+    if (!instance.config) {
+      auto config = boost::json::parse(call->config_json ? call->config_json : "{}");
+      if (!config.is_object()) throw StageError("the stage's config is not a JSON object");
+      instance.config = std::move(config.as_object());
+    }
+    if (call->spec_revision == 0 || call->spec_revision != instance.spec_revision) {
+      auto document = boost::json::parse(call->spec_json ? call->spec_json : "{}");
+      instance.spec = spec_from_json(document);
+      instance.spec_document = std::move(document.as_object());
+      instance.spec_revision = call->spec_revision;
+    }
+    HostJournal journal(host);
+    HostLogger log(host);
+    const auto phase = static_cast<Phase>(call->phase);
+    Context ctx{call->container_id ? call->container_id : "",
+                call->state_dir ? call->state_dir : "",
+                instance.spec,
+                *instance.config,
+                journal,
+                log,
+                static_cast<pid_t>(call->pid),
+                call->state_root ? call->state_root : ""};
+    dispatch(*instance.stage, phase, ctx);
+    if (phase == Phase::prepare) {
+      // What the stage changed goes back as a whole document, and only when something changed.
+      auto document = spec_to_json(instance.spec, instance.spec_document);
+      if (document != instance.spec_document) {
+        std::string text = boost::json::serialize(document);
+        std::uint64_t revision = host->replace_spec(host->opaque, text.c_str());
+        if (revision == 0) throw StageError("nsrun refused the stage's change to the spec");
+        instance.spec_document = std::move(document);
+        instance.spec_revision = revision;
+      }
+    }
+  });
+  return ok ? 0 : 1;
 }
 
 }  // namespace detail
 }  // namespace nsrun
 
 /// Exports the plugin's entry point. Use once per plugin, at namespace scope.
-#define NSRUN_PLUGIN(StageClass, Name, Version, Kind, Summary)                       \
-  extern "C" __attribute__((visibility("default"))) const ::nsrun::PluginDescriptor* \
-  nsrun_plugin_entry() {                                                             \
-    static const ::nsrun::PluginDescriptor descriptor{                               \
-        NSRUN_API_VERSION,                                                           \
-        sizeof(::nsrun::PluginDescriptor),                                           \
-        Name,                                                                        \
-        Version,                                                                     \
-        Kind,                                                                        \
-        Summary,                                                                     \
-        NSRUN_ABI_TAG,                                                               \
-        &::nsrun::detail::create_stage<StageClass>,                                  \
-        &::nsrun::detail::destroy_stage,                                             \
-        &::nsrun::detail::invoke_stage,                                              \
-    };                                                                               \
-    return &descriptor;                                                              \
+#define NSRUN_PLUGIN(StageClass, Name, Version, Kind, Summary)                                 \
+  extern "C" __attribute__((visibility("default"))) const nsrun_plugin* nsrun_plugin_entry() { \
+    static const nsrun_plugin descriptor{                                                      \
+        NSRUN_API_MAJOR,                                                                       \
+        sizeof(nsrun_plugin),                                                                  \
+        Name,                                                                                  \
+        NSRUN_API_MINOR,                                                                       \
+        Version,                                                                               \
+        Kind,                                                                                  \
+        Summary,                                                                               \
+        &::nsrun::detail::create_stage<StageClass>,                                            \
+        &::nsrun::detail::destroy_stage,                                                       \
+        &::nsrun::detail::invoke_stage,                                                        \
+    };                                                                                         \
+    return &descriptor;                                                                        \
   }

@@ -20,8 +20,18 @@
 //                     Must be idempotent and work from the journal alone: after a crash nsrun
 //                     runs it in a fresh process with a fresh stage object.
 //
+// Which process runs a phase matters: create_container and start_container run in the forked
+// container process, so nothing a stage sets in memory there reaches poststart or teardown, and
+// teardown may run in another nsrun process altogether (`nsrun delete`, `nsrun gc`) with a fresh
+// stage object. What must outlive a phase goes into the journal. Only prepare may change the spec
+// (ctx.spec): changes made in another phase are not seen by other stages. No stage may start a
+// thread before the container process is cloned (validate, prepare): clone copies one thread.
+//
 // Stage methods may throw; the plugin export macro (plugin.hpp) catches everything at the
 // plugin boundary and turns it into a status with a message, so no exception crosses it.
+//
+// Everything in this header is compiled into the plugin: none of it crosses the boundary, which
+// is the C of <nsrun/plugin.h>.
 #pragma once
 
 #include <sys/types.h>
@@ -36,7 +46,7 @@
 
 namespace nsrun {
 
-/// The lifecycle phases, in the order the core runs them.
+/// The lifecycle phases, in the order the core runs them (the values of plugin.h's nsrun_phase).
 enum class Phase : int {
   validate = 0,
   prepare = 1,
@@ -55,7 +65,7 @@ inline constexpr int command_not_found = 127;  ///< the command does not exist
 }  // namespace exit_code
 
 /// The error a stage throws. The message is one line saying what failed, why, and the fix;
-/// the core prefixes "nsrun: <stage kind>: ".
+/// the core prefixes "nsrun: <stage kind>: ", so the message does not name the stage again.
 class StageError : public std::runtime_error {
  public:
   explicit StageError(const std::string& message, int exit_code = exit_code::runtime_error)
@@ -95,11 +105,15 @@ class Journal {
 };
 
 /// Diagnostics to stderr (implemented by the core). Debug lines show only with DEBUG=1 or
-/// --log-level debug; by default nsrun prints nothing of its own around the workload.
+/// --log-level debug, info lines with --log-level info or debug; by default nsrun prints nothing
+/// of its own around the workload but warnings and errors.
 class Logger {
  public:
   virtual bool debug_enabled() const noexcept = 0;
   virtual void debug(std::string_view message) noexcept = 0;
+  /// A normal report the user asked for with --log-level info (e.g. an address chosen). A
+  /// logger that shows no such reports (a test's) need not implement it.
+  virtual void info(std::string_view) noexcept {}
   virtual void warn(std::string_view message) noexcept = 0;
   /// A line the user must see whatever the log level: "nsrun: <message>" (e.g. an OOM kill).
   virtual void error(std::string_view message) noexcept = 0;
@@ -117,6 +131,9 @@ struct Context {
   Journal& journal;
   Logger& log;
   pid_t pid = 0;  ///< the container's pid as seen from the host (create_runtime onwards)
+  /// The directory holding every container's state directory (for stores shared between
+  /// containers, such as address leases).
+  std::string_view state_root = {};
 };
 
 /// The interface a plugin implements. Every phase defaults to doing nothing.

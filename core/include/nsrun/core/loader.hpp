@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "nsrun/plugin.hpp"
+#include "nsrun/plugin.h"
 
 namespace nsrun::core {
 
@@ -26,9 +26,10 @@ struct PluginRecord {
   std::string version;
   std::string kind;
   std::string summary;
-  std::uint32_t api_version = 0;
-  const PluginDescriptor* descriptor = nullptr;  ///< null when refused
-  std::string refusal;                           ///< why it was refused; empty when loaded
+  std::uint32_t api_major = 0;
+  std::uint32_t api_minor = 0;
+  const nsrun_plugin* descriptor = nullptr;  ///< null when refused
+  std::string refusal;                       ///< why it was refused; empty when loaded
 
   bool loaded() const { return descriptor != nullptr; }
 };

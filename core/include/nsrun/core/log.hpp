@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -9,17 +10,26 @@
 
 namespace nsrun::core {
 
-/// Writes "nsrun: ..." lines to stderr. Debug lines only when enabled (DEBUG=1, --log-level debug).
+/// How much nsrun says of its own: --log-level, or DEBUG=1 for debug.
+enum class LogLevel { debug = 0, info = 1, warn = 2, error = 3 };
+
+/// "debug", "info", "warn" or "error"; nullopt for anything else.
+std::optional<LogLevel> parse_log_level(std::string_view name);
+
+/// Writes "nsrun: ..." lines to stderr, those below the level left out (errors always shown).
 class StderrLogger final : public Logger {
  public:
-  explicit StderrLogger(bool debug) : debug_(debug) {}
-  bool debug_enabled() const noexcept override { return debug_; }
+  explicit StderrLogger(LogLevel level) : level_(level) {}
+  explicit StderrLogger(bool debug) : level_(debug ? LogLevel::debug : LogLevel::warn) {}
+  bool debug_enabled() const noexcept override { return level_ <= LogLevel::debug; }
+  bool info_enabled() const noexcept { return level_ <= LogLevel::info; }
   void debug(std::string_view message) noexcept override;
+  void info(std::string_view message) noexcept override;
   void warn(std::string_view message) noexcept override;
   void error(std::string_view message) noexcept override;
 
  private:
-  bool debug_;
+  LogLevel level_;
 };
 
 /// True when the environment asks for debug output (DEBUG=1 or any non-empty, non-"0" value).

@@ -8,6 +8,8 @@
 // that see only the persisted state: the same path `nsrun delete` takes after a crash.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,7 +20,9 @@
 #include "nsrun/core/log.hpp"
 #include "nsrun/core/pipeline.hpp"
 #include "nsrun/core/state.hpp"
-#include "nsrun/plugin.hpp"
+#include "nsrun/plugin.h"
+#include "nsrun/spec.hpp"
+#include "nsrun/stage.hpp"
 
 namespace nsrun::core {
 
@@ -28,10 +32,75 @@ struct StageFailure {
   int exit_code = exit_code::runtime_error;
 };
 
+/// The container's spec as the stages see it: the whole config.json document, its text (what
+/// crosses the plugin boundary), a revision that changes whenever the text does, and the
+/// modelled view the core itself reads (namespaces for clone).
+class SpecDocument {
+ public:
+  SpecDocument() = default;
+  explicit SpecDocument(boost::json::object document);
+  /// Replaces the document (a stage's prepare); Error naming the field when it is malformed.
+  void replace(std::string_view text);
+  const boost::json::object& document() const { return document_; }
+  const std::string& text() const { return text_; }
+  std::uint64_t revision() const { return revision_; }
+  const ContainerSpec& spec() const { return spec_; }
+
+ private:
+  boost::json::object document_;
+  std::string text_ = "{}";
+  std::uint64_t revision_ = 0;
+  ContainerSpec spec_;
+};
+
+/// Which process runs a phase call.
+enum class ProcessSide { host, container };
+
+/// One phase call of one stage, as the instrumentation hook sees it.
+struct PhaseEvent {
+  std::string_view plugin;
+  std::string_view kind;
+  Phase phase;
+  ProcessSide side;
+  std::chrono::steady_clock::time_point start;
+  double duration_ms;
+  bool succeeded;
+};
+
+/// Sees every phase call of every stage, on the host and in the container process: the one
+/// place through which all of them pass (as LLVM's pass instrumentation). DEBUG=1 output is an
+/// observer; tracing will be another. Called in the process that made the call.
+class PhaseObserver {
+ public:
+  virtual ~PhaseObserver() = default;
+  virtual void on_phase(const PhaseEvent& event) noexcept = 0;
+};
+
+/// The observer behind DEBUG=1: "nsrun: debug: <plugin>: <phase> <ms> ms".
+class DebugLogObserver final : public PhaseObserver {
+ public:
+  explicit DebugLogObserver(Logger& log) : log_(log) {}
+  void on_phase(const PhaseEvent& event) noexcept override;
+
+ private:
+  Logger& log_;
+};
+
+/// What the core gives one phase call: the C services of plugin.h, with the state they need.
+struct CallSite {
+  std::string_view container_id;
+  std::string state_dir;
+  std::string state_root;
+  SpecDocument* spec = nullptr;
+  JournalFile* journal = nullptr;
+  StderrLogger* log = nullptr;
+  pid_t pid = 0;
+};
+
 /// One pipeline stage bound to the plugin that implements it.
 class BoundStage {
  public:
-  BoundStage(PipelineStage stage, const PluginDescriptor* descriptor);
+  BoundStage(PipelineStage stage, const nsrun_plugin* descriptor);
   ~BoundStage();
   BoundStage(BoundStage&& other) noexcept;
   BoundStage& operator=(BoundStage&&) = delete;
@@ -42,15 +111,16 @@ class BoundStage {
   const boost::json::object& config() const { return stage_.config; }
 
   /// Creates the plugin's stage object (again, if one exists: teardown wants a fresh one).
-  std::optional<StageFailure> instantiate();
-  /// Runs one phase; nullopt on success.
-  std::optional<StageFailure> invoke(Phase phase, Context& ctx);
+  std::optional<StageFailure> instantiate(const CallSite& site);
+  /// Runs one phase through the plugin's C entry; nullopt on success.
+  std::optional<StageFailure> invoke(Phase phase, const CallSite& site);
 
  private:
   void release();
   PipelineStage stage_;
-  const PluginDescriptor* descriptor_;
-  IStage* instance_ = nullptr;
+  std::string config_text_;
+  const nsrun_plugin* descriptor_;
+  void* instance_ = nullptr;
 };
 
 /// Binds each pipeline stage to a loaded plugin. Error when a plugin is unknown, refused, or of
@@ -60,15 +130,17 @@ std::vector<BoundStage> bind_pipeline(const Pipeline& pipeline, const PluginRegi
 struct ContainerRequest {
   std::string id;
   std::string state_root = default_state_root;
-  std::string bundle;  ///< recorded in state.json; the working directory for flag-built specs
-  ContainerSpec spec;
-  Pipeline pipeline;  ///< persisted so teardown can find the same stages after a crash
+  std::string bundle;        ///< recorded in state.json; the working directory for flag-built specs
+  boost::json::object spec;  ///< the container's config.json, root.path absolute
+  Pipeline pipeline;         ///< persisted so teardown can find the same stages after a crash
 };
 
 class Orchestrator {
  public:
-  Orchestrator(std::vector<BoundStage> stages, StderrLogger& log)
-      : stages_(std::move(stages)), log_(log) {}
+  Orchestrator(std::vector<BoundStage> stages, StderrLogger& log);
+
+  /// Adds an observer of every phase call (kept by reference; it must outlive the orchestrator).
+  void observe(PhaseObserver& observer) { observers_.push_back(&observer); }
 
   /// Runs the container in the foreground and returns nsrun's exit code: the workload's, 128+N
   /// when a signal ended it, 125/126/127 when nsrun or the exec failed. Errors are printed.
@@ -76,13 +148,16 @@ class Orchestrator {
 
   /// Runs every stage's teardown in reverse order with fresh stage objects, then removes the
   /// state directory when all succeeded. Returns the failures.
-  std::vector<StageFailure> teardown(const StateDir& state, ContainerSpec& spec);
+  std::vector<StageFailure> teardown(const StateDir& state, SpecDocument& spec);
 
  private:
-  std::optional<StageFailure> run_phase(Phase phase, Context* contexts_by_stage);
-  std::optional<StageFailure> run_stage(std::size_t index, Phase phase, Context& ctx);
+  std::optional<StageFailure> run_phase(Phase phase, const CallSite& site, ProcessSide side);
+  std::optional<StageFailure> run_stage(std::size_t index, Phase phase, const CallSite& site,
+                                        ProcessSide side);
   std::vector<BoundStage> stages_;
   StderrLogger& log_;
+  DebugLogObserver debug_log_;
+  std::vector<PhaseObserver*> observers_;
 };
 
 /// Tears down a container from its state directory alone (after a crash, or `nsrun delete`):

@@ -56,6 +56,7 @@ class StateDir {
 
   const std::string& path() const { return path_; }
   const std::string& id() const { return id_; }
+  const std::string& root() const { return root_; }
 
   /// Creates the directory (and the root, 0700), locked by the returned lock; Error if a
   /// container with this id exists.

@@ -1,0 +1,129 @@
+/* nsrun SDK: the plugin boundary, in plain C (C11 and C++).
+ *
+ * This header is the whole binary interface between nsrun and a plugin. Only what it declares
+ * crosses the shared object's boundary: integers, NUL-terminated UTF-8 strings, and the three
+ * structs below made of them and of C function pointers. The container's spec travels as OCI
+ * config.json text (whose schema the runtime spec versions), a stage's config as JSON text, and
+ * everything a plugin asks of nsrun (journal, log, errors, replacing the spec) goes through the
+ * table of functions nsrun passes with each call. No C++ object, no Boost type and no struct of
+ * the core crosses, so a plugin keeps working whatever compiler flags, standard library build or
+ * Boost version nsrun itself was built with.
+ *
+ * Most plugins never read this file: they write a C++ class against <nsrun/plugin.hpp>, whose
+ * header-only face (compiled into the plugin) turns these structs into nsrun::Context. A plugin
+ * written in C uses it directly (see tests/fixtures/c-plugin).
+ *
+ * Versioning (what "stable" means):
+ * - NSRUN_API_MAJOR changes when anything here changes incompatibly. nsrun refuses a plugin of
+ *   another major version, naming both versions.
+ * - NSRUN_API_MINOR grows when something is added: a field at the end of a struct, a value of an
+ *   enum. Nothing is ever removed or moved within a major version. Each struct starts with its
+ *   size (after the descriptor's api_major), so each side can tell which fields the other has: a
+ *   plugin built against a newer minor must check `host->struct_size` before calling a function
+ *   added in that minor (the C++ face does), and nsrun reads a plugin's descriptor fields only up
+ *   to its `struct_size`.
+ * - api_major, struct_size and name lead the descriptor in every major version, so any nsrun can
+ *   say which plugin it refuses and why.
+ *
+ * Memory: a string passed in a call is owned by the side that passes it and valid only for the
+ * duration of that call; copy what must be kept. Nothing is freed by the other side.
+ *
+ * Exceptions and longjmp never cross the boundary: the C++ face catches everything at it.
+ */
+#ifndef NSRUN_PLUGIN_H
+#define NSRUN_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NSRUN_API_MAJOR 2
+#define NSRUN_API_MINOR 0
+
+/* The one symbol a plugin exports; its type is nsrun_plugin_entry_fn. */
+#define NSRUN_PLUGIN_ENTRY_SYMBOL "nsrun_plugin_entry"
+
+/* The lifecycle phases, in the order nsrun runs them (see docs/plugin-authors.md for which
+ * process runs each). */
+enum nsrun_phase {
+  NSRUN_PHASE_VALIDATE = 0,         /* host, before anything exists: no side effects */
+  NSRUN_PHASE_PREPARE = 1,          /* host, before the container process exists */
+  NSRUN_PHASE_CREATE_RUNTIME = 2,   /* host, the container process exists and waits */
+  NSRUN_PHASE_CREATE_CONTAINER = 3, /* the container process, before the root switch */
+  NSRUN_PHASE_START_CONTAINER = 4,  /* the container process, after it, before execve */
+  NSRUN_PHASE_POSTSTART = 5,        /* host, the workload runs */
+  NSRUN_PHASE_TEARDOWN = 6          /* host, reverse order, from the journal alone */
+};
+
+enum nsrun_log_level {
+  NSRUN_LOG_DEBUG = 0, /* shown with DEBUG=1 or --log-level debug */
+  NSRUN_LOG_INFO = 1,  /* a normal report: shown with --log-level info or debug */
+  NSRUN_LOG_WARN = 2,  /* shown unless --log-level error */
+  NSRUN_LOG_ERROR = 3  /* always shown */
+};
+
+/* Receives one journal record: its type and its data as a JSON object text. */
+typedef void (*nsrun_record_fn)(void* user, const char* type, const char* data_json);
+
+/* What nsrun offers a plugin during a call: pass `opaque` back as the first argument. */
+typedef struct nsrun_host {
+  uint32_t struct_size; /* sizeof(nsrun_host) as nsrun was built */
+  void* opaque;
+  /* Non-zero when a message of `level` would be shown (to skip building it otherwise). */
+  int (*log_enabled)(void* opaque, int level);
+  /* One line of diagnostics; nsrun adds "nsrun: " and the stage's kind. */
+  void (*log)(void* opaque, int level, const char* message);
+  /* Reports why this call fails (one line: what, why, the fix) and the exit code nsrun should
+   * end with (125 unless it is the workload's, e.g. 126/127). Then return non-zero. */
+  void (*fail)(void* opaque, const char* message, int exit_code);
+  /* Appends a record of this stage's to the container's journal (flushed); 0 on failure.
+   * Record a resource before creating it. */
+  int (*journal_append)(void* opaque, const char* type, const char* data_json);
+  /* Calls `each` for every record of this stage's, oldest first; 0 on failure. */
+  int (*journal_read)(void* opaque, nsrun_record_fn each, void* user);
+  /* prepare only: the container's spec becomes `spec_json` (a whole config.json document).
+   * Returns the spec's new revision, or 0 when refused (the reason was logged as an error). */
+  uint64_t (*replace_spec)(void* opaque, const char* spec_json);
+} nsrun_host;
+
+/* One phase call. */
+typedef struct nsrun_call {
+  uint32_t struct_size; /* sizeof(nsrun_call) as nsrun was built */
+  int32_t phase;        /* an nsrun_phase */
+  const char* container_id;
+  const char* state_dir;  /* host path of the container's private state directory (0700) */
+  const char* state_root; /* the directory of all containers' state directories */
+  /* The container's OCI config.json, and its revision: the text changes only when the revision
+   * does, so a plugin may keep what it parsed until then. */
+  const char* spec_json;
+  uint64_t spec_revision;
+  const char* config_json; /* this stage's config from the pipeline: a JSON object */
+  int32_t pid;             /* the container process as the host sees it; 0 before it exists */
+} nsrun_call;
+
+/* The descriptor a plugin's entry point returns; static, never freed. */
+typedef struct nsrun_plugin {
+  uint32_t api_major;   /* NSRUN_API_MAJOR as the plugin was built */
+  uint32_t struct_size; /* sizeof(nsrun_plugin) as the plugin was built */
+  const char* name;     /* reverse-DNS, unique, e.g. "nsrun.network.bridge"; also the file name */
+  uint32_t api_minor;   /* NSRUN_API_MINOR as the plugin was built */
+  const char* version;  /* the plugin's own version, e.g. "1.0.0" */
+  const char* kind;     /* the pipeline slot it fills: namespaces, storage, network, ... */
+  const char* summary;  /* one line for `nsrun plugins` */
+  /* A new stage object, or NULL after host->fail(). */
+  void* (*create)(const nsrun_host* host);
+  void (*destroy)(void* stage);
+  /* Runs one phase: 0 on success; non-zero after host->fail(). */
+  int (*invoke)(void* stage, const nsrun_call* call, const nsrun_host* host);
+} nsrun_plugin;
+
+typedef const nsrun_plugin* (*nsrun_plugin_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NSRUN_PLUGIN_H */

@@ -1,0 +1,278 @@
+// nsrun SDK: OCI config.json <-> ContainerSpec, compiled into whoever includes it.
+//
+// The core hands every stage the container's spec as config.json text (plugin.h); the C++ face
+// (plugin.hpp) reads it into a ContainerSpec with spec_from_json and, after prepare, writes the
+// stage's changes back with spec_to_json, which keeps every field ContainerSpec does not model
+// (a stage that adds a mount does not drop the bundle's linux.seccomp).
+#pragma once
+
+#include <boost/json.hpp>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nsrun/spec.hpp"
+#include "nsrun/stage.hpp"
+
+namespace nsrun {
+
+/// A config.json field of the wrong type or shape; the message names the field by its path.
+class SpecError : public StageError {
+ public:
+  using StageError::StageError;
+};
+
+namespace detail {
+
+using boost::json::array;
+using boost::json::object;
+using boost::json::value;
+
+// Typed field access with errors that name the field by its config.json path.
+class Field {
+ public:
+  Field(const object& parent, std::string path) : parent_(parent), path_(std::move(path)) {}
+
+  const value* get(std::string_view key) const { return parent_.if_contains(key); }
+  std::string name(std::string_view key) const {
+    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+  }
+  [[noreturn]] void wrong(std::string_view key, std::string_view expected) const {
+    throw SpecError("config.json: " + name(key) + " must be " + std::string(expected));
+  }
+  std::optional<std::string> string(std::string_view key) const {
+    const value* v = get(key);
+    if (!v) return std::nullopt;
+    if (!v->is_string()) wrong(key, "a string");
+    return std::string(v->as_string());
+  }
+  std::optional<bool> boolean(std::string_view key) const {
+    const value* v = get(key);
+    if (!v) return std::nullopt;
+    if (!v->is_bool()) wrong(key, "true or false");
+    return v->as_bool();
+  }
+  std::optional<std::int64_t> integer(std::string_view key) const {
+    const value* v = get(key);
+    if (!v || v->is_null()) return std::nullopt;
+    if (v->is_int64()) return v->as_int64();
+    if (v->is_uint64() && v->as_uint64() <= static_cast<std::uint64_t>(INT64_MAX))
+      return static_cast<std::int64_t>(v->as_uint64());
+    wrong(key, "an integer");
+  }
+  std::vector<std::string> strings(std::string_view key) const {
+    std::vector<std::string> out;
+    const value* v = get(key);
+    if (!v || v->is_null()) return out;
+    if (!v->is_array()) wrong(key, "an array of strings");
+    for (const auto& item : v->as_array()) {
+      if (!item.is_string()) wrong(key, "an array of strings");
+      out.emplace_back(item.as_string());
+    }
+    return out;
+  }
+  const object* child(std::string_view key) const {
+    const value* v = get(key);
+    if (!v || v->is_null()) return nullptr;
+    if (!v->is_object()) wrong(key, "an object");
+    return &v->as_object();
+  }
+  const array* list(std::string_view key) const {
+    const value* v = get(key);
+    if (!v || v->is_null()) return nullptr;
+    if (!v->is_array()) wrong(key, "an array");
+    return &v->as_array();
+  }
+
+ private:
+  const object& parent_;
+  std::string path_;
+};
+
+inline void read_process(const object& process, ProcessSpec& out) {
+  Field f(process, "process");
+  out.args = f.strings("args");
+  out.env = f.strings("env");
+  if (auto cwd = f.string("cwd")) out.cwd = *cwd;
+  if (auto terminal = f.boolean("terminal")) out.terminal = *terminal;
+}
+
+inline void read_mounts(const array& mounts, std::vector<MountSpec>& out) {
+  for (std::size_t i = 0; i < mounts.size(); ++i) {
+    std::string path = "mounts[" + std::to_string(i) + "]";
+    if (!mounts[i].is_object()) throw SpecError("config.json: " + path + " must be an object");
+    Field f(mounts[i].as_object(), path);
+    MountSpec mount;
+    auto destination = f.string("destination");
+    if (!destination) throw SpecError("config.json: " + path + ".destination is required");
+    mount.destination = *destination;
+    mount.type = f.string("type").value_or("");
+    mount.source = f.string("source").value_or("");
+    mount.options = f.strings("options");
+    // OCI lets "bind" be implied by the options alone.
+    if (mount.type.empty() || mount.type == "none")
+      for (const auto& option : mount.options)
+        if (option == "bind" || option == "rbind") mount.type = "bind";
+    out.push_back(std::move(mount));
+  }
+}
+
+inline void read_resources(const object& resources, ResourcesSpec& out) {
+  Field f(resources, "linux.resources");
+  if (const object* memory = f.child("memory")) {
+    Field m(*memory, "linux.resources.memory");
+    out.memory_limit = m.integer("limit");
+    out.memory_swap = m.integer("swap");
+  }
+  if (const object* cpu = f.child("cpu")) {
+    Field c(*cpu, "linux.resources.cpu");
+    out.cpu_quota = c.integer("quota");
+    if (auto period = c.integer("period")) out.cpu_period = static_cast<std::uint64_t>(*period);
+    if (auto shares = c.integer("shares")) out.cpu_shares = static_cast<std::uint64_t>(*shares);
+    out.cpuset_cpus = c.string("cpus").value_or("");
+    out.cpuset_mems = c.string("mems").value_or("");
+  }
+  if (const object* pids = f.child("pids"))
+    out.pids_limit = Field(*pids, "linux.resources.pids").integer("limit");
+}
+
+// Sets parent[key] to `v`, or removes the key when `keep` is false.
+inline void set_or_erase(object& parent, std::string_view key, value v, bool keep = true) {
+  if (keep)
+    parent[key] = std::move(v);
+  else
+    parent.erase(key);
+}
+
+// The object at parent[key], made (or replaced, when not an object) if needed.
+inline object& child_object(object& parent, std::string_view key) {
+  value& v = parent[key];
+  if (!v.is_object()) v = object{};
+  return v.as_object();
+}
+
+inline array string_array(const std::vector<std::string>& items) {
+  return array(items.begin(), items.end());
+}
+
+}  // namespace detail
+
+/// Reads the modelled subset of an OCI runtime-spec config.json; a modelled field of the wrong
+/// type throws SpecError naming it (fields ContainerSpec does not model are left to the core's
+/// check that some stage claims them). `bundle_dir` resolves a relative root.path, as the OCI
+/// spec says.
+inline ContainerSpec spec_from_json(const boost::json::value& config,
+                                    const std::string& bundle_dir = "") {
+  if (!config.is_object()) throw SpecError("config.json: the document must be a JSON object");
+  detail::Field top(config.as_object(), "");
+  ContainerSpec spec;
+  if (auto version = top.string("ociVersion")) spec.oci_version = *version;
+  if (const boost::json::object* process = top.child("process"))
+    detail::read_process(*process, spec.process);
+  if (const boost::json::object* root = top.child("root")) {
+    detail::Field r(*root, "root");
+    spec.root.path = r.string("path").value_or("");
+    spec.root.readonly = r.boolean("readonly").value_or(false);
+  }
+  if (!spec.root.path.empty() && spec.root.path.front() != '/')
+    spec.root.path = bundle_dir + "/" + spec.root.path;
+  spec.hostname = top.string("hostname").value_or("");
+  if (const boost::json::array* mounts = top.list("mounts"))
+    detail::read_mounts(*mounts, spec.mounts);
+  if (const boost::json::object* annotations = top.child("annotations")) {
+    for (const auto& kv : *annotations) {
+      if (!kv.value().is_string())
+        throw SpecError("config.json: annotations." + std::string(kv.key()) + " must be a string");
+      spec.annotations[std::string(kv.key())] = std::string(kv.value().as_string());
+    }
+  }
+  if (const boost::json::object* linux_section = top.child("linux")) {
+    detail::Field l(*linux_section, "linux");
+    if (const boost::json::array* namespaces = l.list("namespaces")) {
+      for (std::size_t i = 0; i < namespaces->size(); ++i) {
+        std::string path = "linux.namespaces[" + std::to_string(i) + "]";
+        if (!(*namespaces)[i].is_object())
+          throw SpecError("config.json: " + path + " must be an object");
+        detail::Field n((*namespaces)[i].as_object(), path);
+        auto type = n.string("type");
+        if (!type) throw SpecError("config.json: " + path + ".type is required");
+        spec.namespaces.push_back({*type, n.string("path").value_or("")});
+      }
+    }
+    if (const boost::json::object* resources = l.child("resources"))
+      detail::read_resources(*resources, spec.resources);
+    spec.cgroups_path = l.string("cgroupsPath").value_or("");
+  }
+  return spec;
+}
+
+/// The spec as config.json. Every field of `base` that ContainerSpec does not model is kept;
+/// the modelled ones are written from `spec` (an unset optional removes the field).
+inline boost::json::object spec_to_json(const ContainerSpec& spec, boost::json::object base = {}) {
+  using namespace detail;
+  base["ociVersion"] = spec.oci_version;
+  object& process = child_object(base, "process");
+  process["args"] = string_array(spec.process.args);
+  process["env"] = string_array(spec.process.env);
+  process["cwd"] = spec.process.cwd;
+  process["terminal"] = spec.process.terminal;
+  object& root = child_object(base, "root");
+  root["path"] = spec.root.path;
+  root["readonly"] = spec.root.readonly;
+  base["hostname"] = spec.hostname;
+  // Mounts are matched by position: a stage adds or removes whole entries, and an entry's
+  // unmodelled keys (uidMappings, ...) stay with it.
+  array old_mounts;
+  if (auto* m = base.if_contains("mounts"); m && m->is_array()) old_mounts = m->as_array();
+  array mounts;
+  for (std::size_t i = 0; i < spec.mounts.size(); ++i) {
+    const auto& m = spec.mounts[i];
+    object entry =
+        i < old_mounts.size() && old_mounts[i].is_object() ? old_mounts[i].as_object() : object{};
+    entry["destination"] = m.destination;
+    entry["type"] = m.type;
+    entry["source"] = m.source;
+    entry["options"] = string_array(m.options);
+    mounts.push_back(std::move(entry));
+  }
+  base["mounts"] = std::move(mounts);
+  object annotations;
+  for (const auto& [key, val] : spec.annotations) annotations[key] = val;
+  base["annotations"] = std::move(annotations);
+
+  object& linux_section = child_object(base, "linux");
+  array namespaces;
+  for (const auto& n : spec.namespaces) {
+    object entry{{"type", n.type}};
+    if (!n.path.empty()) entry["path"] = n.path;
+    namespaces.push_back(std::move(entry));
+  }
+  linux_section["namespaces"] = std::move(namespaces);
+  linux_section["cgroupsPath"] = spec.cgroups_path;
+  const auto& r = spec.resources;
+  object& resources = child_object(linux_section, "resources");
+  {
+    object& memory = child_object(resources, "memory");
+    set_or_erase(memory, "limit", r.memory_limit.value_or(0), r.memory_limit.has_value());
+    set_or_erase(memory, "swap", r.memory_swap.value_or(0), r.memory_swap.has_value());
+    if (memory.empty()) resources.erase("memory");
+  }
+  {
+    object& cpu = child_object(resources, "cpu");
+    set_or_erase(cpu, "quota", r.cpu_quota.value_or(0), r.cpu_quota.has_value());
+    set_or_erase(cpu, "period", r.cpu_period.value_or(0), r.cpu_period.has_value());
+    set_or_erase(cpu, "shares", r.cpu_shares.value_or(0), r.cpu_shares.has_value());
+    set_or_erase(cpu, "cpus", value(r.cpuset_cpus), !r.cpuset_cpus.empty());
+    set_or_erase(cpu, "mems", value(r.cpuset_mems), !r.cpuset_mems.empty());
+    if (cpu.empty()) resources.erase("cpu");
+  }
+  {
+    object& pids = child_object(resources, "pids");
+    set_or_erase(pids, "limit", r.pids_limit.value_or(0), r.pids_limit.has_value());
+    if (pids.empty()) resources.erase("pids");
+  }
+  return base;
+}
+
+}  // namespace nsrun
