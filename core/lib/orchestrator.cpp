@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <map>
 
 #include "nsrun/core/json_util.hpp"
@@ -59,13 +61,22 @@ void host_log(void* opaque, int level, const char* message) {
   }
 }
 
+// The first failure of a call is its cause: a refusal the core recorded (refuse() below) is kept
+// when the plugin then reports the exception it turned that refusal into.
 void host_fail(void* opaque, const char* message, int exit_code) {
   auto& call = state_of(opaque);
+  if (!call.failure.empty()) return;
   try {
     call.failure = message ? message : "failed without a message";
   } catch (...) {
   }
   call.exit_code = exit_code;
+}
+
+// Records why the core refused a service call; returns 0, the refusal value of plugin.h.
+int refuse(CallState& call, std::string why) {
+  if (call.failure.empty()) call.failure = std::move(why);
+  return 0;
 }
 
 int host_journal_append(void* opaque, const char* type, const char* data_json) {
@@ -97,19 +108,82 @@ int host_journal_read(void* opaque, nsrun_record_fn each, void* user) {
 
 std::uint64_t host_replace_spec(void* opaque, const char* spec_json) {
   auto& call = state_of(opaque);
-  auto refuse = [&](const std::string& why) -> std::uint64_t {
-    call.site->log->error(call.stage->kind() + ": " + why);
-    return 0;
-  };
   if (call.phase != Phase::prepare)
-    return refuse(std::string("the spec may change only in prepare, not in ") +
-                  phase_name(call.phase));
-  if (!call.site->spec || !spec_json) return refuse("no spec to replace");
+    return refuse(
+        call, std::string("the spec may change only in prepare, not in ") + phase_name(call.phase));
+  if (!call.site->spec || !spec_json) return refuse(call, "no spec to replace");
   try {
     call.site->spec->replace(spec_json);
     return call.site->spec->revision();
   } catch (const std::exception& e) {
-    return refuse(e.what());
+    return refuse(call, e.what());
+  }
+}
+
+int host_set_output(void* opaque, const char* key, const char* value_json) {
+  auto& call = state_of(opaque);
+  try {
+    if (!key || !value_json || !call.site->exchange) return refuse(call, "no output to set");
+    if (call.phase != Phase::validate && call.phase != Phase::prepare)
+      return refuse(call, std::string("output \"") + key + "\" set in " + phase_name(call.phase) +
+                              "; outputs are set in validate or prepare");
+    if (!call.stage->provides_key(key))
+      return refuse(call,
+                    std::string("output \"") + key + "\" is not declared in the plugin's provides");
+    boost::system::error_code ec;
+    boost::json::parse(value_json, ec);
+    if (ec) return refuse(call, std::string("output \"") + key + "\" is not JSON");
+    call.site->exchange->outputs[key] = value_json;
+    return 1;
+  } catch (const std::exception& e) {
+    return refuse(call, e.what());
+  }
+}
+
+const char* host_get_output(void* opaque, const char* key) {
+  auto& call = state_of(opaque);
+  if (!key || !call.site->exchange) return nullptr;
+  if (!call.stage->needs_key(key) && !call.stage->provides_key(key)) {
+    refuse(call, std::string("output \"") + key + "\" read without declaring it in needs");
+    return nullptr;
+  }
+  if (std::string_view(key) == "files") return call.site->exchange->files_text.c_str();
+  auto it = call.site->exchange->outputs.find(key);
+  return it == call.site->exchange->outputs.end() ? nullptr : it->second.c_str();
+}
+
+int host_add_file(void* opaque, const char* destination, const char* content, size_t size,
+                  uint32_t mode) {
+  auto& call = state_of(opaque);
+  try {
+    if (!destination || (!content && size) || !call.site->exchange)
+      return refuse(call, "no file to add");
+    std::string where = destination;
+    if (call.phase != Phase::prepare)
+      return refuse(call, "add_file(" + where + ") in " + phase_name(call.phase) +
+                              "; files are added in prepare");
+    if (!call.stage->needs_key("files"))
+      return refuse(call,
+                    "add_file(" + where + "): the plugin does not declare it needs \"files\"");
+    std::filesystem::path path(where);
+    if (!path.is_absolute() || where.find("/../") != std::string::npos || where.ends_with("/..") ||
+        path.filename().empty())
+      return refuse(call, "add_file(" + where + "): the destination must be an absolute file path");
+    if (mode & ~07777u) return refuse(call, "add_file(" + where + "): mode is not a file mode");
+    auto& files = call.site->exchange->files;
+    const std::string dir = call.site->state_dir + "/files";
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+      return refuse(call, "cannot create " + dir + ": " + std::strerror(errno));
+    const std::string source = dir + "/" + std::to_string(files.size());
+    write_file_atomically(source, std::string_view(content ? content : "", size), mode);
+    files.push_back(boost::json::object{{"destination", where},
+                                        {"source", source},
+                                        {"mode", mode},
+                                        {"stage", call.stage->plugin()}});
+    call.site->exchange->files_text = boost::json::serialize(files);
+    return 1;
+  } catch (const std::exception& e) {
+    return refuse(call, e.what());
   }
 }
 
@@ -123,6 +197,9 @@ nsrun_host host_table(CallState& call) {
   host.journal_append = &host_journal_append;
   host.journal_read = &host_journal_read;
   host.replace_spec = &host_replace_spec;
+  host.set_output = &host_set_output;
+  host.get_output = &host_get_output;
+  host.add_file = &host_add_file;
   return host;
 }
 
@@ -274,6 +351,41 @@ void BoundStage::release() {
   instance_ = nullptr;
 }
 
+void BoundStage::set_flags(const boost::json::object& flags) {
+  flags_text_ = boost::json::serialize(flags);
+}
+
+std::vector<std::string> BoundStage::provides() const {
+  std::vector<std::string> out;
+  for (const nsrun_contract* c = descriptor_->provides; c && c->key; ++c) out.emplace_back(c->key);
+  return out;
+}
+
+std::vector<std::pair<std::string, std::uint32_t>> BoundStage::needs() const {
+  std::vector<std::pair<std::string, std::uint32_t>> out;
+  for (const nsrun_contract* c = descriptor_->needs; c && c->key; ++c)
+    out.emplace_back(c->key, c->flags);
+  return out;
+}
+
+std::vector<std::string> BoundStage::claims() const {
+  std::vector<std::string> out;
+  for (const char* const* c = descriptor_->claims; c && *c; ++c) out.emplace_back(*c);
+  return out;
+}
+
+bool BoundStage::provides_key(std::string_view key) const {
+  for (const nsrun_contract* c = descriptor_->provides; c && c->key; ++c)
+    if (key == c->key) return true;
+  return false;
+}
+
+bool BoundStage::needs_key(std::string_view key) const {
+  for (const nsrun_contract* c = descriptor_->needs; c && c->key; ++c)
+    if (key == c->key) return true;
+  return false;
+}
+
 std::optional<StageFailure> BoundStage::instantiate(const CallSite& site) {
   release();
   CallState call{this, &site, Phase::validate, {}, exit_code::runtime_error};
@@ -301,6 +413,7 @@ std::optional<StageFailure> BoundStage::invoke(Phase phase, const CallSite& site
   args.spec_revision = site.spec ? site.spec->revision() : 0;
   args.config_json = config_text_.c_str();
   args.pid = site.pid;
+  args.flags_json = flags_text_.c_str();
   if (descriptor_->invoke(instance_, &args, &host) == 0) return std::nullopt;
   if (call.failure.empty()) call.failure = "failed without a message";
   return StageFailure{stage_.kind + ": " + call.failure, call.exit_code};
@@ -326,7 +439,154 @@ std::vector<BoundStage> bind_pipeline(const Pipeline& pipeline, const PluginRegi
                   " plugin and cannot fill the " + stage.kind + " stage");
     bound.emplace_back(stage, plugin->descriptor);
   }
+  check_contracts(bound);
   return bound;
+}
+
+namespace {
+
+std::string stage_name(const BoundStage& stage) {
+  return "the " + stage.kind() + " stage (" + stage.plugin() + ")";
+}
+
+}  // namespace
+
+void check_contracts(const std::vector<BoundStage>& stages) {
+  std::map<std::string, std::size_t> provider;
+  for (std::size_t i = 0; i < stages.size(); ++i) {
+    if (stages[i].descriptor().placement == NSRUN_PLACE_LAST && i + 1 < stages.size())
+      throw Error("pipeline: " + stage_name(stages[i]) +
+                  " runs the workload and must be last, but " + stage_name(stages[i + 1]) +
+                  " comes after it (move it before " + stages[i].kind() + ")");
+    for (const auto& key : stages[i].provides()) {
+      if (key == "files" || provider.count(key) == 0) {
+        provider.emplace(key, i);
+        continue;
+      }
+      throw Error("pipeline: " + stage_name(stages[provider[key]]) + " and " +
+                  stage_name(stages[i]) + " both provide \"" + key +
+                  "\" (keep one of them in the pipeline)");
+    }
+  }
+  for (std::size_t i = 0; i < stages.size(); ++i) {
+    for (const auto& [key, flags] : stages[i].needs()) {
+      auto it = provider.find(key);
+      if (it == provider.end()) {
+        if (flags & NSRUN_NEED_OPTIONAL) continue;
+        throw Error("pipeline: " + stage_name(stages[i]) + " needs \"" + key +
+                    "\", which no stage of the pipeline provides (add a stage that provides it)");
+      }
+      if (it->second > i && !(flags & NSRUN_NEED_AFTER_PREPARE))
+        throw Error("pipeline: " + stage_name(stages[i]) + " needs \"" + key + "\" from " +
+                    stage_name(stages[it->second]) + ", which comes after it (move " +
+                    stages[it->second].kind() + " before " + stages[i].kind() + ")");
+    }
+  }
+}
+
+namespace {
+
+// The config.json fields of the OCI runtime spec (1.0-1.1) that some stage has to implement for
+// a spec to be honoured. ociVersion and annotations are the core's; everything else is a stage's.
+constexpr const char* claimable_fields[] = {"root",
+                                            "mounts",
+                                            "hostname",
+                                            "domainname",
+                                            "hooks",
+                                            "process.terminal",
+                                            "process.consoleSize",
+                                            "process.user",
+                                            "process.args",
+                                            "process.commandLine",
+                                            "process.env",
+                                            "process.cwd",
+                                            "process.capabilities",
+                                            "process.rlimits",
+                                            "process.noNewPrivileges",
+                                            "process.apparmorProfile",
+                                            "process.oomScoreAdj",
+                                            "process.selinuxLabel",
+                                            "process.ioPriority",
+                                            "process.scheduler",
+                                            "process.execCPUAffinity",
+                                            "linux.namespaces",
+                                            "linux.uidMappings",
+                                            "linux.gidMappings",
+                                            "linux.timeOffsets",
+                                            "linux.devices",
+                                            "linux.cgroupsPath",
+                                            "linux.resources",
+                                            "linux.rootfsPropagation",
+                                            "linux.seccomp",
+                                            "linux.sysctl",
+                                            "linux.maskedPaths",
+                                            "linux.readonlyPaths",
+                                            "linux.mountLabel",
+                                            "linux.intelRdt",
+                                            "linux.personality",
+                                            "linux.memoryPolicy",
+                                            "solaris",
+                                            "windows",
+                                            "vm",
+                                            "zos"};
+
+// Set: present with a value that asks for something. Empty strings, arrays and objects, false
+// and null ask for nothing, and neither does running as root (uid 0, gid 0), which is what a
+// runtime without a user stage does.
+bool asks_for_something(std::string_view path, const boost::json::value& value) {
+  if (value.is_null()) return false;
+  if (value.is_bool()) return value.as_bool();
+  if (value.is_string()) return !value.as_string().empty();
+  if (value.is_array()) return !value.as_array().empty();
+  if (value.is_object()) {
+    const auto& object = value.as_object();
+    if (object.empty()) return false;
+    if (path == "process.user") {
+      for (const auto& kv : object) {
+        bool root_id = (kv.key() == "uid" || kv.key() == "gid") && kv.value().is_number() &&
+                       kv.value().to_number<double>() == 0;
+        if (!root_id && asks_for_something("", kv.value())) return true;
+      }
+      return false;
+    }
+    if (path == "linux.resources") {
+      for (const auto& kv : object)
+        if (asks_for_something("", kv.value())) return true;
+      return false;
+    }
+  }
+  return true;
+}
+
+const boost::json::value* field_at(const boost::json::object& spec, std::string_view path) {
+  const boost::json::object* parent = &spec;
+  while (true) {
+    auto dot = path.find('.');
+    const boost::json::value* v = parent->if_contains(path.substr(0, dot));
+    if (!v || dot == std::string_view::npos) return v;
+    if (!v->is_object()) return nullptr;
+    parent = &v->as_object();
+    path.remove_prefix(dot + 1);
+  }
+}
+
+}  // namespace
+
+void check_claims(const std::vector<BoundStage>& stages, const boost::json::object& spec) {
+  std::vector<std::string> claimed;
+  for (const auto& stage : stages)
+    for (const auto& claim : stage.claims()) claimed.push_back(claim);
+  for (std::string_view field : claimable_fields) {
+    const boost::json::value* value = field_at(spec, field);
+    if (!value || !asks_for_something(field, *value)) continue;
+    bool covered = false;
+    for (const auto& claim : claimed)
+      covered |= field == claim || (field.starts_with(claim) && field[claim.size()] == '.');
+    if (!covered)
+      throw Error("config.json: " + std::string(field) +
+                  " is set but no stage in the pipeline implements it (add a stage that does, "
+                  "or remove the field)");
+  }
 }
 
 // --- Orchestrator --------------------------------------------------------------------------
@@ -342,11 +602,14 @@ int Orchestrator::run(ContainerRequest& request) {
   SpecDocument spec;
   try {
     spec = SpecDocument(request.spec);
+    check_claims(stages_, spec.document());
   } catch (const Error& e) {
     log_.error(e.what());
     return exit_code::runtime_error;
   }
-  CallSite site{request.id, state.path(), request.state_root, &spec, &journal_file, &log_, 0};
+  StageExchange exchange;
+  CallSite site{request.id, state.path(), request.state_root, &spec, &journal_file, &log_,
+                0,          &exchange};
 
   auto fail = [&](const StageFailure& failure) {
     log_.error(failure.message);

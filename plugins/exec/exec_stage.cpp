@@ -52,6 +52,12 @@ int exec_workload(const std::string& command, char* const argv[], char* const en
 
 class ExecStage final : public nsrun::IStage {
  public:
+  // It calls execve: nothing can run after it. With a storage stage, that stage's root switch
+  // must come first, so that the command is looked up in the container's filesystem.
+  static constexpr std::uint32_t placement = NSRUN_PLACE_LAST;
+  static constexpr nsrun_contract needs[] = {{"storage.root", NSRUN_NEED_OPTIONAL}};
+  static constexpr const char* claims[] = {"process.args", "process.env", "process.cwd"};
+
   void validate(nsrun::Context& ctx) override {
     nsrun::ConfigReader(ctx.config, "nsrun.exec").finish();
     const auto& process = ctx.spec.process;

@@ -24,6 +24,8 @@ bool host_is_cgroup_v2() {
 
 class NamespacesStage final : public nsrun::IStage {
  public:
+  static constexpr const char* claims[] = {"linux.namespaces", "hostname"};
+
   void validate(nsrun::Context& ctx) override {
     nsrun::ConfigReader config(ctx.config, "nsrun.namespaces");
     cgroup_namespace_ = config.boolean("cgroupNamespace").value_or(true);

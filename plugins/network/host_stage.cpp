@@ -2,18 +2,24 @@
 #include <algorithm>
 
 #include "nsrun/config.hpp"
+#include "nsrun/network/resolv_conf.hpp"
 #include "nsrun/plugin.hpp"
 
 namespace {
 
 class HostNetworkStage final : public nsrun::IStage {
  public:
+  static constexpr nsrun_contract provides[] = {{"network.resolv_conf", 0}};
+
   void validate(nsrun::Context& ctx) override {
     nsrun::ConfigReader(ctx.config, "nsrun.network.host").finish();
   }
   void prepare(nsrun::Context& ctx) override {
     std::erase_if(ctx.spec.namespaces,
                   [](const nsrun::NamespaceSpec& ns) { return ns.type == "network"; });
+    // The host's own network namespace: its resolvers, loopback ones (127.0.0.53) included,
+    // are reachable exactly as they are.
+    ctx.provide("network.resolv_conf", nsrun::network::read_text("/etc/resolv.conf"));
   }
 };
 

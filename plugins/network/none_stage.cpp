@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "nsrun/config.hpp"
+#include "nsrun/network/resolv_conf.hpp"
 #include "nsrun/plugin.hpp"
 
 namespace {
@@ -28,11 +29,20 @@ void bring_loopback_up() {
 
 class NoneNetworkStage final : public nsrun::IStage {
  public:
+  static constexpr nsrun_contract provides[] = {{"network.resolv_conf", 0}};
+
   void validate(nsrun::Context& ctx) override {
     nsrun::ConfigReader(ctx.config, "nsrun.network.none").finish();
   }
   void prepare(nsrun::Context& ctx) override {
     if (!ctx.spec.has_namespace("network")) ctx.spec.namespaces.push_back({"network", ""});
+    // Only loopback: nothing beyond it is reachable, the host's loopback resolvers least of all.
+    nsrun::network::ResolvSources sources{
+        {},
+        nsrun::network::read_text("/etc/resolv.conf"),
+        nsrun::network::read_text("/run/systemd/resolve/resolv.conf"),
+        false};
+    ctx.provide("network.resolv_conf", nsrun::network::resolv_conf(sources));
   }
   void create_container(nsrun::Context&) override { bring_loopback_up(); }
 };

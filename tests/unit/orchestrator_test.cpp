@@ -64,6 +64,8 @@ class FakeStage final : public IStage {
   }
 };
 
+constexpr const char* fake_claims[] = {"process", nullptr};
+
 const nsrun_plugin fake_descriptor{NSRUN_API_MAJOR,
                                    sizeof(nsrun_plugin),
                                    "test.fake",
@@ -71,6 +73,12 @@ const nsrun_plugin fake_descriptor{NSRUN_API_MAJOR,
                                    "1",
                                    "fake",
                                    "",
+                                   nullptr,
+                                   0,
+                                   NSRUN_PLACE_ANYWHERE,
+                                   nullptr,
+                                   nullptr,
+                                   fake_claims,
                                    &detail::create_stage<FakeStage>,
                                    &detail::destroy_stage,
                                    &detail::invoke_stage};

@@ -8,10 +8,11 @@
 #include <set>
 #include <sstream>
 
-#include "nsrun/network/etc_files.hpp"
 #include "nsrun/network/ipam.hpp"
 #include "nsrun/network/iptc_firewall.hpp"
+#include "nsrun/network/naming.hpp"
 #include "nsrun/network/netlink.hpp"
+#include "nsrun/network/resolv_conf.hpp"
 
 namespace nsrun::network {
 namespace {
@@ -23,26 +24,6 @@ constexpr const char* container_interface = "eth0";
 std::string state_root_of(const Context& ctx) {
   if (ctx.state_root.empty()) throw StageError("no state root given to the network stage");
   return std::string(ctx.state_root);
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return {};
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void write_file(const std::string& path, const std::string& content) {
-  std::string temp = path + ".network.tmp";
-  {
-    std::ofstream out(temp, std::ios::trunc);
-    out << content;
-    if (!out.flush())
-      throw StageError("cannot write " + temp + " (is the state directory writable?)");
-  }
-  if (::rename(temp.c_str(), path.c_str()) != 0)
-    throw StageError("cannot replace " + path + " (is the state directory writable?)");
 }
 
 std::string string_of(const boost::json::object& data, const char* key) {
@@ -197,20 +178,16 @@ void NetworkStage::prepare(Context& ctx) {
   if (ctx.log.debug_enabled())
     ctx.log.debug(id + " gets " + address_.str() + "/" +
                   std::to_string(config_.subnet.prefix_length) + " behind " + link_);
-  write_etc_files(ctx);
+  provide_outputs(ctx);
 }
 
-// Rewrites what the storage stage generated in <state dir>/etc (only what it generated: a file
-// the spec mounts itself is left alone).
-void NetworkStage::write_etc_files(Context& ctx) {
-  const std::string etc = std::string(ctx.state_dir) + "/etc";
-  if (::access((etc + "/hosts").c_str(), F_OK) == 0)
-    write_file(etc + "/hosts", hosts_file(ctx.spec.hostname, address_.str()));
-  if (::access((etc + "/resolv.conf").c_str(), F_OK) == 0) {
-    ResolvSources sources{config_.dns, read_file("/etc/resolv.conf"),
-                          read_file("/run/systemd/resolve/resolv.conf"), config_.nat};
-    write_file(etc + "/resolv.conf", resolv_conf(sources));
-  }
+// The container's address and resolver configuration, for the stage that writes /etc/hosts and
+// /etc/resolv.conf (the storage stage): the resolver policy is the network's to decide.
+void NetworkStage::provide_outputs(Context& ctx) {
+  ctx.provide("network.address", address_.str());
+  ResolvSources sources{config_.dns, read_text("/etc/resolv.conf"),
+                        read_text("/run/systemd/resolve/resolv.conf"), config_.nat};
+  ctx.provide("network.resolv_conf", resolv_conf(sources));
 }
 
 void NetworkStage::create_runtime(Context& ctx) {

@@ -134,6 +134,25 @@ MountPlan plan_mounts(const ContainerSpec& spec, const std::string& rootfs,
   return plan;
 }
 
+void append_file_mount(MountPlan& plan, const GeneratedFile& file, HostFs& fs) {
+  PlannedMount planned = plan_generated_file(file);
+  planned.destination = clean_container_path(file.destination);
+  planned.target = resolve_in_root(plan.rootfs, planned.destination);
+  std::string resolved = planned.target.in_root();
+  if (resolved == "/")
+    throw StageError("file destination \"" + file.destination +
+                     "\" leads to the container root through a symlink in the rootfs");
+  std::vector<EarlierMount> earlier{{"/proc", plan.proc.in_root()},
+                                    {"/dev", plan.dev.in_root()},
+                                    {"/sys", plan.sys.in_root()},
+                                    {"/tmp", plan.tmp.in_root()}};
+  for (const auto& mount : plan.mounts)
+    earlier.push_back({mount.destination, mount.target.in_root()});
+  planned.beneath_earlier_mount = beneath_any(earlier, planned.destination, resolved);
+  if (!planned.beneath_earlier_mount) create_mountpoint(planned.target, planned.mountpoint, fs);
+  plan.mounts.push_back(std::move(planned));
+}
+
 void create_mountpoint(const ResolvedPath& target, MountpointType type, HostFs& fs) {
   std::size_t count = target.components.size();
   for (std::size_t i = target.existing + 1; i < count; ++i)

@@ -55,13 +55,30 @@ std::vector<GeneratedFile> StorageStage::write_etc_files(Context& ctx, const std
   };
   const std::string& hostname = ctx.spec.hostname;
   if (!hostname.empty()) generate("hostname", hostname_file(hostname));
-  generate("hosts", hosts_file(hostname));
-  ResolvConf resolv = container_resolv_conf(read_host_resolv_conf(host_resolv_conf_));
-  if (!resolv.has_nameserver && ctx.log.debug_enabled())
-    ctx.log.debug(host_resolv_conf_ +
-                  " has no nameserver reachable from the container; its resolv.conf has none");
-  generate("resolv.conf", resolv.content);
+  // What a container sharing the host's network gets. A network stage decides otherwise through
+  // its outputs, which exist only once every stage has prepared: see create_container.
+  generate("hosts", hosts_file(hostname, ""));
+  generate("resolv.conf", read_host_resolv_conf(host_resolv_conf_));
   return files;
+}
+
+// Rewrites the generated hosts and resolv.conf from the network stage's outputs, when a network
+// stage gave them. Runs in the container process before the files are mounted.
+void StorageStage::apply_network_outputs(Context& ctx) {
+  const std::string etc_dir = std::string(ctx.state_dir) + "/etc";
+  auto generated = [&](std::string_view destination) {
+    if (!plan_) return false;
+    for (const auto& mount : plan_->mounts)
+      if (mount.destination == destination && mount.source.starts_with(etc_dir)) return true;
+    return false;
+  };
+  if (generated("/etc/hosts"))
+    if (auto address = ctx.output("network.address"); address && address->is_string())
+      write_generated(*fs_, etc_dir + "/hosts",
+                      hosts_file(ctx.spec.hostname, std::string(address->as_string())));
+  if (generated("/etc/resolv.conf"))
+    if (auto resolv = ctx.output("network.resolv_conf"); resolv && resolv->is_string())
+      write_generated(*fs_, etc_dir + "/resolv.conf", std::string(resolv->as_string()));
 }
 
 void StorageStage::prepare(Context& ctx) {
@@ -75,6 +92,17 @@ void StorageStage::prepare(Context& ctx) {
 void StorageStage::create_container(Context& ctx) {
   if (!plan_)
     throw StageError("create_container ran without prepare (the core must run prepare first)");
+  apply_network_outputs(ctx);
+  // Files other stages added in their prepare (after this stage's): mounted last, so that a
+  // stage can put a file even beneath a spec mount.
+  if (auto files = ctx.output("files"); files && files->is_array())
+    for (const auto& entry : files->as_array()) {
+      const auto& file = entry.as_object();
+      append_file_mount(*plan_,
+                        {std::string(file.at("destination").as_string()),
+                         std::string(file.at("source").as_string())},
+                        *fs_);
+    }
   enter_rootfs(*plan_, *fs_, ctx.log);
 }
 

@@ -65,6 +65,38 @@ enum nsrun_log_level {
   NSRUN_LOG_ERROR = 3  /* always shown */
 };
 
+/* A declared contract between stages (nsrun_plugin.provides / needs). Keys are names such as
+ * "network.address"; "files" is the one nsrun itself serves (see add_file). */
+typedef struct nsrun_contract {
+  const char* key;
+  uint32_t flags; /* NSRUN_NEED_* for needs; 0 for provides */
+} nsrun_contract;
+
+/* The stage runs without the output when no stage of the pipeline provides it. */
+#define NSRUN_NEED_OPTIONAL 1u
+/* The stage reads the output only from create_runtime on, after every stage's prepare, so the
+ * provider may come after it in the pipeline. Without this flag the provider must come first. */
+#define NSRUN_NEED_AFTER_PREPARE 2u
+
+/* nsrun_plugin.placement */
+#define NSRUN_PLACE_ANYWHERE 0u
+#define NSRUN_PLACE_LAST 1u /* the stage execs the workload: nothing may come after it */
+
+/* A command-line flag of `nsrun run` that the plugin owns (nsrun_plugin.flags). nsrun shows it
+ * in `nsrun run --help` under the plugin's stage and hands its value to every phase call
+ * (nsrun_call.flags_json); the plugin alone decides what is valid. */
+typedef struct nsrun_flag {
+  const char* name;       /* long name without dashes: "network" for --network */
+  const char* short_name; /* one character without the dash, or NULL */
+  uint32_t type;          /* NSRUN_FLAG_* */
+  const char* value_name; /* "CIDR" in "--network CIDR"; NULL for a switch */
+  const char* help;       /* one line; say the default here */
+} nsrun_flag;
+
+#define NSRUN_FLAG_STRING 0u  /* --name VALUE: a JSON string */
+#define NSRUN_FLAG_STRINGS 1u /* --name VALUE, repeatable: a JSON array of strings */
+#define NSRUN_FLAG_SWITCH 2u  /* --name: true; --name=false: false (a JSON boolean) */
+
 /* Receives one journal record: its type and its data as a JSON object text. */
 typedef void (*nsrun_record_fn)(void* user, const char* type, const char* data_json);
 
@@ -87,6 +119,17 @@ typedef struct nsrun_host {
   /* prepare only: the container's spec becomes `spec_json` (a whole config.json document).
    * Returns the spec's new revision, or 0 when refused (the reason was logged as an error). */
   uint64_t (*replace_spec)(void* opaque, const char* spec_json);
+  /* validate and prepare only: sets the output `key` (declared in provides) to a JSON value for
+   * the stages that need it. 0 when refused (the reason was logged as an error). */
+  int (*set_output)(void* opaque, const char* key, const char* value_json);
+  /* The output `key` (declared in needs or provides) as JSON text, or NULL when no stage set
+   * it. The text is valid until the call returns. */
+  const char* (*get_output)(void* opaque, const char* key);
+  /* prepare only: puts a file of `size` bytes at `destination` in the container's view with
+   * `mode`, without writing into the rootfs (nsrun keeps it in the state directory and the stage
+   * that provides "files" mounts it). The stage must declare it needs "files". 0 when refused. */
+  int (*add_file)(void* opaque, const char* destination, const char* content, size_t size,
+                  uint32_t mode);
 } nsrun_host;
 
 /* One phase call. */
@@ -102,6 +145,9 @@ typedef struct nsrun_call {
   uint64_t spec_revision;
   const char* config_json; /* this stage's config from the pipeline: a JSON object */
   int32_t pid;             /* the container process as the host sees it; 0 before it exists */
+  /* The plugin's flags given on the command line: {"name": value, ...} (a JSON object, empty
+   * for a bundle or when none was given). */
+  const char* flags_json;
 } nsrun_call;
 
 /* The descriptor a plugin's entry point returns; static, never freed. */
@@ -113,6 +159,14 @@ typedef struct nsrun_plugin {
   const char* version;  /* the plugin's own version, e.g. "1.0.0" */
   const char* kind;     /* the pipeline slot it fills: namespaces, storage, network, ... */
   const char* summary;  /* one line for `nsrun plugins` */
+  const nsrun_flag* flags; /* the `nsrun run` flags it owns, `flag_count` of them */
+  uint32_t flag_count;
+  uint32_t placement;             /* NSRUN_PLACE_* */
+  const nsrun_contract* provides; /* outputs it sets; ends with a {NULL, 0} entry (or NULL) */
+  const nsrun_contract* needs;    /* outputs it reads; ends with a {NULL, 0} entry (or NULL) */
+  /* The config.json fields it implements, as paths ("linux.seccomp", "process.user"); ends with
+   * NULL (or NULL). nsrun refuses a spec that sets a field no stage of the pipeline claims. */
+  const char* const* claims;
   /* A new stage object, or NULL after host->fail(). */
   void* (*create)(const nsrun_host* host);
   void (*destroy)(void* stage);

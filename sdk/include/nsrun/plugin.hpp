@@ -16,9 +16,11 @@
 // how nsrun was compiled (its standard library build, its Boost, its flags): only C crosses.
 #pragma once
 
+#include <array>
 #include <boost/json.hpp>
 #include <cstdint>
 #include <exception>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -92,11 +94,36 @@ class HostLogger final : public Logger {
   const nsrun_host* host_;
 };
 
+class HostServices final : public Services {
+ public:
+  explicit HostServices(const nsrun_host* host) : host_(host) {}
+  void provide(std::string_view key, const boost::json::value& value) override {
+    std::string name(key), text = boost::json::serialize(value);
+    if (!host_->set_output(host_->opaque, name.c_str(), text.c_str()))
+      throw StageError("cannot set the output \"" + name + "\"");
+  }
+  std::optional<boost::json::value> output(std::string_view key) const override {
+    std::string name(key);
+    const char* text = host_->get_output(host_->opaque, name.c_str());
+    if (!text) return std::nullopt;
+    return boost::json::parse(text);
+  }
+  void add_file(std::string_view destination, std::string_view content, unsigned mode) override {
+    std::string path(destination);
+    if (!host_->add_file(host_->opaque, path.c_str(), content.data(), content.size(), mode))
+      throw StageError("cannot add the file " + path + " to the container");
+  }
+
+ private:
+  const nsrun_host* host_;
+};
+
 // One stage object with what the face keeps between calls: the parsed config (it never changes)
 // and the parsed spec with its revision (parsed again only when the revision changes).
 struct StageInstance {
   std::unique_ptr<IStage> stage;
   std::optional<boost::json::object> config;
+  std::optional<boost::json::object> flags;
   std::uint64_t spec_revision = 0;
   boost::json::object spec_document;
   ContainerSpec spec;
@@ -162,6 +189,11 @@ inline int invoke_stage(void* opaque_instance, const nsrun_call* call,
       if (!config.is_object()) throw StageError("the stage's config is not a JSON object");
       instance.config = std::move(config.as_object());
     }
+    if (!instance.flags) {
+      auto flags = boost::json::parse(call->flags_json ? call->flags_json : "{}");
+      if (!flags.is_object()) throw StageError("the stage's flags are not a JSON object");
+      instance.flags = std::move(flags.as_object());
+    }
     if (call->spec_revision == 0 || call->spec_revision != instance.spec_revision) {
       auto document = boost::json::parse(call->spec_json ? call->spec_json : "{}");
       instance.spec = spec_from_json(document);
@@ -170,6 +202,7 @@ inline int invoke_stage(void* opaque_instance, const nsrun_call* call,
     }
     HostJournal journal(host);
     HostLogger log(host);
+    HostServices services(host);
     const auto phase = static_cast<Phase>(call->phase);
     Context ctx{call->container_id ? call->container_id : "",
                 call->state_dir ? call->state_dir : "",
@@ -178,7 +211,9 @@ inline int invoke_stage(void* opaque_instance, const nsrun_call* call,
                 journal,
                 log,
                 static_cast<pid_t>(call->pid),
-                call->state_root ? call->state_root : ""};
+                call->state_root ? call->state_root : "",
+                &*instance.flags,
+                &services};
     dispatch(*instance.stage, phase, ctx);
     if (phase == Phase::prepare) {
       // What the stage changed goes back as a whole document, and only when something changed.
@@ -195,12 +230,68 @@ inline int invoke_stage(void* opaque_instance, const nsrun_call* call,
   return ok ? 0 : 1;
 }
 
+// The descriptor's lists, taken from the stage class's optional static members (flags,
+// provides, needs, claims, placement) and given the terminating entry plugin.h asks for.
+template <typename T, std::size_t N>
+constexpr std::array<T, N + 1> terminated(const T (&items)[N]) {
+  std::array<T, N + 1> out{};
+  for (std::size_t i = 0; i < N; ++i) out[i] = items[i];
+  return out;
+}
+
+template <typename Stage>
+struct DescriptorParts {
+  static constexpr auto provides = [] {
+    if constexpr (requires { Stage::provides; })
+      return terminated(Stage::provides);
+    else
+      return std::array<nsrun_contract, 1>{};
+  }();
+  static constexpr auto needs = [] {
+    if constexpr (requires { Stage::needs; })
+      return terminated(Stage::needs);
+    else
+      return std::array<nsrun_contract, 1>{};
+  }();
+  static constexpr auto claims = [] {
+    if constexpr (requires { Stage::claims; })
+      return terminated(Stage::claims);
+    else
+      return std::array<const char*, 1>{};
+  }();
+  static constexpr const nsrun_flag* flags() {
+    if constexpr (requires { Stage::flags; })
+      return Stage::flags;
+    else
+      return nullptr;
+  }
+  static constexpr std::uint32_t flag_count() {
+    if constexpr (requires { Stage::flags; })
+      return static_cast<std::uint32_t>(std::size(Stage::flags));
+    else
+      return 0;
+  }
+  static constexpr std::uint32_t placement() {
+    if constexpr (requires { Stage::placement; })
+      return Stage::placement;
+    else
+      return NSRUN_PLACE_ANYWHERE;
+  }
+};
+
 }  // namespace detail
 }  // namespace nsrun
 
-/// Exports the plugin's entry point. Use once per plugin, at namespace scope.
+/// Exports the plugin's entry point. Use once per plugin, at namespace scope. The stage class
+/// may declare, as public static constexpr members (see docs/plugin-authors.md):
+///   nsrun_flag flags[]          the `nsrun run` flags the plugin owns
+///   nsrun_contract provides[]   outputs it sets: {{"network.address", 0}}
+///   nsrun_contract needs[]      outputs it reads: {{"network.dns", NSRUN_NEED_OPTIONAL}}
+///   const char* claims[]        config.json fields it implements: {"linux.seccomp"}
+///   std::uint32_t placement     NSRUN_PLACE_LAST for a stage that execs the workload
 #define NSRUN_PLUGIN(StageClass, Name, Version, Kind, Summary)                                 \
   extern "C" __attribute__((visibility("default"))) const nsrun_plugin* nsrun_plugin_entry() { \
+    using Parts = ::nsrun::detail::DescriptorParts<StageClass>;                                \
     static const nsrun_plugin descriptor{                                                      \
         NSRUN_API_MAJOR,                                                                       \
         sizeof(nsrun_plugin),                                                                  \
@@ -209,6 +300,12 @@ inline int invoke_stage(void* opaque_instance, const nsrun_call* call,
         Version,                                                                               \
         Kind,                                                                                  \
         Summary,                                                                               \
+        Parts::flags(),                                                                        \
+        Parts::flag_count(),                                                                   \
+        Parts::placement(),                                                                    \
+        Parts::provides.data(),                                                                \
+        Parts::needs.data(),                                                                   \
+        Parts::claims.data(),                                                                  \
         &::nsrun::detail::create_stage<StageClass>,                                            \
         &::nsrun::detail::destroy_stage,                                                       \
         &::nsrun::detail::invoke_stage,                                                        \

@@ -20,6 +20,29 @@ struct ProcessSpec {
   std::vector<std::string> env;   ///< "KEY=VALUE" entries; the complete environment
   std::string cwd = "/";          ///< absolute path inside the container
   bool terminal = false;          ///< allocate a pseudo-terminal (not supported yet)
+
+  /// The value of environment variable `key`, or nullptr.
+  const std::string* env_value(const std::string& key) const {
+    for (const auto& entry : env)
+      if (entry.size() > key.size() && entry.compare(0, key.size(), key) == 0 &&
+          entry[key.size()] == '=')
+        return &entry;
+    return nullptr;
+  }
+  /// Sets `key` unless it is already set (by the user's -e, a bundle, or an earlier stage), and
+  /// says whether it did. The user's choice wins: use this for a stage's defaults.
+  bool set_env_default(const std::string& key, const std::string& value) {
+    if (env_value(key)) return false;
+    env.push_back(key + "=" + value);
+    return true;
+  }
+  /// Sets `key`, replacing any value: only for what the stage must impose.
+  void set_env(const std::string& key, const std::string& value) {
+    std::erase_if(env, [&](const std::string& e) {
+      return e.size() > key.size() && e.compare(0, key.size(), key) == 0 && e[key.size()] == '=';
+    });
+    env.push_back(key + "=" + value);
+  }
 };
 
 /// `root` of config.json.

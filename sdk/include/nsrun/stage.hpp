@@ -37,6 +37,7 @@
 #include <sys/types.h>
 
 #include <boost/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -122,6 +123,23 @@ class Logger {
   ~Logger() = default;
 };
 
+/// What stages exchange through nsrun (implemented by the core; a test kit fake in tests).
+/// Every key is declared in the plugin's descriptor: outputs it sets in `provides`, outputs it
+/// reads in `needs` (see NSRUN_PLUGIN), and nsrun refuses a pipeline whose order breaks them.
+class Services {
+ public:
+  /// Sets an output of this stage (validate or prepare). Throws StageError when refused.
+  virtual void provide(std::string_view key, const boost::json::value& value) = 0;
+  /// Another stage's output, or nullopt when no stage set it.
+  virtual std::optional<boost::json::value> output(std::string_view key) const = 0;
+  /// Puts a file into the container's view (prepare only); the stage that provides "files"
+  /// mounts it, nothing is written into the rootfs. Throws StageError when refused.
+  virtual void add_file(std::string_view destination, std::string_view content, unsigned mode) = 0;
+
+ protected:
+  ~Services() = default;
+};
+
 /// What a stage receives in every phase.
 struct Context {
   std::string_view container_id;  ///< [a-zA-Z0-9_.-]{1,64}; names derived from it must be unique
@@ -134,6 +152,33 @@ struct Context {
   /// The directory holding every container's state directory (for stores shared between
   /// containers, such as address leases).
   std::string_view state_root = {};
+  /// The plugin's own `nsrun run` flags that were given: {"name": value}. Empty for a bundle.
+  const boost::json::object* flags = nullptr;
+  Services* services = nullptr;
+
+  /// The value of flag `name` (without dashes) when it was given, else null.
+  const boost::json::value* flag(std::string_view name) const {
+    return flags ? flags->if_contains(name) : nullptr;
+  }
+  void provide(std::string_view key, const boost::json::value& value) const {
+    require_services().provide(key, value);
+  }
+  void provide(std::string_view key, const std::string& text) const {
+    require_services().provide(key, boost::json::value(boost::json::string_view(text)));
+  }
+  std::optional<boost::json::value> output(std::string_view key) const {
+    return require_services().output(key);
+  }
+  void add_file(std::string_view destination, std::string_view content,
+                unsigned mode = 0644) const {
+    require_services().add_file(destination, content, mode);
+  }
+
+ private:
+  Services& require_services() const {
+    if (!services) throw StageError("no stage services in this context");
+    return *services;
+  }
 };
 
 /// The interface a plugin implements. Every phase defaults to doing nothing.

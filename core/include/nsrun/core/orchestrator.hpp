@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -86,6 +87,15 @@ class DebugLogObserver final : public PhaseObserver {
   Logger& log_;
 };
 
+/// What the stages of one container exchange through the core: declared outputs (JSON text by
+/// key) and the files stages add to the container's view ("files", which the stage providing it
+/// mounts). Set on the host before the container process is cloned, so that process has them.
+struct StageExchange {
+  std::map<std::string, std::string> outputs;
+  boost::json::array files;  ///< {"destination", "source", "mode"} each
+  std::string files_text = "[]";
+};
+
 /// What the core gives one phase call: the C services of plugin.h, with the state they need.
 struct CallSite {
   std::string_view container_id;
@@ -95,6 +105,7 @@ struct CallSite {
   JournalFile* journal = nullptr;
   StderrLogger* log = nullptr;
   pid_t pid = 0;
+  StageExchange* exchange = nullptr;
 };
 
 /// One pipeline stage bound to the plugin that implements it.
@@ -109,6 +120,15 @@ class BoundStage {
   const std::string& kind() const { return stage_.kind; }
   const std::string& plugin() const { return stage_.plugin; }
   const boost::json::object& config() const { return stage_.config; }
+  const nsrun_plugin& descriptor() const { return *descriptor_; }
+  /// The outputs it declares it sets, and those it reads (with NSRUN_NEED_* flags).
+  std::vector<std::string> provides() const;
+  std::vector<std::pair<std::string, std::uint32_t>> needs() const;
+  std::vector<std::string> claims() const;
+  bool provides_key(std::string_view key) const;
+  bool needs_key(std::string_view key) const;
+  /// The values of the plugin's flags that were given ({"name": value}).
+  void set_flags(const boost::json::object& flags);
 
   /// Creates the plugin's stage object (again, if one exists: teardown wants a fresh one).
   std::optional<StageFailure> instantiate(const CallSite& site);
@@ -119,13 +139,23 @@ class BoundStage {
   void release();
   PipelineStage stage_;
   std::string config_text_;
+  std::string flags_text_ = "{}";
   const nsrun_plugin* descriptor_;
   void* instance_ = nullptr;
 };
 
 /// Binds each pipeline stage to a loaded plugin. Error when a plugin is unknown, refused, or of
-/// another kind than its slot.
+/// another kind than its slot, or when the stages' declared contracts do not hold: an output
+/// needed but provided by no stage, or by a stage after the one that needs it; an output two
+/// stages provide; a stage that must be last followed by another.
 std::vector<BoundStage> bind_pipeline(const Pipeline& pipeline, const PluginRegistry& registry);
+
+/// Checks the declared contracts of bound stages (what bind_pipeline checks after binding).
+void check_contracts(const std::vector<BoundStage>& stages);
+
+/// Error naming the first config.json field the spec sets that no stage claims: nothing asked
+/// for is silently ignored. Fields outside the OCI runtime spec are ignored, as it requires.
+void check_claims(const std::vector<BoundStage>& stages, const boost::json::object& spec);
 
 struct ContainerRequest {
   std::string id;

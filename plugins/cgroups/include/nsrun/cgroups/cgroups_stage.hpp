@@ -27,6 +27,8 @@ namespace nsrun::cgroups {
 
 class CgroupsStage final : public IStage {
  public:
+  static constexpr const char* claims[] = {"linux.resources", "linux.cgroupsPath"};
+
   CgroupsStage() : CgroupsStage(std::make_unique<LinuxHost>()) {}
   explicit CgroupsStage(std::unique_ptr<Host> host) : host_(std::move(host)) {}
   ~CgroupsStage() override { close_tasks_files(*host_, tasks_); }

@@ -8,7 +8,8 @@
 //
 // Phases: validate checks everything, host routes and leases included, and changes nothing;
 // prepare takes the lease, the veth name and the published ports under the IPAM lock and
-// rewrites /etc/hosts and /etc/resolv.conf in the state dir; create_runtime (host) creates the
+// provides the container's address and resolv.conf (outputs "network.address" and
+// "network.resolv_conf") to the stage that writes the /etc files; create_runtime (host) creates the
 // bridge if needed, the veth pair (its peer created directly in the container's namespace) and
 // the NAT rules; create_container (inside) configures eth0, lo and the route; teardown works from
 // the journal alone and removes the bridge with its last container.
@@ -20,12 +21,15 @@
 
 #include "nsrun/network/config.hpp"
 #include "nsrun/network/rules.hpp"
+#include "nsrun/plugin.h"
 #include "nsrun/stage.hpp"
 
 namespace nsrun::network {
 
 class NetworkStage : public IStage {
  public:
+  static constexpr nsrun_contract provides[] = {{"network.address", 0}, {"network.resolv_conf", 0}};
+
   using FirewallFactory = std::function<std::unique_ptr<Firewall>()>;
   explicit NetworkStage(Mode mode, FirewallFactory firewall = {});
 
@@ -40,7 +44,7 @@ class NetworkStage : public IStage {
 
  private:
   void check_host(Context& ctx);
-  void write_etc_files(Context& ctx);
+  void provide_outputs(Context& ctx);
   Firewall& firewall();
 
   Mode mode_;

@@ -64,6 +64,11 @@ bool spec_mounts_destination(const ContainerSpec& spec, std::string_view destina
 MountPlan plan_mounts(const ContainerSpec& spec, const std::string& rootfs,
                       const std::vector<GeneratedFile>& generated, Logger& log);
 
+/// Adds a bind mount of `file` (a file another stage added to the container's view) at the end
+/// of the plan, resolved inside the rootfs, and creates its mountpoint when it is missing and not
+/// beneath an earlier mount (which the container process creates after that mount).
+void append_file_mount(MountPlan& plan, const GeneratedFile& file, HostFs& fs);
+
 /// Creates the missing part of `target`: its missing parent directories (0755) and the
 /// mountpoint itself (a 0755 directory or an empty 0644 file). Existing ones are left alone
 /// (EEXIST is success: another container on the same rootfs may create them concurrently).

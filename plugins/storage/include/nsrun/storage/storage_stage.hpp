@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "nsrun/plugin.h"
 #include "nsrun/stage.hpp"
 #include "nsrun/storage/host_fs.hpp"
 #include "nsrun/storage/mount_plan.hpp"
@@ -19,6 +20,15 @@ namespace nsrun::storage {
 /// switches root (see enter_rootfs.hpp); teardown has nothing to do.
 class StorageStage : public IStage {
  public:
+  /// It mounts the files other stages add ("files"), and switches root ("storage.root") for the
+  /// stages after it. It writes /etc/hosts and /etc/resolv.conf from the network stage's
+  /// outputs when there is one (read in create_container, so the network stage may come later).
+  static constexpr nsrun_contract provides[] = {{"files", 0}, {"storage.root", 0}};
+  static constexpr nsrun_contract needs[] = {
+      {"network.address", NSRUN_NEED_OPTIONAL | NSRUN_NEED_AFTER_PREPARE},
+      {"network.resolv_conf", NSRUN_NEED_OPTIONAL | NSRUN_NEED_AFTER_PREPARE}};
+  static constexpr const char* claims[] = {"root", "mounts"};
+
   /// The stage as the plugin loader creates it: real host calls, the host's /etc/resolv.conf.
   StorageStage();
   /// For tests: `fs` records or fakes host calls; `host_resolv_conf` replaces /etc/resolv.conf.
@@ -34,6 +44,7 @@ class StorageStage : public IStage {
 
  private:
   std::vector<GeneratedFile> write_etc_files(Context& ctx, const std::string& rootfs);
+  void apply_network_outputs(Context& ctx);
 
   std::unique_ptr<HostFs> fs_;
   std::string host_resolv_conf_;

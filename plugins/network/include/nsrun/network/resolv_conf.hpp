@@ -1,7 +1,7 @@
-// nsrun network plugins: naming and the /etc/hosts and /etc/resolv.conf a networked container
-// gets. The storage stage generates both files in <state dir>/etc/ and bind-mounts them; the
-// network stage runs after it and rewrites them with the container's address and nameservers.
-// Nothing is ever written into the rootfs.
+// nsrun network plugins: the resolv.conf a container gets. The network stage decides it (which
+// nameservers the container can reach is a property of its network) and hands it to the stage
+// that writes the /etc files as the output "network.resolv_conf". Nothing is written into the
+// rootfs.
 #pragma once
 
 #include <string>
@@ -9,13 +9,6 @@
 #include <vector>
 
 namespace nsrun::network {
-
-/// The host-side veth name of container `id`: "nsv" + 12 hex digits of a hash of the id (15
-/// bytes, the kernel's limit); `attempt` > 0 re-hashes with a salt after a collision.
-std::string veth_name(std::string_view container_id, int attempt = 0);
-
-/// /etc/hosts: loopback names plus "<address> <hostname>".
-std::string hosts_file(std::string_view hostname, std::string_view address);
 
 /// The nameservers of a resolv.conf text that a container can reach: loopback ones (127.0.0.0/8,
 /// ::1, such as systemd-resolved's 127.0.0.53) listen in the host's namespace and are dropped.
@@ -36,5 +29,8 @@ struct ResolvSources {
 /// resolved's upstreams, else (with NAT) 8.8.8.8 and 8.8.4.4; search/options lines of the host
 /// are kept.
 std::string resolv_conf(const ResolvSources& sources);
+
+/// The content of a file, or "" when it does not exist or cannot be read.
+std::string read_text(const std::string& path);
 
 }  // namespace nsrun::network

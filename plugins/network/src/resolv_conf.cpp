@@ -1,9 +1,9 @@
-// Naming and generated /etc files (see etc_files.hpp).
-#include "nsrun/network/etc_files.hpp"
+// The container's resolv.conf (see resolv_conf.hpp).
+#include "nsrun/network/resolv_conf.hpp"
 
 #include <arpa/inet.h>
 
-#include <cstdint>
+#include <fstream>
 #include <sstream>
 
 namespace nsrun::network {
@@ -25,31 +25,6 @@ bool is_loopback(const std::string& address) {
 }
 
 }  // namespace
-
-std::string veth_name(std::string_view container_id, int attempt) {
-  // FNV-1a, 64 bits: stable across builds and machines (std::hash is not).
-  std::uint64_t hash = 0xcbf29ce484222325ull;
-  auto mix = [&](std::string_view bytes) {
-    for (unsigned char c : bytes) {
-      hash ^= c;
-      hash *= 0x100000001b3ull;
-    }
-  };
-  mix(container_id);
-  if (attempt > 0) mix("#" + std::to_string(attempt));
-  static const char hex[] = "0123456789abcdef";
-  std::string name = "nsv";
-  for (int shift = 44; shift >= 0; shift -= 4) name += hex[(hash >> shift) & 0xf];
-  return name;  // 3 + 12 = 15 bytes
-}
-
-std::string hosts_file(std::string_view hostname, std::string_view address) {
-  std::string out =
-      "127.0.0.1\tlocalhost\n"
-      "::1\tlocalhost ip6-localhost ip6-loopback\n";
-  if (!hostname.empty()) out += std::string(address) + "\t" + std::string(hostname) + "\n";
-  return out;
-}
 
 std::vector<std::string> reachable_nameservers(std::string_view resolv_conf) {
   std::vector<std::string> out;
@@ -90,6 +65,14 @@ std::string resolv_conf(const ResolvSources& sources) {
     if (!w.empty() && (w[0] == "search" || w[0] == "options")) out += line + "\n";
   }
   return out;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return {};
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace nsrun::network

@@ -1,9 +1,11 @@
-// Unit tests: veth naming and the generated /etc/hosts and /etc/resolv.conf.
-#include "nsrun/network/etc_files.hpp"
+// Unit tests: veth naming and the resolv.conf the network stage decides.
+#include "nsrun/network/resolv_conf.hpp"
 
 #include <gtest/gtest.h>
 
 #include <set>
+
+#include "nsrun/network/naming.hpp"
 
 namespace nsrun::network {
 namespace {
@@ -21,11 +23,6 @@ TEST(VethName, DistinctForManyIds) {
   std::set<std::string> names;
   for (int i = 0; i < 100000; ++i) names.insert(veth_name("c" + std::to_string(i)));
   EXPECT_EQ(names.size(), 100000u);
-}
-
-TEST(HostsFile, NamesTheContainerByItsAddress) {
-  EXPECT_EQ(hosts_file("web", "10.0.0.5"),
-            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n10.0.0.5\tweb\n");
 }
 
 TEST(ResolvConf, DnsFlagWinsAndHostSearchIsKept) {
