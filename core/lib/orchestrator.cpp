@@ -302,18 +302,22 @@ int clone_flags_for(const ContainerSpec& spec) {
 
 // --- SpecDocument --------------------------------------------------------------------------
 
-SpecDocument::SpecDocument(boost::json::object document)
-    : document_(std::move(document)),
-      text_(boost::json::serialize(document_)),
-      revision_(1),
-      spec_(spec_from_json(document_, "")) {}
+// The document is kept normalised (every modelled field written as spec_to_json writes it), so
+// that a stage's C++ face, which compares what it would write back with what it was given, sees
+// a change only when the stage made one.
+SpecDocument::SpecDocument(boost::json::object document) {
+  spec_ = spec_from_json(document, "");
+  document_ = spec_to_json(spec_, std::move(document));
+  text_ = boost::json::serialize(document_);
+  revision_ = 1;
+}
 
 void SpecDocument::replace(std::string_view text) {
   auto value = parse_json_document(text, "the spec a stage returned");
   ContainerSpec spec = spec_from_json(value, "");
   if (!value.is_object()) throw Error("the spec a stage returned is not a JSON object");
-  document_ = std::move(value.as_object());
-  text_ = std::string(text);
+  document_ = spec_to_json(spec, std::move(value.as_object()));
+  text_ = boost::json::serialize(document_);
   spec_ = std::move(spec);
   ++revision_;
 }
@@ -530,9 +534,9 @@ constexpr const char* claimable_fields[] = {"root",
                                             "vm",
                                             "zos"};
 
-// Set: present with a value that asks for something. Empty strings, arrays and objects, false
-// and null ask for nothing, and neither does running as root (uid 0, gid 0), which is what a
-// runtime without a user stage does.
+// Set: present with a value that asks for something. Empty strings and arrays, false, null, and
+// objects of only such values ask for nothing, and neither does running as root (uid 0, gid 0),
+// which is what a runtime without a user stage does.
 bool asks_for_something(std::string_view path, const boost::json::value& value) {
   if (value.is_null()) return false;
   if (value.is_bool()) return value.as_bool();
@@ -549,11 +553,9 @@ bool asks_for_something(std::string_view path, const boost::json::value& value) 
       }
       return false;
     }
-    if (path == "linux.resources") {
-      for (const auto& kv : object)
-        if (asks_for_something("", kv.value())) return true;
-      return false;
-    }
+    for (const auto& kv : object)
+      if (asks_for_something("", kv.value())) return true;
+    return false;
   }
   return true;
 }

@@ -412,6 +412,21 @@ TEST_F(RunTest, MalformedPipelineAndConfigSayLineAndColumn) {
   EXPECT_NE(b.err.find("line 1, column 31"), std::string::npos) << b.err;
 }
 
+// A bundle that asks for what no stage implements is refused, naming the field, before anything
+// is created (TearDown checks the state root).
+TEST_F(RunTest, ABundleFieldNoStageImplementsIsRefused) {
+  TempDir bundle("nsrun-e2e-bundle-");
+  std::ofstream(bundle.path() + "/config.json")
+      << R"({"process": {"args": ["true"]}, "root": {"path": ")" << busybox_rootfs()
+      << R"("}, "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}],
+                 "seccomp": {"defaultAction": "SCMP_ACT_ERRNO"}}})";
+  auto r = test::run({nsrun_binary(), "--root", state_->path(), "run", "--bundle", bundle.path()});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err,
+            "nsrun: config.json: linux.seccomp is set but no stage in the pipeline implements it "
+            "(add a stage that does, or remove the field)\n");
+}
+
 TEST_F(RunTest, NotRootIsAClearError) {
   auto r = test::run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", nsrun_binary(),
                       "--root", state_->path(), "run", "--rootfs", busybox_rootfs(), "true"});

@@ -166,6 +166,8 @@ struct Context {
   void provide(std::string_view key, const std::string& text) const {
     require_services().provide(key, boost::json::value(boost::json::string_view(text)));
   }
+  /// A string literal is a JSON string (not, by pointer conversion, the boolean true).
+  void provide(std::string_view key, const char* text) const { provide(key, std::string(text)); }
   std::optional<boost::json::value> output(std::string_view key) const {
     return require_services().output(key);
   }
