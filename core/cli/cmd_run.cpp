@@ -1,12 +1,24 @@
 // nsrun run [FLAGS] CMD [ARG...] | nsrun run --bundle DIR
+//
+// The flags that describe the container itself (OCI fields: --hostname, --rootfs, --mount, -e,
+// -w, --read-only, --bundle) and the pipeline (--pipeline, --stage, --name) are the core's. Every
+// other flag belongs to the plugin that declares it (nsrun_plugin.flags): nsrun parses it and
+// hands the value to that plugin, which alone decides what is valid. So which flags exist depends
+// on the pipeline, which flags choose: the arguments are parsed against the default pipeline,
+// and again whenever what was parsed (--pipeline, --stage, or a selector such as --network none)
+// picks other plugins, until the pipeline no longer changes.
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
 
 #include "commands.hpp"
 #include "nsrun/core/json_util.hpp"
 #include "nsrun/core/orchestrator.hpp"
-#include "nsrun/core/resource_flags.hpp"
 #include "nsrun/core/run_flags.hpp"
 #include "nsrun/core/spec_json.hpp"
 
@@ -15,135 +27,284 @@ namespace {
 
 struct RunOptions {
   core::RunFlags flags;
-  core::ResourceFlags resources;
   std::string bundle;
   std::string pipeline_file;
   std::vector<std::string> stage_overrides;
   std::string name;
+  bool help = false;
 };
 
-int run_container(CLI::App& command, RunOptions& options, const GlobalOptions& global) {
+// The core's own flags of `nsrun run`.
+void add_core_options(CLI::App& run, RunOptions& options) {
+  core::RunFlags& f = options.flags;
+  run.add_flag("--help,-h", options.help, "Show this help (with the flags of each stage)");
+  run.add_option("--hostname", f.hostname, "Container hostname")->capture_default_str();
+  run.add_option("--rootfs", f.rootfs,
+                 "Root filesystem (default: ./namespace_fs if present, else " NSRUN_DEFAULT_ROOTFS
+                 ")");
+  run.add_option("--mount,-v", f.mounts,
+                 "Bind mount HOST:CONTAINER[:ro|:rw], repeatable (default: the current "
+                 "directory at /app)")
+      ->allow_extra_args(false);
+  run.add_option("--env,-e", f.env, "Set KEY=VALUE (or pass the host's KEY), repeatable")
+      ->allow_extra_args(false);
+  run.add_option("--workdir,-w", f.workdir, "Working directory inside the container");
+  run.add_flag("--read-only", f.read_only, "Mount the container's root read-only");
+  run.add_option("--bundle,-b", options.bundle, "Run the OCI bundle DIR (DIR/config.json)");
+  run.add_option("--pipeline", options.pipeline_file, "Pipeline JSON replacing the default");
+  run.add_option("--stage", options.stage_overrides,
+                 "Swap one stage: KIND=PLUGIN, e.g. network=nsrun.network.none (repeatable)")
+      ->allow_extra_args(false);
+  run.add_option("--name", options.name, "Container id (default: 12 random hex digits)");
+  run.prefix_command();  // everything from the command on belongs to the workload
+}
+
+// The values of one stage's flags, as CLI11 fills them.
+struct StageFlags {
+  std::size_t stage;  // index in the pipeline
+  std::vector<std::pair<const nsrun_flag*, CLI::Option*>> options;
+  std::map<std::string, std::string> strings;
+  std::map<std::string, std::vector<std::string>> lists;
+  std::map<std::string, bool> switches;
+
+  boost::json::object given() const {
+    boost::json::object out;
+    for (const auto& [flag, option] : options) {
+      if (option->count() == 0) continue;
+      if (flag->type == NSRUN_FLAG_STRINGS) {
+        const auto& values = lists.at(flag->name);
+        out[flag->name] = boost::json::array(values.begin(), values.end());
+      } else if (flag->type == NSRUN_FLAG_SWITCH) {
+        out[flag->name] = switches.at(flag->name);
+      } else {
+        out[flag->name] = strings.at(flag->name);
+      }
+    }
+    return out;
+  }
+};
+
+// `nsrun run` with the core's flags and those of every stage of `bound`, grouped by stage.
+class RunCommandLine {
+ public:
+  RunCommandLine(const std::vector<core::BoundStage>& bound, const core::Pipeline& pipeline)
+      : app_("Run a command in a new container", "nsrun run") {
+    app_.set_help_flag();  // ours, so that it shows the plugins' flags
+    add_core_options(app_, options_);
+    for (std::size_t i = 0; i < bound.size(); ++i) {
+      const nsrun_plugin& plugin = bound[i].descriptor();
+      if (!plugin.flags || plugin.flag_count == 0) continue;
+      auto& stage = stages_.emplace_back(std::make_unique<StageFlags>());
+      stage->stage = i;
+      const std::string group =
+          "Flags of the " + pipeline.stages[i].kind + " stage (" + pipeline.stages[i].plugin + ")";
+      for (std::uint32_t k = 0; k < plugin.flag_count; ++k) {
+        const nsrun_flag& flag = plugin.flags[k];
+        if (!flag.name || !*flag.name) continue;
+        std::string names = std::string("--") + flag.name;
+        if (flag.short_name && *flag.short_name) names += std::string(",-") + flag.short_name;
+        const std::string help = flag.help ? flag.help : "";
+        CLI::Option* option = nullptr;
+        try {
+          if (flag.type == NSRUN_FLAG_SWITCH) {
+            option = app_.add_flag(names, stage->switches[flag.name], help);
+          } else if (flag.type == NSRUN_FLAG_STRINGS) {
+            option = app_.add_option(names, stage->lists[flag.name], help)->allow_extra_args(false);
+          } else {
+            option = app_.add_option(names, stage->strings[flag.name], help);
+          }
+        } catch (const CLI::OptionAlreadyAdded&) {
+          throw core::Error("pipeline: --" + std::string(flag.name) + " of " +
+                            pipeline.stages[i].plugin +
+                            " is already a flag of nsrun or of another stage (rename one)");
+        }
+        if (flag.value_name) option->type_name(flag.value_name);
+        option->group(group);
+        stage->options.emplace_back(&flag, option);
+      }
+    }
+  }
+
+  /// Parses the arguments of `nsrun run` (CLI11's ParseError on a malformed one).
+  void parse(std::vector<std::string> args) {
+    std::reverse(args.begin(), args.end());
+    app_.parse(args);
+  }
+  RunOptions& options() { return options_; }
+  std::vector<std::string> remaining() { return app_.remaining(); }
+  std::string help() { return app_.help(); }
+  /// The given flags of each stage.
+  std::map<std::size_t, boost::json::object> stage_flags() const {
+    std::map<std::size_t, boost::json::object> out;
+    for (const auto& stage : stages_) out[stage->stage] = stage->given();
+    return out;
+  }
+
+ private:
+  CLI::App app_;
+  RunOptions options_;
+  std::vector<std::unique_ptr<StageFlags>> stages_;
+};
+
+// The pipeline that the parsed options ask for: the file, then each selector whose flag was
+// given with its value, then each --stage.
+core::Pipeline wanted_pipeline(const RunOptions& options, const Installation& installation,
+                               const std::map<std::size_t, boost::json::object>& flags) {
+  core::Pipeline pipeline = core::Pipeline::from_file(
+      options.pipeline_file.empty() ? installation.default_pipeline : options.pipeline_file);
+  std::vector<std::string> selected;
+  for (const auto& selector : pipeline.selectors)
+    for (const auto& [stage, given] : flags)
+      if (const auto* v = given.if_contains(selector.flag);
+          v && v->is_string() && v->as_string() == selector.value)
+        selected.push_back(selector.stage);
+  for (const auto& assignment : selected) pipeline.override_stage(assignment);
+  for (const auto& assignment : options.stage_overrides) pipeline.override_stage(assignment);
+  return pipeline;
+}
+
+// The arguments up to the workload's command, looked at without knowing every flag: enough to
+// see a --pipeline or --stage after a flag that only another pipeline's plugins know.
+RunOptions scan_leniently(const std::vector<std::string>& args) {
+  RunOptions found;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    auto value = [&](const std::string& name) -> std::optional<std::string> {
+      if (arg == name && i + 1 < args.size()) return args[++i];
+      if (arg.starts_with(name + "=")) return arg.substr(name.size() + 1);
+      return std::nullopt;
+    };
+    if (auto v = value("--pipeline")) found.pipeline_file = *v;
+    if (auto v = value("--stage")) found.stage_overrides.push_back(*v);
+  }
+  return found;
+}
+
+struct ParsedRun {
+  core::Pipeline pipeline;
+  core::PluginRegistry registry;
+  std::vector<core::BoundStage> stages;
+  std::unique_ptr<RunCommandLine> command_line;
+};
+
+// Parses `args` against the pipeline they choose (see the top of this file).
+ParsedRun parse_run(const std::vector<std::string>& args, const GlobalOptions& global,
+                    const Installation& installation) {
+  RunOptions first;
+  core::Pipeline pipeline = wanted_pipeline(first, installation, {});
+  for (int attempt = 0;; ++attempt) {
+    ParsedRun parsed;
+    parsed.registry = global.load_plugins(installation, pipeline);
+    parsed.stages = core::bind_pipeline(pipeline, parsed.registry);
+    parsed.command_line = std::make_unique<RunCommandLine>(parsed.stages, pipeline);
+    RunCommandLine& line = *parsed.command_line;
+    std::optional<CLI::ParseError> error;
+    try {
+      line.parse(args);
+    } catch (const CLI::ParseError& e) {
+      error = e;
+    }
+    core::Pipeline wanted = wanted_pipeline(line.options(), installation, line.stage_flags());
+    std::vector<std::string> rest = line.remaining();
+    bool unknown_flag = !rest.empty() && rest.front().starts_with("-") && rest.front() != "-";
+    if ((error || unknown_flag) && wanted.plugin_names() == pipeline.plugin_names()) {
+      // A flag this pipeline does not know may belong to the one a later --stage picks.
+      RunOptions lenient = scan_leniently(args);
+      lenient.pipeline_file =
+          lenient.pipeline_file.empty() ? line.options().pipeline_file : lenient.pipeline_file;
+      wanted = wanted_pipeline(lenient, installation, line.stage_flags());
+    }
+    if (wanted.plugin_names() == pipeline.plugin_names() || attempt == 3) {
+      if (error) throw *error;
+      if (unknown_flag) {
+        std::string plugins;
+        for (const auto& stage : pipeline.stages)
+          plugins += (plugins.empty() ? "" : ", ") + stage.plugin;
+        throw core::Error("run: unknown flag " + rest.front() +
+                          " (not a flag of nsrun or of this pipeline's plugins: " + plugins +
+                          "; see nsrun run --help)");
+      }
+      parsed.pipeline = std::move(pipeline);
+      for (auto& [index, given] : line.stage_flags()) parsed.stages[index].set_flags(given);
+      return parsed;
+    }
+    pipeline = std::move(wanted);
+  }
+}
+
+int run_container(const std::vector<std::string>& args, const GlobalOptions& global) {
   core::StderrLogger log(global.level());
   auto start = std::chrono::steady_clock::now();
   std::string cwd = std::filesystem::current_path().string();
   Installation installation = Installation::locate();
-  options.flags.command = command.remaining();
-  // CLI11 hands an unknown flag to the command; no workload's name starts with '-'.
-  if (!options.flags.command.empty() && options.flags.command.front().starts_with("-"))
-    throw core::Error("run: unknown flag " + options.flags.command.front() +
-                      " (see: nsrun run --help)");
 
-  // First: without root nothing below can work, and its files may not even be readable.
+  // First: without root nothing below can work, and its files may not even be readable. Only
+  // asking for help works without it.
+  bool help_asked = std::find_if(args.begin(), args.end(), [](const std::string& a) {
+                      return a == "--help" || a == "-h";
+                    }) != args.end();
+  if (::geteuid() != 0 && !help_asked)
+    throw core::Error("nsrun run needs root to create namespaces and mounts (run it with sudo)");
+
+  ParsedRun parsed = parse_run(args, global, installation);
+  RunOptions& options = parsed.command_line->options();
+  if (options.help) {
+    std::cout << parsed.command_line->help();
+    return 0;
+  }
   if (::geteuid() != 0)
     throw core::Error("nsrun run needs root to create namespaces and mounts (run it with sudo)");
+  options.flags.command = parsed.command_line->remaining();
+  if (log.debug_enabled())
+    log.debug("core: pipeline read and " + std::to_string(parsed.registry.plugins().size()) +
+              " plugins loaded in " + std::to_string(core::elapsed_ms(start)) + " ms");
 
   core::ContainerRequest request;
   if (!options.bundle.empty()) {
     if (!options.flags.command.empty())
       throw core::Error("give either --bundle DIR or a command, not both");
-    if (std::string flag = options.resources.first_given(); !flag.empty())
-      throw core::Error(flag +
-                        " cannot be combined with --bundle (set linux.resources or "
-                        "linux.cgroupsPath in config.json)");
     request.bundle = std::filesystem::absolute(options.bundle).lexically_normal().string();
     request.spec = core::read_bundle_config(request.bundle);
     if (core::spec_from_json(request.spec, request.bundle).process.args.empty())
       throw core::Error("bundle: config.json process.args is empty (name the command to run)");
   } else {
     request.bundle = cwd;
-    ContainerSpec spec = core::spec_from_flags(options.flags, cwd, installation.default_rootfs);
-    core::apply_resource_flags(options.resources, spec, ::sysconf(_SC_NPROCESSORS_ONLN));
-    request.spec = core::spec_to_json(spec);
+    request.spec =
+        core::spec_to_json(core::spec_from_flags(options.flags, cwd, installation.default_rootfs));
   }
-
-  core::Pipeline pipeline = core::Pipeline::from_file(
-      options.pipeline_file.empty() ? installation.default_pipeline : options.pipeline_file);
-  // --network none|host choose a network plugin; a CIDR keeps the pipeline's network stage.
-  const std::string& network = options.flags.network;
-  if (options.bundle.empty() && (network == "none" || network == "host")) {
-    if (pipeline.find_kind("network")) pipeline.override_stage("network=nsrun.network." + network);
-  }
-  for (const auto& assignment : options.stage_overrides) pipeline.override_stage(assignment);
-
   request.id = options.name.empty() ? core::generate_container_id() : options.name;
   if (!core::is_valid_container_id(request.id))
     throw core::Error("--name \"" + options.name +
                       "\" must be 1-64 letters, digits, '_', '.' or '-', starting with a letter "
                       "or digit");
-  if (!options.resources.cgroup_parent.empty())
-    request.spec["linux"].as_object()["cgroupsPath"] =
-        core::cgroups_path_under(options.resources.cgroup_parent, request.id);
   request.state_root = global.state_root;
-
-  auto discovery = std::chrono::steady_clock::now();
-  core::PluginRegistry registry = global.load_plugins(installation, pipeline);
-  if (log.debug_enabled())
-    log.debug("core: " + std::to_string(registry.plugins().size()) +
-              " plugins found and loaded in " + std::to_string(core::elapsed_ms(discovery)) +
-              " ms (" + std::to_string(core::elapsed_ms(start)) + " ms since start)");
-  auto stages = core::bind_pipeline(pipeline, registry);
-  request.pipeline = std::move(pipeline);
-  core::Orchestrator orchestrator(std::move(stages), log);
+  request.pipeline = std::move(parsed.pipeline);
+  core::Orchestrator orchestrator(std::move(parsed.stages), log);
   return orchestrator.run(request);
 }
 
 }  // namespace
 
+std::string run_help(const GlobalOptions& global) {
+  Installation installation = Installation::locate();
+  ParsedRun parsed = parse_run({"--help"}, global, installation);
+  return parsed.command_line->help();
+}
+
 void add_run_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto* run = app.add_subcommand("run", "Run a command in a new container");
-  auto options = std::make_shared<RunOptions>();
-  core::RunFlags& f = options->flags;
-  run->add_option("--hostname", f.hostname, "Container hostname")->capture_default_str();
-  run->add_option("--rootfs", f.rootfs,
-                  "Root filesystem (default: ./namespace_fs if present, else " NSRUN_DEFAULT_ROOTFS
-                  ")");
-  run->add_option("--network", f.network, "Container network: a CIDR, none, or host")
-      ->capture_default_str();
-  run->add_option("--host-ip", f.host_ip, "Host-side address (default: first host of --network)");
-  run->add_option("--container-ip", f.container_ip,
-                  "Container address (default: chosen from --network)");
-  run->add_option("--bridge", f.bridge, "Host bridge of the network (default: nsrun0)");
-  run->add_option("--nat", f.nat, "Masquerade the container's traffic out (--nat=false: off)")
-      ->capture_default_str();
-  run->add_option("--publish,-p", f.publish,
-                  "Publish [HOSTIP:]HOSTPORT:CTRPORT[/tcp|/udp] with DNAT, repeatable")
-      ->allow_extra_args(false);
-  run->add_option("--dns", f.dns, "Nameserver for the container's resolv.conf, repeatable")
-      ->allow_extra_args(false);
-  run->add_option("--mount,-v", f.mounts,
-                  "Bind mount HOST:CONTAINER[:ro|:rw], repeatable (default: the current "
-                  "directory at /app)")
-      ->allow_extra_args(false);
-  run->add_option("--env,-e", f.env, "Set KEY=VALUE (or pass the host's KEY), repeatable")
-      ->allow_extra_args(false);
-  run->add_option("--workdir,-w", f.workdir, "Working directory inside the container");
-  run->add_flag("--read-only", f.read_only, "Mount the container's root read-only");
-  run->add_option("--bundle,-b", options->bundle, "Run the OCI bundle DIR (DIR/config.json)");
-  run->add_option("--pipeline", options->pipeline_file, "Pipeline JSON replacing the default");
-  run->add_option("--stage", options->stage_overrides,
-                  "Swap one stage: KIND=PLUGIN, e.g. network=nsrun.network.none (repeatable)")
-      ->allow_extra_args(false);
-  run->add_option("--name", options->name, "Container id (default: 12 random hex digits)");
-  core::ResourceFlags& r = options->resources;  // docker's names; checked in resource_flags.cpp
-  run->add_option("--memory,-m", r.memory, "Memory limit, e.g. 64m (k, m, g: powers of 1024)");
-  run->add_option("--memory-swap", r.memory_swap,
-                  "Memory plus swap limit (default: twice --memory; -1: unlimited swap)");
-  run->add_option("--cpus", r.cpus, "CPUs, fractional, e.g. 0.5 (quota over a 100 ms period)");
-  run->add_option("--cpu-quota", r.cpu_quota, "CPU time per period in microseconds (-1: none)");
-  run->add_option("--cpu-period", r.cpu_period, "CPU period in microseconds (1000-1000000)");
-  run->add_option("--cpu-shares,-c", r.cpu_shares, "Relative CPU weight (2-262144, default 1024)");
-  run->add_option("--pids-limit", r.pids_limit, "Most processes at once (-1: unlimited)");
-  run->add_option("--cpuset-cpus", r.cpuset_cpus, "CPUs allowed, e.g. 0-1,3");
-  run->add_option("--cpuset-mems", r.cpuset_mems, "Memory nodes allowed, e.g. 0");
-  run->add_option("--cgroup-parent", r.cgroup_parent,
-                  "Absolute cgroup under which nsrun-<id> is made (default: nsrun's own)");
-  run->add_option("--cgroup-driver", r.cgroup_driver, "Cgroup driver: auto, v1, v2 or hybrid");
-  run->prefix_command();  // everything from the command on belongs to the workload
-  run->callback([run, options, &global, &exit_code] {
+  // Everything after `run` is parsed in the callback, once the pipeline's plugins (and so their
+  // flags) are known.
+  run->set_help_flag();
+  run->prefix_command();
+  run->allow_extras();
+  run->callback([run, &global, &exit_code] {
     try {
-      exit_code = run_container(*run, *options, global);
+      exit_code = run_container(run->remaining(), global);
     } catch (const core::Error& e) {
       exit_code = report_error(e.what());
+    } catch (const CLI::ParseError& e) {
+      exit_code = report_error("run: " + std::string(e.what()) + " (see: nsrun run --help)");
     }
   });
 }

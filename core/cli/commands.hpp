@@ -44,6 +44,9 @@ void add_rootfs_command(CLI::App& app, int& exit_code);
 void add_delete_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_gc_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 
+/// The help of `nsrun run` for the default pipeline: the core's flags and each stage's.
+std::string run_help(const GlobalOptions& global);
+
 /// Prints "nsrun: <message>" and returns 125 (nsrun's own failure).
 int report_error(const std::string& message);
 

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "nsrun/core/json_util.hpp"
 #include "nsrun/core/state.hpp"
 #include "nsrun/stage.hpp"
 
@@ -79,11 +80,19 @@ int main(int argc, char** argv) {
   auto* help = app.add_subcommand("help", "Show this help, or a command's: nsrun help COMMAND");
   auto help_topic = std::make_shared<std::string>();
   help->add_option("command", *help_topic, "The command to explain");
-  help->callback([&app, help_topic, &exit_code] {
+  help->callback([&app, help_topic, &global, &exit_code] {
     exit_code = 0;
     // Not app.help(): once a subcommand (this one) was parsed, CLI11 shows that one's help.
     if (help_topic->empty()) {
       std::cout << app.get_formatter()->make_help(&app, "nsrun", CLI::AppFormatMode::Normal);
+      return;
+    }
+    if (*help_topic == "run") {
+      try {
+        std::cout << cli::run_help(global);
+      } catch (const core::Error& e) {
+        exit_code = cli::report_error(e.what());
+      }
       return;
     }
     for (const CLI::App* command : app.get_subcommands({}))

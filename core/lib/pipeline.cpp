@@ -11,9 +11,9 @@ Pipeline Pipeline::from_json(const boost::json::value& document, std::string_vie
   if (!document.is_object()) throw Error(where + ": the pipeline must be a JSON object");
   const auto& top = document.as_object();
   for (const auto& kv : top)
-    if (kv.key() != "stages")
+    if (kv.key() != "stages" && kv.key() != "selectors")
       throw Error(where + ": unknown key \"" + std::string(kv.key()) +
-                  "\" (expected only \"stages\")");
+                  "\" (expected \"stages\" and \"selectors\")");
   const auto* stages = top.if_contains("stages");
   if (!stages || !stages->is_array())
     throw Error(where + ": \"stages\" must be an array of {kind, plugin, config}");
@@ -47,6 +47,32 @@ Pipeline Pipeline::from_json(const boost::json::value& document, std::string_vie
     pipeline.stages.push_back(std::move(stage));
   }
   if (pipeline.stages.empty()) throw Error(where + ": the pipeline has no stages");
+  if (const auto* selectors = top.if_contains("selectors")) {
+    if (!selectors->is_array())
+      throw Error(where + ": \"selectors\" must be an array of {flag, value, stage}");
+    for (std::size_t i = 0; i < selectors->as_array().size(); ++i) {
+      const auto& entry = selectors->as_array()[i];
+      const std::string at = where + ": selectors[" + std::to_string(i) + "]";
+      if (!entry.is_object()) throw Error(at + " must be an object");
+      Selector selector;
+      for (const auto& kv : entry.as_object()) {
+        std::string* field = kv.key() == "flag"    ? &selector.flag
+                             : kv.key() == "value" ? &selector.value
+                             : kv.key() == "stage" ? &selector.stage
+                                                   : nullptr;
+        if (!field)
+          throw Error(at + ": unknown key \"" + std::string(kv.key()) +
+                      "\" (expected flag, value, stage)");
+        if (!kv.value().is_string())
+          throw Error(at + "." + std::string(kv.key()) + " must be a string");
+        *field = kv.value().as_string();
+      }
+      if (selector.flag.empty() || selector.value.empty() ||
+          selector.stage.find('=') == std::string::npos)
+        throw Error(at + " needs flag, value and stage (\"KIND=PLUGIN\")");
+      pipeline.selectors.push_back(std::move(selector));
+    }
+  }
   return pipeline;
 }
 
@@ -59,7 +85,21 @@ boost::json::value Pipeline::to_json() const {
   for (const auto& stage : stages)
     stages_json.push_back(boost::json::object{
         {"kind", stage.kind}, {"plugin", stage.plugin}, {"config", stage.config}});
-  return boost::json::object{{"stages", std::move(stages_json)}};
+  boost::json::object out{{"stages", std::move(stages_json)}};
+  if (!selectors.empty()) {
+    boost::json::array selectors_json;
+    for (const auto& s : selectors)
+      selectors_json.push_back(
+          boost::json::object{{"flag", s.flag}, {"value", s.value}, {"stage", s.stage}});
+    out["selectors"] = std::move(selectors_json);
+  }
+  return out;
+}
+
+std::vector<std::string> Pipeline::plugin_names() const {
+  std::vector<std::string> names;
+  for (const auto& stage : stages) names.push_back(stage.plugin);
+  return names;
 }
 
 PipelineStage* Pipeline::find_kind(std::string_view kind) {

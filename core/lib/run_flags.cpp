@@ -5,7 +5,6 @@
 #include <cstdlib>
 
 #include "nsrun/core/json_util.hpp"
-#include "nsrun/ipv4.hpp"
 
 namespace nsrun::core {
 namespace {
@@ -34,56 +33,6 @@ void check_hostname(const std::string& hostname) {
                 std::to_string(hostname.size()) + " bytes; the limit is 64");
   if (hostname.find('/') != std::string::npos)
     throw Error("--hostname \"" + hostname + "\" must not contain '/'");
-}
-
-// Validates --network/--host-ip/--container-ip and records them as annotations for the
-// network stage. Only a CIDR carries addresses; "none" and "host" select a plugin instead.
-void add_network_annotations(const RunFlags& flags, ContainerSpec& spec) {
-  if (flags.network == "none" || flags.network == "host") {
-    if (!flags.host_ip.empty() || !flags.container_ip.empty())
-      throw Error("--host-ip and --container-ip need --network CIDR, not --network " +
-                  flags.network);
-    if (!flags.publish.empty() || !flags.dns.empty() || !flags.bridge.empty())
-      throw Error("--publish, --dns and --bridge need --network CIDR, not --network " +
-                  flags.network);
-    return;
-  }
-  std::string why;
-  auto network = Ipv4Network::parse(flags.network, &why);
-  if (!network)
-    throw Error("--network \"" + flags.network + "\" is not an IPv4 network: " + why +
-                " (e.g. 10.88.0.0/24, or none, or host)");
-  if (network->prefix_length > 30)
-    throw Error("--network " + flags.network + " is too small: a /30 or larger is needed");
-  auto address = [&](const std::string& flag, const std::string& text,
-                     std::uint32_t default_offset) {
-    if (text.empty()) return Ipv4Address{network->network().value + default_offset};
-    auto parsed = Ipv4Address::parse(text);
-    if (!parsed) throw Error(flag + " \"" + text + "\" is not an IPv4 address");
-    if (!network->contains(*parsed))
-      throw Error(flag + " " + text + " is outside --network " + network->str());
-    if (!network->is_usable_host(*parsed))
-      throw Error(flag + " " + text + " is the network or broadcast address of " + network->str());
-    return *parsed;
-  };
-  Ipv4Address host = address("--host-ip", flags.host_ip, 1);
-  Ipv4Address container = address("--container-ip", flags.container_ip, 2);
-  if (host == container)
-    throw Error("--host-ip and --container-ip are both " + host.str() + "; they must differ");
-  spec.annotations[annotation::subnet] = network->str();
-  spec.annotations[annotation::host_ip] = host.str();
-  // Without --container-ip the network stage's IPAM chooses; the flag pins an address.
-  if (!flags.container_ip.empty()) spec.annotations[annotation::container_ip] = container.str();
-  // The network stage validates these (a bundle may set the same annotations).
-  auto join = [](const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
-    return out;
-  };
-  if (!flags.bridge.empty()) spec.annotations[annotation::bridge] = flags.bridge;
-  if (!flags.nat) spec.annotations[annotation::nat] = "false";
-  if (!flags.publish.empty()) spec.annotations[annotation::publish] = join(flags.publish);
-  if (!flags.dns.empty()) spec.annotations[annotation::dns] = join(flags.dns);
 }
 
 }  // namespace
@@ -150,7 +99,6 @@ ContainerSpec spec_from_flags(const RunFlags& flags, const std::string& cwd,
   // The network namespace is the network stage's to add (none, bridge, veth) or leave out (host):
   // a pipeline without a network stage leaves the network alone.
   spec.namespaces = {{"pid", ""}, {"mount", ""}, {"uts", ""}, {"ipc", ""}};
-  add_network_annotations(flags, spec);
   return spec;
 }
 

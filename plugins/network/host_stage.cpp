@@ -10,9 +10,16 @@ namespace {
 class HostNetworkStage final : public nsrun::IStage {
  public:
   static constexpr nsrun_contract provides[] = {{"network.resolv_conf", 0}};
+  static constexpr nsrun_flag flags[] = {
+      {"network", nullptr, NSRUN_FLAG_STRING, "host",
+       "host: the host's network (a CIDR picks the bridge plugin)"}};
 
   void validate(nsrun::Context& ctx) override {
     nsrun::ConfigReader(ctx.config, "nsrun.network.host").finish();
+    if (const auto* network = ctx.flag("network"); network && network->as_string() != "host")
+      throw nsrun::StageError("--network " + std::string(network->as_string()) +
+                              ": this pipeline's network stage is nsrun.network.host (drop "
+                              "--stage network=nsrun.network.host to use a CIDR)");
   }
   void prepare(nsrun::Context& ctx) override {
     std::erase_if(ctx.spec.namespaces,

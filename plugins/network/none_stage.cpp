@@ -30,9 +30,15 @@ void bring_loopback_up() {
 class NoneNetworkStage final : public nsrun::IStage {
  public:
   static constexpr nsrun_contract provides[] = {{"network.resolv_conf", 0}};
+  static constexpr nsrun_flag flags[] = {{"network", nullptr, NSRUN_FLAG_STRING, "none",
+                                          "none: only loopback (a CIDR picks the bridge plugin)"}};
 
   void validate(nsrun::Context& ctx) override {
     nsrun::ConfigReader(ctx.config, "nsrun.network.none").finish();
+    if (const auto* network = ctx.flag("network"); network && network->as_string() != "none")
+      throw nsrun::StageError("--network " + std::string(network->as_string()) +
+                              ": this pipeline's network stage is nsrun.network.none (drop "
+                              "--stage network=nsrun.network.none to use a CIDR)");
   }
   void prepare(nsrun::Context& ctx) override {
     if (!ctx.spec.has_namespace("network")) ctx.spec.namespaces.push_back({"network", ""});

@@ -55,7 +55,7 @@ TEST(Pipeline, OverrideSwapsOneStage) {
 
 TEST(Pipeline, ErrorsNameTheProblem) {
   EXPECT_EQ(error_of(R"({"stages": [], "extra": 1})"),
-            "p.json: unknown key \"extra\" (expected only \"stages\")");
+            "p.json: unknown key \"extra\" (expected \"stages\" and \"selectors\")");
   EXPECT_EQ(error_of(R"({"stages": []})"), "p.json: the pipeline has no stages");
   EXPECT_EQ(error_of(R"({"stages": [{"kind": "exec"}]})"), "p.json: stages[0].plugin is required");
   EXPECT_EQ(error_of(R"({"stages": [{"kind": "exec", "plugin": "x", "conf": {}}]})"),

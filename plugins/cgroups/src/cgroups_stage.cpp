@@ -1,32 +1,43 @@
 #include "nsrun/cgroups/cgroups_stage.hpp"
 
+#include <unistd.h>
+
+#include "nsrun/cgroups/flags.hpp"
 #include "nsrun/cgroups/limits.hpp"
 #include "nsrun/config.hpp"
 
 namespace nsrun::cgroups {
 
 void CgroupsStage::validate(Context& ctx) {
+  effective_ = ctx.spec;
+  if (ctx.flags && !ctx.flags->empty()) {
+    ResourceFlags given = resource_flags_from(*ctx.flags);
+    apply_resource_flags(given, effective_, ::sysconf(_SC_NPROCESSORS_ONLN));
+    if (!given.cgroup_parent.empty())
+      effective_.cgroups_path =
+          cgroups_path_under(given.cgroup_parent, std::string(ctx.container_id));
+  }
   ConfigReader config(ctx.config, "nsrun.cgroups");
   std::string configured = config.string("driver").value_or("auto");
   bool always = config.boolean("alwaysCreate").value_or(false);
   config.finish();
   auto driver = parse_driver(configured);
   if (!driver)
-    throw StageError("nsrun.cgroups: config key \"driver\" is \"" + configured +
+    throw StageError("config key \"driver\" of nsrun.cgroups is \"" + configured +
                      "\" (use auto, v1, v2 or hybrid)");
-  if (auto it = ctx.spec.annotations.find(annotation::cgroup_driver);
-      it != ctx.spec.annotations.end()) {
+  if (auto it = effective_.annotations.find(annotation::cgroup_driver);
+      it != effective_.annotations.end()) {
     driver = parse_driver(it->second);
     if (!driver)
       throw StageError("--cgroup-driver \"" + it->second +
                        "\" is not a driver (use auto, v1, v2 or hybrid)");
   }
 
-  const ResourcesSpec& resources = ctx.spec.resources;
+  const ResourcesSpec& resources = effective_.resources;
   validate_resources(resources);
   std::string why;
-  if (!valid_cgroups_path(ctx.spec.cgroups_path, &why))
-    throw StageError("cgroup path \"" + ctx.spec.cgroups_path + "\" is not usable: " + why);
+  if (!valid_cgroups_path(effective_.cgroups_path, &why))
+    throw StageError("cgroup path \"" + effective_.cgroups_path + "\" is not usable: " + why);
 
   // With no limit and a pid namespace of its own, a cgroup buys nothing the kernel does not
   // already do (the namespace dies with its PID 1, and the caller's cgroups apply by
@@ -38,11 +49,17 @@ void CgroupsStage::validate(Context& ctx) {
   }
   check_cpusets(*host_, resources);
   Layout layout = detect_layout(*host_, *driver);
-  plan_ = make_plan(*host_, layout, resources, ctx.spec.cgroups_path, ctx.container_id, track);
+  plan_ = make_plan(*host_, layout, resources, effective_.cgroups_path, ctx.container_id, track);
   check_plan(*host_, plan_);
 }
 
 void CgroupsStage::prepare(Context& ctx) {
+  // What the flags asked for is recorded in the spec (and so in the state's config.json).
+  ctx.spec.resources = effective_.resources;
+  ctx.spec.cgroups_path = effective_.cgroups_path;
+  if (auto it = effective_.annotations.find(annotation::cgroup_driver);
+      it != effective_.annotations.end())
+    ctx.spec.annotations[it->first] = it->second;
   if (plan_.placements.empty()) {
     ctx.log.debug("no limits and a pid namespace: no cgroup needed");
     return;

@@ -126,10 +126,10 @@ TEST_F(StageTest, DriverComesFromTheAnnotationOverTheConfig) {
 TEST_F(StageTest, ConfigAndAnnotationErrors) {
   config["driver"] = "systemd";
   EXPECT_EQ(validate_error(),
-            "nsrun.cgroups: config key \"driver\" is \"systemd\" (use auto, v1, v2 or hybrid)");
+            "config key \"driver\" of nsrun.cgroups is \"systemd\" (use auto, v1, v2 or hybrid)");
   config = {{"drvier", "v1"}};
   EXPECT_EQ(validate_error(),
-            "nsrun.cgroups: unknown config key \"drvier\" (remove it or check its spelling)");
+            "unknown config key \"drvier\" for nsrun.cgroups (remove it or check its spelling)");
   config = {};
   spec.annotations[annotation::cgroup_driver] = "v3";
   EXPECT_EQ(validate_error(),

@@ -34,7 +34,7 @@ TEST(ExecStage, ValidatesTheProcess) {
   EXPECT_EQ(refused(terminal),
             "exec: process.terminal (a pseudo-terminal) is not supported yet; set it to false");
   EXPECT_EQ(refused(process({"sh"}), {{"shell", true}}),
-            "exec: nsrun.exec: unknown config key \"shell\" (remove it or check its spelling)");
+            "exec: unknown config key \"shell\" for nsrun.exec (remove it or check its spelling)");
 }
 
 }  // namespace

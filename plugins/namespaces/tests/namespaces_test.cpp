@@ -37,7 +37,7 @@ TEST(NamespacesStage, RefusesWhatItCannotDo) {
   EXPECT_EQ(refused(spec_with({{"pid", ""}}, "box")),
             "namespaces: hostname \"box\" needs a uts namespace (add one, or drop the hostname)");
   EXPECT_EQ(refused(spec_with({{"uts", ""}}), {{"cgroupNamespce", false}}),
-            "namespaces: nsrun.namespaces: unknown config key \"cgroupNamespce\" (remove it or "
+            "namespaces: unknown config key \"cgroupNamespce\" for nsrun.namespaces (remove it or "
             "check its spelling)");
 }
 

@@ -20,10 +20,46 @@ std::optional<int> parse_port(std::string_view text) {
   return value;
 }
 
-const std::string* annotation(const ContainerSpec& spec, const char* key) {
-  auto it = spec.annotations.find(key);
-  return it == spec.annotations.end() ? nullptr : &it->second;
-}
+// One setting with where it came from: the plugin's flag (named "--network" in messages) or, for
+// a bundle, the spec annotation (named "annotations[\"nsrun.network.subnet\"]").
+struct Setting {
+  std::vector<std::string> values;  ///< one value; a list for repeatable flags
+  std::string label;
+  const std::string& text() const { return values.front(); }
+};
+
+class Settings {
+ public:
+  Settings(const ContainerSpec& spec, const boost::json::object* flags)
+      : spec_(spec), flags_(flags) {}
+
+  // The flag `name` when given, else the annotation `key` (a list annotation is comma-separated).
+  std::optional<Setting> get(const char* name, const char* key, bool list = false) const {
+    if (flags_)
+      if (const auto* v = flags_->if_contains(name)) {
+        Setting s{{}, std::string("--") + name};
+        if (v->is_string()) s.values.emplace_back(v->as_string());
+        if (v->is_bool()) s.values.emplace_back(v->as_bool() ? "true" : "false");
+        if (v->is_array())
+          for (const auto& item : v->as_array())
+            if (item.is_string()) s.values.emplace_back(item.as_string());
+        if (!s.values.empty()) return s;
+      }
+    auto it = spec_.annotations.find(key);
+    if (it == spec_.annotations.end()) return std::nullopt;
+    Setting s{{}, std::string("annotations[\"") + key + "\"]"};
+    if (list)
+      s.values = split_list(it->second);
+    else
+      s.values.push_back(it->second);
+    if (s.values.empty()) return std::nullopt;
+    return s;
+  }
+
+ private:
+  const ContainerSpec& spec_;
+  const boost::json::object* flags_;
+};
 
 }  // namespace
 
@@ -100,47 +136,55 @@ void check_interface_name(std::string_view name, std::string_view flag) {
 }
 
 NetworkConfig parse_network_config(const ContainerSpec& spec, const boost::json::object& config,
-                                   Mode mode, std::string_view stage_name) {
+                                   Mode mode, std::string_view stage_name,
+                                   const boost::json::object* flags) {
   ConfigReader reader(config, stage_name);
   NetworkConfig out;
   out.mode = mode;
   std::string subnet_text = reader.string("subnet").value_or(default_subnet);
+  std::string subnet_label = "--network";
   std::optional<std::string> bridge_config;
   if (mode == Mode::bridge) bridge_config = reader.string("bridge");
   out.nat = reader.boolean("nat").value_or(true);
   reader.finish();
+  Settings settings(spec, flags);
 
-  if (const auto* value = annotation(spec, annotation::subnet)) subnet_text = *value;
+  if (auto value = settings.get("network", annotation::subnet)) {
+    subnet_text = value->text();
+    subnet_label = value->label;
+  }
   std::string why;
   auto subnet = Ipv4Network::parse(subnet_text, &why);
   if (!subnet)
-    throw StageError("--network \"" + subnet_text + "\" is not an IPv4 network: " + why +
+    throw StageError(subnet_label + " \"" + subnet_text + "\" is not an IPv4 network: " + why +
                      " (e.g. 10.88.0.0/24, or none, or host)");
   if (subnet->prefix_length > 30)
-    throw StageError("--network " + subnet_text + " is too small: a /30 or larger is needed");
+    throw StageError(subnet_label + " " + subnet_text + " is too small: a /30 or larger is needed");
   if (subnet->prefix_length < 8)
-    throw StageError("--network " + subnet_text + " is too large: use a /8 or smaller network");
+    throw StageError(subnet_label + " " + subnet_text +
+                     " is too large: use a /8 or smaller network");
   out.subnet = Ipv4Network{subnet->network(), subnet->prefix_length};
 
-  auto address = [&](const char* flag, const char* key) -> std::optional<Ipv4Address> {
-    const std::string* text = annotation(spec, key);
-    if (!text) return std::nullopt;
-    if (text->find(':') != std::string::npos)
-      throw StageError(std::string(flag) + " \"" + *text + "\": IPv6 is not supported yet");
-    auto parsed = Ipv4Address::parse(*text);
-    if (!parsed) throw StageError(std::string(flag) + " \"" + *text + "\" is not an IPv4 address");
+  auto address = [&](const char* name, const char* key) -> std::optional<Ipv4Address> {
+    auto value = settings.get(name, key);
+    if (!value) return std::nullopt;
+    const std::string& text = value->text();
+    const std::string& flag = value->label;
+    if (text.find(':') != std::string::npos)
+      throw StageError(flag + " \"" + text + "\": IPv6 is not supported yet");
+    auto parsed = Ipv4Address::parse(text);
+    if (!parsed) throw StageError(flag + " \"" + text + "\" is not an IPv4 address");
     if (!out.subnet.contains(*parsed))
-      throw StageError(std::string(flag) + " " + *text + " is outside --network " +
-                       out.subnet.str() + " (pick an address inside it)");
+      throw StageError(flag + " " + text + " is outside --network " + out.subnet.str() +
+                       " (pick an address inside it)");
     if (!out.subnet.is_usable_host(*parsed))
-      throw StageError(std::string(flag) + " " + *text +
-                       " is the network or broadcast address of " + out.subnet.str() +
-                       " (pick a host address)");
+      throw StageError(flag + " " + text + " is the network or broadcast address of " +
+                       out.subnet.str() + " (pick a host address)");
     return parsed;
   };
-  out.gateway = address("--host-ip", annotation::host_ip)
-                    .value_or(Ipv4Address{out.subnet.network().value + 1});
-  out.container_ip = address("--container-ip", annotation::container_ip);
+  out.gateway =
+      address("host-ip", annotation::host_ip).value_or(Ipv4Address{out.subnet.network().value + 1});
+  out.container_ip = address("container-ip", annotation::container_ip);
   if (out.container_ip && *out.container_ip == out.gateway)
     throw StageError("--host-ip and --container-ip are both " + out.gateway.str() +
                      "; they must differ");
@@ -149,24 +193,28 @@ NetworkConfig parse_network_config(const ContainerSpec& spec, const boost::json:
     Ipv4Address second{out.subnet.network().value + 2};
     out.container_ip = second == out.gateway ? Ipv4Address{out.subnet.network().value + 1} : second;
   }
-
   if (mode == Mode::bridge) {
-    if (const auto* value = annotation(spec, annotation::bridge))
-      out.bridge = *value;
-    else if (bridge_config)
+    std::string label = "--bridge";
+    if (auto value = settings.get("bridge", annotation::bridge)) {
+      out.bridge = value->text();
+      label = value->label;
+    } else if (bridge_config) {
       out.bridge = *bridge_config;
-    check_interface_name(out.bridge, "--bridge");
+    }
+    check_interface_name(out.bridge, label);
+  } else if (auto value = settings.get("bridge", annotation::bridge)) {
+    throw StageError(value->label + " is for the bridge network; the veth plugin has no bridge");
   }
-  if (const auto* value = annotation(spec, annotation::nat)) {
-    if (*value == "true")
+  if (auto value = settings.get("nat", annotation::nat)) {
+    if (value->text() == "true")
       out.nat = true;
-    else if (*value == "false")
+    else if (value->text() == "false")
       out.nat = false;
     else
-      throw StageError("--nat \"" + *value + "\" must be true or false");
+      throw StageError(value->label + " \"" + value->text() + "\" must be true or false");
   }
-  if (const auto* value = annotation(spec, annotation::publish)) {
-    for (const auto& item : split_list(*value)) {
+  if (auto value = settings.get("publish", annotation::publish, true)) {
+    for (const auto& item : value->values) {
       PortMapping mapping = parse_publish(item);
       for (const auto& other : out.ports)
         if (other.host_port == mapping.host_port && other.protocol == mapping.protocol)
@@ -178,11 +226,12 @@ NetworkConfig parse_network_config(const ContainerSpec& spec, const boost::json:
   }
   if (!out.ports.empty() && !out.nat)
     throw StageError("--publish needs NAT, which --nat=false turns off (drop one of them)");
-  if (const auto* value = annotation(spec, annotation::dns)) {
-    for (const auto& item : split_list(*value)) {
+  if (auto value = settings.get("dns", annotation::dns, true)) {
+    for (const auto& item : value->values) {
       in6_addr v6{};
       if (!Ipv4Address::parse(item) && inet_pton(AF_INET6, item.c_str(), &v6) != 1)
-        throw StageError("--dns \"" + item + "\" is not an IP address (e.g. --dns 1.1.1.1)");
+        throw StageError(value->label + " \"" + item +
+                         "\" is not an IP address (e.g. --dns 1.1.1.1)");
       out.dns.push_back(item);
     }
   }

@@ -108,13 +108,13 @@ void NetworkStage::check_host(Context& ctx) {
 }
 
 void NetworkStage::validate(Context& ctx) {
-  config_ = parse_network_config(ctx.spec, ctx.config, mode_, name());
+  config_ = parse_network_config(ctx.spec, ctx.config, mode_, name(), ctx.flags);
   check_host(ctx);
   validated_ = true;
 }
 
 void NetworkStage::prepare(Context& ctx) {
-  if (!validated_) config_ = parse_network_config(ctx.spec, ctx.config, mode_, name());
+  if (!validated_) config_ = parse_network_config(ctx.spec, ctx.config, mode_, name(), ctx.flags);
   if (!ctx.spec.has_namespace("network")) ctx.spec.namespaces.push_back({"network", ""});
   const std::string id(ctx.container_id);
   // Interfaces that already carry a candidate name (someone else's, not nsrun's): asked before

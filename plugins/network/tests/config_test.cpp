@@ -30,6 +30,49 @@ std::string error_of(Call&& call) {
   return "";
 }
 
+// The plugin owns its flags: nsrun hands over what was given, the plugin validates it and names
+// the flag; the same values from a bundle's annotations are named as annotations.
+std::string flag_error(boost::json::object flags, Mode mode = Mode::bridge) {
+  ContainerSpec spec;
+  return error_of([&] { parse_network_config(spec, {}, mode, "nsrun.network.bridge", &flags); });
+}
+
+TEST(NetworkFlags, AreValidatedByThePluginNamingTheFlag) {
+  EXPECT_EQ(flag_error({{"network", "10.0.0.0/24"}}), "");
+  EXPECT_NE(flag_error({{"network", "10.0.0.0/33"}}).find("--network \"10.0.0.0/33\""),
+            std::string::npos);
+  EXPECT_NE(flag_error({{"network", "300.1.1.1/24"}}).find("not an IPv4"), std::string::npos);
+  EXPECT_EQ(flag_error({{"network", "10.0.0.0/31"}}),
+            "--network 10.0.0.0/31 is too small: a /30 or larger is needed");
+  EXPECT_EQ(flag_error({{"network", "10.0.0.0/24"}, {"host-ip", "10.0.1.1"}}),
+            "--host-ip 10.0.1.1 is outside --network 10.0.0.0/24 (pick an address inside it)");
+  EXPECT_EQ(flag_error({{"network", "10.0.0.0/24"}, {"container-ip", "10.0.0.255"}}),
+            "--container-ip 10.0.0.255 is the network or broadcast address of 10.0.0.0/24 (pick "
+            "a host address)");
+  EXPECT_EQ(
+      flag_error(
+          {{"network", "10.0.0.0/24"}, {"host-ip", "10.0.0.5"}, {"container-ip", "10.0.0.5"}}),
+      "--host-ip and --container-ip are both 10.0.0.5; they must differ");
+  EXPECT_EQ(flag_error({{"host-ip", "x"}}), "--host-ip \"x\" is not an IPv4 address");
+  EXPECT_EQ(flag_error({{"publish", boost::json::array{"8080:80", "8080:81"}}}),
+            "--publish 8080:81 repeats host port 8080/tcp (publish each host port once)");
+  EXPECT_EQ(flag_error({{"nat", false}, {"publish", boost::json::array{"8080:80"}}}),
+            "--publish needs NAT, which --nat=false turns off (drop one of them)");
+  EXPECT_EQ(flag_error({{"dns", boost::json::array{"nope"}}}),
+            "--dns \"nope\" is not an IP address (e.g. --dns 1.1.1.1)");
+  EXPECT_EQ(flag_error({{"bridge", "br0"}}, Mode::veth),
+            "--bridge is for the bridge network; the veth plugin has no bridge");
+}
+
+TEST(NetworkFlags, WinOverAnnotationsWhichAreNamedAsSuch) {
+  ContainerSpec spec = with({{annotation::subnet, "10.1.0.0/16"}, {annotation::host_ip, "nope"}});
+  boost::json::object flags{{"network", "10.2.0.0/24"}};
+  EXPECT_EQ(error_of([&] { parse_network_config(spec, {}, Mode::bridge, "b", &flags); }),
+            "annotations[\"nsrun.network.host-ip\"] \"nope\" is not an IPv4 address");
+  spec.annotations.erase(annotation::host_ip);
+  EXPECT_EQ(parse_network_config(spec, {}, Mode::bridge, "b", &flags).subnet.str(), "10.2.0.0/24");
+}
+
 TEST(NetworkConfig, DefaultsGiveTheFirstHostAsGatewayAndLeaveTheAddressToIpam) {
   auto config = parse({});
   EXPECT_EQ(config.subnet.str(), "192.168.1.0/24");
@@ -65,10 +108,11 @@ TEST(NetworkConfig, VethModePinsTheSecondHost) {
   EXPECT_EQ(config.container_ip->str(), "10.5.0.2");
 }
 
-TEST(NetworkConfig, MalformedNetworksNameTheFlag) {
+// A bundle sets the same values through annotations, which messages name.
+TEST(NetworkConfig, MalformedNetworksNameTheAnnotation) {
   EXPECT_NE(error_of([] {
               parse({{annotation::subnet, "10.0.0.0/33"}});
-            }).find("--network"),
+            }).find("annotations[\"nsrun.network.subnet\"]"),
             std::string::npos);
   EXPECT_NE(error_of([] {
               parse({{annotation::subnet, "300.1.1.1/24"}});
@@ -95,7 +139,8 @@ TEST(NetworkConfig, AddressesMustBeUsableHostsOfTheNetworkAndDiffer) {
     a[key] = value;
     return error_of([&] { parse(a); });
   };
-  EXPECT_NE(bad(annotation::host_ip, "10.0.1.1").find("--host-ip 10.0.1.1 is outside"),
+  EXPECT_NE(bad(annotation::host_ip, "10.0.1.1")
+                .find("annotations[\"nsrun.network.host-ip\"] 10.0.1.1 is outside"),
             std::string::npos);
   EXPECT_NE(bad(annotation::container_ip, "10.0.0.0").find("network or broadcast"),
             std::string::npos);
@@ -115,11 +160,11 @@ TEST(NetworkConfig, BridgeNamesAreCheckedLikeTheKernelDoes) {
             std::string::npos);
   EXPECT_NE(error_of([] {
               parse({{annotation::bridge, "a/b"}});
-            }).find("--bridge"),
+            }).find("nsrun.network.bridge"),
             std::string::npos);
   EXPECT_NE(error_of([] {
-              parse({{annotation::bridge, ""}});
-            }).find("--bridge"),
+              parse({{annotation::bridge, "."}});
+            }).find("nsrun.network.bridge"),
             std::string::npos);
 }
 
@@ -167,9 +212,12 @@ TEST(PublishFlag, RepeatedHostPortAndNatOffAreRefused) {
 TEST(DnsAndNatFlags, AreValidated) {
   EXPECT_NE(error_of([] {
               parse({{annotation::dns, "1.1.1"}});
-            }).find("--dns \"1.1.1\""),
+            }).find("annotations[\"nsrun.network.dns\"] \"1.1.1\""),
             std::string::npos);
-  EXPECT_NE(error_of([] { parse({{annotation::nat, "maybe"}}); }).find("--nat"), std::string::npos);
+  EXPECT_NE(error_of([] {
+              parse({{annotation::nat, "maybe"}});
+            }).find("nsrun.network.nat"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -149,7 +149,7 @@ TEST(StorageStageValidate, UnknownConfigKey) {
   Context ctx{"c1", "/nonexistent", spec, config, journal, log};
   StorageStage stage(std::make_unique<testing::FakeHostFs>(), "/nonexistent");
   EXPECT_EQ(error_of([&] { stage.validate(ctx); }),
-            "nsrun.storage: unknown config key \"mode\" (remove it or check its spelling)");
+            "unknown config key \"mode\" for nsrun.storage (remove it or check its spelling)");
   config.clear();
   EXPECT_NO_THROW(stage.validate(ctx));
 }

@@ -62,8 +62,8 @@ class ConfigReader {
   void finish() const {
     for (const auto& kv : config_) {
       if (!read_.count(std::string(kv.key())))
-        throw StageError(where_ + ": unknown config key \"" + std::string(kv.key()) +
-                         "\" (remove it or check its spelling)");
+        throw StageError("unknown config key \"" + std::string(kv.key()) + "\" for " + where_ +
+                         " (remove it or check its spelling)");
     }
   }
 
@@ -73,7 +73,7 @@ class ConfigReader {
     return config_.if_contains(key);
   }
   StageError type_error(std::string_view key, std::string_view expected) const {
-    return StageError(where_ + ": config key \"" + std::string(key) + "\" must be " +
+    return StageError("config key \"" + std::string(key) + "\" of " + where_ + " must be " +
                       std::string(expected));
   }
 

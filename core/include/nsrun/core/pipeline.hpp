@@ -18,8 +18,18 @@ struct PipelineStage {
   boost::json::object config;
 };
 
+/// A flag value that chooses a stage's plugin: `--network none` means
+/// `--stage network=nsrun.network.none` in the default pipeline. Data, not code: the core knows
+/// no plugin by name.
+struct Selector {
+  std::string flag;   ///< a plugin flag's name, without dashes
+  std::string value;  ///< the value that selects
+  std::string stage;  ///< "KIND=PLUGIN", as --stage takes it
+};
+
 struct Pipeline {
   std::vector<PipelineStage> stages;
+  std::vector<Selector> selectors;
 
   /// Parses a pipeline document; `source` names it in errors (a file path or "pipeline").
   static Pipeline from_json(const boost::json::value& document, std::string_view source);
@@ -31,6 +41,9 @@ struct Pipeline {
   void override_stage(std::string_view assignment);
 
   PipelineStage* find_kind(std::string_view kind);
+
+  /// The plugin names, in order (what a run loads).
+  std::vector<std::string> plugin_names() const;
 };
 
 }  // namespace nsrun::core

@@ -5,25 +5,19 @@
 #include <string>
 #include <vector>
 
-#include "nsrun/annotations.hpp"
 #include "nsrun/spec.hpp"
 
 namespace nsrun::core {
 
-/// The flags of the program nsrun grew from, with its defaults, plus docker's -e and -w.
+/// The flags of the program nsrun grew from that describe the OCI spec itself, with its
+/// defaults, plus docker's -e and -w. The network and resource flags belong to the plugins that
+/// implement them (declared in their descriptors; see cmd_run.cpp).
 struct RunFlags {
   std::string hostname = "container";
   std::string rootfs;  ///< empty: ./namespace_fs when present, else the installed default
-  std::string network = "192.168.1.0/24";  ///< a CIDR, or "none" / "host"
-  std::string host_ip;                     ///< empty: the first host of the network
-  std::string container_ip;                ///< empty: the second host of the network
-  std::string bridge;                      ///< empty: the network stage's default (nsrun0)
-  bool nat = true;                         ///< --nat=false: no MASQUERADE, no forwarding
-  std::vector<std::string> publish;        ///< [HOSTIP:]HOSTPORT:CTRPORT[/tcp|/udp]
-  std::vector<std::string> dns;            ///< nameserver addresses for resolv.conf
-  std::vector<std::string> mounts;         ///< HOST:CONTAINER[:ro|:rw]
-  std::vector<std::string> env;            ///< KEY=VALUE, or KEY to pass the host's value
-  std::string workdir;                     ///< empty: /app with the default mount, else /
+  std::vector<std::string> mounts;  ///< HOST:CONTAINER[:ro|:rw]
+  std::vector<std::string> env;     ///< KEY=VALUE, or KEY to pass the host's value
+  std::string workdir;              ///< empty: /app with the default mount, else /
   bool read_only = false;
   std::vector<std::string> command;
 };

@@ -28,6 +28,25 @@ namespace nsrun::cgroups {
 class CgroupsStage final : public IStage {
  public:
   static constexpr const char* claims[] = {"linux.resources", "linux.cgroupsPath"};
+  /// docker's resource flags; they override a bundle's linux.resources field by field.
+  static constexpr nsrun_flag flags[] = {
+      {"memory", "m", NSRUN_FLAG_STRING, "SIZE",
+       "Memory limit, e.g. 64m (k, m, g: powers of 1024)"},
+      {"memory-swap", nullptr, NSRUN_FLAG_STRING, "SIZE",
+       "Memory plus swap limit (default: twice --memory; -1: unlimited swap)"},
+      {"cpus", nullptr, NSRUN_FLAG_STRING, "N",
+       "CPUs, fractional, e.g. 0.5 (quota over a 100 ms period)"},
+      {"cpu-quota", nullptr, NSRUN_FLAG_STRING, "MICROSECONDS", "CPU time per period (-1: none)"},
+      {"cpu-period", nullptr, NSRUN_FLAG_STRING, "MICROSECONDS", "CPU period (1000-1000000)"},
+      {"cpu-shares", "c", NSRUN_FLAG_STRING, "WEIGHT",
+       "Relative CPU weight (2-262144, default 1024)"},
+      {"pids-limit", nullptr, NSRUN_FLAG_STRING, "N", "Most processes at once (-1: unlimited)"},
+      {"cpuset-cpus", nullptr, NSRUN_FLAG_STRING, "LIST", "CPUs allowed, e.g. 0-1,3"},
+      {"cpuset-mems", nullptr, NSRUN_FLAG_STRING, "LIST", "Memory nodes allowed, e.g. 0"},
+      {"cgroup-parent", nullptr, NSRUN_FLAG_STRING, "PATH",
+       "Absolute cgroup under which nsrun-<id> is made (default: nsrun's own)"},
+      {"cgroup-driver", nullptr, NSRUN_FLAG_STRING, "DRIVER", "auto, v1, v2 or hybrid"},
+  };
 
   CgroupsStage() : CgroupsStage(std::make_unique<LinuxHost>()) {}
   explicit CgroupsStage(std::unique_ptr<Host> host) : host_(std::move(host)) {}
@@ -45,6 +64,9 @@ class CgroupsStage final : public IStage {
 
  private:
   std::unique_ptr<Host> host_;
+  /// The spec's resources, cgroupsPath and driver annotation with the flags applied (validate);
+  /// prepare writes them into the spec.
+  ContainerSpec effective_;
   Plan plan_;
   std::vector<TasksFile> tasks_;  ///< v1 tasks files, opened in prepare for create_container
 };

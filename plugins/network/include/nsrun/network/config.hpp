@@ -1,9 +1,11 @@
 // nsrun network plugins: the typed network configuration of one container.
 //
-// The CLI passes --network/--host-ip/--container-ip/--bridge/--nat/--publish/--dns as spec
-// annotations (nsrun.network.*), and bundles may set the same annotations; the stage config in
-// the pipeline gives defaults (bridge name, subnet, nat). Everything is validated here, strictly
-// and before any side effect, with one-line messages that name the flag and the fix.
+// The plugin owns its flags (--network, --host-ip, --container-ip, --bridge, --nat, --publish,
+// --dns: see network_stage.hpp); a bundle sets the same through spec annotations
+// (nsrun.network.*); the stage config in the pipeline gives defaults (bridge name, subnet, nat).
+// A flag wins over an annotation, which wins over the stage config. Everything is validated
+// here, strictly and before any side effect, with one-line messages that name the flag (or the
+// annotation, for a bundle) and the fix.
 #pragma once
 
 #include <boost/json.hpp>
@@ -52,10 +54,12 @@ struct NetworkConfig {
   std::vector<std::string> dns;  ///< nameserver addresses, in order
 };
 
-/// Reads and validates the configuration (annotations over stage config over defaults).
+/// Reads and validates the configuration (flags over annotations over stage config over
+/// defaults).
 /// `stage_name` is the plugin's name for config key messages. Throws StageError.
 NetworkConfig parse_network_config(const ContainerSpec& spec, const boost::json::object& config,
-                                   Mode mode, std::string_view stage_name);
+                                   Mode mode, std::string_view stage_name,
+                                   const boost::json::object* flags = nullptr);
 
 /// Splits a comma-separated annotation value, dropping empty items.
 std::vector<std::string> split_list(std::string_view text);

@@ -29,6 +29,23 @@ namespace nsrun::network {
 class NetworkStage : public IStage {
  public:
   static constexpr nsrun_contract provides[] = {{"network.address", 0}, {"network.resolv_conf", 0}};
+  /// The original program's network flags plus docker's -p and --dns. "--network none|host"
+  /// picks those plugins instead (a selector of the default pipeline).
+  static constexpr nsrun_flag flags[] = {
+      {"network", nullptr, NSRUN_FLAG_STRING, "CIDR",
+       "Container network (default 192.168.1.0/24), or none, or host"},
+      {"host-ip", nullptr, NSRUN_FLAG_STRING, "IP",
+       "Host-side address (default: the first host of --network)"},
+      {"container-ip", nullptr, NSRUN_FLAG_STRING, "IP",
+       "Container address (default: chosen from --network)"},
+      {"bridge", nullptr, NSRUN_FLAG_STRING, "NAME", "Host bridge of the network (default nsrun0)"},
+      {"nat", nullptr, NSRUN_FLAG_SWITCH, nullptr,
+       "Masquerade the container's traffic out (default; --nat=false: off)"},
+      {"publish", "p", NSRUN_FLAG_STRINGS, "[HOSTIP:]HOSTPORT:CTRPORT[/tcp|/udp]",
+       "Publish a port with DNAT, repeatable"},
+      {"dns", nullptr, NSRUN_FLAG_STRINGS, "IP",
+       "Nameserver for the container's resolv.conf, repeatable"},
+  };
 
   using FirewallFactory = std::function<std::unique_ptr<Firewall>()>;
   explicit NetworkStage(Mode mode, FirewallFactory firewall = {});

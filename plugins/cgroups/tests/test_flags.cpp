@@ -1,11 +1,10 @@
 // `nsrun run` resource flags: parsing, defaults, and one clear line per bad value.
-#include "nsrun/core/resource_flags.hpp"
-
 #include <gtest/gtest.h>
 
-#include "nsrun/core/json_util.hpp"
+#include "nsrun/cgroups/flags.hpp"
+#include "nsrun/stage.hpp"
 
-namespace nsrun::core {
+namespace nsrun::cgroups {
 namespace {
 
 ContainerSpec apply(const ResourceFlags& flags, long online_cpus = 2) {
@@ -17,7 +16,7 @@ ContainerSpec apply(const ResourceFlags& flags, long online_cpus = 2) {
 std::string error_of(const ResourceFlags& flags, long online_cpus = 2) {
   try {
     apply(flags, online_cpus);
-  } catch (const Error& e) {
+  } catch (const StageError& e) {
     return e.what();
   }
   return "(no error)";
@@ -42,7 +41,7 @@ TEST(ParseSizeFlag, GarbageNegativeAndOverflow) {
   auto error = [](const std::string& value) {
     try {
       parse_size_flag("--memory", value);
-    } catch (const Error& e) {
+    } catch (const StageError& e) {
       return std::string(e.what());
     }
     return std::string("(no error)");
@@ -71,7 +70,6 @@ TEST(ApplyResourceFlags, NothingGivenChangesNothing) {
   EXPECT_FALSE(spec.resources.pids_limit);
   EXPECT_TRUE(spec.annotations.empty());
   EXPECT_TRUE(spec.cgroups_path.empty());
-  EXPECT_EQ(ResourceFlags{}.first_given(), "");
 }
 
 TEST(ApplyResourceFlags, MemoryAndDockersDefaultSwap) {
@@ -86,7 +84,6 @@ TEST(ApplyResourceFlags, MemoryAndDockersDefaultSwap) {
   EXPECT_EQ(apply(f).resources.memory_swap, -1);
   f.memory_swap = "1g";
   EXPECT_EQ(apply(f).resources.memory_swap, 1LL << 30);
-  EXPECT_EQ(f.first_given(), "--memory");
 }
 
 TEST(ApplyResourceFlags, MemoryErrors) {
@@ -248,7 +245,16 @@ TEST(ApplyResourceFlags, CgroupDriverBecomesAnAnnotation) {
   f.cgroup_driver = "systemd";
   EXPECT_EQ(error_of(f),
             "--cgroup-driver \"systemd\" is not a driver (use auto, v1, v2 or hybrid)");
-  EXPECT_EQ(f.first_given(), "--cgroup-driver");
+}
+
+// The values nsrun hands the plugin ({"memory": "64m", ...}) become the typed flags.
+TEST(ResourceFlagsFrom, ReadsGivenFlagsByName) {
+  boost::json::object given{{"memory", "64m"}, {"pids-limit", "32"}, {"cgroup-parent", "/ci"}};
+  ResourceFlags f = resource_flags_from(given);
+  EXPECT_EQ(f.memory, "64m");
+  EXPECT_EQ(f.pids_limit, "32");
+  EXPECT_EQ(f.cgroup_parent, "/ci");
+  EXPECT_TRUE(f.cpus.empty());
 }
 
 TEST(ApplyResourceFlags, EveryMessageIsOneLineNamingItsFlag) {
@@ -278,4 +284,4 @@ TEST(ApplyResourceFlags, EveryMessageIsOneLineNamingItsFlag) {
 }
 
 }  // namespace
-}  // namespace nsrun::core
+}  // namespace nsrun::cgroups

@@ -1,4 +1,4 @@
-#include "nsrun/core/resource_flags.hpp"
+#include "nsrun/cgroups/flags.hpp"
 
 #include <cctype>
 #include <charconv>
@@ -8,9 +8,9 @@
 #include <optional>
 #include <set>
 
-#include "nsrun/core/json_util.hpp"
+#include "nsrun/stage.hpp"
 
-namespace nsrun::core {
+namespace nsrun::cgroups {
 namespace {
 
 constexpr std::int64_t min_memory = 6LL << 20;
@@ -35,7 +35,7 @@ std::optional<std::int64_t> parse_integer(const std::string& flag, const std::st
   std::int64_t out = 0;
   auto result = std::from_chars(value.data(), value.data() + value.size(), out);
   if (result.ec == std::errc::result_out_of_range)
-    throw Error(quoted(flag, value) + " is too large");
+    throw StageError(quoted(flag, value) + " is too large");
   if (result.ec != std::errc() || result.ptr != value.data() + value.size()) return std::nullopt;
   return out;
 }
@@ -43,7 +43,8 @@ std::optional<std::int64_t> parse_integer(const std::string& flag, const std::st
 std::int64_t integer_flag(const std::string& flag, const std::string& value,
                           const std::string& example) {
   auto parsed = parse_integer(flag, value);
-  if (!parsed) throw Error(quoted(flag, value) + " is not a whole number (e.g. " + example + ")");
+  if (!parsed)
+    throw StageError(quoted(flag, value) + " is not a whole number (e.g. " + example + ")");
   return *parsed;
 }
 
@@ -52,7 +53,7 @@ std::set<long> parse_list_flag(const std::string& flag, const std::string& value
                                const std::string& what) {
   std::set<long> ids;
   auto bad = [&]() {
-    return Error(quoted(flag, value) + " is not a " + what + " list (e.g. 0-2,4)");
+    return StageError(quoted(flag, value) + " is not a " + what + " list (e.g. 0-2,4)");
   };
   if (value.empty()) throw bad();
   std::size_t start = 0;
@@ -65,7 +66,7 @@ std::set<long> parse_list_flag(const std::string& flag, const std::string& value
     std::string last = dash == std::string::npos ? first : item.substr(dash + 1);
     if (!all_digits(first) || !all_digits(last) || first.size() > 5 || last.size() > 5) throw bad();
     long a = std::stol(first), b = std::stol(last);
-    if (b < a) throw Error(quoted(flag, value) + ": the range " + item + " runs backwards");
+    if (b < a) throw StageError(quoted(flag, value) + ": the range " + item + " runs backwards");
     for (long id = a; id <= b; ++id) ids.insert(id);
     start = end + 1;
   }
@@ -98,30 +99,31 @@ std::string normalised(const std::string& path) {
 
 }  // namespace
 
-std::string ResourceFlags::first_given() const {
-  const std::pair<const std::string*, const char*> all[] = {{&memory, "--memory"},
-                                                            {&memory_swap, "--memory-swap"},
-                                                            {&cpus, "--cpus"},
-                                                            {&cpu_quota, "--cpu-quota"},
-                                                            {&cpu_period, "--cpu-period"},
-                                                            {&cpu_shares, "--cpu-shares"},
-                                                            {&pids_limit, "--pids-limit"},
-                                                            {&cpuset_cpus, "--cpuset-cpus"},
-                                                            {&cpuset_mems, "--cpuset-mems"},
-                                                            {&cgroup_parent, "--cgroup-parent"},
-                                                            {&cgroup_driver, "--cgroup-driver"}};
-  for (const auto& [value, name] : all)
-    if (!value->empty()) return name;
-  return "";
+ResourceFlags resource_flags_from(const boost::json::object& given) {
+  ResourceFlags f;
+  const std::pair<std::string*, const char*> all[] = {{&f.memory, "memory"},
+                                                      {&f.memory_swap, "memory-swap"},
+                                                      {&f.cpus, "cpus"},
+                                                      {&f.cpu_quota, "cpu-quota"},
+                                                      {&f.cpu_period, "cpu-period"},
+                                                      {&f.cpu_shares, "cpu-shares"},
+                                                      {&f.pids_limit, "pids-limit"},
+                                                      {&f.cpuset_cpus, "cpuset-cpus"},
+                                                      {&f.cpuset_mems, "cpuset-mems"},
+                                                      {&f.cgroup_parent, "cgroup-parent"},
+                                                      {&f.cgroup_driver, "cgroup-driver"}};
+  for (const auto& [field, name] : all)
+    if (const auto* v = given.if_contains(name); v && v->is_string()) *field = v->as_string();
+  return f;
 }
 
 std::int64_t parse_size_flag(const std::string& flag, const std::string& value) {
   auto not_a_size = [&]() {
-    return Error(quoted(flag, value) +
-                 " is not a size (use a number with an optional k, m or g suffix, e.g. 64m)");
+    return StageError(quoted(flag, value) +
+                      " is not a size (use a number with an optional k, m or g suffix, e.g. 64m)");
   };
   if (!value.empty() && value.front() == '-')
-    throw Error(quoted(flag, value) + " is negative (use a size such as 64m)");
+    throw StageError(quoted(flag, value) + " is negative (use a size such as 64m)");
   std::size_t i = 0;
   while (i < value.size() && value[i] >= '0' && value[i] <= '9') ++i;
   std::string whole = value.substr(0, i);
@@ -144,7 +146,7 @@ std::int64_t parse_size_flag(const std::string& flag, const std::string& value) 
       throw not_a_size();
     unit = std::int64_t{1} << (10 * (at + 1));
   }
-  auto too_large = [&]() { return Error(quoted(flag, value) + " is too large"); };
+  auto too_large = [&]() { return StageError(quoted(flag, value) + " is too large"); };
   if (whole.size() > 19) throw too_large();
   std::uint64_t whole_value = 0;
   if (std::from_chars(whole.data(), whole.data() + whole.size(), whole_value).ec != std::errc())
@@ -171,19 +173,19 @@ void apply_resource_flags(const ResourceFlags& f, ContainerSpec& spec, long onli
   if (!f.memory.empty()) {
     std::int64_t bytes = parse_size_flag("--memory", f.memory);
     if (bytes < min_memory)
-      throw Error(quoted("--memory", f.memory) + " is below the minimum of 6 MiB (e.g. 64m)");
+      throw StageError(quoted("--memory", f.memory) + " is below the minimum of 6 MiB (e.g. 64m)");
     r.memory_limit = bytes;
   }
   if (!f.memory_swap.empty()) {
     if (f.memory.empty())
-      throw Error("--memory-swap needs --memory too (it limits memory plus swap)");
+      throw StageError("--memory-swap needs --memory too (it limits memory plus swap)");
     if (f.memory_swap == "-1") {
       r.memory_swap = -1;
     } else {
       std::int64_t bytes = parse_size_flag("--memory-swap", f.memory_swap);
       if (bytes < *r.memory_limit)
-        throw Error(quoted("--memory-swap", f.memory_swap) + " is below --memory " + f.memory +
-                    " (it is memory plus swap; use -1 for unlimited swap)");
+        throw StageError(quoted("--memory-swap", f.memory_swap) + " is below --memory " + f.memory +
+                         " (it is memory plus swap; use -1 for unlimited swap)");
       r.memory_swap = bytes;
     }
   } else if (r.memory_limit) {
@@ -194,7 +196,7 @@ void apply_resource_flags(const ResourceFlags& f, ContainerSpec& spec, long onli
 
   if (!f.cpus.empty()) {
     if (!f.cpu_quota.empty() || !f.cpu_period.empty())
-      throw Error(
+      throw StageError(
           "--cpus cannot be combined with --cpu-quota or --cpu-period (use one or the "
           "other)");
     const std::string& v = f.cpus;
@@ -203,47 +205,49 @@ void apply_resource_flags(const ResourceFlags& f, ContainerSpec& spec, long onli
                 fraction = dot == std::string::npos ? "" : v.substr(dot + 1);
     if (!all_digits(whole) || (dot != std::string::npos && !all_digits(fraction)) ||
         whole.size() > 6)
-      throw Error(quoted("--cpus", v) + " is not a positive number of CPUs (e.g. 1.5)");
+      throw StageError(quoted("--cpus", v) + " is not a positive number of CPUs (e.g. 1.5)");
     double cpus = std::stod(v);
-    if (cpus <= 0) throw Error("--cpus " + v + " must be more than 0 (e.g. 0.5 for half a CPU)");
+    if (cpus <= 0)
+      throw StageError("--cpus " + v + " must be more than 0 (e.g. 0.5 for half a CPU)");
     if (cpus > static_cast<double>(online_cpus))
-      throw Error("--cpus " + v + " is more than the " + std::to_string(online_cpus) +
-                  " online CPUs");
+      throw StageError("--cpus " + v + " is more than the " + std::to_string(online_cpus) +
+                       " online CPUs");
     auto quota = static_cast<std::int64_t>(std::llround(cpus * cpus_period));
-    if (quota < 1000) throw Error("--cpus " + v + " is below the minimum of 0.01");
+    if (quota < 1000) throw StageError("--cpus " + v + " is below the minimum of 0.01");
     r.cpu_quota = quota;
     r.cpu_period = cpus_period;
   }
   if (!f.cpu_quota.empty()) {
     std::int64_t quota = integer_flag("--cpu-quota", f.cpu_quota, "50000");
     if (quota != -1 && quota < 1000)
-      throw Error("--cpu-quota " + f.cpu_quota +
-                  " is below the minimum of 1000 microseconds (use -1 for no limit)");
+      throw StageError("--cpu-quota " + f.cpu_quota +
+                       " is below the minimum of 1000 microseconds (use -1 for no limit)");
     r.cpu_quota = quota;
   }
   if (!f.cpu_period.empty()) {
     std::int64_t period = integer_flag("--cpu-period", f.cpu_period, "100000");
     if (period < 1000 || period > 1000000)
-      throw Error("--cpu-period " + f.cpu_period + " is outside 1000-1000000 microseconds");
+      throw StageError("--cpu-period " + f.cpu_period + " is outside 1000-1000000 microseconds");
     r.cpu_period = static_cast<std::uint64_t>(period);
   }
   if (!f.cpu_shares.empty()) {
     std::int64_t shares = integer_flag("--cpu-shares", f.cpu_shares, "512");
     if (shares < 2 || shares > 262144)
-      throw Error("--cpu-shares " + f.cpu_shares + " is outside 2-262144 (the default is 1024)");
+      throw StageError("--cpu-shares " + f.cpu_shares +
+                       " is outside 2-262144 (the default is 1024)");
     r.cpu_shares = static_cast<std::uint64_t>(shares);
   }
   if (!f.pids_limit.empty()) {
     std::int64_t pids = integer_flag("--pids-limit", f.pids_limit, "100");
     if (pids != -1 && pids <= 0)
-      throw Error("--pids-limit " + f.pids_limit + " must be positive (use -1 for no limit)");
+      throw StageError("--pids-limit " + f.pids_limit + " must be positive (use -1 for no limit)");
     r.pids_limit = pids;
   }
   if (!f.cpuset_cpus.empty()) {
     for (long cpu : parse_list_flag("--cpuset-cpus", f.cpuset_cpus, "CPU"))
       if (cpu >= online_cpus)
-        throw Error("--cpuset-cpus " + f.cpuset_cpus + " names CPU " + std::to_string(cpu) +
-                    ", but only CPUs 0-" + std::to_string(online_cpus - 1) + " are online");
+        throw StageError("--cpuset-cpus " + f.cpuset_cpus + " names CPU " + std::to_string(cpu) +
+                         ", but only CPUs 0-" + std::to_string(online_cpus - 1) + " are online");
     r.cpuset_cpus = f.cpuset_cpus;
   }
   if (!f.cpuset_mems.empty()) {
@@ -253,20 +257,21 @@ void apply_resource_flags(const ResourceFlags& f, ContainerSpec& spec, long onli
   if (!f.cgroup_parent.empty()) {
     const std::string& p = f.cgroup_parent;
     if (p.front() != '/')
-      throw Error(quoted("--cgroup-parent", p) + " must be an absolute path (e.g. /ci/jobs)");
+      throw StageError(quoted("--cgroup-parent", p) + " must be an absolute path (e.g. /ci/jobs)");
     if (escapes(p))
-      throw Error(quoted("--cgroup-parent", p) +
-                  " must not contain \"..\" or \".\" (it would leave the cgroup hierarchy)");
+      throw StageError(quoted("--cgroup-parent", p) +
+                       " must not contain \"..\" or \".\" (it would leave the cgroup hierarchy)");
     for (char c : p)
       if (static_cast<unsigned char>(c) < 0x20)
-        throw Error("--cgroup-parent must not contain control characters");
+        throw StageError("--cgroup-parent must not contain control characters");
   }
   if (!f.cgroup_driver.empty()) {
     const std::string& d = f.cgroup_driver;
     if (d != "auto" && d != "v1" && d != "v2" && d != "hybrid")
-      throw Error(quoted("--cgroup-driver", d) + " is not a driver (use auto, v1, v2 or hybrid)");
+      throw StageError(quoted("--cgroup-driver", d) +
+                       " is not a driver (use auto, v1, v2 or hybrid)");
     spec.annotations[annotation::cgroup_driver] = d;
   }
 }
 
-}  // namespace nsrun::core
+}  // namespace nsrun::cgroups
