@@ -58,7 +58,7 @@ int delete_container(const std::string& id, bool force, const GlobalOptions& glo
                         "\" is still held by another nsrun after 10 s (kill that nsrun first)");
     ::usleep(10000);
   }
-  auto registry = global.load_plugins(Installation::locate());
+  auto registry = global.load_plugins_for(state, Installation::locate());
   auto errors = core::teardown_from_state(state, registry, log);
   for (const auto& error : errors) log.error(error);
   return errors.empty() ? 0 : exit_code::runtime_error;

@@ -64,7 +64,6 @@ int collect_garbage(const GlobalOptions& global, bool dry_run) {
     for (const auto& name : stale) ::rmdir((global.state_root + "/" + name).c_str());
 
   int exit_code = 0;
-  std::optional<core::PluginRegistry> registry;
   for (const auto& id : ids) {
     core::StateDir state(global.state_root, id);
     // Dead: no live nsrun holds its lock, and its workload, if it ever had one, is gone.
@@ -79,9 +78,9 @@ int collect_garbage(const GlobalOptions& global, bool dry_run) {
       std::cout << id << "\n";
       continue;
     }
-    if (!registry) registry = global.load_plugins(Installation::locate());
     try {
-      auto errors = core::teardown_from_state(state, *registry, log);
+      auto registry = global.load_plugins_for(state, Installation::locate());
+      auto errors = core::teardown_from_state(state, registry, log);
       for (const auto& error : errors) log.error(error);
       if (errors.empty())
         std::cout << id << "\n";

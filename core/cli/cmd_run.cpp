@@ -278,6 +278,8 @@ int run_container(const std::vector<std::string>& args, const GlobalOptions& glo
                       "\" must be 1-64 letters, digits, '_', '.' or '-', starting with a letter "
                       "or digit");
   request.state_root = global.state_root;
+  for (const auto& name : parsed.pipeline.plugin_names())
+    if (const auto* plugin = parsed.registry.find(name)) request.plugin_paths[name] = plugin->path;
   request.pipeline = std::move(parsed.pipeline);
   core::Orchestrator orchestrator(std::move(parsed.stages), log);
   return orchestrator.run(request);

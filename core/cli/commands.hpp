@@ -8,6 +8,7 @@
 #include "nsrun/core/loader.hpp"
 #include "nsrun/core/log.hpp"
 #include "nsrun/core/pipeline.hpp"
+#include "nsrun/core/state.hpp"
 
 namespace nsrun::cli {
 
@@ -31,6 +32,10 @@ struct GlobalOptions {
   core::LogLevel level() const;
   /// Loads every plugin from --plugin-dir, NSRUN_PLUGIN_PATH and the installed directory.
   core::PluginRegistry load_plugins(const Installation& installation) const;
+  /// Loads the plugins a container was created with (its state's plugins.json), or, for a state
+  /// without that record, every plugin from the directories.
+  core::PluginRegistry load_plugins_for(const core::StateDir& state,
+                                        const Installation& installation) const;
   /// Loads only the plugins a pipeline names, from the same directories.
   core::PluginRegistry load_plugins(const Installation& installation,
                                     const core::Pipeline& pipeline) const;

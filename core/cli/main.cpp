@@ -37,6 +37,14 @@ core::PluginRegistry GlobalOptions::load_plugins(const Installation& installatio
   return core::PluginRegistry::load_named(options, names);
 }
 
+core::PluginRegistry GlobalOptions::load_plugins_for(const core::StateDir& state,
+                                                     const Installation& installation) const {
+  auto recorded = state.read_plugin_paths();
+  if (recorded.empty()) return load_plugins(installation);
+  core::LoaderOptions options;
+  return core::PluginRegistry::load_recorded(options, recorded);
+}
+
 Installation Installation::locate() {
   char buffer[4096];
   ssize_t len = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);

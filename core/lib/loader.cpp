@@ -114,6 +114,20 @@ PluginRegistry PluginRegistry::load_named(const LoaderOptions& options,
   return registry;
 }
 
+PluginRegistry PluginRegistry::load_recorded(const LoaderOptions& options,
+                                             const std::map<std::string, std::string>& paths) {
+  PluginRegistry registry;
+  for (const auto& [name, path] : paths) {
+    LoaderOptions one = options;
+    one.directories = {std::filesystem::path(path).parent_path().string()};
+    auto dirs = registry.usable_directories(one);  // refuses an unsafe directory
+    if (dirs.empty() || registry.find(name)) continue;
+    if (std::filesystem::path(path).filename() != name + ".so") continue;
+    registry.load_file(dirs.front() + "/" + name + ".so", name, options.required_owner);
+  }
+  return registry;
+}
+
 void PluginRegistry::load_file(const std::string& path, const std::string& expected_name,
                                unsigned required_owner) {
   PluginRecord record;

@@ -641,6 +641,7 @@ int Orchestrator::run(ContainerRequest& request) {
     // (auto_da_alloc), which costs a run milliseconds. Until then pipeline.json alone marks a
     // container being created, which is all teardown and `nsrun delete` need.
     state.write_pipeline(request.pipeline.to_json());
+    if (!request.plugin_paths.empty()) state.write_plugin_paths(request.plugin_paths);
   } catch (const Error& e) {
     return abort({e.what(), exit_code::runtime_error});
   }

@@ -127,6 +127,24 @@ boost::json::value StateDir::read_pipeline() const {
   return read_json_file(path_ + "/pipeline.json", "state pipeline");
 }
 
+void StateDir::write_plugin_paths(const std::map<std::string, std::string>& paths) const {
+  boost::json::object out;
+  for (const auto& [name, path] : paths) out[name] = path;
+  write_file_atomically(path_ + "/plugins.json", boost::json::serialize(out));
+}
+
+std::map<std::string, std::string> StateDir::read_plugin_paths() const {
+  std::map<std::string, std::string> out;
+  try {
+    auto value = read_json_file(path_ + "/plugins.json", "state plugins");
+    if (!value.is_object()) return out;
+    for (const auto& kv : value.as_object())
+      if (kv.value().is_string()) out[std::string(kv.key())] = std::string(kv.value().as_string());
+  } catch (const Error&) {
+  }
+  return out;
+}
+
 bool JournalFile::append(std::string_view stage, std::string_view type,
                          const boost::json::object& data) {
   boost::json::object record{{"stage", stage}, {"type", type}, {"data", data}};

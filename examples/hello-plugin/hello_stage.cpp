@@ -1,7 +1,18 @@
-// A third-party plugin built outside the nsrun tree, against the installed SDK only:
+// A third-party plugin built outside the nsrun tree, against the installed SDK only. Either with
+// the CMake package (CMakeLists.txt here; it also builds hello_stage_test.cpp when GoogleTest is
+// installed):
+//
+//   cmake -S . -B build -DCMAKE_PREFIX_PATH=<nsrun's install prefix>
+//   cmake --build build && ctest --test-dir build
+//   cmake --install build        # into nsrun's plugin directory
+//
+// or with pkg-config:
 //
 //   g++ hello_stage.cpp -o org.example.hello.so $(pkg-config --cflags --libs nsrun-sdk)
-//   nsrun --plugin-dir . run --pipeline hello-pipeline.json true
+//
+// and run it (DIR holds org.example.hello.so, owned by root and writable by root alone):
+//
+//   nsrun --plugin-dir DIR run --pipeline hello-pipeline.json sh -c 'echo $HELLO_GREETING'
 //
 // It fills an "audit" slot of its own in the pipeline, takes a typed config ({"greeting": ...};
 // any other key is refused) and hands the greeting to the workload in its environment.
@@ -18,8 +29,12 @@ class HelloStage final : public nsrun::IStage {
     config.finish();
   }
   void prepare(nsrun::Context& ctx) override {
-    ctx.spec.process.env.push_back("HELLO_GREETING=" + greeting_);
-    ctx.log.debug("org.example.hello: greeting the workload with " + greeting_);
+    // A default, not an imposition: when the user set HELLO_GREETING (nsrun run -e, a bundle's
+    // process.env) or an earlier stage did, that value is kept. set_env would replace it.
+    if (ctx.spec.process.set_env_default("HELLO_GREETING", greeting_))
+      ctx.log.debug("greeting the workload with " + greeting_);  // nsrun prefixes "audit: "
+    else
+      ctx.log.debug("HELLO_GREETING is already set; keeping it");
   }
 
  private:

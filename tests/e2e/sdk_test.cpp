@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
@@ -37,11 +38,19 @@ class ThirdPartyPlugin : public ::testing::Test {
                   " " + flags,
               300);
   }
-  CommandResult run_hello(const std::string& state_root) {
-    return run({nsrun_binary(), "--root", state_root, "--plugin-dir", plugins_, "run", "--rootfs",
-                busybox_rootfs(), "--pipeline",
-                std::string(NSRUN_SOURCE_DIR) + "/examples/hello-plugin/hello-pipeline.json", "-w",
-                "/", "sh", "-c", "echo $HELLO_GREETING"});
+  // Runs `sh -c 'echo $HELLO_GREETING'` with the example's pipeline and `run_flags`.
+  CommandResult run_hello(const std::string& state_root,
+                          const std::vector<std::string>& run_flags = {}) {
+    const std::string rootfs = busybox_rootfs(),
+                      pipeline = std::string(NSRUN_SOURCE_DIR) +
+                                 "/examples/hello-plugin/hello-pipeline.json";
+    std::vector<std::string> argv = {nsrun_binary(), "--root", state_root,
+                                     "--plugin-dir", plugins_, "run"};
+    argv.insert(argv.end(), run_flags.begin(), run_flags.end());
+    for (std::string arg : {"--rootfs", rootfs.c_str(), "--pipeline", pipeline.c_str(), "-w", "/",
+                            "sh", "-c", "echo $HELLO_GREETING"})
+      argv.push_back(arg);
+    return run(argv);
   }
 
   std::unique_ptr<TempDir> work_;
@@ -74,6 +83,76 @@ TEST_F(ThirdPartyPlugin, APluginBuiltWithOtherCompilerFlagsWorks) {
   auto r = run_hello(state.path());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "bonjour\n");
+}
+
+// The example as a third party builds it with CMake: find_package(nsrun 2 CONFIG) from the
+// installed prefix and nsrun_add_plugin, its unit test on the installed test kit, and `cmake
+// --install` into the installed plugin directory.
+TEST_F(ThirdPartyPlugin, BuildsWithTheCMakePackageAndRuns) {
+  // The example's files alone, copied out: the build sees no nsrun source tree.
+  const std::string source = work_->path() + "/hello-plugin", build = source + "/build";
+  fs::create_directory(source);
+  for (const auto& entry :
+       fs::directory_iterator(std::string(NSRUN_SOURCE_DIR) + "/examples/hello-plugin"))
+    if (entry.is_regular_file())
+      fs::copy_file(entry.path(), source + "/" + entry.path().filename().string());
+  auto configure =
+      run({"cmake", "-S", source, "-B", build, "-DCMAKE_PREFIX_PATH=" + prefix_}, "", 120);
+  ASSERT_EQ(configure.exit_code, 0) << configure.out << configure.err;
+  std::ifstream cache(build + "/CMakeCache.txt");
+  std::string cache_text((std::istreambuf_iterator<char>(cache)), {});
+  EXPECT_NE(cache_text.find("nsrun_DIR:PATH=" + prefix_ + "/lib/cmake/nsrun"), std::string::npos)
+      << "the package of the installed prefix, not another";
+  auto compile = run({"cmake", "--build", build, "-j2"}, "", 300);
+  ASSERT_EQ(compile.exit_code, 0) << compile.out << compile.err;
+
+  // The stage's unit test, built on the installed <nsrun/testing.hpp>.
+  auto unit = run({build + "/hello_stage_test"});
+  EXPECT_EQ(unit.exit_code, 0) << unit.out << unit.err;
+
+  // The plugin: one exported symbol, loaded and run by nsrun.
+  auto symbols = sh("nm -D --defined-only " + build + "/org.example.hello.so | awk '{print $3}'");
+  EXPECT_EQ(symbols.out, "nsrun_plugin_entry\n");
+  fs::copy_file(build + "/org.example.hello.so", plugins_ + "/org.example.hello.so");
+  TempDir state("nsrun-sdk-state-");
+  auto r = run_hello(state.path());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "bonjour\n");
+  // The greeting is a default (set_env_default): the user's -e wins.
+  auto mine = run_hello(state.path(), {"-e", "HELLO_GREETING=mine"});
+  EXPECT_EQ(mine.exit_code, 0) << mine.err;
+  EXPECT_EQ(mine.out, "mine\n");
+
+  auto install = run({"cmake", "--install", build}, "", 60);
+  ASSERT_EQ(install.exit_code, 0) << install.out << install.err;
+  EXPECT_TRUE(fs::is_regular_file(prefix_ + "/lib/nsrun/plugins/org.example.hello.so"))
+      << install.out;
+}
+
+// A container's state records the plugin files it was created with, so that `delete` after a
+// crash finds a plugin that came from --plugin-dir without being told the directory again.
+TEST_F(ThirdPartyPlugin, DeleteAfterACrashFindsAPluginFromAPluginDir) {
+  auto build = compile("", plugins_ + "/org.example.hello.so");
+  ASSERT_EQ(build.exit_code, 0) << build.err;
+  TempDir state("nsrun-sdk-state-");
+  BackgroundProcess nsrun(
+      {nsrun_binary(), "--root", state.path(), "--plugin-dir", plugins_, "run", "--rootfs",
+       busybox_rootfs(), "--pipeline",
+       std::string(NSRUN_SOURCE_DIR) + "/examples/hello-plugin/hello-pipeline.json", "--name",
+       "crashed", "-w", "/", "sleep", "60"});
+  bool running = false;
+  for (int i = 0; i < 1200 && !running; ++i) {
+    std::ifstream in(state.path() + "/crashed/state.json");
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    running = text.find("\"status\":\"running\"") != std::string::npos;
+    if (!running) ::usleep(25000);
+  }
+  ASSERT_TRUE(running);
+  ::kill(nsrun.pid(), SIGKILL);  // our own nsrun; its container dies with it
+  nsrun.wait();
+  auto del = run({nsrun_binary(), "--root", state.path(), "delete", "--force", "crashed"});
+  EXPECT_EQ(del.exit_code, 0) << del.err;
+  EXPECT_FALSE(fs::exists(state.path() + "/crashed"));
 }
 
 TEST_F(ThirdPartyPlugin, AnotherApiVersionIsRefusedNamingBoth) {

@@ -27,6 +27,15 @@
 #include <string_view>
 
 #include "nsrun/plugin.h"
+
+// The face uses the system's Boost.JSON library, which is built with the standard string ABI;
+// with the old one (_GLIBCXX_USE_CXX11_ABI=0) the link would fail on Boost's symbols with no word
+// about why. Such a plugin can still be written against plugin.h alone, in C or C++.
+#if defined(_GLIBCXX_USE_CXX11_ABI) && _GLIBCXX_USE_CXX11_ABI == 0
+#error \
+    "nsrun SDK: the C++ face (nsrun/plugin.hpp) needs _GLIBCXX_USE_CXX11_ABI=1, the ABI of the system's Boost.JSON; drop -D_GLIBCXX_USE_CXX11_ABI=0, or write the plugin against nsrun/plugin.h only"
+#endif
+
 #include "nsrun/spec_json.hpp"
 #include "nsrun/stage.hpp"
 

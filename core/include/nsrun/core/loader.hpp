@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,12 @@ class PluginRegistry {
   /// no directory is simply absent from the registry.
   static PluginRegistry load_named(const LoaderOptions& options,
                                    const std::vector<std::string>& names);
+
+  /// Loads the plugins a container was created with, from the files recorded in its state
+  /// (name -> path), with the same checks as any load: `delete` and `gc` then find a plugin that
+  /// came from a --plugin-dir without being told the directory again.
+  static PluginRegistry load_recorded(const LoaderOptions& options,
+                                      const std::map<std::string, std::string>& paths);
 
   const std::vector<PluginRecord>& plugins() const { return plugins_; }
   /// The loaded plugin with that name, or null.

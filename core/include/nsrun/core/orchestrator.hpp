@@ -163,6 +163,7 @@ struct ContainerRequest {
   std::string bundle;        ///< recorded in state.json; the working directory for flag-built specs
   boost::json::object spec;  ///< the container's config.json, root.path absolute
   Pipeline pipeline;         ///< persisted so teardown can find the same stages after a crash
+  std::map<std::string, std::string> plugin_paths;  ///< name -> .so, persisted likewise
 };
 
 class Orchestrator {

@@ -5,6 +5,7 @@
 //   pipeline.json  the stages and their configs, so teardown can run after a crash
 //   journal.jsonl  one JSON object per line: {"stage", "type", "data"}, appended before each
 //                  resource is created
+//   plugins.json   {"plugin name": "path of its .so"}: where teardown loads the same plugins
 // Anything else in it (generated /etc files, leases) belongs to the stages.
 //
 // The nsrun process that creates a container holds an exclusive flock on the directory for as
@@ -18,6 +19,7 @@
 #include <sys/types.h>
 
 #include <boost/json.hpp>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -72,6 +74,10 @@ class StateDir {
   boost::json::object read_state() const;
   void write_pipeline(const boost::json::value& pipeline) const;
   boost::json::value read_pipeline() const;
+  /// The plugin files the container was created with (name -> path), for teardown.
+  void write_plugin_paths(const std::map<std::string, std::string>& paths) const;
+  /// Empty when the state has none (a state written by an older nsrun, or torn).
+  std::map<std::string, std::string> read_plugin_paths() const;
   std::string journal_path() const { return path_ + "/journal.jsonl"; }
 
  private:
