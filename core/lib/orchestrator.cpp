@@ -1,5 +1,6 @@
 #include "nsrun/core/orchestrator.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <poll.h>
@@ -256,6 +257,16 @@ StageFailure parse_failure(std::string_view datagram) {
 
 // Sent by the container process right before the last (exec) stage's start_container.
 constexpr char exec_announcement[] = "X";
+
+std::size_t thread_count() {
+  std::size_t count = 0;
+  if (DIR* dir = ::opendir("/proc/self/task")) {
+    while (dirent* entry = ::readdir(dir))
+      if (entry->d_name[0] != '.') ++count;
+    ::closedir(dir);
+  }
+  return count;
+}
 
 int exit_code_of(const siginfo_t& info) {
   if (info.si_code == CLD_EXITED) return info.si_status;
@@ -654,6 +665,13 @@ int Orchestrator::run(ContainerRequest& request) {
   } catch (const Error& e) {
     return abort({e.what(), exit_code::runtime_error});
   }
+
+  // clone copies the calling thread only: a thread a stage started in validate or prepare would
+  // be missing in the container process, holding whatever lock it held. Refused, not risked.
+  if (std::size_t threads = thread_count(); threads > 1)
+    return abort({"core: " + std::to_string(threads) +
+                  " threads run before clone; a stage started a thread in validate or prepare "
+                  "(stages may not: only the calling thread is copied into the container)"});
 
   // 3. Clone the container process. Forwarded signals are blocked first so none is lost between
   //    now and the wait loop; the child unblocks them before it runs anything.

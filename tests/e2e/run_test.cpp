@@ -448,6 +448,16 @@ TEST(Cli, HelpIsTheUsageOfNsrunOrOfACommand) {
   EXPECT_EQ(run_help.exit_code, 0) << run_help.err;
   EXPECT_EQ(run_help.out, run_flag.out);
   EXPECT_NE(run_help.out.find("--hostname"), std::string::npos) << run_help.out;
+  // Each plugin's flags under its stage.
+  EXPECT_NE(run_help.out.find("Flags of the network stage (nsrun.network.bridge):"),
+            std::string::npos)
+      << run_help.out;
+  EXPECT_NE(run_help.out.find("-p,--publish"), std::string::npos) << run_help.out;
+  EXPECT_NE(run_help.out.find("Flags of the cgroups stage (nsrun.cgroups):"), std::string::npos);
+  auto none_help = test::run({nsrun_binary(), "run", "--network", "none", "--help"});
+  EXPECT_NE(none_help.out.find("Flags of the network stage (nsrun.network.none):"),
+            std::string::npos)
+      << "a selector changes the pipeline, and so the flags: " << none_help.out;
 
   auto unknown = test::run({nsrun_binary(), "help", "frobnicate"});
   EXPECT_EQ(unknown.exit_code, 125);

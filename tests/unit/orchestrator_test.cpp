@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "nsrun/plugin.hpp"
 
@@ -19,11 +20,19 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// A thread a stage starts against the rules (joined by the test that asks for it).
+std::thread stray_thread;
+
 // Appends "<kind>:<phase>" to the file named by its config, from whichever process runs it.
 class FakeStage final : public IStage {
  public:
   void validate(Context& ctx) override { step(ctx, Phase::validate); }
-  void prepare(Context& ctx) override { step(ctx, Phase::prepare); }
+  void prepare(Context& ctx) override {
+    step(ctx, Phase::prepare);
+    if (ctx.config.contains("start_thread"))
+      stray_thread =
+          std::thread([] { std::this_thread::sleep_for(std::chrono::milliseconds(300)); });
+  }
   void create_runtime(Context& ctx) override {
     step(ctx, Phase::create_runtime);
     if (ctx.pid <= 0) throw StageError("create_runtime without a pid");
@@ -194,6 +203,17 @@ TEST_F(OrchestratorTest, APipelineWithoutExecIsAnError) {
   int code = run({stage("a")});
   EXPECT_EQ(code, 125);
   EXPECT_NE(events().find("a:teardown"), std::string::npos);
+}
+
+TEST_F(OrchestratorTest, AThreadStartedBeforeCloneIsRefusedAndUndone) {
+  int code = run({stage("a", {{"start_thread", true}}), stage("exec", {{"exec_exit", 0}})});
+  stray_thread.join();
+  EXPECT_EQ(code, 125);
+  EXPECT_EQ(events(),
+            "a:validate\nexec:validate\na:prepare\nexec:prepare\n"
+            "exec:teardown\na:teardown\n")
+      << "nothing is cloned; what prepare made is torn down";
+  EXPECT_FALSE(state_left());
 }
 
 TEST_F(OrchestratorTest, ExistingIdIsRefusedBeforeAnyStageActs) {
