@@ -17,6 +17,7 @@
 
 #include "nsrun/cgroups/host.hpp"
 #include "nsrun/stage.hpp"
+#include "nsrun/testing.hpp"
 
 namespace nsrun::cgroups::test {
 
@@ -90,31 +91,10 @@ class FakeCgroupFs : public LinuxHost {
   std::vector<Hierarchy> hierarchies_;
 };
 
-/// The journal the core would keep, in memory.
-class FakeJournal : public Journal {
- public:
-  bool append(std::string_view type, const boost::json::object& data) noexcept override {
-    entries.push_back({std::string(type), data});
-    return true;
-  }
-  std::vector<JournalRecord> records() const override { return entries; }
-  std::vector<JournalRecord> entries;
-};
-
-/// Collects what the stage logs.
-class FakeLogger : public Logger {
- public:
-  bool debug_enabled() const noexcept override { return true; }
-  void debug(std::string_view m) noexcept override { debugs.emplace_back(m); }
-  void warn(std::string_view m) noexcept override { warnings.emplace_back(m); }
-  void error(std::string_view m) noexcept override { errors.emplace_back(m); }
-  bool debug_contains(std::string_view needle) const {
-    for (const auto& d : debugs)
-      if (d.find(needle) != std::string::npos) return true;
-    return false;
-  }
-  std::vector<std::string> debugs, warnings, errors;
-};
+// The SDK's test kit: the journal the core would keep, in memory, and a logger that keeps every
+// line.
+using FakeJournal = ::nsrun::testing::MemoryJournal;
+using FakeLogger = ::nsrun::testing::RecordingLogger;
 
 /// The limits most driver tests use: 64 MiB memory, 128 MiB memory+swap, 32 pids.
 inline ResourcesSpec memory_and_pids() {

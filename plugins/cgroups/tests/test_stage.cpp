@@ -62,9 +62,9 @@ TEST_F(StageTest, RunsTheLifecycleAndTearsDownWithAFreshStage) {
   EXPECT_EQ(fs->get("/sys/fs/cgroup/pids/nsrun-c1/cgroup.procs"), "4242\n");
   EXPECT_TRUE(fs->open_files.empty());
   stage->create_runtime(runtime);  // no v2 cgroup here: nothing written by the host
-  EXPECT_TRUE(log.debug_contains("driver hybrid"));
-  EXPECT_TRUE(log.debug_contains(memory_dir + "/memory.limit_in_bytes = 67108864"));
-  EXPECT_TRUE(log.debug_contains(memory_dir + "/tasks = 0 (the container process joins)"));
+  EXPECT_TRUE(log.contains("driver hybrid"));
+  EXPECT_TRUE(log.contains(memory_dir + "/memory.limit_in_bytes = 67108864"));
+  EXPECT_TRUE(log.contains(memory_dir + "/tasks = 0 (the container process joins)"));
   for (const auto& [path, value] : fs->writes)
     EXPECT_EQ(path.find("cgroup.procs"), std::string::npos);
 

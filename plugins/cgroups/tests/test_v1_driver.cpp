@@ -160,7 +160,7 @@ TEST_F(V1, WithoutSwapAccountingMemswIsSkipped) {
   fs.without_swap();
   create(plan_for(memory_and_pids()));
   EXPECT_EQ(fs.get(memory_dir + "/memory.limit_in_bytes"), "67108864");
-  EXPECT_TRUE(log.debug_contains("memory.memsw.limit_in_bytes does not exist"));
+  EXPECT_TRUE(log.contains("memory.memsw.limit_in_bytes does not exist"));
 }
 
 TEST_F(V1, AMissingControllerIsNamed) {

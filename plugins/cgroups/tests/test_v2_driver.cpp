@@ -241,7 +241,7 @@ TEST_F(V2, WithoutSwapAccountingTheSwapLimitIsSkipped) {
   create(plan_for(memory_and_pids()));
   EXPECT_FALSE(fs.exists(cg + "/nsrun-c1/memory.swap.max"));
   EXPECT_EQ(fs.get(cg + "/nsrun-c1/memory.max"), "67108864");
-  EXPECT_TRUE(log.debug_contains("swap is not limited"));
+  EXPECT_TRUE(log.contains("swap is not limited"));
 }
 
 TEST_F(V2, TrackingOnlyCgroupEnablesNoController) {

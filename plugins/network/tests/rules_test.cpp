@@ -13,6 +13,7 @@
 #include "nsrun/network/ipam.hpp"
 #include "nsrun/network/iptc_firewall.hpp"
 #include "nsrun/network/network_stage.hpp"
+#include "nsrun/testing.hpp"
 
 namespace nsrun::network {
 namespace {
@@ -139,23 +140,8 @@ class RecordingFirewall final : public Firewall {
   Recorder& recorder_;
 };
 
-class MemoryJournal final : public Journal {
- public:
-  bool append(std::string_view type, const boost::json::object& data) noexcept override {
-    records_.push_back({std::string(type), data});
-    return true;
-  }
-  std::vector<JournalRecord> records() const override { return records_; }
-  std::vector<JournalRecord> records_;
-};
-
-class QuietLogger final : public Logger {
- public:
-  bool debug_enabled() const noexcept override { return false; }
-  void debug(std::string_view) noexcept override {}
-  void warn(std::string_view) noexcept override {}
-  void error(std::string_view) noexcept override {}
-};
+using ::nsrun::testing::MemoryJournal;
+using QuietLogger = ::nsrun::testing::RecordingLogger;
 
 TEST(NetworkTeardown, WorksFromTheJournalAloneAndIsIdempotent) {
   namespace fs = std::filesystem;
@@ -170,7 +156,7 @@ TEST(NetworkTeardown, WorksFromTheJournalAloneAndIsIdempotent) {
     session.reserve_port("tcp", 8080, "web1", "8080:80/tcp");
   }
   MemoryJournal journal;
-  journal.records_ = {
+  journal.entries = {
       {"lease",
        {{"address", "10.88.0.5"},
         {"network", "10.88.0.0/24"},

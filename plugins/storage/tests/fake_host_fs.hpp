@@ -9,6 +9,7 @@
 
 #include "nsrun/stage.hpp"
 #include "nsrun/storage/host_fs.hpp"
+#include "nsrun/testing.hpp"
 
 namespace nsrun::storage::testing {
 
@@ -60,20 +61,9 @@ class FakeHostFs final : public HostFs {
 /// "MS_BIND|MS_REC", "0" for none.
 std::string mount_flag_names(unsigned long flags);
 
-class FakeLogger final : public Logger {
- public:
-  bool debug_enabled() const noexcept override { return true; }
-  void debug(std::string_view message) noexcept override { lines.emplace_back(message); }
-  void warn(std::string_view message) noexcept override { lines.emplace_back(message); }
-  void error(std::string_view message) noexcept override { lines.emplace_back(message); }
-  std::vector<std::string> lines;
-};
-
-class FakeJournal final : public Journal {
- public:
-  bool append(std::string_view, const boost::json::object&) noexcept override { return true; }
-  std::vector<JournalRecord> records() const override { return {}; }
-};
+// The SDK's test kit.
+using FakeLogger = ::nsrun::testing::RecordingLogger;
+using FakeJournal = ::nsrun::testing::MemoryJournal;
 
 /// A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
 class TempDir {

@@ -325,7 +325,7 @@ TEST_F(StorageStageTest, BundleMountsAreTranslatedNestedOnesResolvedInTheContain
       "skipping the spec's sysfs mount on /sys: the stage mounts /sys itself",
   };
   for (const std::string& line : expected_skips)
-    EXPECT_NE(std::find(log.lines.begin(), log.lines.end(), line), log.lines.end()) << line;
+    EXPECT_NE(std::find(log.debugs.begin(), log.debugs.end(), line), log.debugs.end()) << line;
 }
 
 TEST_F(StorageStageTest, RootfsWithoutEtcGetsNoGeneratedFiles) {
