@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "nsrun/support/files.hpp"
+
 namespace nsrun::core {
 namespace {
 
@@ -54,27 +56,8 @@ boost::json::value read_json_file(const std::string& path, std::string_view what
 }
 
 void write_file_atomically(const std::string& path, std::string_view text, unsigned mode) {
-  std::string temporary = path + ".tmp";
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) throw Error("cannot write " + temporary + ": " + std::strerror(errno));
-  std::size_t written = 0;
-  while (written < text.size()) {
-    ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int saved = errno;
-      ::close(fd);
-      ::unlink(temporary.c_str());
-      throw Error("cannot write " + temporary + ": " + std::strerror(saved));
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  if (::rename(temporary.c_str(), path.c_str()) != 0) {
-    int saved = errno;
-    ::unlink(temporary.c_str());
-    throw Error("cannot write " + path + ": " + std::strerror(saved));
-  }
+  if (support::Errno err = support::write_file_atomically(path, text, mode))
+    throw Error("cannot write " + path + ": " + std::strerror(err));
 }
 
 }  // namespace nsrun::core

@@ -21,6 +21,7 @@
 
 #include "nsrun/core/json_util.hpp"
 #include "nsrun/core/spec_json.hpp"
+#include "nsrun/support/fd.hpp"
 
 namespace nsrun::core {
 namespace {
@@ -218,22 +219,7 @@ int pidfd_send(int pidfd, int sig) {
   return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
 }
 
-// A unique fd that closes itself.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_;
-};
+using Fd = support::UniqueFd;
 
 // The child reports a failure as "<exit code> <message>" in one datagram, then exits.
 [[noreturn]] void report_failure_and_exit(int sync_fd, const StageFailure& failure) {

@@ -1,31 +1,13 @@
 // nsrun.network.none: a network namespace of its own with only the loopback interface up.
-#include <net/if.h>
-#include <netlink/netlink.h>
-#include <netlink/route/link.h>
 
 #include <memory>
 
 #include "nsrun/config.hpp"
 #include "nsrun/network/resolv_conf.hpp"
 #include "nsrun/plugin.hpp"
+#include "nsrun/support/link.hpp"
 
 namespace {
-
-// Brings `lo` up through rtnetlink (libnl), in whatever network namespace the caller is in.
-void bring_loopback_up() {
-  std::unique_ptr<nl_sock, decltype(&nl_socket_free)> sock(nl_socket_alloc(), &nl_socket_free);
-  if (!sock) throw nsrun::StageError("cannot allocate a netlink socket");
-  if (int err = nl_connect(sock.get(), NETLINK_ROUTE); err < 0)
-    throw nsrun::StageError(std::string("cannot open rtnetlink: ") + nl_geterror(err));
-  rtnl_link* found = nullptr;
-  if (int err = rtnl_link_get_kernel(sock.get(), 0, "lo", &found); err < 0)
-    throw nsrun::StageError(std::string("cannot find lo: ") + nl_geterror(err));
-  std::unique_ptr<rtnl_link, decltype(&rtnl_link_put)> lo(found, &rtnl_link_put);
-  std::unique_ptr<rtnl_link, decltype(&rtnl_link_put)> change(rtnl_link_alloc(), &rtnl_link_put);
-  rtnl_link_set_flags(change.get(), IFF_UP);
-  if (int err = rtnl_link_change(sock.get(), lo.get(), change.get(), 0); err < 0)
-    throw nsrun::StageError(std::string("cannot bring lo up: ") + nl_geterror(err));
-}
 
 class NoneNetworkStage final : public nsrun::IStage {
  public:
@@ -50,7 +32,7 @@ class NoneNetworkStage final : public nsrun::IStage {
         false};
     ctx.provide("network.resolv_conf", nsrun::network::resolv_conf(sources));
   }
-  void create_container(nsrun::Context&) override { bring_loopback_up(); }
+  void create_container(nsrun::Context&) override { nsrun::support::bring_link_up("lo"); }
 };
 
 }  // namespace

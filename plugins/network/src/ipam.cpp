@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "nsrun/stage.hpp"
+#include "nsrun/support/files.hpp"
 
 namespace nsrun::network {
 namespace {
@@ -34,19 +35,11 @@ std::string string_field(const boost::json::object& object, const char* key) {
   return value && value->is_string() ? std::string(value->as_string()) : std::string();
 }
 
-// Writes the file whole or not at all: temp file in the same directory, then rename.
+// Writes the file whole or not at all (the support library's atomic write).
 void write_object(const std::string& path, const boost::json::object& data) {
-  std::string temp = path + ".tmp";
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) throw StageError("ipam: cannot write " + temp + ": " + std::strerror(errno));
-  std::string text = boost::json::serialize(data) + "\n";
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ok = ::close(fd) == 0 && ok;
-  if (!ok || ::rename(temp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(temp.c_str());
+  if (support::Errno err =
+          support::write_file_atomically(path, boost::json::serialize(data) + "\n", 0600))
     throw StageError("ipam: cannot write " + path + ": " + std::strerror(err));
-  }
 }
 
 std::vector<std::string> list_dir(const std::string& path) {

@@ -3,8 +3,9 @@
 
 #include <arpa/inet.h>
 
-#include <fstream>
 #include <sstream>
+
+#include "nsrun/support/files.hpp"
 
 namespace nsrun::network {
 namespace {
@@ -68,11 +69,7 @@ std::string resolv_conf(const ResolvSources& sources) {
 }
 
 std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return {};
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return support::read_file(path).value_or("");
 }
 
 }  // namespace nsrun::network

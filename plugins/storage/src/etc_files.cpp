@@ -1,8 +1,7 @@
 // The generated /etc files (see etc_files.hpp).
 #include "nsrun/storage/etc_files.hpp"
 
-#include <fstream>
-#include <sstream>
+#include "nsrun/support/files.hpp"
 
 namespace nsrun::storage {
 
@@ -21,11 +20,7 @@ std::string hosts_file(std::string_view hostname, std::string_view address) {
 }
 
 std::string read_host_resolv_conf(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return {};
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return support::read_file(path).value_or("");
 }
 
 }  // namespace nsrun::storage

@@ -1,0 +1,47 @@
+#include "nsrun/support/files.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "nsrun/support/fd.hpp"
+
+namespace nsrun::support {
+
+Errno write_file_atomically(const std::string& path, std::string_view text, unsigned mode) {
+  const std::string temporary = path + ".tmp";
+  UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+  if (!fd) return errno;
+  auto fail = [&](int err) {
+    fd.reset();
+    ::unlink(temporary.c_str());
+    return err;
+  };
+  std::size_t written = 0;
+  while (written < text.size()) {
+    ssize_t n = ::write(fd.get(), text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(errno);
+    written += static_cast<std::size_t>(n);
+  }
+  if (::close(fd.release()) != 0) return fail(errno);
+  if (::rename(temporary.c_str(), path.c_str()) != 0) return fail(errno);
+  return 0;
+}
+
+std::optional<std::string> read_file(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  std::string text;
+  char buffer[8192];
+  while (true) {
+    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::nullopt;
+    if (n == 0) return text;
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+}
+
+}  // namespace nsrun::support
