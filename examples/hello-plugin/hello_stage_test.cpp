@@ -57,4 +57,27 @@ TEST(HelloStage, KeepsTheUsersGreeting) {
   EXPECT_EQ(h.spec.process.env.size(), 2u) << "no second HELLO_GREETING";
 }
 
+TEST(HelloStage, ItsFlagWinsOverTheConfigAndMustNotBeEmpty) {
+  nsrun::testing::StageHarness h;
+  h.config = {{"greeting", "bonjour"}};
+  h.flags = {{"greeting", "salut"}};  // nsrun run --greeting salut
+  HelloStage stage;
+  h.run(stage, Phase::validate);
+  h.run(stage, Phase::prepare);
+  EXPECT_EQ(greeting(h), "salut");
+  h.flags = {{"greeting", ""}};
+  EXPECT_THROW(h.run(stage, Phase::validate), nsrun::StageError);
+}
+
+TEST(HelloStage, ReportsTheAddressTheNetworkStageProvides) {
+  nsrun::testing::StageHarness h;
+  HelloStage stage;
+  h.run(stage, Phase::poststart);
+  EXPECT_TRUE(h.log.infos.empty()) << "no network stage, nothing to report";
+  h.services.outputs["network.address"] = "10.88.0.7";
+  h.run(stage, Phase::poststart);
+  ASSERT_EQ(h.log.infos.size(), 1u);
+  EXPECT_EQ(h.log.infos[0], "greeted a container at 10.88.0.7");
+}
+
 }  // namespace

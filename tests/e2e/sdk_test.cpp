@@ -129,6 +129,33 @@ TEST_F(ThirdPartyPlugin, BuildsWithTheCMakePackageAndRuns) {
       << install.out;
 }
 
+// The example declares a flag of its own and reads the network stage's output: the flag is
+// parsed by nsrun and handed over, the output comes through the core (the test runs in a
+// throwaway network namespace, so the bridge network is safe to use).
+TEST_F(ThirdPartyPlugin, ItsOwnFlagAndAnotherStagesOutputWork) {
+  auto build = compile("", plugins_ + "/org.example.hello.so");
+  ASSERT_EQ(build.exit_code, 0) << build.err;
+  std::string pipeline = work_->path() + "/networked.json";
+  std::ofstream(pipeline) << R"({"stages": [
+    {"kind": "namespaces", "plugin": "nsrun.namespaces"},
+    {"kind": "storage", "plugin": "nsrun.storage"},
+    {"kind": "audit", "plugin": "org.example.hello"},
+    {"kind": "network", "plugin": "nsrun.network.bridge"},
+    {"kind": "exec", "plugin": "nsrun.exec"}]})";
+  TempDir state("nsrun-sdk-state-");
+  auto r = run({nsrun_binary(), "--root", state.path(), "--plugin-dir", plugins_, "--log-level",
+                "info", "run", "--rootfs", busybox_rootfs(), "--pipeline", pipeline, "--greeting",
+                "salut", "-w", "/", "sh", "-c", "echo $HELLO_GREETING"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "salut\n");
+  EXPECT_NE(r.err.find("nsrun: audit: greeted a container at 192.168.1.2\n"), std::string::npos)
+      << r.err;
+  auto help =
+      run({nsrun_binary(), "--plugin-dir", plugins_, "run", "--pipeline", pipeline, "--help"});
+  EXPECT_NE(help.out.find("Flags of the audit stage (org.example.hello):"), std::string::npos)
+      << help.out;
+}
+
 // A container's state records the plugin files it was created with, so that `delete` after a
 // crash finds a plugin that came from --plugin-dir without being told the directory again.
 TEST_F(ThirdPartyPlugin, DeleteAfterACrashFindsAPluginFromAPluginDir) {
