@@ -6,37 +6,42 @@
 
 #include "commands.hpp"
 #include "nsrun/core/json_util.hpp"
+#include "nsrun/core/lifecycle.hpp"
 #include "nsrun/core/orchestrator.hpp"
+#include "nsrun/core/process.hpp"
 #include "nsrun/core/state.hpp"
 
 namespace nsrun::cli {
 namespace {
 
-bool process_alive(const boost::json::object& state) {
-  const auto* pid = state.if_contains("pid");
-  if (!pid || !pid->is_int64() || pid->as_int64() <= 0) return false;
-  return ::kill(static_cast<pid_t>(pid->as_int64()), 0) == 0;
-}
-
 int delete_container(const std::string& id, bool force, const GlobalOptions& global) {
   core::StderrLogger log(global.level());
-  if (!core::is_valid_container_id(id))
-    throw core::Error("delete: \"" + id + "\" is not a container id");
   core::StateDir state(global.state_root, id);
-  if (!state.exists()) {
+  if (!core::is_valid_container_id(id) || !state.exists()) {
     if (force) return 0;  // --force: already gone is success, as runc does
-    throw core::Error("delete: no container \"" + id + "\" in " + global.state_root);
+    // "does not exist", as runc says it: engines look for these words.
+    throw core::Error("delete: container \"" + id + "\" does not exist");
   }
-  boost::json::object oci_state;
+  core::ContainerView view;
   try {
-    oci_state = state.read_state();
+    view = core::inspect(state);
   } catch (const core::Error&) {
-    // A crash before state.json was written: there is no workload to look after.
+    return 0;  // removed meanwhile
   }
-  if (process_alive(oci_state)) {
-    if (!force)
-      throw core::Error("delete: container \"" + id + "\" is running (stop it, or use --force)");
-    ::kill(static_cast<pid_t>(oci_state["pid"].as_int64()), SIGKILL);
+  // The runtime spec: deleting a container that is not stopped is an error. A created container
+  // may go (as runc allows): nothing of the workload has run.
+  if (!force && (view.status == core::Status::running || view.status == core::Status::paused))
+    throw core::Error("delete: container \"" + id + "\" is " + core::status_name(view.status) +
+                      " (stop it first, or use --force)");
+  if (auto pidfd = core::open_container_process(view)) {
+    // Its cgroup may hold processes that left the pid namespace's reach (none with a pid
+    // namespace: its init's death ends them all); signal those too, then the first.
+    for (const auto& process : core::container_processes(view.record->pid))
+      if (auto member = core::open_process(process.pid, process.start_time))
+        core::signal_process(member.get(), SIGKILL);
+    core::signal_process(pidfd.get(), SIGKILL);
+    if (!core::wait_for_exit(pidfd.get(), 10000))
+      throw core::Error("delete: container \"" + id + "\" did not die within 10 s of SIGKILL");
   }
   // A live nsrun that holds the lock is setting the container up or tearing it down after its
   // workload ended: without --force, leave it that; with it, wait for it (it finishes in well
@@ -58,6 +63,7 @@ int delete_container(const std::string& id, bool force, const GlobalOptions& glo
                         "\" is still held by another nsrun after 10 s (kill that nsrun first)");
     ::usleep(10000);
   }
+  if (!state.exists()) return 0;
   auto registry = global.load_plugins_for(state, Installation::locate());
   auto errors = core::teardown_from_state(state, registry, log);
   for (const auto& error : errors) log.error(error);

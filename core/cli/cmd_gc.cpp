@@ -10,32 +10,13 @@
 
 #include "commands.hpp"
 #include "nsrun/core/json_util.hpp"
+#include "nsrun/core/lifecycle.hpp"
 #include "nsrun/core/orchestrator.hpp"
+#include "nsrun/core/process.hpp"
 #include "nsrun/core/state.hpp"
 
 namespace nsrun::cli {
 namespace {
-
-// A zombie still answers kill(pid, 0); it is as dead as a container gets.
-bool process_running(pid_t pid) {
-  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  auto paren = text.rfind(')');
-  return paren == std::string::npos || paren + 2 >= text.size() || text[paren + 2] != 'Z';
-}
-
-// The workload's pid from state.json, 0 when there is none (setup never finished, or the file
-// is torn).
-pid_t workload_pid(const core::StateDir& state) {
-  try {
-    auto oci = state.read_state();
-    const auto* pid = oci.if_contains("pid");
-    return pid && pid->is_int64() ? static_cast<pid_t>(pid->as_int64()) : 0;
-  } catch (const core::Error&) {
-    return 0;
-  }
-}
 
 // A directory being created that its nsrun left before giving it its id: empty, and unlocked.
 bool is_stale_creation(const std::string& root, const std::string& name) {
@@ -73,7 +54,25 @@ int collect_garbage(const GlobalOptions& global, bool dry_run) {
     } catch (const core::Error&) {
       continue;  // removed meanwhile
     }
-    if (!lock || process_running(workload_pid(state))) continue;
+    if (!lock) continue;
+    lock.reset();  // inspect takes it too
+    core::ContainerView view;
+    try {
+      view = core::inspect(state);
+    } catch (const core::Error&) {
+      continue;
+    }
+    // A process still waiting in "creating" lost the nsrun that was creating it: it is garbage.
+    if (view.held ||
+        (view.status != core::Status::stopped && view.status != core::Status::creating))
+      continue;
+    if (!dry_run)
+      if (auto pidfd = core::open_container_process(view)) {
+        core::signal_process(pidfd.get(), SIGKILL);
+        core::wait_for_exit(pidfd.get(), 10000);
+      }
+    lock = state.try_lock();
+    if (!lock) continue;
     if (dry_run) {
       std::cout << id << "\n";
       continue;

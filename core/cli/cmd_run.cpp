@@ -254,6 +254,7 @@ int run_container(const std::vector<std::string>& args, const GlobalOptions& glo
   }
   if (::geteuid() != 0)
     throw core::Error("nsrun run needs root to create namespaces and mounts (run it with sudo)");
+  global.refuse_systemd_cgroup("run");
   options.flags.command = parsed.command_line->remaining();
   if (log.debug_enabled())
     log.debug("core: pipeline read and " + std::to_string(parsed.registry.plugins().size()) +
@@ -286,6 +287,28 @@ int run_container(const std::vector<std::string>& args, const GlobalOptions& glo
 }
 
 }  // namespace
+
+int launch_bundle(const BundleLaunch& launch, const GlobalOptions& global) {
+  core::StderrLogger log(global.level());
+  if (::geteuid() != 0)
+    throw core::Error("nsrun create needs root to create namespaces and mounts (run it as root)");
+  Installation installation = Installation::locate();
+  core::ContainerRequest request;
+  request.id = launch.id;
+  request.bundle = std::filesystem::absolute(launch.bundle).lexically_normal().string();
+  request.spec = core::read_bundle_config(request.bundle);
+  if (core::spec_from_json(request.spec, request.bundle).process.args.empty())
+    throw core::Error("bundle: config.json process.args is empty (name the command to run)");
+  request.state_root = global.state_root;
+  request.detached = launch.detached;
+  request.pid_file = launch.pid_file;
+  ParsedRun parsed = parse_run({}, global, installation);
+  for (const auto& name : parsed.pipeline.plugin_names())
+    if (const auto* plugin = parsed.registry.find(name)) request.plugin_paths[name] = plugin->path;
+  request.pipeline = std::move(parsed.pipeline);
+  core::Orchestrator orchestrator(std::move(parsed.stages), log);
+  return orchestrator.run(request);
+}
 
 std::string run_help(const GlobalOptions& global) {
   Installation installation = Installation::locate();

@@ -27,6 +27,13 @@ struct GlobalOptions {
   std::string state_root;
   std::string log_level = "warn";
   std::vector<std::string> plugin_dirs;
+  std::string log_file;             ///< --log: messages also go there (engines read it)
+  std::string log_format = "text";  ///< --log-format text|json
+  bool debug = false;               ///< --debug: the log level debug
+  bool systemd_cgroup = false;      ///< --systemd-cgroup: refused where cgroups are made
+
+  /// Error when --systemd-cgroup asks for what nsrun cannot do.
+  void refuse_systemd_cgroup(std::string_view command) const;
 
   /// --log-level, raised to debug by DEBUG=1.
   core::LogLevel level() const;
@@ -48,6 +55,23 @@ void add_version_command(CLI::App& app, int& exit_code);
 void add_rootfs_command(CLI::App& app, int& exit_code);
 void add_delete_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_gc_command(CLI::App& app, GlobalOptions& global, int& exit_code);
+// The OCI runtime commands, with runc's syntax and meaning.
+void add_create_command(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_start_command(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_state_command(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_kill_command(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_list_command(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_ps_command(CLI::App& app, GlobalOptions& global, int& exit_code);
+
+/// A container from an OCI bundle, as `nsrun create` makes it (detached) with the installed
+/// default pipeline.
+struct BundleLaunch {
+  std::string bundle;
+  std::string id;
+  std::string pid_file;
+  bool detached = true;
+};
+int launch_bundle(const BundleLaunch& launch, const GlobalOptions& global);
 
 /// The help of `nsrun run` for the default pipeline: the core's flags and each stage's.
 std::string run_help(const GlobalOptions& global);

@@ -18,8 +18,15 @@ int report_error(const std::string& message) {
 }
 
 core::LogLevel GlobalOptions::level() const {
-  if (core::debug_requested_by_environment()) return core::LogLevel::debug;
+  if (debug || core::debug_requested_by_environment()) return core::LogLevel::debug;
   return core::parse_log_level(log_level).value_or(core::LogLevel::warn);
+}
+
+void GlobalOptions::refuse_systemd_cgroup(std::string_view command) const {
+  if (systemd_cgroup)
+    throw core::Error(std::string(command) +
+                      ": --systemd-cgroup: nsrun manages cgroups through cgroupfs, not systemd "
+                      "(configure the engine with cgroup_manager = \"cgroupfs\")");
 }
 
 core::PluginRegistry GlobalOptions::load_plugins(const Installation& installation) const {
@@ -77,8 +84,30 @@ int main(int argc, char** argv) {
                  "Extra plugin directory, searched before NSRUN_PLUGIN_PATH and the installed one")
       ->take_all();
 
+  // The global flags container engines pass to every runtime call, as they do to runc.
+  app.add_option("--log", global.log_file,
+                 "Also write messages to FILE (engines read errors there)");
+  app.add_option("--log-format", global.log_format, "Format of --log: text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.add_flag("--debug", global.debug, "Log at debug level (as --log-level debug)");
+  app.add_flag("--systemd-cgroup", global.systemd_cgroup,
+               "Accepted for engines; refused by commands that make cgroups (nsrun uses cgroupfs)");
+  app.parse_complete_callback([&global] {
+    if (global.log_file.empty()) return;
+    // Before any command runs, so that every message of it reaches the file.
+    core::send_log_to_file(global.log_file, global.log_format == "json" ? core::LogFormat::json
+                                                                        : core::LogFormat::text);
+  });
+
   int exit_code = 0;
   cli::add_run_command(app, global, exit_code);
+  cli::add_create_command(app, global, exit_code);
+  cli::add_start_command(app, global, exit_code);
+  cli::add_state_command(app, global, exit_code);
+  cli::add_kill_command(app, global, exit_code);
+  cli::add_list_command(app, global, exit_code);
+  cli::add_ps_command(app, global, exit_code);
   cli::add_plugins_command(app, global, exit_code);
   cli::add_version_command(app, exit_code);
   cli::add_rootfs_command(app, exit_code);
@@ -125,6 +154,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // CLI11's own two-line report becomes one line, with nsrun's error exit code.
     return cli::report_error(std::string(e.what()) + " (see: nsrun help)");
+  } catch (const core::Error& e) {
+    return cli::report_error(e.what());  // --log could not be opened
   }
   return exit_code;
 }

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +21,8 @@
 #include <map>
 
 #include "nsrun/core/json_util.hpp"
+#include "nsrun/core/lifecycle.hpp"
+#include "nsrun/core/process.hpp"
 #include "nsrun/core/spec_json.hpp"
 #include "nsrun/support/fd.hpp"
 
@@ -229,7 +232,9 @@ using Fd = support::UniqueFd;
   ::_exit(failure.exit_code);
 }
 
-StageFailure parse_failure(std::string_view datagram) {
+}  // namespace
+
+StageFailure parse_failure_report(std::string_view datagram) {
   StageFailure failure;
   auto space = datagram.find(' ');
   if (space != std::string_view::npos) {
@@ -241,8 +246,47 @@ StageFailure parse_failure(std::string_view datagram) {
   return failure;
 }
 
-// Sent by the container process right before the last (exec) stage's start_container.
-constexpr char exec_announcement[] = "X";
+namespace {
+
+// A listening socket bound in the state directory (see lifecycle.hpp), through /proc/self/fd so
+// that a long state root fits sun_path.
+Fd listen_for_start(const StateDir& state) {
+  Fd dir(::open(state.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) throw Error("cannot open " + state.path() + ": " + std::strerror(errno));
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::snprintf(address.sun_path, sizeof address.sun_path, "/proc/self/fd/%d/%s", dir.get(),
+                start_socket_name);
+  Fd listener(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!listener ||
+      ::bind(listener.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 ||
+      ::listen(listener.get(), 1) != 0)
+    throw Error("cannot create the start socket in " + state.path() + ": " + std::strerror(errno));
+  return listener;
+}
+
+// The container process of a created container: waits for `nsrun start` to connect and send a
+// byte, and returns the connection, on which it then reports like on the sync socket.
+Fd wait_for_start(int listener) {
+  while (true) {
+    Fd connection(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
+    if (!connection) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      ::_exit(exit_code::runtime_error);
+    }
+    char go = 0;
+    ssize_t n;
+    while ((n = ::read(connection.get(), &go, 1)) < 0 && errno == EINTR) {
+    }
+    if (n == 1) return connection;
+    // A start that died before sending its byte: keep waiting for another.
+  }
+}
+
+// Writes the pid file as engines read it: the bare pid, complete before `create` returns.
+void write_pid_file(const std::string& path, pid_t pid) {
+  write_file_atomically(path, std::to_string(pid), 0644);
+}
 
 std::size_t thread_count() {
   std::size_t count = 0;
@@ -668,6 +712,15 @@ int Orchestrator::run(ContainerRequest& request) {
     ~MaskRestorer() { ::sigprocmask(SIG_SETMASK, &mask, nullptr); }
   } restore_mask{original_mask};
 
+  Fd start_listener;
+  if (request.detached) {
+    try {
+      start_listener = listen_for_start(state);
+    } catch (const Error& e) {
+      return abort({e.what(), exit_code::runtime_error});
+    }
+  }
+
   int sockets[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0)
     return abort({std::string("cannot create the sync socket: ") + std::strerror(errno)});
@@ -685,8 +738,11 @@ int Orchestrator::run(ContainerRequest& request) {
                   std::strerror(errno) + (errno == EPERM ? " (nsrun must run as root)" : "")});
 
   if (pid == 0) {
-    // The container process. It dies with nsrun: a container must not outlive its runtime.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // The container process. Under a foreground `nsrun run` it dies with nsrun; a created
+    // container outlives the `nsrun create` that made it.
+    if (!request.detached) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // Its inherited copy of the state lock would hold the lock until execve.
+    if (lock.fd() >= 0) ::close(lock.fd());
     ::sigprocmask(SIG_SETMASK, &original_mask, nullptr);
     // The CLI ignores SIGPIPE so that a closed stderr cannot kill nsrun mid-setup; an ignored
     // signal stays ignored across execve, and the workload must get the default.
@@ -696,10 +752,19 @@ int Orchestrator::run(ContainerRequest& request) {
     if (::read(container_end.get(), &go, 1) != 1) ::_exit(exit_code::runtime_error);
     if (auto failure = run_phase(Phase::create_container, site, ProcessSide::container))
       report_failure_and_exit(container_end.get(), *failure);
+    if (request.detached) {
+      // Created: tell `nsrun create`, then wait for `nsrun start`, which from then on hears
+      // what happens here (its connection replaces the sync socket).
+      ::send(container_end.get(), &created_byte, 1, MSG_NOSIGNAL);
+      Fd connection = wait_for_start(start_listener.get());
+      start_listener.reset();
+      container_end = std::move(connection);
+    }
     for (std::size_t i = 0; i < stages_.size(); ++i) {
       // Announce the hand-over to the last (exec) stage: an EOF after this means execve ran; an
       // EOF before it means the process died during setup.
-      if (i + 1 == stages_.size()) ::send(container_end.get(), exec_announcement, 1, MSG_NOSIGNAL);
+      if (i + 1 == stages_.size())
+        ::send(container_end.get(), &exec_announcement_byte, 1, MSG_NOSIGNAL);
       if (auto failure = run_stage(i, Phase::start_container, site, ProcessSide::container))
         report_failure_and_exit(container_end.get(), *failure);
     }
@@ -709,11 +774,32 @@ int Orchestrator::run(ContainerRequest& request) {
   }
 
   container_end.reset();
+  start_listener.reset();  // the container process is the only one that waits on it
   Fd pidfd(pidfd_number);
   if (log_.debug_enabled())
     log_.debug("core: container process " + std::to_string(pid) + " cloned in " +
                std::to_string(elapsed_ms(start)) + " ms");
   site.pid = static_cast<pid_t>(pid);
+  ContainerRecord record;
+  record.pid = site.pid;
+  record.bundle = request.bundle;
+  if (const auto* annotations = spec.document().if_contains("annotations");
+      annotations && annotations->is_object())
+    record.annotations = annotations->as_object();
+  if (request.detached) {
+    // Recorded at once, so that a `delete --force` after this nsrun is killed finds the process.
+    record.status = "creating";
+    record.created = rfc3339_now();
+    if (auto stat = read_process_stat(site.pid)) record.pid_start_time = stat->start_time;
+    try {
+      state.write_state(record);
+    } catch (const Error& e) {
+      pidfd_send(pidfd.get(), SIGKILL);
+      siginfo_t info{};
+      ::waitid(P_PIDFD, static_cast<id_t>(pidfd.get()), &info, WEXITED);
+      return abort({e.what(), exit_code::runtime_error});
+    }
+  }
 
   auto reap = [&]() {
     siginfo_t info{};
@@ -736,6 +822,35 @@ int Orchestrator::run(ContainerRequest& request) {
     return kill_and_abort(
         {std::string("cannot start the container process: ") + std::strerror(errno)});
 
+  if (request.detached) {
+    // `nsrun create`: wait until the process reports it is created (or fails), record it, and
+    // leave it waiting for `nsrun start`.
+    while (true) {
+      char buffer[4096];
+      ssize_t len = ::recv(host_end.get(), buffer, sizeof buffer, 0);
+      if (len < 0 && errno == EINTR) continue;
+      if (len == 1 && buffer[0] == created_byte) break;
+      if (len > 0) {
+        StageFailure failure =
+            parse_failure_report(std::string_view(buffer, static_cast<std::size_t>(len)));
+        reap();
+        return abort(failure);
+      }
+      int status = reap();
+      return abort({"core: the container process died during setup (exit status " +
+                        std::to_string(status) + ")",
+                    status > 128 ? status : exit_code::runtime_error});
+    }
+    try {
+      record.status = "created";
+      state.write_state(record);
+      if (!request.pid_file.empty()) write_pid_file(request.pid_file, site.pid);
+    } catch (const Error& e) {
+      return kill_and_abort({e.what(), exit_code::runtime_error});
+    }
+    return 0;
+  }
+
   // 5. Wait for execve (the sync socket closes on exec) or a failure report, forwarding signals.
   Fd signals(::signalfd(-1, &forwarded, SFD_CLOEXEC));
   bool exec_entered = false;
@@ -757,13 +872,13 @@ int Orchestrator::run(ContainerRequest& request) {
     if (!started && fds[2].revents) {
       char buffer[4096];
       ssize_t len = ::recv(host_end.get(), buffer, sizeof buffer, 0);
-      if (len == 1 && buffer[0] == exec_announcement[0]) {
+      if (len == 1 && buffer[0] == exec_announcement_byte) {
         exec_entered = true;
         continue;
       }
       if (len > 0) {
         StageFailure failure =
-            parse_failure(std::string_view(buffer, static_cast<std::size_t>(len)));
+            parse_failure_report(std::string_view(buffer, static_cast<std::size_t>(len)));
         reap();
         return abort(failure);
       }
@@ -778,7 +893,10 @@ int Orchestrator::run(ContainerRequest& request) {
         log_.debug("core: workload started " + std::to_string(elapsed_ms(start)) +
                    " ms after clone");
       try {
-        state.write_state(static_cast<pid_t>(pid), "running", request.bundle);
+        record.status = "running";
+        record.created = rfc3339_now();
+        if (auto stat = read_process_stat(site.pid)) record.pid_start_time = stat->start_time;
+        state.write_state(record);
       } catch (const Error& e) {
         log_.warn(e.what());
       }

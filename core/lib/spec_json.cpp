@@ -16,6 +16,13 @@ boost::json::object read_bundle_config(const std::string& bundle_dir) {
   auto document = read_json_file(bundle_dir + "/config.json", "bundle");
   ContainerSpec spec = spec_from_json(document, bundle_dir);  // checks the modelled fields
   auto& object = document.as_object();
+  // The runtime spec's MUST: a runtime refuses a major version it does not know (1.x here).
+  if (const auto* version = object.if_contains("ociVersion")) {
+    std::string text = version->is_string() ? std::string(version->as_string()) : "";
+    if (!text.starts_with("1."))
+      throw Error("bundle: config.json ociVersion \"" + text +
+                  "\" is not a runtime-spec version nsrun implements (1.x; see nsrun features)");
+  }
   if (auto* root = object.if_contains("root"); root && root->is_object())
     root->as_object()["path"] = spec.root.path;
   return object;

@@ -9,10 +9,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 
 #include "nsrun/core/json_util.hpp"
+#include "nsrun/support/files.hpp"
 
 namespace nsrun::core {
 
@@ -106,17 +108,57 @@ void StateDir::remove() const {
   if (ec) throw Error("cannot remove state directory " + path_ + ": " + ec.message());
 }
 
-void StateDir::write_state(pid_t pid, std::string_view status, std::string_view bundle) const {
+void StateDir::write_state(const ContainerRecord& record) const {
   boost::json::object state{
-      {"ociVersion", "1.0.2"}, {"id", id_},        {"pid", pid},
-      {"status", status},      {"bundle", bundle}, {"annotations", boost::json::object{}}};
+      {"ociVersion", "1.0.2"},     {"id", id_},
+      {"pid", record.pid},         {"status", record.status},
+      {"bundle", record.bundle},   {"annotations", record.annotations},
+      {"created", record.created}, {"nsrun", {{"pidStartTime", record.pid_start_time}}}};
   write_file_atomically(path_ + "/state.json", boost::json::serialize(state));
 }
 
-boost::json::object StateDir::read_state() const {
-  auto value = read_json_file(path_ + "/state.json", "state");
-  if (!value.is_object()) throw Error("state " + path_ + "/state.json is not a JSON object");
-  return value.as_object();
+std::optional<ContainerRecord> StateDir::read_record() const {
+  auto text = support::read_file(path_ + "/state.json");
+  if (!text) return std::nullopt;
+  boost::system::error_code ec;
+  auto value = boost::json::parse(*text, ec);
+  if (ec || !value.is_object()) return std::nullopt;
+  const auto& state = value.as_object();
+  ContainerRecord record;
+  auto string_of = [&](const char* key) {
+    const auto* v = state.if_contains(key);
+    return v && v->is_string() ? std::string(v->as_string()) : std::string();
+  };
+  record.status = string_of("status");
+  record.bundle = string_of("bundle");
+  record.created = string_of("created");
+  if (const auto* pid = state.if_contains("pid"); pid && pid->is_int64())
+    record.pid = static_cast<pid_t>(pid->as_int64());
+  if (const auto* a = state.if_contains("annotations"); a && a->is_object())
+    record.annotations = a->as_object();
+  if (const auto* own = state.if_contains("nsrun"); own && own->is_object())
+    if (const auto* t = own->as_object().if_contains("pidStartTime"); t && t->is_number())
+      record.pid_start_time = t->to_number<std::uint64_t>();
+  return record;
+}
+
+std::optional<StateLock> StateDir::lock_within(int timeout_ms) const {
+  for (int waited = 0;; waited += 5) {
+    if (auto lock = try_lock()) return lock;
+    if (waited >= timeout_ms) return std::nullopt;
+    ::usleep(5000);
+  }
+}
+
+std::string rfc3339_now() {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  tm utc{};
+  ::gmtime_r(&now.tv_sec, &utc);
+  char buffer[64];
+  std::size_t n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(buffer + n, sizeof buffer - n, ".%09ldZ", now.tv_nsec);
+  return buffer;
 }
 
 void StateDir::write_pipeline(const boost::json::value& pipeline) const {

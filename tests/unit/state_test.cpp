@@ -58,10 +58,23 @@ TEST(State, DirectoryLifecycleAndJournal) {
   StateLock lock = state.create();
   EXPECT_EQ(fs::status(state.path()).permissions() & fs::perms::all, fs::perms::owner_all);
   EXPECT_THROW((void)state.create(), Error) << "an existing id is refused";
-  state.write_state(42, "running", "/bundle");
-  auto oci = state.read_state();
-  EXPECT_EQ(oci.at("pid").as_int64(), 42);
-  EXPECT_EQ(oci.at("status").as_string(), "running");
+  EXPECT_FALSE(state.read_record()) << "no state.json yet";
+  ContainerRecord written;
+  written.status = "running";
+  written.pid = 42;
+  written.pid_start_time = 123456789012;
+  written.bundle = "/bundle";
+  written.created = "2026-11-29T13:05:01.000000000Z";
+  written.annotations = {{"k", "v"}};
+  state.write_state(written);
+  auto record = state.read_record();
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->pid, 42);
+  EXPECT_EQ(record->pid_start_time, 123456789012u);
+  EXPECT_EQ(record->status, "running");
+  EXPECT_EQ(record->bundle, "/bundle");
+  EXPECT_EQ(record->created, written.created);
+  EXPECT_EQ(record->annotations, written.annotations);
 
   JournalFile file(state.journal_path());
   StageJournal a(file, "stage.a"), b(file, "stage.b");

@@ -32,6 +32,17 @@ class StderrLogger final : public Logger {
   LogLevel level_;
 };
 
+/// How lines go to a --log file: runc's "text" (the stderr line) or "json", one object a line:
+/// {"level":"error","msg":"...","time":"2026-11-29T13:05:01.123456789Z"}, which engines parse.
+enum class LogFormat { text, json };
+
+/// Sends every message of this process (and of container processes it clones before they run
+/// the workload) also to `path`, appended, in `format`. Errors still go to stderr, as runc's
+/// do; below error, with a log file, messages go to the file only: under an engine, stderr is
+/// the container's stderr and carries the workload's output, not the runtime's. Error naming the
+/// file when it cannot be opened.
+void send_log_to_file(const std::string& path, LogFormat format);
+
 /// True when the environment asks for debug output (DEBUG=1 or any non-empty, non-"0" value).
 bool debug_requested_by_environment();
 

@@ -164,6 +164,10 @@ struct ContainerRequest {
   boost::json::object spec;  ///< the container's config.json, root.path absolute
   Pipeline pipeline;         ///< persisted so teardown can find the same stages after a crash
   std::map<std::string, std::string> plugin_paths;  ///< name -> .so, persisted likewise
+  /// `nsrun create`: leave the container created, its process waiting for `nsrun start`, and
+  /// return; it outlives this nsrun. Otherwise a foreground run to the workload's exit.
+  bool detached = false;
+  std::string pid_file;  ///< written with the container process's pid once it is created
 };
 
 class Orchestrator {
@@ -175,6 +179,7 @@ class Orchestrator {
 
   /// Runs the container in the foreground and returns nsrun's exit code: the workload's, 128+N
   /// when a signal ended it, 125/126/127 when nsrun or the exec failed. Errors are printed.
+  /// With request.detached, returns 0 once the container is created (see lifecycle.hpp).
   int run(ContainerRequest& request);
 
   /// Runs every stage's teardown in reverse order with fresh stage objects, then removes the
@@ -196,6 +201,15 @@ class Orchestrator {
 /// removes the directory. Returns the teardown errors (empty on success).
 std::vector<std::string> teardown_from_state(const StateDir& state, const PluginRegistry& registry,
                                              StderrLogger& log);
+
+/// The byte the container process sends right before the last (exec) stage's start_container:
+/// an end-of-file after it means execve ran; an end-of-file before it, that the process died.
+inline constexpr char exec_announcement_byte = 'X';
+/// The byte a created container's process sends once create_container is done and it waits.
+inline constexpr char created_byte = 'C';
+
+/// A failure the container process reported on its sync channel ("<exit code> <message>").
+StageFailure parse_failure_report(std::string_view datagram);
 
 /// The CLONE_NEW* flags for the namespaces the spec asks to create.
 int clone_flags_for(const ContainerSpec& spec);

@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include <boost/json.hpp>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -37,11 +38,27 @@ bool is_valid_container_id(std::string_view id);
 /// A random 12-hex-digit id, like docker's short ids.
 std::string generate_container_id();
 
+/// What state.json holds: the OCI state, and what nsrun needs to find the process again.
+struct ContainerRecord {
+  std::string status;  ///< as nsrun last set it: creating, created, running
+  pid_t pid = 0;
+  std::uint64_t pid_start_time = 0;  ///< with the pid, names the container's process
+  std::string bundle;
+  std::string created;  ///< RFC 3339, UTC
+  boost::json::object annotations;
+};
+
+/// The current time in RFC 3339 (UTC, nanoseconds), as runc's "created".
+std::string rfc3339_now();
+
 /// An exclusive flock on a state directory, released when the object (and every process that
 /// inherited the descriptor before execve) is gone.
 class StateLock {
  public:
   explicit StateLock(int fd = -1) : fd_(fd) {}
+  /// The descriptor, for a cloned process to close its inherited copy (which would otherwise
+  /// hold the lock for as long as that process lives).
+  int fd() const { return fd_; }
   ~StateLock();
   StateLock(StateLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
   StateLock& operator=(StateLock&& other) noexcept;
@@ -70,8 +87,13 @@ class StateDir {
   /// Removes the directory and everything in it; succeeds when it is already gone.
   void remove() const;
 
-  void write_state(pid_t pid, std::string_view status, std::string_view bundle) const;
-  boost::json::object read_state() const;
+  void write_state(const ContainerRecord& record) const;
+  /// The record of state.json; nullopt when there is none yet (or it is torn): the container
+  /// is being created, or its creator died before recording it.
+  std::optional<ContainerRecord> read_record() const;
+  /// Waits up to `timeout_ms` for the lock (a lifecycle command of another nsrun holds it for
+  /// milliseconds); nullopt if it is still held then.
+  std::optional<StateLock> lock_within(int timeout_ms) const;
   void write_pipeline(const boost::json::value& pipeline) const;
   boost::json::value read_pipeline() const;
   /// The plugin files the container was created with (name -> path), for teardown.

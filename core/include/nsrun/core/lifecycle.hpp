@@ -1,0 +1,70 @@
+// A container's life after `create`, across nsrun processes: its status, start, signals, the
+// processes in it. What `nsrun run` does in one process, the OCI commands (create, start, state,
+// kill, delete) do in several; they meet in the state directory.
+//
+// The created container's process waits on a listening Unix socket, start.sock in its state
+// directory, whose only listener is that process (the creating nsrun closes its copy). `start`
+// connects and sends one byte; the process then runs the start_container phase and reports on
+// that connection as on the foreground sync socket: a failure message, or the exec announcement
+// followed by end-of-file when execve closes it. runc waits on a FIFO instead; a socket tells a
+// dead waiter at once (the connect is refused, where opening a FIFO blocks forever) and carries
+// start_container's errors back to `start`.
+//
+// Status: state.json records what nsrun last did (creating, created, running); what the process
+// is doing is read from the kernel each time. A container whose process is gone (or whose pid
+// now names another process: the start time differs) is stopped.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nsrun/core/json_util.hpp"
+#include "nsrun/core/log.hpp"
+#include "nsrun/core/state.hpp"
+#include "nsrun/support/fd.hpp"
+
+namespace nsrun::core {
+
+enum class Status { creating, created, running, paused, stopped };
+const char* status_name(Status status);
+
+/// The socket a created container waits on, in its state directory.
+inline constexpr const char* start_socket_name = "start.sock";
+
+struct ContainerView {
+  std::optional<ContainerRecord> record;  ///< nullopt: no state.json yet
+  Status status = Status::stopped;
+  bool held = false;  ///< a live nsrun holds the state lock (creating, or a foreground run)
+};
+
+/// The container's current status; Error "container ID does not exist" when it does not.
+ContainerView inspect(const StateDir& state);
+
+/// A pidfd for the container's process if it still runs; empty otherwise.
+support::UniqueFd open_container_process(const ContainerView& view);
+
+/// The OCI state document `nsrun state` prints.
+boost::json::object oci_state(const StateDir& state, const ContainerView& view);
+
+/// A failed start: the exit code the failing stage gave (126/127 when the workload cannot be
+/// executed or found, 125 otherwise).
+class StartError : public Error {
+ public:
+  StartError(const std::string& message, int exit_code) : Error(message), exit_code_(exit_code) {}
+  int exit_code() const { return exit_code_; }
+
+ private:
+  int exit_code_;
+};
+
+/// Releases a created container's process: it runs start_container and execs the workload.
+/// Error when the container is not created, or when start_container failed (the message the
+/// stage gave), or the process died.
+void start_container(const StateDir& state);
+
+/// Sends `signal` to the container's process, or with `all` to every process in it. Error when
+/// it is not running (or created).
+void kill_container(const StateDir& state, int signal, bool all);
+
+}  // namespace nsrun::core

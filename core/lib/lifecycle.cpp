@@ -1,0 +1,165 @@
+#include "nsrun/core/lifecycle.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "nsrun/core/json_util.hpp"
+#include "nsrun/core/orchestrator.hpp"
+#include "nsrun/core/process.hpp"
+
+namespace nsrun::core {
+namespace {
+
+std::string quoted(const StateDir& state) {
+  return "container \"" + state.id() + "\"";
+}
+
+// Connects to the created container's start socket. The path goes through /proc/self/fd, so a
+// state root of any length fits sun_path's 108 bytes.
+support::UniqueFd connect_start_socket(const StateDir& state) {
+  support::UniqueFd dir(::open(state.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) throw Error(quoted(state) + " does not exist");
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::snprintf(address.sun_path, sizeof address.sun_path, "/proc/self/fd/%d/%s", dir.get(),
+                start_socket_name);
+  support::UniqueFd socket(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!socket) throw Error(std::string("start: cannot create a socket: ") + std::strerror(errno));
+  if (::connect(socket.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    if (errno == ECONNREFUSED || errno == ENOENT)
+      throw Error("start: the process of " + quoted(state) +
+                  " no longer waits to be started (it died; remove it with nsrun delete " +
+                  state.id() + ")");
+    throw Error("start: cannot reach the process of " + quoted(state) + ": " +
+                std::strerror(errno));
+  }
+  return socket;
+}
+
+}  // namespace
+
+const char* status_name(Status status) {
+  switch (status) {
+    case Status::creating:
+      return "creating";
+    case Status::created:
+      return "created";
+    case Status::running:
+      return "running";
+    case Status::paused:
+      return "paused";
+    case Status::stopped:
+      return "stopped";
+  }
+  return "stopped";
+}
+
+ContainerView inspect(const StateDir& state) {
+  if (!is_valid_container_id(state.id()) || !state.exists())
+    throw Error(quoted(state) + " does not exist");
+  ContainerView view;
+  view.record = state.read_record();
+  try {
+    view.held = !state.try_lock().has_value();
+  } catch (const Error&) {
+    throw Error(quoted(state) + " does not exist");  // removed meanwhile
+  }
+  if (!view.record) {
+    view.status = view.held ? Status::creating : Status::stopped;
+    return view;
+  }
+  if (!open_container_process(view)) {
+    view.status = Status::stopped;
+    return view;
+  }
+  const std::string& recorded = view.record->status;
+  view.status = recorded == "creating"  ? Status::creating
+                : recorded == "created" ? Status::created
+                : recorded == "paused"  ? Status::paused
+                                        : Status::running;
+  return view;
+}
+
+support::UniqueFd open_container_process(const ContainerView& view) {
+  if (!view.record || view.record->pid <= 0) return support::UniqueFd();
+  return open_process(view.record->pid, view.record->pid_start_time);
+}
+
+boost::json::object oci_state(const StateDir& state, const ContainerView& view) {
+  bool has_process = view.status != Status::stopped && view.record;
+  boost::json::object out{{"ociVersion", "1.0.2"},
+                          {"id", state.id()},
+                          {"status", status_name(view.status)},
+                          {"pid", has_process ? view.record->pid : 0},
+                          {"bundle", view.record ? view.record->bundle : ""}};
+  if (view.record) {
+    out["created"] = view.record->created;
+    out["annotations"] = view.record->annotations;
+  } else {
+    out["annotations"] = boost::json::object{};
+  }
+  return out;
+}
+
+void start_container(const StateDir& state) {
+  auto lock = state.lock_within(10000);
+  if (!lock)
+    throw Error("start: " + quoted(state) +
+                " is held by another nsrun (it is being created, started or removed)");
+  ContainerView view = inspect(state);
+  if (view.status != Status::created)
+    throw Error("start: " + quoted(state) + " is " + status_name(view.status) +
+                ", not created (only a created container can be started)");
+  support::UniqueFd channel = connect_start_socket(state);
+  char go = 1;
+  if (::send(channel.get(), &go, 1, MSG_NOSIGNAL) != 1)
+    throw Error("start: cannot release the process of " + quoted(state) + ": " +
+                std::strerror(errno));
+  // The socket is the process's only listener; nobody may connect to it again.
+  ::unlink((state.path() + "/" + start_socket_name).c_str());
+  bool announced = false;
+  while (true) {
+    char buffer[4096];
+    ssize_t len = ::recv(channel.get(), buffer, sizeof buffer, 0);
+    if (len < 0 && errno == EINTR) continue;
+    if (len == 1 && buffer[0] == exec_announcement_byte) {
+      announced = true;
+      continue;
+    }
+    if (len > 0) {
+      StageFailure failure = parse_failure_report(std::string_view(buffer, std::size_t(len)));
+      throw StartError(failure.message, failure.exit_code);
+    }
+    if (!announced)
+      throw StartError(
+          "start: the process of " + quoted(state) + " died before it ran the workload",
+          exit_code::runtime_error);
+    break;  // end-of-file after the announcement: execve closed the connection
+  }
+  ContainerRecord record = *view.record;
+  record.status = "running";
+  state.write_state(record);
+}
+
+void kill_container(const StateDir& state, int signal, bool all) {
+  ContainerView view = inspect(state);
+  support::UniqueFd pidfd = open_container_process(view);
+  if (view.status == Status::stopped || !pidfd)
+    throw Error("kill: " + quoted(state) + " is not running");
+  if (all) {
+    for (const ProcessId& process : container_processes(view.record->pid))
+      if (auto member = open_process(process.pid, process.start_time))
+        signal_process(member.get(), signal);
+    return;
+  }
+  if (!signal_process(pidfd.get(), signal))
+    throw Error("kill: cannot signal " + quoted(state) + ": " + std::strerror(errno));
+}
+
+}  // namespace nsrun::core
