@@ -33,7 +33,7 @@ int list_containers(const GlobalOptions& global, const std::string& format, bool
     }
   }
   if (quiet) {
-    for (const auto& state : states) std::cout << state.at("id").as_string() << "\n";
+    for (const auto& state : states) std::cout << state.at("id").as_string().c_str() << "\n";
   } else if (format == "json") {
     std::cout << boost::json::serialize(states) << "\n";
   } else {

@@ -8,7 +8,9 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
+#include "nsrun/storage/cgroupfs.hpp"
 #include "nsrun/storage/mount_options.hpp"
 
 namespace nsrun::storage {
@@ -47,6 +49,7 @@ constexpr const char* devpts_data = "newinstance,ptmxmode=0666,mode=0620,gid=5";
 constexpr const char* devpts_data_without_gid = "newinstance,ptmxmode=0666,mode=0620";
 constexpr const char* shm_data = "mode=1777,size=65536k";  // docker's default 64m
 constexpr const char* tmp_data = "mode=1777";
+constexpr const char* cgroupfs_tmpfs_data = "mode=755";
 constexpr std::uint64_t read_only_sys_attributes =
     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
 
@@ -83,6 +86,13 @@ class Mounter {
           "make " + shown_as + " " + attribute_names(attrs));
   }
 
+  /// Sets the per-mount flags of a bind (ro, nosuid...), which the bind itself ignored.
+  void remount_bind(const std::string& target, unsigned long flags, const std::string& shown_as) {
+    std::string what = "make " + shown_as + " " + flag_names(flags);
+    if (log_.debug_enabled()) log_.debug(what);
+    check(fs_.mount("", target, "", MS_BIND | MS_REMOUNT | flags, ""), what);
+  }
+
   /// Changes the propagation type (MS_PRIVATE, MS_SLAVE..., with MS_REC for the subtree).
   void set_propagation(const std::string& target, unsigned long propagation,
                        const std::string& shown_as) {
@@ -101,6 +111,17 @@ class Mounter {
     if (propagation & MS_SLAVE) return name + "slave";
     if (propagation & MS_SHARED) return name + "shared";
     return name + "unbindable";
+  }
+
+  static std::string flag_names(unsigned long flags) {
+    std::string out;
+    for (auto [bit, name] :
+         {std::pair{MS_RDONLY, "read-only"}, std::pair{MS_NOSUID, "nosuid"},
+          std::pair{MS_NODEV, "nodev"}, std::pair{MS_NOEXEC, "noexec"},
+          std::pair{MS_NOATIME, "noatime"}, std::pair{MS_NODIRATIME, "nodiratime"},
+          std::pair{MS_RELATIME, "relatime"}, std::pair{MS_STRICTATIME, "strictatime"}})
+      if (flags & bit) out += (out.empty() ? "" : ",") + std::string(name);
+    return out;
   }
 
   static std::string attribute_names(std::uint64_t attrs) {
@@ -160,8 +181,7 @@ void make_device_node(Mounter& m, const std::string& dev, const DeviceNode& node
   Errno err = m.fs().mknod(path, S_IFCHR | 0666, makedev(node.major, node.minor));
   if (err == EPERM) {
     if (m.log().debug_enabled())
-      m.log().debug(std::string("storage: mknod /dev/") + node.name +
-                    " refused, binding the host's node");
+      m.log().debug(std::string("mknod /dev/") + node.name + " refused, binding the host's node");
     check(m.fs().create_file(path, 0666), std::string("create /dev/") + node.name);
     m.mount(std::string("/dev/") + node.name, path, "", MS_BIND, "",
             std::string("/dev/") + node.name);
@@ -196,24 +216,81 @@ void mount_dev(Mounter& m, const ResolvedPath& dev_path) {
           std::string("create the /dev/") + link.name + " link");
 }
 
-// Mounting sysfs needs a network namespace owned by our user namespace; when it is refused, a
-// read-only rbind of the host's /sys is the next best thing (runc falls back likewise).
-void mount_sys(Mounter& m, const ResolvedPath& sys_path) {
+void bind_host_sys(Mounter& m, const std::string& sys) {
+  m.mount("/sys", sys, "", MS_BIND | MS_REC, "", "/sys");
+  m.set_attributes(sys, AT_RECURSIVE, read_only_sys_attributes, "/sys");
+}
+
+// sysfs shows the network devices of its mounter's network namespace and may only be mounted
+// by one owning it: a container sharing the host's gets a read-only rbind of the host's /sys,
+// as runc gives it. Mounting sysfs may be refused in a network namespace too (one owned by
+// another user namespace): the rbind is the next best thing there as well.
+void mount_sys(Mounter& m, const ResolvedPath& sys_path, bool bind_from_host) {
   const std::string sys = sys_path.host_path();
+  if (bind_from_host) {
+    if (m.log().debug_enabled())
+      m.log().debug("no network namespace of its own, binding the host's /sys");
+    bind_host_sys(m, sys);
+    return;
+  }
   Errno err =
       m.try_mount("sysfs", sys, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "", "/sys");
   if (err == 0) return;
   if (err != EPERM) check(err, "mount sysfs on /sys");
-  if (m.log().debug_enabled()) m.log().debug("storage: sysfs refused, binding the host's /sys");
-  m.mount("/sys", sys, "", MS_BIND | MS_REC, "", "/sys");
-  m.set_attributes(sys, AT_RECURSIVE, read_only_sys_attributes, "/sys");
+  if (m.log().debug_enabled()) m.log().debug("sysfs refused, binding the host's /sys");
+  bind_host_sys(m, sys);
 }
 
 void mount_tmp(Mounter& m, const ResolvedPath& tmp) {
   m.mount("tmpfs", tmp.host_path(), "tmpfs", MS_NOSUID | MS_NODEV, tmp_data, "/tmp");
 }
 
+// Each hierarchy is bound with MS_REC, as a bind of the host's cgroup directory may have
+// submounts (a nested container's), then remounted with the mount's flags.
+void bind_cgroup_directory(Mounter& m, const CgroupfsBind& bind, const std::string& path,
+                           unsigned long flags, const std::string& shown_as) {
+  m.mount(bind.source, path, "", MS_BIND | MS_REC, "", shown_as);
+  if (flags != 0) m.remount_bind(path, flags, shown_as);
+}
+
+// The container's cgroups (see cgroupfs.hpp). On v1 the tmpfs holding the hierarchies is made
+// read-only last, after its directories and links were created in it.
+void mount_cgroupfs(Mounter& m, const PlannedMount& mount, const CgroupfsView& view,
+                    const std::string& path) {
+  const std::string& shown = mount.destination;
+  if (view.version == CgroupVersion::v2) {
+    bind_cgroup_directory(m, view.binds.front(), path, mount.flags, shown);
+    return;
+  }
+  m.mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, cgroupfs_tmpfs_data, shown);
+  for (const CgroupfsBind& bind : view.binds) {
+    const std::string hierarchy = path + "/" + bind.name;
+    check(m.fs().mkdir(hierarchy, 0755), "create " + shown + "/" + bind.name);
+    bind_cgroup_directory(m, bind, hierarchy, mount.flags, shown + "/" + bind.name);
+  }
+  for (const SymlinkEntry& link : view.links)
+    check(m.fs().symlink(link.target, path + "/" + link.name),
+          "create the " + shown + "/" + link.name + " link");
+  if (mount.flags & MS_RDONLY)
+    m.remount_bind(path, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, shown);
+}
+
+// The host's cgroups as the container is to see them; nullopt when there are none and `mount`
+// is the stage's own cgroupfs, which such a host goes without.
+std::optional<CgroupfsView> cgroupfs_view_for(Mounter& m, const PlannedMount& mount) {
+  CgroupfsView view = container_cgroupfs_view(m.fs());
+  if (view.version != CgroupVersion::none) return view;
+  if (!mount.only_if_host_has_cgroups)
+    throw StageError("cannot mount cgroup on " + mount.destination +
+                     ": the host has no cgroup filesystem at /sys/fs/cgroup");
+  if (m.log().debug_enabled())
+    m.log().debug("the host has no cgroup filesystem at /sys/fs/cgroup; none in the container");
+  return std::nullopt;
+}
+
 void mount_planned(Mounter& m, const PlannedMount& mount) {
+  std::optional<CgroupfsView> cgroupfs;
+  if (mount.cgroupfs && !(cgroupfs = cgroupfs_view_for(m, mount))) return;
   ResolvedPath target = mount.target;
   if (mount.beneath_earlier_mount) {
     // The earlier mount changed what lies here: resolve again and create the mountpoint in it.
@@ -221,7 +298,12 @@ void mount_planned(Mounter& m, const PlannedMount& mount) {
     create_mountpoint(target, mount.mountpoint, m.fs());
   }
   const std::string path = target.host_path();
-  m.mount(mount.source, path, mount.fstype, mount.flags, mount.data, mount.destination);
+  if (cgroupfs) {
+    mount_cgroupfs(m, mount, *cgroupfs, path);
+  } else {
+    m.mount(mount.source, path, mount.fstype, mount.flags, mount.data, mount.destination);
+    if (mount.remount_flags != 0) m.remount_bind(path, mount.remount_flags, mount.destination);
+  }
   if (mount.recursive_attributes != 0)
     m.set_attributes(path, AT_RECURSIVE, mount.recursive_attributes, mount.destination);
   if (mount.propagation != 0) m.set_propagation(path, mount.propagation, mount.destination);
@@ -236,7 +318,7 @@ void make_root_read_only(Mounter& m, const std::string& rootfs) {
 // detaches the old root, without needing a directory for it inside the rootfs.
 void switch_root(Mounter& m, const std::string& rootfs) {
   HostFs& fs = m.fs();
-  if (m.log().debug_enabled()) m.log().debug("storage: pivot_root into " + rootfs);
+  if (m.log().debug_enabled()) m.log().debug("pivot_root into " + rootfs);
   check(fs.chdir(rootfs), "enter the rootfs " + rootfs);
   check(fs.pivot_root(".", "."), "pivot_root into " + rootfs);
   check(fs.umount2(".", MNT_DETACH), "detach the old root");
@@ -254,7 +336,7 @@ void enter_rootfs(const MountPlan& plan, HostFs& fs, Logger& log) {
   UmaskZero umask(fs);
   mount_proc(m, plan.proc);
   mount_dev(m, plan.dev);
-  mount_sys(m, plan.sys);
+  mount_sys(m, plan.sys, plan.bind_host_sys);
   mount_tmp(m, plan.tmp);
   for (const PlannedMount& mount : plan.mounts) mount_planned(m, mount);
   umask.restore();

@@ -1,12 +1,16 @@
 // The real host calls behind HostFs.
 #include "nsrun/storage/host_fs.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -110,6 +114,48 @@ bool RealHostFs::in_host_mount_namespace() {
   struct stat init {};
   if (::stat("/proc/self/ns/mnt", &self) != 0 || ::stat("/proc/1/ns/mnt", &init) != 0) return false;
   return self.st_dev == init.st_dev && self.st_ino == init.st_ino;
+}
+
+Errno RealHostFs::filesystem_type(const std::string& path, std::int64_t& type) {
+  struct statfs st {};
+  if (::statfs(path.c_str(), &st) != 0) return errno;
+  type = static_cast<std::int64_t>(st.f_type);
+  return 0;
+}
+
+Errno RealHostFs::read_file(const std::string& path, std::string& content) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  content.clear();
+  char buffer[4096];
+  Errno err = 0;
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) err = errno;
+    if (n <= 0) break;
+    content.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return err;
+}
+
+Errno RealHostFs::read_symlinks(const std::string& dir, std::vector<SymlinkEntry>& links) {
+  DIR* stream = ::opendir(dir.c_str());
+  if (!stream) return errno;
+  links.clear();
+  while (const dirent* entry = ::readdir(stream)) {
+    if (entry->d_type != DT_LNK) continue;
+    char target[PATH_MAX];
+    std::string path = dir + "/" + entry->d_name;
+    ssize_t n = ::readlink(path.c_str(), target, sizeof target);
+    if (n < 0 || static_cast<std::size_t>(n) == sizeof target) continue;
+    links.push_back({entry->d_name, std::string(target, static_cast<std::size_t>(n))});
+  }
+  ::closedir(stream);
+  std::sort(links.begin(), links.end(),
+            [](const SymlinkEntry& a, const SymlinkEntry& b) { return a.name < b.name; });
+  return 0;
 }
 
 }  // namespace nsrun::storage

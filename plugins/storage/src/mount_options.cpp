@@ -14,7 +14,7 @@ struct FlagOption {
   unsigned long flag;
 };
 
-constexpr std::array<FlagOption, 24> flag_options{{
+constexpr std::array<FlagOption, 25> flag_options{{
     {"defaults", false, 0},
     {"ro", false, MS_RDONLY},
     {"rw", true, MS_RDONLY},
@@ -37,6 +37,7 @@ constexpr std::array<FlagOption, 24> flag_options{{
     {"relatime", false, MS_RELATIME},
     {"norelatime", true, MS_RELATIME},
     {"strictatime", false, MS_STRICTATIME},
+    {"nostrictatime", true, MS_STRICTATIME},
     {"bind", false, MS_BIND},
     {"rbind", false, MS_BIND | MS_REC},
 }};
@@ -57,9 +58,29 @@ constexpr std::array<PropagationOption, 8> propagation_options{{
     {"runbindable", MS_UNBINDABLE | MS_REC},
 }};
 
-constexpr std::array<std::string_view, 11> bind_options{"rbind",   "bind",   "ro",     "rw",
-                                                        "nosuid",  "nodev",  "noexec", "rprivate",
-                                                        "private", "rslave", "slave"};
+struct RecursiveOption {
+  std::string_view name;
+  std::uint64_t attribute;
+};
+
+constexpr std::array<RecursiveOption, 4> recursive_options{{
+    {"rro", MOUNT_ATTR_RDONLY},
+    {"rnosuid", MOUNT_ATTR_NOSUID},
+    {"rnodev", MOUNT_ATTR_NODEV},
+    {"rnoexec", MOUNT_ATTR_NOEXEC},
+}};
+
+// The flags of flag_options a bind mount cannot honour: they belong to the filesystem (its
+// superblock), which a bind shares with its source, not to the mount.
+constexpr std::array<std::string_view, 6> superblock_options{"sync", "async",  "dirsync",
+                                                             "mand", "nomand", "remount"};
+
+// Options of other runtimes (crun, youki, podman's) that need a feature nsrun lacks.
+constexpr std::array<std::string_view, 8> unimplemented_options{
+    "tmpcopyup", "notmpcopyup", "idmap", "ridmap", "copy-symlink", "src-nofollow", "z", "Z"};
+
+constexpr unsigned long per_mount_flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC |
+                                          MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME;
 
 template <typename Table>
 auto find_option(const Table& table, std::string_view name) {
@@ -69,6 +90,11 @@ auto find_option(const Table& table, std::string_view name) {
 
 bool has_option(const std::vector<std::string>& options, std::string_view name) {
   return std::find(options.begin(), options.end(), name) != options.end();
+}
+
+template <typename Table>
+bool in_table(const Table& table, std::string_view name) {
+  return std::find(table.begin(), table.end(), name) != table.end();
 }
 
 }  // namespace
@@ -84,6 +110,9 @@ MountOptions translate_mount_options(const std::vector<std::string>& options) {
     } else if (auto prop = find_option(propagation_options, option);
                prop != propagation_options.end()) {
       out.propagation = prop->flags;
+    } else if (auto recursive = find_option(recursive_options, option);
+               recursive != recursive_options.end()) {
+      out.recursive_attributes |= recursive->attribute;
     } else {
       if (!out.data.empty()) out.data += ',';
       out.data += option;
@@ -92,28 +121,34 @@ MountOptions translate_mount_options(const std::vector<std::string>& options) {
   return out;
 }
 
+unsigned long bind_remount_flags(unsigned long flags) {
+  return flags & per_mount_flags;
+}
+
 bool is_bind_mount(const MountSpec& mount) {
   return mount.type == "bind" || has_option(mount.options, "bind") ||
          has_option(mount.options, "rbind");
 }
 
+bool is_cgroup_mount(const MountSpec& mount) {
+  return !is_bind_mount(mount) && (mount.type == "cgroup" || mount.type == "cgroup2");
+}
+
 std::optional<std::string> first_unsupported_bind_option(const std::vector<std::string>& options) {
-  for (const std::string& option : options)
-    if (std::find(bind_options.begin(), bind_options.end(), option) == bind_options.end())
-      return option;
+  for (const std::string& option : options) {
+    bool known = (find_option(flag_options, option) != flag_options.end() &&
+                  !in_table(superblock_options, option)) ||
+                 find_option(propagation_options, option) != propagation_options.end() ||
+                 find_option(recursive_options, option) != recursive_options.end();
+    if (!known) return option;
+  }
   return std::nullopt;
 }
 
-std::uint64_t bind_mount_attributes(const std::vector<std::string>& options) {
-  std::uint64_t attrs = 0;
-  for (const std::string& option : options) {
-    if (option == "ro") attrs |= MOUNT_ATTR_RDONLY;
-    if (option == "rw") attrs &= ~std::uint64_t{MOUNT_ATTR_RDONLY};
-    if (option == "nosuid") attrs |= MOUNT_ATTR_NOSUID;
-    if (option == "nodev") attrs |= MOUNT_ATTR_NODEV;
-    if (option == "noexec") attrs |= MOUNT_ATTR_NOEXEC;
-  }
-  return attrs;
+std::optional<std::string> first_unimplemented_option(const std::vector<std::string>& options) {
+  for (const std::string& option : options)
+    if (in_table(unimplemented_options, option)) return option;
+  return std::nullopt;
 }
 
 }  // namespace nsrun::storage

@@ -43,9 +43,10 @@ PlannedMount plan_bind(const MountSpec& mount, std::string destination) {
   PlannedMount planned;
   planned.destination = std::move(destination);
   planned.source = mount.source;
-  // mount(2) ignores every flag but MS_REC with MS_BIND; ro/nosuid/... come by mount_setattr.
+  // mount(2) ignores every flag but MS_REC with MS_BIND; ro/nosuid/... come by a remount.
   planned.flags = MS_BIND | (options.flags & MS_REC);
-  planned.recursive_attributes = bind_mount_attributes(mount.options);
+  planned.remount_flags = bind_remount_flags(options.flags);
+  planned.recursive_attributes = options.recursive_attributes;
   planned.propagation = options.propagation;
   planned.mountpoint = mountpoint_for_source(mount.source);
   return planned;
@@ -59,7 +60,21 @@ PlannedMount plan_generic(const MountSpec& mount, std::string destination) {
   planned.fstype = mount.type;
   planned.flags = options.flags;
   planned.data = std::move(options.data);
+  planned.recursive_attributes = options.recursive_attributes;
   planned.propagation = options.propagation;
+  return planned;
+}
+
+PlannedMount plan_cgroupfs(std::string destination, const std::vector<std::string>& options) {
+  MountOptions translated = translate_mount_options(options);
+  PlannedMount planned;
+  planned.destination = std::move(destination);
+  planned.source = "cgroup";
+  planned.fstype = "cgroup";
+  planned.cgroupfs = true;
+  planned.flags = bind_remount_flags(translated.flags);
+  planned.recursive_attributes = translated.recursive_attributes;
+  planned.propagation = translated.propagation;
   return planned;
 }
 
@@ -118,10 +133,18 @@ MountPlan plan_mounts(const ContainerSpec& spec, const std::string& rootfs,
     plan.mounts.push_back(std::move(planned));
   };
 
+  if (!spec_mounts_destination(spec, default_cgroupfs_destination)) {
+    PlannedMount cgroupfs =
+        plan_cgroupfs(default_cgroupfs_destination, {"ro", "nosuid", "noexec", "nodev"});
+    cgroupfs.only_if_host_has_cgroups = true;
+    add(std::move(cgroupfs));
+  }
   for (const MountSpec& mount : spec.mounts) {
     std::string destination = clean_container_path(mount.destination);
     if (is_bind_mount(mount)) {
       add(plan_bind(mount, std::move(destination)));
+    } else if (is_cgroup_mount(mount)) {
+      add(plan_cgroupfs(std::move(destination), mount.options));
     } else if (is_stage_owned_destination(destination)) {
       if (log.debug_enabled())
         log.debug("skipping the spec's " + mount.type + " mount on " + destination +

@@ -93,6 +93,8 @@ void StorageStage::create_container(Context& ctx) {
   if (!plan_)
     throw StageError("create_container ran without prepare (the core must run prepare first)");
   apply_network_outputs(ctx);
+  // The network stage, which comes after this one, adds the network namespace in its prepare.
+  plan_->bind_host_sys = !ctx.spec.has_namespace("network");
   // Files other stages added in their prepare (after this stage's): mounted last, so that a
   // stage can put a file even beneath a spec mount.
   if (auto files = ctx.output("files"); files && files->is_array())

@@ -40,7 +40,18 @@ void validate_bind(const MountSpec& mount) {
     throw StageError("mount source " + mount.source + " does not exist" +
                      (errno == ENOENT ? std::string() : std::string(": ") + std::strerror(errno)));
   if (auto option = first_unsupported_bind_option(mount.options))
-    throw StageError("mount option " + quoted(*option) + " is not supported (use ro or rw)");
+    throw StageError("mount on " + quoted(mount.destination) + ": option " + quoted(*option) +
+                     " is not supported for a bind mount (a bind takes flags such as ro, "
+                     "nosuid, rro, rprivate; no filesystem options)");
+}
+
+// The cgroupfs is made of binds (see cgroupfs.hpp), which take flags only.
+void validate_cgroupfs(const MountSpec& mount) {
+  if (auto option = first_unsupported_bind_option(mount.options))
+    throw StageError("mount on " + quoted(mount.destination) + ": option " + quoted(*option) +
+                     " is not supported for a " + mount.type +
+                     " mount (it shows the container's own cgroups; give flags such as ro, "
+                     "nosuid, nodev, noexec)");
 }
 
 }  // namespace
@@ -69,8 +80,13 @@ std::string validate_rootfs(const RootSpec& root) {
 
 void validate_mount(const MountSpec& mount) {
   validate_destination(mount);
+  if (auto option = first_unimplemented_option(mount.options))
+    throw StageError("mount on " + quoted(mount.destination) + ": option " + quoted(*option) +
+                     " is not supported by nsrun (remove it)");
   if (is_bind_mount(mount)) {
     validate_bind(mount);
+  } else if (is_cgroup_mount(mount)) {
+    validate_cgroupfs(mount);
   } else if (mount.type.empty()) {
     throw StageError("mount destination " + quoted(mount.destination) +
                      " has no type (give one such as tmpfs, or \"bind\")");

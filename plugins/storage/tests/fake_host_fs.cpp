@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -149,6 +150,57 @@ Errno FakeHostFs::write_file(const std::string& path, std::string_view content, 
 mode_t FakeHostFs::umask(mode_t mask) {
   record("umask " + octal(mask));
   return std::exchange(umask_, mask);
+}
+
+Errno FakeHostFs::filesystem_type(const std::string& path, std::int64_t& type) {
+  auto found = filesystem_types.find(path);
+  if (found == filesystem_types.end()) return ENOENT;
+  type = found->second;
+  return 0;
+}
+
+Errno FakeHostFs::read_file(const std::string& path, std::string& content) {
+  auto found = readable_files.find(path);
+  if (found == readable_files.end()) return ENOENT;
+  content = found->second;
+  return 0;
+}
+
+Errno FakeHostFs::read_symlinks(const std::string& dir, std::vector<SymlinkEntry>& links) {
+  auto found = symlink_entries.find(dir);
+  if (found == symlink_entries.end()) return ENOENT;
+  links = found->second;
+  return 0;
+}
+
+void play_cgroup_v1_host(FakeHostFs& fs, const std::string& cgroup) {
+  fs.filesystem_types["/sys/fs/cgroup"] = 0x01021994;  // TMPFS_MAGIC
+  fs.readable_files["/proc/self/mountinfo"] =
+      "22 1 0:20 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw\n"
+      "30 22 0:27 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755\n"
+      "31 30 0:28 / /sys/fs/cgroup/pids rw,nosuid,nodev,noexec,relatime shared:10 - cgroup "
+      "cgroup rw,pids\n"
+      "32 30 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid,nodev,noexec,relatime shared:11 - "
+      "cgroup cgroup rw,cpu,cpuacct\n"
+      "33 30 0:30 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:12 - cgroup "
+      "cgroup rw,memory\n"
+      "34 30 0:31 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:13 - cgroup "
+      "cgroup rw,xattr,name=systemd\n"
+      "35 30 0:32 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:14 - cgroup2 "
+      "cgroup2 rw,nsdelegate\n";
+  fs.readable_files["/proc/self/cgroup"] = "5:pids:" + cgroup + "\n4:cpu,cpuacct:" + cgroup +
+                                           "\n3:memory:" + cgroup + "\n2:name=systemd:" + cgroup +
+                                           "\n0::" + cgroup + "\n";
+  fs.symlink_entries["/sys/fs/cgroup"] = {{"cpu", "cpu,cpuacct"}, {"cpuacct", "cpu,cpuacct"}};
+}
+
+void play_cgroup_v2_host(FakeHostFs& fs, const std::string& cgroup) {
+  fs.filesystem_types["/sys/fs/cgroup"] = 0x63677270;  // CGROUP2_SUPER_MAGIC
+  fs.readable_files["/proc/self/mountinfo"] =
+      "22 1 0:20 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw\n"
+      "30 22 0:27 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 "
+      "rw,nsdelegate,memory_recursiveprot\n";
+  fs.readable_files["/proc/self/cgroup"] = "0::" + cgroup + "\n";
 }
 
 TempDir::TempDir() {

@@ -28,6 +28,11 @@ class FakeHostFs final : public HostFs {
   std::vector<std::string> calls;            ///< the recorded lines, in order
   std::map<std::string, std::string> files;  ///< write_file contents by (aliased) path
   bool host_mount_namespace = false;         ///< what in_host_mount_namespace() answers
+  /// Look-ups of the host, answered from these and not recorded: a path missing from a map is
+  /// ENOENT (by default the host has no cgroup filesystem).
+  std::map<std::string, std::int64_t> filesystem_types;              ///< statfs type by path
+  std::map<std::string, std::string> readable_files;                 ///< read_file by path
+  std::map<std::string, std::vector<SymlinkEntry>> symlink_entries;  ///< read_symlinks by dir
 
   Errno mount(const std::string& source, const std::string& target, const std::string& fstype,
               unsigned long flags, const std::string& data) override;
@@ -43,6 +48,9 @@ class FakeHostFs final : public HostFs {
   Errno write_file(const std::string& path, std::string_view content, mode_t mode) override;
   mode_t umask(mode_t mask) override;
   bool in_host_mount_namespace() override { return host_mount_namespace; }
+  Errno filesystem_type(const std::string& path, std::int64_t& type) override;
+  Errno read_file(const std::string& path, std::string& content) override;
+  Errno read_symlinks(const std::string& dir, std::vector<SymlinkEntry>& links) override;
 
  private:
   struct Failure {
@@ -60,6 +68,14 @@ class FakeHostFs final : public HostFs {
 
 /// "MS_BIND|MS_REC", "0" for none.
 std::string mount_flag_names(unsigned long flags);
+
+/// Makes `fs` a cgroup v1 host like this project's test machine, with cpu and cpuacct
+/// co-mounted: pids, cpu,cpuacct (and its cpu and cpuacct links), memory, systemd and unified
+/// hierarchies under /sys/fs/cgroup, the process in `cgroup` (e.g. "/nsrun-c1") in each.
+void play_cgroup_v1_host(FakeHostFs& fs, const std::string& cgroup);
+
+/// Makes `fs` a cgroup v2 host (cgroup2 at /sys/fs/cgroup), the process in `cgroup`.
+void play_cgroup_v2_host(FakeHostFs& fs, const std::string& cgroup);
 
 // The SDK's test kit.
 using FakeLogger = ::nsrun::testing::RecordingLogger;

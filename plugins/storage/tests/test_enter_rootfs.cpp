@@ -92,6 +92,8 @@ class StorageStageTest : public ::testing::Test {
     stage = std::make_unique<StorageStage>(std::move(fake), host_resolv_conf);
     spec.root.path = rootfs.path();
     spec.hostname = "box";
+    // What the network stage's prepare adds; without it /sys is the host's (see below).
+    spec.namespaces = {{"network", ""}};
   }
 
   void bind(const std::string& host_relative, const std::string& destination,
@@ -153,7 +155,7 @@ TEST_F(StorageStageTest, ReadOnlyDirectoryBindAndReadWriteFileBind) {
                            sys_and_tmp,
                            {
                                "mount $HOST/dir $ROOT/data - MS_BIND|MS_REC -",
-                               "mount_setattr $ROOT/data AT_RECURSIVE MOUNT_ATTR_RDONLY",
+                               "mount - $ROOT/data - MS_RDONLY|MS_REMOUNT|MS_BIND -",
                                "mount $HOST/file.txt $ROOT/config.txt - MS_BIND|MS_REC -",
                            },
                            etc_binds,
@@ -231,8 +233,7 @@ TEST_F(StorageStageTest, MissingMountpointParentsAreCreated) {
   Lines calls = run_create_container();
   Lines bind_calls{
       "mount $HOST/file.txt $ROOT/a/b/c.txt - MS_BIND|MS_REC -",
-      "mount_setattr $ROOT/a/b/c.txt AT_RECURSIVE "
-      "MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV|MOUNT_ATTR_NOEXEC",
+      "mount - $ROOT/a/b/c.txt - MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC|MS_REMOUNT|MS_BIND -",
       "mount - $ROOT/a/b/c.txt - MS_REC|MS_PRIVATE -",
   };
   EXPECT_TRUE(contains_run(calls, bind_calls));
@@ -311,7 +312,7 @@ TEST_F(StorageStageTest, BundleMountsAreTranslatedNestedOnesResolvedInTheContain
                         "mkdir $ROOT/run/data 0755",
                         "mount $HOST/dir $ROOT/run/data - MS_BIND|MS_REC -",
                         "mount $HOST/file.txt $ROOT/etc/hosts - MS_BIND|MS_REC -",
-                        "mount_setattr $ROOT/etc/hosts AT_RECURSIVE MOUNT_ATTR_RDONLY",
+                        "mount - $ROOT/etc/hosts - MS_RDONLY|MS_REMOUNT|MS_BIND -",
                         "mount $STATE/etc/hostname $ROOT/etc/hostname - MS_BIND -",
                         "mount $STATE/etc/resolv.conf $ROOT/etc/resolv.conf - MS_BIND -",
                         "umask 022",
@@ -350,6 +351,172 @@ TEST_F(StorageStageTest, MissingStandardMountpointsAreCreatedInPrepare) {
                                "create_file $ROOT/etc/hosts 0644",
                                "create_file $ROOT/etc/resolv.conf 0644",
                            }));
+}
+
+// A cgroup v1 host: a tmpfs at /sys/fs/cgroup, one read-only bind per hierarchy of the
+// container's own cgroup, the co-mount links, then the tmpfs read-only.
+const Lines cgroupfs_v1_read_only = {
+    "mount tmpfs $ROOT/sys/fs/cgroup tmpfs MS_NOSUID|MS_NODEV|MS_NOEXEC mode=755",
+    "mkdir $ROOT/sys/fs/cgroup/pids 0755",
+    "mount /sys/fs/cgroup/pids/nsrun-c1 $ROOT/sys/fs/cgroup/pids - MS_BIND|MS_REC -",
+    "mount - $ROOT/sys/fs/cgroup/pids - MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC|MS_REMOUNT|MS_BIND "
+    "-",
+    "mkdir $ROOT/sys/fs/cgroup/cpu,cpuacct 0755",
+    "mount /sys/fs/cgroup/cpu,cpuacct/nsrun-c1 $ROOT/sys/fs/cgroup/cpu,cpuacct - MS_BIND|MS_REC -",
+    "mount - $ROOT/sys/fs/cgroup/cpu,cpuacct - "
+    "MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC|MS_REMOUNT|MS_BIND -",
+    "mkdir $ROOT/sys/fs/cgroup/memory 0755",
+    "mount /sys/fs/cgroup/memory/nsrun-c1 $ROOT/sys/fs/cgroup/memory - MS_BIND|MS_REC -",
+    "mount - $ROOT/sys/fs/cgroup/memory - "
+    "MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC|MS_REMOUNT|MS_BIND -",
+    "mkdir $ROOT/sys/fs/cgroup/systemd 0755",
+    "mount /sys/fs/cgroup/systemd/nsrun-c1 $ROOT/sys/fs/cgroup/systemd - MS_BIND|MS_REC -",
+    "mount - $ROOT/sys/fs/cgroup/systemd - "
+    "MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC|MS_REMOUNT|MS_BIND -",
+    "mkdir $ROOT/sys/fs/cgroup/unified 0755",
+    "mount /sys/fs/cgroup/unified/nsrun-c1 $ROOT/sys/fs/cgroup/unified - MS_BIND|MS_REC -",
+    "mount - $ROOT/sys/fs/cgroup/unified - "
+    "MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC|MS_REMOUNT|MS_BIND -",
+    "symlink cpu,cpuacct $ROOT/sys/fs/cgroup/cpu",
+    "symlink cpu,cpuacct $ROOT/sys/fs/cgroup/cpuacct",
+    "mount - $ROOT/sys/fs/cgroup - MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC|MS_REMOUNT|MS_BIND -",
+};
+
+// `nsrun run` and a bundle without a cgroup mount get the read-only cgroupfs right after /sys.
+TEST_F(StorageStageTest, DefaultCgroupfsOnAV1Host) {
+  rootfs.make_dir("sys/fs/cgroup");  // as in a fresh sysfs
+  testing::play_cgroup_v1_host(*fs, "/nsrun-c1");
+  run_prepare();
+  EXPECT_EQ(run_create_container(), concat({private_and_rbind,
+                                            proc_and_dev,
+                                            sys_and_tmp,
+                                            cgroupfs_v1_read_only,
+                                            etc_binds,
+                                            {"umask 022"},
+                                            switch_root}));
+}
+
+// containerd's and podman's cgroup mount, at its place among the spec's mounts.
+TEST_F(StorageStageTest, SpecCgroupMountOnAV1Host) {
+  rootfs.make_dir("sys/fs/cgroup");
+  testing::play_cgroup_v1_host(*fs, "/nsrun-c1");
+  spec.mounts = {
+      {"/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}},
+      {"/run", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}},
+      {"/sys/fs/cgroup", "cgroup", "cgroup", {"ro", "nosuid", "noexec", "nodev"}},
+  };
+  rootfs.make_dir("run");
+  run_prepare();
+  Lines calls = run_create_container();
+  Lines expected =
+      concat({{"mount tmpfs $ROOT/run tmpfs MS_NOSUID|MS_STRICTATIME mode=755,size=65536k"},
+              cgroupfs_v1_read_only});
+  EXPECT_TRUE(contains_run(calls, expected));
+}
+
+TEST_F(StorageStageTest, ReadWriteCgroupMountKeepsItsBindsWritable) {
+  rootfs.make_dir("sys/fs/cgroup");
+  testing::play_cgroup_v1_host(*fs, "/nsrun-c1");
+  spec.mounts = {{"/sys/fs/cgroup", "cgroup", "cgroup", {"rw", "nosuid", "rprivate"}}};
+  run_prepare();
+  Lines calls = run_create_container();
+  EXPECT_TRUE(contains_run(
+      calls, {"mount /sys/fs/cgroup/pids/nsrun-c1 $ROOT/sys/fs/cgroup/pids - MS_BIND|MS_REC -",
+              "mount - $ROOT/sys/fs/cgroup/pids - MS_NOSUID|MS_REMOUNT|MS_BIND -"}));
+  EXPECT_TRUE(contains_run(calls, {"symlink cpu,cpuacct $ROOT/sys/fs/cgroup/cpuacct",
+                                   "mount - $ROOT/sys/fs/cgroup - MS_REC|MS_PRIVATE -"}))
+      << "no read-only remount of the tmpfs, then the propagation";
+}
+
+// On a pure cgroup v2 host the container's cgroup directory itself.
+TEST_F(StorageStageTest, CgroupMountOnAV2Host) {
+  rootfs.make_dir("sys/fs/cgroup");
+  testing::play_cgroup_v2_host(*fs, "/system.slice/nsrun-c1");
+  spec.mounts = {{"/sys/fs/cgroup", "cgroup", "cgroup", {"ro", "nosuid", "noexec", "nodev"}}};
+  run_prepare();
+  EXPECT_EQ(run_create_container(),
+            concat({private_and_rbind,
+                    proc_and_dev,
+                    sys_and_tmp,
+                    {
+                        "mount /sys/fs/cgroup/system.slice/nsrun-c1 $ROOT/sys/fs/cgroup - "
+                        "MS_BIND|MS_REC -",
+                        "mount - $ROOT/sys/fs/cgroup - "
+                        "MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC|MS_REMOUNT|MS_BIND -",
+                    },
+                    etc_binds,
+                    {"umask 022"},
+                    switch_root}));
+}
+
+TEST_F(StorageStageTest, CgroupMountOnAHostWithoutCgroupsIsAnError) {
+  spec.mounts = {{"/sys/fs/cgroup", "cgroup", "cgroup", {"ro"}}};
+  run_prepare();
+  EXPECT_EQ(create_container_error(),
+            "cannot mount cgroup on /sys/fs/cgroup: the host has no cgroup filesystem at "
+            "/sys/fs/cgroup");
+}
+
+// The default one is left out there instead (the fixture's host has no cgroups): see the
+// sequences above, which have nothing between /tmp and the spec's mounts.
+
+TEST_F(StorageStageTest, SharingTheHostNetworkBindsTheHostSysReadOnly) {
+  spec.namespaces.clear();
+  run_prepare();
+  Lines calls = run_create_container();
+  EXPECT_TRUE(contains_run(calls, {
+                                      "mount /sys $ROOT/sys - MS_BIND|MS_REC -",
+                                      "mount_setattr $ROOT/sys AT_RECURSIVE "
+                                      "MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV|"
+                                      "MOUNT_ATTR_NOEXEC",
+                                      "mount tmpfs $ROOT/tmp tmpfs MS_NOSUID|MS_NODEV mode=1777",
+                                  }));
+  EXPECT_EQ(std::count_if(calls.begin(), calls.end(),
+                          [](const std::string& line) { return line.starts_with("mount sysfs"); }),
+            0);
+}
+
+TEST_F(StorageStageTest, RecursiveReadOnlyAndPropagationOfABind) {
+  bind("dir", "/data", {"rbind", "rro", "rnosuid", "nodev", "runbindable"});
+  run_prepare();
+  EXPECT_TRUE(
+      contains_run(run_create_container(), {
+                                               "mount $HOST/dir $ROOT/data - MS_BIND|MS_REC -",
+                                               "mount - $ROOT/data - MS_NODEV|MS_REMOUNT|MS_BIND -",
+                                               "mount_setattr $ROOT/data AT_RECURSIVE "
+                                               "MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID",
+                                               "mount - $ROOT/data - MS_REC|MS_UNBINDABLE -",
+                                           }));
+}
+
+TEST_F(StorageStageTest, ReadWriteBindIsNotRemounted) {
+  bind("dir", "/data", {"bind", "rw", "shared"});
+  run_prepare();
+  EXPECT_TRUE(contains_run(run_create_container(), {
+                                                       "mount $HOST/dir $ROOT/data - MS_BIND -",
+                                                       "mount - $ROOT/data - MS_SHARED -",
+                                                   }));
+}
+
+TEST_F(StorageStageTest, DevptsAndMqueueOptionsPassAsFlagsAndData) {
+  rootfs.make_dir("mnt");
+  spec.mounts = {
+      {"/mnt/pts",
+       "devpts",
+       "devpts",
+       {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+      {"/mnt/mq", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}},
+      {"/mnt/ro", "tmpfs", "tmpfs", {"ro", "strictatime", "mode=755", "size=65536k"}},
+  };
+  run_prepare();
+  EXPECT_TRUE(contains_run(
+      run_create_container(),
+      {
+          "mount devpts $ROOT/mnt/pts devpts MS_NOSUID|MS_NOEXEC "
+          "newinstance,ptmxmode=0666,mode=0620,gid=5",
+          "mount mqueue $ROOT/mnt/mq mqueue MS_NOSUID|MS_NODEV|MS_NOEXEC -",
+          "mount tmpfs $ROOT/mnt/ro tmpfs MS_RDONLY|MS_STRICTATIME mode=755,size=65536k",
+      }));
 }
 
 TEST_F(StorageStageTest, RefusedMknodBindsTheHostNode) {

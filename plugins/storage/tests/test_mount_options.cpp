@@ -47,13 +47,35 @@ TEST(TranslateMountOptions, DefaultsIsNothing) {
   EXPECT_EQ(options.data, "");
 }
 
-TEST(BindMountAttributes, FromOptions) {
-  EXPECT_EQ(bind_mount_attributes({"rbind", "ro"}), std::uint64_t{MOUNT_ATTR_RDONLY});
-  EXPECT_EQ(bind_mount_attributes({"rbind", "rw"}), 0u);
-  EXPECT_EQ(bind_mount_attributes({"ro", "rw"}), 0u);
-  EXPECT_EQ(
-      bind_mount_attributes({"ro", "nosuid", "nodev", "noexec"}),
-      std::uint64_t{MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC});
+TEST(TranslateMountOptions, RecursiveAttributes) {
+  MountOptions options = translate_mount_options({"rbind", "rro", "rnosuid", "rnodev", "rnoexec"});
+  EXPECT_EQ(options.recursive_attributes, std::uint64_t{MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+                                                        MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC});
+  EXPECT_EQ(mount_flag_names(options.flags), "MS_BIND|MS_REC");
+  EXPECT_EQ(options.data, "") << "never passed to the filesystem";
+}
+
+TEST(TranslateMountOptions, EveryPropagation) {
+  for (auto [option, names] :
+       {std::pair{"private", "MS_PRIVATE"}, std::pair{"rprivate", "MS_REC|MS_PRIVATE"},
+        std::pair{"slave", "MS_SLAVE"}, std::pair{"rslave", "MS_REC|MS_SLAVE"},
+        std::pair{"shared", "MS_SHARED"}, std::pair{"rshared", "MS_REC|MS_SHARED"},
+        std::pair{"unbindable", "MS_UNBINDABLE"}, std::pair{"runbindable", "MS_REC|MS_UNBINDABLE"}})
+    EXPECT_EQ(mount_flag_names(translate_mount_options({option}).propagation), names) << option;
+}
+
+TEST(TranslateMountOptions, Strictatime) {
+  EXPECT_EQ(mount_flag_names(translate_mount_options({"nosuid", "strictatime"}).flags),
+            "MS_NOSUID|MS_STRICTATIME");
+  EXPECT_EQ(translate_mount_options({"strictatime", "nostrictatime"}).flags, 0u);
+}
+
+TEST(BindRemountFlags, PerMountFlagsOnly) {
+  MountOptions options =
+      translate_mount_options({"rbind", "ro", "nosuid", "nodev", "noexec", "noatime", "sync"});
+  EXPECT_EQ(mount_flag_names(bind_remount_flags(options.flags)),
+            "MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC|MS_NOATIME");
+  EXPECT_EQ(bind_remount_flags(translate_mount_options({"rbind", "rw"}).flags), 0u);
 }
 
 TEST(IsBindMount, ByTypeOrOption) {
@@ -63,10 +85,35 @@ TEST(IsBindMount, ByTypeOrOption) {
   EXPECT_FALSE(is_bind_mount(MountSpec{"/a", "tmpfs", "tmpfs", {"nosuid"}}));
 }
 
+TEST(IsCgroupMount, ByType) {
+  EXPECT_TRUE(is_cgroup_mount(MountSpec{"/sys/fs/cgroup", "cgroup", "cgroup", {"ro"}}));
+  EXPECT_TRUE(is_cgroup_mount(MountSpec{"/sys/fs/cgroup", "cgroup2", "cgroup2", {}}));
+  EXPECT_FALSE(is_cgroup_mount(MountSpec{"/sys/fs/cgroup", "cgroup", "/x", {"rbind"}}));
+}
+
 TEST(FirstUnsupportedBindOption, NamesTheFirstUnknown) {
   EXPECT_EQ(first_unsupported_bind_option({"rbind", "ro"}), std::nullopt);
   EXPECT_EQ(first_unsupported_bind_option({"rbind", "xyz", "abc"}), "xyz");
   EXPECT_EQ(first_unsupported_bind_option({"mode=755"}), "mode=755");
+  EXPECT_EQ(first_unsupported_bind_option({"bind", "sync"}), "sync") << "a filesystem flag";
+}
+
+TEST(FirstUnsupportedBindOption, EveryPerMountFlagPropagationAndRecursiveOptionIsFine) {
+  EXPECT_EQ(
+      first_unsupported_bind_option(
+          {"rbind",    "bind",       "ro",          "rw",         "nosuid",      "suid",
+           "nodev",    "dev",        "noexec",      "exec",       "atime",       "noatime",
+           "diratime", "nodiratime", "relatime",    "norelatime", "strictatime", "nostrictatime",
+           "defaults", "private",    "rprivate",    "slave",      "rslave",      "shared",
+           "rshared",  "unbindable", "runbindable", "rro",        "rnosuid",     "rnodev",
+           "rnoexec"}),
+      std::nullopt);
+}
+
+TEST(FirstUnimplementedOption, OtherRuntimesExtensions) {
+  EXPECT_EQ(first_unimplemented_option({"nosuid", "mode=755"}), std::nullopt);
+  EXPECT_EQ(first_unimplemented_option({"nosuid", "tmpcopyup"}), "tmpcopyup");
+  EXPECT_EQ(first_unimplemented_option({"rbind", "idmap"}), "idmap");
 }
 
 }  // namespace

@@ -66,14 +66,35 @@ TEST(ValidateMount, UnknownOption) {
   EXPECT_EQ(error_of([&] {
               validate_mount(bind(host.path(), "/data", {"rbind", "xyz"}));
             }),
-            "mount option \"xyz\" is not supported (use ro or rw)");
+            "mount on \"/data\": option \"xyz\" is not supported for a bind mount (a bind "
+            "takes flags such as ro, nosuid, rro, rprivate; no filesystem options)");
+}
+
+TEST(ValidateMount, UnimplementedOptionOfAnyMount) {
+  EXPECT_EQ(error_of([] {
+              validate_mount(MountSpec{"/run", "tmpfs", "tmpfs", {"nosuid", "tmpcopyup"}});
+            }),
+            "mount on \"/run\": option \"tmpcopyup\" is not supported by nsrun (remove it)");
+}
+
+TEST(ValidateMount, CgroupMountTakesFlagsOnly) {
+  EXPECT_NO_THROW(validate_mount(
+      MountSpec{"/sys/fs/cgroup", "cgroup", "cgroup", {"ro", "nosuid", "noexec", "nodev"}}));
+  EXPECT_NO_THROW(validate_mount(MountSpec{"/sys/fs/cgroup", "cgroup2", "", {"rw", "rprivate"}}));
+  EXPECT_EQ(error_of([] {
+              validate_mount(MountSpec{"/sys/fs/cgroup", "cgroup", "cgroup", {"ro", "cpu"}});
+            }),
+            "mount on \"/sys/fs/cgroup\": option \"cpu\" is not supported for a cgroup mount (it "
+            "shows the container's own cgroups; give flags such as ro, nosuid, nodev, noexec)");
 }
 
 TEST(ValidateMount, OciBundleOptionsAreAccepted) {
   TempDir host;
-  EXPECT_NO_THROW(validate_mount(bind(host.path(), "/data",
-                                      {"rbind", "bind", "ro", "rw", "nosuid", "nodev", "noexec",
-                                       "rprivate", "private", "rslave", "slave"})));
+  EXPECT_NO_THROW(validate_mount(
+      bind(host.path(), "/data",
+           {"rbind",       "bind",    "ro",      "rw",     "nosuid",  "nodev",      "noexec",
+            "rprivate",    "private", "rslave",  "slave",  "shared",  "rshared",    "unbindable",
+            "runbindable", "rro",     "rnosuid", "rnodev", "rnoexec", "strictatime"})));
 }
 
 TEST(ValidateMount, BindImpliedByOptionIsCheckedAsABind) {

@@ -14,12 +14,45 @@
 
 namespace nsrun {
 
+/// `process.capabilities`: the five capability sets, each a list of names such as "CAP_CHOWN".
+/// A set the document leaves out is empty, as in runc.
+struct CapabilitiesSpec {
+  std::vector<std::string> bounding;
+  std::vector<std::string> effective;
+  std::vector<std::string> permitted;
+  std::vector<std::string> inheritable;
+  std::vector<std::string> ambient;
+};
+
+/// One entry of `process.rlimits`.
+struct RlimitSpec {
+  std::string type;  ///< "RLIMIT_NOFILE", ...
+  std::uint64_t soft = 0;
+  std::uint64_t hard = 0;
+};
+
+/// `process.user`. The ids are kept as the document gives them (range checks belong to the
+/// stage that applies them, so that its message can name the fix).
+struct UserSpec {
+  std::int64_t uid = 0;
+  std::int64_t gid = 0;
+  std::optional<std::int64_t> umask;
+  std::vector<std::int64_t> additional_gids;
+};
+
 /// `process` of config.json: what is executed as the container's PID 1.
 struct ProcessSpec {
   std::vector<std::string> args;  ///< argv; args[0] is looked up in the container's PATH
   std::vector<std::string> env;   ///< "KEY=VALUE" entries; the complete environment
   std::string cwd = "/";          ///< absolute path inside the container
   bool terminal = false;          ///< allocate a pseudo-terminal (not supported yet)
+  /// Unset: the process keeps the capabilities nsrun runs with.
+  std::optional<CapabilitiesSpec> capabilities;
+  bool no_new_privileges = false;
+  std::vector<RlimitSpec> rlimits;
+  /// Unset: the process keeps nsrun's user, groups and umask.
+  std::optional<UserSpec> user;
+  std::optional<std::int64_t> oom_score_adj;
 
   /// The value of environment variable `key`, or nullptr.
   const std::string* env_value(const std::string& key) const {
@@ -90,6 +123,11 @@ struct ContainerSpec {
   /// (beneath the cgroup nsrun runs in). Absolute paths are relative to each hierarchy's root.
   std::string cgroups_path;
   std::map<std::string, std::string> annotations;
+  /// `linux.maskedPaths` and `linux.readonlyPaths`: container paths.
+  std::vector<std::string> masked_paths;
+  std::vector<std::string> readonly_paths;
+  /// `linux.sysctl`: "net.ipv4.ip_forward" -> "1".
+  std::map<std::string, std::string> sysctl;
 
   /// True when `linux.namespaces` asks for a namespace of this type.
   bool has_namespace(const std::string& type) const {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "nsrun/spec.hpp"
@@ -61,6 +62,29 @@ class Field {
       return static_cast<std::int64_t>(v->as_uint64());
     wrong(key, "an integer");
   }
+  /// A non-negative integer up to UINT64_MAX (rlimits use UINT64_MAX for "unlimited").
+  std::optional<std::uint64_t> unsigned_integer(std::string_view key) const {
+    const value* v = get(key);
+    if (!v || v->is_null()) return std::nullopt;
+    if (v->is_uint64()) return v->as_uint64();
+    if (v->is_int64() && v->as_int64() >= 0) return static_cast<std::uint64_t>(v->as_int64());
+    wrong(key, "an integer from 0 to 18446744073709551615");
+  }
+  std::vector<std::int64_t> integers(std::string_view key) const {
+    std::vector<std::int64_t> out;
+    const value* v = get(key);
+    if (!v || v->is_null()) return out;
+    if (!v->is_array()) wrong(key, "an array of integers");
+    for (const auto& item : v->as_array()) {
+      if (item.is_int64())
+        out.push_back(item.as_int64());
+      else if (item.is_uint64() && item.as_uint64() <= static_cast<std::uint64_t>(INT64_MAX))
+        out.push_back(static_cast<std::int64_t>(item.as_uint64()));
+      else
+        wrong(key, "an array of integers");
+    }
+    return out;
+  }
   std::vector<std::string> strings(std::string_view key) const {
     std::vector<std::string> out;
     const value* v = get(key);
@@ -96,6 +120,35 @@ inline void read_process(const object& process, ProcessSpec& out) {
   out.env = f.strings("env");
   if (auto cwd = f.string("cwd")) out.cwd = *cwd;
   if (auto terminal = f.boolean("terminal")) out.terminal = *terminal;
+  if (const object* capabilities = f.child("capabilities")) {
+    Field c(*capabilities, "process.capabilities");
+    out.capabilities =
+        CapabilitiesSpec{c.strings("bounding"), c.strings("effective"), c.strings("permitted"),
+                         c.strings("inheritable"), c.strings("ambient")};
+  }
+  if (auto no_new_privileges = f.boolean("noNewPrivileges"))
+    out.no_new_privileges = *no_new_privileges;
+  if (const array* rlimits = f.list("rlimits")) {
+    for (std::size_t i = 0; i < rlimits->size(); ++i) {
+      std::string path = "process.rlimits[" + std::to_string(i) + "]";
+      if (!(*rlimits)[i].is_object())
+        throw SpecError("config.json: " + path + " must be an object");
+      Field r((*rlimits)[i].as_object(), path);
+      RlimitSpec rlimit;
+      auto type = r.string("type");
+      auto soft = r.unsigned_integer("soft");
+      auto hard = r.unsigned_integer("hard");
+      if (!type || !soft || !hard)
+        throw SpecError("config.json: " + path + " needs type, soft and hard");
+      out.rlimits.push_back({*type, *soft, *hard});
+    }
+  }
+  if (const object* user = f.child("user")) {
+    Field u(*user, "process.user");
+    out.user = UserSpec{u.integer("uid").value_or(0), u.integer("gid").value_or(0),
+                        u.integer("umask"), u.integers("additionalGids")};
+  }
+  out.oom_score_adj = f.integer("oomScoreAdj");
 }
 
 inline void read_mounts(const array& mounts, std::vector<MountSpec>& out) {
@@ -156,6 +209,49 @@ inline array string_array(const std::vector<std::string>& items) {
   return array(items.begin(), items.end());
 }
 
+// Writes the process fields the security stage implements; a field the spec leaves unset is
+// removed, and an empty list is written only where the document already had the key (so that an
+// unchanged spec gives back an unchanged document).
+inline void write_process_security(const ProcessSpec& spec, object& process) {
+  auto keep_list = [](const object& parent, std::string_view key, bool empty) {
+    return !empty || parent.contains(key);
+  };
+  if (spec.capabilities) {
+    object& capabilities = child_object(process, "capabilities");
+    const std::pair<const char*, const std::vector<std::string>*> sets[] = {
+        {"bounding", &spec.capabilities->bounding},
+        {"effective", &spec.capabilities->effective},
+        {"permitted", &spec.capabilities->permitted},
+        {"inheritable", &spec.capabilities->inheritable},
+        {"ambient", &spec.capabilities->ambient}};
+    for (const auto& [key, names] : sets)
+      set_or_erase(capabilities, key, string_array(*names),
+                   keep_list(capabilities, key, names->empty()));
+  } else {
+    process.erase("capabilities");
+  }
+  set_or_erase(process, "noNewPrivileges", spec.no_new_privileges,
+               spec.no_new_privileges || process.contains("noNewPrivileges"));
+  array rlimits;
+  for (const auto& r : spec.rlimits)
+    rlimits.push_back(object{{"type", r.type}, {"soft", r.soft}, {"hard", r.hard}});
+  set_or_erase(process, "rlimits", std::move(rlimits),
+               keep_list(process, "rlimits", spec.rlimits.empty()));
+  if (spec.user) {
+    object& user = child_object(process, "user");
+    user["uid"] = spec.user->uid;
+    user["gid"] = spec.user->gid;
+    set_or_erase(user, "umask", spec.user->umask.value_or(0), spec.user->umask.has_value());
+    array gids(spec.user->additional_gids.begin(), spec.user->additional_gids.end());
+    set_or_erase(user, "additionalGids", std::move(gids),
+                 keep_list(user, "additionalGids", spec.user->additional_gids.empty()));
+  } else {
+    process.erase("user");
+  }
+  set_or_erase(process, "oomScoreAdj", spec.oom_score_adj.value_or(0),
+               spec.oom_score_adj.has_value());
+}
+
 }  // namespace detail
 
 /// Reads the modelled subset of an OCI runtime-spec config.json; a modelled field of the wrong
@@ -203,6 +299,16 @@ inline ContainerSpec spec_from_json(const boost::json::value& config,
     if (const boost::json::object* resources = l.child("resources"))
       detail::read_resources(*resources, spec.resources);
     spec.cgroups_path = l.string("cgroupsPath").value_or("");
+    spec.masked_paths = l.strings("maskedPaths");
+    spec.readonly_paths = l.strings("readonlyPaths");
+    if (const boost::json::object* sysctl = l.child("sysctl")) {
+      for (const auto& kv : *sysctl) {
+        if (!kv.value().is_string())
+          throw SpecError("config.json: linux.sysctl." + std::string(kv.key()) +
+                          " must be a string");
+        spec.sysctl[std::string(kv.key())] = std::string(kv.value().as_string());
+      }
+    }
   }
   return spec;
 }
@@ -217,6 +323,7 @@ inline boost::json::object spec_to_json(const ContainerSpec& spec, boost::json::
   process["env"] = string_array(spec.process.env);
   process["cwd"] = spec.process.cwd;
   process["terminal"] = spec.process.terminal;
+  write_process_security(spec.process, process);
   object& root = child_object(base, "root");
   root["path"] = spec.root.path;
   root["readonly"] = spec.root.readonly;
@@ -250,6 +357,16 @@ inline boost::json::object spec_to_json(const ContainerSpec& spec, boost::json::
   }
   linux_section["namespaces"] = std::move(namespaces);
   linux_section["cgroupsPath"] = spec.cgroups_path;
+  set_or_erase(linux_section, "maskedPaths", string_array(spec.masked_paths),
+               !spec.masked_paths.empty() || linux_section.contains("maskedPaths"));
+  set_or_erase(linux_section, "readonlyPaths", string_array(spec.readonly_paths),
+               !spec.readonly_paths.empty() || linux_section.contains("readonlyPaths"));
+  {
+    object sysctl;
+    for (const auto& [key, val] : spec.sysctl) sysctl[key] = val;
+    bool keep = !sysctl.empty() || linux_section.contains("sysctl");
+    set_or_erase(linux_section, "sysctl", std::move(sysctl), keep);
+  }
   const auto& r = spec.resources;
   object& resources = child_object(linux_section, "resources");
   {

@@ -28,6 +28,9 @@ namespace nsrun::cgroups {
 class CgroupsStage final : public IStage {
  public:
   static constexpr const char* claims[] = {"linux.resources", "linux.cgroupsPath"};
+  /// The container process is in its cgroups once this stage's create_container ran: a stage
+  /// that shows the process its cgroup (storage mounts /sys/fs/cgroup) must come after it.
+  static constexpr nsrun_contract provides[] = {{"cgroups.membership", 0}};
   /// docker's resource flags; they override a bundle's linux.resources field by field.
   static constexpr nsrun_flag flags[] = {
       {"memory", "m", NSRUN_FLAG_STRING, "SIZE",

@@ -1,7 +1,8 @@
 // nsrun.storage: every call that changes the host's (or the container's) filesystem or mount
 // table goes through HostFs, so that unit tests can record the exact sequence without root, in
-// the manner of youki's `Syscall` trait. Read-only look-ups (readlink, stat, realpath) are made
-// directly: tests run them against a real temporary rootfs.
+// the manner of youki's `Syscall` trait. Read-only look-ups into the rootfs (readlink, stat,
+// realpath) are made directly: tests run them against a real temporary rootfs. Look-ups of the
+// host's cgroup setup go through HostFs too, so that tests can play a cgroup v1 or v2 host.
 #pragma once
 
 #include <sys/types.h>
@@ -9,12 +10,20 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace nsrun::storage {
 
 /// An errno value; 0 means success. HostFs methods report failure this way (never by throwing)
 /// because callers branch on specific values (EEXIST, EPERM, EINVAL) to choose a fallback.
 using Errno = int;
+
+/// A symbolic link found in a directory: its name and what it points to.
+struct SymlinkEntry {
+  std::string name;
+  std::string target;
+  bool operator==(const SymlinkEntry&) const = default;
+};
 
 /// The host calls the storage stage makes. An empty string argument stands for a null pointer
 /// where the system call accepts one (mount's source, fstype and data).
@@ -51,6 +60,12 @@ class HostFs {
   /// True when the calling process shares the mount namespace of PID 1 of the /proc it sees,
   /// i.e. it did not get a mount namespace of its own. False when this cannot be determined.
   virtual bool in_host_mount_namespace() = 0;
+  /// statfs(2): the type (f_type, a *_MAGIC value) of the filesystem holding `path`.
+  virtual Errno filesystem_type(const std::string& path, std::int64_t& type) = 0;
+  /// Reads the whole file `path` into `content` (small kernel files: /proc/self/cgroup...).
+  virtual Errno read_file(const std::string& path, std::string& content) = 0;
+  /// The symbolic links directly in `dir`, sorted by name.
+  virtual Errno read_symlinks(const std::string& dir, std::vector<SymlinkEntry>& links) = 0;
 };
 
 /// The real thing: each method is the system call of the same name.
@@ -70,6 +85,9 @@ class RealHostFs final : public HostFs {
   Errno write_file(const std::string& path, std::string_view content, mode_t mode) override;
   mode_t umask(mode_t mask) override;
   bool in_host_mount_namespace() override;
+  Errno filesystem_type(const std::string& path, std::int64_t& type) override;
+  Errno read_file(const std::string& path, std::string& content) override;
+  Errno read_symlinks(const std::string& dir, std::vector<SymlinkEntry>& links) override;
 };
 
 }  // namespace nsrun::storage

@@ -28,7 +28,10 @@ namespace nsrun::storage {
 struct MountOptions {
   unsigned long flags = 0;        ///< MS_* flags for the mount itself (MS_BIND|MS_REC for rbind)
   unsigned long propagation = 0;  ///< MS_PRIVATE, MS_SLAVE... (|MS_REC), set by a second mount(2)
-  std::string data;               ///< the options mount(2) has no flag for, e.g. "mode=755,size=1m"
+  /// MOUNT_ATTR_* bits of "rro", "rnosuid", "rnodev", "rnoexec": set with mount_setattr and
+  /// AT_RECURSIVE on the mount and every mount beneath it.
+  std::uint64_t recursive_attributes = 0;
+  std::string data;  ///< the options mount(2) has no flag for, e.g. "mode=755,size=1m"
 };
 
 /// Translates OCI options as runc does: a known flag name sets (or, for "rw", "suid", "dev"...
@@ -37,16 +40,28 @@ struct MountOptions {
 /// MS_NOSUID|MS_NODEV and "mode=755,size=65536k".
 MountOptions translate_mount_options(const std::vector<std::string>& options);
 
+/// The MS_* flags a bind mount takes only from a second, remounting mount(2)
+/// (MS_BIND|MS_REMOUNT|flags): the kernel ignores all but MS_REC on the bind itself.
+/// ro, nosuid, nodev, noexec and the atime options.
+unsigned long bind_remount_flags(unsigned long flags);
+
 /// True for a bind mount: type "bind", or any type with a "bind"/"rbind" option (OCI allows both).
 bool is_bind_mount(const MountSpec& mount);
 
-/// The first option a bind mount does not support, if any. Supported: rbind, bind, ro, rw,
-/// nosuid, nodev, noexec, and the propagation options private, rprivate, slave, rslave.
+/// True for the container's view of its cgroups: type "cgroup" or "cgroup2" (which one the
+/// container gets is the host's choice, as with runc).
+bool is_cgroup_mount(const MountSpec& mount);
+
+/// The first option a bind mount does not support, if any: a bind mount passes no data to a
+/// filesystem, so every option must be a flag (rbind, bind, ro, rw, nosuid, suid, nodev, dev,
+/// noexec, exec, the atime options, defaults), a propagation option (private, rprivate, slave,
+/// rslave, shared, rshared, unbindable, runbindable) or a recursive one (rro, rnosuid, rnodev,
+/// rnoexec).
 std::optional<std::string> first_unsupported_bind_option(const std::vector<std::string>& options);
 
-/// The MOUNT_ATTR_* bits a bind mount's options ask for (ro, nosuid, nodev, noexec). They are
-/// applied after the bind with mount_setattr(AT_RECURSIVE), so that "ro" also covers every
-/// submount of an rbind (a plain MS_REMOUNT|MS_RDONLY would change the top mount only).
-std::uint64_t bind_mount_attributes(const std::vector<std::string>& options);
+/// The first option of any mount that names a feature of another runtime nsrun does not
+/// implement (crun's "tmpcopyup", "idmap", "copy-symlink"...): passed on as data it would reach
+/// the filesystem, which would refuse it with a less helpful EINVAL.
+std::optional<std::string> first_unimplemented_option(const std::vector<std::string>& options);
 
 }  // namespace nsrun::storage

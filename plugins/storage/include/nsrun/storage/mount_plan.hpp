@@ -21,12 +21,22 @@ enum class MountpointType { directory, file };
 struct PlannedMount {
   std::string destination;  ///< cleaned container path, as the spec wrote it
   std::string source;       ///< host path for binds; the device name ("tmpfs") otherwise
-  std::string fstype;       ///< empty for a bind
-  unsigned long flags = 0;  ///< mount(2) flags
-  std::string data;         ///< mount(2) data
-  /// Binds only: MOUNT_ATTR_* bits set with mount_setattr(AT_RECURSIVE) after the bind.
+  std::string fstype;       ///< empty for a bind; "cgroup" for the container's cgroupfs
+  unsigned long flags =
+      0;             ///< mount(2) flags; for the cgroupfs, those its binds are remounted with
+  std::string data;  ///< mount(2) data
+  /// Binds only: the flags (ro, nosuid...) set by MS_BIND|MS_REMOUNT after the bind, which
+  /// ignores them; 0 for no remount.
+  unsigned long remount_flags = 0;
+  /// MOUNT_ATTR_* bits ("rro"...) set with mount_setattr(AT_RECURSIVE) after the mount.
   std::uint64_t recursive_attributes = 0;
   unsigned long propagation = 0;  ///< MS_PRIVATE, MS_SLAVE... set after the mount; 0 for none
+  /// The container's view of its cgroups (a "cgroup" or "cgroup2" mount, see cgroupfs.hpp),
+  /// made of a tmpfs and binds decided in the container process.
+  bool cgroupfs = false;
+  /// The stage's own cgroupfs, which a host without cgroups at /sys/fs/cgroup goes without (one
+  /// the spec asks for is an error there).
+  bool only_if_host_has_cgroups = false;
   MountpointType mountpoint = MountpointType::directory;
   ResolvedPath target;  ///< the destination resolved inside the rootfs during prepare
   /// The destination lies beneath an earlier mount (/dev/mqueue beneath the /dev tmpfs, a bind
@@ -34,7 +44,7 @@ struct PlannedMount {
   /// again, and its mountpoint created, in the container after the earlier mount is made.
   bool beneath_earlier_mount = false;
 
-  bool is_bind() const { return fstype.empty(); }
+  bool is_bind() const { return fstype.empty() && !cgroupfs; }
 };
 
 /// A file nsrun generated in the state dir and bind-mounts into the container.
@@ -49,7 +59,14 @@ struct MountPlan {
   ResolvedPath proc, dev, sys, tmp;  ///< the stage's own mounts (dev also gets pts and shm)
   std::vector<PlannedMount> mounts;  ///< spec.mounts in spec order, then the generated files
   bool readonly_root = false;
+  /// /sys is a read-only rbind of the host's, not a fresh sysfs: a container sharing the host's
+  /// network namespace cannot mount sysfs (it shows the network namespace of its mounter). Set
+  /// in create_container, once every stage's prepare has said which namespaces there are.
+  bool bind_host_sys = false;
 };
+
+/// Where the stage gives the container its cgroups when the spec mounts nothing there.
+inline constexpr const char* default_cgroupfs_destination = "/sys/fs/cgroup";
 
 /// The destinations the stage mounts itself: a non-bind mount of spec.mounts onto one of them
 /// is skipped, so that the stage's own, known-good setup wins over a bundle's.
@@ -59,7 +76,9 @@ bool is_stage_owned_destination(std::string_view cleaned_destination);
 bool spec_mounts_destination(const ContainerSpec& spec, std::string_view destination);
 
 /// Builds the plan: resolves every destination inside `rootfs` (canonical) and decides which
-/// lie beneath an earlier mount. Reads the rootfs (readlink) and bind sources (stat); changes
+/// lie beneath an earlier mount. Unless the spec mounts something at /sys/fs/cgroup, the plan
+/// starts with a read-only cgroupfs there (docker and podman always ask for one; `nsrun run`
+/// gets the same). Reads the rootfs (readlink) and bind sources (stat); changes
 /// nothing. Skipped mounts are logged at debug.
 MountPlan plan_mounts(const ContainerSpec& spec, const std::string& rootfs,
                       const std::vector<GeneratedFile>& generated, Logger& log);

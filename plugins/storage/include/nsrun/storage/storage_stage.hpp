@@ -26,7 +26,9 @@ class StorageStage : public IStage {
   static constexpr nsrun_contract provides[] = {{"files", 0}, {"storage.root", 0}};
   static constexpr nsrun_contract needs[] = {
       {"network.address", NSRUN_NEED_OPTIONAL | NSRUN_NEED_AFTER_PREPARE},
-      {"network.resolv_conf", NSRUN_NEED_OPTIONAL | NSRUN_NEED_AFTER_PREPARE}};
+      {"network.resolv_conf", NSRUN_NEED_OPTIONAL | NSRUN_NEED_AFTER_PREPARE},
+      // The cgroupfs at /sys/fs/cgroup shows the cgroup the process is in when it is mounted.
+      {"cgroups.membership", NSRUN_NEED_OPTIONAL}};
   static constexpr const char* claims[] = {"root", "mounts"};
 
   /// The stage as the plugin loader creates it: real host calls, the host's /etc/resolv.conf.

@@ -1,0 +1,156 @@
+// start_container against a recording fake host: the exact calls, in the kernel's order.
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "fake_host.hpp"
+#include "nsrun/security/security_stage.hpp"
+#include "nsrun/testing.hpp"
+
+namespace nsrun::security {
+namespace {
+
+struct SecurityStageTest : ::testing::Test {
+  testing::StageHarness h;
+  test::FakeHost* host = nullptr;
+  std::unique_ptr<SecurityStage> stage;
+
+  void SetUp() override {
+    auto fake = std::make_unique<test::FakeHost>();
+    host = fake.get();
+    host->last_cap = 12;  // a short bounding set keeps the expected calls readable
+    stage = std::make_unique<SecurityStage>(std::move(fake));
+    h.spec.process.args = {"sh"};
+    h.spec.namespaces = {{"pid", ""}, {"mount", ""}, {"ipc", ""}, {"network", ""}};
+  }
+  // validate then start_container, as the core runs them; the calls of start_container.
+  std::vector<std::string> run() {
+    h.run(*stage, Phase::validate);
+    EXPECT_TRUE(host->calls.empty()) << "validate acted on the host";
+    h.run(*stage, Phase::start_container);
+    return host->calls;
+  }
+  std::string start_error() {
+    h.run(*stage, Phase::validate);
+    try {
+      h.run(*stage, Phase::start_container);
+    } catch (const StageError& e) {
+      return e.what();
+    }
+    return "";
+  }
+  static std::vector<std::string> drops_except(std::vector<int> kept, int last) {
+    std::vector<std::string> out;
+    for (int cap = 0; cap <= last; ++cap)
+      if (std::find(kept.begin(), kept.end(), cap) == kept.end())
+        out.push_back("drop-bound " + std::to_string(cap));
+    return out;
+  }
+};
+
+TEST_F(SecurityStageTest, AppliesEveryFieldInTheKernelsOrder) {
+  auto& p = h.spec.process;
+  // CAP_CHOWN 0, CAP_KILL 5, CAP_NET_BIND_SERVICE 10.
+  p.capabilities = CapabilitiesSpec{{"CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"},
+                                    {"CAP_KILL", "CAP_NET_BIND_SERVICE"},
+                                    {"CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"},
+                                    {"CAP_NET_BIND_SERVICE"},
+                                    {"CAP_NET_BIND_SERVICE"}};
+  p.no_new_privileges = true;
+  p.rlimits = {{"RLIMIT_NOFILE", 1024, 4096}};
+  p.user = UserSpec{1000, 1000, 022, {10, 20}};
+  p.oom_score_adj = 500;
+  h.spec.masked_paths = {"/proc/kcore", "/proc/acpi", "/proc/not-here"};
+  h.spec.readonly_paths = {"/proc/sys", "/proc/gone"};
+  h.spec.sysctl = {{"net.ipv4.ip_forward", "1"}, {"kernel.shmmax", "4096"}};
+  host->kinds = {{"/proc/kcore", PathKind::file},
+                 {"/proc/acpi", PathKind::directory},
+                 {"/proc/sys", PathKind::directory}};
+
+  std::vector<std::string> expected = {
+      "write /proc/sys/kernel/shmmax 4096",
+      "write /proc/sys/net/ipv4/ip_forward 1",
+      "bind /dev/null /proc/kcore",
+      "tmpfs-ro /proc/acpi",
+      "rbind /proc/sys /proc/sys",
+      "readonly /proc/sys",
+      "rlimit " + std::to_string(RLIMIT_NOFILE) + " 1024 4096",
+      "write /proc/self/oom_score_adj 500",
+  };
+  for (auto& drop : drops_except({0, 5, 10}, 12)) expected.push_back(drop);
+  for (const char* line :
+       {"keepcaps", "setgroups 10 20", "setresgid 1000", "setresuid 1000", "umask 18",
+        "capset e=5,10 p=0,5,10 i=10", "ambient-reset", "ambient-raise 10", "no-new-privs"})
+    expected.push_back(line);
+  EXPECT_EQ(run(), expected);
+  EXPECT_TRUE(h.log.contains("/proc/not-here does not exist here; skipped"));
+  EXPECT_TRUE(h.log.contains("/proc/gone does not exist here; skipped"));
+}
+
+TEST_F(SecurityStageTest, AnAbsentFieldLeavesTheProcessAsItIs) {
+  EXPECT_TRUE(run().empty());
+}
+
+TEST_F(SecurityStageTest, AUserWithoutCapabilitiesSwitchesWithoutKeepingThem) {
+  h.spec.process.user = UserSpec{1000, 100, std::nullopt, {}};
+  EXPECT_EQ(run(), (std::vector<std::string>{"setgroups", "setresgid 100", "setresuid 1000"}));
+}
+
+TEST_F(SecurityStageTest, EmptyCapabilitySetsDropEverything) {
+  h.spec.process.capabilities = CapabilitiesSpec{};
+  auto expected = drops_except({}, 12);
+  for (const char* line : {"keepcaps", "capset e= p= i=", "ambient-reset"})
+    expected.push_back(line);
+  EXPECT_EQ(run(), expected);
+}
+
+TEST_F(SecurityStageTest, NoNewPrivilegesAlone) {
+  h.spec.process.no_new_privileges = true;
+  EXPECT_EQ(run(), (std::vector<std::string>{"no-new-privs"}));
+}
+
+TEST_F(SecurityStageTest, ARlimitTheKernelRefusesNamesTheLimit) {
+  h.spec.process.rlimits = {{"RLIMIT_NOFILE", 1048577, 1048577}};
+  h.spec.process.no_new_privileges = true;
+  host->failures = {{"rlimit", EPERM}};
+  EXPECT_EQ(start_error(),
+            "process.rlimits: cannot set RLIMIT_NOFILE to soft 1048577, hard 1048577: Operation "
+            "not permitted (raising a hard limit above the current one needs CAP_SYS_RESOURCE, "
+            "and RLIMIT_NOFILE cannot exceed fs.nr_open; lower the limit)");
+  EXPECT_EQ(host->calls.back(), "rlimit " + std::to_string(RLIMIT_NOFILE) + " 1048577 1048577")
+      << "nothing after a failure";
+}
+
+TEST_F(SecurityStageTest, FailuresNameTheFieldAndWhat) {
+  h.spec.sysctl = {{"net.ipv4.no_such", "1"}};
+  host->failures = {{"write /proc/sys", ENOENT}};
+  EXPECT_EQ(start_error(),
+            "linux.sysctl: cannot set net.ipv4.no_such to \"1\" (/proc/sys/net/ipv4/no_such): No "
+            "such file or directory (this kernel has no such sysctl; remove it)");
+
+  h.spec.sysctl.clear();
+  h.spec.masked_paths = {"/proc/kcore"};
+  host->kinds = {{"/proc/kcore", PathKind::file}};
+  host->failures = {{"bind /dev/null", ENOENT}};
+  EXPECT_EQ(start_error(),
+            "linux.maskedPaths: cannot mask /proc/kcore: No such file or directory (the "
+            "container has no /dev/null to mask it with)");
+
+  h.spec.masked_paths.clear();
+  h.spec.process.user = UserSpec{1000, 1000, std::nullopt, {}};
+  host->failures = {{"setresuid", EAGAIN}};
+  EXPECT_EQ(start_error(),
+            "process.user.uid: cannot switch to user 1000: Resource temporarily unavailable");
+
+  h.spec.process.user.reset();
+  h.spec.process.capabilities = CapabilitiesSpec{{"CAP_KILL"}, {}, {"CAP_KILL"}, {}, {}};
+  host->failures = {{"capset", EPERM}};
+  EXPECT_EQ(start_error(),
+            "process.capabilities: cannot set the effective, permitted and inheritable sets: "
+            "Operation not permitted (nsrun itself lacks one of the permitted capabilities)");
+}
+
+}  // namespace
+}  // namespace nsrun::security

@@ -1,0 +1,194 @@
+// End to end, as root: a bundle built from the config.json containerd 1.6 writes (plus the
+// cgroup mount containerd and podman add) runs, and the container sees every mount as asked.
+//
+// The bundle leaves out what another stage is to implement (process.capabilities, rlimits,
+// noNewPrivileges, linux.maskedPaths, readonlyPaths) and containerd's linux.cgroupsPath, so that
+// the container's cgroups go beneath this test's own (nsrun's default) and nothing is created
+// elsewhere in the host's hierarchies.
+//
+// The container must have joined its cgroups when the storage stage mounts its cgroupfs: the
+// cgroups stage joins them in its create_container, and comes before storage in the default
+// pipeline (a contract, "cgroups.membership", makes every pipeline keep that order).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "e2e.hpp"
+
+namespace nsrun::test {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool host_has_cgroup_v1_pids() {
+  return fs::exists("/sys/fs/cgroup/pids/pids.max") || fs::exists("/sys/fs/cgroup/pids/tasks");
+}
+
+class EngineBundleTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "end-to-end tests need root";
+    state_ = std::make_unique<TempDir>("nsrun-e2e-state-");
+    bundle_ = std::make_unique<TempDir>("nsrun-e2e-bundle-");
+    data_ = std::make_unique<TempDir>("nsrun-e2e-data-");
+    std::ofstream(data_->path() + "/hello.txt") << "hello\n";
+    config_ = json::parse(slurp(NSRUN_CONTAINERD_CONFIG)).as_object();
+    json::object& process = config_["process"].as_object();
+    for (const char* key : {"capabilities", "rlimits", "noNewPrivileges"}) process.erase(key);
+    json::object& linux_section = config_["linux"].as_object();
+    for (const char* key : {"maskedPaths", "readonlyPaths", "cgroupsPath"})
+      linux_section.erase(key);
+    linux_section["resources"].as_object()["pids"] = json::object{{"limit", 77}};
+    linux_section["resources"].as_object()["memory"] = json::object{{"limit", 64 << 20}};
+    config_["root"].as_object()["path"] = busybox_rootfs();
+    process["env"] = json::array{"PATH=/bin:/sbin"};
+    json::array& mounts = config_["mounts"].as_array();
+    mounts.push_back(json::object{{"destination", "/sys/fs/cgroup"},
+                                  {"type", "cgroup"},
+                                  {"source", "cgroup"},
+                                  {"options", json::array{"ro", "nosuid", "noexec", "nodev"}}});
+    mounts.push_back(json::object{{"destination", "/data"},
+                                  {"type", "bind"},
+                                  {"source", data_->path()},
+                                  {"options", json::array{"rbind", "ro", "nosuid", "rprivate"}}});
+  }
+
+  void TearDown() override {
+    if (!state_) return;
+    std::vector<std::string> left;
+    for (const auto& entry : fs::directory_iterator(state_->path()))
+      if (entry.path().filename() != "_ipam") left.push_back(entry.path().filename());
+    EXPECT_TRUE(left.empty()) << "state left behind: " << (left.empty() ? "" : left.front());
+  }
+
+  // Runs `script` with sh in a container of the bundle; `extra` are nsrun run flags.
+  CommandResult run_script(const std::string& script, const std::vector<std::string>& extra = {}) {
+    config_["process"].as_object()["args"] = json::array{"sh", "-c", script};
+    std::ofstream(bundle_->path() + "/config.json") << json::serialize(config_);
+    std::vector<std::string> argv{nsrun_binary(), "--root", state_->path(), "run"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.insert(argv.end(), {"--bundle", bundle_->path()});
+    return test::run(argv);
+  }
+
+  // The fields of the mountinfo line of `mount_point`, as the container printed it.
+  static std::string mount_line(const std::string& out, const std::string& mount_point) {
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);)
+      if (line.find(" " + mount_point + " ") != std::string::npos) return line;
+    return "";
+  }
+
+  std::unique_ptr<TempDir> state_, bundle_, data_;
+  json::object config_;
+};
+
+TEST_F(EngineBundleTest, CgroupfsShowsTheContainersOwnCgroupReadOnly) {
+  if (!host_has_cgroup_v1_pids()) GTEST_SKIP() << "needs a cgroup v1 pids hierarchy";
+  auto r = run_script(
+      // The shell's builtins read cgroup.procs: a cat would be listed too.
+      "cat /sys/fs/cgroup/pids/pids.max;"
+      "while read p; do printf '%s ' $p; done < /sys/fs/cgroup/pids/cgroup.procs; echo;"
+      "cat /sys/fs/cgroup/memory/memory.limit_in_bytes;"
+      "echo 5 > /sys/fs/cgroup/pids/pids.max 2>/dev/null && echo PIDS-WRITABLE;"
+      "mkdir /sys/fs/cgroup/x 2>/dev/null && echo TMPFS-WRITABLE;"
+      "ls /sys/fs/cgroup | tr '\\n' ' '; echo",
+      {"--network", "none"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream out(r.out);
+  std::string pids_max, procs, memory, listing;
+  std::getline(out, pids_max);
+  std::getline(out, procs);
+  std::getline(out, memory);
+  std::getline(out, listing);
+  EXPECT_EQ(pids_max, "77") << "the container's own pids cgroup: " << r.out;
+  EXPECT_EQ(procs, "1 ") << "only the container's processes are in it (the shell, pid 1)";
+  EXPECT_EQ(memory, "67108864") << "the container's own memory cgroup";
+  EXPECT_EQ(r.out.find("WRITABLE"), std::string::npos) << r.out;
+  // Every hierarchy the host mounts beneath /sys/fs/cgroup, under the same name.
+  for (const auto& entry : fs::directory_iterator("/sys/fs/cgroup"))
+    EXPECT_NE(listing.find(entry.path().filename().string() + " "), std::string::npos)
+        << entry.path() << " missing from " << listing;
+}
+
+TEST_F(EngineBundleTest, EveryMountOfTheEngineConfigIsMountedAsAsked) {
+  auto r = run_script(
+      "cat /proc/self/mountinfo;"
+      "touch /data/x 2>/dev/null && echo DATA-WRITABLE; cat /data/hello.txt;"
+      "touch /run/ok && echo run-ok; touch /sys/x 2>/dev/null && echo SYS-WRITABLE;"
+      "touch /sys/fs/cgroup/x 2>/dev/null && echo CGROUP-WRITABLE; true",
+      {"--network", "none"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string& out = r.out;
+  std::string mqueue = mount_line(out, "/dev/mqueue");
+  EXPECT_NE(mqueue.find(" - mqueue "), std::string::npos) << out;
+  EXPECT_NE(mqueue.find("nosuid,nodev,noexec"), std::string::npos) << mqueue;
+  std::string pts = mount_line(out, "/dev/pts");
+  EXPECT_NE(pts.find(" - devpts "), std::string::npos) << out;
+  EXPECT_NE(pts.find("gid=5,mode=620,ptmxmode=666"), std::string::npos) << pts;
+  std::string run = mount_line(out, "/run");
+  EXPECT_NE(run.find(" - tmpfs "), std::string::npos) << out;
+  EXPECT_NE(run.find("mode=755"), std::string::npos) << run;
+  EXPECT_NE(run.find("size=65536k"), std::string::npos) << run;
+  std::string sys = mount_line(out, "/sys");
+  EXPECT_NE(sys.find(" - sysfs "), std::string::npos) << "own netns, own sysfs: " << out;
+  EXPECT_NE(sys.find(" ro,"), std::string::npos) << sys;
+  std::string data = mount_line(out, "/data");
+  EXPECT_NE(data.find(" ro,nosuid"), std::string::npos) << data;
+  EXPECT_NE(out.find("hello\nrun-ok\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("WRITABLE"), std::string::npos) << out;
+}
+
+// Without a network namespace of its own the container gets the host's /sys, read-only.
+TEST_F(EngineBundleTest, SharingTheHostNetworkBindsTheHostSysReadOnly) {
+  json::array& namespaces = config_["linux"].as_object()["namespaces"].as_array();
+  json::array kept;
+  for (const auto& ns : namespaces)
+    if (ns.as_object().at("type") != "network") kept.push_back(ns);
+  namespaces = kept;
+  auto r = run_script(
+      "grep ' /sys ' /proc/self/mountinfo; touch /sys/x 2>/dev/null && echo SYS-WRITABLE;"
+      "ls /sys/class/net/lo >/dev/null && echo has-lo; true",
+      {"--network", "host"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(" ro,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("has-lo"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("WRITABLE"), std::string::npos) << r.out;
+}
+
+TEST_F(EngineBundleTest, UnknownBindOptionIsRefusedNamingDestinationAndOption) {
+  json::array& mounts = config_["mounts"].as_array();
+  mounts.back().as_object()["options"] = json::array{"rbind", "size=1m"};
+  auto r = run_script("true", {"--network", "none"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_NE(r.err.find("mount on \"/data\": option \"size=1m\" is not supported"),
+            std::string::npos)
+      << r.err;
+}
+
+// `nsrun run` (no bundle) gets the same read-only cgroupfs.
+TEST_F(EngineBundleTest, RunWithFlagsGetsTheReadOnlyCgroupfsToo) {
+  if (!host_has_cgroup_v1_pids()) GTEST_SKIP() << "needs a cgroup v1 pids hierarchy";
+  TempDir work("nsrun-e2e-work-");
+  auto r = nsrun_run({"--network", "none", "--pids-limit", "33", "sh", "-c",
+                      "cat /sys/fs/cgroup/pids/pids.max; touch /sys/fs/cgroup/pids/x 2>/dev/null "
+                      "&& echo WRITABLE; true"},
+                     state_->path(), "", 60, work.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "33\n");
+}
+
+}  // namespace
+}  // namespace nsrun::test

@@ -1,0 +1,349 @@
+// The OCI lifecycle across nsrun processes, as engines drive it: create, start, state, kill,
+// delete, list, ps, and the bad input each of them refuses before anything exists.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "e2e.hpp"
+
+namespace fs = std::filesystem;
+using namespace nsrun::test;
+
+namespace {
+
+std::string quote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+class Lifecycle : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Container processes outlive the nsrun create that made them; as an engine's shim does,
+    // the test adopts them, so that it can reap them and see that none is left.
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    state_ = std::make_unique<TempDir>("nsrun-e2e-oci-");
+    bundle_ = std::make_unique<TempDir>("nsrun-e2e-bundle-");
+    write_bundle({"sh", "-c", "echo started; exec sleep 30"});
+  }
+  void TearDown() override {
+    // Whatever a failed test left: force-delete every container, then check nothing remains.
+    for (const auto& entry : fs::directory_iterator(state_->path())) {
+      auto name = entry.path().filename().string();
+      if (name != "_ipam") nsrun({"delete", "--force", name});
+    }
+    std::vector<std::string> left;
+    for (const auto& entry : fs::directory_iterator(state_->path()))
+      if (entry.path().filename() != "_ipam") left.push_back(entry.path().filename());
+    EXPECT_TRUE(left.empty()) << "state left behind: " << (left.empty() ? "" : left.front());
+    reap_adopted();
+    EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1) << "a container process is still alive";
+    ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+  }
+
+  static void reap_adopted() {
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+  }
+
+  void write_bundle(const std::vector<std::string>& args, const std::string& extra = "") {
+    boost::json::array argv(args.begin(), args.end());
+    std::ofstream(bundle_->path() + "/config.json") << R"({"ociVersion": "1.0.2",
+              "process": {"args": )" << boost::json::serialize(argv)
+                                                    << R"(, "env": ["PATH=/bin"], "cwd": "/"},
+              "root": {"path": ")" << busybox_rootfs()
+                                                    << R"("}, "hostname": "oci",
+              "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],)"
+                                                    << extra << R"(
+              "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"},
+                                       {"type": "ipc"}, {"type": "network"}]}})";
+  }
+
+  CommandResult nsrun(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{nsrun_binary(), "--root", state_->path()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, "", 30);
+  }
+
+  // create, with the container's stdio in files as an engine's pipes would be (the process
+  // keeps them: a pipe to this test would stay open as long as the container lives).
+  CommandResult create(const std::string& id, const std::string& extra_flags = "") {
+    std::string line = quote(nsrun_binary()) + " --root " + quote(state_->path()) +
+                       " create --bundle " + quote(bundle_->path()) + " --pid-file " +
+                       quote(bundle_->path() + "/pid") + " " + extra_flags + " " + quote(id) +
+                       " </dev/null >" + quote(bundle_->path() + "/stdout") + " 2>" +
+                       quote(bundle_->path() + "/stderr");
+    auto r = sh(line, 30);
+    r.err = read(bundle_->path() + "/stderr");
+    return r;
+  }
+
+  std::string read(const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+
+  boost::json::object state(const std::string& id) {
+    auto r = nsrun({"state", id});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    auto value = boost::json::parse(r.out);
+    return value.as_object();
+  }
+
+  std::string status(const std::string& id) {
+    return std::string(state(id).at("status").as_string());
+  }
+
+  // Waits for a status, reaping what the test adopted (a killed process stays a zombie of its
+  // reaper, which an engine's shim reaps at once).
+  bool wait_for_status(const std::string& id, const std::string& wanted) {
+    for (int i = 0; i < 500; ++i) {
+      reap_adopted();
+      if (status(id) == wanted) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
+  std::unique_ptr<TempDir> state_, bundle_;
+};
+
+TEST_F(Lifecycle, CreateStartStateKillDelete) {
+  auto r = create("c1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "") << "nothing of nsrun's own on the container's stderr";
+  std::string pid_text = read(bundle_->path() + "/pid");
+  ASSERT_FALSE(pid_text.empty());
+  pid_t pid = std::stoi(pid_text);
+  EXPECT_EQ(std::to_string(pid), pid_text) << "the pid file holds the bare pid";
+
+  auto created = state("c1");
+  EXPECT_EQ(created.at("status").as_string(), "created");
+  EXPECT_EQ(created.at("id").as_string(), "c1");
+  EXPECT_EQ(created.at("pid").as_int64(), pid);
+  EXPECT_EQ(created.at("bundle").as_string(), bundle_->path());
+  EXPECT_EQ(created.at("ociVersion").as_string(), "1.0.2");
+  EXPECT_EQ(::kill(pid, 0), 0) << "the process waits";
+  EXPECT_EQ(read(bundle_->path() + "/stdout"), "") << "the workload has not run yet";
+
+  r = nsrun({"start", "c1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(status("c1"), "running");
+  for (int i = 0; i < 200 && read(bundle_->path() + "/stdout").empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(read(bundle_->path() + "/stdout"), "started\n") << "the workload's stdout is create's";
+
+  r = nsrun({"ps", "--format", "json", "c1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "[" + pid_text + "]\n");
+
+  r = nsrun({"start", "c1"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err,
+            "nsrun: start: container \"c1\" is running, not created (only a created container "
+            "can be started)\n");
+  r = nsrun({"delete", "c1"});
+  EXPECT_EQ(r.exit_code, 125) << "a running container is not deleted without --force";
+  EXPECT_EQ(status("c1"), "running") << "and the refusal changed nothing";
+
+  // The workload is PID 1 of its pid namespace, which the kernel shields from signals it has
+  // no handler for (SIGKILL excepted); TermReachesAWorkloadThatHandlesIt sends TERM.
+  r = nsrun({"kill", "c1", "KILL"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(wait_for_status("c1", "stopped"));
+  EXPECT_EQ(state("c1").at("pid").as_int64(), 0);
+  r = nsrun({"kill", "c1", "9"});
+  EXPECT_EQ(r.exit_code, 125) << "a stopped container cannot be signalled";
+  EXPECT_EQ(r.err, "nsrun: kill: container \"c1\" is not running\n");
+
+  r = nsrun({"delete", "c1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(state_->path() + "/c1"));
+  r = nsrun({"state", "c1"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+  EXPECT_EQ(nsrun({"delete", "--force", "c1"}).exit_code, 0) << "--force: gone is success";
+  EXPECT_EQ(nsrun({"delete", "c1"}).exit_code, 125);
+}
+
+TEST_F(Lifecycle, TermReachesAWorkloadThatHandlesIt) {
+  write_bundle({"sh", "-c", "trap 'echo got TERM; exit 0' TERM; echo started; sleep 30 & wait"});
+  ASSERT_EQ(create("t1").exit_code, 0);
+  ASSERT_EQ(nsrun({"start", "t1"}).exit_code, 0);
+  for (int i = 0; i < 200 && read(bundle_->path() + "/stdout").empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  auto r = nsrun({"kill", "t1"});  // TERM is the default, as runc's
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(wait_for_status("t1", "stopped"));
+  EXPECT_EQ(read(bundle_->path() + "/stdout"), "started\ngot TERM\n");
+  EXPECT_EQ(nsrun({"delete", "t1"}).exit_code, 0);
+}
+
+TEST_F(Lifecycle, CreatedContainerIsDeletedWithoutStarting) {
+  ASSERT_EQ(create("c2").exit_code, 0);
+  pid_t pid = std::stoi(read(bundle_->path() + "/pid"));
+  auto r = nsrun({"delete", "c2"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  reap_adopted();
+  EXPECT_NE(::kill(pid, 0), 0) << "its process is gone";
+  EXPECT_EQ(read(bundle_->path() + "/stdout"), "") << "the workload never ran";
+}
+
+TEST_F(Lifecycle, ListAndKillAllAndPsOfSeveralProcesses) {
+  write_bundle({"sh", "-c", "sleep 30 & sleep 30 & wait"});
+  ASSERT_EQ(create("a1").exit_code, 0);
+  ASSERT_EQ(nsrun({"start", "a1"}).exit_code, 0);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 100; ++i) {
+    auto r = nsrun({"ps", "--format", "json", "a1"});
+    if (boost::json::parse(r.out).as_array().size() == 3) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto r = nsrun({"ps", "--format", "json", "a1"});
+  EXPECT_EQ(boost::json::parse(r.out).as_array().size(), 3u) << r.out;
+  r = nsrun({"list", "-q"});
+  EXPECT_EQ(r.out, "a1\n");
+  r = nsrun({"list", "--format", "json"});
+  auto listed = boost::json::parse(r.out).as_array();
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].at("status").as_string(), "running");
+  r = nsrun({"list"});
+  EXPECT_NE(r.out.find("a1"), std::string::npos);
+  EXPECT_NE(r.out.find("running"), std::string::npos);
+
+  // The shell ignores nothing, but its children must go too: --all reaches each of them.
+  r = nsrun({"kill", "--all", "a1", "KILL"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(wait_for_status("a1", "stopped"));
+  EXPECT_EQ(nsrun({"delete", "a1"}).exit_code, 0);
+}
+
+TEST_F(Lifecycle, StartReportsAWorkloadThatCannotBeFound) {
+  write_bundle({"/no/such/program"});
+  auto r = create("nf");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = nsrun({"start", "nf"});
+  EXPECT_EQ(r.exit_code, 127) << r.err;
+  EXPECT_NE(r.err.find("/no/such/program"), std::string::npos) << r.err;
+  EXPECT_TRUE(wait_for_status("nf", "stopped"));
+  EXPECT_EQ(nsrun({"delete", "nf"}).exit_code, 0);
+}
+
+TEST_F(Lifecycle, ErrorsGoToTheLogFileAsJson) {
+  std::string log = bundle_->path() + "/log.json";
+  auto r = nsrun({"--log", log, "--log-format", "json", "start", "nothere"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err, "nsrun: container \"nothere\" does not exist\n") << "stderr too, as runc";
+  auto record = boost::json::parse(read(log)).as_object();
+  EXPECT_EQ(record.at("level").as_string(), "error");
+  EXPECT_EQ(record.at("msg").as_string(), "container \"nothere\" does not exist");
+  EXPECT_TRUE(record.at("time").as_string().ends_with("Z"));
+}
+
+TEST_F(Lifecycle, OfTenConcurrentCreatesOfOneIdExactlyOneSucceeds) {
+  std::vector<std::unique_ptr<BackgroundProcess>> creates;
+  for (int i = 0; i < 10; ++i)
+    creates.push_back(std::make_unique<BackgroundProcess>(std::vector<std::string>{
+        "/bin/sh", "-c",
+        quote(nsrun_binary()) + " --root " + quote(state_->path()) + " create --bundle " +
+            quote(bundle_->path()) + " same </dev/null >/dev/null 2>&1"}));
+  int succeeded = 0;
+  for (auto& process : creates) succeeded += process->wait() == 0;
+  EXPECT_EQ(succeeded, 1);
+  EXPECT_EQ(status("same"), "created");
+  EXPECT_EQ(nsrun({"delete", "same"}).exit_code, 0);
+}
+
+TEST_F(Lifecycle, KilledCreateThenDeleteForceLeavesNothing) {
+  // nsrun create killed at different moments of its work; delete --force removes whatever it
+  // left, including a container process waiting for a start that will never come.
+  for (int delay_ms : {0, 2, 5, 10, 20, 40, 80}) {
+    std::string id = "k" + std::to_string(delay_ms);
+    BackgroundProcess creator({"/bin/sh", "-c",
+                               "exec " + quote(nsrun_binary()) + " --root " +
+                                   quote(state_->path()) + " create --bundle " +
+                                   quote(bundle_->path()) + " " + id +
+                                   " </dev/null >/dev/null 2>&1"});
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    ::kill(creator.pid(), SIGKILL);
+    creator.wait();
+    auto r = nsrun({"delete", "--force", id});
+    EXPECT_EQ(r.exit_code, 0) << id << ": " << r.err;
+    EXPECT_FALSE(fs::exists(state_->path() + "/" + id)) << id;
+    // Killed before its directory got its id (between mkdtemp and rename), create leaves an
+    // unnamed ".creating-" directory that no id names: gc is what removes those.
+    EXPECT_EQ(nsrun({"gc"}).exit_code, 0);
+    reap_adopted();
+    EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1) << id << ": a process outlived delete";
+  }
+}
+
+struct BadInput {
+  std::string name;
+  std::vector<std::string> args;  // after `nsrun --root R`; BUNDLE is replaced
+  std::string expected_error;     // a part of the one line
+};
+
+class LifecycleBadInput : public Lifecycle, public ::testing::WithParamInterface<BadInput> {};
+
+TEST_P(LifecycleBadInput, OneLineExit125NothingCreated) {
+  std::ofstream(bundle_->path() + "/broken.json")
+      << "{\"ociVersion\": \"1.0.2\",\n  \"process\": }";
+  TempDir broken("nsrun-e2e-broken-");
+  std::ofstream(broken.path() + "/config.json") << "{\"ociVersion\": \"1.0.2\",\n  \"process\": }";
+  TempDir future("nsrun-e2e-future-");
+  std::ofstream(future.path() + "/config.json")
+      << R"({"ociVersion": "2.0.0", "process": {"args": ["true"]}, "root": {"path": "/"}})";
+  std::vector<std::string> args;
+  for (auto arg : GetParam().args) {
+    if (arg == "BUNDLE") arg = bundle_->path();
+    if (arg == "BROKEN") arg = broken.path();
+    if (arg == "FUTURE") arg = future.path();
+    args.push_back(arg);
+  }
+  auto r = nsrun(args);
+  EXPECT_EQ(r.exit_code, 125) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find(GetParam().expected_error), std::string::npos) << r.err;
+  for (const auto& entry : fs::directory_iterator(state_->path()))
+    ADD_FAILURE() << "created: " << entry.path();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Oci, LifecycleBadInput,
+    ::testing::Values(
+        BadInput{"EmptyId", {"create", "--bundle", "BUNDLE", ""}, "container id \"\" is invalid"},
+        BadInput{"DotId", {"create", "--bundle", "BUNDLE", "."}, "is invalid"},
+        BadInput{"DotDotId", {"create", "--bundle", "BUNDLE", ".."}, "is invalid"},
+        BadInput{"SlashId", {"create", "--bundle", "BUNDLE", "a/b"}, "is invalid"},
+        BadInput{"SpaceId", {"create", "--bundle", "BUNDLE", "a b"}, "is invalid"},
+        BadInput{"ControlId", {"create", "--bundle", "BUNDLE", "a\tb"}, "is invalid"},
+        BadInput{"LongId", {"create", "--bundle", "BUNDLE", std::string(1025, 'a')}, "is invalid"},
+        BadInput{"NoConfig", {"create", "--bundle", "/nonexistent", "x"}, "has no config.json"},
+        BadInput{"BadJson", {"create", "--bundle", "BROKEN", "x"}, "line 2, column"},
+        BadInput{"FutureVersion", {"create", "--bundle", "FUTURE", "x"}, "ociVersion \"2.0.0\""},
+        BadInput{"PidFileDir",
+                 {"create", "--bundle", "BUNDLE", "--pid-file", "/nonexistent/pid", "x"},
+                 "--pid-file /nonexistent/pid"},
+        BadInput{"ConsoleSocket",
+                 {"create", "--bundle", "BUNDLE", "--console-socket", "/nonexistent.sock", "x"},
+                 "--console-socket /nonexistent.sock"},
+        BadInput{"SystemdCgroup",
+                 {"--systemd-cgroup", "create", "--bundle", "BUNDLE", "x"},
+                 "--systemd-cgroup"},
+        BadInput{"UnknownSignal", {"kill", "x", "SIGNOPE"}, "unknown signal \"SIGNOPE\""},
+        BadInput{"StartUnknown", {"start", "x"}, "container \"x\" does not exist"},
+        BadInput{"KillUnknown", {"kill", "x"}, "container \"x\" does not exist"},
+        BadInput{"StateUnknown", {"state", "x"}, "does not exist"}),
+    [](const auto& info) { return info.param.name; });
+
+}  // namespace
