@@ -108,6 +108,8 @@ boost::json::object oci_state(const StateDir& state, const ContainerView& view) 
 }
 
 void start_container(const StateDir& state) {
+  if (!is_valid_container_id(state.id()) || !state.exists())
+    throw Error(quoted(state) + " does not exist");
   auto lock = state.lock_within(10000);
   if (!lock)
     throw Error("start: " + quoted(state) +
