@@ -108,6 +108,8 @@ int main(int argc, char** argv) {
   cli::add_kill_command(app, global, exit_code);
   cli::add_list_command(app, global, exit_code);
   cli::add_ps_command(app, global, exit_code);
+  cli::add_features_command(app, global, exit_code);
+  cli::add_spec_command(app, exit_code);
   cli::add_plugins_command(app, global, exit_code);
   cli::add_version_command(app, exit_code);
   cli::add_rootfs_command(app, exit_code);

@@ -347,3 +347,36 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) { return info.param.name; });
 
 }  // namespace
+
+namespace {
+
+TEST_F(Lifecycle, SpecWritesABundleThatRunsAndFeaturesSaysWhatIsClaimed) {
+  TempDir bundle("nsrun-e2e-spec-");
+  auto r = nsrun({"spec", "--bundle", bundle.path()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nsrun({"spec", "--bundle", bundle.path()}).exit_code, 125) << "never overwritten";
+  auto config = boost::json::parse(read(bundle.path() + "/config.json")).as_object();
+  fs::create_directory_symlink(busybox_rootfs(), bundle.path() + "/rootfs");
+  config["process"].as_object()["args"] = {"sh", "-c", "grep CapEff /proc/self/status"};
+  std::ofstream(bundle.path() + "/config.json") << boost::json::serialize(config);
+  bundle_ = std::make_unique<TempDir>("nsrun-e2e-bundle-");
+  fs::remove(bundle_->path() + "/config.json");
+  fs::copy(bundle.path() + "/config.json", bundle_->path() + "/config.json");
+  fs::create_directory_symlink(busybox_rootfs(), bundle_->path() + "/rootfs");
+  ASSERT_EQ(create("sp").exit_code, 0) << read(bundle_->path() + "/stderr");
+  ASSERT_EQ(nsrun({"start", "sp"}).exit_code, 0);
+  EXPECT_TRUE(wait_for_status("sp", "stopped"));
+  // CAP_KILL (5), CAP_NET_BIND_SERVICE (10), CAP_AUDIT_WRITE (29).
+  EXPECT_EQ(read(bundle_->path() + "/stdout"), "CapEff:\t0000000020000420\n");
+  EXPECT_EQ(nsrun({"delete", "sp"}).exit_code, 0);
+
+  r = nsrun({"features"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto features = boost::json::parse(r.out).as_object();
+  EXPECT_EQ(features.at("ociVersionMax").as_string(), "1.1.0");
+  std::string claims(features.at("annotations").at("nsrun.claims").as_string());
+  EXPECT_NE(claims.find("process.capabilities"), std::string::npos) << claims;
+  EXPECT_EQ(claims.find("linux.seccomp"), std::string::npos) << "not implemented, not claimed";
+}
+
+}  // namespace
