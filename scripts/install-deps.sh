@@ -9,6 +9,9 @@ packages=(
   libnl-3-dev libnl-route-3-dev libiptc-dev libseccomp-dev libcap-dev
   libgtest-dev libgmock-dev
   busybox-static iproute2 iptables
+  # tests/engines/podman_test.cpp drives nsrun through podman and conmon (`--network none`
+  # only: no netavark, slirp4netns or other recommends are needed).
+  podman conmon
 )
 # For `bench/`: the runtimes nsrun is compared against, and hyperfine.
 if [ "${NSRUN_BENCH_DEPS:-0}" = 1 ]; then packages+=(crun runc hyperfine); fi

@@ -33,6 +33,14 @@ int delete_container(const std::string& id, bool force, const GlobalOptions& glo
   if (!force && (view.status == core::Status::running || view.status == core::Status::paused))
     throw core::Error("delete: container \"" + id + "\" is " + core::status_name(view.status) +
                       " (stop it first, or use --force)");
+  if (view.status == core::Status::paused) {
+    // A frozen process acts on SIGKILL only once thawed.
+    try {
+      core::resume_container(state, global.load_plugins_for(state, Installation::locate()), log);
+    } catch (const core::Error& e) {
+      log.warn("delete: " + std::string(e.what()));
+    }
+  }
   if (auto pidfd = core::open_container_process(view)) {
     // Its cgroup may hold processes that left the pid namespace's reach (none with a pid
     // namespace: its init's death ends them all); signal those too, then the first.

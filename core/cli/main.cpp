@@ -110,6 +110,8 @@ int main(int argc, char** argv) {
   cli::add_ps_command(app, global, exit_code);
   cli::add_features_command(app, global, exit_code);
   cli::add_spec_command(app, exit_code);
+  cli::add_exec_command(app, global, exit_code);
+  cli::add_pause_commands(app, global, exit_code);
   cli::add_plugins_command(app, global, exit_code);
   cli::add_version_command(app, exit_code);
   cli::add_rootfs_command(app, exit_code);
@@ -150,8 +152,14 @@ int main(int argc, char** argv) {
     std::cout << app.help("", CLI::AppFormatMode::All);
     return 0;
   } catch (const CLI::RequiredError& e) {
-    if (app.get_subcommands().empty())
+    if (app.get_subcommands().empty()) {
+      // CLI11 reports an unknown command as a missing one: name it, for engines that call a
+      // command this nsrun lacks.
+      for (const auto& arg : app.remaining())
+        if (!arg.starts_with("-"))
+          return cli::report_error("unknown command \"" + arg + "\" (see: nsrun help)");
       return cli::report_error("no command given (e.g. nsrun run CMD; see: nsrun help)");
+    }
     return cli::report_error(std::string(e.what()) + " (see: nsrun help)");
   } catch (const CLI::ParseError& e) {
     // CLI11's own two-line report becomes one line, with nsrun's error exit code.

@@ -10,7 +10,9 @@
 #include <cstring>
 
 #include "nsrun/core/json_util.hpp"
+#include "nsrun/core/loader.hpp"
 #include "nsrun/core/orchestrator.hpp"
+#include "nsrun/core/pipeline.hpp"
 #include "nsrun/core/process.hpp"
 
 namespace nsrun::core {
@@ -162,6 +164,41 @@ void kill_container(const StateDir& state, int signal, bool all) {
   }
   if (!signal_process(pidfd.get(), signal))
     throw Error("kill: cannot signal " + quoted(state) + ": " + std::strerror(errno));
+}
+
+namespace {
+
+void switch_frozen(const StateDir& state, const PluginRegistry& registry, StderrLogger& log,
+                   bool pause) {
+  const char* verb = pause ? "pause" : "resume";
+  auto lock = state.lock_within(10000);
+  if (!lock) throw Error(std::string(verb) + ": " + quoted(state) + " is held by another nsrun");
+  ContainerView view = inspect(state);
+  Status wanted = pause ? Status::running : Status::paused;
+  if (view.status != wanted)
+    throw Error(std::string(verb) + ": " + quoted(state) + " is " + status_name(view.status) +
+                (pause ? " (only a running container can be paused)"
+                       : " (only a paused container can be resumed)"));
+  Pipeline pipeline = Pipeline::from_json(state.read_pipeline(), state.path() + "/pipeline.json");
+  SpecDocument spec;
+  auto document = read_json_file(state.path() + "/config.json", "state");
+  if (document.is_object()) spec = SpecDocument(std::move(document.as_object()));
+  Orchestrator orchestrator(bind_pipeline(pipeline, registry), log);
+  auto failures = orchestrator.run_on_state(pause ? Phase::pause : Phase::resume, state, spec);
+  if (!failures.empty()) throw Error(std::string(verb) + ": " + failures.front().message);
+  ContainerRecord record = *view.record;
+  record.status = pause ? "paused" : "running";
+  state.write_state(record);
+}
+
+}  // namespace
+
+void pause_container(const StateDir& state, const PluginRegistry& registry, StderrLogger& log) {
+  switch_frozen(state, registry, log, true);
+}
+
+void resume_container(const StateDir& state, const PluginRegistry& registry, StderrLogger& log) {
+  switch_frozen(state, registry, log, false);
 }
 
 }  // namespace nsrun::core

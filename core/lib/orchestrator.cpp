@@ -321,6 +321,16 @@ const char* phase_name(Phase phase) {
       return "poststart";
     case Phase::teardown:
       return "teardown";
+    case Phase::exec_prepare:
+      return "exec_prepare";
+    case Phase::exec_runtime:
+      return "exec_runtime";
+    case Phase::exec_container:
+      return "exec_container";
+    case Phase::pause:
+      return "pause";
+    case Phase::resume:
+      return "resume";
   }
   return "unknown";
 }
@@ -930,9 +940,13 @@ std::optional<StageFailure> Orchestrator::run_phase(Phase phase, const CallSite&
 // Every phase call of every stage passes here: the instrumentation hook.
 std::optional<StageFailure> Orchestrator::run_stage(std::size_t index, Phase phase,
                                                     const CallSite& site, ProcessSide side) {
+  // The phases SDK 2.1 added reach only plugins built against 2.1 or later: a 2.0 plugin's
+  // dispatcher would refuse a phase it does not know.
+  if (phase >= Phase::exec_prepare && stages_[index].descriptor().api_minor < 1)
+    return std::nullopt;
   auto start = std::chrono::steady_clock::now();
   std::optional<StageFailure> failure;
-  if (phase == Phase::teardown) {
+  if (phase == Phase::teardown || phase == Phase::pause || phase == Phase::resume) {
     // A fresh stage object: teardown must work from the persisted journal alone, as it does
     // after a crash, so it is never allowed to lean on memory from setup.
     failure = stages_[index].instantiate(site);
@@ -968,6 +982,207 @@ std::vector<StageFailure> Orchestrator::teardown(const StateDir& state, SpecDocu
                         ")"});
   }
   return failures;
+}
+
+std::vector<StageFailure> Orchestrator::run_on_state(Phase phase, const StateDir& state,
+                                                     SpecDocument& spec) {
+  std::vector<StageFailure> failures;
+  JournalFile journal_file(state.journal_path());
+  CallSite site{state.id(), state.path(), state.root(), &spec, &journal_file, &log_, 0};
+  for (std::size_t i = 0; i < stages_.size(); ++i)
+    if (auto failure = run_stage(i, phase, site, ProcessSide::host)) failures.push_back(*failure);
+  return failures;
+}
+
+namespace {
+
+// The namespaces of `target` that differ from ours, as setns flags. Joining one we share is
+// pointless, and for the user namespace an error.
+int namespaces_to_join(pid_t target) {
+  static const std::pair<const char*, int> kinds[] = {
+      {"mnt", CLONE_NEWNS},    {"uts", CLONE_NEWUTS},  {"ipc", CLONE_NEWIPC},
+      {"net", CLONE_NEWNET},   {"pid", CLONE_NEWPID},  {"cgroup", CLONE_NEWCGROUP},
+      {"user", CLONE_NEWUSER}, {"time", CLONE_NEWTIME}};
+  auto link = [](const std::string& path) {
+    char buffer[128];
+    ssize_t n = ::readlink(path.c_str(), buffer, sizeof buffer);
+    return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
+  };
+  int flags = 0;
+  for (const auto& [name, flag] : kinds) {
+    std::string theirs = link("/proc/" + std::to_string(target) + "/ns/" + name);
+    if (!theirs.empty() && theirs != link(std::string("/proc/self/ns/") + name)) flags |= flag;
+  }
+  return flags;
+}
+
+long clone_process(int extra_flags) {
+  clone_args args{};
+  args.flags = static_cast<std::uint64_t>(extra_flags);
+  args.exit_signal = (extra_flags & CLONE_PARENT) ? 0 : SIGCHLD;
+  return ::syscall(SYS_clone3, &args, sizeof args);
+}
+
+}  // namespace
+
+int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t container_pid,
+                       ExecRequest& request) {
+  JournalFile journal_file(state.journal_path());
+  SpecDocument spec;
+  try {
+    spec = SpecDocument(std::move(request.spec));
+  } catch (const Error& e) {
+    log_.error(e.what());
+    return exit_code::runtime_error;
+  }
+  StageExchange exchange;
+  CallSite site{state.id(), state.path(), state.root(), &spec, &journal_file, &log_, 0, &exchange};
+  auto fail = [&](const StageFailure& failure) {
+    log_.error(failure.message);
+    return failure.exit_code;
+  };
+  if (auto failure = run_phase(Phase::exec_prepare, site, ProcessSide::host)) return fail(*failure);
+  if (std::size_t threads = thread_count(); threads > 1)
+    return fail({"core: " + std::to_string(threads) +
+                 " threads run before clone; a stage started a thread in exec_prepare"});
+  const int join_flags = namespaces_to_join(container_pid);
+
+  sigset_t forwarded = forwarded_signal_set(), original_mask;
+  ::sigprocmask(SIG_BLOCK, &forwarded, &original_mask);
+  struct MaskRestorer {
+    sigset_t mask;
+    ~MaskRestorer() { ::sigprocmask(SIG_SETMASK, &mask, nullptr); }
+  } restore_mask{original_mask};
+
+  int sockets[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0)
+    return fail({std::string("cannot create the sync socket: ") + std::strerror(errno)});
+  Fd host_end(sockets[0]), process_end(sockets[1]);
+
+  // Joining a pid namespace takes effect for children only, so the process that joins (the
+  // intermediate) clones the one that runs the command, as its sibling: CLONE_PARENT makes it
+  // this nsrun's child, which waits for it and reaps it.
+  long intermediate = clone_process(0);
+  if (intermediate < 0)
+    return fail({std::string("exec: cannot create a process: ") + std::strerror(errno)});
+  if (intermediate == 0) {
+    host_end.reset();
+    if (::setns(container_pidfd, join_flags) != 0)
+      report_failure_and_exit(
+          process_end.get(),
+          {std::string("exec: cannot join the container's namespaces: ") + std::strerror(errno)});
+    long pid = clone_process(CLONE_PARENT);
+    if (pid < 0)
+      report_failure_and_exit(process_end.get(), {std::string("exec: cannot create the process: ") +
+                                                  std::strerror(errno)});
+    if (pid > 0) {
+      std::string message = "P" + std::to_string(pid);
+      ::send(process_end.get(), message.data(), message.size(), MSG_NOSIGNAL);
+      ::_exit(0);
+    }
+    // The process that becomes the command, in every namespace of the container.
+    if (!request.detached) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::sigprocmask(SIG_SETMASK, &original_mask, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);
+    char go = 0;
+    if (::read(process_end.get(), &go, 1) != 1) ::_exit(exit_code::runtime_error);
+    for (std::size_t i = 0; i < stages_.size(); ++i) {
+      if (i + 1 == stages_.size())
+        ::send(process_end.get(), &exec_announcement_byte, 1, MSG_NOSIGNAL);
+      if (auto failure = run_stage(i, Phase::exec_container, site, ProcessSide::container))
+        report_failure_and_exit(process_end.get(), *failure);
+    }
+    report_failure_and_exit(process_end.get(),
+                            {"exec: no stage ran the command (the pipeline's exec stage must be "
+                             "built against SDK 2.1 or later)"});
+  }
+  process_end.reset();
+  {
+    siginfo_t info{};
+    while (::waitid(P_PID, static_cast<id_t>(intermediate), &info, WEXITED) != 0 &&
+           errno == EINTR) {
+    }
+  }
+  // "P<pid>" from the intermediate, or its failure.
+  char buffer[4096];
+  ssize_t len;
+  while ((len = ::recv(host_end.get(), buffer, sizeof buffer, 0)) < 0 && errno == EINTR) {
+  }
+  if (len <= 0) return fail({"exec: the process joining the container died"});
+  if (buffer[0] != 'P')
+    return fail(parse_failure_report(std::string_view(buffer, static_cast<std::size_t>(len))));
+  pid_t pid = static_cast<pid_t>(std::atol(std::string(buffer + 1, std::size_t(len - 1)).c_str()));
+  Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  auto reap = [&]() {
+    siginfo_t info{};
+    while (::waitid(P_PIDFD, static_cast<id_t>(pidfd.get()), &info, WEXITED) != 0 &&
+           errno == EINTR) {
+    }
+    return exit_code_of(info);
+  };
+  auto kill_and_fail = [&](const StageFailure& failure) {
+    pidfd_send(pidfd.get(), SIGKILL);
+    reap();
+    return fail(failure);
+  };
+  if (!pidfd) return fail({std::string("exec: cannot watch the process: ") + std::strerror(errno)});
+  site.pid = pid;
+  if (auto failure = run_phase(Phase::exec_runtime, site, ProcessSide::host))
+    return kill_and_fail(*failure);
+  char go = 1;
+  if (::write(host_end.get(), &go, 1) != 1)
+    return kill_and_fail(
+        {std::string("exec: cannot release the process: ") + std::strerror(errno)});
+
+  Fd signals(::signalfd(-1, &forwarded, SFD_CLOEXEC));
+  bool announced = false, started = false;
+  while (true) {
+    pollfd fds[3] = {
+        {signals.get(), POLLIN, 0}, {pidfd.get(), POLLIN, 0}, {host_end.get(), POLLIN, 0}};
+    int n = ::poll(fds, started ? 2 : 3, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo info{};
+      if (::read(signals.get(), &info, sizeof info) == sizeof info)
+        pidfd_send(pidfd.get(), static_cast<int>(info.ssi_signo));
+    }
+    if (!started && fds[2].revents) {
+      len = ::recv(host_end.get(), buffer, sizeof buffer, 0);
+      if (len == 1 && buffer[0] == exec_announcement_byte) {
+        announced = true;
+        continue;
+      }
+      if (len > 0) {
+        StageFailure failure =
+            parse_failure_report(std::string_view(buffer, static_cast<std::size_t>(len)));
+        reap();
+        return fail(failure);
+      }
+      if (!announced) {
+        int status = reap();
+        return fail({"exec: the process died before it ran the command (exit status " +
+                         std::to_string(status) + ")",
+                     status > 128 ? status : exit_code::runtime_error});
+      }
+      started = true;
+      if (request.detached) {
+        try {
+          if (!request.pid_file.empty()) write_pid_file(request.pid_file, pid);
+        } catch (const Error& e) {
+          return kill_and_fail({e.what(), exit_code::runtime_error});
+        }
+        return 0;  // it lives on; its parent after us is whoever adopts orphans (an engine)
+      }
+    }
+    if (fds[1].revents & POLLIN) {
+      int status = reap();
+      if (!started)
+        return fail({"exec: the process died before it ran the command (exit status " +
+                         std::to_string(status) + ")",
+                     status > 128 ? status : exit_code::runtime_error});
+      return status;
+    }
+  }
 }
 
 std::vector<std::string> teardown_from_state(const StateDir& state, const PluginRegistry& registry,

@@ -73,6 +73,11 @@ class ExecStage final : public nsrun::IStage {
         throw nsrun::StageError("environment entry \"" + entry + "\" must be KEY=VALUE");
   }
 
+  // nsrun exec: the new process, already in the container's namespaces and root, is run the
+  // way the container's was.
+  void exec_prepare(nsrun::Context& ctx) override { validate(ctx); }
+  void exec_container(nsrun::Context& ctx) override { start_container(ctx); }
+
   void start_container(nsrun::Context& ctx) override {
     const auto& process = ctx.spec.process;
     if (::chdir(process.cwd.c_str()) != 0)

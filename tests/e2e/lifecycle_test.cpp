@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "e2e.hpp"
@@ -377,6 +378,120 @@ TEST_F(Lifecycle, SpecWritesABundleThatRunsAndFeaturesSaysWhatIsClaimed) {
   std::string claims(features.at("annotations").at("nsrun.claims").as_string());
   EXPECT_NE(claims.find("process.capabilities"), std::string::npos) << claims;
   EXPECT_EQ(claims.find("linux.seccomp"), std::string::npos) << "not implemented, not claimed";
+}
+
+}  // namespace
+
+namespace {
+
+// A running container with a cgroup of its own (the pids limit makes the cgroups stage create
+// one beneath this test's cgroup) and a capability set, for exec and pause.
+class RunningContainer : public Lifecycle {
+ protected:
+  void start(const std::vector<std::string>& args) {
+    write_bundle(args);
+    auto config = boost::json::parse(read(bundle_->path() + "/config.json")).as_object();
+    config["linux"].as_object()["resources"] = {{"pids", {{"limit", 64}}}};
+    std::ofstream(bundle_->path() + "/config.json") << boost::json::serialize(config);
+    ASSERT_EQ(create(id_).exit_code, 0) << read(bundle_->path() + "/stderr");
+    ASSERT_EQ(nsrun({"start", id_}).exit_code, 0);
+  }
+  // Unique, so that tests run in parallel never share a cgroup (nsrun-<id>).
+  const std::string id_ = "r" + std::to_string(::getpid());
+  CommandResult exec(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{"exec"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return nsrun(argv);
+  }
+};
+
+TEST_F(RunningContainer, ExecJoinsEveryNamespaceAndCgroupAndPassesTheExitCode) {
+  start({"sh", "-c", "echo started; exec sleep 30"});
+  auto r = exec({id_, "hostname"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "oci\n");
+  r = exec({id_, "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo"});
+  EXPECT_EQ(r.out, "sleep 30 \n") << "it sees the container's pid 1: " << r.err;
+  for (const char* ns : {"net", "mnt", "pid", "ipc", "uts"}) {
+    r = exec({id_, "sh", "-c",
+              std::string("readlink /proc/self/ns/") + ns + "; readlink /proc/1/ns/" + ns});
+    auto newline = r.out.find('\n');
+    ASSERT_NE(newline, std::string::npos) << r.err;
+    EXPECT_EQ(r.out.substr(0, newline + 1), r.out.substr(newline + 1)) << ns;
+  }
+  r = exec({id_, "sh", "-c", "cat /proc/self/cgroup; echo ---; cat /proc/1/cgroup"});
+  auto split = r.out.find("---\n");
+  ASSERT_NE(split, std::string::npos) << r.err;
+  EXPECT_EQ(r.out.substr(0, split), r.out.substr(split + 4)) << "the container's cgroups";
+  EXPECT_EQ(exec({id_, "sh", "-c", "exit 7"}).exit_code, 7);
+  r = exec({"-e", "GREETING=hi", "--cwd", "/tmp", id_, "sh", "-c", "echo $GREETING; pwd"});
+  EXPECT_EQ(r.out, "hi\n/tmp\n") << r.err;
+  r = exec({id_, "/no/such/program"});
+  EXPECT_EQ(r.exit_code, 127) << r.err;
+}
+
+TEST_F(RunningContainer, DetachedExecWritesThePidFileAndOutlivesNsrun) {
+  start({"sh", "-c", "exec sleep 30"});
+  std::string pid_file = bundle_->path() + "/exec.pid";
+  // Its stdio in a file, as an engine's pipes: a pipe to this test would stay open as long as
+  // the process lives.
+  auto r = sh(quote(nsrun_binary()) + " --root " + quote(state_->path()) +
+                  " exec --detach --pid-file " + quote(pid_file) + " " + id_ +
+                  " sleep 30 </dev/null >" + quote(bundle_->path() + "/exec.out") + " 2>&1",
+              30);
+  ASSERT_EQ(r.exit_code, 0) << read(bundle_->path() + "/exec.out");
+  pid_t pid = std::stoi(read(pid_file));
+  EXPECT_EQ(::kill(pid, 0), 0) << "it runs after nsrun exec returned";
+  r = nsrun({"ps", "--format", "json", id_});
+  EXPECT_NE(r.out.find(std::to_string(pid)), std::string::npos) << r.out;
+  // This test adopted it (as an engine's shim does), so it reaps it: the container's PID 1
+  // exits only once every process of its pid namespace has been reaped.
+  r = nsrun({"kill", "--all", id_, "KILL"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(::waitpid(pid, nullptr, 0), pid);
+}
+
+TEST_F(RunningContainer, ExecIntoAStoppedContainerIsRefused) {
+  start({"true"});
+  ASSERT_TRUE(wait_for_status(id_, "stopped"));
+  auto r = exec({id_, "true"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err,
+            "nsrun: exec: container \"" + id_ + "\" is stopped (exec needs a running container)\n");
+}
+
+long cpu_ticks(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(text.substr(text.rfind(')') + 2));
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) stime = std::stol(field);
+  }
+  return utime + stime;
+}
+
+TEST_F(RunningContainer, APausedBusyLoopUsesNoCpuUntilResumed) {
+  start({"sh", "-c", "while :; do :; done"});
+  pid_t pid = std::stoi(read(bundle_->path() + "/pid"));
+  auto r = nsrun({"pause", id_});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(status(id_), "paused");
+  long before = cpu_ticks(pid);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(cpu_ticks(pid), before) << "frozen";
+  EXPECT_EQ(nsrun({"pause", id_}).exit_code, 125) << "already paused";
+  EXPECT_EQ(exec({id_, "true"}).exit_code, 125) << "no exec into a paused container";
+  r = nsrun({"resume", id_});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(status(id_), "running");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_GT(cpu_ticks(pid), before) << "thawed";
+  EXPECT_EQ(nsrun({"pause", id_}).exit_code, 0);
+  r = nsrun({"delete", "--force", id_});
+  EXPECT_EQ(r.exit_code, 0) << "a paused container is thawed to be killed: " << r.err;
 }
 
 }  // namespace

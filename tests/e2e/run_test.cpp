@@ -474,12 +474,18 @@ TEST(Cli, NoCommandIsAUsageErrorOnOneLine) {
   EXPECT_NE(r.err.find("nsrun help"), std::string::npos) << r.err;
 }
 
+TEST(Cli, AnUnknownCommandIsNamed) {
+  auto r = test::run({nsrun_binary(), "--root", "/nonexistent", "frobnicate", "x"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err, "nsrun: unknown command \"frobnicate\" (see: nsrun help)\n");
+}
+
 TEST(Plugins, ListsLoadedAndRefusedWithReasons) {
   auto r = test::run({nsrun_binary(), "--plugin-dir", NSRUN_FIXTURE_PLUGIN_DIR, "--plugin-dir",
                       NSRUN_FIXTURE_PLUGIN_DIR2, "plugins"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("nsrun.storage"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("built for nsrun plugin API 999, this nsrun speaks API 2.0"),
+  EXPECT_NE(r.out.find("built for nsrun plugin API 999, this nsrun speaks API 2.1"),
             std::string::npos);
   EXPECT_NE(r.out.find("duplicate name test.good"), std::string::npos);
 }

@@ -41,7 +41,9 @@ void CgroupsStage::validate(Context& ctx) {
 
   // With no limit and a pid namespace of its own, a cgroup buys nothing the kernel does not
   // already do (the namespace dies with its PID 1, and the caller's cgroups apply by
-  // inheritance), so none is made and the stage costs nothing. See docs/cgroups.md.
+  // inheritance), so none is made and the stage costs nothing. Such a container cannot be
+  // paused (no freezer): see make_plan for why that is not worth a cgroup on every run.
+  // See docs/cgroups.md.
   bool track = always || !ctx.spec.has_namespace("pid");
   if (!needs_of(resources).any() && !track) {
     plan_ = Plan{};
@@ -82,6 +84,20 @@ void CgroupsStage::create_container(Context& ctx) {
 
 void CgroupsStage::teardown(Context& ctx) {
   remove_cgroups(*host_, ctx.journal.records(), ctx.log, ctx.container_id);
+}
+
+void CgroupsStage::exec_runtime(Context& ctx) {
+  // A fresh object for `nsrun exec`: where the container is comes from the journal, not a plan.
+  if (join_recorded_cgroups(*host_, ctx.journal.records(), ctx.pid, ctx.log) == 0)
+    ctx.log.debug("the container has no cgroup: the exec process has nothing to join");
+}
+
+void CgroupsStage::pause(Context& ctx) {
+  freeze_container(*host_, ctx.journal.records(), ctx.log);
+}
+
+void CgroupsStage::resume(Context& ctx) {
+  thaw_container(*host_, ctx.journal.records(), ctx.log);
 }
 
 }  // namespace nsrun::cgroups

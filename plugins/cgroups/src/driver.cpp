@@ -185,7 +185,61 @@ struct Recorded {
   std::string hierarchy;
   bool v2 = false;
   std::optional<std::int64_t> memory_limit;
+  bool existed = false;  ///< joined, not made: never killed or removed
 };
+
+// What create_cgroups journaled: every cgroup the container is in (in plan order, existing ones
+// marked) and the parents it created.
+struct Journalled {
+  std::vector<Recorded> cgroups;
+  std::vector<std::string> ancestors;
+};
+
+Journalled read_journal(const std::vector<JournalRecord>& records) {
+  Journalled out;
+  std::set<std::string> existed;
+  for (const auto& record : records) {
+    if (record.type == record_existed) {
+      if (const auto* dir = record.data.if_contains("dir"); dir && dir->is_string())
+        existed.insert(std::string(dir->as_string()));
+    } else if (record.type == record_ancestors) {
+      if (const auto* dirs = record.data.if_contains("dirs"); dirs && dirs->is_array())
+        for (const auto& d : dirs->as_array())
+          if (d.is_string()) out.ancestors.emplace_back(d.as_string());
+    } else if (record.type == record_cgroups) {
+      const auto* list = record.data.if_contains("cgroups");
+      if (!list || !list->is_array()) continue;
+      for (const auto& item : list->as_array()) {
+        if (!item.is_object()) continue;
+        const auto& o = item.as_object();
+        const auto* dir = o.if_contains("dir");
+        if (!dir || !dir->is_string()) continue;
+        Recorded r;
+        r.dir = std::string(dir->as_string());
+        if (const auto* h = o.if_contains("hierarchy"); h && h->is_string())
+          r.hierarchy = std::string(h->as_string());
+        if (const auto* v2 = o.if_contains("v2"); v2 && v2->is_bool()) r.v2 = v2->as_bool();
+        if (const auto* m = o.if_contains("memory_limit"); m && m->is_int64())
+          r.memory_limit = m->as_int64();
+        out.cgroups.push_back(std::move(r));
+      }
+    }
+  }
+  for (auto& r : out.cgroups) r.existed = existed.count(r.dir) > 0;
+  return out;
+}
+
+bool is_v1_freezer(const Recorded& r) {
+  if (r.v2) return false;
+  std::string_view rest = r.hierarchy;  // co-mounted hierarchies read "freezer,devices"
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    if (rest.substr(0, comma) == "freezer") return true;
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return false;
+}
 
 void kill_listed(Host& host, const std::string& dir, Logger& log) {
   for (pid_t pid : processes_in(host, dir)) {
@@ -202,11 +256,21 @@ void kill_remaining(Host& host, const std::vector<Recorded>& owned, Logger& log)
     if (!r.v2) continue;
     if (host.write_file(r.dir + "/cgroup.kill", "1") == 0) {
       debug_write(log, r.dir + "/cgroup.kill", "1");
+      // A paused container (hybrid: frozen by its v1 freezer) cannot act on the SIGKILL until
+      // it is thawed. cgroup v2's own freezer lets a fatal signal through, v1's does not.
+      for (const auto& f : owned) {
+        std::string state;
+        if (!is_v1_freezer(f) || host.read_file(f.dir + "/freezer.state", state) != 0 ||
+            trim(state) == "THAWED")
+          continue;
+        if (host.write_file(f.dir + "/freezer.state", "THAWED") == 0)
+          debug_write(log, f.dir + "/freezer.state", "THAWED");
+      }
       return;
     }
   }
   for (const auto& r : owned) {
-    if (r.hierarchy != "freezer") continue;
+    if (!is_v1_freezer(r)) continue;
     std::string state = r.dir + "/freezer.state";
     if (host.write_file(state, "FROZEN") != 0) break;
     debug_write(log, state, "FROZEN");
@@ -354,6 +418,20 @@ Plan make_plan(Host& host, const Layout& layout, const ResourcesSpec& r,
       const CgroupMount* pids = layout.v1_hierarchy("pids");
       v1_placement(pids ? *pids : layout.v1.front());
     }
+  }
+  // Every container that has cgroups gets a freezer too, so that `nsrun pause` works: the v1
+  // freezer hierarchy where it is mounted (v1 and hybrid: joined by the cheap self-move with the
+  // other v1 cgroups, and on any kernel), else the cgroup2 cgroup, whose cgroup.freeze (Linux 5.2)
+  // needs no controller. It costs one more mkdir, tasks write and rmdir per run with limits.
+  // A container that gets no cgroup at all (no limit, a pid namespace of its own) gets no freezer
+  // either: that fast path is the common `nsrun run`, pausing is rare, and a freezer alone would
+  // add most of the cost of a cgroup (mkdir, join, rmdir: about half of the 1 ms the stage costs
+  // with limits, against 0.2 ms without; docs/cgroups.md). pause then says how to get one.
+  if (!plan.placements.empty()) {
+    if (const CgroupMount* freezer = layout.v1_hierarchy("freezer"))
+      v1_placement(*freezer);
+    else if (layout.v2)
+      v2_placement();
   }
   return plan;
 }
@@ -527,37 +605,10 @@ void attach_process(Host& host, const Plan& plan, pid_t pid, Logger& log) {
 
 void remove_cgroups(Host& host, const std::vector<JournalRecord>& records, Logger& log,
                     std::string_view container_id) {
-  std::vector<Recorded> owned;
-  std::vector<std::string> ancestors;
-  std::set<std::string> existed;
-  for (const auto& record : records) {
-    if (record.type == record_existed) {
-      if (const auto* dir = record.data.if_contains("dir"); dir && dir->is_string())
-        existed.insert(std::string(dir->as_string()));
-    } else if (record.type == record_ancestors) {
-      if (const auto* dirs = record.data.if_contains("dirs"); dirs && dirs->is_array())
-        for (const auto& d : dirs->as_array())
-          if (d.is_string()) ancestors.emplace_back(d.as_string());
-    } else if (record.type == record_cgroups) {
-      const auto* list = record.data.if_contains("cgroups");
-      if (!list || !list->is_array()) continue;
-      for (const auto& item : list->as_array()) {
-        if (!item.is_object()) continue;
-        const auto& o = item.as_object();
-        const auto* dir = o.if_contains("dir");
-        if (!dir || !dir->is_string()) continue;
-        Recorded r;
-        r.dir = std::string(dir->as_string());
-        if (const auto* h = o.if_contains("hierarchy"); h && h->is_string())
-          r.hierarchy = std::string(h->as_string());
-        if (const auto* v2 = o.if_contains("v2"); v2 && v2->is_bool()) r.v2 = v2->as_bool();
-        if (const auto* m = o.if_contains("memory_limit"); m && m->is_int64())
-          r.memory_limit = m->as_int64();
-        owned.push_back(std::move(r));
-      }
-    }
-  }
-  std::erase_if(owned, [&](const Recorded& r) { return existed.count(r.dir) > 0; });
+  Journalled journalled = read_journal(records);
+  std::vector<Recorded>& owned = journalled.cgroups;
+  const std::vector<std::string>& ancestors = journalled.ancestors;
+  std::erase_if(owned, [](const Recorded& r) { return r.existed; });
   std::erase_if(owned, [&](const Recorded& r) { return !host.is_dir(r.dir); });
   if (owned.empty() && ancestors.empty()) return;
 
@@ -614,6 +665,139 @@ void remove_cgroups(Host& host, const std::vector<JournalRecord>& records, Logge
     throw StageError("cannot remove cgroup " + all + " (retry with: nsrun delete --force " +
                      std::string(container_id) + ")");
   }
+}
+
+namespace {
+
+// The hint for a failed write to a cgroup the container is already in (exec, pause, resume).
+std::string running_hint(Host& host, const std::string& dir, const std::string& file, int error) {
+  if (error == EACCES || error == EPERM) return " (nsrun must run as root)";
+  if (error == ENOENT && !host.is_dir(dir))
+    return " (the cgroup is gone: the container has stopped or was deleted; see nsrun list)";
+  if (error == ENOENT && file == "cgroup.freeze")
+    return " (the kernel's cgroup v2 freezer needs Linux 5.2 or later)";
+  if (error == ESRCH) return " (the process exited before it could join)";
+  if (error == EBUSY && file == "cgroup.procs")
+    return " (the cgroup delegates controllers to children, so it cannot hold processes)";
+  if (error == ENOSPC) return " (the cgroup's cpuset.cpus or cpuset.mems is empty)";
+  return "";
+}
+
+std::string no_cgroup_message(const char* action) {
+  return std::string("cannot ") + action +
+         ": the container has no cgroup (nsrun made none: no resource limit and a pid namespace "
+         "of its own; give it a limit, e.g. --pids-limit, or set the stage's config "
+         "\"alwaysCreate\": true)";
+}
+
+// The cgroup that freezes the container: its v1 freezer cgroup, else its cgroup2 one (v2 hosts,
+// and a hybrid host without a v1 freezer). Null when it has neither.
+const Recorded* freezer_of(const std::vector<Recorded>& cgroups) {
+  for (const auto& r : cgroups)
+    if (is_v1_freezer(r)) return &r;
+  for (const auto& r : cgroups)
+    if (r.v2) return &r;
+  return nullptr;
+}
+
+// Polls `frozen` with a backoff from 100 us to 10 ms until it holds or freeze_timeout is spent.
+// Time is counted in the sleeps asked for, not read from a clock: bounded on a real host (reads
+// of cgroupfs are microseconds) and a fake host whose sleep returns at once still ends.
+template <class Check>
+bool wait_frozen(Host& host, Check frozen) {
+  auto delay = std::chrono::microseconds(100);
+  std::chrono::microseconds waited{0};
+  while (!frozen()) {
+    if (waited >= freeze_timeout) return false;
+    host.sleep_for(delay);
+    waited += delay;
+    delay = std::min(delay * 2, std::chrono::microseconds(10000));
+  }
+  return true;
+}
+
+}  // namespace
+
+std::size_t join_recorded_cgroups(Host& host, const std::vector<JournalRecord>& records, pid_t pid,
+                                  Logger& log) {
+  // The host moves the process (cgroup.procs), unlike create_container's self-move through v1
+  // tasks files: the exec'd process runs its phases in the container's root, where the host's
+  // cgroupfs is out of reach, and exec is rare enough that the kernel's slower path is fine.
+  // Cgroups the container joined without making them (record_existed) are joined too: the
+  // container's processes are there.
+  std::string value = std::to_string(pid);
+  std::set<std::string> joined;
+  for (const auto& r : read_journal(records).cgroups) {
+    if (!joined.insert(r.dir).second) continue;
+    std::string file = r.dir + "/cgroup.procs";
+    if (int error = host.write_file(file, value))
+      throw StageError("cannot move the exec process " + value + " into cgroup " + r.dir + ": " +
+                       error_text(error) + running_hint(host, r.dir, "cgroup.procs", error));
+    debug_write(log, file, value);
+  }
+  return joined.size();
+}
+
+void freeze_container(Host& host, const std::vector<JournalRecord>& records, Logger& log) {
+  Journalled journalled = read_journal(records);
+  if (journalled.cgroups.empty()) throw StageError(no_cgroup_message("pause"));
+  const Recorded* freezer = freezer_of(journalled.cgroups);
+  if (!freezer)
+    throw StageError(
+        "cannot pause: the container has no freezer cgroup (it was started by an nsrun without "
+        "pause support, or no cgroup freezer hierarchy was mounted; run it again with this "
+        "nsrun and the freezer hierarchy mounted)");
+  const std::string& dir = freezer->dir;
+  // v1: FROZEN starts freezing; the state reads FREEZING until every task stopped (a task in an
+  // uninterruptible sleep delays it). v2: cgroup.events says "frozen 1" once every task stopped.
+  // Writing once is enough: tasks that fork or join meanwhile are frozen by the kernel itself.
+  const std::string file = freezer->v2 ? "cgroup.freeze" : "freezer.state";
+  const char* freeze = freezer->v2 ? "1" : "FROZEN";
+  const char* thaw = freezer->v2 ? "0" : "THAWED";
+  if (int error = host.write_file(dir + "/" + file, freeze))
+    throw StageError("cannot pause: cannot write " + std::string(freeze) + " to " + dir + "/" +
+                     file + ": " + error_text(error) + running_hint(host, dir, file, error));
+  debug_write(log, dir + "/" + file, freeze);
+  std::string state_file = dir + (freezer->v2 ? "/cgroup.events" : "/freezer.state");
+  std::string now;
+  bool frozen = wait_frozen(host, [&] {
+    if (int error = host.read_file(state_file, now)) {
+      host.write_file(dir + "/" + file, thaw);  // not left half frozen
+      throw StageError("cannot pause: cannot read " + state_file + ": " + error_text(error) +
+                       running_hint(host, dir, file, error));
+    }
+    return freezer->v2 ? keyed_value(now, "frozen") == 1 : trim(now) == "FROZEN";
+  });
+  if (!frozen) {
+    // Half frozen is worse than running: thaw again, and say so.
+    host.write_file(dir + "/" + file, thaw);
+    debug_write(log, dir + "/" + file, thaw);
+    std::string seen =
+        freezer->v2 ? "frozen " + std::to_string(keyed_value(now, "frozen")) : trim(now);
+    throw StageError("cannot pause: " + state_file + " still reads " + seen + " after " +
+                     std::to_string(freeze_timeout.count() / 1000) +
+                     " s, so the container was thawed again (a process of it is in an "
+                     "uninterruptible sleep, e.g. on a hung NFS server or device; try again)");
+  }
+  if (log.debug_enabled()) log.debug(dir + ": frozen");
+}
+
+void thaw_container(Host& host, const std::vector<JournalRecord>& records, Logger& log) {
+  Journalled journalled = read_journal(records);
+  const Recorded* freezer = freezer_of(journalled.cgroups);
+  if (!freezer) {
+    // Without a freezer nsrun cannot have frozen it: it runs already.
+    log.debug("the container has no freezer cgroup: nothing to thaw");
+    return;
+  }
+  const std::string& dir = freezer->dir;
+  // Thawing takes effect at once (v1 reads THAWED, v2 "frozen 0" right after the write).
+  const std::string file = freezer->v2 ? "cgroup.freeze" : "freezer.state";
+  const char* thaw = freezer->v2 ? "0" : "THAWED";
+  if (int error = host.write_file(dir + "/" + file, thaw))
+    throw StageError("cannot resume: cannot write " + std::string(thaw) + " to " + dir + "/" +
+                     file + ": " + error_text(error) + running_hint(host, dir, file, error));
+  debug_write(log, dir + "/" + file, thaw);
 }
 
 }  // namespace nsrun::cgroups

@@ -6,6 +6,7 @@
 // of it or of its ancestors. Every process a test starts is ended by the test (RAII).
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,12 +14,15 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 
 #include "e2e.hpp"
+#include "nsrun/cgroups/cgroups_stage.hpp"
 #include "nsrun/cgroups/host.hpp"
 #include "nsrun/cgroups/layout.hpp"
+#include "nsrun/testing.hpp"
 
 namespace {
 
@@ -352,6 +356,105 @@ TEST_F(CgroupsE2E, BadInputIsOneLineExit125AndNoCgroup) {
     EXPECT_NE(r.err.find(flags[0]), std::string::npos) << shown << ": " << r.err;
     EXPECT_EQ(leftovers(name_), std::vector<std::string>{}) << shown;
   }
+}
+
+// nsrun exec, pause and resume through the stage itself (the CLI commands are newer than this
+// test): a forked child plays the container process and joins its cgroups as nsrun's would, and
+// each later phase runs on a fresh stage object with only the journal, as the core runs them.
+int child_pong = -1;
+void answer_ping(int) {
+  [[maybe_unused]] auto n = ::write(child_pong, "p", 1);
+}
+
+bool pong_within(int fd, std::chrono::milliseconds timeout) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return false;
+  char c;
+  return ::read(fd, &c, 1) == 1;
+}
+
+TEST_F(CgroupsE2E, PauseFreezesResumeThawsAndExecJoinsEveryCgroup) {
+  if (!host_layout().v1_hierarchy("freezer")) GTEST_SKIP() << "no v1 freezer hierarchy";
+  using nsrun::cgroups::CgroupsStage;
+  nsrun::ContainerSpec spec;
+  spec.namespaces = {{"pid", ""}};
+  spec.resources.pids_limit = 50;
+  boost::json::object config;
+  nsrun::testing::MemoryJournal journal;
+  nsrun::testing::RecordingLogger log;
+  auto context = [&](pid_t pid) {
+    return nsrun::Context{name_, state_.path(), spec, config, journal, log, pid};
+  };
+  auto phase = [&](void (CgroupsStage::*run)(nsrun::Context&), pid_t pid = 0) {
+    CgroupsStage fresh;
+    nsrun::Context ctx = context(pid);
+    (fresh.*run)(ctx);
+  };
+
+  CgroupsStage stage;
+  nsrun::Context ctx = context(0);
+  stage.validate(ctx);
+  stage.prepare(ctx);
+  int ready[2], pong[2];
+  ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(pong, O_CLOEXEC), 0);
+  auto fork_waiting = [&](bool join) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      child_pong = pong[1];
+      ::signal(SIGUSR1, answer_ping);
+      if (join) {
+        nsrun::Context inside = context(0);
+        try {
+          stage.create_container(inside);
+        } catch (...) {
+          ::_exit(1);
+        }
+      }
+      [[maybe_unused]] auto n = ::write(ready[1], "r", 1);
+      for (;;) ::pause();
+    }
+    char c;
+    EXPECT_EQ(::read(ready[0], &c, 1), 1);
+    return pid;
+  };
+  std::vector<pid_t> children;
+  // Whatever happens, teardown (which thaws a frozen cgroup to kill it) and reaping.
+  struct Cleanup {
+    std::function<void()> run;
+    ~Cleanup() { run(); }
+  } cleanup{[&] {
+    for (pid_t pid : children) ::kill(pid, SIGKILL);
+    try {
+      phase(&CgroupsStage::teardown);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << e.what();
+    }
+    for (pid_t pid : children) ::waitpid(pid, nullptr, 0);
+    for (int fd : {ready[0], ready[1], pong[0], pong[1]}) ::close(fd);
+  }};
+
+  pid_t workload = fork_waiting(true);
+  children.push_back(workload);
+  nsrun::Context runtime = context(workload);
+  stage.create_runtime(runtime);
+  std::string freezer = container_dir("freezer", name_);
+  std::string pids = container_dir("pids", name_);
+  EXPECT_NE(slurp(freezer + "/cgroup.procs").find(std::to_string(workload)), std::string::npos);
+
+  phase(&CgroupsStage::pause);
+  EXPECT_EQ(trimmed(slurp(freezer + "/freezer.state")), "FROZEN");
+  ::kill(workload, SIGUSR1);
+  EXPECT_FALSE(pong_within(pong[0], 300ms)) << "a paused process handled a signal";
+  phase(&CgroupsStage::resume);
+  EXPECT_EQ(trimmed(slurp(freezer + "/freezer.state")), "THAWED");
+  EXPECT_TRUE(pong_within(pong[0], 5000ms)) << "the resumed process did not run";
+
+  pid_t exec = fork_waiting(false);
+  children.push_back(exec);
+  phase(&CgroupsStage::exec_runtime, exec);
+  for (const auto& dir : {freezer, pids})
+    EXPECT_NE(slurp(dir + "/cgroup.procs").find(std::to_string(exec)), std::string::npos) << dir;
 }
 
 }  // namespace

@@ -210,7 +210,36 @@ int FakeCgroupFs::write_file(const std::string& path, std::string_view value) {
     put(dir + "/cgroup.procs", "");
     return 0;
   }
+  if (h->v2 && name == "cgroup.freeze") {
+    if (value != "0" && value != "1") return EINVAL;
+    put(path, std::string(value) + "\n");
+    std::string events = get(dir + "/cgroup.events");
+    auto at = events.find("frozen ");
+    if (at != std::string::npos) events[at + 7] = value[0];
+    put(dir + "/cgroup.events", events);
+    return 0;
+  }
+  if (!h->v2 && name == "freezer.state") {
+    if (value != "FROZEN" && value != "THAWED") return EINVAL;
+    put(path, std::string(value) + "\n");
+    return 0;
+  }
   return LinuxHost::write_file(path, value);
+}
+
+int FakeCgroupFs::read_file(const std::string& path, std::string& out) {
+  if (int error = LinuxHost::read_file(path, out)) return error;
+  if (freezing_reads == 0) return 0;
+  std::string name = basename_of(path);
+  if (name == "freezer.state" && out == "FROZEN\n") {
+    out = "FREEZING\n";
+  } else if (name == "cgroup.events" && out.find("frozen 1") != std::string::npos) {
+    out.replace(out.find("frozen 1"), 8, "frozen 0");
+  } else {
+    return 0;
+  }
+  if (freezing_reads > 0) --freezing_reads;
+  return 0;
 }
 
 int FakeCgroupFs::open_for_write(const std::string& path) {

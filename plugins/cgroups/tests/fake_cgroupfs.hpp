@@ -4,7 +4,8 @@
 // its own simulated: mkdir fills a new cgroup with its control files (v2: those of the controllers
 // the parent delegates; v1: the hierarchy's), cgroup.subtree_control takes "+x -y" requests and
 // refuses them the way the kernel does, cgroup.procs gains the pids written to it, cgroup.kill
-// and kill(2) empty it, rmdir fails with EBUSY while a cgroup has processes or children. Every
+// and kill(2) empty it, rmdir fails with EBUSY while a cgroup has processes or children, the
+// freezers report their state (v1 freezer.state, v2 cgroup.freeze into cgroup.events). Every
 // write is recorded so tests can assert exact files and values; kill(2) never reaches a real
 // process.
 #pragma once
@@ -53,7 +54,11 @@ class FakeCgroupFs : public LinuxHost {
   void without_swap() { swap_ = false; }
   /// Makes the next `count` rmdirs of a populated-looking cgroup fail with EBUSY.
   void busy_rmdirs(int count) { busy_ = count; }
+  /// The next `count` reads of a frozen cgroup's state say it is still freezing (v1 FREEZING,
+  /// v2 "frozen 0"), as while a task is in an uninterruptible sleep; -1: forever.
+  int freezing_reads = 0;
 
+  int read_file(const std::string& path, std::string& out) override;
   int write_file(const std::string& path, std::string_view value) override;
   int make_dir(const std::string& path) override;
   int remove_dir(const std::string& path) override;

@@ -52,7 +52,7 @@ TEST_F(StageTest, RunsTheLifecycleAndTearsDownWithAFreshStage) {
   const std::string memory_dir = "/sys/fs/cgroup/memory/process_api/abc/nsrun-c1";
   EXPECT_EQ(fs->get(memory_dir + "/memory.limit_in_bytes"), "67108864");
   EXPECT_EQ(fs->get("/sys/fs/cgroup/pids/nsrun-c1/pids.max"), "32");
-  EXPECT_EQ(fs->open_files.size(), 2u);  // memory and pids tasks files, for the container
+  EXPECT_EQ(fs->open_files.size(), 3u);  // memory, pids and freezer tasks files, for the container
   // The core clones here: the container process inherits the descriptors, and the host closes
   // its own copies in create_runtime. The fake has one descriptor table, so the test plays the
   // container's part first.
@@ -74,12 +74,14 @@ TEST_F(StageTest, RunsTheLifecycleAndTearsDownWithAFreshStage) {
   FakeCgroupFs::make_v1_host(*fresh_fs, true);  // same tree, same hierarchies
   fresh_fs->put(memory_dir + "/cgroup.procs", "");
   fresh_fs->put("/sys/fs/cgroup/pids/nsrun-c1/cgroup.procs", "");
+  fresh_fs->put("/sys/fs/cgroup/freezer/nsrun-c1/cgroup.procs", "");
   CgroupsStage fresh(std::move(host));
   ContainerSpec empty;
   Context teardown_ctx{"c1", "/run/nsrun/c1", empty, config, journal, log, 0};
   fresh.teardown(teardown_ctx);
   EXPECT_FALSE(fs->exists(memory_dir));
   EXPECT_FALSE(fs->exists("/sys/fs/cgroup/pids/nsrun-c1"));
+  EXPECT_FALSE(fs->exists("/sys/fs/cgroup/freezer/nsrun-c1"));
   fresh.teardown(teardown_ctx);  // idempotent
 }
 
@@ -101,8 +103,9 @@ TEST_F(StageTest, NoPidNamespaceGetsATrackingCgroup) {
   spec.namespaces = {{"mount", ""}};
   Context ctx = context();
   stage->validate(ctx);
-  ASSERT_EQ(stage->plan().placements.size(), 1u);
+  ASSERT_EQ(stage->plan().placements.size(), 2u);
   EXPECT_EQ(stage->plan().placements[0].dir(), "/sys/fs/cgroup/unified/nsrun-c1");
+  EXPECT_EQ(stage->plan().placements[1].dir(), "/sys/fs/cgroup/freezer/nsrun-c1");  // pause
 }
 
 TEST_F(StageTest, AlwaysCreateConfigKey) {
@@ -110,7 +113,7 @@ TEST_F(StageTest, AlwaysCreateConfigKey) {
   config["alwaysCreate"] = true;
   Context ctx = context();
   stage->validate(ctx);
-  EXPECT_EQ(stage->plan().placements.size(), 1u);
+  EXPECT_EQ(stage->plan().placements.size(), 2u);  // tracking (cgroup2) and the freezer
 }
 
 TEST_F(StageTest, DriverComesFromTheAnnotationOverTheConfig) {

@@ -49,11 +49,12 @@ struct V1 : ::testing::Test {
   }
 };
 
-TEST_F(V1, MemoryAndPidsTouchOnlyTheirHierarchies) {
+TEST_F(V1, MemoryAndPidsTouchOnlyTheirHierarchiesAndTheFreezer) {
   FakeCgroupFs::make_v1_host(fs);
   Plan plan = plan_for(memory_and_pids());
   EXPECT_EQ(plan.driver, Driver::v1);
-  EXPECT_EQ(dirs(plan), (std::vector<std::string>{memory_dir, pids_dir}));
+  // The freezer, for nsrun pause, has nothing to write and is joined like the others.
+  EXPECT_EQ(dirs(plan), (std::vector<std::string>{memory_dir, pids_dir, freezer_dir}));
   create(plan);
   attach(plan);
   EXPECT_EQ(fs.writes, (Writes{
@@ -62,14 +63,15 @@ TEST_F(V1, MemoryAndPidsTouchOnlyTheirHierarchies) {
                            {pids_dir + "/pids.max", "32"},
                            {memory_dir + "/tasks", "0"},
                            {pids_dir + "/tasks", "0"},
+                           {freezer_dir + "/tasks", "0"},
                        }));
-  EXPECT_EQ(fs.made_dirs, (std::vector<std::string>{memory_dir, pids_dir}));
+  EXPECT_EQ(fs.made_dirs, (std::vector<std::string>{memory_dir, pids_dir, freezer_dir}));
   // nsrun's own cgroup is never written.
   EXPECT_EQ(fs.get("/sys/fs/cgroup/memory/process_api/abc/cgroup.procs"), "1000\n");
 
   fs.kill_process(4242, 9);
   remove_cgroups(fs, journal.entries, log, "c1");
-  EXPECT_EQ(fs.removed_dirs, (std::vector<std::string>{pids_dir, memory_dir}));
+  EXPECT_EQ(fs.removed_dirs, (std::vector<std::string>{freezer_dir, pids_dir, memory_dir}));
   EXPECT_TRUE(fs.exists("/sys/fs/cgroup/memory/process_api/abc"));
 }
 
@@ -94,7 +96,8 @@ TEST_F(V1, CpusetCopiesWhatIsNotGivenFromTheParent) {
   attach(plan);
   EXPECT_EQ(fs.writes, (Writes{{cpuset_dir + "/cpuset.cpus", "1-2"},
                                {cpuset_dir + "/cpuset.mems", "0"},
-                               {cpuset_dir + "/tasks", "0"}}));
+                               {cpuset_dir + "/tasks", "0"},
+                               {freezer_dir + "/tasks", "0"}}));
 }
 
 TEST_F(V1, NewParentsInTheCpusetHierarchyGetCpusAndMemsToo) {
@@ -201,7 +204,8 @@ TEST_F(V1, HybridTracksInTheUnifiedHierarchyAndKillsWithCgroupKill) {
   FakeCgroupFs::make_v1_host(fs, /*hybrid=*/true);
   Plan plan = plan_for(memory_and_pids(), /*track=*/true);
   EXPECT_EQ(plan.driver, Driver::hybrid);
-  EXPECT_EQ(dirs(plan), (std::vector<std::string>{memory_dir, pids_dir, unified_dir}));
+  // The v1 freezer beside it is for nsrun pause.
+  EXPECT_EQ(dirs(plan), (std::vector<std::string>{memory_dir, pids_dir, unified_dir, freezer_dir}));
   create(plan);
   attach(plan);
   EXPECT_EQ(fs.get(unified_dir + "/cgroup.procs"), "4242\n");
@@ -215,7 +219,7 @@ TEST_F(V1, HybridTracksInTheUnifiedHierarchyAndKillsWithCgroupKill) {
 TEST_F(V1, HybridWithAPidNamespaceLeavesTheUnifiedHierarchyAlone) {
   FakeCgroupFs::make_v1_host(fs, true);
   EXPECT_EQ(dirs(plan_for(memory_and_pids(), false)),
-            (std::vector<std::string>{memory_dir, pids_dir}));
+            (std::vector<std::string>{memory_dir, pids_dir, freezer_dir}));
 }
 
 TEST_F(V1, HybridTakesAControllerOnlyTheUnifiedHierarchyHasFromThere) {

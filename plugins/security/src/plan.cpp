@@ -224,11 +224,20 @@ std::optional<int> rlimit_resource(const std::string& type) {
 }
 
 Plan make_plan(const ContainerSpec& spec, int last_capability) {
+  // The container-level fields are checked before the process-level ones, so a spec with a fault
+  // in both names the same field it always did.
+  auto sysctls = sysctl_plan(spec);
+  auto masked_paths = container_paths(spec.masked_paths, "linux.maskedPaths");
+  auto readonly_paths = container_paths(spec.readonly_paths, "linux.readonlyPaths");
+  Plan plan = make_process_plan(spec.process, last_capability);
+  plan.sysctls = std::move(sysctls);
+  plan.masked_paths = std::move(masked_paths);
+  plan.readonly_paths = std::move(readonly_paths);
+  return plan;
+}
+
+Plan make_process_plan(const ProcessSpec& process, int last_capability) {
   Plan plan;
-  const ProcessSpec& process = spec.process;
-  plan.sysctls = sysctl_plan(spec);
-  plan.masked_paths = container_paths(spec.masked_paths, "linux.maskedPaths");
-  plan.readonly_paths = container_paths(spec.readonly_paths, "linux.readonlyPaths");
   plan.rlimits = rlimit_plan(process.rlimits);
   if (process.oom_score_adj) {
     if (*process.oom_score_adj < -1000 || *process.oom_score_adj > 1000)

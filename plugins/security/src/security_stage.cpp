@@ -107,6 +107,10 @@ void apply_plan(const Plan& plan, Host& host, Logger& log) {
   write_sysctls(plan, host);
   mask_paths(plan, host, log);
   make_paths_readonly(plan, host, log);
+  apply_process_plan(plan, host);
+}
+
+void apply_process_plan(const Plan& plan, Host& host) {
   set_rlimits(plan, host);
   if (plan.oom_score_adj)
     if (int error =
@@ -150,17 +154,42 @@ void apply_plan(const Plan& plan, Host& host, Logger& log) {
       throw StageError("process.noNewPrivileges: cannot set no_new_privs: " + why(error));
 }
 
+namespace {
+
+void warn_unknown_to_kernel(const Plan& plan, Logger& log) {
+  for (const auto& unknown : plan.unknown_to_kernel)
+    log.warn("security: " + unknown + " is unknown to this kernel; ignored");
+}
+
+}  // namespace
+
 void SecurityStage::validate(Context& ctx) {
   ConfigReader(ctx.config, "nsrun.security").finish();
-  Plan plan = make_plan(ctx.spec, host_->last_capability());
-  for (const auto& unknown : plan.unknown_to_kernel)
-    ctx.log.warn("security: " + unknown + " is unknown to this kernel; ignored");
+  warn_unknown_to_kernel(make_plan(ctx.spec, host_->last_capability()), ctx.log);
 }
 
 void SecurityStage::start_container(Context& ctx) {
   // Planned again from the spec the container process has (after every stage's prepare), so
   // that what is applied is what the spec says, whatever the stage kept in memory.
   apply_plan(make_plan(ctx.spec, host_->last_capability()), *host_, ctx.log);
+}
+
+void SecurityStage::exec_prepare(Context& ctx) {
+  ConfigReader(ctx.config, "nsrun.security").finish();
+  // The process-level fields only: linux.sysctl, maskedPaths and readonlyPaths were checked and
+  // applied when the container started, and they hold in its mount namespace, which the new
+  // process joins.
+  exec_plan_ = make_process_plan(ctx.spec.process, host_->last_capability());
+  warn_unknown_to_kernel(*exec_plan_, ctx.log);
+}
+
+void SecurityStage::exec_container(Context& ctx) {
+  // exec_container runs in the process forked after exec_prepare, which planned on this object.
+  // Should a core ever call it on a fresh object, the plan is made again from the same spec (no
+  // phase but prepare changes it) rather than leaving the process unconfined.
+  const Plan plan =
+      exec_plan_ ? *exec_plan_ : make_process_plan(ctx.spec.process, host_->last_capability());
+  apply_process_plan(plan, *host_);
 }
 
 }  // namespace nsrun::security

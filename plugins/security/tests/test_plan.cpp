@@ -38,17 +38,46 @@ std::string validate_error(const ContainerSpec& spec, boost::json::object config
   return "";
 }
 
+std::string exec_prepare_error(const ContainerSpec& spec) {
+  testing::StageHarness h;
+  h.spec = spec;
+  auto host = std::make_unique<test::FakeHost>();
+  test::FakeHost& fake = *host;
+  SecurityStage stage(std::move(host));
+  try {
+    h.run(stage, Phase::exec_prepare);
+  } catch (const StageError& e) {
+    EXPECT_TRUE(fake.calls.empty()) << "exec_prepare acted on the host";
+    return e.what();
+  }
+  EXPECT_TRUE(fake.calls.empty()) << "exec_prepare acted on the host";
+  return "";
+}
+
 struct BadField {
   std::string process;
   std::string linux_fields;
   std::string message;
 };
 
+// The message names the case in test output (instead of the struct's bytes).
+void PrintTo(const BadField& field, std::ostream* os) {
+  *os << field.message;
+}
+
 class RefusedFields : public ::testing::TestWithParam<BadField> {};
 
 TEST_P(RefusedFields, NameTheFieldAndTheFix) {
   const auto& c = GetParam();
   EXPECT_EQ(validate_error(bundle(c.process, c.linux_fields)), c.message);
+}
+
+// `nsrun exec`: the process-level fields are refused with validate's very message; the
+// container-level ones (linux.*) are the running container's, not checked again.
+TEST_P(RefusedFields, ExecPrepareRefusesTheProcessFieldsAlike) {
+  const auto& c = GetParam();
+  EXPECT_EQ(exec_prepare_error(bundle(c.process, c.linux_fields)),
+            c.linux_fields.empty() ? c.message : "");
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -165,6 +194,58 @@ TEST(SecurityValidate, CapabilitiesTheKernelDoesNotKnowAreWarnedAboutAndLeftOut)
   EXPECT_EQ(h.log.warnings[0],
             "security: process.capabilities.bounding: CAP_SYS_ADMIN is unknown to this kernel; "
             "ignored");
+}
+
+TEST(SecurityValidate, ExecPrepareChecksTheConfigAndWarnsAsValidateDoes) {
+  EXPECT_EQ(exec_prepare_error(bundle("")), "");
+
+  ContainerSpec spec = bundle(R"("capabilities": {"bounding": ["CAP_CHOWN", "CAP_SYS_ADMIN"]})");
+  auto run_exec_prepare = [&](boost::json::object config, testing::StageHarness& h) {
+    h.spec = spec;
+    h.config = std::move(config);
+    auto host = std::make_unique<test::FakeHost>();
+    host->last_cap = 12;
+    SecurityStage stage(std::move(host));
+    h.run(stage, Phase::exec_prepare);
+  };
+  testing::StageHarness refused;
+  try {
+    run_exec_prepare({{"capabilities", true}}, refused);
+    ADD_FAILURE() << "an unknown config key was accepted";
+  } catch (const StageError& e) {
+    EXPECT_NE(std::string(e.what()).find("capabilities"), std::string::npos) << e.what();
+  }
+
+  testing::StageHarness h;
+  run_exec_prepare({}, h);
+  ASSERT_EQ(h.log.warnings.size(), 1u);
+  EXPECT_EQ(h.log.warnings[0],
+            "security: process.capabilities.bounding: CAP_SYS_ADMIN is unknown to this kernel; "
+            "ignored");
+}
+
+TEST(SecurityPlan, TheProcessPlanIsTheProcessPartOfTheWholePlan) {
+  ContainerSpec spec = bundle(
+      R"("capabilities": {"bounding": ["CAP_KILL"], "permitted": ["CAP_KILL"]},
+         "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 20}], "oomScoreAdj": -7,
+         "user": {"uid": 5, "gid": 6}, "noNewPrivileges": true)",
+      R"("sysctl": {"net.ipv4.ip_forward": "1"}, "maskedPaths": ["/proc/kcore"],
+         "readonlyPaths": ["/proc/sys"])");
+  Plan whole = make_plan(spec, 40);
+  Plan process = make_process_plan(spec.process, 40);
+  EXPECT_TRUE(process.sysctls.empty());
+  EXPECT_TRUE(process.masked_paths.empty());
+  EXPECT_TRUE(process.readonly_paths.empty());
+  ASSERT_EQ(process.rlimits.size(), 1u);
+  EXPECT_EQ(process.rlimits[0].resource, whole.rlimits[0].resource);
+  EXPECT_EQ(process.rlimits[0].soft, 10u);
+  EXPECT_EQ(process.oom_score_adj, whole.oom_score_adj);
+  EXPECT_EQ(process.capabilities->bounding, whole.capabilities->bounding);
+  EXPECT_EQ(process.capabilities->permitted, whole.capabilities->permitted);
+  EXPECT_EQ(process.user->uid, whole.user->uid);
+  EXPECT_EQ(process.user->gid, whole.user->gid);
+  EXPECT_TRUE(process.no_new_privileges);
+  EXPECT_EQ(whole.sysctls.size(), 1u);
 }
 
 TEST(SecurityPlan, ResolvesNamesToWhatTheKernelTakes) {

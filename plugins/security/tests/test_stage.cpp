@@ -41,6 +41,56 @@ struct SecurityStageTest : ::testing::Test {
     }
     return "";
   }
+  // exec_prepare then exec_container on one object, as `nsrun exec` runs them; the calls of
+  // exec_container.
+  std::vector<std::string> run_exec() {
+    h.run(*stage, Phase::exec_prepare);
+    EXPECT_TRUE(host->calls.empty()) << "exec_prepare acted on the host";
+    h.run(*stage, Phase::exec_container);
+    return host->calls;
+  }
+  std::string exec_error() {
+    try {
+      run_exec();
+    } catch (const StageError& e) {
+      return e.what();
+    }
+    return "";
+  }
+  // Every field, the container's and the process's, with paths the fake reports as present.
+  void set_every_field() {
+    auto& p = h.spec.process;
+    // CAP_CHOWN 0, CAP_KILL 5, CAP_NET_BIND_SERVICE 10.
+    p.capabilities = CapabilitiesSpec{{"CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"},
+                                      {"CAP_KILL", "CAP_NET_BIND_SERVICE"},
+                                      {"CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"},
+                                      {"CAP_NET_BIND_SERVICE"},
+                                      {"CAP_NET_BIND_SERVICE"}};
+    p.no_new_privileges = true;
+    p.rlimits = {{"RLIMIT_NOFILE", 1024, 4096}};
+    p.user = UserSpec{1000, 1000, 022, {10, 20}};
+    p.oom_score_adj = 500;
+    h.spec.masked_paths = {"/proc/kcore", "/proc/acpi"};
+    h.spec.readonly_paths = {"/proc/sys"};
+    h.spec.sysctl = {{"net.ipv4.ip_forward", "1"}};
+    host->kinds = {{"/proc/kcore", PathKind::file},
+                   {"/proc/acpi", PathKind::directory},
+                   {"/proc/sys", PathKind::directory}};
+  }
+  // What start_container does for the process after the container-level part, for
+  // set_every_field's spec.
+  static std::vector<std::string> every_process_call() {
+    std::vector<std::string> expected = {
+        "rlimit " + std::to_string(RLIMIT_NOFILE) + " 1024 4096",
+        "write /proc/self/oom_score_adj 500",
+    };
+    for (auto& drop : drops_except({0, 5, 10}, 12)) expected.push_back(drop);
+    for (const char* line :
+         {"keepcaps", "setgroups 10 20", "setresgid 1000", "setresuid 1000", "umask 18",
+          "capset e=5,10 p=0,5,10 i=10", "ambient-reset", "ambient-raise 10", "no-new-privs"})
+      expected.push_back(line);
+    return expected;
+  }
   static std::vector<std::string> drops_except(std::vector<int> kept, int last) {
     std::vector<std::string> out;
     for (int cap = 0; cap <= last; ++cap)
@@ -150,6 +200,89 @@ TEST_F(SecurityStageTest, FailuresNameTheFieldAndWhat) {
   EXPECT_EQ(start_error(),
             "process.capabilities: cannot set the effective, permitted and inheritable sets: "
             "Operation not permitted (nsrun itself lacks one of the permitted capabilities)");
+}
+
+// `nsrun exec`: the new process gets the process-level calls of start_container, in its order,
+// and not one call for the container's sysctls, masked or read-only paths.
+TEST_F(SecurityStageTest, ExecConfinesTheProcessOnlyInStartContainersOrder) {
+  set_every_field();
+  auto calls = run_exec();
+  EXPECT_EQ(calls, every_process_call());
+  for (const auto& call : calls)
+    for (const char* container_level : {"write /proc/sys", "bind", "rbind", "tmpfs-ro", "readonly"})
+      EXPECT_FALSE(call.starts_with(container_level)) << call;
+}
+
+TEST_F(SecurityStageTest, ExecDoesWhatStartContainerDoesAfterTheContainerLevelPart) {
+  set_every_field();
+  auto start_calls = run();
+  std::vector<std::string> process_part(start_calls.begin() + 5, start_calls.end());
+  ASSERT_EQ(start_calls[4], "readonly /proc/sys");  // the container-level part ends here
+
+  auto fake = std::make_unique<test::FakeHost>();
+  host = fake.get();
+  host->last_cap = 12;
+  host->kinds = {{"/proc/kcore", PathKind::file},
+                 {"/proc/acpi", PathKind::directory},
+                 {"/proc/sys", PathKind::directory}};
+  stage = std::make_unique<SecurityStage>(std::move(fake));
+  EXPECT_EQ(run_exec(), process_part);
+}
+
+TEST_F(SecurityStageTest, ExecOfAnUnconfinedProcessDoesNothing) {
+  h.spec.masked_paths = {"/proc/kcore"};
+  h.spec.sysctl = {{"net.ipv4.ip_forward", "1"}};
+  host->kinds = {{"/proc/kcore", PathKind::file}};
+  EXPECT_TRUE(run_exec().empty());
+}
+
+TEST_F(SecurityStageTest, ExecLeavesTheContainersFieldsToTheContainer) {
+  // The container's fields are not the exec'd process's to check: the container started with
+  // them (here they would be refused: no uts namespace, a relative path), and they hold.
+  h.spec.sysctl = {{"kernel.domainname", "x"}};
+  h.spec.readonly_paths = {"proc/sys"};
+  h.spec.process.no_new_privileges = true;
+  EXPECT_EQ(run_exec(), (std::vector<std::string>{"no-new-privs"}));
+}
+
+TEST_F(SecurityStageTest, ExecContainerOnAFreshObjectStillConfines) {
+  // Should a core not carry exec_prepare's object into the process, the plan is made again.
+  set_every_field();
+  h.run(*stage, Phase::exec_container);
+  EXPECT_EQ(host->calls, every_process_call());
+}
+
+TEST_F(SecurityStageTest, ExecAppliesThePlanOfExecPrepare) {
+  h.spec.process.no_new_privileges = true;
+  h.run(*stage, Phase::exec_prepare);
+  h.spec.process.no_new_privileges = false;  // only prepare may change the spec; exec_prepare
+  h.run(*stage, Phase::exec_container);      // checked what is applied
+  EXPECT_EQ(host->calls, (std::vector<std::string>{"no-new-privs"}));
+}
+
+TEST_F(SecurityStageTest, ExecFailuresNameTheFieldAsStartContainersDo) {
+  h.spec.process.rlimits = {{"RLIMIT_NOFILE", 1048577, 1048577}};
+  h.spec.process.no_new_privileges = true;
+  host->failures = {{"rlimit", EPERM}};
+  EXPECT_EQ(exec_error(),
+            "process.rlimits: cannot set RLIMIT_NOFILE to soft 1048577, hard 1048577: Operation "
+            "not permitted (raising a hard limit above the current one needs CAP_SYS_RESOURCE, "
+            "and RLIMIT_NOFILE cannot exceed fs.nr_open; lower the limit)");
+  EXPECT_EQ(host->calls.back(), "rlimit " + std::to_string(RLIMIT_NOFILE) + " 1048577 1048577")
+      << "nothing after a failure";
+}
+
+TEST_F(SecurityStageTest, ExecPrepareRefusesABadProcessBeforeAnythingIsDone) {
+  h.spec.process.user = UserSpec{1000, 1000, 512, {}};
+  try {
+    h.run(*stage, Phase::exec_prepare);
+    ADD_FAILURE() << "a bad umask was accepted";
+  } catch (const StageError& e) {
+    EXPECT_STREQ(e.what(),
+                 "process.user.umask: 512 is not a umask (use 0 to 511, i.e. octal 0 to 0777; 18 "
+                 "is 022)");
+  }
+  EXPECT_TRUE(host->calls.empty());
 }
 
 }  // namespace

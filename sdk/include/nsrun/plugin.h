@@ -41,7 +41,9 @@ extern "C" {
 #endif
 
 #define NSRUN_API_MAJOR 2
-#define NSRUN_API_MINOR 0
+/* 2.1 added the exec, pause and resume phases (values 7-11 of nsrun_phase). nsrun calls them
+ * only on plugins built with api_minor >= 1: a 2.0 plugin never sees a phase it does not know. */
+#define NSRUN_API_MINOR 1
 
 /* The one symbol a plugin exports; its type is nsrun_plugin_entry_fn. */
 #define NSRUN_PLUGIN_ENTRY_SYMBOL "nsrun_plugin_entry"
@@ -55,7 +57,18 @@ enum nsrun_phase {
   NSRUN_PHASE_CREATE_CONTAINER = 3, /* the container process, before the root switch */
   NSRUN_PHASE_START_CONTAINER = 4,  /* the container process, after it, before execve */
   NSRUN_PHASE_POSTSTART = 5,        /* host, the workload runs */
-  NSRUN_PHASE_TEARDOWN = 6          /* host, reverse order, from the journal alone */
+  NSRUN_PHASE_TEARDOWN = 6,         /* host, reverse order, from the journal alone */
+  /* Since 2.1: `nsrun exec` runs another process in a running container. The spec is the
+   * container's config.json with `process` replaced by the new process's. Nothing is created
+   * for it that teardown would have to remove: the process ends, the container stays. */
+  NSRUN_PHASE_EXEC_PREPARE = 7,   /* host, before the process exists: check the process */
+  NSRUN_PHASE_EXEC_RUNTIME = 8,   /* host, the process (call.pid) exists in the container's
+                                     namespaces and waits: e.g. move it into its cgroups */
+  NSRUN_PHASE_EXEC_CONTAINER = 9, /* the new process, in the container's namespaces and root,
+                                     before execve: confine it; the exec stage runs it */
+  /* Since 2.1: `nsrun pause` / `nsrun resume`, host, from the journal alone (fresh objects). */
+  NSRUN_PHASE_PAUSE = 10,
+  NSRUN_PHASE_RESUME = 11
 };
 
 enum nsrun_log_level {

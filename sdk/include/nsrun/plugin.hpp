@@ -185,6 +185,16 @@ inline void dispatch(IStage& stage, Phase phase, Context& ctx) {
       return stage.poststart(ctx);
     case Phase::teardown:
       return stage.teardown(ctx);
+    case Phase::exec_prepare:
+      return stage.exec_prepare(ctx);
+    case Phase::exec_runtime:
+      return stage.exec_runtime(ctx);
+    case Phase::exec_container:
+      return stage.exec_container(ctx);
+    case Phase::pause:
+      return stage.pause(ctx);
+    case Phase::resume:
+      return stage.resume(ctx);
   }
   throw StageError("unknown phase " + std::to_string(static_cast<int>(phase)));
 }

@@ -56,6 +56,12 @@ enum class Phase : int {
   start_container = 4,
   poststart = 5,
   teardown = 6,
+  // Since SDK 2.1 (see plugin.h).
+  exec_prepare = 7,
+  exec_runtime = 8,
+  exec_container = 9,
+  pause = 10,
+  resume = 11,
 };
 
 /// Exit codes shared by every stage, as docker, runc and crun use them.
@@ -194,6 +200,15 @@ class IStage {
   virtual void start_container(Context&) {}
   virtual void poststart(Context&) {}
   virtual void teardown(Context&) {}
+  // Since SDK 2.1. exec_*: another process joins the running container (`nsrun exec`); the
+  // spec's process is that process. A stage that confines the container's process in
+  // start_container confines it again in exec_container. pause/resume freeze and thaw the
+  // container's processes; they run on fresh objects, from the journal alone, like teardown.
+  virtual void exec_prepare(Context&) {}
+  virtual void exec_runtime(Context&) {}
+  virtual void exec_container(Context&) {}
+  virtual void pause(Context&) {}
+  virtual void resume(Context&) {}
 };
 
 }  // namespace nsrun

@@ -68,3 +68,15 @@ void start_container(const StateDir& state);
 void kill_container(const StateDir& state, int signal, bool all);
 
 }  // namespace nsrun::core
+
+namespace nsrun::core {
+
+class PluginRegistry;
+
+/// Freezes (pause) or thaws (resume) a running container through its stages' pause/resume
+/// phases (the cgroups stage's freezer), and records the status. Error when it is not running
+/// (pause) or not paused (resume), or a stage failed.
+void pause_container(const StateDir& state, const PluginRegistry& registry, StderrLogger& log);
+void resume_container(const StateDir& state, const PluginRegistry& registry, StderrLogger& log);
+
+}  // namespace nsrun::core

@@ -170,6 +170,13 @@ struct ContainerRequest {
   std::string pid_file;  ///< written with the container process's pid once it is created
 };
 
+/// `nsrun exec`: another process in a running container.
+struct ExecRequest {
+  boost::json::object spec;  ///< the container's config.json with `process` replaced
+  bool detached = false;     ///< return once the command runs, instead of waiting for it
+  std::string pid_file;      ///< written with the process's host pid (detached)
+};
+
 class Orchestrator {
  public:
   Orchestrator(std::vector<BoundStage> stages, StderrLogger& log);
@@ -185,6 +192,16 @@ class Orchestrator {
   /// Runs every stage's teardown in reverse order with fresh stage objects, then removes the
   /// state directory when all succeeded. Returns the failures.
   std::vector<StageFailure> teardown(const StateDir& state, SpecDocument& spec);
+
+  /// Runs `request.spec`'s process in the running container whose first process is
+  /// `container_pid` (`container_pidfd`, checked by the caller): exec_prepare on the host, a
+  /// process that joins the container's namespaces, exec_runtime, then exec_container inside it
+  /// (the exec stage execs). Returns the command's exit code, or 0 once it runs when detached.
+  int exec(const StateDir& state, int container_pidfd, pid_t container_pid, ExecRequest& request);
+
+  /// Runs a host phase that works from the journal alone (pause, resume) on fresh stage objects,
+  /// in pipeline order. Returns the failures.
+  std::vector<StageFailure> run_on_state(Phase phase, const StateDir& state, SpecDocument& spec);
 
  private:
   std::optional<StageFailure> run_phase(Phase phase, const CallSite& site, ProcessSide side);

@@ -10,6 +10,9 @@
 //                   for the kernel than moving another process; see join_cgroups).
 //   teardown        from the journal alone: reports an OOM kill, kills what is left, removes the
 //                   directories. Idempotent.
+//   exec_runtime    (nsrun exec) moves the new process into every cgroup the journal lists.
+//   pause, resume   (nsrun pause/resume) freeze and thaw the container's freezer cgroup, from the
+//                   journal alone like teardown.
 //
 // Config keys: "driver" (auto|v1|v2|hybrid, overridden per container by the annotation
 // nsrun.cgroups.driver that --cgroup-driver sets) and "alwaysCreate" (create a cgroup even when
@@ -62,6 +65,9 @@ class CgroupsStage final : public IStage {
   void create_runtime(Context& ctx) override;
   void create_container(Context& ctx) override;
   void teardown(Context& ctx) override;
+  void exec_runtime(Context& ctx) override;
+  void pause(Context& ctx) override;
+  void resume(Context& ctx) override;
 
   const Plan& plan() const { return plan_; }
 

@@ -14,11 +14,14 @@
 // Only hierarchies with a limit to apply are joined, plus, when `track` is set (the container
 // has no pid namespace of its own, or the config asks for a cgroup always), one hierarchy that
 // lets teardown find and kill every process: the cgroup2 one on v2 and hybrid hosts (cgroup.kill),
-// freezer on v1. See docs/cgroups.md for why.
+// freezer on v1. Whenever any cgroup is made, the container also gets a freezer for `nsrun pause`:
+// the v1 freezer hierarchy where one is mounted (v1 and hybrid), else its cgroup2 cgroup
+// (cgroup.freeze). See docs/cgroups.md for why.
 #pragma once
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -108,6 +111,26 @@ void attach_process(Host& host, const Plan& plan, pid_t pid, Logger& log);
 /// directories (retrying while busy). Idempotent. StageError when a directory stays.
 void remove_cgroups(Host& host, const std::vector<JournalRecord>& records, Logger& log,
                     std::string_view container_id);
+
+/// nsrun exec (exec_runtime): moves `pid`, a new process already in the container's namespaces,
+/// into every cgroup the journal says the container is in, v1 and v2, by writing it to each
+/// cgroup.procs. Returns how many: 0 when nsrun made the container no cgroup (nothing to join).
+/// StageError names the cgroup and the fix.
+std::size_t join_recorded_cgroups(Host& host, const std::vector<JournalRecord>& records, pid_t pid,
+                                  Logger& log);
+
+/// How long pause waits for the kernel to report every process frozen.
+inline constexpr std::chrono::milliseconds freeze_timeout{2000};
+
+/// nsrun pause, from the journal alone: freezes the container's freezer cgroup (v1 freezer.state
+/// FROZEN, or v2 cgroup.freeze 1) and waits until the kernel reports it frozen, within
+/// freeze_timeout (thawed again and StageError otherwise). StageError when the container has no
+/// cgroup or no freezer.
+void freeze_container(Host& host, const std::vector<JournalRecord>& records, Logger& log);
+
+/// nsrun resume: thaws what freeze_container froze. A container without a freezer cgroup cannot
+/// have been frozen by nsrun, so there is nothing to do (debug line).
+void thaw_container(Host& host, const std::vector<JournalRecord>& records, Logger& log);
 
 /// Journal record types.
 inline constexpr const char* record_cgroups = "cgroups";

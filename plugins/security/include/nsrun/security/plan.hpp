@@ -66,6 +66,14 @@ std::optional<int> rlimit_resource(const std::string& type);
 
 /// Checks the spec's security fields and resolves them; throws StageError with a one-line
 /// message naming the field and the fix. `last_capability` is the running kernel's CAP_LAST_CAP.
+/// The container-level fields (linux.sysctl, maskedPaths, readonlyPaths) are checked first, then
+/// the process-level ones as make_process_plan checks them.
 Plan make_plan(const ContainerSpec& spec, int last_capability);
+
+/// The process-level part of make_plan alone: process.rlimits, oomScoreAdj, capabilities, user
+/// and noNewPrivileges, with the same checks and the same messages. What `nsrun exec` confines a
+/// process that joins a running container with; the container-level fields of the result
+/// (sysctls, masked_paths, readonly_paths) are empty.
+Plan make_process_plan(const ProcessSpec& process, int last_capability);
 
 }  // namespace nsrun::security

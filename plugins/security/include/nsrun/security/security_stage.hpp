@@ -15,9 +15,31 @@
 //
 // A field the spec leaves out is left as nsrun runs (root with every capability). The stage has
 // no config keys.
+//
+// `nsrun exec` (SDK 2.1) starts another process in the running container; ctx.spec is then the
+// container's config.json with `process` replaced by the new process's. That process gets the
+// same process-level confinement as the container's first one, and nothing else:
+//
+//   exec_prepare     host, before the process exists: the config and process.capabilities,
+//                    user, rlimits, noNewPrivileges and oomScoreAdj are checked as validate
+//                    checks them, with the same messages (make_process_plan), and the plan is
+//                    kept in the stage object, which the forked process inherits.
+//   exec_container   the new process, already in the container's namespaces and root, before
+//                    the exec stage's execve: that plan is applied in start_container's order
+//                    (rlimits, OOM score, bounding set, PR_SET_KEEPCAPS, user, capset, ambient,
+//                    no_new_privs; apply_process_plan).
+//
+// linux.sysctl, maskedPaths and readonlyPaths are neither checked nor applied again: they belong
+// to the container, were applied when it started, and hold in the mount namespace the process
+// joins (mounting over them again would stack a second mount on each path, and /proc/sys is
+// read-only by then). The exec'd process is confined by its own `process` fields only: what is
+// absent there is left as nsrun runs, so whoever builds that `process` decides whether it
+// inherits the container's capabilities, user and limits (runc's exec starts from the
+// container's).
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "nsrun/plugin.hpp"
 #include "nsrun/security/host.hpp"
@@ -38,12 +60,19 @@ class SecurityStage final : public IStage {
 
   void validate(Context& ctx) override;
   void start_container(Context& ctx) override;
+  void exec_prepare(Context& ctx) override;
+  void exec_container(Context& ctx) override;
 
  private:
   std::unique_ptr<Host> host_;
+  std::optional<Plan> exec_plan_;  ///< made in exec_prepare, applied in exec_container
 };
 
 /// Applies `plan` through `host` in the order above; throws StageError naming the field.
 void apply_plan(const Plan& plan, Host& host, Logger& log);
+
+/// Applies the process-level part of `plan` only (rlimits to no_new_privs, as apply_plan does
+/// them), whatever its container-level fields hold: what exec_container does.
+void apply_process_plan(const Plan& plan, Host& host);
 
 }  // namespace nsrun::security
