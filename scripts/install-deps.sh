@@ -12,6 +12,9 @@ packages=(
   # tests/engines/podman_test.cpp drives nsrun through podman and conmon (`--network none`
   # only: no netavark, slirp4netns or other recommends are needed).
   podman conmon
+  # tests/engines/containerd_test.cpp drives nsrun through containerd 1.6 and ctr (the package
+  # brings ctr and containerd-shim-runc-v2; the tests start their own confined containerd).
+  containerd
 )
 # For `bench/`: the runtimes nsrun is compared against, and hyperfine.
 if [ "${NSRUN_BENCH_DEPS:-0}" = 1 ]; then packages+=(crun runc hyperfine); fi

@@ -66,6 +66,7 @@ void add_features_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_spec_command(CLI::App& app, int& exit_code);
 void add_exec_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_pause_commands(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_update_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 
 /// A container from an OCI bundle, as `nsrun create` makes it (detached) with the installed
 /// default pipeline.

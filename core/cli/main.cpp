@@ -112,6 +112,7 @@ int main(int argc, char** argv) {
   cli::add_spec_command(app, exit_code);
   cli::add_exec_command(app, global, exit_code);
   cli::add_pause_commands(app, global, exit_code);
+  cli::add_update_command(app, global, exit_code);
   cli::add_plugins_command(app, global, exit_code);
   cli::add_version_command(app, exit_code);
   cli::add_rootfs_command(app, exit_code);

@@ -201,4 +201,44 @@ void resume_container(const StateDir& state, const PluginRegistry& registry, Std
   switch_frozen(state, registry, log, false);
 }
 
+namespace {
+
+// Objects merge key by key; anything else replaces.
+void merge_into(boost::json::object& target, const boost::json::object& changes) {
+  for (const auto& change : changes) {
+    auto* existing = target.if_contains(change.key());
+    if (existing && existing->is_object() && change.value().is_object())
+      merge_into(existing->as_object(), change.value().as_object());
+    else
+      target[change.key()] = change.value();
+  }
+}
+
+}  // namespace
+
+void update_container(const StateDir& state, const PluginRegistry& registry, StderrLogger& log,
+                      const boost::json::object& resources) {
+  auto lock = state.lock_within(10000);
+  if (!lock) throw Error("update: " + quoted(state) + " is held by another nsrun");
+  ContainerView view = inspect(state);
+  if (view.status == Status::stopped || view.status == Status::creating)
+    throw Error("update: " + quoted(state) + " is " + status_name(view.status) +
+                " (only a created, running or paused container can be updated)");
+  auto document = read_json_file(state.path() + "/config.json", "state");
+  if (!document.is_object()) throw Error("update: the container's config.json is not an object");
+  auto& config = document.as_object();
+  if (!config.contains("linux") || !config["linux"].is_object())
+    config["linux"] = boost::json::object{};
+  auto& linux_section = config["linux"].as_object();
+  if (!linux_section.contains("resources") || !linux_section["resources"].is_object())
+    linux_section["resources"] = boost::json::object{};
+  merge_into(linux_section["resources"].as_object(), resources);
+  SpecDocument spec(config);  // a malformed field is an Error naming it
+  Pipeline pipeline = Pipeline::from_json(state.read_pipeline(), state.path() + "/pipeline.json");
+  Orchestrator orchestrator(bind_pipeline(pipeline, registry), log);
+  auto failures = orchestrator.run_on_state(Phase::update, state, spec);
+  if (!failures.empty()) throw Error("update: " + failures.front().message);
+  write_file_atomically(state.path() + "/config.json", spec.text());
+}
+
 }  // namespace nsrun::core

@@ -331,6 +331,8 @@ const char* phase_name(Phase phase) {
       return "pause";
     case Phase::resume:
       return "resume";
+    case Phase::update:
+      return "update";
   }
   return "unknown";
 }
@@ -946,7 +948,8 @@ std::optional<StageFailure> Orchestrator::run_stage(std::size_t index, Phase pha
     return std::nullopt;
   auto start = std::chrono::steady_clock::now();
   std::optional<StageFailure> failure;
-  if (phase == Phase::teardown || phase == Phase::pause || phase == Phase::resume) {
+  if (phase == Phase::teardown || phase == Phase::pause || phase == Phase::resume ||
+      phase == Phase::update) {
     // A fresh stage object: teardown must work from the persisted journal alone, as it does
     // after a crash, so it is never allowed to lean on memory from setup.
     failure = stages_[index].instantiate(site);

@@ -460,6 +460,21 @@ TEST_F(RunningContainer, ExecIntoAStoppedContainerIsRefused) {
             "nsrun: exec: container \"" + id_ + "\" is stopped (exec needs a running container)\n");
 }
 
+TEST_F(RunningContainer, UpdateChangesALimitTheContainerSees) {
+  start({"sh", "-c", "exec sleep 30"});
+  std::string resources = bundle_->path() + "/resources.json";
+  std::ofstream(resources) << R"({"pids": {"limit": 32}})";
+  auto r = nsrun({"update", "--resources", resources, id_});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = exec({id_, "cat", "/sys/fs/cgroup/pids/pids.max"});
+  EXPECT_EQ(r.out, "32\n") << r.err;
+  std::ofstream(resources) << "{\"pids\": }";
+  r = nsrun({"update", "--resources", resources, id_});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_NE(r.err.find("line 1, column"), std::string::npos) << r.err;
+  EXPECT_EQ(exec({id_, "cat", "/sys/fs/cgroup/pids/pids.max"}).out, "32\n") << "unchanged";
+}
+
 long cpu_ticks(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -182,6 +183,19 @@ std::vector<std::string> mounts_containing(const std::string& needle) {
   while (std::getline(in, line))
     if (line.find(needle) != std::string::npos) found.push_back(line);
   return found;
+}
+
+bool in_throwaway_netns() {
+  struct stat self {};
+  if (::stat("/proc/self/ns/net", &self) != 0 || !fs::is_directory("/run/netns")) return false;
+  for (const auto& entry : fs::directory_iterator("/run/netns")) {
+    struct stat other {};
+    if (entry.path().filename().string().starts_with("nsrun-test-") &&
+        ::stat(entry.path().c_str(), &other) == 0 && other.st_dev == self.st_dev &&
+        other.st_ino == self.st_ino)
+      return true;
+  }
+  return false;
 }
 
 }  // namespace nsrun::test

@@ -88,6 +88,10 @@ class NetnsGuard {
   std::string name_;
 };
 
+/// True when this process runs in a network namespace tests/helpers/in-throwaway-netns.sh made
+/// (one of /run/netns/nsrun-test-*), never the machine's own.
+bool in_throwaway_netns();
+
 /// Mount points in /proc/self/mountinfo that contain `needle`.
 std::vector<std::string> mounts_containing(const std::string& needle);
 

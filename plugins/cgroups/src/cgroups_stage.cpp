@@ -100,4 +100,14 @@ void CgroupsStage::resume(Context& ctx) {
   thaw_container(*host_, ctx.journal.records(), ctx.log);
 }
 
+void CgroupsStage::update(Context& ctx) {
+  // A fresh object for `nsrun update`: the spec's linux.resources is the container's, merged
+  // with the request, and is checked as validate checks it before anything is written. The
+  // cgroups are the ones the journal lists; the path and driver are those of the run.
+  const ResourcesSpec& resources = ctx.spec.resources;
+  validate_resources(resources);
+  check_cpusets(*host_, resources);
+  update_limits(*host_, ctx.journal, resources, ctx.log);
+}
+
 }  // namespace nsrun::cgroups

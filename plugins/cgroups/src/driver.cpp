@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <set>
 
 #include "nsrun/cgroups/limits.hpp"
@@ -136,6 +138,103 @@ void copy_cpuset(Host& host, const std::string& dir, Logger& log) {
   }
 }
 
+// The cgroup controllers a limit of linux.resources goes to, in the order limits are written.
+enum class Controller { cpuset, cpu, memory, pids };
+
+// The writes that put `r`'s limits for one controller into a cgroup, v1 or v2, in the order they
+// must be written (docs/cgroups.md, "File mapping"): the one mapping create_cgroups (through
+// make_plan) and update_limits share. For a new cgroup (`update` false) a value equal to its
+// default (-1, unlimited) is not written, and a v1 cpuset the spec leaves empty is copied from
+// the parent (a new one starts empty). For a running container's cgroup (`update`) every value
+// given is written, -1 as the file's "unlimited" (-1 or max), since it may replace a limit; a
+// cpuset not given is left as it is. v1 memory's order on update: see order_memory_writes.
+std::vector<CgroupWrite> limit_writes(Controller controller, const ResourcesSpec& r, bool v2,
+                                      bool update) {
+  std::vector<CgroupWrite> out;
+  auto add = [&](std::string file, std::string value, bool optional = false, bool copy = false) {
+    out.push_back({std::move(file), std::move(value), optional, copy});
+  };
+  // Given, and on a new cgroup not the default.
+  auto wanted = [&](const std::optional<std::int64_t>& v) { return v && (update || *v != -1); };
+  auto unlimited = [&](std::int64_t v) { return v == -1 ? std::string(v2 ? "max" : "-1") : ""; };
+  auto text = [&](std::int64_t v) { return v == -1 ? unlimited(v) : std::to_string(v); };
+  switch (controller) {
+    case Controller::cpuset:
+      if (!v2 && !update) {
+        // v1: both must be set before a process can join; an empty one copies the parent's.
+        add("cpuset.cpus", r.cpuset_cpus, false, r.cpuset_cpus.empty());
+        add("cpuset.mems", r.cpuset_mems, false, r.cpuset_mems.empty());
+      } else {
+        if (!r.cpuset_cpus.empty()) add("cpuset.cpus", r.cpuset_cpus);
+        if (!r.cpuset_mems.empty()) add("cpuset.mems", r.cpuset_mems);
+      }
+      break;
+    case Controller::cpu: {
+      bool quota = wanted(r.cpu_quota);
+      if (!v2) {
+        if (r.cpu_period) add("cpu.cfs_period_us", std::to_string(*r.cpu_period));
+        if (quota) add("cpu.cfs_quota_us", text(*r.cpu_quota));
+        if (r.cpu_shares) add("cpu.shares", std::to_string(*r.cpu_shares));
+      } else {
+        if (quota || r.cpu_period) {
+          std::string value =
+              quota && *r.cpu_quota != -1 ? std::to_string(*r.cpu_quota) : std::string("max");
+          if (r.cpu_period) value += " " + std::to_string(*r.cpu_period);
+          add("cpu.max", value);
+        }
+        if (r.cpu_shares) add("cpu.weight", std::to_string(cpu_shares_to_weight(*r.cpu_shares)));
+      }
+      break;
+    }
+    case Controller::memory: {
+      bool limit = wanted(r.memory_limit);
+      bool swap = wanted(r.memory_swap);
+      if (!v2) {
+        if (limit) add("memory.limit_in_bytes", text(*r.memory_limit));
+        if (swap) add("memory.memsw.limit_in_bytes", text(*r.memory_swap), true);
+      } else {
+        if (limit) add("memory.max", text(*r.memory_limit));
+        // v2 limits swap alone; OCI's swap is memory plus swap (validate_resources: a swap limit
+        // comes with a memory limit).
+        if (swap && *r.memory_swap == -1)
+          add("memory.swap.max", "max", true);
+        else if (swap && r.memory_limit && *r.memory_limit != -1)
+          add("memory.swap.max", std::to_string(*r.memory_swap - *r.memory_limit), true);
+      }
+      break;
+    }
+    case Controller::pids:
+      if (wanted(r.pids_limit))
+        add("pids.max", *r.pids_limit == -1 ? std::string("max") : std::to_string(*r.pids_limit));
+      break;
+  }
+  return out;
+}
+
+// Writes limits into an existing cgroup, in order. A missing optional file (swap accounting
+// off) is skipped with a debug line; any other failure throws, naming the file and value.
+void write_limits(Host& host, const std::string& dir, const std::vector<CgroupWrite>& writes,
+                  Logger& log) {
+  for (const auto& w : writes) {
+    std::string value = w.value;
+    if (w.copy_from_parent) {
+      if (int read_error = host.read_file(parent_of(dir) + "/" + w.file, value))
+        throw StageError("cannot read " + parent_of(dir) + "/" + w.file + ": " +
+                         error_text(read_error));
+      value = trim(value);
+    }
+    int write_error = host.write_file(dir + "/" + w.file, value);
+    if (write_error == ENOENT && w.optional) {
+      if (log.debug_enabled())
+        log.debug(dir + "/" + w.file +
+                  " does not exist (swap accounting is off); swap is not limited");
+      continue;
+    }
+    if (write_error) write_failed(dir, w.file, value, write_error);
+    debug_write(log, dir + "/" + w.file, value);
+  }
+}
+
 std::string mkdir_failed(const std::string& dir, int error) {
   std::string hint;
   if (error == EACCES || error == EPERM) hint = " (nsrun must run as root)";
@@ -198,8 +297,17 @@ struct Journalled {
 Journalled read_journal(const std::vector<JournalRecord>& records) {
   Journalled out;
   std::set<std::string> existed;
+  // nsrun update's later memory limits, by cgroup (none: updated to unlimited).
+  std::map<std::string, std::optional<std::int64_t>> updated_limits;
   for (const auto& record : records) {
-    if (record.type == record_existed) {
+    if (record.type == record_memory_limit) {
+      const auto* dir = record.data.if_contains("dir");
+      if (!dir || !dir->is_string()) continue;
+      std::optional<std::int64_t> limit;
+      if (const auto* m = record.data.if_contains("memory_limit"); m && m->is_int64())
+        limit = m->as_int64();
+      updated_limits[std::string(dir->as_string())] = limit;
+    } else if (record.type == record_existed) {
       if (const auto* dir = record.data.if_contains("dir"); dir && dir->is_string())
         existed.insert(std::string(dir->as_string()));
     } else if (record.type == record_ancestors) {
@@ -225,20 +333,27 @@ Journalled read_journal(const std::vector<JournalRecord>& records) {
       }
     }
   }
-  for (auto& r : out.cgroups) r.existed = existed.count(r.dir) > 0;
+  for (auto& r : out.cgroups) {
+    r.existed = existed.count(r.dir) > 0;
+    if (auto it = updated_limits.find(r.dir); it != updated_limits.end())
+      r.memory_limit = it->second;
+  }
   return out;
 }
 
-bool is_v1_freezer(const Recorded& r) {
-  if (r.v2) return false;
-  std::string_view rest = r.hierarchy;  // co-mounted hierarchies read "freezer,devices"
-  while (!rest.empty()) {
-    auto comma = rest.find(',');
-    if (rest.substr(0, comma) == "freezer") return true;
+// Whether a v1 hierarchy's name lists `controller` (co-mounted ones read "cpu,cpuacct").
+bool hierarchy_has(std::string_view hierarchy, std::string_view controller) {
+  while (!hierarchy.empty()) {
+    auto comma = hierarchy.find(',');
+    if (hierarchy.substr(0, comma) == controller) return true;
     if (comma == std::string_view::npos) break;
-    rest.remove_prefix(comma + 1);
+    hierarchy.remove_prefix(comma + 1);
   }
   return false;
+}
+
+bool is_v1_freezer(const Recorded& r) {
+  return !r.v2 && hierarchy_has(r.hierarchy, "freezer");
 }
 
 void kill_listed(Host& host, const std::string& dir, Logger& log) {
@@ -358,56 +473,23 @@ Plan make_plan(Host& host, const Layout& layout, const ResourcesSpec& r,
     if (!contains(p.controllers, controller)) p.controllers.emplace_back(controller);
     return p;
   };
-  auto add = [](Placement& p, std::string file, std::string value, bool optional = false,
-                bool copy = false) {
-    p.writes.push_back({std::move(file), std::move(value), optional, copy});
+  auto add_limits = [&](Placement& p, Controller c) {
+    auto writes = limit_writes(c, r, p.v2, /*update=*/false);
+    p.writes.insert(p.writes.end(), writes.begin(), writes.end());
   };
 
-  if (needs.cpuset) {
-    Placement& p = placement_for("cpuset", "--cpuset-cpus/--cpuset-mems");
-    if (!p.v2) {
-      // v1: both must be set before a process can join; an empty one copies the parent's.
-      add(p, "cpuset.cpus", r.cpuset_cpus, false, r.cpuset_cpus.empty());
-      add(p, "cpuset.mems", r.cpuset_mems, false, r.cpuset_mems.empty());
-    } else {
-      if (!r.cpuset_cpus.empty()) add(p, "cpuset.cpus", r.cpuset_cpus);
-      if (!r.cpuset_mems.empty()) add(p, "cpuset.mems", r.cpuset_mems);
-    }
-  }
-  if (needs.cpu) {
-    Placement& p = placement_for("cpu", "--cpus/--cpu-quota/--cpu-period/--cpu-shares");
-    bool quota = r.cpu_quota && *r.cpu_quota != -1;
-    if (!p.v2) {
-      if (r.cpu_period) add(p, "cpu.cfs_period_us", std::to_string(*r.cpu_period));
-      if (quota) add(p, "cpu.cfs_quota_us", std::to_string(*r.cpu_quota));
-      if (r.cpu_shares) add(p, "cpu.shares", std::to_string(*r.cpu_shares));
-    } else {
-      if (quota || r.cpu_period) {
-        std::string value = quota ? std::to_string(*r.cpu_quota) : "max";
-        if (r.cpu_period) value += " " + std::to_string(*r.cpu_period);
-        add(p, "cpu.max", value);
-      }
-      if (r.cpu_shares) add(p, "cpu.weight", std::to_string(cpu_shares_to_weight(*r.cpu_shares)));
-    }
-  }
+  if (needs.cpuset)
+    add_limits(placement_for("cpuset", "--cpuset-cpus/--cpuset-mems"), Controller::cpuset);
+  if (needs.cpu)
+    add_limits(placement_for("cpu", "--cpus/--cpu-quota/--cpu-period/--cpu-shares"),
+               Controller::cpu);
   if (needs.memory) {
     Placement& p = placement_for("memory", "--memory/--memory-swap");
     p.holds_memory = true;
-    bool limit = r.memory_limit && *r.memory_limit != -1;
-    bool swap = r.memory_swap && *r.memory_swap != -1;
-    if (limit) plan.memory_limit = *r.memory_limit;
-    if (!p.v2) {
-      if (limit) add(p, "memory.limit_in_bytes", std::to_string(*r.memory_limit));
-      if (swap) add(p, "memory.memsw.limit_in_bytes", std::to_string(*r.memory_swap), true);
-    } else {
-      if (limit) add(p, "memory.max", std::to_string(*r.memory_limit));
-      // v2 limits swap alone; OCI's swap is memory plus swap.
-      if (swap && limit)
-        add(p, "memory.swap.max", std::to_string(*r.memory_swap - *r.memory_limit), true);
-    }
+    if (r.memory_limit && *r.memory_limit != -1) plan.memory_limit = *r.memory_limit;
+    add_limits(p, Controller::memory);
   }
-  if (needs.pids)
-    add(placement_for("pids", "--pids-limit"), "pids.max", std::to_string(*r.pids_limit));
+  if (needs.pids) add_limits(placement_for("pids", "--pids-limit"), Controller::pids);
 
   if (track) {
     if (layout.driver != Driver::v1 && layout.v2) {
@@ -530,24 +612,7 @@ void create_cgroups(Host& host, const Plan& plan, std::string_view driver_note, 
     } else if (error) {
       throw StageError(mkdir_failed(dir, error));
     }
-    for (const auto& w : p.writes) {
-      std::string value = w.value;
-      if (w.copy_from_parent) {
-        if (int read_error = host.read_file(parent_of(dir) + "/" + w.file, value))
-          throw StageError("cannot read " + parent_of(dir) + "/" + w.file + ": " +
-                           error_text(read_error));
-        value = trim(value);
-      }
-      int write_error = host.write_file(dir + "/" + w.file, value);
-      if (write_error == ENOENT && w.optional) {
-        if (log.debug_enabled())
-          log.debug(dir + "/" + w.file +
-                    " does not exist (swap accounting is off); swap is not limited");
-        continue;
-      }
-      if (write_error) write_failed(dir, w.file, value, write_error);
-      debug_write(log, dir + "/" + w.file, value);
-    }
+    write_limits(host, dir, p.writes, log);
   }
 }
 
@@ -798,6 +863,187 @@ void thaw_container(Host& host, const std::vector<JournalRecord>& records, Logge
     throw StageError("cannot resume: cannot write " + std::string(thaw) + " to " + dir + "/" +
                      file + ": " + error_text(error) + running_hint(host, dir, file, error));
   debug_write(log, dir + "/" + file, thaw);
+}
+
+namespace {
+
+// What nsrun update needs to know of each controller.
+struct ControllerInfo {
+  Controller id;
+  const char* name;     ///< the kernel's name: a v1 hierarchy's, a cgroup.controllers word
+  const char* without;  ///< "it was created without ..."
+};
+constexpr ControllerInfo update_order[] = {
+    {Controller::cpuset, "cpuset", "a cpuset"},
+    {Controller::cpu, "cpu", "a CPU limit"},
+    {Controller::memory, "memory", "a memory limit"},
+    {Controller::pids, "pids", "a pids limit"},
+};
+
+// Whether `r` gives any value for the controller (-1 included: it may replace a limit).
+bool given(Controller c, const ResourcesSpec& r) {
+  switch (c) {
+    case Controller::cpuset:
+      return !r.cpuset_cpus.empty() || !r.cpuset_mems.empty();
+    case Controller::cpu:
+      return r.cpu_quota || r.cpu_period || r.cpu_shares;
+    case Controller::memory:
+      return r.memory_limit || r.memory_swap;
+    case Controller::pids:
+      return r.pids_limit.has_value();
+  }
+  return false;
+}
+
+bool needed(Controller c, const Needs& n) {
+  switch (c) {
+    case Controller::cpuset:
+      return n.cpuset;
+    case Controller::cpu:
+      return n.cpu;
+    case Controller::memory:
+      return n.memory;
+    case Controller::pids:
+      return n.pids;
+  }
+  return false;
+}
+
+// The config.json field that asks for a controller `r` needs (for messages).
+std::string field_needing(Controller c, const ResourcesSpec& r) {
+  switch (c) {
+    case Controller::cpuset:
+      return r.cpuset_cpus.empty() ? "cpu.mems" : "cpu.cpus";
+    case Controller::cpu:
+      return r.cpu_quota && *r.cpu_quota != -1 ? "cpu.quota"
+             : r.cpu_period                    ? "cpu.period"
+                                               : "cpu.shares";
+    case Controller::memory:
+      return r.memory_limit && *r.memory_limit != -1 ? "memory.limit" : "memory.swap";
+    case Controller::pids:
+      return "pids.limit";
+  }
+  return "";
+}
+
+std::string gone_message(const std::string& dir) {
+  return "cannot update: the container's cgroup " + dir +
+         " is gone (the container has stopped or was deleted; see nsrun list)";
+}
+
+// The container's cgroup that holds `controller`: its v1 cgroup in that hierarchy, else its
+// cgroup2 cgroup when the controller is enabled there (v2 hosts; on hybrid ones a controller no
+// v1 hierarchy has). Null when it has none. `why` says what the cgroup2 cgroup lacks.
+const Recorded* cgroup_with(Host& host, const std::vector<Recorded>& cgroups,
+                            const char* controller, std::string& why) {
+  for (const auto& r : cgroups)
+    if (!r.v2 && hierarchy_has(r.hierarchy, controller)) return &r;
+  for (const auto& r : cgroups) {
+    if (!r.v2) continue;
+    std::string enabled;
+    if (int error = host.read_file(r.dir + "/cgroup.controllers", enabled)) {
+      if (error == ENOENT && !host.is_dir(r.dir)) throw StageError(gone_message(r.dir));
+      throw StageError("cannot update: cannot read " + r.dir + "/cgroup.controllers: " +
+                       error_text(error) + running_hint(host, r.dir, "cgroup.controllers", error));
+    }
+    if (contains(words(enabled), controller)) return &r;
+    // On a v1 or hybrid host the controller belongs to a v1 hierarchy: "no memory cgroup" says it.
+    bool any_v1 = std::any_of(cgroups.begin(), cgroups.end(), [](auto& c) { return !c.v2; });
+    if (!any_v1) why = "the container's cgroup " + r.dir + " has no " + controller + " controller";
+  }
+  return nullptr;
+}
+
+// v1 refuses a memory limit above the memory+swap limit (EINVAL), checked at every write. A new
+// cgroup is unlimited, so create_cgroups writes memory then memory+swap; a running container's
+// cgroup has limits, so the order follows the change, as runc's: when the new memory+swap is
+// above the current memory limit (growing, or -1) it is raised first, then memory; otherwise
+// (shrinking) memory is lowered first, then memory+swap. Either way every step is valid.
+void order_memory_writes(Host& host, const std::string& dir, std::vector<CgroupWrite>& writes,
+                         const ResourcesSpec& r, Logger& log) {
+  auto at = [&](std::string_view file) {
+    return std::find_if(writes.begin(), writes.end(),
+                        [&](const CgroupWrite& w) { return w.file == file; });
+  };
+  auto memory = at("memory.limit_in_bytes"), memsw = at("memory.memsw.limit_in_bytes");
+  if (memory == writes.end() || memsw == writes.end() || !r.memory_swap) return;
+  std::string text;
+  std::int64_t current = -1;  // unreadable: as if unlimited (memory first), the write says why
+  if (host.read_file(dir + "/memory.limit_in_bytes", text) == 0) {
+    text = trim(text);
+    std::from_chars(text.data(), text.data() + text.size(), current);
+  }
+  bool growing = *r.memory_swap == -1 || (current != -1 && *r.memory_swap > current);
+  if (log.debug_enabled())
+    log.debug(dir + ": memory limit now " + text + ", memory+swap " +
+              (growing ? "raised before memory" : "lowered after memory"));
+  if (growing) std::iter_swap(memory, memsw);
+}
+
+}  // namespace
+
+void update_limits(Host& host, Journal& journal, const ResourcesSpec& r, Logger& log) {
+  // Only the container's existing cgroups are written. A limit for a controller it has no cgroup
+  // for fails instead of creating one: the container's processes (the workload and whatever it
+  // forked, maybe while we move them) would have to be moved in one by one, with no phase of
+  // theirs to do the cheap self-move; memory they already use would stay charged to the old
+  // cgroup (v2 never moves charges, v1 only with the deprecated move_charge_at_immigrate), so
+  // the limit would not count it; and the journal, which prepare writes before anything exists
+  // and teardown reads in order (kill, then remove deepest first, then created parents), would
+  // get a cgroup recorded after the fact, behind the parents it may need. On v2 enabling a
+  // controller in the parent for the container's cgroup fails for the same reasons (and is
+  // refused while the parent has processes). Recreating the container with the limit is exact.
+  Journalled journalled = read_journal(journal.records());
+  Needs needs = needs_of(r);
+
+  struct Target {
+    const Recorded* cgroup;
+    Controller controller;
+    std::vector<CgroupWrite> writes;
+  };
+  std::vector<Target> targets;
+  // Everything is resolved before the first write: a missing cgroup fails with nothing changed.
+  for (const auto& c : update_order) {
+    if (!given(c.id, r)) continue;
+    std::string why;
+    const Recorded* cgroup = cgroup_with(host, journalled.cgroups, c.name, why);
+    if (!cgroup) {
+      if (!needed(c.id, needs)) {
+        // -1 (unlimited) alone: without a cgroup the container is unlimited already.
+        if (log.debug_enabled())
+          log.debug(std::string("no ") + c.name + " cgroup and no " + c.name +
+                    " limit: nothing to update");
+        continue;
+      }
+      if (why.empty())
+        why = journalled.cgroups.empty()
+                  ? "the container has no cgroup"
+                  : std::string("the container has no ") + c.name + " cgroup";
+      throw StageError("cannot update linux.resources." + field_needing(c.id, r) + ": " + why +
+                       " (it was created without " + c.without + "; recreate it with one)");
+    }
+    if (!host.is_dir(cgroup->dir)) throw StageError(gone_message(cgroup->dir));
+    targets.push_back({cgroup, c.id, limit_writes(c.id, r, cgroup->v2, /*update=*/true)});
+  }
+  if (targets.empty()) {
+    log.debug("no limit to update");
+    return;
+  }
+  for (auto& t : targets) {
+    if (t.controller == Controller::memory && !t.cgroup->v2)
+      order_memory_writes(host, t.cgroup->dir, t.writes, r, log);
+    write_limits(host, t.cgroup->dir, t.writes, log);
+    if (t.controller == Controller::memory && r.memory_limit) {
+      // Teardown's OOM message names the limit: journal the new one (none: unlimited). The
+      // limit is applied already, so a journal that cannot be written only costs the message.
+      boost::json::object data{{"dir", t.cgroup->dir}};
+      if (*r.memory_limit != -1) data["memory_limit"] = *r.memory_limit;
+      if (!journal.append(record_memory_limit, data))
+        log.warn(
+            "cannot journal the new memory limit (is the state directory writable?); an "
+            "OOM kill will be reported with the old one");
+    }
+  }
 }
 
 }  // namespace nsrun::cgroups

@@ -457,4 +457,103 @@ TEST_F(CgroupsE2E, PauseFreezesResumeThawsAndExecJoinsEveryCgroup) {
     EXPECT_NE(slurp(dir + "/cgroup.procs").find(std::to_string(exec)), std::string::npos) << dir;
 }
 
+// nsrun update through the stage itself (the CLI command is newer than this test): a container
+// process joins its cgroups, then update runs on fresh stage objects with the journal alone and
+// the merged resources, growing and shrinking memory+swap in the order the kernel accepts.
+TEST_F(CgroupsE2E, UpdateRewritesTheLimitsOfTheRunningContainersCgroups) {
+  using nsrun::cgroups::CgroupsStage;
+  nsrun::ContainerSpec spec;
+  spec.namespaces = {{"pid", ""}};
+  spec.resources.memory_limit = 64LL << 20;
+  spec.resources.memory_swap = 128LL << 20;
+  spec.resources.pids_limit = 50;
+  boost::json::object config;
+  nsrun::testing::MemoryJournal journal;
+  nsrun::testing::RecordingLogger log;
+  auto update = [&](const nsrun::ResourcesSpec& merged) {
+    nsrun::ContainerSpec persisted = spec;
+    persisted.resources = merged;
+    CgroupsStage fresh;
+    nsrun::Context ctx{name_, state_.path(), persisted, config, journal, log, 0};
+    fresh.update(ctx);
+  };
+
+  CgroupsStage stage;
+  nsrun::Context ctx{name_, state_.path(), spec, config, journal, log, 0};
+  stage.validate(ctx);
+  stage.prepare(ctx);
+  int ready[2];
+  ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+  pid_t workload = ::fork();
+  if (workload == 0) {
+    try {
+      stage.create_container(ctx);
+    } catch (...) {
+      ::_exit(1);
+    }
+    [[maybe_unused]] auto n = ::write(ready[1], "r", 1);
+    for (;;) ::pause();
+  }
+  struct Cleanup {
+    std::function<void()> run;
+    ~Cleanup() { run(); }
+  } cleanup{[&] {
+    ::kill(workload, SIGKILL);
+    ::waitpid(workload, nullptr, 0);
+    try {
+      CgroupsStage fresh;
+      nsrun::Context teardown{name_, state_.path(), spec, config, journal, log, 0};
+      fresh.teardown(teardown);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << e.what();
+    }
+    ::close(ready[0]);
+    ::close(ready[1]);
+  }};
+  char c;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  nsrun::Context runtime{name_, state_.path(), spec, config, journal, log, workload};
+  stage.create_runtime(runtime);
+  std::string memory = container_dir("memory", name_);
+  std::string pids = container_dir("pids", name_);
+  bool swap = fs::exists(memory + "/memory.memsw.limit_in_bytes");
+
+  nsrun::ResourcesSpec merged = spec.resources;
+  merged.memory_limit = 256LL << 20;  // above the old memory+swap: memory+swap must go first
+  merged.memory_swap = 512LL << 20;
+  merged.pids_limit = 80;
+  ASSERT_NO_THROW(update(merged));
+  EXPECT_EQ(trimmed(slurp(memory + "/memory.limit_in_bytes")), "268435456");
+  if (swap) {
+    EXPECT_EQ(trimmed(slurp(memory + "/memory.memsw.limit_in_bytes")), "536870912");
+  }
+  EXPECT_EQ(trimmed(slurp(pids + "/pids.max")), "80");
+
+  merged.memory_limit = 32LL << 20;  // below the old memory: memory must go first
+  merged.memory_swap = 48LL << 20;
+  merged.pids_limit = -1;
+  ASSERT_NO_THROW(update(merged));
+  EXPECT_EQ(trimmed(slurp(memory + "/memory.limit_in_bytes")), "33554432");
+  if (swap) {
+    EXPECT_EQ(trimmed(slurp(memory + "/memory.memsw.limit_in_bytes")), "50331648");
+  }
+  EXPECT_EQ(trimmed(slurp(pids + "/pids.max")), "max");
+  EXPECT_NE(slurp(memory + "/cgroup.procs").find(std::to_string(workload)), std::string::npos);
+
+  // No cpu cgroup was made: a CPU limit is refused, and nothing is created for it.
+  merged.cpu_quota = 50000;
+  try {
+    update(merged);
+    ADD_FAILURE() << "a CPU limit without a cpu cgroup was accepted";
+  } catch (const nsrun::StageError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "cannot update linux.resources.cpu.quota: the container has no cpu cgroup (it was "
+              "created without a CPU limit; recreate it with one)");
+  }
+  std::string cpu = container_dir("cpu", name_);
+  if (!cpu.empty()) {
+    EXPECT_FALSE(fs::exists(cpu));
+  }
+}
+
 }  // namespace

@@ -41,7 +41,7 @@ extern "C" {
 #endif
 
 #define NSRUN_API_MAJOR 2
-/* 2.1 added the exec, pause and resume phases (values 7-11 of nsrun_phase). nsrun calls them
+/* 2.1 added the exec, pause, resume and update phases (values 7-12 of nsrun_phase). nsrun calls them
  * only on plugins built with api_minor >= 1: a 2.0 plugin never sees a phase it does not know. */
 #define NSRUN_API_MINOR 1
 
@@ -68,7 +68,11 @@ enum nsrun_phase {
                                      before execve: confine it; the exec stage runs it */
   /* Since 2.1: `nsrun pause` / `nsrun resume`, host, from the journal alone (fresh objects). */
   NSRUN_PHASE_PAUSE = 10,
-  NSRUN_PHASE_RESUME = 11
+  NSRUN_PHASE_RESUME = 11,
+  /* Since 2.1: `nsrun update`, host, fresh object, journal: the spec's linux.resources holds the
+   * new limits; apply them to what the stage made. Only what changed is in the request, merged
+   * into the container's spec, which nsrun saves once every stage succeeded. */
+  NSRUN_PHASE_UPDATE = 12
 };
 
 enum nsrun_log_level {

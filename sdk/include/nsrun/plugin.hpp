@@ -195,6 +195,8 @@ inline void dispatch(IStage& stage, Phase phase, Context& ctx) {
       return stage.pause(ctx);
     case Phase::resume:
       return stage.resume(ctx);
+    case Phase::update:
+      return stage.update(ctx);
   }
   throw StageError("unknown phase " + std::to_string(static_cast<int>(phase)));
 }

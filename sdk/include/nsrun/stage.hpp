@@ -62,6 +62,7 @@ enum class Phase : int {
   exec_container = 9,
   pause = 10,
   resume = 11,
+  update = 12,
 };
 
 /// Exit codes shared by every stage, as docker, runc and crun use them.
@@ -209,6 +210,9 @@ class IStage {
   virtual void exec_container(Context&) {}
   virtual void pause(Context&) {}
   virtual void resume(Context&) {}
+  /// nsrun update: apply the spec's (new) linux.resources to what the stage made; host, fresh
+  /// object, journal only.
+  virtual void update(Context&) {}
 };
 
 }  // namespace nsrun

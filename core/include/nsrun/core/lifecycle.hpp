@@ -80,3 +80,14 @@ void pause_container(const StateDir& state, const PluginRegistry& registry, Stde
 void resume_container(const StateDir& state, const PluginRegistry& registry, StderrLogger& log);
 
 }  // namespace nsrun::core
+
+namespace nsrun::core {
+
+/// Merges `resources` (an OCI linux.resources object: only what changes) into the container's
+/// spec, runs every stage's update phase with it (the cgroups stage writes the new limits), and
+/// saves the spec once all succeeded. Error when the container is stopped, the resources are
+/// malformed (naming the field), or a stage refused.
+void update_container(const StateDir& state, const PluginRegistry& registry, StderrLogger& log,
+                      const boost::json::object& resources);
+
+}  // namespace nsrun::core

@@ -13,6 +13,9 @@
 //   exec_runtime    (nsrun exec) moves the new process into every cgroup the journal lists.
 //   pause, resume   (nsrun pause/resume) freeze and thaw the container's freezer cgroup, from the
 //                   journal alone like teardown.
+//   update          (nsrun update) checks the merged linux.resources as validate does and
+//                   writes it into the container's existing cgroups (from the journal); a limit
+//                   for a controller the container has no cgroup for fails (none is created).
 //
 // Config keys: "driver" (auto|v1|v2|hybrid, overridden per container by the annotation
 // nsrun.cgroups.driver that --cgroup-driver sets) and "alwaysCreate" (create a cgroup even when
@@ -68,6 +71,7 @@ class CgroupsStage final : public IStage {
   void exec_runtime(Context& ctx) override;
   void pause(Context& ctx) override;
   void resume(Context& ctx) override;
+  void update(Context& ctx) override;
 
   const Plan& plan() const { return plan_; }
 

@@ -132,9 +132,19 @@ void freeze_container(Host& host, const std::vector<JournalRecord>& records, Log
 /// have been frozen by nsrun, so there is nothing to do (debug line).
 void thaw_container(Host& host, const std::vector<JournalRecord>& records, Logger& log);
 
+/// nsrun update, from the journal alone: writes `resources` (validated, the container's merged
+/// linux.resources) into the container's existing cgroups, v1 and v2, with the files and order
+/// create_cgroups uses (v1 memory and memory+swap ordered for growing or shrinking). Every given
+/// value is written, -1 as unlimited. StageError, before anything is written, when a limit needs a
+/// controller the container has no cgroup for (no cgroup is created; see driver.cpp) or a cgroup
+/// is gone. Journals a new memory limit (record_memory_limit) for teardown's OOM message.
+void update_limits(Host& host, Journal& journal, const ResourcesSpec& resources, Logger& log);
+
 /// Journal record types.
 inline constexpr const char* record_cgroups = "cgroups";
 inline constexpr const char* record_ancestors = "cgroup-ancestors";
 inline constexpr const char* record_existed = "cgroup-existed";
+/// {"dir", "memory_limit" (absent: unlimited)}: a memory limit nsrun update set later.
+inline constexpr const char* record_memory_limit = "cgroup-memory-limit";
 
 }  // namespace nsrun::cgroups
