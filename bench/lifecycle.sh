@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # OCI lifecycle benchmark (issue 9): create + start + wait + delete of /bin/true on a bundle
-# with a network namespace, nsrun against crun and runc, paired and shuffled.
-# Usage: bench/lifecycle.sh [ROUNDS]   (as root; needs a build in ./build; installs crun, runc)
+# with a network namespace, nsrun against crun, paired and shuffled. (Not runc: without a
+# cgroupsPath it makes cgroups at each hierarchy's root, outside the caller's own.)
+# Usage: bench/lifecycle.sh [ROUNDS]   (as root; needs a build in ./build; installs crun)
 # It runs in a throwaway network namespace (nsrun's default bridge and NAT rules go there) and
 # a private mount namespace in which /sys/fs/cgroup/unified is unmounted: crun 1.8.1 refuses
 # this machine's hybrid cgroup layout otherwise.
@@ -34,6 +35,5 @@ set -e
 umount /sys/fs/cgroup/unified 2>/dev/null || true
 python3 bench/lifecycle.py --rounds $rounds --bundle $work --work $work \
   "nsrun=$nsrun --root $work/state-nsrun" \
-  "crun=crun --root $work/state-crun --cgroup-manager=disabled" \
-  "runc=runc --root $work/state-runc"
+  "crun=crun --root $work/state-crun --cgroup-manager=disabled"
 EOF
