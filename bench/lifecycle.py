@@ -15,17 +15,22 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 PR_SET_CHILD_SUBREAPER = 36
 
 
 def call(argv):
-    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE)
-    if proc.returncode != 0:
-        sys.exit(f"failed ({proc.returncode}): {' '.join(argv)}\n"
-                 f"{proc.stderr.decode(errors='replace')}")
+    # stderr goes to a file, not a pipe: the container process `create` leaves behind inherits
+    # it, and a pipe would not reach end-of-file until the container exits.
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=err)
+        if proc.returncode != 0:
+            err.seek(0)
+            sys.exit(f"failed ({proc.returncode}): {' '.join(argv)}\n"
+                     f"{err.read().decode(errors='replace')}")
 
 
 def cycle(runtime, bundle, cid, pid_file):
