@@ -58,7 +58,7 @@ int create_container(const CreateOptions& options, const GlobalOptions& global) 
   if (state.exists())
     throw core::Error("create: container \"" + options.id + "\" already exists in " +
                       global.state_root + " (delete it first: nsrun delete " + options.id + ")");
-  BundleLaunch launch{options.bundle, options.id, options.pid_file, true};
+  BundleLaunch launch{options.bundle, options.id, options.pid_file, true, options.console_socket};
   return launch_bundle(launch, global);
 }
 

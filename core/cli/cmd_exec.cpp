@@ -1,4 +1,5 @@
-// nsrun exec [--process FILE | ARGS...] [--detach] [--pid-file FILE] [-e K=V] [--cwd DIR]
+// nsrun exec [--process FILE | ARGS...] [--detach] [--tty] [--console-socket PATH] [--pid-file
+// FILE] [-e K=V] [--cwd DIR]
 //            [--user UID[:GID]] [--cap CAP] [--no-new-privs] ID: runc's exec. The process joins
 // the container's namespaces and cgroups and gets the confinement its stages give the
 // container's process (SDK 2.1's exec phases). Without --process it is the container's process
@@ -10,6 +11,7 @@
 #include "nsrun/core/lifecycle.hpp"
 #include "nsrun/core/orchestrator.hpp"
 #include "nsrun/core/spec_json.hpp"
+#include "nsrun/core/terminal.hpp"
 
 namespace nsrun::cli {
 namespace {
@@ -62,7 +64,7 @@ boost::json::object exec_process(const ExecOptions& options, const boost::json::
   boost::json::object process;
   if (const auto* p = spec.if_contains("process"); p && p->is_object()) process = p->as_object();
   process["args"] = boost::json::array(options.args.begin(), options.args.end());
-  process["terminal"] = false;
+  process["terminal"] = options.tty;
   boost::json::array env;
   if (const auto* e = process.if_contains("env"); e && e->is_array()) env = e->as_array();
   for (const auto& entry : options.env) {
@@ -97,8 +99,6 @@ boost::json::object exec_process(const ExecOptions& options, const boost::json::
 }
 
 int exec_in_container(const ExecOptions& options, const GlobalOptions& global) {
-  if (options.tty || !options.console_socket.empty())
-    throw core::Error("exec: --tty and --console-socket are not supported yet (no terminal)");
   if (options.preserve_fds != 0)
     throw core::Error("exec: --preserve-fds is not supported yet (use 0)");
   core::StateDir state(global.state_root, options.id);
@@ -111,12 +111,14 @@ int exec_in_container(const ExecOptions& options, const GlobalOptions& global) {
   core::ExecRequest request;
   request.spec = document.as_object();
   request.spec["process"] = exec_process(options, request.spec);
-  if (const auto* terminal = request.spec["process"].as_object().if_contains("terminal");
-      terminal && terminal->is_bool() && terminal->as_bool())
-    throw core::Error("exec: process.terminal is not supported yet (no terminal)");
+  // --tty asks for a terminal whatever --process says, as with runc.
+  if (options.tty) request.spec["process"].as_object()["terminal"] = true;
   core::spec_from_json(request.spec, "");  // every modelled field well-formed, or its name
   request.detached = options.detach;
   request.pid_file = options.pid_file;
+  if (!options.console_socket.empty())
+    request.console_socket =
+        core::connect_console_socket(options.console_socket, "exec: --console-socket");
 
   core::StderrLogger log(global.level());
   auto registry = global.load_plugins_for(state, Installation::locate());
@@ -137,9 +139,9 @@ void add_exec_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   exec->add_option("command", options->args, "Command and arguments");
   exec->add_option("--process,-p", options->process_file, "The process as OCI process JSON");
   exec->add_flag("--detach,-d", options->detach, "Return once the command runs");
-  exec->add_flag("--tty,-t", options->tty, "Allocate a terminal (not supported yet)");
+  exec->add_flag("--tty,-t", options->tty, "Give the command a pseudo-terminal");
   exec->add_option("--console-socket", options->console_socket,
-                   "Socket receiving the terminal's master (not supported yet)");
+                   "Unix socket that receives the terminal's master (with --tty)");
   exec->add_option("--pid-file", options->pid_file, "Write the process's host pid there");
   exec->add_option("--env,-e", options->env, "Set KEY=VALUE (repeatable)")->allow_extra_args(false);
   exec->add_option("--cwd", options->cwd, "Working directory in the container");

@@ -21,6 +21,7 @@
 #include "nsrun/core/orchestrator.hpp"
 #include "nsrun/core/run_flags.hpp"
 #include "nsrun/core/spec_json.hpp"
+#include "nsrun/core/terminal.hpp"
 
 namespace nsrun::cli {
 namespace {
@@ -50,6 +51,8 @@ void add_core_options(CLI::App& run, RunOptions& options) {
       ->allow_extra_args(false);
   run.add_option("--workdir,-w", f.workdir, "Working directory inside the container");
   run.add_flag("--read-only", f.read_only, "Mount the container's root read-only");
+  run.add_flag("--tty,-t", f.tty,
+               "Give the workload a pseudo-terminal, relayed to this one (raw mode, window size)");
   run.add_option("--bundle,-b", options.bundle, "Run the OCI bundle DIR (DIR/config.json)");
   run.add_option("--pipeline", options.pipeline_file, "Pipeline JSON replacing the default");
   run.add_option("--stage", options.stage_overrides,
@@ -302,6 +305,9 @@ int launch_bundle(const BundleLaunch& launch, const GlobalOptions& global) {
   request.state_root = global.state_root;
   request.detached = launch.detached;
   request.pid_file = launch.pid_file;
+  if (!launch.console_socket.empty())
+    request.console_socket =
+        core::connect_console_socket(launch.console_socket, "--console-socket");
   ParsedRun parsed = parse_run({}, global, installation);
   for (const auto& name : parsed.pipeline.plugin_names())
     if (const auto* plugin = parsed.registry.find(name)) request.plugin_paths[name] = plugin->path;

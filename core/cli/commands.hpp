@@ -75,6 +75,7 @@ struct BundleLaunch {
   std::string id;
   std::string pid_file;
   bool detached = true;
+  std::string console_socket;  ///< --console-socket: where process.terminal's master goes
 };
 int launch_bundle(const BundleLaunch& launch, const GlobalOptions& global);
 

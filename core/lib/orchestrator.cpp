@@ -18,12 +18,14 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
 
 #include "nsrun/core/json_util.hpp"
 #include "nsrun/core/lifecycle.hpp"
 #include "nsrun/core/process.hpp"
 #include "nsrun/core/spec_json.hpp"
+#include "nsrun/core/terminal.hpp"
 #include "nsrun/support/fd.hpp"
 
 namespace nsrun::core {
@@ -303,6 +305,115 @@ int exit_code_of(const siginfo_t& info) {
   return 128 + info.si_status;  // killed or dumped: 128+N, as shells report it
 }
 
+int reap(int pidfd) {
+  siginfo_t info{};
+  while (::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED) != 0 && errno == EINTR) {
+  }
+  return exit_code_of(info);
+}
+
+// How a process that is to exec a command ends, as the nsrun that waits for it sees it.
+struct Supervision {
+  int pidfd = -1;
+  /// The sync socket: a failure report, or the exec announcement then end-of-file at execve.
+  int sync_fd = -1;
+  /// The socket the process sends its pty's master on (a foreground terminal), or -1.
+  int terminal_channel = -1;
+  const sigset_t* forwarded = nullptr;
+  /// What a death before execve is called: "core: the container process died during setup".
+  std::string_view died_before_exec;
+  /// Return as soon as the command runs (its exit is someone else's to wait for).
+  bool stop_when_started = false;
+  /// Run once the command runs; a failure kills the process.
+  std::function<std::optional<StageFailure>()> on_started;
+};
+
+struct SupervisionResult {
+  std::optional<StageFailure> failure;  ///< setup failed; the process is reaped
+  int exit_code = 0;                    ///< the command's, once it ran and exited
+};
+
+// The one wait loop of `nsrun run` and `nsrun exec`: forwards signals, reads the sync socket
+// until execve, relays a terminal, and reaps.
+SupervisionResult supervise(const Supervision& s, StderrLogger& log) {
+  Fd signals(::signalfd(-1, s.forwarded, SFD_CLOEXEC));
+  std::optional<TerminalRelay> terminal;
+  bool waiting_for_master = s.terminal_channel >= 0;
+  bool terminal_output_open = true;
+  bool announced = false, started = false;
+  auto died = [&](int status) {
+    return SupervisionResult{StageFailure{
+        std::string(s.died_before_exec) + " (exit status " + std::to_string(status) + ")",
+        status > 128 ? status : exit_code::runtime_error}};
+  };
+  while (true) {
+    pollfd fds[6];
+    nfds_t count = 0;
+    auto watch = [&](int fd) {
+      fds[count] = {fd, POLLIN, 0};
+      return static_cast<int>(count++);
+    };
+    const int signal_slot = watch(signals.get());
+    const int process_slot = watch(s.pidfd);
+    const int sync_slot = started ? -1 : watch(s.sync_fd);
+    const int channel_slot = waiting_for_master ? watch(s.terminal_channel) : -1;
+    const int output_slot = terminal && terminal_output_open ? watch(terminal->master()) : -1;
+    const int input_slot = terminal && terminal->input() >= 0 ? watch(terminal->input()) : -1;
+    if (::poll(fds, count, -1) < 0) {
+      if (errno == EINTR) continue;
+      log.warn(std::string("core: poll: ") + std::strerror(errno));
+    }
+    if (fds[signal_slot].revents & POLLIN) {
+      signalfd_siginfo info{};
+      if (::read(signals.get(), &info, sizeof info) == sizeof info) {
+        if (info.ssi_signo == SIGWINCH && terminal) {
+          terminal->copy_window_size();  // the pty signals the container's foreground itself
+        } else {
+          log.debug("core: forwarding signal " + std::to_string(info.ssi_signo));
+          pidfd_send(s.pidfd, static_cast<int>(info.ssi_signo));
+        }
+      }
+    }
+    if (channel_slot >= 0 && fds[channel_slot].revents) {
+      waiting_for_master = false;
+      if (Fd master = receive_descriptor(s.terminal_channel)) terminal.emplace(std::move(master));
+    }
+    if (output_slot >= 0 && fds[output_slot].revents)
+      terminal_output_open = terminal->pump_output();
+    if (input_slot >= 0 && fds[input_slot].revents) terminal->pump_input();
+    if (sync_slot >= 0 && fds[sync_slot].revents) {
+      char buffer[4096];
+      ssize_t len = ::recv(s.sync_fd, buffer, sizeof buffer, 0);
+      if (len < 0 && errno == EINTR) continue;
+      if (len == 1 && buffer[0] == exec_announcement_byte) {
+        announced = true;
+        continue;
+      }
+      if (len > 0) {
+        reap(s.pidfd);
+        return {parse_failure_report(std::string_view(buffer, static_cast<std::size_t>(len)))};
+      }
+      if (!announced) return died(reap(s.pidfd));
+      started = true;  // end-of-file after the announcement: execve closed the socket
+      if (s.on_started) {
+        if (auto failure = s.on_started()) {
+          pidfd_send(s.pidfd, SIGKILL);
+          reap(s.pidfd);
+          return {failure};
+        }
+      }
+      if (s.stop_when_started) return {};
+    }
+    if (fds[process_slot].revents & POLLIN) {
+      int status = reap(s.pidfd);
+      // Reaped before its sync socket reported (poll saw both at once): it died during setup.
+      if (!started) return died(status);
+      if (terminal) terminal->drain();
+      return {std::nullopt, status};
+    }
+  }
+}
+
 }  // namespace
 
 const char* phase_name(Phase phase) {
@@ -544,14 +655,13 @@ void check_contracts(const std::vector<BoundStage>& stages) {
 namespace {
 
 // The config.json fields of the OCI runtime spec (1.0-1.1) that some stage has to implement for
-// a spec to be honoured. ociVersion and annotations are the core's; everything else is a stage's.
+// a spec to be honoured. ociVersion, annotations, process.terminal and process.consoleSize
+// (terminal.hpp: the runtime's plumbing of stdio) are the core's; everything else is a stage's.
 constexpr const char* claimable_fields[] = {"root",
                                             "mounts",
                                             "hostname",
                                             "domainname",
                                             "hooks",
-                                            "process.terminal",
-                                            "process.consoleSize",
                                             "process.user",
                                             "process.args",
                                             "process.commandLine",
@@ -655,9 +765,21 @@ int Orchestrator::run(ContainerRequest& request) {
   StateDir state(request.state_root, request.id);
   JournalFile journal_file(state.journal_path());
   SpecDocument spec;
+  TerminalRequest terminal;
   try {
     spec = SpecDocument(request.spec);
     check_claims(stages_, spec.document());
+    terminal = terminal_request(spec.document());
+    // As runc: a created container's terminal has nowhere to go but an engine's console socket,
+    // and a console socket without a terminal would never hear from the container.
+    if (terminal.terminal && request.detached && !request.console_socket)
+      throw Error(
+          "create: process.terminal is true but no --console-socket was given (give the "
+          "socket that receives the terminal, or set process.terminal to false)");
+    if (!terminal.terminal && request.console_socket)
+      throw Error(
+          "--console-socket was given but process.terminal is false (set it to true, "
+          "or drop --console-socket)");
   } catch (const Error& e) {
     log_.error(e.what());
     return exit_code::runtime_error;
@@ -737,6 +859,16 @@ int Orchestrator::run(ContainerRequest& request) {
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0)
     return abort({std::string("cannot create the sync socket: ") + std::strerror(errno)});
   Fd host_end(sockets[0]), container_end(sockets[1]);
+  // A terminal's master goes to the engine's console socket, or back here to be relayed.
+  Fd terminal_host_end, terminal_container_end;
+  if (terminal.terminal && !request.console_socket) {
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0)
+      return abort({std::string("cannot create the terminal socket: ") + std::strerror(errno)});
+    terminal_host_end.reset(sockets[0]);
+    terminal_container_end.reset(sockets[1]);
+  }
+  const int terminal_channel =
+      request.console_socket ? request.console_socket.get() : terminal_container_end.get();
 
   int pidfd_number = -1;
   clone_args args{};
@@ -760,10 +892,17 @@ int Orchestrator::run(ContainerRequest& request) {
     // signal stays ignored across execve, and the workload must get the default.
     ::signal(SIGPIPE, SIG_DFL);
     host_end.reset();
+    terminal_host_end.reset();
     char go = 0;
     if (::read(container_end.get(), &go, 1) != 1) ::_exit(exit_code::runtime_error);
     if (auto failure = run_phase(Phase::create_container, site, ProcessSide::container))
       report_failure_and_exit(container_end.get(), *failure);
+    // The pty is opened once the container's root and /dev are in place.
+    if (terminal.terminal) {
+      if (auto why = become_terminal_session(terminal_channel, terminal.size))
+        report_failure_and_exit(container_end.get(), {*why});
+      ::close(terminal_channel);
+    }
     if (request.detached) {
       // Created: tell `nsrun create`, then wait for `nsrun start`, which from then on hears
       // what happens here (its connection replaces the sync socket).
@@ -787,6 +926,8 @@ int Orchestrator::run(ContainerRequest& request) {
 
   container_end.reset();
   start_listener.reset();  // the container process is the only one that waits on it
+  terminal_container_end.reset();
+  request.console_socket.reset();  // the engine hears from the container process alone
   Fd pidfd(pidfd_number);
   if (log_.debug_enabled())
     log_.debug("core: container process " + std::to_string(pid) + " cloned in " +
@@ -813,16 +954,9 @@ int Orchestrator::run(ContainerRequest& request) {
     }
   }
 
-  auto reap = [&]() {
-    siginfo_t info{};
-    while (::waitid(P_PIDFD, static_cast<id_t>(pidfd.get()), &info, WEXITED) != 0 &&
-           errno == EINTR) {
-    }
-    return exit_code_of(info);
-  };
   auto kill_and_abort = [&](const StageFailure& failure) {
     pidfd_send(pidfd.get(), SIGKILL);
-    reap();
+    reap(pidfd.get());
     return abort(failure);
   };
 
@@ -845,10 +979,10 @@ int Orchestrator::run(ContainerRequest& request) {
       if (len > 0) {
         StageFailure failure =
             parse_failure_report(std::string_view(buffer, static_cast<std::size_t>(len)));
-        reap();
+        reap(pidfd.get());
         return abort(failure);
       }
-      int status = reap();
+      int status = reap(pidfd.get());
       return abort({"core: the container process died during setup (exit status " +
                         std::to_string(status) + ")",
                     status > 128 ? status : exit_code::runtime_error});
@@ -863,69 +997,30 @@ int Orchestrator::run(ContainerRequest& request) {
     return 0;
   }
 
-  // 5. Wait for execve (the sync socket closes on exec) or a failure report, forwarding signals.
-  Fd signals(::signalfd(-1, &forwarded, SFD_CLOEXEC));
-  bool exec_entered = false;
-  bool started = false;
-  bool exited = false;
-  int exit_code = 0;
-  while (!exited) {
-    pollfd fds[3] = {
-        {signals.get(), POLLIN, 0}, {pidfd.get(), POLLIN, 0}, {host_end.get(), POLLIN, 0}};
-    int n = ::poll(fds, started ? 2 : 3, -1);
-    if (n < 0 && errno == EINTR) continue;
-    if (fds[0].revents & POLLIN) {
-      signalfd_siginfo info{};
-      if (::read(signals.get(), &info, sizeof info) == sizeof info) {
-        log_.debug("core: forwarding signal " + std::to_string(info.ssi_signo));
-        pidfd_send(pidfd.get(), static_cast<int>(info.ssi_signo));
-      }
+  // 5. Wait for execve (the sync socket closes on exec) or a failure report, forwarding signals,
+  //    then for the workload's exit.
+  Supervision supervision;
+  supervision.pidfd = pidfd.get();
+  supervision.sync_fd = host_end.get();
+  supervision.terminal_channel = terminal_host_end.get();
+  supervision.forwarded = &forwarded;
+  supervision.died_before_exec = "core: the container process died during setup";
+  supervision.on_started = [&]() -> std::optional<StageFailure> {
+    if (log_.debug_enabled())
+      log_.debug("core: workload started " + std::to_string(elapsed_ms(start)) + " ms after clone");
+    try {
+      record.status = "running";
+      record.created = rfc3339_now();
+      if (auto stat = read_process_stat(site.pid)) record.pid_start_time = stat->start_time;
+      state.write_state(record);
+    } catch (const Error& e) {
+      log_.warn(e.what());
     }
-    if (!started && fds[2].revents) {
-      char buffer[4096];
-      ssize_t len = ::recv(host_end.get(), buffer, sizeof buffer, 0);
-      if (len == 1 && buffer[0] == exec_announcement_byte) {
-        exec_entered = true;
-        continue;
-      }
-      if (len > 0) {
-        StageFailure failure =
-            parse_failure_report(std::string_view(buffer, static_cast<std::size_t>(len)));
-        reap();
-        return abort(failure);
-      }
-      if (!exec_entered) {
-        int status = reap();
-        return abort({"core: the container process died during setup (exit status " +
-                          std::to_string(status) + ")",
-                      status > 128 ? status : exit_code::runtime_error});
-      }
-      started = true;  // EOF after the announcement: execve closed the socket
-      if (log_.debug_enabled())
-        log_.debug("core: workload started " + std::to_string(elapsed_ms(start)) +
-                   " ms after clone");
-      try {
-        record.status = "running";
-        record.created = rfc3339_now();
-        if (auto stat = read_process_stat(site.pid)) record.pid_start_time = stat->start_time;
-        state.write_state(record);
-      } catch (const Error& e) {
-        log_.warn(e.what());
-      }
-      if (auto failure = run_phase(Phase::poststart, site, ProcessSide::host))
-        return kill_and_abort(*failure);
-    }
-    if (fds[1].revents & POLLIN) {
-      exit_code = reap();
-      exited = true;
-    }
-  }
-  if (!started) {
-    // Reaped before its sync socket reported (poll saw both at once): it died during setup.
-    return abort({"core: the container process died during setup (exit status " +
-                      std::to_string(exit_code) + ")",
-                  exit_code > 128 ? exit_code : exit_code::runtime_error});
-  }
+    return run_phase(Phase::poststart, site, ProcessSide::host);
+  };
+  SupervisionResult result = supervise(supervision, log_);
+  if (result.failure) return abort(*result.failure);
+  const int exit_code = result.exit_code;
 
   // 6. Teardown. Errors are reported, but the workload's exit code stays nsrun's exit code.
   for (const auto& failure : teardown(state, spec)) log_.error(failure.message);
@@ -1032,8 +1127,18 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
                        ExecRequest& request) {
   JournalFile journal_file(state.journal_path());
   SpecDocument spec;
+  TerminalRequest terminal;
   try {
     spec = SpecDocument(std::move(request.spec));
+    terminal = terminal_request(spec.document());
+    if (terminal.terminal && request.detached && !request.console_socket)
+      throw Error(
+          "exec: a terminal (--tty) with --detach needs --console-socket (the socket that "
+          "receives the terminal)");
+    if (!terminal.terminal && request.console_socket)
+      throw Error(
+          "exec: --console-socket was given without --tty (add --tty, or drop "
+          "--console-socket)");
   } catch (const Error& e) {
     log_.error(e.what());
     return exit_code::runtime_error;
@@ -1061,6 +1166,15 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0)
     return fail({std::string("cannot create the sync socket: ") + std::strerror(errno)});
   Fd host_end(sockets[0]), process_end(sockets[1]);
+  Fd terminal_host_end, terminal_process_end;
+  if (terminal.terminal && !request.console_socket) {
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0)
+      return fail({std::string("cannot create the terminal socket: ") + std::strerror(errno)});
+    terminal_host_end.reset(sockets[0]);
+    terminal_process_end.reset(sockets[1]);
+  }
+  const int terminal_channel =
+      request.console_socket ? request.console_socket.get() : terminal_process_end.get();
 
   // Joining a pid namespace takes effect for children only, so the process that joins (the
   // intermediate) clones the one that runs the command, as its sibling: CLONE_PARENT makes it
@@ -1070,6 +1184,7 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
     return fail({std::string("exec: cannot create a process: ") + std::strerror(errno)});
   if (intermediate == 0) {
     host_end.reset();
+    terminal_host_end.reset();
     if (::setns(container_pidfd, join_flags) != 0)
       report_failure_and_exit(
           process_end.get(),
@@ -1089,6 +1204,11 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
     ::signal(SIGPIPE, SIG_DFL);
     char go = 0;
     if (::read(process_end.get(), &go, 1) != 1) ::_exit(exit_code::runtime_error);
+    if (terminal.terminal) {
+      if (auto why = become_terminal_session(terminal_channel, terminal.size))
+        report_failure_and_exit(process_end.get(), {*why});
+      ::close(terminal_channel);
+    }
     for (std::size_t i = 0; i < stages_.size(); ++i) {
       if (i + 1 == stages_.size())
         ::send(process_end.get(), &exec_announcement_byte, 1, MSG_NOSIGNAL);
@@ -1100,6 +1220,8 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
                              "built against SDK 2.1 or later)"});
   }
   process_end.reset();
+  terminal_process_end.reset();
+  request.console_socket.reset();
   {
     siginfo_t info{};
     while (::waitid(P_PID, static_cast<id_t>(intermediate), &info, WEXITED) != 0 &&
@@ -1116,16 +1238,9 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
     return fail(parse_failure_report(std::string_view(buffer, static_cast<std::size_t>(len))));
   pid_t pid = static_cast<pid_t>(std::atol(std::string(buffer + 1, std::size_t(len - 1)).c_str()));
   Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  auto reap = [&]() {
-    siginfo_t info{};
-    while (::waitid(P_PIDFD, static_cast<id_t>(pidfd.get()), &info, WEXITED) != 0 &&
-           errno == EINTR) {
-    }
-    return exit_code_of(info);
-  };
   auto kill_and_fail = [&](const StageFailure& failure) {
     pidfd_send(pidfd.get(), SIGKILL);
-    reap();
+    reap(pidfd.get());
     return fail(failure);
   };
   if (!pidfd) return fail({std::string("exec: cannot watch the process: ") + std::strerror(errno)});
@@ -1137,55 +1252,27 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
     return kill_and_fail(
         {std::string("exec: cannot release the process: ") + std::strerror(errno)});
 
-  Fd signals(::signalfd(-1, &forwarded, SFD_CLOEXEC));
-  bool announced = false, started = false;
-  while (true) {
-    pollfd fds[3] = {
-        {signals.get(), POLLIN, 0}, {pidfd.get(), POLLIN, 0}, {host_end.get(), POLLIN, 0}};
-    int n = ::poll(fds, started ? 2 : 3, -1);
-    if (n < 0 && errno == EINTR) continue;
-    if (fds[0].revents & POLLIN) {
-      signalfd_siginfo info{};
-      if (::read(signals.get(), &info, sizeof info) == sizeof info)
-        pidfd_send(pidfd.get(), static_cast<int>(info.ssi_signo));
-    }
-    if (!started && fds[2].revents) {
-      len = ::recv(host_end.get(), buffer, sizeof buffer, 0);
-      if (len == 1 && buffer[0] == exec_announcement_byte) {
-        announced = true;
-        continue;
-      }
-      if (len > 0) {
-        StageFailure failure =
-            parse_failure_report(std::string_view(buffer, static_cast<std::size_t>(len)));
-        reap();
-        return fail(failure);
-      }
-      if (!announced) {
-        int status = reap();
-        return fail({"exec: the process died before it ran the command (exit status " +
-                         std::to_string(status) + ")",
-                     status > 128 ? status : exit_code::runtime_error});
-      }
-      started = true;
-      if (request.detached) {
-        try {
-          if (!request.pid_file.empty()) write_pid_file(request.pid_file, pid);
-        } catch (const Error& e) {
-          return kill_and_fail({e.what(), exit_code::runtime_error});
-        }
-        return 0;  // it lives on; its parent after us is whoever adopts orphans (an engine)
+  Supervision supervision;
+  supervision.pidfd = pidfd.get();
+  supervision.sync_fd = host_end.get();
+  supervision.terminal_channel = terminal_host_end.get();
+  supervision.forwarded = &forwarded;
+  supervision.died_before_exec = "exec: the process died before it ran the command";
+  supervision.stop_when_started = request.detached;
+  supervision.on_started = [&]() -> std::optional<StageFailure> {
+    // Detached, it lives on; its parent after us is whoever adopts orphans (an engine).
+    if (request.detached && !request.pid_file.empty()) {
+      try {
+        write_pid_file(request.pid_file, pid);
+      } catch (const Error& e) {
+        return StageFailure{e.what(), exit_code::runtime_error};
       }
     }
-    if (fds[1].revents & POLLIN) {
-      int status = reap();
-      if (!started)
-        return fail({"exec: the process died before it ran the command (exit status " +
-                         std::to_string(status) + ")",
-                     status > 128 ? status : exit_code::runtime_error});
-      return status;
-    }
-  }
+    return std::nullopt;
+  };
+  SupervisionResult result = supervise(supervision, log_);
+  if (result.failure) return fail(*result.failure);
+  return result.exit_code;
 }
 
 std::vector<std::string> teardown_from_state(const StateDir& state, const PluginRegistry& registry,

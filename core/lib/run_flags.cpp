@@ -70,6 +70,7 @@ ContainerSpec spec_from_flags(const RunFlags& flags, const std::string& cwd,
   spec.root.path =
       absolute(flags.rootfs.empty() ? default_rootfs(cwd, installed_rootfs) : flags.rootfs, cwd);
   spec.root.readonly = flags.read_only;
+  spec.process.terminal = flags.tty;
   spec.process.args = flags.command;
   spec.process.env = base_environment(flags.hostname);
   for (const auto& entry : flags.env) {

@@ -63,9 +63,6 @@ class ExecStage final : public nsrun::IStage {
     const auto& process = ctx.spec.process;
     if (process.args.empty() || process.args.front().empty())
       throw nsrun::StageError("no command given (process.args is empty)");
-    if (process.terminal)
-      throw nsrun::StageError(
-          "process.terminal (a pseudo-terminal) is not supported yet; set it to false");
     if (process.cwd.empty() || process.cwd.front() != '/')
       throw nsrun::StageError("working directory \"" + process.cwd + "\" must be an absolute path");
     for (const auto& entry : process.env)

@@ -377,10 +377,14 @@ class Containerd : public ::testing::Test {
     EXPECT_TRUE(shims.empty()) << "a shim is still running (pid " << shims.front() << ")";
   }
 
-  static CommandResult ctr(const std::vector<std::string>& args, int timeout_seconds = 60) {
+  static std::vector<std::string> ctr_argv(const std::vector<std::string>& args) {
     std::vector<std::string> argv{"ctr", "--address", daemon_->socket()};
     argv.insert(argv.end(), args.begin(), args.end());
-    return run(argv, "", timeout_seconds);
+    return argv;
+  }
+
+  static CommandResult ctr(const std::vector<std::string>& args, int timeout_seconds = 60) {
+    return run(ctr_argv(args), "", timeout_seconds);
   }
 
   // `ctr run` with nsrun as the runtime, the busybox rootfs, and a cgroup beneath ours.
@@ -429,11 +433,6 @@ class Containerd : public ::testing::Test {
   static std::string runtime_log(const std::string& id) {
     std::string text = read_text(daemon_->bundle(id) + "/log.json");
     return text.empty() ? "" : "\nnsrun --log (" + daemon_->bundle(id) + "/log.json):\n" + text;
-  }
-
-  // True when this nsrun has no such command (`nsrun help COMMAND` says so).
-  static bool nsrun_lacks(const std::string& command) {
-    return run({nsrun_binary(), "help", command}).exit_code != 0;
   }
 
   static std::string task_id(const std::string& prefix) { return unique_name(prefix + "-"); }
@@ -604,8 +603,6 @@ TEST_F(Containerd, TaskExec) {
   wait_for_status(id, "STOPPED");
   ctr({"tasks", "delete", id});
   ctr({"containers", "delete", id});
-  if (exec.exit_code != 4 && nsrun_lacks("exec"))
-    GTEST_SKIP() << "nsrun has no `exec` yet: ctr task exec failed with " << describe(exec);
   EXPECT_EQ(exec.exit_code, 4) << describe(exec) << log;
   EXPECT_EQ(exec.out, "in-exec\n") << describe(exec);
 }
@@ -624,9 +621,6 @@ TEST_F(Containerd, TaskPauseResume) {
   wait_for_status(id, "STOPPED");
   ctr({"tasks", "delete", id});
   ctr({"containers", "delete", id});
-  if (pause.exit_code != 0 && nsrun_lacks("pause"))
-    GTEST_SKIP() << "nsrun has no `pause`/`resume` yet: ctr task pause failed with "
-                 << describe(pause);
   EXPECT_TRUE(paused) << describe(pause) << log;
   EXPECT_TRUE(resumed) << describe(resume) << log;
 }
@@ -634,12 +628,26 @@ TEST_F(Containerd, TaskPauseResume) {
 TEST_F(Containerd, RunWithTerminal) {
   auto id = task_id("tty");
   auto r = run_on_pty(run_argv({"--rm", "--tty"}, id, {"/bin/sh", "-c", "tty; exit 5"}), 60s);
-  if (r.exit_code != 5 && r.out.find("process.terminal") != std::string::npos)
-    GTEST_SKIP() << "nsrun does not support process.terminal/--console-socket yet: ctr run -t "
-                    "printed: "
-                 << r.out;
   EXPECT_EQ(r.exit_code, 5) << r.out;
   EXPECT_NE(r.out.find("/dev/pts/"), std::string::npos) << r.out;
+}
+
+TEST_F(Containerd, TaskExecWithTerminal) {
+  // ctr task exec -t: `exec --detach --tty --console-socket`, the master to the shim.
+  auto id = task_id("exectty");
+  auto r = ctr_run({"--detach"}, id, {"/bin/sleep", "300"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  ASSERT_TRUE(wait_for_status(id, "RUNNING")) << ctr({"tasks", "list"}).out << runtime_log(id);
+  auto argv = ctr_argv({"tasks", "exec", "--tty", "--exec-id", "e1", "--fifo-dir",
+                        daemon_->fifo_dir(), id, "/bin/sh", "-c", "tty; exit 4"});
+  auto exec = run_on_pty(argv, 60s);
+  std::string log = runtime_log(id);
+  ctr({"tasks", "kill", "--signal", "KILL", id});
+  wait_for_status(id, "STOPPED");
+  ctr({"tasks", "delete", id});
+  ctr({"containers", "delete", id});
+  EXPECT_EQ(exec.exit_code, 4) << exec.out << log;
+  EXPECT_NE(exec.out.find("/dev/pts/"), std::string::npos) << exec.out;
 }
 
 }  // namespace

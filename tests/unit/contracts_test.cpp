@@ -167,8 +167,13 @@ TEST(Claims, EmptyOrDefaultValuesAskForNothing) {
                    boost::json::parse(R"({"process": {"user": {"uid": 1000}}})").as_object()),
       Error);
   EXPECT_THROW(
-      check_claims(stages, boost::json::parse(R"({"process": {"terminal": true}})").as_object()),
+      check_claims(stages,
+                   boost::json::parse(R"({"process": {"noNewPrivileges": true}})").as_object()),
       Error);
+  // The terminal is the core's (terminal.hpp): no stage has to claim it.
+  EXPECT_NO_THROW(check_claims(
+      stages, boost::json::parse(R"({"process": {"terminal": true, "consoleSize": {"height": 5}}})")
+                  .as_object()));
 }
 
 // Outputs go from a stage's prepare through the core to a later phase of another stage; an

@@ -29,10 +29,6 @@ TEST(ExecStage, ValidatesTheProcess) {
             "exec: environment entry \"NOEQUALS\" must be KEY=VALUE");
   EXPECT_EQ(refused(process({"sh"}, "/", {"=x"})),
             "exec: environment entry \"=x\" must be KEY=VALUE");
-  auto terminal = process({"sh"});
-  terminal.process.terminal = true;
-  EXPECT_EQ(refused(terminal),
-            "exec: process.terminal (a pseudo-terminal) is not supported yet; set it to false");
   EXPECT_EQ(refused(process({"sh"}), {{"shell", true}}),
             "exec: unknown config key \"shell\" for nsrun.exec (remove it or check its spelling)");
 }

@@ -45,7 +45,7 @@ struct ProcessSpec {
   std::vector<std::string> args;  ///< argv; args[0] is looked up in the container's PATH
   std::vector<std::string> env;   ///< "KEY=VALUE" entries; the complete environment
   std::string cwd = "/";          ///< absolute path inside the container
-  bool terminal = false;          ///< allocate a pseudo-terminal (not supported yet)
+  bool terminal = false;  ///< a pseudo-terminal (the core opens it: a stage need not claim it)
   /// Unset: the process keeps the capabilities nsrun runs with.
   std::optional<CapabilitiesSpec> capabilities;
   bool no_new_privileges = false;

@@ -24,6 +24,7 @@
 #include "nsrun/plugin.h"
 #include "nsrun/spec.hpp"
 #include "nsrun/stage.hpp"
+#include "nsrun/support/fd.hpp"
 
 namespace nsrun::core {
 
@@ -168,6 +169,9 @@ struct ContainerRequest {
   /// return; it outlives this nsrun. Otherwise a foreground run to the workload's exit.
   bool detached = false;
   std::string pid_file;  ///< written with the container process's pid once it is created
+  /// With process.terminal: the engine's console socket (connected) that receives the pty's
+  /// master. Empty under a foreground run, where this nsrun relays the terminal itself.
+  support::UniqueFd console_socket;
 };
 
 /// `nsrun exec`: another process in a running container.
@@ -175,6 +179,8 @@ struct ExecRequest {
   boost::json::object spec;  ///< the container's config.json with `process` replaced
   bool detached = false;     ///< return once the command runs, instead of waiting for it
   std::string pid_file;      ///< written with the process's host pid (detached)
+  /// With process.terminal: as ContainerRequest::console_socket.
+  support::UniqueFd console_socket;
 };
 
 class Orchestrator {

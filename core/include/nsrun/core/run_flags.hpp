@@ -19,6 +19,7 @@ struct RunFlags {
   std::vector<std::string> env;     ///< KEY=VALUE, or KEY to pass the host's value
   std::string workdir;              ///< empty: /app with the default mount, else /
   bool read_only = false;
+  bool tty = false;  ///< -t: the workload gets a pseudo-terminal (process.terminal)
   std::vector<std::string> command;
 };
 
