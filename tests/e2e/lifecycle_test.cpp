@@ -475,6 +475,34 @@ TEST_F(RunningContainer, UpdateChangesALimitTheContainerSees) {
   EXPECT_EQ(exec({id_, "cat", "/sys/fs/cgroup/pids/pids.max"}).out, "32\n") << "unchanged";
 }
 
+TEST_F(RunningContainer, UpdateFlagsAsRuncTakesThem) {
+  start({"sh", "-c", "exec sleep 30"});
+  std::string resources = bundle_->path() + "/resources.json";
+  std::ofstream(resources) << R"({"pids": {"limit": 32}})";
+  // The flags are written over the file's values.
+  auto r = nsrun({"update", "--resources", resources, "--pids-limit", "48", id_});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(exec({id_, "cat", "/sys/fs/cgroup/pids/pids.max"}).out, "48\n");
+  r = nsrun({"update", "--pids-limit", "40", id_});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(exec({id_, "cat", "/sys/fs/cgroup/pids/pids.max"}).out, "40\n");
+
+  r = nsrun({"update", "--memory", "lots", id_});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err,
+            "nsrun: update: --memory lots is not a size (bytes, or a number with k, m, g or t, "
+            "e.g. 512m; -1 for no limit)\n");
+  r = nsrun({"update", "--pids-limit", "-5", id_});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err,
+            "nsrun: update: --pids-limit -5 must be a whole number from -1 to "
+            "9223372036854775807\n");
+  r = nsrun({"update", id_});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_NE(r.err.find("--pids-limit 64"), std::string::npos) << r.err;
+  EXPECT_EQ(exec({id_, "cat", "/sys/fs/cgroup/pids/pids.max"}).out, "40\n") << "unchanged";
+}
+
 long cpu_ticks(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
