@@ -36,9 +36,6 @@ int create_container(const CreateOptions& options, const GlobalOptions& global) 
   if (options.preserve_fds < 0)
     throw core::Error("create: --preserve-fds " + std::to_string(options.preserve_fds) +
                       " is negative (give a count of descriptors after 2)");
-  if (options.preserve_fds > 0)
-    throw core::Error("create: --preserve-fds " + std::to_string(options.preserve_fds) +
-                      ": passing descriptors to the workload is not supported yet (use 0)");
   if (!options.pid_file.empty()) {
     auto dir = std::filesystem::absolute(options.pid_file).parent_path();
     if (!std::filesystem::is_directory(dir))
@@ -58,7 +55,8 @@ int create_container(const CreateOptions& options, const GlobalOptions& global) 
   if (state.exists())
     throw core::Error("create: container \"" + options.id + "\" already exists in " +
                       global.state_root + " (delete it first: nsrun delete " + options.id + ")");
-  BundleLaunch launch{options.bundle, options.id, options.pid_file, true, options.console_socket};
+  BundleLaunch launch{options.bundle,         options.id,          options.pid_file, true,
+                      options.console_socket, options.preserve_fds};
   return launch_bundle(launch, global);
 }
 

@@ -99,8 +99,9 @@ boost::json::object exec_process(const ExecOptions& options, const boost::json::
 }
 
 int exec_in_container(const ExecOptions& options, const GlobalOptions& global) {
-  if (options.preserve_fds != 0)
-    throw core::Error("exec: --preserve-fds is not supported yet (use 0)");
+  if (options.preserve_fds < 0)
+    throw core::Error("exec: --preserve-fds " + std::to_string(options.preserve_fds) +
+                      " is negative (give a count of descriptors after 2)");
   core::StateDir state(global.state_root, options.id);
   core::ContainerView view = core::inspect(state);
   if (view.status != core::Status::running && view.status != core::Status::created)
@@ -124,7 +125,9 @@ int exec_in_container(const ExecOptions& options, const GlobalOptions& global) {
   auto registry = global.load_plugins_for(state, Installation::locate());
   core::Pipeline pipeline =
       core::Pipeline::from_json(state.read_pipeline(), state.path() + "/pipeline.json");
-  core::Orchestrator orchestrator(core::bind_pipeline(pipeline, registry), log);
+  auto stages = core::bind_pipeline(pipeline, registry);
+  if (options.preserve_fds > 0) set_preserve_fds(stages, options.preserve_fds, "exec");
+  core::Orchestrator orchestrator(std::move(stages), log);
   auto pidfd = core::open_container_process(view);
   if (!pidfd) throw core::Error("exec: container \"" + options.id + "\" stopped meanwhile");
   return orchestrator.exec(state, pidfd.get(), view.record->pid, request);

@@ -309,11 +309,26 @@ int launch_bundle(const BundleLaunch& launch, const GlobalOptions& global) {
     request.console_socket =
         core::connect_console_socket(launch.console_socket, "--console-socket");
   ParsedRun parsed = parse_run({}, global, installation);
+  if (launch.preserve_fds > 0) set_preserve_fds(parsed.stages, launch.preserve_fds, "create");
   for (const auto& name : parsed.pipeline.plugin_names())
     if (const auto* plugin = parsed.registry.find(name)) request.plugin_paths[name] = plugin->path;
   request.pipeline = std::move(parsed.pipeline);
   core::Orchestrator orchestrator(std::move(parsed.stages), log);
   return orchestrator.run(request);
+}
+
+void set_preserve_fds(std::vector<core::BoundStage>& stages, int count,
+                      const std::string& command) {
+  for (auto& stage : stages) {
+    const nsrun_plugin& plugin = stage.descriptor();
+    for (std::uint32_t k = 0; plugin.flags && k < plugin.flag_count; ++k)
+      if (plugin.flags[k].name && std::string_view(plugin.flags[k].name) == "preserve-fds") {
+        stage.set_flags({{"preserve-fds", std::to_string(count)}});
+        return;
+      }
+  }
+  throw core::Error(command + ": --preserve-fds " + std::to_string(count) +
+                    ": no stage of the pipeline passes descriptors on (nsrun.exec does; use 0)");
 }
 
 std::string run_help(const GlobalOptions& global) {

@@ -7,6 +7,7 @@
 
 #include "nsrun/core/loader.hpp"
 #include "nsrun/core/log.hpp"
+#include "nsrun/core/orchestrator.hpp"
 #include "nsrun/core/pipeline.hpp"
 #include "nsrun/core/state.hpp"
 
@@ -76,7 +77,12 @@ struct BundleLaunch {
   std::string pid_file;
   bool detached = true;
   std::string console_socket;  ///< --console-socket: where process.terminal's master goes
+  int preserve_fds = 0;        ///< --preserve-fds: the exec stage's flag of that name
 };
+
+/// Gives `--preserve-fds N` to the stage that declares that flag (nsrun.exec). Error naming the
+/// flag when no stage of the pipeline does.
+void set_preserve_fds(std::vector<core::BoundStage>& stages, int count, const std::string& command);
 int launch_bundle(const BundleLaunch& launch, const GlobalOptions& global);
 
 /// The help of `nsrun run` for the default pipeline: the core's flags and each stage's.

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -57,9 +58,28 @@ class ExecStage final : public nsrun::IStage {
   static constexpr std::uint32_t placement = NSRUN_PLACE_LAST;
   static constexpr nsrun_contract needs[] = {{"storage.root", NSRUN_NEED_OPTIONAL}};
   static constexpr const char* claims[] = {"process.args", "process.env", "process.cwd"};
+  // runc's --preserve-fds (create, exec; and nsrun run): descriptors the caller passes on, e.g.
+  // sockets an engine hands a socket-activated workload.
+  static constexpr nsrun_flag flags[] = {
+      {"preserve-fds", nullptr, NSRUN_FLAG_STRING, "N",
+       "Pass N more descriptors (3 to N+2) to the workload (default 0)"}};
+  static constexpr int max_preserved_fds = 1024;
 
   void validate(nsrun::Context& ctx) override {
     nsrun::ConfigReader(ctx.config, "nsrun.exec").finish();
+    if (const auto* flag = ctx.flag("preserve-fds"); flag && flag->is_string()) {
+      const std::string text(flag->as_string());
+      char* end = nullptr;
+      long count = std::strtol(text.c_str(), &end, 10);
+      if (text.empty() || *end != '\0' || count < 0 || count > max_preserved_fds)
+        throw nsrun::StageError("--preserve-fds " + text + " must be a whole number from 0 to " +
+                                std::to_string(max_preserved_fds));
+      for (int fd = 3; fd < 3 + count; ++fd)
+        if (::fcntl(fd, F_GETFD) < 0)
+          throw nsrun::StageError("--preserve-fds " + text + ": descriptor " + std::to_string(fd) +
+                                  " is not open (pass it, or a smaller N)");
+      preserved_fds_ = static_cast<int>(count);
+    }
     const auto& process = ctx.spec.process;
     if (process.args.empty() || process.args.front().empty())
       throw nsrun::StageError("no command given (process.args is empty)");
@@ -87,11 +107,14 @@ class ExecStage final : public nsrun::IStage {
     for (const auto& entry : process.env) envp.push_back(const_cast<char*>(entry.c_str()));
     envp.push_back(nullptr);
 
-    // The workload inherits stdin, stdout and stderr only: everything above is closed at execve
-    // (close-on-exec, so the sync socket still reports an exec failure to the host).
-    if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
+    // The workload inherits stdin, stdout and stderr, and the --preserve-fds ones: everything
+    // above is closed at execve (close-on-exec, so the sync socket still reports an exec failure
+    // to the host).
+    const unsigned first_closed = 3U + static_cast<unsigned>(preserved_fds_);
+    if (::syscall(SYS_close_range, first_closed, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
       throw nsrun::StageError(std::string("cannot mark descriptors close-on-exec: ") +
                               std::strerror(errno));
+    for (int fd = 3; fd < 3 + preserved_fds_; ++fd) ::fcntl(fd, F_SETFD, 0);
 
     std::string tried;
     const std::string& command = process.args.front();
@@ -103,6 +126,9 @@ class ExecStage final : public nsrun::IStage {
         "\"" + (tried.empty() ? command : tried) + "\": cannot execute: " + std::strerror(error),
         nsrun::exit_code::cannot_execute);
   }
+
+ private:
+  int preserved_fds_ = 0;
 };
 
 }  // namespace

@@ -189,6 +189,35 @@ TEST_F(Lifecycle, TermReachesAWorkloadThatHandlesIt) {
   EXPECT_EQ(nsrun({"delete", "t1"}).exit_code, 0);
 }
 
+TEST_F(Lifecycle, PreserveFdsPassesDescriptorsToTheWorkload) {
+  write_bundle({"sh", "-c", "echo via-fd3 >&3; echo via-fd4 >&4; exec sleep 30"});
+  std::string three = bundle_->path() + "/fd3", four = bundle_->path() + "/fd4";
+  auto r = create("p1", "--preserve-fds 2 3>" + quote(three) + " 4>" + quote(four));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(nsrun({"start", "p1"}).exit_code, 0);
+  for (int i = 0; i < 200 && read(four).empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(read(three), "via-fd3\n");
+  EXPECT_EQ(read(four), "via-fd4\n");
+
+  std::string five = bundle_->path() + "/exec-fd3";
+  auto e = sh(quote(nsrun_binary()) + " --root " + quote(state_->path()) +
+                  " exec --preserve-fds 1 p1 sh -c 'echo exec-fd3 >&3; test -e /proc/self/fd/4 "
+                  "|| echo no-fd4' 3>" +
+                  quote(five),
+              30);
+  EXPECT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_EQ(e.out, "no-fd4\n") << "only what was asked for is passed";
+  EXPECT_EQ(read(five), "exec-fd3\n");
+
+  r = create("p2", "--preserve-fds 2 3>" + quote(three));
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err,
+            "nsrun: exec: --preserve-fds 2: descriptor 4 is not open (pass it, or a smaller N)\n");
+  EXPECT_FALSE(fs::exists(state_->path() + "/p2"));
+  EXPECT_EQ(nsrun({"delete", "--force", "p1"}).exit_code, 0);
+}
+
 TEST_F(Lifecycle, CreatedContainerIsDeletedWithoutStarting) {
   ASSERT_EQ(create("c2").exit_code, 0);
   pid_t pid = std::stoi(read(bundle_->path() + "/pid"));
