@@ -1,4 +1,6 @@
-// nsrun delete [--force] ID...: tear a container down from its state directory alone.
+// nsrun delete [--force] ID...: tear a container down from its state directory alone. A stopped
+// container that `nsrun run -d` already tore down (its record kept) has nothing left to undo: its
+// directory is removed.
 #include <unistd.h>
 
 #include <csignal>
@@ -51,9 +53,12 @@ int delete_container(const std::string& id, bool force, const GlobalOptions& glo
     if (!core::wait_for_exit(pidfd.get(), 10000))
       throw core::Error("delete: container \"" + id + "\" did not die within 10 s of SIGKILL");
   }
-  // A live nsrun that holds the lock is setting the container up or tearing it down after its
-  // workload ended: without --force, leave it that; with it, wait for it (it finishes in well
-  // under a second once its workload is gone) and then remove whatever it left.
+  // A live nsrun that holds the lock is setting the container up, or tearing it down after its
+  // workload ended (a foreground run, or a detached run's supervisor). Without --force, a
+  // container being set up is left to it; one whose workload ended, and any with --force, is
+  // waited for (the teardown takes well under a second once the workload is gone), and then
+  // whatever it left is removed: a detached run's kept record, or everything after a crash.
+  const bool wait_for_owner = force || view.status == core::Status::stopped;
   std::optional<core::StateLock> lock;
   for (int waited_ms = 0;; waited_ms += 10) {
     try {
@@ -63,7 +68,7 @@ int delete_container(const std::string& id, bool force, const GlobalOptions& glo
       throw;
     }
     if (lock) break;
-    if (!force)
+    if (!wait_for_owner)
       throw core::Error("delete: container \"" + id +
                         "\" is being set up or removed by a running nsrun (wait, or use --force)");
     if (waited_ms >= 10000)

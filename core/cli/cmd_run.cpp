@@ -1,5 +1,13 @@
 // nsrun run [FLAGS] CMD [ARG...] | nsrun run --bundle DIR
 //
+// In the foreground (the default) nsrun lives as long as its container: stdin, stdout and
+// stderr are the workload's, signals are forwarded, and everything is removed when the workload
+// exits. With -d a supervisor takes that role and nsrun returns once the workload runs, printing
+// its id (see nsrun/core/detach.hpp); --rm then removes everything at the exit as a foreground
+// run does, and without it the record and the logs stay for `nsrun state`, `list` and `logs`
+// until `nsrun delete`. --init puts nsrun-init in front of the workload as the container's
+// PID 1.
+//
 // The flags that describe the container itself (OCI fields: --hostname, --rootfs, --mount, -e,
 // -w, --read-only, --bundle) and the pipeline (--pipeline, --stage, --name) are the core's. Every
 // other flag belongs to the plugin that declares it (nsrun_plugin.flags): nsrun parses it and
@@ -17,6 +25,7 @@
 #include <optional>
 
 #include "commands.hpp"
+#include "nsrun/core/detach.hpp"
 #include "nsrun/core/json_util.hpp"
 #include "nsrun/core/orchestrator.hpp"
 #include "nsrun/core/run_flags.hpp"
@@ -32,6 +41,11 @@ struct RunOptions {
   std::string pipeline_file;
   std::vector<std::string> stage_overrides;
   std::string name;
+  bool detach = false;
+  bool remove = false;
+  bool init = false;
+  bool interactive = false;
+  std::string log_max_size;
   bool help = false;
 };
 
@@ -59,6 +73,20 @@ void add_core_options(CLI::App& run, RunOptions& options) {
                  "Swap one stage: KIND=PLUGIN, e.g. network=nsrun.network.none (repeatable)")
       ->allow_extra_args(false);
   run.add_option("--name", options.name, "Container id (default: 12 random hex digits)");
+  run.add_flag("--detach,-d", options.detach,
+               "Run in the background: print the container id once the workload runs; its "
+               "output goes to nsrun logs ID");
+  run.add_flag("--rm", options.remove,
+               "Remove the container when it exits (a foreground run always does; with -d, "
+               "without --rm its record and logs stay until nsrun delete)");
+  run.add_flag("--init", options.init,
+               "Run nsrun-init as PID 1: it forwards signals to the command and reaps orphans");
+  run.add_flag("--interactive,-i", options.interactive,
+               "Keep stdin attached (a foreground run always does; not with -d)");
+  run.add_option("--log-max-size", options.log_max_size,
+                 "With -d: rotate the log at SIZE (bytes, or with k, m, g; default 1m), keeping "
+                 "two files")
+      ->type_name("SIZE");
   run.prefix_command();  // everything from the command on belongs to the workload
 }
 
@@ -263,6 +291,23 @@ int run_container(const std::vector<std::string>& args, const GlobalOptions& glo
     log.debug("core: pipeline read and " + std::to_string(parsed.registry.plugins().size()) +
               " plugins loaded in " + std::to_string(core::elapsed_ms(start)) + " ms");
 
+  if (options.detach && options.interactive)
+    throw core::Error(
+        "run: -i keeps stdin attached, but -d detaches it and nsrun has no attach (drop -i, or "
+        "run a command in the container with nsrun exec ID CMD)");
+  if (options.detach && options.flags.tty)
+    throw core::Error(
+        "run: -t gives the workload a terminal relayed to yours, but -d detaches it and nsrun has "
+        "no attach (drop -t, or open one later with nsrun exec -t ID sh)");
+  core::DetachOptions detach_options;
+  if (!options.log_max_size.empty()) {
+    if (!options.detach)
+      throw core::Error(
+          "run: --log-max-size applies to -d (a foreground run's output is not logged; add -d "
+          "or drop the flag)");
+    detach_options.log_max_size = core::parse_log_size(options.log_max_size);
+  }
+
   core::ContainerRequest request;
   if (!options.bundle.empty()) {
     if (!options.flags.command.empty())
@@ -276,6 +321,7 @@ int run_container(const std::vector<std::string>& args, const GlobalOptions& glo
     request.spec =
         core::spec_to_json(core::spec_from_flags(options.flags, cwd, installation.default_rootfs));
   }
+  if (options.init) core::add_init_process(request.spec, installation.init_binary);
   request.id = options.name.empty() ? core::generate_container_id() : options.name;
   if (!core::is_valid_container_id(request.id))
     throw core::Error("--name \"" + options.name +
@@ -286,7 +332,11 @@ int run_container(const std::vector<std::string>& args, const GlobalOptions& glo
     if (const auto* plugin = parsed.registry.find(name)) request.plugin_paths[name] = plugin->path;
   request.pipeline = std::move(parsed.pipeline);
   core::Orchestrator orchestrator(std::move(parsed.stages), log);
-  return orchestrator.run(request);
+  if (!options.detach) return orchestrator.run(request);  // --rm: what a foreground run does
+  request.keep_record = !options.remove;
+  int code = core::run_detached(orchestrator, request, detach_options, log);
+  if (code == 0) std::cout << request.id << std::endl;
+  return code;
 }
 
 }  // namespace

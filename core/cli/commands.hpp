@@ -15,11 +15,12 @@ namespace nsrun::cli {
 
 /// Where this nsrun's files live, found relative to the executable so that the build tree and
 /// an installation work alike: <prefix>/bin/nsrun, <prefix>/lib/nsrun/plugins,
-/// <prefix>/share/nsrun/pipeline.json.
+/// <prefix>/share/nsrun/pipeline.json, <prefix>/lib/nsrun/nsrun-init.
 struct Installation {
   std::string plugin_dir;
   std::string default_pipeline;
   std::string default_rootfs;
+  std::string init_binary;  ///< the container's PID 1 under `nsrun run --init`
   static Installation locate();
 };
 
@@ -56,6 +57,7 @@ void add_version_command(CLI::App& app, int& exit_code);
 void add_rootfs_command(CLI::App& app, int& exit_code);
 void add_delete_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_gc_command(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_logs_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 // The OCI runtime commands, with runc's syntax and meaning.
 void add_create_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_start_command(CLI::App& app, GlobalOptions& global, int& exit_code);

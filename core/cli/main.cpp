@@ -59,7 +59,8 @@ Installation Installation::locate() {
   std::string prefix = exe.substr(0, exe.rfind('/'));  // .../bin
   prefix = prefix.substr(0, prefix.rfind('/'));        // ...
   return Installation{prefix + "/" NSRUN_PLUGIN_SUBDIR,
-                      prefix + "/" NSRUN_DATA_SUBDIR "/pipeline.json", NSRUN_DEFAULT_ROOTFS};
+                      prefix + "/" NSRUN_DATA_SUBDIR "/pipeline.json", NSRUN_DEFAULT_ROOTFS,
+                      prefix + "/" NSRUN_INIT_SUBPATH};
 }
 
 }  // namespace nsrun::cli
@@ -116,6 +117,7 @@ int main(int argc, char** argv) {
   cli::add_plugins_command(app, global, exit_code);
   cli::add_version_command(app, exit_code);
   cli::add_rootfs_command(app, exit_code);
+  cli::add_logs_command(app, global, exit_code);
   cli::add_delete_command(app, global, exit_code);
   cli::add_gc_command(app, global, exit_code);
   // `nsrun help [COMMAND]` is `nsrun [COMMAND] --help`, as the original program's help was.

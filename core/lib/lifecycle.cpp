@@ -103,6 +103,9 @@ boost::json::object oci_state(const StateDir& state, const ContainerView& view) 
   if (view.record) {
     out["created"] = view.record->created;
     out["annotations"] = view.record->annotations;
+    // A detached container's exit (nsrun run -d): what `docker inspect` calls its State.
+    if (view.status == Status::stopped && view.record->exit_code)
+      out["nsrun"] = {{"exitCode", *view.record->exit_code}, {"finished", view.record->finished}};
   } else {
     out["annotations"] = boost::json::object{};
   }

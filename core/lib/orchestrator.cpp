@@ -764,6 +764,11 @@ Orchestrator::Orchestrator(std::vector<BoundStage> stages, StderrLogger& log)
 int Orchestrator::run(ContainerRequest& request) {
   StateDir state(request.state_root, request.id);
   JournalFile journal_file(state.journal_path());
+  auto fail = [&](const StageFailure& failure) {
+    log_.error(failure.message);
+    if (request.listener) request.listener->failed(failure);
+    return failure.exit_code;
+  };
   SpecDocument spec;
   TerminalRequest terminal;
   try {
@@ -781,17 +786,11 @@ int Orchestrator::run(ContainerRequest& request) {
           "--console-socket was given but process.terminal is false (set it to true, "
           "or drop --console-socket)");
   } catch (const Error& e) {
-    log_.error(e.what());
-    return exit_code::runtime_error;
+    return fail({e.what(), exit_code::runtime_error});
   }
   StageExchange exchange;
   CallSite site{request.id, state.path(), request.state_root, &spec, &journal_file, &log_,
                 0,          &exchange};
-
-  auto fail = [&](const StageFailure& failure) {
-    log_.error(failure.message);
-    return failure.exit_code;
-  };
 
   // 1. Every stage validates before any stage acts.
   if (auto failure = run_phase(Phase::validate, site, ProcessSide::host)) return fail(*failure);
@@ -809,6 +808,7 @@ int Orchestrator::run(ContainerRequest& request) {
   auto abort = [&](const StageFailure& failure) {
     log_.error(failure.message);  // the original error first, cleanup errors after it
     for (const auto& cleanup : teardown(state, spec)) log_.error(cleanup.message);
+    if (request.listener) request.listener->failed(failure);
     return failure.exit_code;
   };
   try {
@@ -1016,14 +1016,29 @@ int Orchestrator::run(ContainerRequest& request) {
     } catch (const Error& e) {
       log_.warn(e.what());
     }
-    return run_phase(Phase::poststart, site, ProcessSide::host);
+    if (auto failure = run_phase(Phase::poststart, site, ProcessSide::host)) return failure;
+    if (request.listener) request.listener->started(site.pid);
+    return std::nullopt;
   };
   SupervisionResult result = supervise(supervision, log_);
   if (result.failure) return abort(*result.failure);
   const int exit_code = result.exit_code;
 
   // 6. Teardown. Errors are reported, but the workload's exit code stays nsrun's exit code.
-  for (const auto& failure : teardown(state, spec)) log_.error(failure.message);
+  if (request.listener) request.listener->exited(exit_code);
+  const auto after =
+      request.keep_record ? StateAfterTeardown::record_kept : StateAfterTeardown::removed;
+  for (const auto& failure : teardown(state, spec, after)) log_.error(failure.message);
+  if (request.keep_record) {
+    record.status = "stopped";
+    record.exit_code = exit_code;
+    record.finished = rfc3339_now();
+    try {
+      state.write_state(record);
+    } catch (const Error& e) {
+      log_.warn(e.what());
+    }
+  }
   return exit_code;
 }
 
@@ -1061,7 +1076,8 @@ std::optional<StageFailure> Orchestrator::run_stage(std::size_t index, Phase pha
   return failure;
 }
 
-std::vector<StageFailure> Orchestrator::teardown(const StateDir& state, SpecDocument& spec) {
+std::vector<StageFailure> Orchestrator::teardown(const StateDir& state, SpecDocument& spec,
+                                                 StateAfterTeardown after) {
   std::vector<StageFailure> failures;
   JournalFile journal_file(state.journal_path());
   CallSite site{state.id(), state.path(), state.root(), &spec, &journal_file, &log_, 0};
@@ -1070,7 +1086,10 @@ std::vector<StageFailure> Orchestrator::teardown(const StateDir& state, SpecDocu
       failures.push_back(*failure);
   if (failures.empty()) {
     try {
-      state.remove();
+      if (after == StateAfterTeardown::record_kept)
+        state.remove_all_but_record();
+      else
+        state.remove();
     } catch (const Error& e) {
       failures.push_back({e.what()});
     }

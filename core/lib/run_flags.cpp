@@ -1,8 +1,11 @@
 #include "nsrun/core/run_flags.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 #include "nsrun/core/json_util.hpp"
 
@@ -101,6 +104,32 @@ ContainerSpec spec_from_flags(const RunFlags& flags, const std::string& cwd,
   // a pipeline without a network stage leaves the network alone.
   spec.namespaces = {{"pid", ""}, {"mount", ""}, {"uts", ""}, {"ipc", ""}};
   return spec;
+}
+
+void add_init_process(boost::json::object& spec, const std::string& host_init) {
+  struct stat info {};
+  if (::stat(host_init.c_str(), &info) != 0)
+    throw Error("--init: " + host_init + ": " + std::strerror(errno) +
+                " (nsrun-init is installed next to the plugins; reinstall nsrun)");
+  if (!S_ISREG(info.st_mode) || !(info.st_mode & S_IXUSR))
+    throw Error("--init: " + host_init + " is not an executable file (reinstall nsrun)");
+  if (info.st_uid != 0 || (info.st_mode & (S_IWGRP | S_IWOTH)))
+    throw Error("--init: " + host_init +
+                " must be owned by root and writable by no one else (it runs as the "
+                "container's PID 1; fix it with chown root and chmod go-w)");
+  auto* process = spec.if_contains("process");
+  auto* args = process && process->is_object() ? process->as_object().if_contains("args") : nullptr;
+  if (!args || !args->is_array() || args->as_array().empty())
+    throw Error("--init: the container has no command (process.args is empty)");
+  boost::json::array prefixed{init_destination, "--"};
+  for (const auto& arg : args->as_array()) prefixed.push_back(arg);
+  *args = std::move(prefixed);
+  auto& mounts = spec["mounts"];
+  if (!mounts.is_array()) mounts = boost::json::array{};
+  mounts.as_array().push_back(boost::json::object{{"destination", init_destination},
+                                                  {"type", "bind"},
+                                                  {"source", host_init},
+                                                  {"options", {"bind", "ro", "nosuid", "nodev"}}});
 }
 
 }  // namespace nsrun::core

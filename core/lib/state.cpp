@@ -108,12 +108,35 @@ void StateDir::remove() const {
   if (ec) throw Error("cannot remove state directory " + path_ + ": " + ec.message());
 }
 
+void StateDir::remove_all_but_record() const {
+  std::error_code ec;
+  std::filesystem::remove(path_ + "/pipeline.json", ec);
+  if (ec) throw Error("cannot remove " + path_ + "/pipeline.json: " + ec.message());
+  std::filesystem::directory_iterator entries(path_, ec);
+  if (ec) {
+    if (ec == std::errc::no_such_file_or_directory) return;
+    throw Error("cannot read state directory " + path_ + ": " + ec.message());
+  }
+  std::vector<std::filesystem::path> doomed;
+  for (const auto& entry : entries) {
+    const std::string name = entry.path().filename().string();
+    if (name != "state.json" && name != container_log_name && name != container_log_rotated_name)
+      doomed.push_back(entry.path());
+  }
+  for (const auto& path : doomed) {
+    std::filesystem::remove_all(path, ec);
+    if (ec) throw Error("cannot remove " + path.string() + ": " + ec.message());
+  }
+}
+
 void StateDir::write_state(const ContainerRecord& record) const {
-  boost::json::object state{
-      {"ociVersion", "1.0.2"},     {"id", id_},
-      {"pid", record.pid},         {"status", record.status},
-      {"bundle", record.bundle},   {"annotations", record.annotations},
-      {"created", record.created}, {"nsrun", {{"pidStartTime", record.pid_start_time}}}};
+  boost::json::object own{{"pidStartTime", record.pid_start_time}};
+  if (record.exit_code) own["exitCode"] = *record.exit_code;
+  if (!record.finished.empty()) own["finished"] = record.finished;
+  boost::json::object state{{"ociVersion", "1.0.2"},     {"id", id_},
+                            {"pid", record.pid},         {"status", record.status},
+                            {"bundle", record.bundle},   {"annotations", record.annotations},
+                            {"created", record.created}, {"nsrun", std::move(own)}};
   write_file_atomically(path_ + "/state.json", boost::json::serialize(state));
 }
 
@@ -136,9 +159,15 @@ std::optional<ContainerRecord> StateDir::read_record() const {
     record.pid = static_cast<pid_t>(pid->as_int64());
   if (const auto* a = state.if_contains("annotations"); a && a->is_object())
     record.annotations = a->as_object();
-  if (const auto* own = state.if_contains("nsrun"); own && own->is_object())
-    if (const auto* t = own->as_object().if_contains("pidStartTime"); t && t->is_number())
+  if (const auto* own = state.if_contains("nsrun"); own && own->is_object()) {
+    const auto& fields = own->as_object();
+    if (const auto* t = fields.if_contains("pidStartTime"); t && t->is_number())
       record.pid_start_time = t->to_number<std::uint64_t>();
+    if (const auto* code = fields.if_contains("exitCode"); code && code->is_int64())
+      record.exit_code = static_cast<int>(code->as_int64());
+    if (const auto* finished = fields.if_contains("finished"); finished && finished->is_string())
+      record.finished = finished->as_string();
+  }
   return record;
 }
 

@@ -246,6 +246,94 @@ TEST_F(OrchestratorTest, TeardownWorksFromPersistedStateAlone) {
   EXPECT_TRUE(orchestrator.teardown(state, spec).empty()) << "teardown is idempotent";
 }
 
+// Writes what it hears into the events file, between the stages' lines, and checks what the
+// state directory holds at each point.
+class RecordingListener final : public RunListener {
+ public:
+  RecordingListener(std::string events, std::string state_dir)
+      : events_(std::move(events)), state_dir_(std::move(state_dir)) {}
+  void started(pid_t pid) noexcept override {
+    note("started" + std::string(pid > 0 && fs::exists(state_dir_ + "/state.json")
+                                     ? " (pid, state.json)"
+                                     : " (no pid or state.json)"));
+  }
+  void failed(const StageFailure& failure) noexcept override {
+    note("failed " + std::to_string(failure.exit_code) + " " + failure.message +
+         (fs::exists(state_dir_) ? " (state left)" : ""));
+  }
+  void exited(int exit_code) noexcept override {
+    note("exited " + std::to_string(exit_code) +
+         (fs::exists(state_dir_ + "/journal.jsonl") || fs::exists(state_dir_ + "/config.json")
+              ? " (before teardown)"
+              : " (after teardown)"));
+  }
+
+ private:
+  void note(const std::string& what) {
+    std::ofstream(events_, std::ios::app) << "listener:" << what << "\n";
+  }
+  std::string events_;
+  std::string state_dir_;
+};
+
+TEST_F(OrchestratorTest, AListenerHearsTheStartAfterPoststartAndTheExitBeforeTeardown) {
+  RecordingListener listener(log_path_, (dir_ / "state" / "test1").string());
+  request_.listener = &listener;
+  int code = run({stage("a"), stage("exec", {{"exec_exit", 3}})});
+  EXPECT_EQ(code, 3);
+  EXPECT_EQ(events(),
+            "a:validate\nexec:validate\na:prepare\nexec:prepare\n"
+            "a:create_runtime\nexec:create_runtime\na:create_container\nexec:create_container\n"
+            "a:start_container\nexec:start_container\na:poststart\nexec:poststart\n"
+            "listener:started (pid, state.json)\nlistener:exited 3 (before teardown)\n"
+            "exec:teardown\na:teardown\n");
+  EXPECT_FALSE(state_left());
+}
+
+TEST_F(OrchestratorTest, AListenerHearsAFailureOnceItIsUnwound) {
+  RecordingListener listener(log_path_, (dir_ / "state" / "test1").string());
+  request_.listener = &listener;
+  int code = run({stage("a"), stage("b", {{"fail_in", "prepare"}, {"fail_code", 127}}),
+                  stage("exec", {{"exec_exit", 0}})});
+  EXPECT_EQ(code, 127);
+  std::string e = events();
+  EXPECT_NE(e.find("b:teardown\na:teardown\nlistener:failed 127 b: b failed on purpose\n"),
+            std::string::npos)
+      << e;
+  EXPECT_EQ(e.find("listener:started"), std::string::npos) << e;
+  EXPECT_FALSE(state_left());
+
+  fs::remove(log_path_);
+  int refused = run({stage("a", {{"fail_in", "validate"}}), stage("exec")});
+  EXPECT_EQ(refused, 125);
+  EXPECT_EQ(events(), "a:validate\nlistener:failed 125 a: a failed on purpose\n");
+}
+
+TEST_F(OrchestratorTest, KeepingTheRecordLeavesTheExitAfterTheTeardown) {
+  request_.keep_record = true;
+  int code = run({stage("a"), stage("exec", {{"exec_exit", 3}})});
+  EXPECT_EQ(code, 3);
+  EXPECT_NE(events().find("exec:teardown\na:teardown\n"), std::string::npos) << events();
+  StateDir state((dir_ / "state").string(), "test1");
+  std::vector<std::string> left;
+  for (const auto& entry : fs::directory_iterator(state.path()))
+    left.push_back(entry.path().filename());
+  EXPECT_EQ(left, std::vector<std::string>{"state.json"}) << "the record alone";
+  auto record = state.read_record();
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->status, "stopped");
+  EXPECT_EQ(record->exit_code, 3);
+  EXPECT_FALSE(record->finished.empty());
+  EXPECT_GT(record->pid, 0);
+
+  // delete: a torn-down container has nothing left for a stage to undo (no plugin is needed).
+  fs::remove(log_path_);
+  StderrLogger log(false);
+  EXPECT_TRUE(teardown_from_state(state, PluginRegistry{}, log).empty());
+  EXPECT_FALSE(state_left());
+  EXPECT_EQ(events(), "") << "no stage ran twice";
+}
+
 TEST(CloneFlags, FromSpecNamespaces) {
   ContainerSpec spec;
   spec.namespaces = {{"pid", ""}, {"mount", ""}, {"network", "/proc/1/ns/net"}};

@@ -1,7 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "nsrun/core/json_util.hpp"
 #include "nsrun/core/run_flags.hpp"
+#include "nsrun/core/spec_json.hpp"
 
 namespace nsrun::core {
 namespace {
@@ -98,6 +102,55 @@ TEST(SpecFromFlags, RejectsBadHostnamesAndEmptyCommand) {
   flags.hostname = "ok";
   flags.workdir = "relative";
   EXPECT_EQ(error_of(flags), "--workdir \"relative\" must be an absolute path");
+}
+
+// --init: the workload becomes the init's child, the init a read-only bind mount of a file that
+// only root may change.
+TEST(SpecFromFlags, InitPrefixesTheCommandAndMountsATrustedBinary) {
+  boost::json::object spec = spec_to_json(
+      spec_from_flags(command({"sh", "-c", "exit 3"}), "/home/me", "/var/lib/nsrun/rootfs"));
+  // /bin/true stands for the installed nsrun-init: a root-owned executable no one else writes.
+  add_init_process(spec, "/bin/true");
+  EXPECT_EQ(spec.at("process").at("args"),
+            (boost::json::array{"/sbin/nsrun-init", "--", "sh", "-c", "exit 3"}));
+  const auto& mounts = spec.at("mounts").as_array();
+  ASSERT_FALSE(mounts.empty());
+  EXPECT_EQ(mounts.back(), (boost::json::object{{"destination", "/sbin/nsrun-init"},
+                                                {"type", "bind"},
+                                                {"source", "/bin/true"},
+                                                {"options", {"bind", "ro", "nosuid", "nodev"}}}));
+  spec_from_json(spec, "");  // still a well-formed spec
+
+  auto error_with = [](const std::string& init, boost::json::object target) {
+    try {
+      add_init_process(target, init);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  boost::json::object plain{{"process", {{"args", {"true"}}}}};
+  EXPECT_EQ(
+      error_with("/nonexistent/nsrun-init", plain).rfind("--init: /nonexistent/nsrun-init: ", 0),
+      0u);
+  std::string data = ::testing::TempDir() + "nsrun-init-data";
+  std::ofstream(data) << "not a program\n";
+  std::filesystem::permissions(
+      data, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  EXPECT_EQ(error_with(data, plain),
+            "--init: " + data + " is not an executable file (reinstall nsrun)");
+  std::filesystem::remove(data);
+  std::string writable = ::testing::TempDir() + "nsrun-init-writable";
+  std::ofstream(writable) << "#!/bin/sh\n";
+  std::filesystem::permissions(writable, std::filesystem::perms::owner_all |
+                                             std::filesystem::perms::group_all |
+                                             std::filesystem::perms::others_read);
+  EXPECT_NE(error_with(writable, plain).find("must be owned by root and writable by no one else"),
+            std::string::npos);
+  std::filesystem::remove(writable);
+  EXPECT_EQ(
+      error_with("/bin/true", boost::json::object{{"process", {{"args", boost::json::array{}}}}}),
+      "--init: the container has no command (process.args is empty)");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "nsrun/core/json_util.hpp"
 
@@ -95,6 +96,48 @@ TEST(State, DirectoryLifecycleAndJournal) {
   state.remove();
   EXPECT_FALSE(state.exists());
   EXPECT_NO_THROW(state.remove()) << "removing twice succeeds";
+}
+
+// The record `nsrun run -d` keeps of a stopped container: its exit, and nothing a stage would
+// still have to undo.
+TEST(State, TheRecordOfAStoppedContainerOutlivesItsTeardown) {
+  fs::path root = fs::temp_directory_path() / ("nsrun-record-" + std::to_string(::getpid()));
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() { fs::remove_all(dir); }
+  } cleanup{root};
+  StateDir state(root.string(), "c1");
+  StateLock lock = state.create();
+  ContainerRecord written;
+  written.status = "stopped";
+  written.pid = 42;
+  written.exit_code = 3;
+  written.finished = "2026-11-29T13:05:02.000000000Z";
+  state.write_state(written);
+  auto record = state.read_record();
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->exit_code, 3);
+  EXPECT_EQ(record->finished, written.finished);
+  written.exit_code.reset();
+  written.finished.clear();
+  state.write_state(written);
+  EXPECT_FALSE(state.read_record()->exit_code) << "a running container has no exit code";
+  state.write_state(record.value());
+
+  for (const char* name : {"pipeline.json", "plugins.json", "config.json", "journal.jsonl",
+                           container_log_name, container_log_rotated_name})
+    std::ofstream(state.path() + "/" + name) << "x";
+  fs::create_directories(state.path() + "/files/sub");
+  state.remove_all_but_record();
+  std::set<std::string> left;
+  for (const auto& entry : fs::directory_iterator(state.path()))
+    left.insert(entry.path().filename());
+  EXPECT_EQ(left,
+            (std::set<std::string>{"state.json", container_log_name, container_log_rotated_name}));
+  EXPECT_EQ(state.read_record()->exit_code, 3);
+  EXPECT_NO_THROW(state.remove_all_but_record()) << "again: nothing more to remove";
+  state.remove();
+  EXPECT_NO_THROW(state.remove_all_but_record()) << "gone: succeeds";
 }
 
 }  // namespace

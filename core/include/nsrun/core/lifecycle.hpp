@@ -10,9 +10,10 @@
 // dead waiter at once (the connect is refused, where opening a FIFO blocks forever) and carries
 // start_container's errors back to `start`.
 //
-// Status: state.json records what nsrun last did (creating, created, running); what the process
-// is doing is read from the kernel each time. A container whose process is gone (or whose pid
-// now names another process: the start time differs) is stopped.
+// Status: state.json records what nsrun last did (creating, created, running, and stopped with
+// the exit code once a detached run's supervisor tore the container down and kept its record);
+// what the process is doing is read from the kernel each time. A container whose process is gone
+// (or whose pid now names another process: the start time differs) is stopped.
 #pragma once
 
 #include <optional>
@@ -44,7 +45,8 @@ ContainerView inspect(const StateDir& state);
 /// A pidfd for the container's process if it still runs; empty otherwise.
 support::UniqueFd open_container_process(const ContainerView& view);
 
-/// The OCI state document `nsrun state` prints.
+/// The OCI state document `nsrun state` prints; for a stopped container whose exit was
+/// recorded (`nsrun run -d`), also "nsrun": {"exitCode", "finished"}.
 boost::json::object oci_state(const StateDir& state, const ContainerView& view);
 
 /// A failed start: the exit code the failing stage gave (126/127 when the workload cannot be

@@ -158,6 +158,29 @@ void check_contracts(const std::vector<BoundStage>& stages);
 /// for is silently ignored. Fields outside the OCI runtime spec are ignored, as it requires.
 void check_claims(const std::vector<BoundStage>& stages, const boost::json::object& spec);
 
+/// Hears how a run goes, in the process that runs Orchestrator::run: what the supervisor of
+/// `nsrun run -d` (detach.hpp) passes on to the nsrun that waits for the workload to start, and
+/// how it knows when the workload's output has ended. Each is called at most once; a run calls
+/// either started (and later exited) or failed.
+class RunListener {
+ public:
+  virtual ~RunListener() = default;
+  /// The workload runs: it exec'd and every stage's poststart succeeded. `pid` is its host pid.
+  virtual void started(pid_t pid) noexcept = 0;
+  /// The container could not be set up: what failed and nsrun's exit code for it (125, 126,
+  /// 127). Called after the unwind, once nothing of the container is left (or, when a cleanup
+  /// failed too, its state is kept for `nsrun delete --force`).
+  virtual void failed(const StageFailure& failure) noexcept = 0;
+  /// The workload exited (`exit_code`: its code, 128+N for signal N), before the teardown.
+  virtual void exited(int exit_code) noexcept = 0;
+};
+
+/// What teardown leaves of the state directory once every stage's teardown succeeded.
+enum class StateAfterTeardown {
+  removed,      ///< nothing: a foreground run, `--rm`, `delete`
+  record_kept,  ///< the record of a stopped container (state.json, logs; see state.hpp)
+};
+
 struct ContainerRequest {
   std::string id;
   std::string state_root = default_state_root;
@@ -172,6 +195,13 @@ struct ContainerRequest {
   /// With process.terminal: the engine's console socket (connected) that receives the pty's
   /// master. Empty under a foreground run, where this nsrun relays the terminal itself.
   support::UniqueFd console_socket;
+  /// Told when the workload started, or why the container could not be set up, and when the
+  /// workload exited (see RunListener). Optional; kept by reference.
+  RunListener* listener = nullptr;
+  /// A run to the workload's exit that keeps the container's record: once the workload exited,
+  /// the stages tear everything down but state.json (status stopped, with the exit code and
+  /// finish time) and the logs stay until `nsrun delete` (`nsrun run -d` without --rm).
+  bool keep_record = false;
 };
 
 /// `nsrun exec`: another process in a running container.
@@ -196,8 +226,10 @@ class Orchestrator {
   int run(ContainerRequest& request);
 
   /// Runs every stage's teardown in reverse order with fresh stage objects, then removes the
-  /// state directory when all succeeded. Returns the failures.
-  std::vector<StageFailure> teardown(const StateDir& state, SpecDocument& spec);
+  /// state directory (or all of it but the record, see StateAfterTeardown) when all succeeded.
+  /// Returns the failures; the directory is then kept whole, for `nsrun delete --force`.
+  std::vector<StageFailure> teardown(const StateDir& state, SpecDocument& spec,
+                                     StateAfterTeardown after = StateAfterTeardown::removed);
 
   /// Runs `request.spec`'s process in the running container whose first process is
   /// `container_pid` (`container_pidfd`, checked by the caller): exec_prepare on the host, a
@@ -221,7 +253,9 @@ class Orchestrator {
 
 /// Tears down a container from its state directory alone (after a crash, or `nsrun delete`):
 /// reads the pipeline and spec it persisted, runs each stage's teardown in reverse order, then
-/// removes the directory. Returns the teardown errors (empty on success).
+/// removes the directory. A directory without pipeline.json (a container already torn down
+/// whose record was kept, or one whose nsrun died before any stage ran) has nothing for a stage
+/// to undo: it is only removed. Returns the teardown errors (empty on success).
 std::vector<std::string> teardown_from_state(const StateDir& state, const PluginRegistry& registry,
                                              StderrLogger& log);
 

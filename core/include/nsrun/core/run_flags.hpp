@@ -1,6 +1,7 @@
 // `nsrun run FLAGS CMD...` -> an OCI ContainerSpec, the same model `--bundle DIR` reads.
 #pragma once
 
+#include <boost/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,5 +38,15 @@ std::string default_rootfs(const std::string& cwd, const std::string& installed_
 
 /// The environment every workload starts with: never the host's.
 std::vector<std::string> base_environment(const std::string& hostname);
+
+/// Where `--init` puts nsrun-init in the container (a read-only bind mount of the host's file).
+inline constexpr const char* init_destination = "/sbin/nsrun-init";
+
+/// `nsrun run --init`: makes nsrun-init (`host_init`, the installed binary) the container's
+/// PID 1 with the workload as its child: a read-only bind mount of it at init_destination, and
+/// process.args prefixed with it and "--". It runs as root in the container, so it must be a
+/// regular executable file owned by root and writable by no one else (as plugins must); Error
+/// naming --init otherwise, or when the spec has no command.
+void add_init_process(boost::json::object& spec, const std::string& host_init);
 
 }  // namespace nsrun::core

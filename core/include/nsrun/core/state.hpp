@@ -6,7 +6,15 @@
 //   journal.jsonl  one JSON object per line: {"stage", "type", "data"}, appended before each
 //                  resource is created
 //   plugins.json   {"plugin name": "path of its .so"}: where teardown loads the same plugins
+//   container.log  a detached container's (`nsrun run -d`) stdout and stderr, and
+//   container.log.1  the older part once it reached its cap (see container_log.hpp)
 // Anything else in it (generated /etc files, leases) belongs to the stages.
+//
+// The record of a stopped container: `nsrun run -d` without --rm tears the container down when
+// its workload exits but keeps state.json (status stopped, with the exit code) and the logs, so
+// that `nsrun state`, `list` and `logs` still show it until `nsrun delete`. Everything else
+// goes, pipeline.json first: a directory without pipeline.json has nothing left for a stage to
+// undo, which is how `delete` (and `gc`) recognise a container that was already torn down.
 //
 // The nsrun process that creates a container holds an exclusive flock on the directory for as
 // long as it lives (a foreground `nsrun run`: until the container is torn down). So `gc` and
@@ -46,7 +54,16 @@ struct ContainerRecord {
   std::string bundle;
   std::string created;  ///< RFC 3339, UTC
   boost::json::object annotations;
+  /// Once the workload exited and the container was torn down with its record kept (see the
+  /// top): nsrun's exit code for it (the workload's, 128+N for signal N), and when.
+  std::optional<int> exit_code;
+  std::string finished;  ///< RFC 3339, UTC; empty while it has not finished
 };
+
+/// A detached container's log, and its older part (see container_log.hpp), in its state
+/// directory.
+inline constexpr const char* container_log_name = "container.log";
+inline constexpr const char* container_log_rotated_name = "container.log.1";
 
 /// The current time in RFC 3339 (UTC, nanoseconds), as runc's "created".
 std::string rfc3339_now();
@@ -86,6 +103,9 @@ class StateDir {
   std::optional<StateLock> try_lock() const;
   /// Removes the directory and everything in it; succeeds when it is already gone.
   void remove() const;
+  /// Removes everything but the record of a stopped container (state.json and the logs),
+  /// pipeline.json first (see the top). Succeeds when it is already gone.
+  void remove_all_but_record() const;
 
   void write_state(const ContainerRecord& record) const;
   /// The record of state.json; nullopt when there is none yet (or it is torn): the container
