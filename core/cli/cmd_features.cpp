@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "nsrun/core/hooks.hpp"
 #include "nsrun/core/orchestrator.hpp"
 
 namespace nsrun::cli {
@@ -19,10 +20,12 @@ int print_features(const GlobalOptions& global) {
     plugins += (plugins.empty() ? "" : ",") + stage.plugin();
     for (const auto& claim : stage.claims()) claims += (claims.empty() ? "" : ",") + claim;
   }
+  boost::json::array hooks;  // the core runs them, whatever the pipeline (hooks.hpp)
+  for (core::HookKind kind : core::all_hook_kinds) hooks.emplace_back(core::hook_kind_name(kind));
   boost::json::object features{
       {"ociVersionMin", "1.0.0"},
       {"ociVersionMax", "1.1.0"},
-      {"hooks", boost::json::array{}},  // none run yet: a bundle with hooks is refused
+      {"hooks", std::move(hooks)},
       {"linux",
        {{"namespaces", {"cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"}},
         {"cgroup", {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}}},

@@ -11,7 +11,8 @@ void add_start_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   start->add_option("id", *id, "Container id")->required();
   start->callback([id, &global, &exit_code] {
     try {
-      core::start_container(core::StateDir(global.state_root, *id));
+      core::StderrLogger log(global.level());
+      core::start_container(core::StateDir(global.state_root, *id), log);
       exit_code = 0;
     } catch (const core::StartError& e) {
       report_error(e.what());

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "nsrun/core/hooks.hpp"
 #include "nsrun/core/json_util.hpp"
 #include "nsrun/core/loader.hpp"
 #include "nsrun/core/orchestrator.hpp"
@@ -95,7 +96,7 @@ support::UniqueFd open_container_process(const ContainerView& view) {
 
 boost::json::object oci_state(const StateDir& state, const ContainerView& view) {
   bool has_process = view.status != Status::stopped && view.record;
-  boost::json::object out{{"ociVersion", "1.0.2"},
+  boost::json::object out{{"ociVersion", oci_state_version},
                           {"id", state.id()},
                           {"status", status_name(view.status)},
                           {"pid", has_process ? view.record->pid : 0},
@@ -112,7 +113,7 @@ boost::json::object oci_state(const StateDir& state, const ContainerView& view) 
   return out;
 }
 
-void start_container(const StateDir& state) {
+void start_container(const StateDir& state, Logger& log) {
   if (!is_valid_container_id(state.id()) || !state.exists())
     throw Error(quoted(state) + " does not exist");
   auto lock = state.lock_within(10000);
@@ -152,6 +153,17 @@ void start_container(const StateDir& state) {
   ContainerRecord record = *view.record;
   record.status = "running";
   state.write_state(record);
+  // The workload runs: its poststart hooks, from the spec saved at create. They cannot stop it
+  // (the spec says a failure is a warning), and neither can a spec that no longer reads.
+  try {
+    auto config = read_json_file(state.path() + "/config.json", "state");
+    if (config.is_object())
+      run_hooks_warning_only(
+          parse_hooks(config.as_object()), HookKind::poststart,
+          {state.id(), Status::running, record.pid, record.bundle, record.annotations}, log);
+  } catch (const Error& e) {
+    log.warn(std::string("poststart hooks: ") + e.what());
+  }
 }
 
 void kill_container(const StateDir& state, int signal, bool all) {

@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 
+#include "nsrun/core/hooks.hpp"
 #include "nsrun/core/json_util.hpp"
 #include "nsrun/core/lifecycle.hpp"
 #include "nsrun/core/process.hpp"
@@ -414,6 +415,16 @@ SupervisionResult supervise(const Supervision& s, StderrLogger& log) {
   }
 }
 
+// What a hook of this container reads on stdin (see hooks.hpp).
+HookState hook_state_of(const std::string& id, const std::string& bundle, const SpecDocument& spec,
+                        Status status, pid_t pid) {
+  HookState state{id, status, pid, bundle, {}};
+  if (const auto* annotations = spec.document().if_contains("annotations");
+      annotations && annotations->is_object())
+    state.annotations = annotations->as_object();
+  return state;
+}
+
 }  // namespace
 
 const char* phase_name(Phase phase) {
@@ -655,13 +666,13 @@ void check_contracts(const std::vector<BoundStage>& stages) {
 namespace {
 
 // The config.json fields of the OCI runtime spec (1.0-1.1) that some stage has to implement for
-// a spec to be honoured. ociVersion, annotations, process.terminal and process.consoleSize
-// (terminal.hpp: the runtime's plumbing of stdio) are the core's; everything else is a stage's.
+// a spec to be honoured. ociVersion, annotations, hooks (hooks.hpp), process.terminal and
+// process.consoleSize (terminal.hpp: the runtime's plumbing of stdio) are the core's; everything
+// else is a stage's.
 constexpr const char* claimable_fields[] = {"root",
                                             "mounts",
                                             "hostname",
                                             "domainname",
-                                            "hooks",
                                             "process.user",
                                             "process.args",
                                             "process.commandLine",
@@ -771,10 +782,12 @@ int Orchestrator::run(ContainerRequest& request) {
   };
   SpecDocument spec;
   TerminalRequest terminal;
+  Hooks hooks;
   try {
     spec = SpecDocument(request.spec);
     check_claims(stages_, spec.document());
     terminal = terminal_request(spec.document());
+    hooks = parse_hooks(spec.document());
     // As runc: a created container's terminal has nowhere to go but an engine's console socket,
     // and a console socket without a terminal would never hear from the container.
     if (terminal.terminal && request.detached && !request.console_socket)
@@ -805,9 +818,19 @@ int Orchestrator::run(ContainerRequest& request) {
   } catch (const Error& e) {
     return fail({e.what(), exit_code::runtime_error});
   }
+  // Once the state directory is gone the container is deleted, and its poststop hooks run.
+  auto teardown_then_poststop = [&](StateAfterTeardown after) {
+    auto failures = teardown(state, spec, after);
+    if (failures.empty())
+      run_hooks_warning_only(hooks, HookKind::poststop,
+                             hook_state_of(request.id, request.bundle, spec, Status::stopped, 0),
+                             log_);
+    return failures;
+  };
   auto abort = [&](const StageFailure& failure) {
     log_.error(failure.message);  // the original error first, cleanup errors after it
-    for (const auto& cleanup : teardown(state, spec)) log_.error(cleanup.message);
+    for (const auto& cleanup : teardown_then_poststop(StateAfterTeardown::removed))
+      log_.error(cleanup.message);
     if (request.listener) request.listener->failed(failure);
     return failure.exit_code;
   };
@@ -826,6 +849,7 @@ int Orchestrator::run(ContainerRequest& request) {
   try {
     write_file_atomically(state.path() + "/config.json", spec.text());
     clone_flags = clone_flags_for(spec.spec());
+    hooks = parse_hooks(spec.document());  // as saved: a stage's prepare may have added some
   } catch (const Error& e) {
     return abort({e.what(), exit_code::runtime_error});
   }
@@ -895,6 +919,11 @@ int Orchestrator::run(ContainerRequest& request) {
     terminal_host_end.reset();
     char go = 0;
     if (::read(container_end.get(), &go, 1) != 1) ::_exit(exit_code::runtime_error);
+    // Our host pid, read while /proc is still the host's (a stage mounts the container's).
+    HookState hook_state =
+        hook_state_of(request.id, request.bundle, spec, Status::creating, pid_in_mounted_proc());
+    if (auto failure = run_hooks(hooks, HookKind::create_container, hook_state, &log_))
+      report_failure_and_exit(container_end.get(), {*failure});
     if (auto failure = run_phase(Phase::create_container, site, ProcessSide::container))
       report_failure_and_exit(container_end.get(), *failure);
     // The pty is opened once the container's root and /dev are in place.
@@ -911,6 +940,9 @@ int Orchestrator::run(ContainerRequest& request) {
       start_listener.reset();
       container_end = std::move(connection);
     }
+    hook_state.status = Status::created;
+    if (auto failure = run_hooks(hooks, HookKind::start_container, hook_state, &log_))
+      report_failure_and_exit(container_end.get(), {*failure});
     for (std::size_t i = 0; i < stages_.size(); ++i) {
       // Announce the hand-over to the last (exec) stage: an EOF after this means execve ran; an
       // EOF before it means the process died during setup.
@@ -963,6 +995,11 @@ int Orchestrator::run(ContainerRequest& request) {
   // 4. Host-side setup while the container process waits, then release it.
   if (auto failure = run_phase(Phase::create_runtime, site, ProcessSide::host))
     return kill_and_abort(*failure);
+  for (HookKind kind : {HookKind::prestart, HookKind::create_runtime})
+    if (auto failure = run_hooks(
+            hooks, kind,
+            hook_state_of(request.id, request.bundle, spec, Status::creating, site.pid), &log_))
+      return kill_and_abort({*failure});
   char go = 1;
   if (::write(host_end.get(), &go, 1) != 1)
     return kill_and_abort(
@@ -1017,6 +1054,9 @@ int Orchestrator::run(ContainerRequest& request) {
       log_.warn(e.what());
     }
     if (auto failure = run_phase(Phase::poststart, site, ProcessSide::host)) return failure;
+    run_hooks_warning_only(
+        hooks, HookKind::poststart,
+        hook_state_of(request.id, request.bundle, spec, Status::running, site.pid), log_);
     if (request.listener) request.listener->started(site.pid);
     return std::nullopt;
   };
@@ -1028,7 +1068,7 @@ int Orchestrator::run(ContainerRequest& request) {
   if (request.listener) request.listener->exited(exit_code);
   const auto after =
       request.keep_record ? StateAfterTeardown::record_kept : StateAfterTeardown::removed;
-  for (const auto& failure : teardown(state, spec, after)) log_.error(failure.message);
+  for (const auto& failure : teardown_then_poststop(after)) log_.error(failure.message);
   if (request.keep_record) {
     record.status = "stopped";
     record.exit_code = exit_code;
@@ -1314,9 +1354,21 @@ std::vector<std::string> teardown_from_state(const StateDir& state, const Plugin
   } catch (const Error&) {
     // prepare never finished, so no stage created anything that needs the spec to be found.
   }
+  // The poststop hooks and what they read, taken before the teardown removes the directory.
+  Hooks hooks;
+  try {
+    hooks = parse_hooks(spec.document());
+  } catch (const Error& e) {
+    log.warn(std::string("poststop hooks: ") + e.what());
+  }
+  std::optional<ContainerRecord> record = state.read_record();
   Orchestrator orchestrator(bind_pipeline(pipeline, registry), log);
   std::vector<std::string> errors;
   for (const auto& failure : orchestrator.teardown(state, spec)) errors.push_back(failure.message);
+  if (errors.empty())
+    run_hooks_warning_only(
+        hooks, HookKind::poststop,
+        hook_state_of(state.id(), record ? record->bundle : "", spec, Status::stopped, 0), log);
   return errors;
 }
 

@@ -62,6 +62,13 @@ std::optional<ProcessStat> read_process_stat(pid_t pid) {
   return stat;
 }
 
+pid_t pid_in_mounted_proc() {
+  std::string self = link_target("/proc/self");
+  char* end = nullptr;
+  long pid = std::strtol(self.c_str(), &end, 10);
+  return !self.empty() && end && *end == '\0' && pid > 0 ? static_cast<pid_t>(pid) : 0;
+}
+
 support::UniqueFd open_process(pid_t pid, std::uint64_t start_time) {
   if (pid <= 0) return support::UniqueFd();
   support::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));

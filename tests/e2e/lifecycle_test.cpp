@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -564,6 +565,282 @@ TEST_F(RunningContainer, APausedBusyLoopUsesNoCpuUntilResumed) {
   EXPECT_EQ(nsrun({"pause", id_}).exit_code, 0);
   r = nsrun({"delete", "--force", id_});
   EXPECT_EQ(r.exit_code, 0) << "a paused container is thawed to be killed: " << r.err;
+}
+
+}  // namespace
+
+namespace {
+
+// config.json hooks through create, start and delete, and through a foreground run. Each hook
+// appends "<kind> <its network namespace> <the state it read on stdin>" to a log in a directory
+// the container sees at /hooks-out (a bind mount), so that the order, the state and where each
+// hook ran can be checked.
+class HookLifecycle : public Lifecycle {
+ protected:
+  void SetUp() override {
+    Lifecycle::SetUp();
+    record_ = std::make_unique<TempDir>("nsrun-e2e-hooks-");
+  }
+
+  static boost::json::object shell_hook(const std::string& script,
+                                        const std::vector<std::string>& params = {}) {
+    boost::json::array args{"sh", "-c", script.c_str()};
+    for (const auto& param : params) args.emplace_back(param);
+    return {{"path", "/bin/sh"}, {"args", std::move(args)}};
+  }
+
+  // Logs into `dir`: the record directory as the hook's mount namespace names it.
+  static boost::json::object logging_hook(const std::string& kind, const std::string& dir) {
+    return shell_hook(
+        "{ printf '%s %s ' \"$1\" \"$(readlink /proc/self/ns/net)\"; cat; echo; } >> \"$0/log\"",
+        {dir, kind});
+  }
+
+  boost::json::object every_kind_logging() {
+    boost::json::object hooks;
+    for (const char* kind : {"prestart", "createRuntime", "createContainer", "startContainer",
+                             "poststart", "poststop"}) {
+      // startContainer's path and files resolve in the container, after pivot_root.
+      std::string dir = std::string(kind) == "startContainer" ? "/hooks-out" : record_->path();
+      hooks[kind] = boost::json::array{logging_hook(kind, dir)};
+    }
+    return hooks;
+  }
+
+  void write_hooked_bundle(const std::vector<std::string>& args, boost::json::object hooks) {
+    write_bundle(args);
+    auto config = boost::json::parse(read(bundle_->path() + "/config.json")).as_object();
+    config["hooks"] = std::move(hooks);
+    config["annotations"] = {{"org.nsrun.test", "hooks"}};
+    config["mounts"].as_array().push_back({{"destination", "/hooks-out"},
+                                           {"type", "bind"},
+                                           {"source", record_->path()},
+                                           {"options", boost::json::array{"rbind", "rw"}}});
+    std::ofstream(bundle_->path() + "/config.json") << boost::json::serialize(config);
+  }
+
+  struct Entry {
+    std::string kind;
+    std::string netns;
+    boost::json::object state;
+  };
+
+  std::vector<Entry> entries() {
+    std::vector<Entry> out;
+    std::istringstream lines(read(record_->path() + "/log"));
+    for (std::string line; std::getline(lines, line);) {
+      auto first = line.find(' '), second = line.find(' ', first + 1);
+      EXPECT_NE(second, std::string::npos) << line;
+      if (second == std::string::npos) continue;
+      out.push_back({line.substr(0, first), line.substr(first + 1, second - first - 1),
+                     boost::json::parse(line.substr(second + 1)).as_object()});
+    }
+    return out;
+  }
+
+  std::vector<std::string> kinds() {
+    std::vector<std::string> out;
+    for (const auto& entry : entries()) out.push_back(entry.kind);
+    return out;
+  }
+
+  CommandResult run_bundle(const std::string& id) {
+    return run({nsrun_binary(), "--root", state_->path(), "run", "--bundle", bundle_->path(),
+                "--name", id},
+               "", 30);
+  }
+
+  // The state root holds nothing of the container, and no mount of the host names it.
+  void expect_nothing_left() {
+    for (const auto& entry : fs::directory_iterator(state_->path()))
+      if (entry.path().filename() != "_ipam") ADD_FAILURE() << "left: " << entry.path();
+    auto mounts = mounts_containing(state_->path());
+    EXPECT_TRUE(mounts.empty()) << "left mounted: " << (mounts.empty() ? "" : mounts.front());
+    reap_adopted();
+    EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1) << "a container process is still alive";
+  }
+
+  static std::string host_netns() { return fs::read_symlink("/proc/self/ns/net").string(); }
+
+  // Every entry has the container's id, bundle and annotations, the status of its kind, and `pid`
+  // (0 once stopped); the host's hooks ran in the host's network namespace, the container's in
+  // the container's.
+  void expect_states(const std::vector<Entry>& log, const std::string& id, pid_t pid) {
+    const std::map<std::string, std::string> status{
+        {"prestart", "creating"},        {"createRuntime", "creating"},
+        {"createContainer", "creating"}, {"startContainer", "created"},
+        {"poststart", "running"},        {"poststop", "stopped"}};
+    for (const auto& entry : log) {
+      SCOPED_TRACE(entry.kind);
+      EXPECT_EQ(entry.state.at("ociVersion").as_string(), "1.0.2");
+      EXPECT_EQ(entry.state.at("id").as_string(), id);
+      EXPECT_EQ(entry.state.at("status").as_string(), status.at(entry.kind));
+      EXPECT_EQ(entry.state.at("pid").as_int64(), entry.kind == "poststop" ? 0 : pid);
+      EXPECT_EQ(entry.state.at("bundle").as_string(), bundle_->path());
+      EXPECT_EQ(entry.state.at("annotations"), (boost::json::object{{"org.nsrun.test", "hooks"}}));
+      bool in_container = entry.kind == "createContainer" || entry.kind == "startContainer";
+      if (in_container)
+        EXPECT_NE(entry.netns, host_netns());
+      else
+        EXPECT_EQ(entry.netns, host_netns());
+    }
+  }
+
+  const std::vector<std::string> all_kinds{"prestart",       "createRuntime", "createContainer",
+                                           "startContainer", "poststart",     "poststop"};
+  std::unique_ptr<TempDir> record_;
+};
+
+TEST_F(HookLifecycle, CreateStartDeleteRunEachHookOnceInOrderWithTheState) {
+  write_hooked_bundle({"sh", "-c", "echo started; exec sleep 30"}, every_kind_logging());
+  auto r = create("h1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  pid_t pid = std::stoi(read(bundle_->path() + "/pid"));
+  EXPECT_EQ(kinds(), (std::vector<std::string>{"prestart", "createRuntime", "createContainer"}));
+  r = nsrun({"start", "h1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(kinds(), (std::vector<std::string>{"prestart", "createRuntime", "createContainer",
+                                               "startContainer", "poststart"}))
+      << "start returns once the poststart hooks ran";
+  EXPECT_EQ(status("h1"), "running");
+  ASSERT_EQ(nsrun({"kill", "h1", "KILL"}).exit_code, 0);
+  ASSERT_TRUE(wait_for_status("h1", "stopped"));
+  EXPECT_EQ(kinds().size(), 5u) << "poststop waits for delete";
+  r = nsrun({"delete", "h1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto log = entries();
+  EXPECT_EQ(kinds(), all_kinds);
+  expect_states(log, "h1", pid);
+  const auto& container_netns = log.at(2).netns;
+  EXPECT_EQ(log.at(3).netns, container_netns) << "createContainer and startContainer share it";
+  expect_nothing_left();
+
+  r = nsrun({"features"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(boost::json::parse(r.out).at("hooks"),
+            (boost::json::array{"prestart", "createRuntime", "createContainer", "startContainer",
+                                "poststart", "poststop"}));
+}
+
+TEST_F(HookLifecycle, AForegroundRunRunsEachHookOnceInOrderWithTheState) {
+  write_hooked_bundle({"sh", "-c", "echo ran"}, every_kind_logging());
+  auto r = run_bundle("h2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "ran\n");
+  EXPECT_EQ(r.err, "");
+  auto log = entries();
+  ASSERT_EQ(kinds(), all_kinds);
+  pid_t pid = static_cast<pid_t>(log.front().state.at("pid").as_int64());
+  EXPECT_GT(pid, 1) << "the container process's host pid";
+  expect_states(log, "h2", pid);
+  expect_nothing_left();
+}
+
+TEST_F(HookLifecycle, AFailingCreateRuntimeHookFailsCreateAndLeavesNothing) {
+  auto hooks = every_kind_logging();
+  hooks["createRuntime"] = boost::json::array{shell_hook("echo 'no network for you' >&2; exit 7")};
+  write_hooked_bundle({"sh", "-c", "echo started; exec sleep 30"}, hooks);
+  const std::string message =
+      "nsrun: hook createRuntime[0] /bin/sh: exited with status 7: no network for you\n";
+  auto r = create("h3");
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err, message);
+  expect_nothing_left();
+  // Destroyed as after a delete, so the poststop hooks undo what earlier hooks did (runc's
+  // destroy runs them too); createContainer never ran.
+  EXPECT_EQ(kinds(), (std::vector<std::string>{"prestart", "poststop"}));
+
+  fs::remove(record_->path() + "/log");
+  r = run_bundle("h3");
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err, message);
+  EXPECT_EQ(r.out, "") << "the workload never ran";
+  expect_nothing_left();
+  EXPECT_EQ(kinds(), (std::vector<std::string>{"prestart", "poststop"}));
+}
+
+TEST_F(HookLifecycle, AHookPastItsTimeoutIsKilledAndFailsCreate) {
+  auto hook = shell_hook("sleep 30");
+  hook["timeout"] = 1;
+  write_hooked_bundle({"sh", "-c", "echo started; exec sleep 30"},
+                      {{"createRuntime", boost::json::array{hook}}});
+  auto start = std::chrono::steady_clock::now();
+  auto r = create("h4");
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err, "nsrun: hook createRuntime[0] /bin/sh: timed out after 1 s\n");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
+  expect_nothing_left();
+}
+
+TEST_F(HookLifecycle, FailingContainerHooksFailCreateOrStartWithTheirMessage) {
+  auto hooks = every_kind_logging();
+  hooks["createContainer"] = boost::json::array{shell_hook("echo 'not inside' >&2; exit 3")};
+  write_hooked_bundle({"sh", "-c", "echo started; exec sleep 30"}, hooks);
+  auto r = create("h5");
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err, "nsrun: hook createContainer[0] /bin/sh: exited with status 3: not inside\n");
+  expect_nothing_left();
+  EXPECT_EQ(kinds(), (std::vector<std::string>{"prestart", "createRuntime", "poststop"}));
+
+  fs::remove(record_->path() + "/log");
+  hooks = every_kind_logging();
+  hooks["startContainer"] =
+      boost::json::array{shell_hook("echo \"not now, $(hostname)\" >&2; exit 4")};
+  write_hooked_bundle({"sh", "-c", "echo started; exec sleep 30"}, hooks);
+  r = create("h6");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = nsrun({"start", "h6"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err, "nsrun: hook startContainer[0] /bin/sh: exited with status 4: not now, oci\n")
+      << "it ran in the container (its hostname)";
+  EXPECT_TRUE(wait_for_status("h6", "stopped"));
+  EXPECT_EQ(read(bundle_->path() + "/stdout"), "") << "the workload never ran";
+  r = nsrun({"delete", "h6"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(kinds(),
+            (std::vector<std::string>{"prestart", "createRuntime", "createContainer", "poststop"}));
+  expect_nothing_left();
+}
+
+TEST_F(HookLifecycle, AFailingPoststartHookOnlyWarns) {
+  auto hooks = every_kind_logging();
+  hooks["poststart"] = boost::json::array{shell_hook("echo late >&2; exit 1"),
+                                          logging_hook("poststart", record_->path())};
+  write_hooked_bundle({"sh", "-c", "echo started; exec sleep 30"}, hooks);
+  ASSERT_EQ(create("h7").exit_code, 0);
+  auto r = nsrun({"start", "h7"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "nsrun: warning: hook poststart[0] /bin/sh: exited with status 1: late\n");
+  EXPECT_EQ(status("h7"), "running") << "the container keeps running";
+  EXPECT_EQ(kinds().back(), "poststart") << "the next poststart hook still ran";
+
+  auto poststop = every_kind_logging();
+  write_hooked_bundle({"sh", "-c", "echo ran"},
+                      {{"poststart", hooks["poststart"]}, {"poststop", poststop["poststop"]}});
+  fs::remove(record_->path() + "/log");
+  r = run_bundle("h8");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "nsrun: warning: hook poststart[0] /bin/sh: exited with status 1: late\n");
+  EXPECT_EQ(kinds(), (std::vector<std::string>{"poststart", "poststop"}));
+
+  ASSERT_EQ(nsrun({"delete", "--force", "h7"}).exit_code, 0);
+}
+
+TEST_F(HookLifecycle, AMalformedHookIsRefusedBeforeAnythingExists) {
+  write_hooked_bundle({"true"},
+                      {{"poststart", boost::json::array{shell_hook("true"), {{"path", "x"}}}}});
+  const std::string message =
+      "nsrun: config.json: hooks.poststart[1].path \"x\" must be an absolute path\n";
+  auto r = create("h9");
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err, message);
+  expect_nothing_left();
+  r = run_bundle("h9");
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err, message);
+  expect_nothing_left();
+  EXPECT_FALSE(fs::exists(record_->path() + "/log"));
 }
 
 }  // namespace

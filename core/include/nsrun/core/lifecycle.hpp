@@ -30,6 +30,9 @@ namespace nsrun::core {
 enum class Status { creating, created, running, paused, stopped };
 const char* status_name(Status status);
 
+/// The ociVersion of the state documents nsrun writes (`nsrun state`, a hook's stdin).
+inline constexpr const char* oci_state_version = "1.0.2";
+
 /// The socket a created container waits on, in its state directory.
 inline constexpr const char* start_socket_name = "start.sock";
 
@@ -60,10 +63,11 @@ class StartError : public Error {
   int exit_code_;
 };
 
-/// Releases a created container's process: it runs start_container and execs the workload.
-/// Error when the container is not created, or when start_container failed (the message the
-/// stage gave), or the process died.
-void start_container(const StateDir& state);
+/// Releases a created container's process: it runs its startContainer hooks and
+/// start_container and execs the workload; then the poststart hooks run here (a failing one is a
+/// warning on `log`). Error when the container is not created, or when a startContainer hook or
+/// start_container failed (the message they gave), or the process died.
+void start_container(const StateDir& state, Logger& log);
 
 /// Sends `signal` to the container's process, or with `all` to every process in it. Error when
 /// it is not running (or created).

@@ -5,7 +5,8 @@
 // create_runtime on the host while the container process waits, releases it (it runs
 // create_container and start_container inside, and the exec stage calls execve), runs
 // poststart, forwards signals, waits, and tears down in reverse order with fresh stage objects
-// that see only the persisted state: the same path `nsrun delete` takes after a crash.
+// that see only the persisted state: the same path `nsrun delete` takes after a crash. It runs
+// config.json's hooks at their points (hooks.hpp says where).
 #pragma once
 
 #include <chrono>

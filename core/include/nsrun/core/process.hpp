@@ -23,6 +23,10 @@ struct ProcessStat {
 /// The process's stat, or nullopt when no process has this pid.
 std::optional<ProcessStat> read_process_stat(pid_t pid);
 
+/// This process's pid as the /proc mounted now names it ("/proc/self"): the host's pid for a
+/// container process until it mounts a /proc of its own pid namespace; 0 when /proc cannot tell.
+pid_t pid_in_mounted_proc();
+
 /// A pidfd for the process `pid` if it is the one that started at `start_time` and has not
 /// exited (a zombie counts as exited); an empty fd otherwise. The start time is checked after
 /// the pidfd is opened, so the pidfd cannot name a process that reused the pid in between.
