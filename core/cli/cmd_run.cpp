@@ -358,12 +358,21 @@ int launch_bundle(const BundleLaunch& launch, const GlobalOptions& global) {
   if (!launch.console_socket.empty())
     request.console_socket =
         core::connect_console_socket(launch.console_socket, "--console-socket");
-  ParsedRun parsed = parse_run({}, global, installation);
-  if (launch.preserve_fds > 0) set_preserve_fds(parsed.stages, launch.preserve_fds, "create");
-  for (const auto& name : parsed.pipeline.plugin_names())
-    if (const auto* plugin = parsed.registry.find(name)) request.plugin_paths[name] = plugin->path;
-  request.pipeline = std::move(parsed.pipeline);
-  core::Orchestrator orchestrator(std::move(parsed.stages), log);
+  // An engine owns its containers' network (CNI, netavark, or a namespace path in the bundle):
+  // as runc, nsrun gives a new network namespace its loopback and nothing else. That is the
+  // installed pipeline's `--network none` choice (its selector), so a pipeline that names
+  // another network plugin for "none" is obeyed.
+  core::Pipeline pipeline = core::Pipeline::from_file(installation.default_pipeline);
+  for (const auto& selector : pipeline.selectors)
+    if (selector.flag == "network" && selector.value == "none")
+      pipeline.override_stage(selector.stage);
+  core::PluginRegistry registry = global.load_plugins(installation, pipeline);
+  std::vector<core::BoundStage> stages = core::bind_pipeline(pipeline, registry);
+  if (launch.preserve_fds > 0) set_preserve_fds(stages, launch.preserve_fds, "create");
+  for (const auto& name : pipeline.plugin_names())
+    if (const auto* plugin = registry.find(name)) request.plugin_paths[name] = plugin->path;
+  request.pipeline = std::move(pipeline);
+  core::Orchestrator orchestrator(std::move(stages), log);
   return orchestrator.run(request);
 }
 

@@ -219,6 +219,25 @@ TEST_F(Lifecycle, PreserveFdsPassesDescriptorsToTheWorkload) {
   EXPECT_EQ(nsrun({"delete", "--force", "p1"}).exit_code, 0);
 }
 
+TEST_F(Lifecycle, CreateLeavesTheNetworkToTheEngine) {
+  // As runc: a new network namespace gets its loopback, and the host nothing (no bridge, veth or
+  // NAT rule); an engine's CNI or netavark sets the network up.
+  write_bundle({"sh", "-c", "cat /proc/net/dev; exec sleep 30"});
+  ASSERT_EQ(create("n1").exit_code, 0);
+  ASSERT_EQ(nsrun({"start", "n1"}).exit_code, 0);
+  for (int i = 0; i < 200 && read(bundle_->path() + "/stdout").find("lo:") == std::string::npos;
+       ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::string devices = read(bundle_->path() + "/stdout");
+  EXPECT_NE(devices.find("lo:"), std::string::npos) << devices;
+  EXPECT_EQ(devices.find("eth0"), std::string::npos) << devices;
+  auto links = sh("ip -o link show");
+  EXPECT_EQ(links.out.find("nsrun"), std::string::npos) << links.out;
+  auto rules = sh("iptables-save 2>/dev/null; iptables-legacy-save 2>/dev/null");
+  EXPECT_EQ(rules.out.find("nsrun:n1"), std::string::npos) << rules.out;
+  EXPECT_EQ(nsrun({"delete", "--force", "n1"}).exit_code, 0);
+}
+
 TEST_F(Lifecycle, CreatedContainerIsDeletedWithoutStarting) {
   ASSERT_EQ(create("c2").exit_code, 0);
   pid_t pid = std::stoi(read(bundle_->path() + "/pid"));
