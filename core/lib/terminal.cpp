@@ -16,6 +16,25 @@ namespace nsrun::core {
 
 using support::UniqueFd;
 
+namespace {
+
+// One message carrying `size` bytes of `data` and room for one descriptor (SCM_RIGHTS).
+struct DescriptorMessage {
+  DescriptorMessage(char* data, std::size_t size) : iov{data, size} {
+    header.msg_iov = &iov;
+    header.msg_iovlen = 1;
+    header.msg_control = control;
+    header.msg_controllen = sizeof control;
+  }
+  DescriptorMessage(const DescriptorMessage&) = delete;
+  DescriptorMessage& operator=(const DescriptorMessage&) = delete;
+  iovec iov;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr header{};
+};
+
+}  // namespace
+
 TerminalRequest terminal_request(const boost::json::object& spec) {
   TerminalRequest request;
   const auto* process = spec.if_contains("process");
@@ -85,13 +104,8 @@ std::optional<std::string> become_terminal_session(int channel, std::optional<Te
 
   // As runc: the master, with the pty's name as the message, in one SCM_RIGHTS message.
   char name[] = "/dev/ptmx";
-  iovec iov{name, sizeof name - 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &iov;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
+  DescriptorMessage out(name, sizeof name - 1);
+  msghdr& message = out.header;
   cmsghdr* header = CMSG_FIRSTHDR(&message);
   header->cmsg_level = SOL_SOCKET;
   header->cmsg_type = SCM_RIGHTS;
@@ -114,13 +128,8 @@ std::optional<std::string> become_terminal_session(int channel, std::optional<Te
 
 UniqueFd receive_descriptor(int socket) {
   char data[64];
-  iovec iov{data, sizeof data};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &iov;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
+  DescriptorMessage in(data, sizeof data);
+  msghdr& message = in.header;
   ssize_t len;
   while ((len = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
   }

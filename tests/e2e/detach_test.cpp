@@ -23,12 +23,6 @@ using namespace nsrun::test;
 
 namespace {
 
-std::string quote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 std::string read(const std::string& path) {
   std::ifstream in(path);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -392,8 +386,9 @@ TEST_F(Detach, LogsFollowUntilTheContainerStops) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::string follow_out = shared.path() + "/follow.out";
   BackgroundProcess follower({"/bin/sh", "-c",
-                              "exec " + quote(nsrun_binary()) + " --root " + quote(state_->path()) +
-                                  " logs -f fol > " + quote(follow_out)});
+                              "exec " + shell_quote(nsrun_binary()) + " --root " +
+                                  shell_quote(state_->path()) + " logs -f fol > " +
+                                  shell_quote(follow_out)});
   ASSERT_TRUE(eventually([&] { return read(follow_out) == "one\n"; })) << read(follow_out);
   std::ofstream(shared.path() + "/go") << "";
   EXPECT_EQ(follower.wait(), 0) << "it ends when the container stops";

@@ -21,12 +21,6 @@ using namespace nsrun::test;
 
 namespace {
 
-std::string quote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 class Lifecycle : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -79,11 +73,12 @@ class Lifecycle : public ::testing::Test {
   // create, with the container's stdio in files as an engine's pipes would be (the process
   // keeps them: a pipe to this test would stay open as long as the container lives).
   CommandResult create(const std::string& id, const std::string& extra_flags = "") {
-    std::string line = quote(nsrun_binary()) + " --root " + quote(state_->path()) +
-                       " create --bundle " + quote(bundle_->path()) + " --pid-file " +
-                       quote(bundle_->path() + "/pid") + " " + extra_flags + " " + quote(id) +
-                       " </dev/null >" + quote(bundle_->path() + "/stdout") + " 2>" +
-                       quote(bundle_->path() + "/stderr");
+    std::string line = shell_quote(nsrun_binary()) + " --root " + shell_quote(state_->path()) +
+                       " create --bundle " + shell_quote(bundle_->path()) + " --pid-file " +
+                       shell_quote(bundle_->path() + "/pid") + " " + extra_flags + " " +
+                       shell_quote(id) + " </dev/null >" +
+                       shell_quote(bundle_->path() + "/stdout") + " 2>" +
+                       shell_quote(bundle_->path() + "/stderr");
     auto r = sh(line, 30);
     r.err = read(bundle_->path() + "/stderr");
     return r;
@@ -193,7 +188,7 @@ TEST_F(Lifecycle, TermReachesAWorkloadThatHandlesIt) {
 TEST_F(Lifecycle, PreserveFdsPassesDescriptorsToTheWorkload) {
   write_bundle({"sh", "-c", "echo via-fd3 >&3; echo via-fd4 >&4; exec sleep 30"});
   std::string three = bundle_->path() + "/fd3", four = bundle_->path() + "/fd4";
-  auto r = create("p1", "--preserve-fds 2 3>" + quote(three) + " 4>" + quote(four));
+  auto r = create("p1", "--preserve-fds 2 3>" + shell_quote(three) + " 4>" + shell_quote(four));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ASSERT_EQ(nsrun({"start", "p1"}).exit_code, 0);
   for (int i = 0; i < 200 && read(four).empty(); ++i)
@@ -202,16 +197,16 @@ TEST_F(Lifecycle, PreserveFdsPassesDescriptorsToTheWorkload) {
   EXPECT_EQ(read(four), "via-fd4\n");
 
   std::string five = bundle_->path() + "/exec-fd3";
-  auto e = sh(quote(nsrun_binary()) + " --root " + quote(state_->path()) +
+  auto e = sh(shell_quote(nsrun_binary()) + " --root " + shell_quote(state_->path()) +
                   " exec --preserve-fds 1 p1 sh -c 'echo exec-fd3 >&3; test -e /proc/self/fd/4 "
                   "|| echo no-fd4' 3>" +
-                  quote(five),
+                  shell_quote(five),
               30);
   EXPECT_EQ(e.exit_code, 0) << e.err;
   EXPECT_EQ(e.out, "no-fd4\n") << "only what was asked for is passed";
   EXPECT_EQ(read(five), "exec-fd3\n");
 
-  r = create("p2", "--preserve-fds 2 3>" + quote(three));
+  r = create("p2", "--preserve-fds 2 3>" + shell_quote(three));
   EXPECT_EQ(r.exit_code, 125);
   EXPECT_EQ(r.err,
             "nsrun: exec: --preserve-fds 2: descriptor 4 is not open (pass it, or a smaller N)\n");
@@ -304,8 +299,9 @@ TEST_F(Lifecycle, OfTenConcurrentCreatesOfOneIdExactlyOneSucceeds) {
   for (int i = 0; i < 10; ++i)
     creates.push_back(std::make_unique<BackgroundProcess>(std::vector<std::string>{
         "/bin/sh", "-c",
-        quote(nsrun_binary()) + " --root " + quote(state_->path()) + " create --bundle " +
-            quote(bundle_->path()) + " same </dev/null >/dev/null 2>&1"}));
+        shell_quote(nsrun_binary()) + " --root " + shell_quote(state_->path()) +
+            " create --bundle " + shell_quote(bundle_->path()) +
+            " same </dev/null >/dev/null 2>&1"}));
   int succeeded = 0;
   for (auto& process : creates) succeeded += process->wait() == 0;
   EXPECT_EQ(succeeded, 1);
@@ -319,9 +315,9 @@ TEST_F(Lifecycle, KilledCreateThenDeleteForceLeavesNothing) {
   for (int delay_ms : {0, 2, 5, 10, 20, 40, 80}) {
     std::string id = "k" + std::to_string(delay_ms);
     BackgroundProcess creator({"/bin/sh", "-c",
-                               "exec " + quote(nsrun_binary()) + " --root " +
-                                   quote(state_->path()) + " create --bundle " +
-                                   quote(bundle_->path()) + " " + id +
+                               "exec " + shell_quote(nsrun_binary()) + " --root " +
+                                   shell_quote(state_->path()) + " create --bundle " +
+                                   shell_quote(bundle_->path()) + " " + id +
                                    " </dev/null >/dev/null 2>&1"});
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     ::kill(creator.pid(), SIGKILL);
@@ -484,9 +480,9 @@ TEST_F(RunningContainer, DetachedExecWritesThePidFileAndOutlivesNsrun) {
   std::string pid_file = bundle_->path() + "/exec.pid";
   // Its stdio in a file, as an engine's pipes: a pipe to this test would stay open as long as
   // the process lives.
-  auto r = sh(quote(nsrun_binary()) + " --root " + quote(state_->path()) +
-                  " exec --detach --pid-file " + quote(pid_file) + " " + id_ +
-                  " sleep 30 </dev/null >" + quote(bundle_->path() + "/exec.out") + " 2>&1",
+  auto r = sh(shell_quote(nsrun_binary()) + " --root " + shell_quote(state_->path()) +
+                  " exec --detach --pid-file " + shell_quote(pid_file) + " " + id_ +
+                  " sleep 30 </dev/null >" + shell_quote(bundle_->path() + "/exec.out") + " 2>&1",
               30);
   ASSERT_EQ(r.exit_code, 0) << read(bundle_->path() + "/exec.out");
   pid_t pid = std::stoi(read(pid_file));

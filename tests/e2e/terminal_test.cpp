@@ -205,10 +205,11 @@ class Terminal : public ::testing::Test {
   // create, with the container's stdio in files as an engine's would be (a pipe to this test
   // would stay open as long as the container lives).
   CommandResult create(const std::string& id, const std::string& console) {
-    std::string line = "'" + nsrun_binary() + "' --root '" + state_->path() +
-                       "' create --bundle '" + bundle_->path() + "'";
-    if (!console.empty()) line += " --console-socket '" + console + "'";
-    line += " " + id + " </dev/null >'" + bundle_->path() + "/out' 2>'" + bundle_->path() + "/err'";
+    std::string line = shell_quote(nsrun_binary()) + " --root " + shell_quote(state_->path()) +
+                       " create --bundle " + shell_quote(bundle_->path());
+    if (!console.empty()) line += " --console-socket " + shell_quote(console);
+    line += " " + id + " </dev/null >" + shell_quote(bundle_->path() + "/out") + " 2>" +
+            shell_quote(bundle_->path() + "/err");
     auto r = sh(line, 30);
     std::ifstream err(bundle_->path() + "/err");
     r.err.assign(std::istreambuf_iterator<char>(err), std::istreambuf_iterator<char>());

@@ -85,6 +85,12 @@ CommandResult run(const std::vector<std::string>& argv, const std::string& input
   return result;
 }
 
+std::string shell_quote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
 CommandResult sh(const std::string& command_line, int timeout_seconds) {
   return run({"/bin/sh", "-c", command_line}, "", timeout_seconds);
 }

@@ -24,6 +24,9 @@ struct CommandResult {
 CommandResult run(const std::vector<std::string>& argv, const std::string& input = "",
                   int timeout_seconds = 60, const std::string& cwd = "");
 
+/// `text` quoted for a /bin/sh command line.
+std::string shell_quote(const std::string& text);
+
 /// Runs a shell command line with /bin/sh -c.
 CommandResult sh(const std::string& command_line, int timeout_seconds = 60);
 
