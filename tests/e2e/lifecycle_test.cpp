@@ -233,6 +233,29 @@ TEST_F(Lifecycle, CreateLeavesTheNetworkToTheEngine) {
   EXPECT_EQ(nsrun({"delete", "--force", "n1"}).exit_code, 0);
 }
 
+TEST_F(Lifecycle, ABundleWithoutAMountNamespaceIsRefusedBeforeAnythingIsMounted) {
+  // Without a mount namespace of its own the storage stage would pivot the caller's: refused in
+  // validate, for create and for run alike.
+  for (const char* namespaces : {"[]", R"([{"type": "pid"}])"}) {
+    std::ofstream(bundle_->path() + "/config.json")
+        << R"({"ociVersion": "1.0.2", "process": {"args": ["true"], "env": ["PATH=/bin"],
+              "cwd": "/"}, "root": {"path": ")"
+        << busybox_rootfs() << R"("}, "linux": {"namespaces": )" << namespaces << "}}";
+    auto mounts_before = mounts_containing(busybox_rootfs());
+    auto r = create("m1");
+    EXPECT_EQ(r.exit_code, 125) << namespaces;
+    EXPECT_EQ(r.err,
+              "nsrun: storage: linux.namespaces has no mount namespace: the storage stage mounts "
+              "the rootfs and switches root only in a mount namespace of its own (add {\"type\": "
+              "\"mount\"})\n");
+    EXPECT_FALSE(fs::exists(state_->path() + "/m1"));
+    r = nsrun({"run", "--bundle", bundle_->path()});
+    EXPECT_EQ(r.exit_code, 125) << r.err;
+    EXPECT_EQ(mounts_containing(busybox_rootfs()), mounts_before);
+    EXPECT_TRUE(fs::exists(nsrun_binary())) << "this process's / (shared with nsrun) unchanged";
+  }
+}
+
 TEST_F(Lifecycle, CreatedContainerIsDeletedWithoutStarting) {
   ASSERT_EQ(create("c2").exit_code, 0);
   pid_t pid = std::stoi(read(bundle_->path() + "/pid"));

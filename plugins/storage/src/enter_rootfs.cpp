@@ -155,11 +155,15 @@ class UmaskZero {
   bool restored_ = false;
 };
 
-void refuse_host_mount_namespace(HostFs& fs) {
-  if (fs.in_host_mount_namespace())
+// The second line of defence after validate_storage: whatever the spec said, never mount or
+// switch root in the namespace of PID 1 or of the nsrun that made the container.
+void refuse_host_mount_namespace(HostFs& fs, const std::string& caller_mount_namespace) {
+  const std::string current = fs.mount_namespace();
+  if (fs.in_host_mount_namespace() || current.empty() ||
+      (!caller_mount_namespace.empty() && current == caller_mount_namespace))
     throw StageError(
-        "refusing to set up mounts in the host's mount namespace (the pipeline needs a "
-        "namespaces stage that creates a mount namespace before the storage stage)");
+        "refusing to set up mounts in the caller's or the host's mount namespace (the pipeline "
+        "needs a namespaces stage that creates a mount namespace before the storage stage)");
 }
 
 void make_mounts_private(Mounter& m) {
@@ -327,8 +331,9 @@ void switch_root(Mounter& m, const std::string& rootfs) {
 
 }  // namespace
 
-void enter_rootfs(const MountPlan& plan, HostFs& fs, Logger& log) {
-  refuse_host_mount_namespace(fs);
+void enter_rootfs(const MountPlan& plan, HostFs& fs, Logger& log,
+                  const std::string& caller_mount_namespace) {
+  refuse_host_mount_namespace(fs, caller_mount_namespace);
   Mounter m(fs, log);
   make_mounts_private(m);
   bind_rootfs_onto_itself(m, plan.rootfs);

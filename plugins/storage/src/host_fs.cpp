@@ -116,6 +116,12 @@ bool RealHostFs::in_host_mount_namespace() {
   return self.st_dev == init.st_dev && self.st_ino == init.st_ino;
 }
 
+std::string RealHostFs::mount_namespace() {
+  struct stat self {};
+  if (::stat("/proc/self/ns/mnt", &self) != 0) return "";
+  return std::to_string(self.st_dev) + ":" + std::to_string(self.st_ino);
+}
+
 Errno RealHostFs::filesystem_type(const std::string& path, std::int64_t& type) {
   struct statfs st {};
   if (::statfs(path.c_str(), &st) != 0) return errno;

@@ -86,6 +86,7 @@ void StorageStage::prepare(Context& ctx) {
   const std::string rootfs = validate_rootfs(ctx.spec.root);  // the canonical path
   std::vector<GeneratedFile> generated = write_etc_files(ctx, rootfs);
   plan_ = plan_mounts(ctx.spec, rootfs, generated, ctx.log);
+  caller_mount_namespace_ = fs_->mount_namespace();  // on the host, before the clone
   create_rootfs_mountpoints(*plan_, *fs_);
 }
 
@@ -105,7 +106,7 @@ void StorageStage::create_container(Context& ctx) {
                          std::string(file.at("source").as_string())},
                         *fs_);
     }
-  enter_rootfs(*plan_, *fs_, ctx.log);
+  enter_rootfs(*plan_, *fs_, ctx.log, caller_mount_namespace_);
 }
 
 // Nothing to undo: every mount lives in the container's mount namespace and vanishes with it,

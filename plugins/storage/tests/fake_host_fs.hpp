@@ -25,9 +25,10 @@ class FakeHostFs final : public HostFs {
   /// (-1: always).
   void fail(std::string line_prefix, Errno err, int times = -1);
 
-  std::vector<std::string> calls;            ///< the recorded lines, in order
-  std::map<std::string, std::string> files;  ///< write_file contents by (aliased) path
-  bool host_mount_namespace = false;         ///< what in_host_mount_namespace() answers
+  std::vector<std::string> calls;               ///< the recorded lines, in order
+  std::map<std::string, std::string> files;     ///< write_file contents by (aliased) path
+  bool host_mount_namespace = false;            ///< what in_host_mount_namespace() answers
+  std::string current_mount_namespace = "0:1";  ///< what mount_namespace() answers
   /// Look-ups of the host, answered from these and not recorded: a path missing from a map is
   /// ENOENT (by default the host has no cgroup filesystem).
   std::map<std::string, std::int64_t> filesystem_types;              ///< statfs type by path
@@ -48,6 +49,7 @@ class FakeHostFs final : public HostFs {
   Errno write_file(const std::string& path, std::string_view content, mode_t mode) override;
   mode_t umask(mode_t mask) override;
   bool in_host_mount_namespace() override { return host_mount_namespace; }
+  std::string mount_namespace() override { return current_mount_namespace; }
   Errno filesystem_type(const std::string& path, std::int64_t& type) override;
   Errno read_file(const std::string& path, std::string& content) override;
   Errno read_symlinks(const std::string& dir, std::vector<SymlinkEntry>& links) override;

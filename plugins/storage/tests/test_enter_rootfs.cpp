@@ -93,7 +93,7 @@ class StorageStageTest : public ::testing::Test {
     spec.root.path = rootfs.path();
     spec.hostname = "box";
     // What the network stage's prepare adds; without it /sys is the host's (see below).
-    spec.namespaces = {{"network", ""}};
+    spec.namespaces = {{"mount", ""}, {"network", ""}};
   }
 
   void bind(const std::string& host_relative, const std::string& destination,
@@ -105,6 +105,7 @@ class StorageStageTest : public ::testing::Test {
     Context ctx{"c1", state.path(), spec, config, journal, log};
     stage->validate(ctx);
     stage->prepare(ctx);
+    fs->current_mount_namespace = "0:2";  // what the cloned container process is in
     return std::exchange(fs->calls, {});
   }
 
@@ -461,7 +462,7 @@ TEST_F(StorageStageTest, CgroupMountOnAHostWithoutCgroupsIsAnError) {
 // sequences above, which have nothing between /tmp and the spec's mounts.
 
 TEST_F(StorageStageTest, SharingTheHostNetworkBindsTheHostSysReadOnly) {
-  spec.namespaces.clear();
+  spec.namespaces = {{"mount", ""}};
   run_prepare();
   Lines calls = run_create_container();
   EXPECT_TRUE(contains_run(calls, {
@@ -569,9 +570,41 @@ TEST_F(StorageStageTest, RefusesToRunInTheHostMountNamespace) {
   run_prepare();
   fs->host_mount_namespace = true;
   EXPECT_EQ(create_container_error(),
-            "refusing to set up mounts in the host's mount namespace (the pipeline needs a "
-            "namespaces stage that creates a mount namespace before the storage stage)");
+            "refusing to set up mounts in the caller's or the host's mount namespace (the "
+            "pipeline needs a namespaces stage that creates a mount namespace before the storage "
+            "stage)");
   EXPECT_EQ(fs->calls, Lines{});
+}
+
+TEST_F(StorageStageTest, RefusesToRunInTheCallersMountNamespace) {
+  // The caller is not PID 1's namespace (an engine's, a test's): still never mounted into.
+  run_prepare();
+  fs->current_mount_namespace = "0:1";  // the container process did not get a new one
+  EXPECT_EQ(create_container_error(),
+            "refusing to set up mounts in the caller's or the host's mount namespace (the "
+            "pipeline needs a namespaces stage that creates a mount namespace before the storage "
+            "stage)");
+  EXPECT_EQ(fs->calls, Lines{});
+}
+
+TEST_F(StorageStageTest, ASpecWithoutAMountNamespaceOfItsOwnIsRefused) {
+  spec.namespaces = {{"network", ""}};
+  Context ctx{"c1", state.path(), spec, config, journal, log};
+  try {
+    stage->validate(ctx);
+    ADD_FAILURE() << "validate accepted a spec without a mount namespace";
+  } catch (const StageError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "linux.namespaces has no mount namespace: the storage stage mounts the rootfs and "
+              "switches root only in a mount namespace of its own (add {\"type\": \"mount\"})");
+  }
+  spec.namespaces = {{"mount", "/proc/1/ns/mnt"}};
+  try {
+    stage->validate(ctx);
+    ADD_FAILURE() << "validate accepted joining a mount namespace";
+  } catch (const StageError& e) {
+    EXPECT_NE(std::string(e.what()).find("joining the mount namespace"), std::string::npos);
+  }
 }
 
 TEST_F(StorageStageTest, CreateContainerWithoutPrepareIsAnError) {

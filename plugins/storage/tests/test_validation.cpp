@@ -164,6 +164,7 @@ TEST(StorageStageValidate, UnknownConfigKey) {
   TempDir rootfs;
   ContainerSpec spec;
   spec.root.path = rootfs.path();
+  spec.namespaces = {{"mount", ""}};
   boost::json::object config{{"mode", "fast"}};
   testing::FakeJournal journal;
   testing::FakeLogger log;

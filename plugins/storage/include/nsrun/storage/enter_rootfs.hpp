@@ -17,6 +17,9 @@ namespace nsrun::storage {
 ///  6. pivot_root(".", ".") in the rootfs and a lazy unmount of the old root stacked on it.
 /// Afterwards the process sees only the container's filesystem. Throws StageError; refuses to
 /// run in the host's mount namespace, whose propagation step 1 would change.
-void enter_rootfs(const MountPlan& plan, HostFs& fs, Logger& log);
+/// `caller_mount_namespace` is the mount namespace of the nsrun that planned it (HostFs's
+/// mount_namespace() on the host side): mounting there is refused.
+void enter_rootfs(const MountPlan& plan, HostFs& fs, Logger& log,
+                  const std::string& caller_mount_namespace);
 
 }  // namespace nsrun::storage

@@ -60,6 +60,9 @@ class HostFs {
   /// True when the calling process shares the mount namespace of PID 1 of the /proc it sees,
   /// i.e. it did not get a mount namespace of its own. False when this cannot be determined.
   virtual bool in_host_mount_namespace() = 0;
+  /// The calling process's mount namespace ("device:inode" of /proc/self/ns/mnt), or "" when it
+  /// cannot be read.
+  virtual std::string mount_namespace() = 0;
   /// statfs(2): the type (f_type, a *_MAGIC value) of the filesystem holding `path`.
   virtual Errno filesystem_type(const std::string& path, std::int64_t& type) = 0;
   /// Reads the whole file `path` into `content` (small kernel files: /proc/self/cgroup...).
@@ -85,6 +88,7 @@ class RealHostFs final : public HostFs {
   Errno write_file(const std::string& path, std::string_view content, mode_t mode) override;
   mode_t umask(mode_t mask) override;
   bool in_host_mount_namespace() override;
+  std::string mount_namespace() override;
   Errno filesystem_type(const std::string& path, std::int64_t& type) override;
   Errno read_file(const std::string& path, std::string& content) override;
   Errno read_symlinks(const std::string& dir, std::vector<SymlinkEntry>& links) override;

@@ -51,6 +51,7 @@ class StorageStage : public IStage {
   std::unique_ptr<HostFs> fs_;
   std::string host_resolv_conf_;
   std::optional<MountPlan> plan_;
+  std::string caller_mount_namespace_;  ///< refused in create_container (enter_rootfs)
 };
 
 }  // namespace nsrun::storage
