@@ -83,6 +83,17 @@ class ExecStage final : public nsrun::IStage {
     const auto& process = ctx.spec.process;
     if (process.args.empty() || process.args.front().empty())
       throw nsrun::StageError("no command given (process.args is empty)");
+    // execve reads C strings: a NUL byte would silently cut the value short ("tr\0ue" runs tr).
+    auto refuse_nul = [](const std::string& value, const std::string& field) {
+      if (value.find('\0') != std::string::npos)
+        throw nsrun::StageError(field + " contains a NUL byte (\\u0000), which a command line " +
+                                "cannot hold (remove it)");
+    };
+    for (std::size_t i = 0; i < process.args.size(); ++i)
+      refuse_nul(process.args[i], "process.args[" + std::to_string(i) + "]");
+    for (std::size_t i = 0; i < process.env.size(); ++i)
+      refuse_nul(process.env[i], "process.env[" + std::to_string(i) + "]");
+    refuse_nul(process.cwd, "process.cwd");
     if (process.cwd.empty() || process.cwd.front() != '/')
       throw nsrun::StageError("working directory \"" + process.cwd + "\" must be an absolute path");
     for (const auto& entry : process.env)

@@ -256,6 +256,20 @@ TEST_F(Lifecycle, ABundleWithoutAMountNamespaceIsRefusedBeforeAnythingIsMounted)
   }
 }
 
+TEST_F(Lifecycle, ANulByteInTheCommandIsRefusedNotTruncated) {
+  // "tr\u0000ue" once ran `tr`.
+  write_bundle({"true"});
+  std::string config = read(bundle_->path() + "/config.json");
+  config.replace(config.find("\"true\""), 6, R"("tr\u0000ue")");
+  std::ofstream(bundle_->path() + "/config.json") << config;
+  auto r = create("z1");
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err,
+            "nsrun: exec: process.args[0] contains a NUL byte (\\u0000), which a command line "
+            "cannot hold (remove it)\n");
+  EXPECT_FALSE(fs::exists(state_->path() + "/z1"));
+}
+
 TEST_F(Lifecycle, CreatedContainerIsDeletedWithoutStarting) {
   ASSERT_EQ(create("c2").exit_code, 0);
   pid_t pid = std::stoi(read(bundle_->path() + "/pid"));

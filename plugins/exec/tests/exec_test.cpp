@@ -29,6 +29,12 @@ TEST(ExecStage, ValidatesTheProcess) {
             "exec: environment entry \"NOEQUALS\" must be KEY=VALUE");
   EXPECT_EQ(refused(process({"sh"}, "/", {"=x"})),
             "exec: environment entry \"=x\" must be KEY=VALUE");
+  EXPECT_EQ(refused(process({"sh", std::string("tr\0ue", 5)})),
+            "exec: process.args[1] contains a NUL byte (\\u0000), which a command line cannot hold "
+            "(remove it)");
+  EXPECT_EQ(refused(process({"sh"}, "/", {std::string("A=b\0c", 5)})),
+            "exec: process.env[0] contains a NUL byte (\\u0000), which a command line cannot hold "
+            "(remove it)");
   EXPECT_EQ(refused(process({"sh"}), {{"shell", true}}),
             "exec: unknown config key \"shell\" for nsrun.exec (remove it or check its spelling)");
 }

@@ -164,6 +164,20 @@ NetworkConfig parse_network_config(const ContainerSpec& spec, const boost::json:
     throw StageError(subnet_label + " " + subnet_text +
                      " is too large: use a /8 or smaller network");
   out.subnet = Ipv4Network{subnet->network(), subnet->prefix_length};
+  // The bridge gets an address of this network in the host's namespace: a range the kernel
+  // gives another meaning would take over the host's loopback, link-local or multicast traffic.
+  static const std::pair<const char*, const char*> special_ranges[] = {
+      {"0.0.0.0/8", "\"this network\""},
+      {"127.0.0.0/8", "loopback"},
+      {"169.254.0.0/16", "link-local"},
+      {"224.0.0.0/4", "multicast"},
+      {"240.0.0.0/4", "reserved (and broadcast)"}};
+  for (const auto& [range_text, meaning] : special_ranges) {
+    Ipv4Network range = *Ipv4Network::parse(range_text);
+    if (range.contains(out.subnet.network()) || out.subnet.contains(range.network()))
+      throw StageError(subnet_label + " " + subnet_text + " overlaps " + range_text + ", the " +
+                       meaning + " range (use a private network such as 10.88.0.0/24)");
+  }
 
   auto address = [&](const char* name, const char* key) -> std::optional<Ipv4Address> {
     auto value = settings.get(name, key);

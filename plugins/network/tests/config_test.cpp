@@ -44,6 +44,18 @@ TEST(NetworkFlags, AreValidatedByThePluginNamingTheFlag) {
   EXPECT_NE(flag_error({{"network", "300.1.1.1/24"}}).find("not an IPv4"), std::string::npos);
   EXPECT_EQ(flag_error({{"network", "10.0.0.0/31"}}),
             "--network 10.0.0.0/31 is too small: a /30 or larger is needed");
+  EXPECT_EQ(flag_error({{"network", "127.0.0.0/8"}}),
+            "--network 127.0.0.0/8 overlaps 127.0.0.0/8, the loopback range (use a private "
+            "network such as 10.88.0.0/24)");
+  EXPECT_NE(flag_error({{"network", "127.1.2.0/24"}}).find("loopback"), std::string::npos);
+  EXPECT_NE(flag_error({{"network", "169.254.10.0/24"}}).find("link-local"), std::string::npos);
+  EXPECT_NE(flag_error({{"network", "224.0.0.0/24"}}).find("multicast"), std::string::npos);
+  EXPECT_NE(flag_error({{"network", "250.0.0.0/24"}}).find("reserved"), std::string::npos);
+  EXPECT_NE(flag_error({{"network", "0.0.0.0/8"}}).find("this network"), std::string::npos);
+  // A network that holds a special range is refused too, not only one inside it.
+  EXPECT_NE(flag_error({{"network", "169.0.0.0/8"}}).find("link-local"), std::string::npos);
+  EXPECT_EQ(flag_error({{"network", "172.16.5.0/24"}}), "");
+  EXPECT_EQ(flag_error({{"network", "198.51.100.0/24"}}), "");
   EXPECT_EQ(flag_error({{"network", "10.0.0.0/24"}, {"host-ip", "10.0.1.1"}}),
             "--host-ip 10.0.1.1 is outside --network 10.0.0.0/24 (pick an address inside it)");
   EXPECT_EQ(flag_error({{"network", "10.0.0.0/24"}, {"container-ip", "10.0.0.255"}}),
