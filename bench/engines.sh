@@ -103,27 +103,10 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 "$nsrun" rootfs create "$work/rootfs" >/dev/null
-# A diagnostic third variant, "nsrun-nonet": a copy of the build's installation (nsrun finds its
-# plugins and default pipeline beside its own executable) whose default pipeline has
-# nsrun.network.none in place of the bridge stage. The goals are judged on the default nsrun; this
-# shows how much of its time is the bridge, veth and NAT it sets up for the engine's new network
-# namespace (which the engine asked to leave empty).
-nonet=$work/nsrun-nonet
-mkdir -p "$nonet/bin" "$nonet/share/nsrun"
-cp "$nsrun" "$nonet/bin/nsrun"
-cp -a build/lib "$nonet/lib"
-python3 - build/share/nsrun/pipeline.json "$nonet/share/nsrun/pipeline.json" <<'PY'
-import json, sys
-pipeline = json.load(open(sys.argv[1]))
-network = [s for s in pipeline["stages"] if s["kind"] == "network"]
-assert network, "the default pipeline has no network stage"
-network[0]["plugin"] = "nsrun.network.none"
-json.dump(pipeline, open(sys.argv[2], "w"), indent=1)
-PY
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs" >&2
 tests/helpers/in-throwaway-netns.sh unshare -m --propagation private sh -c \
   'umount /sys/fs/cgroup/unified 2>/dev/null || true; exec python3 "$@"' engines \
   bench/engines.py --rounds "$rounds" --work "$work" --nsrun "$nsrun" \
-  --nsrun-nonet "$nonet/bin/nsrun" --rootfs "$work/rootfs" --cgroup-parent "$cgroup_parent" \
+  --rootfs "$work/rootfs" --cgroup-parent "$cgroup_parent" \
   --engines "$engines" ${RAW:+--raw "$RAW"}
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
