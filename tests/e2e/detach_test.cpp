@@ -91,13 +91,7 @@ class Detach : public ::testing::Test {
   }
   void TearDown() override {
     if (!state_) return;
-    for (const auto& entry : fs::directory_iterator(state_->path())) {
-      auto name = entry.path().filename().string();
-      if (name != "_ipam") nsrun({"delete", "--force", name});
-    }
-    std::vector<std::string> left;
-    for (const auto& entry : fs::directory_iterator(state_->path()))
-      if (entry.path().filename() != "_ipam") left.push_back(entry.path().filename());
+    auto left = delete_every_container(state_->path());
     EXPECT_TRUE(left.empty()) << "state left behind: " << (left.empty() ? "" : left.front());
     EXPECT_TRUE(all_adopted_processes_ended()) << "a supervisor or container outlived the test";
     ::prctl(PR_SET_CHILD_SUBREAPER, 0);

@@ -33,13 +33,7 @@ class Lifecycle : public ::testing::Test {
   }
   void TearDown() override {
     // Whatever a failed test left: force-delete every container, then check nothing remains.
-    for (const auto& entry : fs::directory_iterator(state_->path())) {
-      auto name = entry.path().filename().string();
-      if (name != "_ipam") nsrun({"delete", "--force", name});
-    }
-    std::vector<std::string> left;
-    for (const auto& entry : fs::directory_iterator(state_->path()))
-      if (entry.path().filename() != "_ipam") left.push_back(entry.path().filename());
+    auto left = delete_every_container(state_->path());
     EXPECT_TRUE(left.empty()) << "state left behind: " << (left.empty() ? "" : left.front());
     reap_adopted();
     EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1) << "a container process is still alive";

@@ -170,11 +170,8 @@ class Terminal : public ::testing::Test {
     bundle_ = std::make_unique<TempDir>("nsrun-e2e-tty-bundle-");
   }
   void TearDown() override {
-    for (const auto& entry : fs::directory_iterator(state_->path()))
-      if (entry.path().filename() != "_ipam")
-        nsrun({"delete", "--force", entry.path().filename().string()});
-    for (const auto& entry : fs::directory_iterator(state_->path()))
-      EXPECT_EQ(entry.path().filename(), "_ipam") << "state left behind";
+    auto left = delete_every_container(state_->path());
+    EXPECT_TRUE(left.empty()) << "state left behind: " << (left.empty() ? "" : left.front());
     while (::waitpid(-1, nullptr, WNOHANG) > 0) {
     }
     ::prctl(PR_SET_CHILD_SUBREAPER, 0);

@@ -85,6 +85,18 @@ CommandResult run(const std::vector<std::string>& argv, const std::string& input
   return result;
 }
 
+std::vector<std::string> delete_every_container(const std::string& state_root) {
+  namespace fs = std::filesystem;
+  for (const auto& entry : fs::directory_iterator(state_root)) {
+    auto name = entry.path().filename().string();
+    if (name != "_ipam") run({nsrun_binary(), "--root", state_root, "delete", "--force", name});
+  }
+  std::vector<std::string> left;
+  for (const auto& entry : fs::directory_iterator(state_root))
+    if (entry.path().filename() != "_ipam") left.push_back(entry.path().filename());
+  return left;
+}
+
 std::string shell_quote(const std::string& text) {
   std::string out = "'";
   for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);

@@ -37,6 +37,11 @@ std::string nsrun_binary();
 /// `nsrun rootfs create`).
 std::string busybox_rootfs();
 
+/// Force-deletes every container under `state_root` (`nsrun --root R delete --force`), as a
+/// test's TearDown does whatever the test left; returns the names still there (the IPAM
+/// directory aside).
+std::vector<std::string> delete_every_container(const std::string& state_root);
+
 /// A private state root for one test, removed (with a check that it is empty) by the guard.
 std::string unique_name(const std::string& prefix);
 

@@ -51,6 +51,22 @@ class ContainerLog : public ::testing::Test {
     return all.str();
   }
 
+  // A logger process as the supervisor forks one: it reads `output` and is told through
+  // `control` when the state directory exists. Returns its pid; the caller keeps the write ends.
+  pid_t start_logger(int output[2], int control[2]) {
+    if (::pipe(output) != 0 || ::pipe(control) != 0) return -1;
+    pid_t logger = ::fork();
+    if (logger == 0) {
+      ::close(output[1]);
+      ::close(control[1]);
+      pump_container_log(output[0], control[0], dir_.string(), 1024);
+      ::_exit(0);
+    }
+    ::close(output[0]);
+    ::close(control[0]);
+    return logger;
+  }
+
   fs::path dir_;
 };
 
@@ -94,17 +110,8 @@ TEST_F(ContainerLog, RotatesAtTheCapKeepingTwoFilesAndTheNewestBytes) {
 
 TEST_F(ContainerLog, TheLoggerHoldsOutputUntilToldTheDirectoryExists) {
   int output[2], control[2];
-  ASSERT_EQ(::pipe(output), 0);
-  ASSERT_EQ(::pipe(control), 0);
-  pid_t logger = ::fork();
-  if (logger == 0) {
-    ::close(output[1]);
-    ::close(control[1]);
-    pump_container_log(output[0], control[0], dir_.string(), 1024);
-    ::_exit(0);
-  }
-  ::close(output[0]);
-  ::close(control[0]);
+  pid_t logger = start_logger(output, control);
+  ASSERT_GT(logger, 0);
   ASSERT_EQ(::write(output[1], "before\n", 7), 7);
   // The write above may still be in the pipe; either way nothing may reach the directory yet.
   EXPECT_FALSE(exists(container_log_name));
@@ -120,17 +127,8 @@ TEST_F(ContainerLog, TheLoggerHoldsOutputUntilToldTheDirectoryExists) {
 
 TEST_F(ContainerLog, TheLoggerDropsOutputOfAContainerThatNeverStarted) {
   int output[2], control[2];
-  ASSERT_EQ(::pipe(output), 0);
-  ASSERT_EQ(::pipe(control), 0);
-  pid_t logger = ::fork();
-  if (logger == 0) {
-    ::close(output[1]);
-    ::close(control[1]);
-    pump_container_log(output[0], control[0], dir_.string(), 1024);
-    ::_exit(0);
-  }
-  ::close(output[0]);
-  ::close(control[0]);
+  pid_t logger = start_logger(output, control);
+  ASSERT_GT(logger, 0);
   ASSERT_EQ(::write(output[1], "nsrun: setup failed\n", 20), 20);
   ::close(control[1]);  // the supervisor's word that setup failed; its stderr is still open
   int status = 0;
