@@ -235,6 +235,15 @@ using Fd = support::UniqueFd;
   ::_exit(failure.exit_code);
 }
 
+// In the process that becomes the workload: the pty, its master sent over `channel` (see
+// terminal.hpp); a failure is reported on the sync socket.
+void attach_terminal_or_exit(const TerminalRequest& terminal, int channel, int sync_fd) {
+  if (!terminal.terminal) return;
+  if (auto why = become_terminal_session(channel, terminal.size))
+    report_failure_and_exit(sync_fd, {*why});
+  ::close(channel);
+}
+
 }  // namespace
 
 StageFailure parse_failure_report(std::string_view datagram) {
@@ -927,11 +936,7 @@ int Orchestrator::run(ContainerRequest& request) {
     if (auto failure = run_phase(Phase::create_container, site, ProcessSide::container))
       report_failure_and_exit(container_end.get(), *failure);
     // The pty is opened once the container's root and /dev are in place.
-    if (terminal.terminal) {
-      if (auto why = become_terminal_session(terminal_channel, terminal.size))
-        report_failure_and_exit(container_end.get(), {*why});
-      ::close(terminal_channel);
-    }
+    attach_terminal_or_exit(terminal, terminal_channel, container_end.get());
     if (request.detached) {
       // Created: tell `nsrun create`, then wait for `nsrun start`, which from then on hears
       // what happens here (its connection replaces the sync socket).
@@ -943,17 +948,9 @@ int Orchestrator::run(ContainerRequest& request) {
     hook_state.status = Status::created;
     if (auto failure = run_hooks(hooks, HookKind::start_container, hook_state, &log_))
       report_failure_and_exit(container_end.get(), {*failure});
-    for (std::size_t i = 0; i < stages_.size(); ++i) {
-      // Announce the hand-over to the last (exec) stage: an EOF after this means execve ran; an
-      // EOF before it means the process died during setup.
-      if (i + 1 == stages_.size())
-        ::send(container_end.get(), &exec_announcement_byte, 1, MSG_NOSIGNAL);
-      if (auto failure = run_stage(i, Phase::start_container, site, ProcessSide::container))
-        report_failure_and_exit(container_end.get(), *failure);
-    }
-    report_failure_and_exit(container_end.get(),
-                            {"exec: no stage started the workload (the pipeline needs an exec "
-                             "stage, e.g. nsrun.exec, last)"});
+    run_to_exec(Phase::start_container, site, container_end.get(),
+                "exec: no stage started the workload (the pipeline needs an exec stage, e.g. "
+                "nsrun.exec, last)");
   }
 
   container_end.reset();
@@ -1080,6 +1077,18 @@ int Orchestrator::run(ContainerRequest& request) {
     }
   }
   return exit_code;
+}
+
+void Orchestrator::run_to_exec(Phase phase, const CallSite& site, int sync_fd,
+                               const char* none_ran) {
+  for (std::size_t i = 0; i < stages_.size(); ++i) {
+    // Announce the hand-over to the last (exec) stage: an EOF after this means execve ran; an
+    // EOF before it means the process died during setup.
+    if (i + 1 == stages_.size()) ::send(sync_fd, &exec_announcement_byte, 1, MSG_NOSIGNAL);
+    if (auto failure = run_stage(i, phase, site, ProcessSide::container))
+      report_failure_and_exit(sync_fd, *failure);
+  }
+  report_failure_and_exit(sync_fd, {none_ran});
 }
 
 std::optional<StageFailure> Orchestrator::run_phase(Phase phase, const CallSite& site,
@@ -1263,20 +1272,10 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
     ::signal(SIGPIPE, SIG_DFL);
     char go = 0;
     if (::read(process_end.get(), &go, 1) != 1) ::_exit(exit_code::runtime_error);
-    if (terminal.terminal) {
-      if (auto why = become_terminal_session(terminal_channel, terminal.size))
-        report_failure_and_exit(process_end.get(), {*why});
-      ::close(terminal_channel);
-    }
-    for (std::size_t i = 0; i < stages_.size(); ++i) {
-      if (i + 1 == stages_.size())
-        ::send(process_end.get(), &exec_announcement_byte, 1, MSG_NOSIGNAL);
-      if (auto failure = run_stage(i, Phase::exec_container, site, ProcessSide::container))
-        report_failure_and_exit(process_end.get(), *failure);
-    }
-    report_failure_and_exit(process_end.get(),
-                            {"exec: no stage ran the command (the pipeline's exec stage must be "
-                             "built against SDK 2.1 or later)"});
+    attach_terminal_or_exit(terminal, terminal_channel, process_end.get());
+    run_to_exec(Phase::exec_container, site, process_end.get(),
+                "exec: no stage ran the command (the pipeline's exec stage must be built against "
+                "SDK 2.1 or later)");
   }
   process_end.reset();
   terminal_process_end.reset();

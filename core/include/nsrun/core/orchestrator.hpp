@@ -244,6 +244,11 @@ class Orchestrator {
 
  private:
   std::optional<StageFailure> run_phase(Phase phase, const CallSite& site, ProcessSide side);
+  /// In the container process: `phase` of every stage, the last (exec) stage announced on
+  /// `sync_fd` first; that stage execs. Never returns: a failure, or `none_ran` when no stage
+  /// exec'd, is reported on `sync_fd` and the process exits.
+  [[noreturn]] void run_to_exec(Phase phase, const CallSite& site, int sync_fd,
+                                const char* none_ran);
   std::optional<StageFailure> run_stage(std::size_t index, Phase phase, const CallSite& site,
                                         ProcessSide side);
   std::vector<BoundStage> stages_;
