@@ -320,6 +320,7 @@ int run_container(const std::vector<std::string>& args, const GlobalOptions& glo
     request.bundle = cwd;
     request.spec =
         core::spec_to_json(core::spec_from_flags(options.flags, cwd, installation.default_rootfs));
+    for (auto& stage : parsed.stages) stage.set_spec_from_flags(true);
   }
   if (options.init) core::add_init_process(request.spec, installation.init_binary);
   request.id = options.name.empty() ? core::generate_container_id() : options.name;

@@ -525,6 +525,8 @@ BoundStage::BoundStage(PipelineStage stage, const nsrun_plugin* descriptor)
 BoundStage::BoundStage(BoundStage&& other) noexcept
     : stage_(std::move(other.stage_)),
       config_text_(std::move(other.config_text_)),
+      flags_text_(std::move(other.flags_text_)),
+      spec_from_flags_(other.spec_from_flags_),
       descriptor_(other.descriptor_),
       instance_(other.instance_) {
   other.instance_ = nullptr;
@@ -602,6 +604,7 @@ std::optional<StageFailure> BoundStage::invoke(Phase phase, const CallSite& site
   args.config_json = config_text_.c_str();
   args.pid = site.pid;
   args.flags_json = flags_text_.c_str();
+  args.spec_source = spec_from_flags_ ? NSRUN_SPEC_FROM_FLAGS : NSRUN_SPEC_FROM_BUNDLE;
   if (descriptor_->invoke(instance_, &args, &host) == 0) return std::nullopt;
   if (call.failure.empty()) call.failure = "failed without a message";
   return StageFailure{stage_.kind + ": " + call.failure, call.exit_code};

@@ -485,7 +485,7 @@ TEST(Plugins, ListsLoadedAndRefusedWithReasons) {
                       NSRUN_FIXTURE_PLUGIN_DIR2, "plugins"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("nsrun.storage"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("built for nsrun plugin API 999, this nsrun speaks API 2.1"),
+  EXPECT_NE(r.out.find("built for nsrun plugin API 999, this nsrun speaks API 2.2"),
             std::string::npos);
   EXPECT_NE(r.out.find("duplicate name test.good"), std::string::npos);
 }

@@ -195,7 +195,7 @@ TEST_F(ThirdPartyPlugin, AnotherApiVersionIsRefusedNamingBoth) {
   auto list = run({nsrun_binary(), "--plugin-dir", plugins_, "plugins"});
   EXPECT_NE(list.out.find("refused " + plugins_ +
                           "/org.example.hello.so: built for nsrun plugin API 99, "
-                          "this nsrun speaks API 2.1"),
+                          "this nsrun speaks API 2.2"),
             std::string::npos)
       << list.out;
   TempDir state("nsrun-sdk-state-");

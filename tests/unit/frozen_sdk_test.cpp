@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "nsrun/core/orchestrator.hpp"
+#include "nsrun/plugin.hpp"
 
 namespace nsrun::core {
 namespace {
@@ -48,6 +49,20 @@ TEST(FrozenSdk, APluginBuiltAgainstSdk20LoadsAndWorks) {
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].data.at("text").as_string(), "bonjour");
   fs::remove_all(dir);
+}
+
+// SDK 2.2 added nsrun_call.spec_source at the end of the call. A core built before it passes a
+// shorter call, whose memory past its struct_size is not the field: the plugin must not read it.
+TEST(FrozenSdk, ACallFromACoreBefore22CountsAsABundle) {
+  nsrun_call call{};
+  call.spec_source = NSRUN_SPEC_FROM_FLAGS;
+  call.struct_size = sizeof call;
+  EXPECT_EQ(detail::spec_source_of(call), SpecSource::flags);
+  call.spec_source = NSRUN_SPEC_FROM_BUNDLE;
+  EXPECT_EQ(detail::spec_source_of(call), SpecSource::bundle);
+  call.spec_source = NSRUN_SPEC_FROM_FLAGS;
+  call.struct_size = offsetof(nsrun_call, spec_source);  // what a 2.1 core sends
+  EXPECT_EQ(detail::spec_source_of(call), SpecSource::bundle);
 }
 
 }  // namespace

@@ -43,7 +43,8 @@ extern "C" {
 #define NSRUN_API_MAJOR 2
 /* 2.1 added the exec, pause, resume and update phases (values 7-12 of nsrun_phase). nsrun calls them
  * only on plugins built with api_minor >= 1: a 2.0 plugin never sees a phase it does not know. */
-#define NSRUN_API_MINOR 1
+/* 2.2 added nsrun_call.spec_source: whether the spec came from `nsrun run`'s flags or a bundle. */
+#define NSRUN_API_MINOR 2
 
 /* The one symbol a plugin exports; its type is nsrun_plugin_entry_fn. */
 #define NSRUN_PLUGIN_ENTRY_SYMBOL "nsrun_plugin_entry"
@@ -165,7 +166,14 @@ typedef struct nsrun_call {
   /* The plugin's flags given on the command line: {"name": value, ...} (a JSON object, empty
    * for a bundle or when none was given). */
   const char* flags_json;
+  /* Since 2.2: where the spec came from, an NSRUN_SPEC_FROM_* value. A stage that fills in
+   * defaults (docker's, for `nsrun run FLAGS CMD`) does so only for a flag-built spec: a bundle's
+   * config.json is applied exactly as written, as runc applies it. */
+  uint32_t spec_source;
 } nsrun_call;
+
+#define NSRUN_SPEC_FROM_BUNDLE 0u /* config.json of a bundle (`create`, `run --bundle`), or exec */
+#define NSRUN_SPEC_FROM_FLAGS 1u  /* built by `nsrun run FLAGS CMD` from its flags */
 
 /* The descriptor a plugin's entry point returns; static, never freed. */
 typedef struct nsrun_plugin {

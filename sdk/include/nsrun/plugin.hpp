@@ -18,6 +18,7 @@
 
 #include <array>
 #include <boost/json.hpp>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <iterator>
@@ -201,6 +202,13 @@ inline void dispatch(IStage& stage, Phase phase, Context& ctx) {
   throw StageError("unknown phase " + std::to_string(static_cast<int>(phase)));
 }
 
+// A core older than 2.2 passes a shorter call without the field: its specs count as bundles.
+inline SpecSource spec_source_of(const nsrun_call& call) noexcept {
+  if (call.struct_size < offsetof(nsrun_call, spec_source) + sizeof call.spec_source)
+    return SpecSource::bundle;
+  return call.spec_source == NSRUN_SPEC_FROM_FLAGS ? SpecSource::flags : SpecSource::bundle;
+}
+
 inline int invoke_stage(void* opaque_instance, const nsrun_call* call,
                         const nsrun_host* host) noexcept {
   bool ok = guarded(host, [&] {
@@ -234,7 +242,8 @@ inline int invoke_stage(void* opaque_instance, const nsrun_call* call,
                 static_cast<pid_t>(call->pid),
                 call->state_root ? call->state_root : "",
                 &*instance.flags,
-                &services};
+                &services,
+                spec_source_of(*call)};
     dispatch(*instance.stage, phase, ctx);
     if (phase == Phase::prepare) {
       // What the stage changed goes back as a whole document, and only when something changed.

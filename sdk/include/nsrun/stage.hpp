@@ -147,6 +147,16 @@ class Services {
   ~Services() = default;
 };
 
+/// Where the container's spec came from (SDK 2.2).
+enum class SpecSource : int {
+  /// A bundle's config.json (`nsrun create`, `nsrun run --bundle`), or a process `nsrun exec`
+  /// starts: applied exactly as written, as runc applies it. Also what an older nsrun passes.
+  bundle = 0,
+  /// Built by `nsrun run FLAGS CMD` from its flags: a stage fills in its defaults for what the
+  /// flags leave out (docker's, e.g. the capabilities and seccomp profile a container gets).
+  flags = 1,
+};
+
 /// What a stage receives in every phase.
 struct Context {
   std::string_view container_id;  ///< [a-zA-Z0-9_.-]{1,64}; names derived from it must be unique
@@ -162,6 +172,7 @@ struct Context {
   /// The plugin's own `nsrun run` flags that were given: {"name": value}. Empty for a bundle.
   const boost::json::object* flags = nullptr;
   Services* services = nullptr;
+  SpecSource spec_source = SpecSource::bundle;  ///< since SDK 2.2
 
   /// The value of flag `name` (without dashes) when it was given, else null.
   const boost::json::value* flag(std::string_view name) const {

@@ -97,10 +97,11 @@ struct StageHarness {
   RecordingLogger log;
   FakeServices services;
   pid_t pid = 0;
+  SpecSource spec_source = SpecSource::bundle;
 
   Context context() {
-    return Context{container_id, state_dir, spec,       config, journal,
-                   log,          pid,       state_root, &flags, &services};
+    return Context{container_id, state_dir,  spec,   config,    journal,    log,
+                   pid,          state_root, &flags, &services, spec_source};
   }
   /// Runs one phase of `stage` as nsrun would call it.
   void run(IStage& stage, Phase phase) {

@@ -131,6 +131,8 @@ class BoundStage {
   bool needs_key(std::string_view key) const;
   /// The values of the plugin's flags that were given ({"name": value}).
   void set_flags(const boost::json::object& flags);
+  /// The spec was built from `nsrun run`'s flags (stages then fill in their defaults).
+  void set_spec_from_flags(bool from_flags) { spec_from_flags_ = from_flags; }
 
   /// Creates the plugin's stage object (again, if one exists: teardown wants a fresh one).
   std::optional<StageFailure> instantiate(const CallSite& site);
@@ -142,6 +144,7 @@ class BoundStage {
   PipelineStage stage_;
   std::string config_text_;
   std::string flags_text_ = "{}";
+  bool spec_from_flags_ = false;
   const nsrun_plugin* descriptor_;
   void* instance_ = nullptr;
 };
