@@ -235,10 +235,27 @@ using Fd = support::UniqueFd;
   ::_exit(failure.exit_code);
 }
 
+// Until execve, a process in the container is nsrun: the host's binary, with the host's
+// descriptors and memory. Not dumpable, the container's processes (even root without
+// CAP_SYS_PTRACE) cannot open its /proc/PID/exe, fd/ or mem, which is how CVE-2019-5736 reached
+// runc's binary on the host. execve makes the workload dumpable again.
+void make_undumpable() {
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 // In the process that becomes the workload: the pty, its master sent over `channel` (see
-// terminal.hpp); a failure is reported on the sync socket.
+// terminal.hpp); a failure is reported on the sync socket. Without a pty of its own the workload
+// still leaves the caller's session: it must not share the caller's controlling terminal, on
+// which it could push input with TIOCSTI or take the foreground. Its stdio may still be that
+// terminal, as a program run with `< /dev/tty` would.
 void attach_terminal_or_exit(const TerminalRequest& terminal, int channel, int sync_fd) {
-  if (!terminal.terminal) return;
+  if (!terminal.terminal) {
+    if (::setsid() < 0)
+      report_failure_and_exit(sync_fd, {std::string("cannot start a session of the container's "
+                                                    "own: ") +
+                                        std::strerror(errno)});
+    return;
+  }
   if (auto why = become_terminal_session(channel, terminal.size))
     report_failure_and_exit(sync_fd, {*why});
   ::close(channel);
@@ -921,6 +938,7 @@ int Orchestrator::run(ContainerRequest& request) {
     // The container process. Under a foreground `nsrun run` it dies with nsrun; a created
     // container outlives the `nsrun create` that made it.
     if (!request.detached) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    make_undumpable();
     // Its inherited copy of the state lock would hold the lock until execve.
     if (lock.fd() >= 0) ::close(lock.fd());
     ::sigprocmask(SIG_SETMASK, &original_mask, nullptr);
@@ -1254,6 +1272,7 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
   if (intermediate < 0)
     return fail({std::string("exec: cannot create a process: ") + std::strerror(errno)});
   if (intermediate == 0) {
+    make_undumpable();  // before it joins; the process it clones inherits it
     host_end.reset();
     terminal_host_end.reset();
     if (::setns(container_pidfd, join_flags) != 0)

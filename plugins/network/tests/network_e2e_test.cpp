@@ -287,10 +287,12 @@ class NetworkE2E : public ::testing::Test {
   std::unique_ptr<TempDir> state_;
 };
 
+// busybox ping needs a raw socket: CAP_NET_RAW is not among the capabilities a container keeps by
+// default (podman's eleven), so the tests that ping ask for it, as a user would.
 TEST_F(NetworkE2E, BridgeContainerReachesItsGateway) {
   auto result =
-      nsrun({"--network", "10.88.0.0/24", "--hostname", "box", "/bin/sh", "-c",
-             "ip -4 -o addr show eth0; ip route; cat /etc/hosts; ping -c1 -W3 10.88.0.1"});
+      nsrun({"--cap-add", "NET_RAW", "--network", "10.88.0.0/24", "--hostname", "box", "/bin/sh",
+             "-c", "ip -4 -o addr show eth0; ip route; cat /etc/hosts; ping -c1 -W3 10.88.0.1"});
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
   EXPECT_NE(result.out.find("inet 10.88.0.2/24"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("default via 10.88.0.1 dev eth0"), std::string::npos) << result.out;
@@ -318,8 +320,9 @@ TEST_F(NetworkE2E, IpForwardAlreadyOnStaysOn) {
 }
 
 TEST_F(NetworkE2E, NatOffCreatesNoRuleAndNoWayOut) {
-  auto container = Background(nsrun_argv({"--network", "10.88.0.0/24", "--nat=false", "/bin/sh",
-                                          "-c", "ping -c1 -W3 10.88.0.1 && sleep 2"}));
+  auto container =
+      Background(nsrun_argv({"--cap-add", "NET_RAW", "--network", "10.88.0.0/24", "--nat=false",
+                             "/bin/sh", "-c", "ping -c1 -W3 10.88.0.1 && sleep 2"}));
   ASSERT_TRUE(wait_until([&] { return links().find("nsv") != std::string::npos; }));
   EXPECT_EQ(rules().find("nsrun:"), std::string::npos);
   EXPECT_EQ(container.wait(), 0) << container.output();
@@ -352,9 +355,9 @@ TEST_F(NetworkE2E, PublishedPortAnswersFromTheHostAndFromOutside) {
 
 TEST_F(NetworkE2E, VethPluginSwappedInWorksAndServesOneContainerPerNetwork) {
   PeerEchoServer server(inet(), uplink_inet, 8080);
-  auto first = Background(
-      nsrun_argv({"--stage", "network=nsrun.network.veth", "--network", "10.77.0.0/30", "/bin/sh",
-                  "-c", "ping -c1 -W3 10.77.0.1 && " + nc_get(uplink_inet, 8080) + " && sleep 3"}));
+  auto first = Background(nsrun_argv(
+      {"--cap-add", "NET_RAW", "--stage", "network=nsrun.network.veth", "--network", "10.77.0.0/30",
+       "/bin/sh", "-c", "ping -c1 -W3 10.77.0.1 && " + nc_get(uplink_inet, 8080) + " && sleep 3"}));
   ASSERT_TRUE(wait_until([&] { return links().find("nsv") != std::string::npos; }));
   EXPECT_EQ(links().find("nsrun0"), std::string::npos) << "the veth plugin makes no bridge";
   auto second =
@@ -367,9 +370,9 @@ TEST_F(NetworkE2E, VethPluginSwappedInWorksAndServesOneContainerPerNetwork) {
 }
 
 TEST_F(NetworkE2E, CustomCidrAddressesAndDns) {
-  auto result = nsrun({"--network", "172.30.5.0/24", "--host-ip", "172.30.5.254", "--container-ip",
-                       "172.30.5.9", "--bridge", "nsrtest0", "--dns", "203.0.113.53", "--hostname",
-                       "custom", "/bin/sh", "-c",
+  auto result = nsrun({"--cap-add", "NET_RAW", "--network", "172.30.5.0/24", "--host-ip",
+                       "172.30.5.254", "--container-ip", "172.30.5.9", "--bridge", "nsrtest0",
+                       "--dns", "203.0.113.53", "--hostname", "custom", "/bin/sh", "-c",
                        "ip -4 -o addr show eth0; cat /etc/resolv.conf /etc/hosts; "
                        "ping -c1 -W3 172.30.5.254"});
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
@@ -387,7 +390,8 @@ TEST_F(NetworkE2E, TwentyConcurrentContainersGetDistinctAddressesAndReachTheGate
   std::vector<std::unique_ptr<Background>> containers;
   for (int i = 0; i < 20; ++i)
     containers.push_back(std::make_unique<Background>(nsrun_argv(
-        {"--network", "10.88.0.0/24", "-v", sync.path() + ":/sync", "/bin/sh", "-c",
+        {"--cap-add", "NET_RAW", "--network", "10.88.0.0/24", "-v", sync.path() + ":/sync",
+         "/bin/sh", "-c",
          "ip -4 -o addr show eth0 && ping -c1 -W5 10.88.0.1 >/dev/null && echo reached && "
          "while [ ! -e /sync/go ]; do sleep 0.1; done"})));
   bool all_reached = wait_until(

@@ -3,12 +3,14 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/keyctl.h>
 #include <sys/capability.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -25,6 +27,15 @@ int result(int rc) {
 
 int LinuxHost::last_capability() {
   return static_cast<int>(cap_max_bits()) - 1;
+}
+
+bool LinuxHost::holds_capability(int capability) {
+  cap_t caps = cap_get_proc();
+  if (!caps) return false;
+  cap_flag_value_t value = CAP_CLEAR;
+  cap_get_flag(caps, static_cast<cap_value_t>(capability), CAP_PERMITTED, &value);
+  cap_free(caps);
+  return value == CAP_SET;
 }
 
 int LinuxHost::write_file(const std::string& path, std::string_view value) {
@@ -129,6 +140,13 @@ int LinuxHost::raise_ambient(int capability) {
 
 int LinuxHost::set_no_new_privileges() {
   return result(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+}
+
+int LinuxHost::join_session_keyring(const std::string& name) {
+  // glibc has no wrapper; libkeyutils would be a dependency for this one call.
+  // It returns the keyring's serial number, a positive number, on success.
+  long serial = ::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.c_str());
+  return serial < 0 ? errno : 0;
 }
 
 }  // namespace nsrun::security

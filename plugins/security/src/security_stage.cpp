@@ -14,6 +14,11 @@ std::string why(int error) {
   return std::strerror(error);
 }
 
+const boost::json::object& given_flags(const Context& ctx) {
+  static const boost::json::object none;
+  return ctx.flags ? *ctx.flags : none;
+}
+
 std::string list(const std::vector<gid_t>& ids) {
   std::string out;
   for (gid_t id : ids) out += (out.empty() ? "" : ", ") + std::to_string(id);
@@ -165,13 +170,67 @@ void warn_unknown_to_kernel(const Plan& plan, Logger& log) {
 
 void SecurityStage::validate(Context& ctx) {
   ConfigReader(ctx.config, "nsrun.security").finish();
+  const RunOptions options = parse_run_options(given_flags(ctx), host_->last_capability());
+  if (ctx.spec_source == SpecSource::bundle && options.any)
+    throw StageError(
+        "--privileged, --cap-add, --cap-drop, --security-opt, --user, --ulimit, --oom-score-adj, "
+        "--sysctl and --no-new-keyring apply to nsrun run FLAGS CMD; a bundle's config.json "
+        "decides them (edit its process and linux sections instead)");
   warn_unknown_to_kernel(make_plan(ctx.spec, host_->last_capability()), ctx.log);
 }
+
+void SecurityStage::prepare(Context& ctx) {
+  if (ctx.spec_source != SpecSource::flags) return;
+  const int last = host_->last_capability();
+  const RunOptions options = parse_run_options(given_flags(ctx), last);
+  std::vector<int> grantable;
+  for (int cap = 0; cap <= last; ++cap)
+    if (host_->holds_capability(cap)) grantable.push_back(cap);
+  apply_run_options(ctx.spec, options, grantable);
+  // Checked again now that every stage before this one added what it adds (the network
+  // namespace a --sysctl net.* key needs, say), before anything of the container exists.
+  make_plan(ctx.spec, last);
+}
+
+namespace {
+
+// What a container process does first: a session keyring of its own (runc's default), so that
+// keys the caller's session holds are not the container's. The user keyring is the uid's
+// whatever the session; the seccomp profile's refusal of keyctl(2) is what keeps it out of reach.
+void join_new_keyring(Context& ctx, Host& host) {
+  if (const auto* flag = ctx.flag("no-new-keyring"); flag && flag->is_bool() && flag->as_bool())
+    return;
+  const std::string name = "_ses.nsrun." + std::string(ctx.container_id);
+  if (int error = host.join_session_keyring(name)) {
+    // Kernels without keyrings (CONFIG_KEYS=n) have nothing to leak.
+    if (error == ENOSYS) return;
+    throw StageError("cannot join a new session keyring " + name + ": " + why(error) +
+                     " (or run with --no-new-keyring)");
+  }
+}
+
+void log_applied(const Plan& plan, Logger& log) {
+  if (!log.debug_enabled()) return;
+  std::string caps;
+  if (plan.capabilities)
+    for (int cap : plan.capabilities->bounding)
+      caps += (caps.empty() ? "" : ",") + capability_name(cap);
+  log.debug("security: capabilities " +
+            (plan.capabilities ? "[" + caps + "]" : std::string("unchanged")) + ", no_new_privs " +
+            (plan.no_new_privileges ? "on" : "off") + ", " +
+            std::to_string(plan.masked_paths.size()) + " masked and " +
+            std::to_string(plan.readonly_paths.size()) + " read-only paths");
+}
+
+}  // namespace
 
 void SecurityStage::start_container(Context& ctx) {
   // Planned again from the spec the container process has (after every stage's prepare), so
   // that what is applied is what the spec says, whatever the stage kept in memory.
-  apply_plan(make_plan(ctx.spec, host_->last_capability()), *host_, ctx.log);
+  const Plan plan = make_plan(ctx.spec, host_->last_capability());
+  log_applied(plan, ctx.log);
+  join_new_keyring(ctx, *host_);
+  apply_plan(plan, *host_, ctx.log);
 }
 
 void SecurityStage::exec_prepare(Context& ctx) {
@@ -189,6 +248,7 @@ void SecurityStage::exec_container(Context& ctx) {
   // phase but prepare changes it) rather than leaving the process unconfined.
   const Plan plan =
       exec_plan_ ? *exec_plan_ : make_process_plan(ctx.spec.process, host_->last_capability());
+  join_new_keyring(ctx, *host_);
   apply_process_plan(plan, *host_);
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,8 @@ namespace nsrun::security::test {
 class FakeHost final : public Host {
  public:
   int last_capability() override { return last_cap; }
+  bool holds_capability(int capability) override { return !not_held.contains(capability); }
+  std::set<int> not_held;
   int write_file(const std::string& path, std::string_view value) override {
     return record("write " + path + " " + std::string(value));
   }
@@ -58,6 +61,7 @@ class FakeHost final : public Host {
     return record("ambient-raise " + std::to_string(capability));
   }
   int set_no_new_privileges() override { return record("no-new-privs"); }
+  int join_session_keyring(const std::string& name) override { return record("keyring " + name); }
 
   int last_cap = 40;
   std::map<std::string, PathKind> kinds;

@@ -22,6 +22,8 @@ struct SecurityStageTest : ::testing::Test {
     host = fake.get();
     host->last_cap = 12;  // a short bounding set keeps the expected calls readable
     stage = std::make_unique<SecurityStage>(std::move(fake));
+    // The session keyring every container process joins first has tests of its own (Keyring).
+    h.flags["no-new-keyring"] = true;
     h.spec.process.args = {"sh"};
     h.spec.namespaces = {{"pid", ""}, {"mount", ""}, {"ipc", ""}, {"network", ""}};
   }
@@ -283,6 +285,167 @@ TEST_F(SecurityStageTest, ExecPrepareRefusesABadProcessBeforeAnythingIsDone) {
                  "is 022)");
   }
   EXPECT_TRUE(host->calls.empty());
+}
+
+// runc's default: each container process joins a session keyring of its own, first of all, so
+// the caller's session keys are not the container's; --no-new-keyring keeps the caller's.
+TEST_F(SecurityStageTest, KeyringEveryContainerProcessJoinsANewSessionKeyringFirst) {
+  h.flags.erase("no-new-keyring");
+  h.spec.process.no_new_privileges = true;
+  h.container_id = "web1";
+  EXPECT_EQ(run(), (std::vector<std::string>{"keyring _ses.nsrun.web1", "no-new-privs"}));
+  host->calls.clear();
+  EXPECT_EQ(run_exec(), (std::vector<std::string>{"keyring _ses.nsrun.web1", "no-new-privs"}));
+}
+
+TEST_F(SecurityStageTest, KeyringAKernelWithoutKeyringsIsNotAnError) {
+  h.flags.erase("no-new-keyring");
+  host->failures = {{"keyring", ENOSYS}};
+  EXPECT_EQ(start_error(), "");
+  host->failures = {{"keyring", EDQUOT}};
+  EXPECT_EQ(start_error(),
+            "cannot join a new session keyring _ses.nsrun.test: Disk quota exceeded (or run with "
+            "--no-new-keyring)");
+}
+
+// A spec from `nsrun run FLAGS CMD`: prepare writes docker's defaults into it.
+TEST_F(SecurityStageTest, AFlagBuiltSpecGetsTheDefaultsInPrepare) {
+  h.spec_source = SpecSource::flags;
+  host->last_cap = 40;
+  h.run(*stage, Phase::validate);
+  h.run(*stage, Phase::prepare);
+  ASSERT_TRUE(h.spec.process.capabilities);
+  const std::vector<std::string> eleven = {
+      "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FOWNER",  "CAP_FSETID",           "CAP_KILL",
+      "CAP_SETGID", "CAP_SETUID",       "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+      "CAP_SETFCAP"};  // in capability-number order
+  EXPECT_EQ(h.spec.process.capabilities->bounding, eleven);
+  EXPECT_EQ(h.spec.process.capabilities->effective, eleven);
+  EXPECT_EQ(h.spec.process.capabilities->permitted, eleven);
+  EXPECT_TRUE(h.spec.process.capabilities->inheritable.empty());
+  EXPECT_TRUE(h.spec.process.capabilities->ambient.empty());
+  EXPECT_TRUE(h.spec.process.no_new_privileges);
+  EXPECT_EQ(h.spec.masked_paths, default_masked_paths());
+  EXPECT_EQ(h.spec.readonly_paths, default_readonly_paths());
+  EXPECT_TRUE(host->calls.empty()) << "prepare acted on the host";
+}
+
+TEST_F(SecurityStageTest, ABundleIsAppliedAsWritten) {
+  h.spec_source = SpecSource::bundle;
+  h.run(*stage, Phase::validate);
+  h.run(*stage, Phase::prepare);
+  EXPECT_FALSE(h.spec.process.capabilities);
+  EXPECT_FALSE(h.spec.process.no_new_privileges);
+  EXPECT_TRUE(h.spec.masked_paths.empty());
+}
+
+TEST_F(SecurityStageTest, ABundleRefusesTheRunFlags) {
+  h.spec_source = SpecSource::bundle;
+  h.flags["cap-add"] = boost::json::array{"NET_ADMIN"};
+  try {
+    h.run(*stage, Phase::validate);
+    ADD_FAILURE() << "--cap-add was accepted with a bundle";
+  } catch (const StageError& e) {
+    EXPECT_NE(std::string(e.what()).find("a bundle's config.json decides them"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(SecurityStageTest, FlagsChangeTheDefaults) {
+  h.spec_source = SpecSource::flags;
+  h.flags["cap-drop"] = boost::json::array{"ALL"};
+  h.flags["cap-add"] = boost::json::array{"net_raw", "CAP_KILL"};
+  host->last_cap = 40;
+  h.flags["security-opt"] = boost::json::array{"no-new-privileges=false"};
+  h.flags["user"] = "1000:100";
+  h.flags["ulimit"] = boost::json::array{"nofile=100:200", "core=0"};
+  h.flags["oom-score-adj"] = "300";
+  h.flags["sysctl"] = boost::json::array{"net.ipv4.ip_forward=1"};
+  h.run(*stage, Phase::validate);
+  h.run(*stage, Phase::prepare);
+  EXPECT_EQ(h.spec.process.capabilities->bounding,
+            (std::vector<std::string>{"CAP_KILL", "CAP_NET_RAW"}));
+  EXPECT_FALSE(h.spec.process.no_new_privileges);
+  ASSERT_TRUE(h.spec.process.user);
+  EXPECT_EQ(h.spec.process.user->uid, 1000);
+  EXPECT_EQ(h.spec.process.user->gid, 100);
+  ASSERT_EQ(h.spec.process.rlimits.size(), 2u);
+  EXPECT_EQ(h.spec.process.rlimits[0].type, "RLIMIT_NOFILE");
+  EXPECT_EQ(h.spec.process.rlimits[0].soft, 100u);
+  EXPECT_EQ(h.spec.process.rlimits[0].hard, 200u);
+  EXPECT_EQ(h.spec.process.rlimits[1].hard, 0u);
+  EXPECT_EQ(h.spec.process.oom_score_adj, 300);
+  EXPECT_EQ(h.spec.sysctl.at("net.ipv4.ip_forward"), "1");
+}
+
+TEST_F(SecurityStageTest, PrivilegedKeepsEveryCapabilityAndDropsTheMasks) {
+  h.spec_source = SpecSource::flags;
+  h.flags["privileged"] = true;
+  h.flags["cap-drop"] = boost::json::array{"SYS_ADMIN"};
+  host->last_cap = 40;
+  host->not_held = {24};  // a machine that withholds CAP_SYS_RESOURCE from root
+  h.run(*stage, Phase::validate);
+  h.run(*stage, Phase::prepare);
+  auto& bounding = h.spec.process.capabilities->bounding;
+  EXPECT_EQ(bounding.size(), 39u) << "41 known, less SYS_ADMIN, less one nsrun lacks";
+  EXPECT_EQ(std::count(bounding.begin(), bounding.end(), "CAP_SYS_RESOURCE"), 0);
+  EXPECT_TRUE(h.spec.masked_paths.empty());
+  EXPECT_TRUE(h.spec.readonly_paths.empty());
+  EXPECT_TRUE(h.spec.process.no_new_privileges) << "as docker, --privileged keeps it";
+}
+
+TEST_F(SecurityStageTest, BadFlagsAreOneLineNamingTheFlag) {
+  h.spec_source = SpecSource::flags;
+  auto refusal = [&](const char* flag, boost::json::value value) {
+    h.flags = {{flag, value}};
+    try {
+      h.run(*stage, Phase::validate);
+    } catch (const StageError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(refusal("cap-add", boost::json::array{"FLY"}),
+            "--cap-add \"FLY\" is not a capability (e.g. NET_ADMIN or CAP_NET_ADMIN, or ALL; see "
+            "capabilities(7))");
+  EXPECT_EQ(refusal("cap-add", boost::json::array{"CAP_BPF"}),
+            "--cap-add \"CAP_BPF\": this kernel does not know CAP_BPF (its last capability is "
+            "CAP_NET_ADMIN)");
+  EXPECT_EQ(refusal("user", "bob"),
+            "--user \"bob\" is not UID[:GID] (numbers from 0 to 4294967294, e.g. 1000:1000; "
+            "names are not looked up in the rootfs)");
+  EXPECT_EQ(refusal("ulimit", boost::json::array{"nofile=10:5"}),
+            "--ulimit \"nofile=10:5\": the soft limit is above the hard limit (lower SOFT or "
+            "raise HARD)");
+  EXPECT_EQ(refusal("ulimit", boost::json::array{"files=1"}).substr(0, 41),
+            "--ulimit \"files=1\": unknown limit \"files\"");
+  EXPECT_EQ(refusal("oom-score-adj", "1001"),
+            "--oom-score-adj \"1001\" is not a number from -1000 to 1000");
+  EXPECT_EQ(refusal("security-opt", boost::json::array{"apparmor=x"}),
+            "--security-opt \"apparmor=x\": nsrun applies no AppArmor or SELinux profile "
+            "(remove it)");
+  EXPECT_EQ(refusal("security-opt", boost::json::array{"no-new-privileges=maybe"}),
+            "--security-opt \"no-new-privileges=maybe\": no-new-privileges takes true or false");
+  EXPECT_NE(refusal("sysctl", boost::json::array{"kernel.core_pattern=|/x"})
+                .find("--sysctl \"kernel.core_pattern=|/x\": linux.sysctl: \"kernel.core_pattern\" "
+                      "is not namespaced"),
+            std::string::npos);
+  EXPECT_TRUE(host->calls.empty());
+}
+
+// The namespace a --sysctl needs is checked once the pipeline has built the spec: with
+// --network host there is no network namespace, and net.* would be the host's.
+TEST_F(SecurityStageTest, ASysctlWithoutItsNamespaceIsRefusedInPrepare) {
+  h.spec_source = SpecSource::flags;
+  h.spec.namespaces = {{"pid", ""}, {"mount", ""}};
+  h.flags["sysctl"] = boost::json::array{"net.ipv4.ip_forward=1"};
+  h.run(*stage, Phase::validate);
+  try {
+    h.run(*stage, Phase::prepare);
+    ADD_FAILURE() << "accepted";
+  } catch (const StageError& e) {
+    EXPECT_NE(std::string(e.what()).find("needs its own network namespace"), std::string::npos);
+  }
 }
 
 }  // namespace

@@ -30,6 +30,8 @@ class Host {
   virtual ~Host() = default;
   /// The highest capability number the running kernel knows (CAP_LAST_CAP).
   virtual int last_capability() = 0;
+  /// Whether nsrun itself holds `capability` in its permitted set: what --privileged can give.
+  virtual bool holds_capability(int capability) = 0;
   /// Writes `value` to an existing file (a /proc/sys or /proc/self file) in one write(2).
   virtual int write_file(const std::string& path, std::string_view value) = 0;
   /// What `path` is, following symlinks; a dangling or absent path is `missing`.
@@ -49,11 +51,14 @@ class Host {
   virtual int reset_ambient() = 0;
   virtual int raise_ambient(int capability) = 0;
   virtual int set_no_new_privileges() = 0;
+  /// Joins a new session keyring named `name` (keyctl(2) KEYCTL_JOIN_SESSION_KEYRING).
+  virtual int join_session_keyring(const std::string& name) = 0;
 };
 
 class LinuxHost final : public Host {
  public:
   int last_capability() override;
+  bool holds_capability(int capability) override;
   int write_file(const std::string& path, std::string_view value) override;
   int path_kind(const std::string& path, PathKind& kind) override;
   int bind_mount(const std::string& source, const std::string& target, bool recursive) override;
@@ -70,6 +75,7 @@ class LinuxHost final : public Host {
   int reset_ambient() override;
   int raise_ambient(int capability) override;
   int set_no_new_privileges() override;
+  int join_session_keyring(const std::string& name) override;
 };
 
 }  // namespace nsrun::security

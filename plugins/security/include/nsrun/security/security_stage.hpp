@@ -1,12 +1,18 @@
 // nsrun.security: the process's privileges and the container's protected paths, as the OCI
 // runtime spec and runc apply them.
 //
-//   validate         every field below is checked and resolved (make_plan); nothing else.
+//   validate         every field below is checked and resolved (make_plan), and the flags
+//                    (defaults.hpp); nothing else.
+//   prepare          for a spec built from `nsrun run`'s flags only: the defaults and the flags'
+//                    values are written into the spec (capabilities, no_new_privs, masked
+//                    paths, seccomp profile, ...), then checked again as validate checks a
+//                    bundle's.
 //   start_container  inside the container, after the root switch, right before the exec stage:
-//                    linux.sysctl, linux.maskedPaths, linux.readonlyPaths, process.rlimits,
-//                    process.oomScoreAdj, then the bounding set, PR_SET_KEEPCAPS, process.user
-//                    (groups, gid, uid, umask), the other capability sets, the ambient set and
-//                    process.noNewPrivileges last.
+//                    a new session keyring (unless --no-new-keyring), linux.sysctl,
+//                    linux.maskedPaths, linux.readonlyPaths, process.rlimits, process.oomScoreAdj,
+//                    then the bounding set, PR_SET_KEEPCAPS, process.user (groups, gid, uid,
+//                    umask), the other capability sets, the ambient set and process.noNewPrivileges
+//                    last.
 //
 // The order is the kernel's: sysctls are written before /proc/sys turns read-only; everything
 // that needs root (mounts, raising limits, a negative OOM score) comes before the capabilities go;
@@ -42,6 +48,7 @@
 #include <optional>
 
 #include "nsrun/plugin.hpp"
+#include "nsrun/security/defaults.hpp"
 #include "nsrun/security/host.hpp"
 #include "nsrun/security/plan.hpp"
 
@@ -54,11 +61,30 @@ class SecurityStage final : public IStage {
       "process.oomScoreAdj",  "linux.maskedPaths",       "linux.readonlyPaths", "linux.sysctl"};
   // The paths are the container's: with a storage stage, its root switch comes first.
   static constexpr nsrun_contract needs[] = {{"storage.root", NSRUN_NEED_OPTIONAL}};
+  // `nsrun run`'s flags (defaults.hpp); a bundle's config.json decides instead, and refuses them.
+  static constexpr nsrun_flag flags[] = {
+      {"privileged", nullptr, NSRUN_FLAG_SWITCH, nullptr,
+       "Every capability, no masked paths, no seccomp profile (default off)"},
+      {"cap-add", nullptr, NSRUN_FLAG_STRINGS, "CAP", "Add a capability (or ALL), repeatable"},
+      {"cap-drop", nullptr, NSRUN_FLAG_STRINGS, "CAP",
+       "Drop a capability (or ALL) from the default eleven, repeatable"},
+      {"security-opt", nullptr, NSRUN_FLAG_STRINGS, "OPT",
+       "no-new-privileges[=true|false] (default true), seccomp=unconfined|PROFILE.json"},
+      {"user", "u", NSRUN_FLAG_STRING, "UID[:GID]", "Run as this user (default 0:0)"},
+      {"ulimit", nullptr, NSRUN_FLAG_STRINGS, "NAME=SOFT[:HARD]",
+       "Resource limit, e.g. nofile=1024:2048, repeatable"},
+      {"oom-score-adj", nullptr, NSRUN_FLAG_STRING, "N", "OOM score adjustment (-1000 to 1000)"},
+      {"sysctl", nullptr, NSRUN_FLAG_STRINGS, "KEY=VALUE",
+       "Namespaced sysctl (net.*, kernel.shm*/msg*/sem, fs.mqueue.*), repeatable"},
+      {"no-new-keyring", nullptr, NSRUN_FLAG_SWITCH, nullptr,
+       "Keep the caller's session keyring (default: a new one per container)"},
+  };
 
   SecurityStage() : SecurityStage(std::make_unique<LinuxHost>()) {}
   explicit SecurityStage(std::unique_ptr<Host> host) : host_(std::move(host)) {}
 
   void validate(Context& ctx) override;
+  void prepare(Context& ctx) override;
   void start_container(Context& ctx) override;
   void exec_prepare(Context& ctx) override;
   void exec_container(Context& ctx) override;
