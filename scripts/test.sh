@@ -40,6 +40,8 @@ run_group() {
 run_group unit --test-dir build -L unit -j "$jobs"
 run_group unit-asan --test-dir build-asan -L unit -j "$jobs"
 run_group e2e --test-dir build -L e2e
+# tests/security: a container attacks its host with nsrun-probe; every attack must fail.
+run_group security --test-dir build -L security
 # podman and containerd driving nsrun through its OCI commands, each confined in a temp dir and a
 # throwaway network namespace.
 run_group engine --test-dir build -L engine
@@ -51,7 +53,7 @@ passed_total=0
 skipped_total=0
 failed_total=0
 echo "== summary"
-for name in unit unit-asan e2e engine; do
+for name in unit unit-asan e2e security engine; do
   line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$logs/$name" | tail -1 || true)
   total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$line")
   failed=$(sed -E 's/.*tests passed, ([0-9]+) tests? failed.*/\1/' <<<"$line")
