@@ -112,6 +112,13 @@ class ExecStage final : public nsrun::IStage {
       throw nsrun::StageError("working directory " + process.cwd +
                               " is not usable in the container: " + std::strerror(errno) +
                               " (create it or pass another --workdir)");
+    // CVE-2024-21626: a cwd of /proc/self/fd/N, N a descriptor of the host's that is still open
+    // here, is a directory outside the container. The kernel says so: getcwd(2) of a directory
+    // not beneath the process's root fails with ENOENT (glibc) or starts "(unreachable)".
+    char where[4096];
+    if (!::getcwd(where, sizeof where) || where[0] != '/')
+      throw nsrun::StageError("working directory " + process.cwd +
+                              " is outside the container (pass a path inside it)");
     std::vector<char*> argv, envp;
     for (const auto& arg : process.args) argv.push_back(const_cast<char*>(arg.c_str()));
     argv.push_back(nullptr);

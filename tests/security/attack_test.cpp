@@ -306,5 +306,20 @@ TEST_F(Attack, TheNsrunBinaryCannotBeOpenedFromTheContainer) {
   EXPECT_TRUE(read_text(nsrun_binary()) == binary_before) << "the host's binary is unchanged";
 }
 
+// CVE-2024-21626: a working directory of /proc/self/fd/N, where N is a directory of the host's
+// that the caller leaked, would start the workload outside the container.
+TEST_F(Attack, AWorkingDirectoryOutsideTheContainerIsRefused) {
+  TempDir host_dir("nsrun-attack-cwd-");
+  int leaked = ::open(host_dir.path().c_str(), O_RDONLY | O_DIRECTORY);  // no O_CLOEXEC
+  ASSERT_GE(leaked, 3);
+  auto r = nsrun_run({"--network", "none", "-w", "/proc/self/fd/" + std::to_string(leaked), "pwd"},
+                     state_->path());
+  ::close(leaked);
+  EXPECT_EQ(r.exit_code, 125) << r.out;
+  EXPECT_EQ(r.out, "") << "the workload never ran";
+  EXPECT_NE(r.err.find("is outside the container (pass a path inside it)"), std::string::npos)
+      << r.err;
+}
+
 }  // namespace
 }  // namespace nsrun::test
