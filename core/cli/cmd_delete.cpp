@@ -53,6 +53,16 @@ int delete_container(const std::string& id, bool force, const GlobalOptions& glo
     if (!core::wait_for_exit(pidfd.get(), 10000))
       throw core::Error("delete: container \"" + id + "\" did not die within 10 s of SIGKILL");
   }
+  if (force && !view.record && view.held) {
+    // state.json is missing or damaged, so the container's pid is unknown, but the nsrun that
+    // holds the container (a detached run's supervisor, or a run setting it up) is not: the
+    // container's process is its child. Killed, it ends the workload; that nsrun then tears
+    // down, as it would after any workload's end, and lets go of the lock.
+    for (const auto& process : core::processes_of_lock_holder(state)) {
+      core::signal_process(process.get(), SIGKILL);
+      core::wait_for_exit(process.get(), 10000);
+    }
+  }
   // A live nsrun that holds the lock is setting the container up, or tearing it down after its
   // workload ended (a foreground run, or a detached run's supervisor). Without --force, a
   // container being set up is left to it; one whose workload ended, and any with --force, is

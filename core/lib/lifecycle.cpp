@@ -3,11 +3,17 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "nsrun/core/hooks.hpp"
 #include "nsrun/core/json_util.hpp"
@@ -87,6 +93,42 @@ ContainerView inspect(const StateDir& state) {
                 : recorded == "paused"  ? Status::paused
                                         : Status::running;
   return view;
+}
+
+std::vector<support::UniqueFd> processes_of_lock_holder(const StateDir& state) {
+  std::vector<support::UniqueFd> out;
+  struct stat dir {};
+  if (::stat(state.path().c_str(), &dir) != 0) return out;
+  // /proc/locks: "1: FLOCK  ADVISORY  WRITE 5910 fe:00:11018335 0 EOF"; the device is in hex.
+  char wanted[64];
+  std::snprintf(wanted, sizeof wanted, "%02x:%02x:%llu", major(dir.st_dev), minor(dir.st_dev),
+                static_cast<unsigned long long>(dir.st_ino));
+  std::ifstream locks("/proc/locks");
+  std::string line;
+  pid_t holder = 0;
+  while (std::getline(locks, line)) {
+    std::istringstream fields(line);
+    std::string number, kind, mode, access, device;
+    long pid = 0;
+    if (!(fields >> number >> kind >> mode >> access >> pid >> device)) continue;
+    if (kind == "FLOCK" && device == wanted) holder = static_cast<pid_t>(pid);
+  }
+  if (holder <= 0) return out;
+  // Only an nsrun's children: never a process of whatever else might hold a lock there.
+  std::error_code ec;
+  auto holder_exe = std::filesystem::read_symlink("/proc/" + std::to_string(holder) + "/exe", ec);
+  auto own_exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec || holder_exe != own_exe) return out;
+  std::ifstream children("/proc/" + std::to_string(holder) + "/task/" + std::to_string(holder) +
+                         "/children");
+  long child = 0;
+  while (children >> child) {
+    auto stat = read_process_stat(static_cast<pid_t>(child));
+    if (!stat) continue;
+    if (auto fd = open_process(static_cast<pid_t>(child), stat->start_time))
+      out.push_back(std::move(fd));
+  }
+  return out;
 }
 
 support::UniqueFd open_container_process(const ContainerView& view) {

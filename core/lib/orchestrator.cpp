@@ -1357,17 +1357,38 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
 
 std::vector<std::string> teardown_from_state(const StateDir& state, const PluginRegistry& registry,
                                              StderrLogger& log) {
-  // No pipeline.json: nsrun stopped before any stage ran (or another nsrun already removed the
-  // container), so there is nothing for a stage to undo; only the directory is left.
-  if (::access((state.path() + "/pipeline.json").c_str(), F_OK) != 0) {
+  // The stages to undo are pipeline.json's. Should it be missing or damaged (a crash, a disk, a
+  // hand), the journal still names every plugin that created something, in creation order, and
+  // teardown needs nothing else: those stages are torn down, in reverse order, with the kinds
+  // their plugins declare. With neither, no stage created anything: only the directory is left.
+  std::optional<Pipeline> pipeline;
+  const std::string pipeline_path = state.path() + "/pipeline.json";
+  if (::access(pipeline_path.c_str(), F_OK) == 0) {
     try {
-      state.remove();
+      pipeline = Pipeline::from_json(state.read_pipeline(), pipeline_path);
     } catch (const Error& e) {
-      return {e.what()};
+      log.warn(std::string(e.what()) + "; tearing down the stages the journal names instead");
     }
-    return {};
   }
-  Pipeline pipeline = Pipeline::from_json(state.read_pipeline(), state.path() + "/pipeline.json");
+  if (!pipeline) {
+    pipeline.emplace();
+    for (const auto& plugin : JournalFile(state.journal_path()).stages()) {
+      const PluginRecord* record = registry.find(plugin);
+      if (!record)
+        return {"the journal names plugin " + plugin +
+                ", which is not installed here, and pipeline.json is gone (install it and run "
+                "nsrun delete again)"};
+      pipeline->stages.push_back({record->kind, plugin, {}});
+    }
+    if (pipeline->stages.empty()) {
+      try {
+        state.remove();
+      } catch (const Error& e) {
+        return {e.what()};
+      }
+      return {};
+    }
+  }
   SpecDocument spec;
   try {
     auto document = read_json_file(state.path() + "/config.json", "state");
@@ -1383,7 +1404,7 @@ std::vector<std::string> teardown_from_state(const StateDir& state, const Plugin
     log.warn(std::string("poststop hooks: ") + e.what());
   }
   std::optional<ContainerRecord> record = state.read_record();
-  Orchestrator orchestrator(bind_pipeline(pipeline, registry), log);
+  Orchestrator orchestrator(bind_pipeline(*pipeline, registry), log);
   std::vector<std::string> errors;
   for (const auto& failure : orchestrator.teardown(state, spec)) errors.push_back(failure.message);
   if (errors.empty())

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -243,6 +244,22 @@ std::vector<JournalRecord> JournalFile::records_of(std::string_view stage) const
     if (!name || !name->is_string() || name->as_string() != stage) continue;
     if (!type || !type->is_string() || !data || !data->is_object()) continue;
     out.push_back({std::string(type->as_string()), data->as_object()});
+  }
+  return out;
+}
+
+std::vector<std::string> JournalFile::stages() const {
+  std::vector<std::string> out;
+  std::ifstream in(path_);
+  std::string line;
+  while (std::getline(in, line)) {
+    boost::system::error_code ec;
+    auto value = boost::json::parse(line, ec);
+    if (ec || !value.is_object()) continue;
+    const auto* name = value.as_object().if_contains("stage");
+    if (!name || !name->is_string()) continue;
+    std::string stage(name->as_string());
+    if (std::find(out.begin(), out.end(), stage) == out.end()) out.push_back(std::move(stage));
   }
   return out;
 }

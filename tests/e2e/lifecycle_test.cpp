@@ -427,6 +427,67 @@ INSTANTIATE_TEST_SUITE_P(
 
 namespace {
 
+// delete --force finishes the cleanup whichever file of the state directory is missing or
+// damaged, removing what it can still identify: the container's process, its cgroups (a pids
+// limit makes the cgroups stage create them) and the directory. Both kinds of container: a
+// created one (no nsrun holds it) and a detached run's (its supervisor holds it).
+TEST_F(Lifecycle, DeleteForceFinishesWhateverFileOfTheStateIsDamaged) {
+  write_bundle({"sleep", "30"}, R"("annotations": {},)");
+  {
+    auto config = boost::json::parse(read(bundle_->path() + "/config.json")).as_object();
+    config["linux"].as_object()["resources"] = {{"pids", {{"limit", 64}}}};
+    std::ofstream(bundle_->path() + "/config.json") << boost::json::serialize(config);
+  }
+  auto cgroup_dirs = [&](const std::string& id) {
+    std::vector<std::string> dirs;
+    std::istringstream journal(read(state_->path() + "/" + id + "/journal.jsonl"));
+    std::string line;
+    while (std::getline(journal, line)) {
+      auto record = boost::json::parse(line).as_object();
+      if (record.at("type") != "cgroups") continue;
+      for (const auto& c : record.at("data").at("cgroups").as_array())
+        dirs.emplace_back(c.at("dir").as_string());
+    }
+    return dirs;
+  };
+  int n = 0;
+  for (const char* file : {"state.json", "pipeline.json", "plugins.json", "config.json"}) {
+    for (const char* damage : {"missing", "garbage", "empty"}) {
+      for (bool detached_run : {false, true}) {
+        std::string id = "damaged" + std::to_string(n++);
+        SCOPED_TRACE(std::string(file) + " " + damage + (detached_run ? " (run -d)" : " (create)"));
+        if (detached_run) {
+          auto r =
+              run({nsrun_binary(), "--root", state_->path(), "run", "-d", "--name", id, "--network",
+                   "none", "--rootfs", busybox_rootfs(), "--pids-limit", "64", "sleep", "30"});
+          ASSERT_EQ(r.exit_code, 0) << r.err;
+        } else {
+          ASSERT_EQ(create(id).exit_code, 0) << read(bundle_->path() + "/stderr");
+        }
+        std::string pid_text = std::to_string(state(id).at("pid").as_int64());
+        auto dirs = cgroup_dirs(id);
+        ASSERT_FALSE(dirs.empty());
+        std::string path = state_->path() + "/" + id + "/" + file;
+        if (std::string(damage) == "missing") {
+          fs::remove(path);
+        } else {
+          std::ofstream(path, std::ios::trunc) << (std::string(damage) == "garbage" ? "{\"x" : "");
+        }
+        auto r = nsrun({"delete", "--force", id});
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        for (int i = 0; i < 100 && fs::exists(state_->path() + "/" + id); ++i)
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a supervisor's teardown
+        reap_adopted();
+        EXPECT_FALSE(fs::exists(state_->path() + "/" + id));
+        EXPECT_FALSE(fs::exists("/proc/" + pid_text + "/status") &&
+                     read("/proc/" + pid_text + "/status").find("State:\tZ") == std::string::npos)
+            << "the container's process is still alive";
+        for (const auto& dir : dirs) EXPECT_FALSE(fs::exists(dir)) << dir << " left behind";
+      }
+    }
+  }
+}
+
 TEST_F(Lifecycle, SpecWritesABundleThatRunsAndFeaturesSaysWhatIsClaimed) {
   TempDir bundle("nsrun-e2e-spec-");
   auto r = nsrun({"spec", "--bundle", bundle.path()});

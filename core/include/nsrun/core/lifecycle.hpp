@@ -45,6 +45,12 @@ struct ContainerView {
 /// The container's current status; Error "container ID does not exist" when it does not.
 ContainerView inspect(const StateDir& state);
 
+/// The processes started by the nsrun that holds `state`'s lock (a detached run's supervisor, or
+/// a run still setting up): its children, as pidfds, when the holder is an nsrun (its
+/// /proc/PID/exe is this binary). How `delete --force` finds a container whose state.json is
+/// missing or damaged. Empty when no nsrun holds it.
+std::vector<support::UniqueFd> processes_of_lock_holder(const StateDir& state);
+
 /// A pidfd for the container's process if it still runs; empty otherwise.
 support::UniqueFd open_container_process(const ContainerView& view);
 

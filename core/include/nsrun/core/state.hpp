@@ -135,6 +135,8 @@ class JournalFile {
   bool append(std::string_view stage, std::string_view type, const boost::json::object& data);
   /// Every record of `stage`, oldest first. A torn last line (crash mid-write) is skipped.
   std::vector<JournalRecord> records_of(std::string_view stage) const;
+  /// The plugins that recorded something, each once, in the order of their first record.
+  std::vector<std::string> stages() const;
 
  private:
   std::string path_;
