@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# What confinement costs (issue 10's goal: the security stage <= 1 ms median on
+# `nsrun run --network none /bin/true`), with crun's equivalent as the anchor.
+# Usage: sudo bench/security.sh [ROUNDS]     (needs a build in ./build; installs crun)
+#
+# Four commands, paired and shuffled per round (bench/startup.py):
+#   nsrun          the default pipeline with --network none: podman's eleven capabilities,
+#                  no_new_privs, masked and read-only paths, the default seccomp profile
+#   nsrun-nosec    the same pipeline without the security stage (nothing confined)
+#   crun           a bundle with the same confinement: podman's eleven capabilities,
+#                  noNewPrivileges, the same masked and read-only paths, and the seccomp profile
+#                  podman gives crun (/usr/share/containers/seccomp.json, converted to OCI)
+#   crun-nosec     that bundle without capabilities, noNewPrivileges, paths or seccomp
+# The security stage's cost is nsrun - nsrun-nosec; crun's is crun - crun-nosec.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-100}
+NSRUN_BENCH_DEPS=1 scripts/install-deps.sh >/dev/null
+nsrun=$PWD/build/bin/nsrun
+work=$(mktemp -d /tmp/nsrun-bench-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+"$nsrun" rootfs create "$work/rootfs"
+
+# The default pipeline, less its security stage.
+python3 - "$PWD/core/pipeline.json" "$work/nosec-pipeline.json" <<'PY'
+import json, sys
+pipeline = json.load(open(sys.argv[1]))
+pipeline["stages"] = [s for s in pipeline["stages"] if s["kind"] != "security"]
+json.dump(pipeline, open(sys.argv[2], "w"))
+PY
+
+make_bundle() {  # DIR confined|open
+  mkdir -p "$1"
+  python3 - "$1" "$work/rootfs" "$2" <<'PY'
+import json, sys
+d, rootfs, mode = sys.argv[1:]
+caps = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+        "CAP_NET_BIND_SERVICE", "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP", "CAP_SETUID",
+        "CAP_SYS_CHROOT"]
+process = {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": ["/bin/true"],
+           "env": ["PATH=/bin"], "cwd": "/"}
+linux = {"namespaces": [{"type": t} for t in ("pid", "mount", "uts", "ipc", "network")]}
+if mode == "confined":
+    process["capabilities"] = {"bounding": caps, "effective": caps, "permitted": caps}
+    process["noNewPrivileges"] = True
+    linux["maskedPaths"] = ["/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                            "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+                            "/proc/scsi", "/sys/firmware"]
+    linux["readonlyPaths"] = ["/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                              "/proc/sysrq-trigger"]
+    # podman's profile (Docker's format) as the OCI linux.seccomp crun takes.
+    profile = json.load(open("/usr/share/containers/seccomp.json"))
+    arches = []
+    for entry in profile.get("archMap", []):
+        if entry["architecture"] == "SCMP_ARCH_X86_64":
+            arches = [entry["architecture"]] + entry.get("subArchitectures", [])
+    syscalls = []
+    for rule in profile["syscalls"]:
+        includes, excludes = rule.get("includes", {}), rule.get("excludes", {})
+        if includes.get("arches") and "amd64" not in includes["arches"]:
+            continue
+        if "amd64" in excludes.get("arches", []):
+            continue
+        if any(c not in caps for c in includes.get("caps", [])):
+            continue
+        if any(c in caps for c in excludes.get("caps", [])):
+            continue
+        out = {"names": rule["names"], "action": rule["action"]}
+        for key in ("args", "errnoRet"):
+            if key in rule:
+                out[key] = rule[key]
+        syscalls.append(out)
+    linux["seccomp"] = {"defaultAction": profile["defaultAction"], "architectures": arches,
+                        "syscalls": syscalls}
+    if "defaultErrnoRet" in profile:
+        linux["seccomp"]["defaultErrnoRet"] = profile["defaultErrnoRet"]
+config = {
+  "ociVersion": "1.0.2", "process": process, "root": {"path": rootfs, "readonly": False},
+  "hostname": "bench",
+  "mounts": [
+    {"destination": "/proc", "type": "proc", "source": "proc"},
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+    {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+    {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}],
+  "linux": linux}
+json.dump(config, open(d + "/config.json", "w"), indent=1)
+PY
+}
+make_bundle "$work/bundle" confined
+make_bundle "$work/bundle-open" open
+state="$work/state"
+
+# In a throwaway network namespace and a private mount namespace without /sys/fs/cgroup/unified
+# (crun 1.8.1 refuses this machine's hybrid layout otherwise), as bench/startup.sh.
+tests/helpers/in-throwaway-netns.sh unshare -m --propagation private bash -s <<EOF
+set -e
+umount /sys/fs/cgroup/unified 2>/dev/null || true
+python3 bench/startup.py --rounds $rounds --baseline crun \
+  "nsrun=$nsrun --root $state run --rootfs $work/rootfs --network none -w / /bin/true" \
+  "nsrun-nosec=$nsrun --root $state run --rootfs $work/rootfs --network none -w / --pipeline $work/nosec-pipeline.json /bin/true" \
+  "crun=crun --root $state/crun --cgroup-manager=disabled run --bundle $work/bundle bench-crun" \
+  "crun-nosec=crun --root $state/crun --cgroup-manager=disabled run --bundle $work/bundle-open bench-crun"
+EOF
