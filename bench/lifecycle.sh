@@ -6,14 +6,9 @@
 # It runs in a throwaway network namespace (nsrun's default bridge and NAT rules go there) and
 # a private mount namespace in which /sys/fs/cgroup/unified is unmounted: crun 1.8.1 refuses
 # this machine's hybrid cgroup layout otherwise.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-rounds=${1:-100}
-NSRUN_BENCH_DEPS=1 scripts/install-deps.sh >/dev/null
-nsrun=$PWD/build/bin/nsrun
-work=$(mktemp -d /tmp/nsrun-bench-XXXXXX)
-trap 'rm -rf "$work"' EXIT
-"$nsrun" rootfs create "$work/rootfs" >/dev/null
+default_rounds=100
+# shellcheck source=bench/prelude.sh
+source "$(dirname "$0")/prelude.sh"
 python3 - "$work" <<'PY'
 import json, sys
 work = sys.argv[1]

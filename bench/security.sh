@@ -12,14 +12,9 @@
 #                  podman gives crun (/usr/share/containers/seccomp.json, converted to OCI)
 #   crun-nosec     that bundle without capabilities, noNewPrivileges, paths or seccomp
 # The security stage's cost is nsrun - nsrun-nosec; crun's is crun - crun-nosec.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-rounds=${1:-100}
-NSRUN_BENCH_DEPS=1 scripts/install-deps.sh >/dev/null
-nsrun=$PWD/build/bin/nsrun
-work=$(mktemp -d /tmp/nsrun-bench-XXXXXX)
-trap 'rm -rf "$work"' EXIT
-"$nsrun" rootfs create "$work/rootfs"
+default_rounds=100
+# shellcheck source=bench/prelude.sh
+source "$(dirname "$0")/prelude.sh"
 
 # The default pipeline, less its security stage.
 python3 - "$PWD/core/pipeline.json" "$work/nosec-pipeline.json" <<'PY'

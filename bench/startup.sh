@@ -4,14 +4,9 @@
 # Everything runs inside one private mount namespace in which /sys/fs/cgroup/unified is unmounted:
 # crun 1.8.1 refuses this machine's hybrid cgroup layout otherwise. The mount namespace is
 # private, so the host keeps its mounts.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-rounds=${1:-200}
-NSRUN_BENCH_DEPS=1 scripts/install-deps.sh >/dev/null
-nsrun=$PWD/build/bin/nsrun
-work=$(mktemp -d /tmp/nsrun-bench-XXXXXX)
-trap 'rm -rf "$work"' EXIT
-"$nsrun" rootfs create "$work/rootfs"
+default_rounds=200
+# shellcheck source=bench/prelude.sh
+source "$(dirname "$0")/prelude.sh"
 
 # The pipeline the goal names: namespaces + storage + exec (no network stage), and crun/runc
 # bundles with the same namespaces (pid, mount, uts, ipc) and a network namespace variant.
