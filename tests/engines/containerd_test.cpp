@@ -505,10 +505,6 @@ TEST_F(Containerd, ContainerIsInItsCgroupAndOwnNetworkNamespace) {
 // "a *:* rwm"). (This machine's kernel lets a mknod'ed /dev/net/tun open even under runc's
 // allowlist, so the cgroup's list is checked, not an open.)
 TEST_F(Containerd, DeviceAllowlistIsApplied) {
-  // A known defect, kept visible as a skip until it is fixed: the cgroups stage claims
-  // linux.resources but does not apply its devices list (the container stays in the devices
-  // cgroup "/", "a *:* rwm"). Issue 10 (devices) owns the fix; remove this line with it.
-  GTEST_SKIP() << "KNOWN DEFECT: linux.resources.devices is not applied yet (issue 10)";
   if (!fs::exists("/sys/fs/cgroup/devices/devices.list"))
     GTEST_SKIP() << "no cgroup v1 devices hierarchy at /sys/fs/cgroup/devices";
   auto id = task_id("devices");

@@ -66,6 +66,76 @@ TEST(SpecJson, WrongTypesNameTheField) {
   EXPECT_EQ(error(R"([1])"), "config.json: the document must be a JSON object");
 }
 
+// --- Devices ---
+
+TEST(SpecJson, DevicesRoundTripFaithfully) {
+  auto doc = parse_json_document(R"({
+    "process": {"args": ["x"]}, "root": {"path": "/r"},
+    "linux": {
+      "resources": {"devices": [{"allow": false, "access": "rwm"},
+                                {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rw"},
+                                {"allow": true, "type": "c", "major": 136, "access": "rwm"},
+                                {"allow": false, "type": "a", "major": -1, "minor": -1}]},
+      "devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229,
+                   "fileMode": 438, "uid": 0, "gid": 0},
+                  {"path": "/dev/fifo", "type": "p", "x-vendor": "kept"}]}})",
+                                 "config.json");
+  ContainerSpec spec = spec_from_json(doc, "");
+  ASSERT_EQ(spec.resources.devices.size(), 4u);
+  const auto& deny_all = spec.resources.devices[0];
+  EXPECT_FALSE(deny_all.allow);
+  EXPECT_EQ(deny_all.type, "a");
+  EXPECT_FALSE(deny_all.major);
+  EXPECT_FALSE(deny_all.minor);
+  EXPECT_EQ(deny_all.access, "rwm");
+  EXPECT_EQ(spec.resources.devices[1].type, "c");
+  EXPECT_EQ(spec.resources.devices[1].minor, 3);
+  EXPECT_FALSE(spec.resources.devices[2].minor);
+  EXPECT_EQ(spec.resources.devices[3].major, -1);
+  EXPECT_EQ(spec.resources.devices[3].access, "");
+  ASSERT_EQ(spec.devices.size(), 2u);
+  EXPECT_EQ(spec.devices[0].path, "/dev/fuse");
+  EXPECT_EQ(spec.devices[0].major, 10);
+  EXPECT_EQ(spec.devices[0].file_mode, 438);
+  EXPECT_EQ(spec.devices[0].uid, 0);
+  EXPECT_FALSE(spec.devices[1].major);
+  EXPECT_FALSE(spec.devices[1].file_mode);
+  // Written back unchanged: the same document, unmodelled keys of an entry included.
+  auto written = spec_to_json(spec, doc.as_object());
+  EXPECT_EQ(written.at("linux").at("devices"), doc.at("linux").at("devices"));
+  EXPECT_EQ(written.at("linux").at("resources").at("devices"),
+            doc.at("linux").at("resources").at("devices"));
+  // And a spec built in memory survives the trip.
+  ContainerSpec again = spec_from_json(spec_to_json(spec), "");
+  ASSERT_EQ(again.resources.devices.size(), 4u);
+  EXPECT_EQ(again.resources.devices[1].access, "rw");
+  EXPECT_EQ(again.devices[0].gid, 0);
+  // No devices: no keys written.
+  ContainerSpec none;
+  auto empty = spec_to_json(none);
+  EXPECT_FALSE(empty.at("linux").as_object().contains("devices"));
+  EXPECT_FALSE(empty.at("linux").at("resources").as_object().contains("devices"));
+}
+
+TEST(SpecJson, MalformedDevicesNameTheField) {
+  auto error = [](const char* text) {
+    try {
+      spec_from_json(parse_json_document(text, "config.json"), "");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error(R"({"linux": {"resources": {"devices": [{"allow": true}, {"access": "r"}]}}})"),
+            "config.json: linux.resources.devices[1].allow is required (true or false)");
+  EXPECT_EQ(error(R"({"linux": {"resources": {"devices": [{"allow": true, "major": "1"}]}}})"),
+            "config.json: linux.resources.devices[0].major must be an integer");
+  EXPECT_EQ(error(R"({"linux": {"devices": [{"path": "/dev/x"}]}})"),
+            "config.json: linux.devices[0] needs path and type");
+  EXPECT_EQ(error(R"({"linux": {"devices": [7]}})"),
+            "config.json: linux.devices[0] must be an object");
+}
+
 TEST(SpecJson, MalformedJsonSaysLineAndColumn) {
   try {
     parse_json_document("{\n  \"a\": 1,\n  \"b\" 2\n}", "bundle config.json");

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "nsrun/cgroups/devices.hpp"
 #include "nsrun/cgroups/flags.hpp"
 #include "nsrun/cgroups/limits.hpp"
 #include "nsrun/config.hpp"
@@ -33,6 +34,13 @@ void CgroupsStage::validate(Context& ctx) {
                        "\" is not a driver (use auto, v1, v2 or hybrid)");
   }
 
+  // `nsrun run FLAGS CMD` gets runc's device allowlist unless something gave one; a bundle's
+  // spec is applied as written (an engine's list wins). prepare records it in the spec, where a
+  // later stage (storage's --device) may add to it before create_runtime applies it.
+  bool default_devices =
+      ctx.spec_source == SpecSource::flags && effective_.resources.devices.empty();
+  if (default_devices) effective_.resources.devices = default_device_rules();
+  devices_unavailable_ = false;
   const ResourcesSpec& resources = effective_.resources;
   validate_resources(resources);
   std::string why;
@@ -50,6 +58,22 @@ void CgroupsStage::validate(Context& ctx) {
     return;
   }
   check_cpusets(*host_, resources);
+  Needs without_devices = needs_of(resources);
+  without_devices.devices = false;
+  if (default_devices && !without_devices.any() && !track) {
+    // The defaults are hardening, not something asked for: a host whose cgroup filesystem is
+    // out of sight (e.g. under `ip netns exec`, which remounts /sys) runs without them, as it
+    // runs without any cgroup, rather than failing every plain `nsrun run`.
+    try {
+      detect_layout(*host_, *driver);
+    } catch (const StageError& e) {
+      ctx.log.debug(std::string("no device allowlist: ") + e.what());
+      effective_.resources.devices.clear();
+      devices_unavailable_ = true;
+      plan_ = Plan{};
+      return;
+    }
+  }
   Layout layout = detect_layout(*host_, *driver);
   plan_ = make_plan(*host_, layout, resources, effective_.cgroups_path, ctx.container_id, track);
   check_plan(*host_, plan_);
@@ -74,7 +98,20 @@ void CgroupsStage::prepare(Context& ctx) {
 void CgroupsStage::create_runtime(Context& ctx) {
   // The container process holds its own copies of the tasks descriptors now.
   close_tasks_files(*host_, tasks_);
-  if (plan_.placements.empty()) return;
+  if (plan_.placements.empty()) {
+    if (devices_unavailable_) {
+      if (!ctx.spec.resources.devices.empty())
+        ctx.log.debug("no cgroup filesystem: linux.resources.devices (--device) is not applied");
+      return;
+    }
+    if (!ctx.spec.resources.devices.empty())
+      apply_device_rules(*host_, plan_, ctx.spec.resources.devices, ctx.log);  // says why not
+    return;
+  }
+  // The device rules are those of the final spec: stages after this one may have added to them
+  // in their prepare (--device). The container process waits, so they apply before it runs.
+  validate_device_rules(ctx.spec.resources.devices);
+  apply_device_rules(*host_, plan_, ctx.spec.resources.devices, ctx.log);
   attach_process(*host_, plan_, ctx.pid, ctx.log);
 }
 

@@ -490,6 +490,20 @@ Plan make_plan(Host& host, const Layout& layout, const ResourcesSpec& r,
     add_limits(p, Controller::memory);
   }
   if (needs.pids) add_limits(placement_for("pids", "--pids-limit"), Controller::pids);
+  if (needs.devices) {
+    // The v1 devices hierarchy where one is mounted (a hybrid host's device programs on its
+    // cgroup2 mount would apply as well, but the v1 list is what tools there read); else the
+    // cgroup2 cgroup, whose device program needs no controller.
+    if (const CgroupMount* devices = layout.v1_hierarchy("devices");
+        devices && layout.driver != Driver::v2)
+      v1_placement(*devices).holds_devices = true;
+    else if (layout.v2)
+      v2_placement().holds_devices = true;
+    else
+      throw StageError(
+          "the devices controller is not mounted, so linux.resources.devices cannot be applied "
+          "(mount the cgroup devices hierarchy, or remove the rules)");
+  }
 
   if (track) {
     if (layout.driver != Driver::v1 && layout.v2) {

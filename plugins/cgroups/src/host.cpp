@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <thread>
 
 namespace nsrun::cgroups {
@@ -84,6 +86,49 @@ int LinuxHost::kill_process(pid_t pid, int signal) {
 
 void LinuxHost::sleep_for(std::chrono::microseconds duration) {
   std::this_thread::sleep_for(duration);
+}
+
+int LinuxHost::attach_device_program(const std::string& dir, const std::vector<bpf_insn>& program,
+                                     std::string& verifier_log) {
+  // No libbpf: two bpf(2) calls are all it takes.
+  static const char license[] = "Apache";
+  char log_buffer[4096] = {};
+  bpf_attr load;
+  std::memset(&load, 0, sizeof load);
+  load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+  load.insns = reinterpret_cast<std::uintptr_t>(program.data());
+  load.insn_cnt = static_cast<std::uint32_t>(program.size());
+  load.license = reinterpret_cast<std::uintptr_t>(license);
+  load.log_buf = reinterpret_cast<std::uintptr_t>(log_buffer);
+  load.log_size = sizeof log_buffer;
+  load.log_level = 1;
+  int program_fd = static_cast<int>(::syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof load));
+  if (program_fd < 0) {
+    int error = errno;
+    verifier_log = log_buffer;
+    while (!verifier_log.empty() && verifier_log.back() == '\n') verifier_log.pop_back();
+    if (auto last = verifier_log.rfind('\n'); last != std::string::npos)
+      verifier_log = verifier_log.substr(last + 1);  // the verifier's verdict is its last line
+    return error;
+  }
+  int dir_fd = ::open(real(dir).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) {
+    int error = errno;
+    ::close(program_fd);
+    return error;
+  }
+  bpf_attr attach;
+  std::memset(&attach, 0, sizeof attach);
+  attach.target_fd = static_cast<std::uint32_t>(dir_fd);
+  attach.attach_bpf_fd = static_cast<std::uint32_t>(program_fd);
+  attach.attach_type = BPF_CGROUP_DEVICE;
+  attach.attach_flags = BPF_F_ALLOW_MULTI;
+  int result = static_cast<int>(::syscall(SYS_bpf, BPF_PROG_ATTACH, &attach, sizeof attach));
+  int error = result < 0 ? errno : 0;
+  // The attachment holds the program: both descriptors can go.
+  ::close(dir_fd);
+  ::close(program_fd);
+  return error;
 }
 
 }  // namespace nsrun::cgroups

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdio>
 
+#include "nsrun/cgroups/devices.hpp"
 #include "nsrun/stage.hpp"
 
 namespace nsrun::cgroups {
@@ -77,6 +78,7 @@ Needs needs_of(const ResourcesSpec& r) {
   n.cpu = (r.cpu_quota && *r.cpu_quota != -1) || r.cpu_period || r.cpu_shares;
   n.cpuset = !r.cpuset_cpus.empty() || !r.cpuset_mems.empty();
   n.pids = r.pids_limit && *r.pids_limit != -1;
+  n.devices = !r.devices.empty();
   return n;
 }
 
@@ -110,6 +112,7 @@ void validate_resources(const ResourcesSpec& r) {
     bad("cpu.cpus", "\"" + r.cpuset_cpus + "\" is not a CPU list such as 0-3,5: " + why);
   if (!r.cpuset_mems.empty() && !parse_cpu_list(r.cpuset_mems, &why))
     bad("cpu.mems", "\"" + r.cpuset_mems + "\" is not a node list such as 0-1: " + why);
+  validate_device_rules(r.devices);
 }
 
 bool valid_cgroups_path(std::string_view path, std::string* why) {

@@ -8,10 +8,13 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -20,6 +23,7 @@
 
 #include "e2e.hpp"
 #include "nsrun/cgroups/cgroups_stage.hpp"
+#include "nsrun/cgroups/devices.hpp"
 #include "nsrun/cgroups/host.hpp"
 #include "nsrun/cgroups/layout.hpp"
 #include "nsrun/testing.hpp"
@@ -554,6 +558,110 @@ TEST_F(CgroupsE2E, UpdateRewritesTheLimitsOfTheRunningContainersCgroups) {
   if (!cpu.empty()) {
     EXPECT_FALSE(fs::exists(cpu));
   }
+}
+
+// --- Devices (linux.resources.devices) -------------------------------------------------------
+
+bool host_has_v1_devices() {
+  return host_layout().v1_hierarchy("devices") != nullptr;
+}
+
+TEST_F(CgroupsE2E, RunGetsTheDefaultDeviceAllowlist) {
+  if (!host_has_v1_devices()) GTEST_SKIP() << "needs a cgroup v1 devices hierarchy";
+  auto r = nsrun_run(
+      {"--name", name_, "--network", "none", "cat", "/sys/fs/cgroup/devices/devices.list"},
+      state_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("a *:* rwm"), std::string::npos) << r.out;
+  for (const char* line : {"c *:* m\n", "b *:* m\n", "c 1:3 rwm\n", "c 1:5 rwm\n", "c 1:9 rwm\n",
+                           "c 136:* rwm\n", "c 5:2 rwm\n"})
+    EXPECT_NE(r.out.find(line), std::string::npos) << line << " missing from:\n" << r.out;
+}
+
+TEST_F(CgroupsE2E, AMknodedDiskCannotBeOpenedWhileDevZeroCan) {
+  // /dev is the one tmpfs without nodev: there the devices cgroup is what refuses the open.
+  auto r = nsrun_run({"--name", name_, "--network", "none", "sh", "-c",
+                      "head -c1 /dev/zero | wc -c; mknod /dev/sda-e2e b 8 0 && echo MADE;"
+                      "head -c1 /dev/sda-e2e > /dev/null && echo OPENED"},
+                     state_.path());
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_EQ(r.out, "1\nMADE\n") << r.err;
+  EXPECT_NE(r.err.find("Operation not permitted"), std::string::npos) << r.err;
+}
+
+TEST_F(CgroupsE2E, DeviceFlagPassesAHostNodeIn) {
+  auto r = nsrun_run({"--name", name_, "--network", "none", "--device", "/dev/zero:/dev/myzero",
+                      "sh", "-c", "head -c3 /dev/myzero | wc -c; ls -l /dev/myzero"},
+                     state_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, 2), "3\n") << r.out;
+  EXPECT_NE(r.out.find("1,   5"), std::string::npos) << r.out;
+  // A read-only grant of a device outside the defaults: opening it to read works, to write does
+  // not (an unbound loop device: opening it does nothing).
+  if (!host_has_v1_devices() || !fs::exists("/dev/loop0")) return;
+  auto ro = nsrun_run({"--name", name_, "--network", "none", "--device", "/dev/loop0:/dev/ro:r",
+                       "sh", "-c", ": < /dev/ro && echo READ; : >> /dev/ro && echo WRITE"},
+                      state_.path());
+  EXPECT_EQ(ro.out, "READ\n") << ro.err;
+  EXPECT_NE(ro.err.find("Operation not permitted"), std::string::npos) << ro.err;
+}
+
+TEST_F(CgroupsE2E, BadDeviceFlagIsOneLineExit125AndNothingLeft) {
+  TempDir dir("nsrun-device-e2e-");
+  std::string regular = dir.path() + "/file";
+  std::ofstream(regular) << "x";
+  for (const std::string& value :
+       {std::string("/dev/nonexistent-e2e"), regular, std::string("/dev/null:/dev/n:rwx"),
+        std::string("dev/null"), std::string("/dev/null:/a/../b")}) {
+    auto r =
+        nsrun_run({"--name", name_, "--network", "none", "--device", value, "true"}, state_.path());
+    EXPECT_EQ(r.exit_code, 125) << value << ": " << r.err;
+    EXPECT_EQ(lines_of(r.err).size(), 1u) << value << ": " << r.err;
+    EXPECT_NE(r.err.find("--device"), std::string::npos) << value << ": " << r.err;
+    EXPECT_EQ(leftovers(name_), std::vector<std::string>{}) << value;
+    EXPECT_TRUE(fs::is_empty(state_.path())) << value;
+  }
+}
+
+// The v2 device program on this host's real cgroup2 hierarchy (hybrid hosts have one at
+// /sys/fs/cgroup/unified): a child cgroup beneath the test's own, a forked child moved into it,
+// the program attached; the child may open /dev/null but not /dev/zero. Only the child cgroup
+// is written, and it is removed.
+TEST_F(CgroupsE2E, DeviceProgramOnTheRealCgroup2Hierarchy) {
+  auto layout = host_layout();
+  if (!layout.v2) GTEST_SKIP() << "no cgroup2 hierarchy";
+  std::string own = layout.own_path(*layout.v2);
+  std::string dir = layout.v2->mount_point + (own == "/" ? "" : own) + "/nsrun-" + name_;
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0) << dir << ": " << std::strerror(errno);
+  int go[2];
+  ASSERT_EQ(::pipe(go), 0);
+  pid_t child = ::fork();
+  if (child == 0) {
+    char c;
+    ::close(go[1]);
+    if (::read(go[0], &c, 1) != 1) ::_exit(10);
+    int null_fd = ::open("/dev/null", O_RDONLY);
+    int zero_fd = ::open("/dev/zero", O_RDONLY);
+    ::_exit((null_fd >= 0 ? 0 : 1) | (zero_fd < 0 && errno == EPERM ? 0 : 2));
+  }
+  ::close(go[0]);
+  nsrun::cgroups::LinuxHost host;
+  std::string verifier_log;
+  int moved = host.write_file(dir + "/cgroup.procs", std::to_string(child));
+  int attached = host.attach_device_program(
+      dir,
+      nsrun::cgroups::device_program(
+          {{false, "a", std::nullopt, std::nullopt, "rwm"}, {true, "c", 1, 3, "rwm"}}),
+      verifier_log);
+  [[maybe_unused]] auto n = ::write(go[1], "g", 1);
+  ::close(go[1]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  EXPECT_EQ(::rmdir(dir.c_str()), 0) << dir << ": " << std::strerror(errno);
+  ASSERT_EQ(moved, 0) << std::strerror(moved);
+  ASSERT_EQ(attached, 0) << std::strerror(attached) << " " << verifier_log;
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: /dev/null refused, 2: /dev/zero not refused";
 }
 
 }  // namespace

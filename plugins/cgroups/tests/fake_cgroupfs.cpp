@@ -121,6 +121,26 @@ void FakeCgroupFs::make_v2_host(FakeCgroupFs& fs, const std::string& own,
   fs.made_dirs.clear();
 }
 
+void FakeCgroupFs::add_v1_devices(FakeCgroupFs& fs) {
+  fs.put("/proc/self/mountinfo",
+         fs.get("/proc/self/mountinfo") +
+             "35 30 0:32 / /sys/fs/cgroup/devices rw,relatime - cgroup cgroup rw,devices\n");
+  fs.put("/proc/self/cgroup", "5:devices:/\n" + fs.get("/proc/self/cgroup"));
+  fs.add_v1_hierarchy(
+      "/sys/fs/cgroup/devices",
+      {{"devices.allow", ""}, {"devices.deny", ""}, {"devices.list", "a *:* rwm\n"}});
+  fs.writes.clear();
+  fs.made_dirs.clear();
+}
+
+int FakeCgroupFs::attach_device_program(const std::string& dir,
+                                        const std::vector<bpf_insn>& program, std::string&) {
+  if (attach_error) return attach_error;
+  if (!is_dir(dir)) return ENOENT;
+  device_programs.emplace_back(dir, program);
+  return 0;
+}
+
 void FakeCgroupFs::make_v1_host(FakeCgroupFs& fs, bool hybrid,
                                 const std::string& unified_controllers) {
   std::string mountinfo =

@@ -40,6 +40,9 @@ class FakeCgroupFs : public LinuxHost {
   static void make_v1_host(FakeCgroupFs& fs, bool hybrid = false,
                            const std::string& unified_controllers = "");
 
+  /// Adds a v1 devices hierarchy (nsrun in "/") to a host made by make_v1_host.
+  static void add_v1_devices(FakeCgroupFs& fs);
+
   void put(const std::string& path, const std::string& content);  ///< creates parent dirs
   std::string get(const std::string& path) const;                 ///< "<missing>" when absent
   bool exists(const std::string& path) const;
@@ -69,6 +72,11 @@ class FakeCgroupFs : public LinuxHost {
   int open_for_write(const std::string& path) override;
   int write_fd(int fd, std::string_view value) override;
   void close_fd(int fd) override;
+  /// Records the program instead of loading it; `attach_error` makes it fail.
+  int attach_device_program(const std::string& dir, const std::vector<bpf_insn>& program,
+                            std::string& verifier_log) override;
+  std::vector<std::pair<std::string, std::vector<bpf_insn>>> device_programs;
+  int attach_error = 0;
   pid_t self_pid = 4242;
   std::map<int, std::string> open_files;
 

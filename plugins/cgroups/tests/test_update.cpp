@@ -36,6 +36,10 @@ class SharedHost final : public Host {
   void close_fd(int fd) override { h_.close_fd(fd); }
   int kill_process(pid_t pid, int signal) override { return h_.kill_process(pid, signal); }
   void sleep_for(std::chrono::microseconds d) override { h_.sleep_for(d); }
+  int attach_device_program(const std::string& dir, const std::vector<bpf_insn>& program,
+                            std::string& verifier_log) override {
+    return h_.attach_device_program(dir, program, verifier_log);
+  }
 
  private:
   Host& h_;

@@ -344,6 +344,7 @@ void enter_rootfs(const MountPlan& plan, HostFs& fs, Logger& log,
   mount_sys(m, plan.sys, plan.bind_host_sys);
   mount_tmp(m, plan.tmp);
   for (const PlannedMount& mount : plan.mounts) mount_planned(m, mount);
+  create_device_nodes(plan.devices, plan.rootfs, fs, log);  // with the umask at 0: exact modes
   umask.restore();
 
   if (plan.readonly_root) make_root_read_only(m, plan.rootfs);

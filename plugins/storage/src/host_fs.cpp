@@ -74,6 +74,10 @@ Errno RealHostFs::mknod(const std::string& path, mode_t mode, dev_t device) {
   return result(::mknod(path.c_str(), mode, device));
 }
 
+Errno RealHostFs::lchown(const std::string& path, uid_t uid, gid_t gid) {
+  return result(::lchown(path.c_str(), uid, gid));
+}
+
 Errno RealHostFs::symlink(const std::string& target, const std::string& link_path) {
   return result(::symlink(target.c_str(), link_path.c_str()));
 }

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "nsrun/config.hpp"
+#include "nsrun/storage/devices.hpp"
 #include "nsrun/storage/enter_rootfs.hpp"
 #include "nsrun/storage/etc_files.hpp"
 #include "nsrun/storage/validation.hpp"
@@ -29,7 +30,27 @@ StorageStage::StorageStage(std::unique_ptr<HostFs> fs, std::string host_resolv_c
 
 void StorageStage::validate(Context& ctx) {
   ConfigReader(ctx.config, config_name).finish();  // no keys yet
+  flag_devices_.clear();
+  if (const auto* given = ctx.flag("device"); given && given->is_array())
+    for (const auto& value : given->as_array())
+      if (value.is_string()) {
+        DeviceFlag flag = parse_device_flag(std::string(value.as_string()));
+        auto [device, rule] = device_from_flag(flag);
+        flag_devices_.push_back({flag.host_path, std::move(device), std::move(rule)});
+      }
   validate_storage(ctx.spec);
+  validate_devices(ctx.spec.devices);
+}
+
+std::vector<PlannedDevice> StorageStage::planned_devices(const ContainerSpec& spec) const {
+  std::vector<PlannedDevice> out;
+  for (const auto& device : spec.devices) {
+    std::string source = device.path;  // a bundle's node: the host's at the same path, as runc
+    for (const auto& given : flag_devices_)
+      if (given.device.path == device.path) source = given.host_path;
+    out.push_back({device, source});
+  }
+  return out;
 }
 
 // Writes <state dir>/etc/{hostname,hosts,resolv.conf} and returns what to bind-mount where.
@@ -83,6 +104,12 @@ void StorageStage::apply_network_outputs(Context& ctx) {
 
 void StorageStage::prepare(Context& ctx) {
   plan_.reset();
+  // --device: the node, and its allow rule after the rules already there (the cgroups stage's
+  // defaults for `nsrun run`); the cgroups stage applies the final list in create_runtime.
+  for (const auto& given : flag_devices_) {
+    ctx.spec.devices.push_back(given.device);
+    ctx.spec.resources.devices.push_back(given.rule);
+  }
   const std::string rootfs = validate_rootfs(ctx.spec.root);  // the canonical path
   std::vector<GeneratedFile> generated = write_etc_files(ctx, rootfs);
   plan_ = plan_mounts(ctx.spec, rootfs, generated, ctx.log);
@@ -106,6 +133,7 @@ void StorageStage::create_container(Context& ctx) {
                          std::string(file.at("source").as_string())},
                         *fs_);
     }
+  plan_->devices = planned_devices(ctx.spec);
   enter_rootfs(*plan_, *fs_, ctx.log, caller_mount_namespace_);
 }
 

@@ -190,5 +190,28 @@ TEST_F(EngineBundleTest, RunWithFlagsGetsTheReadOnlyCgroupfsToo) {
   EXPECT_EQ(r.out, "33\n");
 }
 
+// linux.devices: the node is made at its path with its mode, and the engine's allowlist (which
+// allows c 1:3) lets it be used.
+TEST_F(EngineBundleTest, LinuxDevicesNodeIsCreatedAndUsable) {
+  config_["linux"].as_object()["devices"] = json::array{json::object{
+      {"path", "/dev/sub/mynull"}, {"type", "c"}, {"major", 1}, {"minor", 3}, {"fileMode", 0600}}};
+  auto r = run_script("ls -l /dev/sub/mynull; echo x > /dev/sub/mynull && echo WROTE",
+                      {"--network", "none"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("crw-------", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("1,   3"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("WROTE\n"), std::string::npos) << r.out;
+}
+
+TEST_F(EngineBundleTest, BadLinuxDevicesEntryIsOneLineExit125) {
+  config_["linux"].as_object()["devices"] =
+      json::array{json::object{{"path", "/dev/x"}, {"type", "x"}, {"major", 1}, {"minor", 3}}};
+  auto r = run_script("true", {"--network", "none"});
+  EXPECT_EQ(r.exit_code, 125) << r.err;
+  EXPECT_EQ(r.err,
+            "nsrun: storage: config.json: linux.devices[0].type: \"x\" is not a device type (use "
+            "c, b, u or p)\n");
+}
+
 }  // namespace
 }  // namespace nsrun::test

@@ -129,13 +129,17 @@ Errno FakeHostFs::mkdir(const std::string& path, mode_t mode) {
 }
 
 Errno FakeHostFs::mknod(const std::string& path, mode_t mode, dev_t device) {
-  std::string kind = S_ISCHR(mode) ? "c" : "?";
+  std::string kind = S_ISCHR(mode) ? "c" : S_ISBLK(mode) ? "b" : S_ISFIFO(mode) ? "p" : "?";
   return record("mknod " + path + " " + kind + " " + octal(mode & 07777) + " " +
                 std::to_string(major(device)) + ":" + std::to_string(minor(device)));
 }
 
 Errno FakeHostFs::symlink(const std::string& target, const std::string& link_path) {
   return record("symlink " + target + " " + link_path);
+}
+
+Errno FakeHostFs::lchown(const std::string& path, uid_t uid, gid_t gid) {
+  return record("lchown " + path + " " + std::to_string(uid) + ":" + std::to_string(gid));
 }
 
 Errno FakeHostFs::create_file(const std::string& path, mode_t mode) {

@@ -46,6 +46,7 @@ class FakeHostFs final : public HostFs {
   Errno mknod(const std::string& path, mode_t mode, dev_t device) override;
   Errno symlink(const std::string& target, const std::string& link_path) override;
   Errno create_file(const std::string& path, mode_t mode) override;
+  Errno lchown(const std::string& path, uid_t uid, gid_t gid) override;
   Errno write_file(const std::string& path, std::string_view content, mode_t mode) override;
   mode_t umask(mode_t mask) override;
   bool in_host_mount_namespace() override { return host_mount_namespace; }

@@ -98,6 +98,32 @@ struct NamespaceSpec {
   std::string path;
 };
 
+// --- Devices (linux.resources.devices, linux.devices) -----------------------------------------
+
+/// One entry of `linux.resources.devices`: a rule of the container's device allowlist (the v1
+/// devices cgroup, or the v2 eBPF device program). Rules apply in order; for each access a
+/// process asks for, the last rule that matches the device and names that access decides.
+struct DeviceRuleSpec {
+  bool allow = false;
+  std::string type = "a";             ///< "a" (all), "c" (char) or "b" (block)
+  std::optional<std::int64_t> major;  ///< unset (or -1): any major
+  std::optional<std::int64_t> minor;  ///< unset (or -1): any minor
+  std::string access;                 ///< a subset of "rwm"; empty means "rwm"
+};
+
+/// One entry of `linux.devices`: a device node created in the container.
+struct DeviceSpec {
+  std::string path;  ///< absolute path inside the container, e.g. "/dev/fuse"
+  std::string type;  ///< "c" (char), "b" (block), "u" (unbuffered char), "p" (FIFO)
+  std::optional<std::int64_t> major;  ///< required for c, b and u
+  std::optional<std::int64_t> minor;
+  std::optional<std::int64_t> file_mode;  ///< permission bits; unset: 0666
+  std::optional<std::int64_t> uid;        ///< unset: 0
+  std::optional<std::int64_t> gid;        ///< unset: 0
+};
+
+// ----------------------------------------------------------------------------------------------
+
 /// `linux.resources`: limits applied by the cgroups stage. Unset fields mean "no limit".
 struct ResourcesSpec {
   std::optional<std::int64_t> memory_limit;  ///< bytes
@@ -108,6 +134,9 @@ struct ResourcesSpec {
   std::optional<std::int64_t> pids_limit;  ///< -1 means unlimited
   std::string cpuset_cpus;
   std::string cpuset_mems;
+  /// `linux.resources.devices`: the device allowlist, in order. Empty: the cgroups stage leaves
+  /// the devices cgroup as inherited (its defaults for `nsrun run`: see docs/cgroups.md).
+  std::vector<DeviceRuleSpec> devices;
 };
 
 /// The container as described by an OCI config.json.
@@ -128,6 +157,10 @@ struct ContainerSpec {
   std::vector<std::string> readonly_paths;
   /// `linux.sysctl`: "net.ipv4.ip_forward" -> "1".
   std::map<std::string, std::string> sysctl;
+
+  // --- Devices ---
+  /// `linux.devices`: device nodes the storage stage creates in the container.
+  std::vector<DeviceSpec> devices;
 
   /// True when `linux.namespaces` asks for a namespace of this type.
   bool has_namespace(const std::string& type) const {

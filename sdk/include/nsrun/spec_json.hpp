@@ -171,6 +171,55 @@ inline void read_mounts(const array& mounts, std::vector<MountSpec>& out) {
   }
 }
 
+// --- Devices (linux.resources.devices, linux.devices) -----------------------------------------
+
+// The object at list[i], or SpecError naming "<path>[i]".
+inline const object& entry_object(const array& list, std::size_t i, const std::string& path) {
+  if (!list[i].is_object()) throw SpecError("config.json: " + path + " must be an object");
+  return list[i].as_object();
+}
+
+inline void read_device_rules(const Field& resources, std::vector<DeviceRuleSpec>& out) {
+  const array* rules = resources.list("devices");
+  if (!rules) return;
+  for (std::size_t i = 0; i < rules->size(); ++i) {
+    std::string path = "linux.resources.devices[" + std::to_string(i) + "]";
+    Field d(entry_object(*rules, i, path), path);
+    DeviceRuleSpec rule;
+    auto allow = d.boolean("allow");
+    if (!allow) throw SpecError("config.json: " + path + ".allow is required (true or false)");
+    rule.allow = *allow;
+    if (auto type = d.string("type")) rule.type = *type;
+    rule.major = d.integer("major");
+    rule.minor = d.integer("minor");
+    rule.access = d.string("access").value_or("");
+    out.push_back(std::move(rule));
+  }
+}
+
+inline void read_devices(const Field& linux_section, std::vector<DeviceSpec>& out) {
+  const array* devices = linux_section.list("devices");
+  if (!devices) return;
+  for (std::size_t i = 0; i < devices->size(); ++i) {
+    std::string path = "linux.devices[" + std::to_string(i) + "]";
+    Field d(entry_object(*devices, i, path), path);
+    DeviceSpec device;
+    auto device_path = d.string("path");
+    auto type = d.string("type");
+    if (!device_path || !type) throw SpecError("config.json: " + path + " needs path and type");
+    device.path = *device_path;
+    device.type = *type;
+    device.major = d.integer("major");
+    device.minor = d.integer("minor");
+    device.file_mode = d.integer("fileMode");
+    device.uid = d.integer("uid");
+    device.gid = d.integer("gid");
+    out.push_back(std::move(device));
+  }
+}
+
+// ----------------------------------------------------------------------------------------------
+
 inline void read_resources(const object& resources, ResourcesSpec& out) {
   Field f(resources, "linux.resources");
   if (const object* memory = f.child("memory")) {
@@ -188,6 +237,7 @@ inline void read_resources(const object& resources, ResourcesSpec& out) {
   }
   if (const object* pids = f.child("pids"))
     out.pids_limit = Field(*pids, "linux.resources.pids").integer("limit");
+  read_device_rules(f, out.devices);
 }
 
 // Sets parent[key] to `v`, or removes the key when `keep` is false.
@@ -208,6 +258,60 @@ inline object& child_object(object& parent, std::string_view key) {
 inline array string_array(const std::vector<std::string>& items) {
   return array(items.begin(), items.end());
 }
+
+// --- Devices: writing ---
+
+// The entries of parent[key] as written before (matched by position, so that an entry's
+// unmodelled keys stay with it), or an empty array.
+inline array previous_entries(const object& parent, std::string_view key) {
+  if (auto* v = parent.if_contains(key); v && v->is_array()) return v->as_array();
+  return {};
+}
+
+inline object previous_entry(const array& previous, std::size_t i) {
+  return i < previous.size() && previous[i].is_object() ? previous[i].as_object() : object{};
+}
+
+// Writes linux.resources.devices; the list is left out when empty and absent before, and a
+// default (type "a", access "") is written only where the entry had the key, so that an
+// unchanged spec gives back an unchanged document.
+inline void write_device_rules(const std::vector<DeviceRuleSpec>& rules, object& resources) {
+  array previous = previous_entries(resources, "devices");
+  array out;
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    const auto& r = rules[i];
+    object entry = previous_entry(previous, i);
+    entry["allow"] = r.allow;
+    set_or_erase(entry, "type", value(r.type), r.type != "a" || entry.contains("type"));
+    set_or_erase(entry, "major", r.major.value_or(0), r.major.has_value());
+    set_or_erase(entry, "minor", r.minor.value_or(0), r.minor.has_value());
+    set_or_erase(entry, "access", value(r.access), !r.access.empty() || entry.contains("access"));
+    out.push_back(std::move(entry));
+  }
+  bool keep = !out.empty() || resources.contains("devices");
+  set_or_erase(resources, "devices", std::move(out), keep);
+}
+
+inline void write_devices(const std::vector<DeviceSpec>& devices, object& linux_section) {
+  array previous = previous_entries(linux_section, "devices");
+  array out;
+  for (std::size_t i = 0; i < devices.size(); ++i) {
+    const auto& d = devices[i];
+    object entry = previous_entry(previous, i);
+    entry["path"] = d.path;
+    entry["type"] = d.type;
+    set_or_erase(entry, "major", d.major.value_or(0), d.major.has_value());
+    set_or_erase(entry, "minor", d.minor.value_or(0), d.minor.has_value());
+    set_or_erase(entry, "fileMode", d.file_mode.value_or(0), d.file_mode.has_value());
+    set_or_erase(entry, "uid", d.uid.value_or(0), d.uid.has_value());
+    set_or_erase(entry, "gid", d.gid.value_or(0), d.gid.has_value());
+    out.push_back(std::move(entry));
+  }
+  bool keep = !out.empty() || linux_section.contains("devices");
+  set_or_erase(linux_section, "devices", std::move(out), keep);
+}
+
+// ----------------------------------------------------------------------------------------------
 
 // Writes the process fields the security stage implements; a field the spec leaves unset is
 // removed, and an empty list is written only where the document already had the key (so that an
@@ -309,6 +413,8 @@ inline ContainerSpec spec_from_json(const boost::json::value& config,
         spec.sysctl[std::string(kv.key())] = std::string(kv.value().as_string());
       }
     }
+    // --- Devices ---
+    detail::read_devices(l, spec.devices);
   }
   return spec;
 }
@@ -389,6 +495,9 @@ inline boost::json::object spec_to_json(const ContainerSpec& spec, boost::json::
     set_or_erase(pids, "limit", r.pids_limit.value_or(0), r.pids_limit.has_value());
     if (pids.empty()) resources.erase("pids");
   }
+  // --- Devices ---
+  write_device_rules(r.devices, resources);
+  write_devices(spec.devices, linux_section);
   return base;
 }
 

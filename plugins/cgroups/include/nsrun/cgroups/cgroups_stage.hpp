@@ -4,7 +4,9 @@
 //                   the host's layout and, on v2, that the controllers can be delegated.
 //                   Reads only; nothing is created when anything is wrong.
 //   prepare         journals, then creates the cgroups and writes the limits.
-//   create_runtime  moves the waiting container process into its cgroup2 cgroups (cgroup.procs).
+//   create_runtime  applies linux.resources.devices from the final spec (v1 devices.allow/deny,
+//                   or the v2 eBPF device program; devices.hpp), then moves the waiting container
+//                   process into its cgroup2 cgroups (cgroup.procs).
 //   create_container inside the container process, before any workload code: it moves itself
 //                   into its v1 cgroups through `tasks` files opened in prepare (much cheaper
 //                   for the kernel than moving another process; see join_cgroups).
@@ -16,6 +18,9 @@
 //   update          (nsrun update) checks the merged linux.resources as validate does and
 //                   writes it into the container's existing cgroups (from the journal); a limit
 //                   for a controller the container has no cgroup for fails (none is created).
+//
+// For `nsrun run FLAGS CMD` (SpecSource::flags) validate gives linux.resources.devices runc's
+// defaults when the spec has none, and prepare records them; a bundle's list is applied as is.
 //
 // Config keys: "driver" (auto|v1|v2|hybrid, overridden per container by the annotation
 // nsrun.cgroups.driver that --cgroup-driver sets) and "alwaysCreate" (create a cgroup even when
@@ -82,6 +87,8 @@ class CgroupsStage final : public IStage {
   ContainerSpec effective_;
   Plan plan_;
   std::vector<TasksFile> tasks_;  ///< v1 tasks files, opened in prepare for create_container
+  /// The host shows no cgroup filesystem, so the default device rules were dropped (validate).
+  bool devices_unavailable_ = false;
 };
 
 }  // namespace nsrun::cgroups

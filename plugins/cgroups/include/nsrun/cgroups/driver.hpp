@@ -10,6 +10,7 @@
 //   cpu.shares      cpu.shares (cpu)                          cpu.weight (converted)
 //   cpu.cpus/mems   cpuset.cpus, cpuset.mems (cpuset)         cpuset.cpus, cpuset.mems
 //   pids.limit      pids.max (pids)                           pids.max
+//   devices         devices.deny, devices.allow (devices)     an eBPF device program
 //
 // Only hierarchies with a limit to apply are joined, plus, when `track` is set (the container
 // has no pid namespace of its own, or the config asks for a cgroup always), one hierarchy that
@@ -51,6 +52,9 @@ struct Placement {
   std::vector<std::string> controllers;  ///< v2: to enable in the parent's subtree_control
   bool v1_cpuset = false;     ///< v1 cpuset hierarchy: new cgroups need cpus and mems copied
   bool holds_memory = false;  ///< the memory limit (and its OOM counter) lives here
+  /// linux.resources.devices applies here (v1 devices hierarchy, or the v2 device program);
+  /// written in create_runtime, once every stage's prepare is done (devices.hpp).
+  bool holds_devices = false;
   std::vector<CgroupWrite> writes;
 
   std::string dir() const { return path == "/" ? mount_point : mount_point + path; }

@@ -7,11 +7,13 @@
 // whole stage against a temporary directory laid out like /proc and /sys/fs/cgroup.
 #pragma once
 
+#include <linux/bpf.h>
 #include <sys/types.h>
 
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace nsrun::cgroups {
 
@@ -35,6 +37,12 @@ class Host {
   /// kill(2): 0 or an errno value.
   virtual int kill_process(pid_t pid, int signal) = 0;
   virtual void sleep_for(std::chrono::microseconds duration) = 0;
+  /// Loads `program` as a BPF_PROG_TYPE_CGROUP_DEVICE program (bpf(2) BPF_PROG_LOAD) and
+  /// attaches it to the cgroup2 directory `dir` (BPF_PROG_ATTACH, BPF_CGROUP_DEVICE,
+  /// BPF_F_ALLOW_MULTI). The program stays attached until the cgroup is removed. 0 or an errno
+  /// value; `verifier_log` holds the verifier's complaint when loading failed.
+  virtual int attach_device_program(const std::string& dir, const std::vector<bpf_insn>& program,
+                                    std::string& verifier_log) = 0;
 };
 
 /// The real host, optionally beneath `root` (every path is `root + path`).
@@ -51,6 +59,8 @@ class LinuxHost : public Host {
   void close_fd(int fd) override;
   int kill_process(pid_t pid, int signal) override;
   void sleep_for(std::chrono::microseconds duration) override;
+  int attach_device_program(const std::string& dir, const std::vector<bpf_insn>& program,
+                            std::string& verifier_log) override;
 
  protected:
   std::string real(const std::string& path) const { return root_ + path; }

@@ -42,7 +42,8 @@ struct Needs {
   bool cpu = false;
   bool cpuset = false;
   bool pids = false;
-  bool any() const { return memory || cpu || cpuset || pids; }
+  bool devices = false;  ///< linux.resources.devices (devices.hpp)
+  bool any() const { return memory || cpu || cpuset || pids || devices; }
 };
 Needs needs_of(const ResourcesSpec& resources);
 

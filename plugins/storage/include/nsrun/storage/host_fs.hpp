@@ -48,6 +48,8 @@ class HostFs {
   virtual Errno mkdir(const std::string& path, mode_t mode) = 0;
   /// mknod(2); the mode is subject to the umask.
   virtual Errno mknod(const std::string& path, mode_t mode, dev_t device) = 0;
+  /// lchown(2).
+  virtual Errno lchown(const std::string& path, uid_t uid, gid_t gid) = 0;
   /// symlink(2): creates `link_path` pointing at `target`.
   virtual Errno symlink(const std::string& target, const std::string& link_path) = 0;
   /// Creates an empty file (O_CREAT|O_EXCL, never following a symlink) to serve as a mountpoint.
@@ -83,6 +85,7 @@ class RealHostFs final : public HostFs {
   Errno chdir(const std::string& path) override;
   Errno mkdir(const std::string& path, mode_t mode) override;
   Errno mknod(const std::string& path, mode_t mode, dev_t device) override;
+  Errno lchown(const std::string& path, uid_t uid, gid_t gid) override;
   Errno symlink(const std::string& target, const std::string& link_path) override;
   Errno create_file(const std::string& path, mode_t mode) override;
   Errno write_file(const std::string& path, std::string_view content, mode_t mode) override;

@@ -9,6 +9,7 @@
 
 #include "nsrun/spec.hpp"
 #include "nsrun/stage.hpp"
+#include "nsrun/storage/devices.hpp"
 #include "nsrun/storage/host_fs.hpp"
 #include "nsrun/storage/secure_join.hpp"
 
@@ -63,6 +64,9 @@ struct MountPlan {
   /// network namespace cannot mount sysfs (it shows the network namespace of its mounter). Set
   /// in create_container, once every stage's prepare has said which namespaces there are.
   bool bind_host_sys = false;
+  /// linux.devices, created after the mounts (devices.hpp). Set in create_container from the
+  /// final spec.
+  std::vector<PlannedDevice> devices;
 };
 
 /// Where the stage gives the container its cgroups when the spec mounts nothing there.

@@ -1,7 +1,9 @@
 // nsrun.storage: the storage stage. It gives the container its root filesystem: pivot_root into
 // spec.root.path with /proc, /dev, /sys and /tmp mounted, spec.mounts applied with every
 // destination resolved inside the rootfs, and generated /etc/hostname, /etc/hosts and
-// /etc/resolv.conf bind-mounted from the state dir.
+// /etc/resolv.conf bind-mounted from the state dir. It creates the device nodes of
+// linux.devices and those --device passes in (devices.hpp); the cgroups stage applies the
+// allowlist (linux.resources.devices) that --device adds to.
 #pragma once
 
 #include <memory>
@@ -29,7 +31,11 @@ class StorageStage : public IStage {
       {"network.resolv_conf", NSRUN_NEED_OPTIONAL | NSRUN_NEED_AFTER_PREPARE},
       // The cgroupfs at /sys/fs/cgroup shows the cgroup the process is in when it is mounted.
       {"cgroups.membership", NSRUN_NEED_OPTIONAL}};
-  static constexpr const char* claims[] = {"root", "mounts"};
+  static constexpr const char* claims[] = {"root", "mounts", "linux.devices"};
+  static constexpr nsrun_flag flags[] = {
+      {"device", nullptr, NSRUN_FLAG_STRINGS, "HOST[:CONTAINER][:PERMS]",
+       "Give the container a host device, e.g. /dev/fuse or /dev/sdb:/dev/xvdb:r (PERMS: rwm)"},
+  };
 
   /// The stage as the plugin loader creates it: real host calls, the host's /etc/resolv.conf.
   StorageStage();
@@ -52,6 +58,14 @@ class StorageStage : public IStage {
   std::string host_resolv_conf_;
   std::optional<MountPlan> plan_;
   std::string caller_mount_namespace_;  ///< refused in create_container (enter_rootfs)
+  /// --device, checked in validate and added to the spec in prepare (devices.hpp).
+  struct FlagDevice {
+    std::string host_path;
+    DeviceSpec device;
+    DeviceRuleSpec rule;
+  };
+  std::vector<FlagDevice> flag_devices_;
+  std::vector<PlannedDevice> planned_devices(const ContainerSpec& spec) const;
 };
 
 }  // namespace nsrun::storage
