@@ -131,4 +131,14 @@ int LinuxHost::set_no_new_privileges() {
   return result(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
 }
 
+int LinuxHost::load_seccomp(const SeccompPlan& plan) {
+  try {
+    SeccompFilter filter(plan);
+    return filter.load();
+  } catch (const std::exception&) {
+    // validate built the same plan's filter: only memory can fail here.
+    return ENOMEM;
+  }
+}
+
 }  // namespace nsrun::security

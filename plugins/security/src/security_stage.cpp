@@ -101,6 +101,12 @@ void switch_user(const UserPlan& user, Host& host) {
   if (user.umask) host.set_umask(*user.umask);
 }
 
+void load_seccomp(const SeccompPlan& seccomp, Host& host) {
+  if (int error = host.load_seccomp(seccomp))
+    throw StageError("linux.seccomp: cannot load the filter: " + why(error) +
+                     (error == EACCES ? " (without noNewPrivileges it needs CAP_SYS_ADMIN)" : ""));
+}
+
 }  // namespace
 
 void apply_plan(const Plan& plan, Host& host, Logger& log) {
@@ -117,6 +123,10 @@ void apply_process_plan(const Plan& plan, Host& host) {
             host.write_file("/proc/self/oom_score_adj", std::to_string(*plan.oom_score_adj)))
       throw StageError("process.oomScoreAdj: cannot set it to " +
                        std::to_string(*plan.oom_score_adj) + ": " + why(error));
+
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the capabilities go (as
+  // runc does). The filter then also governs the calls below, which a profile must allow.
+  if (plan.seccomp && !plan.no_new_privileges) load_seccomp(*plan.seccomp, host);
 
   const CapabilityPlan* caps = plan.capabilities ? &*plan.capabilities : nullptr;
   if (caps) {
@@ -152,6 +162,9 @@ void apply_process_plan(const Plan& plan, Host& host) {
   if (plan.no_new_privileges)
     if (int error = host.set_no_new_privileges())
       throw StageError("process.noNewPrivileges: cannot set no_new_privs: " + why(error));
+  // With no_new_privs, the filter comes last, so that it need allow nothing but execve and what
+  // the stages after this one do.
+  if (plan.seccomp && plan.no_new_privileges) load_seccomp(*plan.seccomp, host);
 }
 
 namespace {
@@ -159,6 +172,7 @@ namespace {
 void warn_unknown_to_kernel(const Plan& plan, Logger& log) {
   for (const auto& unknown : plan.unknown_to_kernel)
     log.warn("security: " + unknown + " is unknown to this kernel; ignored");
+  if (plan.seccomp) log_seccomp_plan(*plan.seccomp, log);
 }
 
 }  // namespace
@@ -180,6 +194,8 @@ void SecurityStage::exec_prepare(Context& ctx) {
   // applied when the container started, and they hold in its mount namespace, which the new
   // process joins.
   exec_plan_ = make_process_plan(ctx.spec.process, host_->last_capability());
+  // The container's filter, which the new process must not escape by joining.
+  exec_plan_->seccomp = seccomp_plan(ctx.spec);
   warn_unknown_to_kernel(*exec_plan_, ctx.log);
 }
 
@@ -187,8 +203,9 @@ void SecurityStage::exec_container(Context& ctx) {
   // exec_container runs in the process forked after exec_prepare, which planned on this object.
   // Should a core ever call it on a fresh object, the plan is made again from the same spec (no
   // phase but prepare changes it) rather than leaving the process unconfined.
-  const Plan plan =
+  Plan plan =
       exec_plan_ ? *exec_plan_ : make_process_plan(ctx.spec.process, host_->last_capability());
+  if (!exec_plan_) plan.seccomp = seccomp_plan(ctx.spec);
   apply_process_plan(plan, *host_);
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,12 +59,18 @@ class FakeHost final : public Host {
     return record("ambient-raise " + std::to_string(capability));
   }
   int set_no_new_privileges() override { return record("no-new-privs"); }
+  int load_seccomp(const SeccompPlan& plan) override {
+    loaded_seccomp = plan;
+    return record("seccomp " + seccomp_action_name(plan.default_action) + " " +
+                  std::to_string(plan.rules.size()) + " rules");
+  }
 
   int last_cap = 40;
   std::map<std::string, PathKind> kinds;
   /// A call whose line starts with a key fails with the errno value.
   std::map<std::string, int> failures;
   std::vector<std::string> calls;
+  std::optional<SeccompPlan> loaded_seccomp;
 
  private:
   int record(const std::string& line) {

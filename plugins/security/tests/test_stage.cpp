@@ -285,5 +285,89 @@ TEST_F(SecurityStageTest, ExecPrepareRefusesABadProcessBeforeAnythingIsDone) {
   EXPECT_TRUE(host->calls.empty());
 }
 
+// ---- linux.seccomp ----
+
+SeccompSpec mkdir_refused() {
+  SeccompSpec spec;
+  spec.default_action = "SCMP_ACT_ALLOW";
+  spec.syscalls = {{{"mkdir", "mkdirat"}, "SCMP_ACT_ERRNO", EPERM, {}}};
+  return spec;
+}
+
+TEST_F(SecurityStageTest, WithNoNewPrivilegesTheFilterIsLoadedLast) {
+  set_every_field();
+  h.spec.seccomp = mkdir_refused();
+  auto expected = every_process_call();
+  expected.insert(expected.begin(),
+                  {"write /proc/sys/net/ipv4/ip_forward 1", "bind /dev/null /proc/kcore",
+                   "tmpfs-ro /proc/acpi", "rbind /proc/sys /proc/sys", "readonly /proc/sys"});
+  expected.push_back("seccomp SCMP_ACT_ALLOW 2 rules");
+  EXPECT_EQ(run(), expected);
+  ASSERT_TRUE(host->loaded_seccomp);
+  EXPECT_EQ(host->loaded_seccomp->rules[0].name, "mkdir");
+  EXPECT_EQ(host->loaded_seccomp->rules[1].action, SCMP_ACT_ERRNO(EPERM));
+  EXPECT_TRUE(
+      h.log.contains("seccomp: default action SCMP_ACT_ALLOW, 0 architectures "
+                     "besides this one's, 2 rules"));
+}
+
+TEST_F(SecurityStageTest, WithoutNoNewPrivilegesTheFilterIsLoadedWhileCapSysAdminIsThere) {
+  set_every_field();
+  h.spec.process.no_new_privileges = false;
+  h.spec.seccomp = mkdir_refused();
+  auto calls = run();
+  // After the mounts and limits (which it would refuse), before the first capability goes.
+  auto seccomp = std::find(calls.begin(), calls.end(), "seccomp SCMP_ACT_ALLOW 2 rules");
+  ASSERT_NE(seccomp, calls.end());
+  EXPECT_EQ(*(seccomp - 1), "write /proc/self/oom_score_adj 500");
+  EXPECT_EQ(*(seccomp + 1), "drop-bound 1");
+  EXPECT_EQ(std::count(calls.begin(), calls.end(), "no-new-privs"), 0);
+  EXPECT_EQ(calls.back(), "ambient-raise 10");
+}
+
+TEST_F(SecurityStageTest, ExecLoadsTheContainersFilter) {
+  h.spec.seccomp = mkdir_refused();
+  EXPECT_EQ(run_exec(), (std::vector<std::string>{"seccomp SCMP_ACT_ALLOW 2 rules"}));
+  h.spec.process.no_new_privileges = true;
+  host->calls.clear();
+  EXPECT_EQ(run_exec(),
+            (std::vector<std::string>{"no-new-privs", "seccomp SCMP_ACT_ALLOW 2 rules"}));
+  // A fresh object plans again from the spec, filter included.
+  auto fake = std::make_unique<test::FakeHost>();
+  host = fake.get();
+  stage = std::make_unique<SecurityStage>(std::move(fake));
+  h.run(*stage, Phase::exec_container);
+  EXPECT_EQ(host->calls,
+            (std::vector<std::string>{"no-new-privs", "seccomp SCMP_ACT_ALLOW 2 rules"}));
+}
+
+TEST_F(SecurityStageTest, AnInvalidFilterIsRefusedInValidate) {
+  h.spec.seccomp = mkdir_refused();
+  h.spec.seccomp->syscalls[0].action = "SCMP_ACT_FOO";
+  try {
+    h.run(*stage, Phase::validate);
+    ADD_FAILURE() << "an unknown action was accepted";
+  } catch (const StageError& e) {
+    EXPECT_STREQ(e.what(),
+                 "linux.seccomp.syscalls[0].action: unknown action \"SCMP_ACT_FOO\" (use "
+                 "SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_KILL, SCMP_ACT_KILL_PROCESS, "
+                 "SCMP_ACT_KILL_THREAD, SCMP_ACT_TRAP, SCMP_ACT_TRACE or SCMP_ACT_LOG)");
+  }
+  EXPECT_THROW(h.run(*stage, Phase::exec_prepare), StageError);
+  EXPECT_TRUE(host->calls.empty());
+}
+
+TEST_F(SecurityStageTest, AFilterTheKernelRefusesNamesIt) {
+  h.spec.seccomp = mkdir_refused();
+  h.spec.process.no_new_privileges = true;
+  host->failures = {{"seccomp", EINVAL}};
+  EXPECT_EQ(start_error(), "linux.seccomp: cannot load the filter: Invalid argument");
+  host->failures = {{"seccomp", EACCES}};
+  h.spec.process.no_new_privileges = false;
+  EXPECT_EQ(start_error(),
+            "linux.seccomp: cannot load the filter: Permission denied (without noNewPrivileges it "
+            "needs CAP_SYS_ADMIN)");
+}
+
 }  // namespace
 }  // namespace nsrun::security

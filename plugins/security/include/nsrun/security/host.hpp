@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "nsrun/security/seccomp.hpp"
+
 namespace nsrun::security {
 
 enum class PathKind { missing, file, directory };
@@ -49,6 +51,9 @@ class Host {
   virtual int reset_ambient() = 0;
   virtual int raise_ambient(int capability) = 0;
   virtual int set_no_new_privileges() = 0;
+  /// Builds the filter of `plan` and loads it into the calling thread (libseccomp; the build
+  /// allocates, which is fine in the container process).
+  virtual int load_seccomp(const SeccompPlan& plan) = 0;
 };
 
 class LinuxHost final : public Host {
@@ -70,6 +75,7 @@ class LinuxHost final : public Host {
   int reset_ambient() override;
   int raise_ambient(int capability) override;
   int set_no_new_privileges() override;
+  int load_seccomp(const SeccompPlan& plan) override;
 };
 
 }  // namespace nsrun::security

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "nsrun/security/seccomp.hpp"
 #include "nsrun/spec.hpp"
 
 namespace nsrun::security {
@@ -49,6 +50,9 @@ struct Plan {
   std::optional<CapabilityPlan> capabilities;
   std::optional<UserPlan> user;
   bool no_new_privileges = false;
+  /// linux.seccomp. A container-level field that `nsrun exec` applies too: a process that joins
+  /// the container gets the container's filter.
+  std::optional<SeccompPlan> seccomp;
   /// Capabilities libcap knows but the running kernel does not, left out as runc does
   /// ("process.capabilities.bounding: CAP_X"), for a warning.
   std::vector<std::string> unknown_to_kernel;
@@ -69,6 +73,9 @@ std::optional<int> rlimit_resource(const std::string& type);
 /// The container-level fields (linux.sysctl, maskedPaths, readonlyPaths) are checked first, then
 /// the process-level ones as make_process_plan checks them.
 Plan make_plan(const ContainerSpec& spec, int last_capability);
+
+/// linux.seccomp of `spec`, checked and resolved (make_seccomp_plan), or nullopt without one.
+std::optional<SeccompPlan> seccomp_plan(const ContainerSpec& spec);
 
 /// The process-level part of make_plan alone: process.rlimits, oomScoreAdj, capabilities, user
 /// and noNewPrivileges, with the same checks and the same messages. What `nsrun exec` confines a

@@ -51,7 +51,8 @@ class SecurityStage final : public IStage {
  public:
   static constexpr const char* claims[] = {
       "process.capabilities", "process.noNewPrivileges", "process.rlimits",     "process.user",
-      "process.oomScoreAdj",  "linux.maskedPaths",       "linux.readonlyPaths", "linux.sysctl"};
+      "process.oomScoreAdj",  "linux.maskedPaths",       "linux.readonlyPaths", "linux.sysctl",
+      "linux.seccomp"};
   // The paths are the container's: with a storage stage, its root switch comes first.
   static constexpr nsrun_contract needs[] = {{"storage.root", NSRUN_NEED_OPTIONAL}};
 
