@@ -16,9 +16,13 @@ int print_features(const GlobalOptions& global) {
   auto registry = global.load_plugins(installation, pipeline);
   auto stages = core::bind_pipeline(pipeline, registry);
   std::string claims, plugins;
+  bool seccomp = false;  // the runtime spec's "seccomp.enabled": some stage applies linux.seccomp
   for (const auto& stage : stages) {
     plugins += (plugins.empty() ? "" : ",") + stage.plugin();
-    for (const auto& claim : stage.claims()) claims += (claims.empty() ? "" : ",") + claim;
+    for (const auto& claim : stage.claims()) {
+      claims += (claims.empty() ? "" : ",") + claim;
+      seccomp = seccomp || claim == "linux.seccomp";
+    }
   }
   boost::json::array hooks;  // the core runs them, whatever the pipeline (hooks.hpp)
   for (core::HookKind kind : core::all_hook_kinds) hooks.emplace_back(core::hook_kind_name(kind));
@@ -29,7 +33,7 @@ int print_features(const GlobalOptions& global) {
       {"linux",
        {{"namespaces", {"cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"}},
         {"cgroup", {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}}},
-        {"seccomp", {{"enabled", false}}},
+        {"seccomp", {{"enabled", seccomp}}},
         {"apparmor", {{"enabled", false}}},
         {"selinux", {{"enabled", false}}}}},
       {"annotations",

@@ -33,7 +33,7 @@ class RunTest : public ::testing::Test {
     // but must hold no lease once they are gone.
     std::vector<std::string> left;
     for (const auto& entry : fs::directory_iterator(state_->path()))
-      if (entry.path().filename() != "_ipam") left.push_back(entry.path().filename());
+      if (entry.path().filename().string().front() != '_') left.push_back(entry.path().filename());
     std::string leases = state_->path() + "/_ipam/leases";
     if (fs::exists(leases))
       for (const auto& lease : fs::directory_iterator(leases))
@@ -421,12 +421,13 @@ TEST_F(RunTest, ABundleFieldNoStageImplementsIsRefused) {
   std::ofstream(bundle.path() + "/config.json")
       << R"({"process": {"args": ["true"]}, "root": {"path": ")" << busybox_rootfs()
       << R"("}, "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}],
-                 "seccomp": {"defaultAction": "SCMP_ACT_ERRNO"}}})";
+                 "personality": {"domain": "LINUX32"}}})";
   auto r = test::run({nsrun_binary(), "--root", state_->path(), "run", "--bundle", bundle.path()});
   EXPECT_EQ(r.exit_code, 125);
-  EXPECT_EQ(r.err,
-            "nsrun: config.json: linux.seccomp is set but no stage in the pipeline implements it "
-            "(add a stage that does, or remove the field)\n");
+  EXPECT_EQ(
+      r.err,
+      "nsrun: config.json: linux.personality is set but no stage in the pipeline implements it "
+      "(add a stage that does, or remove the field)\n");
 }
 
 TEST_F(RunTest, NotRootIsAClearError) {

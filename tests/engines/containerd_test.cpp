@@ -344,7 +344,8 @@ class Containerd : public ::testing::Test {
     std::string root = daemon_->runc_root() + "/default";
     if (fs::exists(root))
       for (const auto& entry : fs::directory_iterator(root))
-        if (entry.path().filename() != "_ipam") state_left.push_back(entry.path().string());
+        if (entry.path().filename().string().front() != '_')
+          state_left.push_back(entry.path().string());
     EXPECT_TRUE(state_left.empty()) << "nsrun state left: " << state_left.front();
 
     // Mounts: nothing of the suite's dirs nor of the rootfs may stay mounted here.

@@ -89,11 +89,11 @@ std::vector<std::string> delete_every_container(const std::string& state_root) {
   namespace fs = std::filesystem;
   for (const auto& entry : fs::directory_iterator(state_root)) {
     auto name = entry.path().filename().string();
-    if (name != "_ipam") run({nsrun_binary(), "--root", state_root, "delete", "--force", name});
+    if (name.front() != '_') run({nsrun_binary(), "--root", state_root, "delete", "--force", name});
   }
   std::vector<std::string> left;
   for (const auto& entry : fs::directory_iterator(state_root))
-    if (entry.path().filename() != "_ipam") left.push_back(entry.path().filename());
+    if (entry.path().filename().string().front() != '_') left.push_back(entry.path().filename());
   return left;
 }
 

@@ -38,8 +38,8 @@ std::string nsrun_binary();
 std::string busybox_rootfs();
 
 /// Force-deletes every container under `state_root` (`nsrun --root R delete --force`), as a
-/// test's TearDown does whatever the test left; returns the names still there (the IPAM
-/// directory aside).
+/// test's TearDown does whatever the test left; returns the names still there (nsrun's own
+/// stores, whose names start with '_': _ipam, _seccomp, aside).
 std::vector<std::string> delete_every_container(const std::string& state_root);
 
 /// A private state root for one test, removed (with a check that it is empty) by the guard.

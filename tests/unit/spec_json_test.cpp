@@ -148,5 +148,84 @@ TEST(SpecJson, MalformedJsonSaysLineAndColumn) {
   }
 }
 
+TEST(SpecJson, SeccompRoundTripsAndKeepsWhatItDoesNotModel) {
+  auto doc = parse_json_document(R"({
+    "process": {"args": ["x"]},
+    "linux": {"seccomp": {
+      "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
+      "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+      "flags": ["SECCOMP_FILTER_FLAG_LOG"],
+      "listenerMetadata": "kept",
+      "syscalls": [
+        {"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
+        {"names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": 97,
+         "args": [{"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}]},
+        {"names": ["ioctl"], "action": "SCMP_ACT_ERRNO",
+         "args": [{"index": 1, "value": 18446744073709551615, "valueTwo": 21522,
+                   "op": "SCMP_CMP_MASKED_EQ"}]}]}}
+  })",
+                                 "config.json");
+  ContainerSpec spec = spec_from_json(doc, "/b");
+  ASSERT_TRUE(spec.seccomp);
+  const SeccompSpec& s = *spec.seccomp;
+  EXPECT_EQ(s.default_action, "SCMP_ACT_ERRNO");
+  EXPECT_EQ(s.default_errno_ret, 38u);
+  EXPECT_EQ(s.architectures, (std::vector<std::string>{"SCMP_ARCH_X86_64", "SCMP_ARCH_X86"}));
+  EXPECT_EQ(s.flags, (std::vector<std::string>{"SECCOMP_FILTER_FLAG_LOG"}));
+  ASSERT_EQ(s.syscalls.size(), 3u);
+  EXPECT_EQ(s.syscalls[0].names, (std::vector<std::string>{"read", "write"}));
+  EXPECT_FALSE(s.syscalls[0].errno_ret);
+  EXPECT_EQ(s.syscalls[1].errno_ret, 97u);
+  EXPECT_EQ(s.syscalls[1].args, (std::vector<SeccompArgSpec>{{0, 2, 0, "SCMP_CMP_EQ"}}));
+  EXPECT_EQ(s.syscalls[2].args,
+            (std::vector<SeccompArgSpec>{{1, UINT64_MAX, 0x5412, "SCMP_CMP_MASKED_EQ"}}));
+
+  auto written = spec_to_json(spec, doc.as_object());
+  EXPECT_EQ(spec_from_json(written, "/b").seccomp, spec.seccomp);
+  EXPECT_EQ(written.at("linux").at("seccomp").at("listenerMetadata"), "kept");
+  EXPECT_EQ(spec_from_json(spec_to_json(spec), "/b").seccomp, spec.seccomp) << "without a base";
+
+  spec.seccomp.reset();
+  EXPECT_FALSE(spec_to_json(spec, doc.as_object()).at("linux").as_object().contains("seccomp"));
+  EXPECT_FALSE(
+      spec_from_json(parse_json_document(R"({"linux": {"seccomp": null}})", "c"), "/b").seccomp);
+}
+
+TEST(SpecJson, SeccompWrongTypesNameTheField) {
+  auto error = [](const char* text) {
+    try {
+      spec_from_json(parse_json_document(text, "config.json"), "/b");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error(R"({"linux": {"seccomp": {"syscalls": []}}})"),
+            "config.json: linux.seccomp.defaultAction is required");
+  EXPECT_EQ(error(R"({"linux": {"seccomp": {"defaultAction": 1}}})"),
+            "config.json: linux.seccomp.defaultAction must be a string");
+  EXPECT_EQ(error(R"({"linux": {"seccomp": {"defaultAction": "A", "defaultErrnoRet": -1}}})"),
+            "config.json: linux.seccomp.defaultErrnoRet must be an integer from 0 to 4294967295");
+  EXPECT_EQ(error(R"({"linux": {"seccomp": {"defaultAction": "A", "architectures": "x"}}})"),
+            "config.json: linux.seccomp.architectures must be an array of strings");
+  EXPECT_EQ(error(R"({"linux": {"seccomp": {"defaultAction": "A", "syscalls": [1]}}})"),
+            "config.json: linux.seccomp.syscalls[0] must be an object");
+  EXPECT_EQ(error(R"({"linux": {"seccomp": {"defaultAction": "A",
+                                            "syscalls": [{"names": ["x"]}]}}})"),
+            "config.json: linux.seccomp.syscalls[0] needs names and action");
+  EXPECT_EQ(error(R"({"linux": {"seccomp": {"defaultAction": "A", "syscalls": [
+                      {"names": ["x"], "action": "B", "errnoRet": "1"}]}}})"),
+            "config.json: linux.seccomp.syscalls[0].errnoRet must be an integer from 0 to "
+            "4294967295");
+  EXPECT_EQ(error(R"({"linux": {"seccomp": {"defaultAction": "A", "syscalls": [
+                      {"names": ["x"], "action": "B", "args": [{"index": 0, "op": "C"}]}]}}})"),
+            "config.json: linux.seccomp.syscalls[0].args[0] needs index, value and op");
+  EXPECT_EQ(error(R"({"linux": {"seccomp": {"defaultAction": "A", "syscalls": [
+                      {"names": ["x"], "action": "B",
+                       "args": [{"index": 0, "value": -1, "op": "C"}]}]}}})"),
+            "config.json: linux.seccomp.syscalls[0].args[0].value must be an integer from 0 to "
+            "18446744073709551615");
+}
+
 }  // namespace
 }  // namespace nsrun::core

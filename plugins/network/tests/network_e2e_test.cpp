@@ -264,7 +264,8 @@ class NetworkE2E : public ::testing::Test {
     std::vector<std::string> out;
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(root(), ec))
-      if (entry.path().filename() != "_ipam") out.push_back(entry.path().filename().string());
+      if (entry.path().filename().string().front() != '_')
+        out.push_back(entry.path().filename().string());
     return out;
   }
 

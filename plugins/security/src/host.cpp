@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/keyctl.h>
+#include <linux/seccomp.h>
 #include <sys/capability.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -147,6 +148,23 @@ int LinuxHost::join_session_keyring(const std::string& name) {
   // It returns the keyring's serial number, a positive number, on success.
   long serial = ::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.c_str());
   return serial < 0 ? errno : 0;
+}
+
+int LinuxHost::load_seccomp_program(const CompiledSeccomp& compiled) {
+  sock_fprog program{static_cast<unsigned short>(compiled.program.size()),
+                     const_cast<sock_filter*>(compiled.program.data())};
+  long rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, compiled.flags, &program);
+  return rc < 0 ? errno : 0;
+}
+
+int LinuxHost::load_seccomp(const SeccompPlan& plan) {
+  try {
+    SeccompFilter filter(plan);
+    return filter.load();
+  } catch (const std::exception&) {
+    // validate built the same plan's filter: only memory can fail here.
+    return ENOMEM;
+  }
 }
 
 }  // namespace nsrun::security

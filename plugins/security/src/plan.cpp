@@ -223,7 +223,7 @@ std::optional<int> rlimit_resource(const std::string& type) {
   return std::nullopt;
 }
 
-Plan make_plan(const ContainerSpec& spec, int last_capability) {
+Plan make_plan(const ContainerSpec& spec, int last_capability, bool plan_seccomp) {
   // The container-level fields are checked before the process-level ones, so a spec with a fault
   // in both names the same field it always did.
   auto sysctls = sysctl_plan(spec);
@@ -233,6 +233,16 @@ Plan make_plan(const ContainerSpec& spec, int last_capability) {
   plan.sysctls = std::move(sysctls);
   plan.masked_paths = std::move(masked_paths);
   plan.readonly_paths = std::move(readonly_paths);
+  if (plan_seccomp) plan.seccomp = seccomp_plan(spec);
+  return plan;
+}
+
+std::optional<SeccompPlan> seccomp_plan(const ContainerSpec& spec) {
+  if (!spec.seccomp) return std::nullopt;
+  SeccompPlan plan = make_seccomp_plan(*spec.seccomp);
+  // Built once here, without loading it, so that what libseccomp refuses is reported before
+  // anything runs.
+  SeccompFilter check(plan);
   return plan;
 }
 

@@ -106,6 +106,14 @@ void switch_user(const UserPlan& user, Host& host) {
   if (user.umask) host.set_umask(*user.umask);
 }
 
+void load_seccomp(const Plan& plan, Host& host) {
+  int error = plan.compiled_seccomp ? host.load_seccomp_program(*plan.compiled_seccomp)
+                                    : host.load_seccomp(*plan.seccomp);
+  if (error)
+    throw StageError("linux.seccomp: cannot load the filter: " + why(error) +
+                     (error == EACCES ? " (without noNewPrivileges it needs CAP_SYS_ADMIN)" : ""));
+}
+
 }  // namespace
 
 void apply_plan(const Plan& plan, Host& host, Logger& log) {
@@ -122,6 +130,11 @@ void apply_process_plan(const Plan& plan, Host& host) {
             host.write_file("/proc/self/oom_score_adj", std::to_string(*plan.oom_score_adj)))
       throw StageError("process.oomScoreAdj: cannot set it to " +
                        std::to_string(*plan.oom_score_adj) + ": " + why(error));
+
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the capabilities go (as
+  // runc does). The filter then also governs the calls below, which a profile must allow.
+  const bool seccomp = plan.seccomp || plan.compiled_seccomp;
+  if (seccomp && !plan.no_new_privileges) load_seccomp(plan, host);
 
   const CapabilityPlan* caps = plan.capabilities ? &*plan.capabilities : nullptr;
   if (caps) {
@@ -157,6 +170,9 @@ void apply_process_plan(const Plan& plan, Host& host) {
   if (plan.no_new_privileges)
     if (int error = host.set_no_new_privileges())
       throw StageError("process.noNewPrivileges: cannot set no_new_privs: " + why(error));
+  // With no_new_privs, the filter comes last, so that it need allow nothing but execve and what
+  // the stages after this one do.
+  if (seccomp && plan.no_new_privileges) load_seccomp(plan, host);
 }
 
 namespace {
@@ -164,6 +180,49 @@ namespace {
 void warn_unknown_to_kernel(const Plan& plan, Logger& log) {
   for (const auto& unknown : plan.unknown_to_kernel)
     log.warn("security: " + unknown + " is unknown to this kernel; ignored");
+  if (plan.seccomp) log_seccomp_plan(*plan.seccomp, log);
+}
+
+}  // namespace
+
+namespace {
+
+std::vector<int> grantable_capabilities(Host& host) {
+  std::vector<int> grantable;
+  for (int cap = 0; cap <= host.last_capability(); ++cap)
+    if (host.holds_capability(cap)) grantable.push_back(cap);
+  return grantable;
+}
+
+// The filter `nsrun run` gives: --security-opt seccomp=FILE, none with seccomp=unconfined or
+// --privileged, else the default profile. FILE's includes/excludes are read against the
+// container's bounding set.
+std::optional<SeccompSpec> run_seccomp(const RunOptions& options, Host& host) {
+  if (options.seccomp == "unconfined") return std::nullopt;
+  if (!options.seccomp.empty())
+    return load_seccomp_profile_file(options.seccomp,
+                                     run_capabilities(options, grantable_capabilities(host)));
+  if (options.privileged) return std::nullopt;
+  return default_seccomp_profile();
+}
+
+// `nsrun run`'s default profile is named in the spec, not written out: its 466 rules would make
+// every later phase of every stage parse a spec ten times the size (milliseconds per run). The
+// annotation says what the container runs under (nsrun state shows it), and is what `nsrun exec`
+// finds there.
+constexpr const char* seccomp_annotation = "org.nsrun.security.seccomp";
+
+// The filter a container runs under: linux.seccomp, or the default profile the annotation names.
+std::optional<SeccompSpec> container_seccomp(const ContainerSpec& spec) {
+  if (spec.seccomp) return spec.seccomp;
+  auto named = spec.annotations.find(seccomp_annotation);
+  if (named != spec.annotations.end() && named->second == "default")
+    return default_seccomp_profile();
+  return std::nullopt;
+}
+
+std::string seccomp_cache_dir(const Context& ctx) {
+  return ctx.state_root.empty() ? "" : std::string(ctx.state_root) + "/_seccomp";
 }
 
 }  // namespace
@@ -176,20 +235,35 @@ void SecurityStage::validate(Context& ctx) {
         "--privileged, --cap-add, --cap-drop, --security-opt, --user, --ulimit, --oom-score-adj, "
         "--sysctl and --no-new-keyring apply to nsrun run FLAGS CMD; a bundle's config.json "
         "decides them (edit its process and linux sections instead)");
-  warn_unknown_to_kernel(make_plan(ctx.spec, host_->last_capability()), ctx.log);
+  warn_unknown_to_kernel(make_plan(ctx.spec, host_->last_capability(), false), ctx.log);
+  // The filter is built here, once, on the host: what libseccomp refuses is said before anything
+  // exists, and the container process (a copy of this one) loads the BPF without building it.
+  run_seccomp_ =
+      ctx.spec_source == SpecSource::flags ? run_seccomp(options, *host_) : ctx.spec.seccomp;
+  compiled_seccomp_ = nullptr;
+  if (run_seccomp_) {
+    ctx.log.debug(std::string("security: seccomp profile ") +
+                  (ctx.spec_source == SpecSource::bundle ? "of the bundle"
+                   : options.seccomp.empty()             ? "default"
+                                                         : options.seccomp));
+    compiled_seccomp_ = compile_seccomp(*run_seccomp_, seccomp_cache_dir(ctx), ctx.log);
+  }
 }
 
 void SecurityStage::prepare(Context& ctx) {
   if (ctx.spec_source != SpecSource::flags) return;
   const int last = host_->last_capability();
   const RunOptions options = parse_run_options(given_flags(ctx), last);
-  std::vector<int> grantable;
-  for (int cap = 0; cap <= last; ++cap)
-    if (host_->holds_capability(cap)) grantable.push_back(cap);
-  apply_run_options(ctx.spec, options, grantable);
+  apply_run_options(ctx.spec, options, grantable_capabilities(*host_));
+  // Recorded in the spec: state's config.json says what the container runs under, and
+  // `nsrun exec` gives a joining process the same filter.
+  if (run_seccomp_ && options.seccomp.empty())
+    ctx.spec.annotations[seccomp_annotation] = "default";
+  else
+    ctx.spec.seccomp = run_seccomp_;
   // Checked again now that every stage before this one added what it adds (the network
   // namespace a --sysctl net.* key needs, say), before anything of the container exists.
-  make_plan(ctx.spec, last);
+  make_plan(ctx.spec, last, false);
 }
 
 namespace {
@@ -227,7 +301,12 @@ void log_applied(const Plan& plan, Logger& log) {
 void SecurityStage::start_container(Context& ctx) {
   // Planned again from the spec the container process has (after every stage's prepare), so
   // that what is applied is what the spec says, whatever the stage kept in memory.
-  const Plan plan = make_plan(ctx.spec, host_->last_capability());
+  // The filter validate compiled is this object's when the container process is the copy of the
+  // nsrun that ran validate (always, with nsrun's core); a fresh object builds it here.
+  Plan plan = make_plan(ctx.spec, host_->last_capability(), false);
+  plan.compiled_seccomp = compiled_seccomp_;
+  if (!compiled_seccomp_)
+    if (auto seccomp = container_seccomp(ctx.spec)) plan.seccomp = make_seccomp_plan(*seccomp);
   log_applied(plan, ctx.log);
   join_new_keyring(ctx, *host_);
   apply_plan(plan, *host_, ctx.log);
@@ -239,6 +318,9 @@ void SecurityStage::exec_prepare(Context& ctx) {
   // applied when the container started, and they hold in its mount namespace, which the new
   // process joins.
   exec_plan_ = make_process_plan(ctx.spec.process, host_->last_capability());
+  // The container's filter, which the new process must not escape by joining.
+  if (auto seccomp = container_seccomp(ctx.spec))
+    exec_plan_->compiled_seccomp = compile_seccomp(*seccomp, seccomp_cache_dir(ctx), ctx.log);
   warn_unknown_to_kernel(*exec_plan_, ctx.log);
 }
 
@@ -246,9 +328,11 @@ void SecurityStage::exec_container(Context& ctx) {
   // exec_container runs in the process forked after exec_prepare, which planned on this object.
   // Should a core ever call it on a fresh object, the plan is made again from the same spec (no
   // phase but prepare changes it) rather than leaving the process unconfined.
-  const Plan plan =
+  Plan plan =
       exec_plan_ ? *exec_plan_ : make_process_plan(ctx.spec.process, host_->last_capability());
   join_new_keyring(ctx, *host_);
+  if (!exec_plan_)
+    if (auto seccomp = container_seccomp(ctx.spec)) plan.seccomp = make_seccomp_plan(*seccomp);
   apply_process_plan(plan, *host_);
 }
 

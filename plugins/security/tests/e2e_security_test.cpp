@@ -10,6 +10,8 @@
 #include <memory>
 
 #include "e2e.hpp"
+#include "nsrun/security/seccomp.hpp"
+#include "nsrun/spec_json.hpp"
 
 namespace nsrun::test {
 namespace {
@@ -42,7 +44,7 @@ class SecurityE2E : public ::testing::Test {
     if (!state_) return;
     std::vector<std::string> left;
     for (const auto& entry : fs::directory_iterator(state_->path()))
-      if (entry.path().filename() != "_ipam") left.push_back(entry.path().filename());
+      if (entry.path().filename().string().front() != '_') left.push_back(entry.path().filename());
     EXPECT_TRUE(left.empty()) << "state left behind: " << (left.empty() ? "" : left.front());
   }
   // Runs `script` with sh in a bundle whose process gets `process_fields` and linux section
@@ -176,6 +178,95 @@ TEST_F(SecurityE2E, WithoutTheFieldsTheProcessKeepsNsrunsCapabilities) {
   while (std::getline(status, line))
     if (line.starts_with("CapBnd:")) bounding = line;
   EXPECT_EQ(r.out, bounding + "\nNoNewPrivs:\t0\n");
+}
+
+// ---- linux.seccomp ----
+
+// The linux section member for a seccomp profile, written from the model as config.json has it.
+std::string seccomp_member(const SeccompSpec& profile) {
+  ContainerSpec spec;
+  spec.seccomp = profile;
+  auto document = spec_to_json(spec);
+  return "\"seccomp\": " + boost::json::serialize(document.at("linux").at("seccomp")) + ",";
+}
+
+TEST_F(SecurityE2E, SeccompErrnoRetRefusesTheSyscallWithThatErrno) {
+  auto r =
+      run_bundle("grep Seccomp /proc/self/status; mkdir /tmp/x || echo mkdir refused; ls -d /tmp/x",
+                 R"("noNewPrivileges": true,)",
+                 R"("seccomp": {"defaultAction": "SCMP_ACT_ALLOW",
+                     "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                                   "errnoRet": 1}]},)");
+  EXPECT_EQ(r.exit_code, 1) << r.err;  // ls finds nothing
+  EXPECT_EQ(r.out, "Seccomp:\t2\nSeccomp_filters:\t1\nmkdir refused\n");
+  EXPECT_NE(r.err.find("mkdir: can't create directory '/tmp/x': Operation not permitted"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(SecurityE2E, SeccompLogAndArgumentFiltersWork) {
+  // socket(AF_INET, ...) gets EAFNOSUPPORT; AF_UNIX and the rest go through. Without
+  // noNewPrivileges the filter is loaded while nsrun still has CAP_SYS_ADMIN.
+  auto r = run_bundle(
+      "nc 127.0.0.1 1 </dev/null || echo inet refused; "
+      "nc local:/nonexistent </dev/null 2>/dev/null || echo unix tried; echo done",
+      "",
+      R"("seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_LOG"],
+                     "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+                     "syscalls": [{"names": ["getppid", "uname"], "action": "SCMP_ACT_LOG"},
+                                  {"names": ["socket"], "action": "SCMP_ACT_ERRNO",
+                                   "errnoRet": 97,
+                                   "args": [{"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}]}]},)");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "inet refused\nunix tried\ndone\n");
+  EXPECT_NE(r.err.find("Address family not supported by protocol"), std::string::npos) << r.err;
+}
+
+TEST_F(SecurityE2E, TheDefaultProfileRefusesWhatCapabilitiesAloneWouldAllow) {
+  // No process.capabilities: every capability is kept, so what fails here is the filter's doing.
+  auto r = run_bundle(
+      "grep Seccomp /proc/self/status; "
+      "mount -t tmpfs x /mnt 2>/dev/null || echo mount refused; "
+      "unshare -m true 2>/dev/null || echo unshare refused; "
+      "linux32 uname -m; ls / >/dev/null && echo ls ran",
+      "", seccomp_member(security::default_seccomp_profile()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "Seccomp:\t2\nSeccomp_filters:\t1\nmount refused\nunshare refused\ni686\nls ran\n")
+      << r.err;
+
+  r = run_bundle("mount -t tmpfs x /mnt; unshare -m true", "",
+                 seccomp_member(security::default_seccomp_profile()));
+  EXPECT_NE(r.err.find("mount: permission denied"), std::string::npos) << r.err;  // EPERM
+  EXPECT_NE(r.err.find("unshare: unshare(0x20000): Operation not permitted"), std::string::npos)
+      << r.err;
+
+  // The same without the filter: the capabilities allow both.
+  r = run_bundle("mount -t tmpfs x /mnt && unshare -m true && echo allowed", "", "");
+  EXPECT_EQ(r.out, "allowed\n") << r.err;
+}
+
+TEST_F(SecurityE2E, AnInvalidSeccompProfileIsRefusedBeforeAnythingRuns) {
+  auto r = run_bundle("echo ran", "",
+                      R"("seccomp": {"defaultAction": "SCMP_ACT_ALLOW",
+                                     "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_FOO"}]},)");
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err,
+            "nsrun: security: linux.seccomp.syscalls[0].action: unknown action \"SCMP_ACT_FOO\" "
+            "(use SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_KILL, SCMP_ACT_KILL_PROCESS, "
+            "SCMP_ACT_KILL_THREAD, SCMP_ACT_TRAP, SCMP_ACT_TRACE or SCMP_ACT_LOG)\n");
+
+  r = run_bundle("echo ran", "", R"("seccomp": {"defaultAction": "SCMP_ACT_ALLOW",
+                                                "architectures": ["x86_64"]},)");
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_NE(r.err.find("linux.seccomp.architectures[0]: unknown architecture \"x86_64\""),
+            std::string::npos)
+      << r.err;
+
+  r = run_bundle("echo ran", "", R"("seccomp": {"defaultAction": 7},)");
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err, "nsrun: config.json: linux.seccomp.defaultAction must be a string\n");
 }
 
 }  // namespace

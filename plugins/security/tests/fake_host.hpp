@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -62,12 +63,21 @@ class FakeHost final : public Host {
   }
   int set_no_new_privileges() override { return record("no-new-privs"); }
   int join_session_keyring(const std::string& name) override { return record("keyring " + name); }
+  int load_seccomp_program(const CompiledSeccomp& compiled) override {
+    return record("seccomp-bpf " + std::to_string(compiled.program.size()) + " instructions");
+  }
+  int load_seccomp(const SeccompPlan& plan) override {
+    loaded_seccomp = plan;
+    return record("seccomp " + seccomp_action_name(plan.default_action) + " " +
+                  std::to_string(plan.rules.size()) + " rules");
+  }
 
   int last_cap = 40;
   std::map<std::string, PathKind> kinds;
   /// A call whose line starts with a key fails with the errno value.
   std::map<std::string, int> failures;
   std::vector<std::string> calls;
+  std::optional<SeccompPlan> loaded_seccomp;
 
  private:
   int record(const std::string& line) {

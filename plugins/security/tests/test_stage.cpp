@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <filesystem>
 
 #include "fake_host.hpp"
 #include "nsrun/security/security_stage.hpp"
@@ -328,6 +329,19 @@ TEST_F(SecurityStageTest, AFlagBuiltSpecGetsTheDefaultsInPrepare) {
   EXPECT_EQ(h.spec.masked_paths, default_masked_paths());
   EXPECT_EQ(h.spec.readonly_paths, default_readonly_paths());
   EXPECT_TRUE(host->calls.empty()) << "prepare acted on the host";
+  // The default profile, named rather than written out (466 rules in every phase's spec).
+  EXPECT_FALSE(h.spec.seccomp);
+  EXPECT_EQ(h.spec.annotations.at("org.nsrun.security.seccomp"), "default");
+  // What the container process loads: validate compiled it.
+  h.run(*stage, Phase::start_container);
+  ASSERT_FALSE(host->calls.empty());
+  EXPECT_TRUE(host->calls.back().starts_with("seccomp-bpf ")) << host->calls.back();
+  // A process that joins it (nsrun exec) gets the same filter from the annotation.
+  host->calls.clear();
+  h.run(*stage, Phase::exec_prepare);
+  h.run(*stage, Phase::exec_container);
+  ASSERT_FALSE(host->calls.empty());
+  EXPECT_TRUE(host->calls.back().starts_with("seccomp-bpf ")) << host->calls.back();
 }
 
 TEST_F(SecurityStageTest, ABundleIsAppliedAsWritten) {
@@ -337,6 +351,7 @@ TEST_F(SecurityStageTest, ABundleIsAppliedAsWritten) {
   EXPECT_FALSE(h.spec.process.capabilities);
   EXPECT_FALSE(h.spec.process.no_new_privileges);
   EXPECT_TRUE(h.spec.masked_paths.empty());
+  EXPECT_FALSE(h.spec.seccomp);
 }
 
 TEST_F(SecurityStageTest, ABundleRefusesTheRunFlags) {
@@ -391,6 +406,8 @@ TEST_F(SecurityStageTest, PrivilegedKeepsEveryCapabilityAndDropsTheMasks) {
   EXPECT_EQ(std::count(bounding.begin(), bounding.end(), "CAP_SYS_RESOURCE"), 0);
   EXPECT_TRUE(h.spec.masked_paths.empty());
   EXPECT_TRUE(h.spec.readonly_paths.empty());
+  EXPECT_FALSE(h.spec.seccomp);
+  EXPECT_FALSE(h.spec.annotations.contains("org.nsrun.security.seccomp"));
   EXPECT_TRUE(h.spec.process.no_new_privileges) << "as docker, --privileged keeps it";
 }
 
@@ -446,6 +463,130 @@ TEST_F(SecurityStageTest, ASysctlWithoutItsNamespaceIsRefusedInPrepare) {
   } catch (const StageError& e) {
     EXPECT_NE(std::string(e.what()).find("needs its own network namespace"), std::string::npos);
   }
+}
+
+// ---- linux.seccomp ----
+
+SeccompSpec mkdir_refused() {
+  SeccompSpec spec;
+  spec.default_action = "SCMP_ACT_ALLOW";
+  spec.syscalls = {{{"mkdir", "mkdirat"}, "SCMP_ACT_ERRNO", EPERM, {}}};
+  return spec;
+}
+
+// validate compiles the filter on the host; the container process, a copy of that nsrun, loads
+// the BPF (seccomp(2)) without building it again.
+bool is_compiled_filter(const std::string& call) {
+  return call.starts_with("seccomp-bpf ") && call != "seccomp-bpf 0 instructions";
+}
+
+TEST_F(SecurityStageTest, WithNoNewPrivilegesTheFilterIsLoadedLast) {
+  set_every_field();
+  h.spec.seccomp = mkdir_refused();
+  auto expected = every_process_call();
+  expected.insert(expected.begin(),
+                  {"write /proc/sys/net/ipv4/ip_forward 1", "bind /dev/null /proc/kcore",
+                   "tmpfs-ro /proc/acpi", "rbind /proc/sys /proc/sys", "readonly /proc/sys"});
+  auto calls = run();
+  ASSERT_FALSE(calls.empty());
+  EXPECT_TRUE(is_compiled_filter(calls.back())) << calls.back();
+  calls.pop_back();
+  EXPECT_EQ(calls, expected);
+  EXPECT_TRUE(
+      h.log.contains("seccomp: default action SCMP_ACT_ALLOW, 0 architectures "
+                     "besides this one's, 2 rules"));
+}
+
+TEST_F(SecurityStageTest, WithoutNoNewPrivilegesTheFilterIsLoadedWhileCapSysAdminIsThere) {
+  set_every_field();
+  h.spec.process.no_new_privileges = false;
+  h.spec.seccomp = mkdir_refused();
+  auto calls = run();
+  // After the mounts and limits (which it would refuse), before the first capability goes.
+  auto seccomp = std::find_if(calls.begin(), calls.end(), is_compiled_filter);
+  ASSERT_NE(seccomp, calls.end());
+  EXPECT_EQ(*(seccomp - 1), "write /proc/self/oom_score_adj 500");
+  EXPECT_EQ(*(seccomp + 1), "drop-bound 1");
+  EXPECT_EQ(std::count(calls.begin(), calls.end(), "no-new-privs"), 0);
+  EXPECT_EQ(calls.back(), "ambient-raise 10");
+}
+
+TEST_F(SecurityStageTest, ExecLoadsTheContainersFilter) {
+  h.spec.seccomp = mkdir_refused();
+  auto calls = run_exec();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_TRUE(is_compiled_filter(calls[0]));
+  h.spec.process.no_new_privileges = true;
+  host->calls.clear();
+  calls = run_exec();
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0], "no-new-privs");
+  EXPECT_TRUE(is_compiled_filter(calls[1]));
+  // A fresh object plans again from the spec and builds the filter with libseccomp.
+  auto fake = std::make_unique<test::FakeHost>();
+  host = fake.get();
+  stage = std::make_unique<SecurityStage>(std::move(fake));
+  h.run(*stage, Phase::exec_container);
+  EXPECT_EQ(host->calls,
+            (std::vector<std::string>{"no-new-privs", "seccomp SCMP_ACT_ALLOW 2 rules"}));
+  ASSERT_TRUE(host->loaded_seccomp);
+  EXPECT_EQ(host->loaded_seccomp->rules[0].name, "mkdir");
+  EXPECT_EQ(host->loaded_seccomp->rules[1].action, SCMP_ACT_ERRNO(EPERM));
+}
+
+// The same profile is built once per machine: later runs read its BPF from the cache in the
+// state root, and an entry whose key differs (another profile) is not used.
+TEST_F(SecurityStageTest, TheCompiledFilterIsCachedByItsProfile) {
+  char root_template[] = "/tmp/nsrun-seccomp-cache-XXXXXX";
+  ASSERT_NE(::mkdtemp(root_template), nullptr);
+  const std::string root = root_template;
+  h.state_root = root;
+  h.spec.seccomp = mkdir_refused();
+  h.run(*stage, Phase::validate);
+  EXPECT_TRUE(h.log.contains("2 rules")) << "built";
+  EXPECT_FALSE(h.log.contains("from the cache"));
+  h.log.debugs.clear();
+  h.run(*stage, Phase::validate);
+  EXPECT_TRUE(h.log.contains("from the cache"));
+  h.log.debugs.clear();
+  h.spec.seccomp->syscalls[0].names = {"rmdir"};
+  h.run(*stage, Phase::validate);
+  EXPECT_FALSE(h.log.contains("from the cache")) << "another profile is built, not read";
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(root + "/_seccomp"))
+    ++entries;
+  EXPECT_EQ(entries, 2u);
+  EXPECT_EQ(std::filesystem::status(root + "/_seccomp").permissions(),
+            std::filesystem::perms::owner_all);
+  std::filesystem::remove_all(root);
+}
+
+TEST_F(SecurityStageTest, AnInvalidFilterIsRefusedInValidate) {
+  h.spec.seccomp = mkdir_refused();
+  h.spec.seccomp->syscalls[0].action = "SCMP_ACT_FOO";
+  try {
+    h.run(*stage, Phase::validate);
+    ADD_FAILURE() << "an unknown action was accepted";
+  } catch (const StageError& e) {
+    EXPECT_STREQ(e.what(),
+                 "linux.seccomp.syscalls[0].action: unknown action \"SCMP_ACT_FOO\" (use "
+                 "SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_KILL, SCMP_ACT_KILL_PROCESS, "
+                 "SCMP_ACT_KILL_THREAD, SCMP_ACT_TRAP, SCMP_ACT_TRACE or SCMP_ACT_LOG)");
+  }
+  EXPECT_THROW(h.run(*stage, Phase::exec_prepare), StageError);
+  EXPECT_TRUE(host->calls.empty());
+}
+
+TEST_F(SecurityStageTest, AFilterTheKernelRefusesNamesIt) {
+  h.spec.seccomp = mkdir_refused();
+  h.spec.process.no_new_privileges = true;
+  host->failures = {{"seccomp", EINVAL}};
+  EXPECT_EQ(start_error(), "linux.seccomp: cannot load the filter: Invalid argument");
+  host->failures = {{"seccomp", EACCES}};
+  h.spec.process.no_new_privileges = false;
+  EXPECT_EQ(start_error(),
+            "linux.seccomp: cannot load the filter: Permission denied (without noNewPrivileges it "
+            "needs CAP_SYS_ADMIN)");
 }
 
 }  // namespace

@@ -69,7 +69,7 @@ class EngineBundleTest : public ::testing::Test {
     if (!state_) return;
     std::vector<std::string> left;
     for (const auto& entry : fs::directory_iterator(state_->path()))
-      if (entry.path().filename() != "_ipam") left.push_back(entry.path().filename());
+      if (entry.path().filename().string().front() != '_') left.push_back(entry.path().filename());
     EXPECT_TRUE(left.empty()) << "state left behind: " << (left.empty() ? "" : left.front());
   }
 

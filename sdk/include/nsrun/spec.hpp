@@ -139,6 +139,41 @@ struct ResourcesSpec {
   std::vector<DeviceRuleSpec> devices;
 };
 
+// ---- linux.seccomp (the security stage's seccomp filter) ----
+
+/// One entry of `linux.seccomp.syscalls[].args`: compare syscall argument `index` (0 to 5) with
+/// `value` by `op` ("SCMP_CMP_EQ", ...). For SCMP_CMP_MASKED_EQ, `value` is the mask and
+/// `value_two` what the masked argument must equal, as in libseccomp.
+struct SeccompArgSpec {
+  std::uint32_t index = 0;
+  std::uint64_t value = 0;
+  std::uint64_t value_two = 0;
+  std::string op;
+  bool operator==(const SeccompArgSpec&) const = default;
+};
+
+/// One entry of `linux.seccomp.syscalls`: `action` for every syscall in `names` whose arguments
+/// match all of `args`.
+struct SeccompSyscallSpec {
+  std::vector<std::string> names;
+  std::string action;                      ///< "SCMP_ACT_ERRNO", ...
+  std::optional<std::uint32_t> errno_ret;  ///< `errnoRet`
+  std::vector<SeccompArgSpec> args;
+  bool operator==(const SeccompSyscallSpec&) const = default;
+};
+
+/// `linux.seccomp`, kept as the document gives it (names are checked by the stage that applies
+/// the filter, so that its message can list the valid ones).
+struct SeccompSpec {
+  std::string default_action;
+  std::optional<std::uint32_t> default_errno_ret;  ///< `defaultErrnoRet`
+  std::vector<std::string> architectures;          ///< "SCMP_ARCH_X86_64", ...
+  std::vector<std::string> flags;                  ///< "SECCOMP_FILTER_FLAG_LOG", ...
+  std::vector<SeccompSyscallSpec> syscalls;
+  std::string listener_path;  ///< `listenerPath` (SCMP_ACT_NOTIFY's agent)
+  bool operator==(const SeccompSpec&) const = default;
+};
+
 /// The container as described by an OCI config.json.
 struct ContainerSpec {
   std::string oci_version = "1.0.2";
@@ -157,6 +192,8 @@ struct ContainerSpec {
   std::vector<std::string> readonly_paths;
   /// `linux.sysctl`: "net.ipv4.ip_forward" -> "1".
   std::map<std::string, std::string> sysctl;
+  /// `linux.seccomp`. Unset: no filter.
+  std::optional<SeccompSpec> seccomp;
 
   // --- Devices ---
   /// `linux.devices`: device nodes the storage stage creates in the container.

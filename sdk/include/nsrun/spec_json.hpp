@@ -356,6 +356,100 @@ inline void write_process_security(const ProcessSpec& spec, object& process) {
                spec.oom_score_adj.has_value());
 }
 
+// ---- linux.seccomp ----
+
+inline std::optional<std::uint32_t> uint32_field(const Field& f, std::string_view key) {
+  const value* v = f.get(key);
+  if (!v || v->is_null()) return std::nullopt;
+  if (v->is_uint64() && v->as_uint64() <= UINT32_MAX)
+    return static_cast<std::uint32_t>(v->as_uint64());
+  if (v->is_int64() && v->as_int64() >= 0 && v->as_int64() <= INT64_C(4294967295))
+    return static_cast<std::uint32_t>(v->as_int64());
+  f.wrong(key, "an integer from 0 to 4294967295");
+}
+
+// The object at `items[i]` of the array at `path`, or a SpecError naming it.
+inline const object& object_item(const array& items, std::size_t i, const std::string& path) {
+  if (!items[i].is_object())
+    throw SpecError("config.json: " + path + "[" + std::to_string(i) + "] must be an object");
+  return items[i].as_object();
+}
+
+inline SeccompSpec read_seccomp(const object& seccomp) {
+  const std::string path = "linux.seccomp";
+  Field f(seccomp, path);
+  SeccompSpec out;
+  auto default_action = f.string("defaultAction");
+  if (!default_action) throw SpecError("config.json: " + path + ".defaultAction is required");
+  out.default_action = *default_action;
+  out.default_errno_ret = uint32_field(f, "defaultErrnoRet");
+  out.architectures = f.strings("architectures");
+  out.flags = f.strings("flags");
+  out.listener_path = f.string("listenerPath").value_or("");
+  if (const array* syscalls = f.list("syscalls")) {
+    for (std::size_t i = 0; i < syscalls->size(); ++i) {
+      std::string entry_path = path + ".syscalls[" + std::to_string(i) + "]";
+      Field s(object_item(*syscalls, i, path + ".syscalls"), entry_path);
+      SeccompSyscallSpec syscall;
+      syscall.names = s.strings("names");
+      auto action = s.string("action");
+      if (syscall.names.empty() || !action)
+        throw SpecError("config.json: " + entry_path + " needs names and action");
+      syscall.action = *action;
+      syscall.errno_ret = uint32_field(s, "errnoRet");
+      if (const array* args = s.list("args")) {
+        for (std::size_t j = 0; j < args->size(); ++j) {
+          std::string arg_path = entry_path + ".args[" + std::to_string(j) + "]";
+          Field a(object_item(*args, j, entry_path + ".args"), arg_path);
+          auto index = uint32_field(a, "index");
+          auto value = a.unsigned_integer("value");
+          auto op = a.string("op");
+          if (!index || !value || !op)
+            throw SpecError("config.json: " + arg_path + " needs index, value and op");
+          syscall.args.push_back({*index, *value, a.unsigned_integer("valueTwo").value_or(0), *op});
+        }
+      }
+      out.syscalls.push_back(std::move(syscall));
+    }
+  }
+  return out;
+}
+
+// Writes `spec` into the linux.seccomp object `out`, keeping its keys the model leaves out
+// (listenerMetadata, ...) and, by position, those of its syscalls entries.
+inline void write_seccomp(const SeccompSpec& spec, object& out) {
+  out["defaultAction"] = spec.default_action;
+  set_or_erase(out, "defaultErrnoRet", spec.default_errno_ret.value_or(0),
+               spec.default_errno_ret.has_value());
+  set_or_erase(out, "architectures", string_array(spec.architectures),
+               !spec.architectures.empty() || out.contains("architectures"));
+  set_or_erase(out, "flags", string_array(spec.flags),
+               !spec.flags.empty() || out.contains("flags"));
+  set_or_erase(out, "listenerPath", value(spec.listener_path), !spec.listener_path.empty());
+  array old_syscalls;
+  if (auto* s = out.if_contains("syscalls"); s && s->is_array()) old_syscalls = s->as_array();
+  array syscalls;
+  for (std::size_t i = 0; i < spec.syscalls.size(); ++i) {
+    const auto& syscall = spec.syscalls[i];
+    object entry = i < old_syscalls.size() && old_syscalls[i].is_object()
+                       ? old_syscalls[i].as_object()
+                       : object{};
+    entry["names"] = string_array(syscall.names);
+    entry["action"] = syscall.action;
+    set_or_erase(entry, "errnoRet", syscall.errno_ret.value_or(0), syscall.errno_ret.has_value());
+    array args;
+    for (const auto& arg : syscall.args) {
+      object a{{"index", arg.index}, {"value", arg.value}, {"op", arg.op}};
+      if (arg.value_two != 0) a["valueTwo"] = arg.value_two;
+      args.push_back(std::move(a));
+    }
+    set_or_erase(entry, "args", std::move(args), !syscall.args.empty() || entry.contains("args"));
+    syscalls.push_back(std::move(entry));
+  }
+  set_or_erase(out, "syscalls", std::move(syscalls),
+               !spec.syscalls.empty() || out.contains("syscalls"));
+}
+
 }  // namespace detail
 
 /// Reads the modelled subset of an OCI runtime-spec config.json; a modelled field of the wrong
@@ -415,6 +509,8 @@ inline ContainerSpec spec_from_json(const boost::json::value& config,
     }
     // --- Devices ---
     detail::read_devices(l, spec.devices);
+    if (const boost::json::object* seccomp = l.child("seccomp"))
+      spec.seccomp = detail::read_seccomp(*seccomp);
   }
   return spec;
 }
@@ -473,6 +569,10 @@ inline boost::json::object spec_to_json(const ContainerSpec& spec, boost::json::
     bool keep = !sysctl.empty() || linux_section.contains("sysctl");
     set_or_erase(linux_section, "sysctl", std::move(sysctl), keep);
   }
+  if (spec.seccomp)
+    write_seccomp(*spec.seccomp, child_object(linux_section, "seccomp"));
+  else
+    linux_section.erase("seccomp");
   const auto& r = spec.resources;
   object& resources = child_object(linux_section, "resources");
   {

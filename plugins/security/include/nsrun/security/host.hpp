@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "nsrun/security/seccomp.hpp"
+
 namespace nsrun::security {
 
 enum class PathKind { missing, file, directory };
@@ -53,6 +55,11 @@ class Host {
   virtual int set_no_new_privileges() = 0;
   /// Joins a new session keyring named `name` (keyctl(2) KEYCTL_JOIN_SESSION_KEYRING).
   virtual int join_session_keyring(const std::string& name) = 0;
+  /// Builds the filter of `plan` and loads it into the calling thread (libseccomp; the build
+  /// allocates, which is fine in the container process).
+  virtual int load_seccomp(const SeccompPlan& plan) = 0;
+  /// Loads a compiled filter into the calling thread (seccomp(2) SECCOMP_SET_MODE_FILTER).
+  virtual int load_seccomp_program(const CompiledSeccomp& compiled) = 0;
 };
 
 class LinuxHost final : public Host {
@@ -76,6 +83,8 @@ class LinuxHost final : public Host {
   int raise_ambient(int capability) override;
   int set_no_new_privileges() override;
   int join_session_keyring(const std::string& name) override;
+  int load_seccomp(const SeccompPlan& plan) override;
+  int load_seccomp_program(const CompiledSeccomp& compiled) override;
 };
 
 }  // namespace nsrun::security

@@ -8,10 +8,12 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "nsrun/security/seccomp.hpp"
 #include "nsrun/spec.hpp"
 
 namespace nsrun::security {
@@ -49,6 +51,12 @@ struct Plan {
   std::optional<CapabilityPlan> capabilities;
   std::optional<UserPlan> user;
   bool no_new_privileges = false;
+  /// linux.seccomp. A container-level field that `nsrun exec` applies too: a process that joins
+  /// the container gets the container's filter.
+  std::optional<SeccompPlan> seccomp;
+  /// The same filter compiled on the host (compile_seccomp); loaded instead of building
+  /// `seccomp` again in the container when the stage has it.
+  std::shared_ptr<const CompiledSeccomp> compiled_seccomp;
   /// Capabilities libcap knows but the running kernel does not, left out as runc does
   /// ("process.capabilities.bounding: CAP_X"), for a warning.
   std::vector<std::string> unknown_to_kernel;
@@ -68,7 +76,10 @@ std::optional<int> rlimit_resource(const std::string& type);
 /// message naming the field and the fix. `last_capability` is the running kernel's CAP_LAST_CAP.
 /// The container-level fields (linux.sysctl, maskedPaths, readonlyPaths) are checked first, then
 /// the process-level ones as make_process_plan checks them.
-Plan make_plan(const ContainerSpec& spec, int last_capability);
+Plan make_plan(const ContainerSpec& spec, int last_capability, bool plan_seccomp = true);
+
+/// linux.seccomp of `spec`, checked and resolved (make_seccomp_plan), or nullopt without one.
+std::optional<SeccompPlan> seccomp_plan(const ContainerSpec& spec);
 
 /// The process-level part of make_plan alone: process.rlimits, oomScoreAdj, capabilities, user
 /// and noNewPrivileges, with the same checks and the same messages. What `nsrun exec` confines a

@@ -58,7 +58,8 @@ class SecurityStage final : public IStage {
  public:
   static constexpr const char* claims[] = {
       "process.capabilities", "process.noNewPrivileges", "process.rlimits",     "process.user",
-      "process.oomScoreAdj",  "linux.maskedPaths",       "linux.readonlyPaths", "linux.sysctl"};
+      "process.oomScoreAdj",  "linux.maskedPaths",       "linux.readonlyPaths", "linux.sysctl",
+      "linux.seccomp"};
   // The paths are the container's: with a storage stage, its root switch comes first.
   static constexpr nsrun_contract needs[] = {{"storage.root", NSRUN_NEED_OPTIONAL}};
   // `nsrun run`'s flags (defaults.hpp); a bundle's config.json decides instead, and refuses them.
@@ -92,6 +93,9 @@ class SecurityStage final : public IStage {
  private:
   std::unique_ptr<Host> host_;
   std::optional<Plan> exec_plan_;  ///< made in exec_prepare, applied in exec_container
+  /// validate's: the filter the container gets (the bundle's, or nsrun run's) and its BPF.
+  std::optional<SeccompSpec> run_seccomp_;
+  std::shared_ptr<const CompiledSeccomp> compiled_seccomp_;
 };
 
 /// Applies `plan` through `host` in the order above; throws StageError naming the field.
