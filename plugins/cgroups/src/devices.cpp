@@ -54,16 +54,16 @@ std::vector<DeviceRuleSpec> default_device_rules() {
       DeviceRuleSpec{false, "a", std::nullopt, std::nullopt, "rwm"},
       allow("c", std::nullopt, std::nullopt, "m"),
       allow("b", std::nullopt, std::nullopt, "m"),
-      allow("c", 1, 3, "rwm"),              // null
-      allow("c", 1, 5, "rwm"),              // zero
-      allow("c", 1, 7, "rwm"),              // full
-      allow("c", 1, 8, "rwm"),              // random
-      allow("c", 1, 9, "rwm"),              // urandom
-      allow("c", 5, 0, "rwm"),              // tty
-      allow("c", 5, 1, "rwm"),              // console
-      allow("c", 5, 2, "rwm"),              // ptmx
+      allow("c", 1, 3, "rwm"),               // null
+      allow("c", 1, 5, "rwm"),               // zero
+      allow("c", 1, 7, "rwm"),               // full
+      allow("c", 1, 8, "rwm"),               // random
+      allow("c", 1, 9, "rwm"),               // urandom
+      allow("c", 5, 0, "rwm"),               // tty
+      allow("c", 5, 1, "rwm"),               // console
+      allow("c", 5, 2, "rwm"),               // ptmx
       allow("c", 136, std::nullopt, "rwm"),  // pts
-      allow("c", 10, 200, "rwm"),           // net/tun
+      allow("c", 10, 200, "rwm"),            // net/tun
   };
 }
 
@@ -103,8 +103,8 @@ std::vector<CgroupWrite> v1_device_writes(const std::vector<DeviceRuleSpec>& rul
       out.push_back({file, "a"});
       continue;
     }
-    std::string rest = " " + number_text(rule.major) + ":" + number_text(rule.minor) + " " +
-                       access_of(rule);
+    std::string rest =
+        " " + number_text(rule.major) + ":" + number_text(rule.minor) + " " + access_of(rule);
     if (rule.type == "a") {
       out.push_back({file, "c" + rest});
       out.push_back({file, "b" + rest});
@@ -132,10 +132,11 @@ std::vector<bpf_insn> device_program(const std::vector<DeviceRuleSpec>& rules) {
     const auto& rule = *it;
     std::vector<std::pair<std::uint8_t, std::int32_t>> checks;  // (register, value): skip if !=
     if (rule.type != "a")
-      checks.push_back(
-          {BPF_REG_2, rule.type == "c" ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK});
-    if (!wildcard(rule.major)) checks.push_back({BPF_REG_4, static_cast<std::int32_t>(*rule.major)});
-    if (!wildcard(rule.minor)) checks.push_back({BPF_REG_5, static_cast<std::int32_t>(*rule.minor)});
+      checks.push_back({BPF_REG_2, rule.type == "c" ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK});
+    if (!wildcard(rule.major))
+      checks.push_back({BPF_REG_4, static_cast<std::int32_t>(*rule.major)});
+    if (!wildcard(rule.minor))
+      checks.push_back({BPF_REG_5, static_cast<std::int32_t>(*rule.minor)});
     std::int32_t bits = access_bits(access_of(rule));
     std::vector<bpf_insn> body;
     if (rule.allow) {

@@ -108,11 +108,10 @@ void validate_devices(const std::vector<DeviceSpec>& devices) {
       throw StageError(field + "path: \"" + d.path +
                        "\" must be an absolute path inside the container, without \"..\"");
     if (d.type != "c" && d.type != "b" && d.type != "u" && d.type != "p")
-      throw StageError(field + "type: \"" + d.type +
-                       "\" is not a device type (use c, b, u or p)");
+      throw StageError(field + "type: \"" + d.type + "\" is not a device type (use c, b, u or p)");
     bool numbered = d.type != "p";
-    for (auto [name, number, most] : {std::tuple{"major", &d.major, max_major},
-                                      std::tuple{"minor", &d.minor, max_minor}}) {
+    for (auto [name, number, most] :
+         {std::tuple{"major", &d.major, max_major}, std::tuple{"minor", &d.minor, max_minor}}) {
       if (numbered && !*number)
         throw StageError(field + name + " is required for a device of type \"" + d.type + "\"");
       if (*number && (**number < 0 || **number > most))
@@ -161,7 +160,8 @@ void create_device_nodes(const std::vector<PlannedDevice>& devices, const std::s
                          std::strerror(e));
       continue;
     }
-    if (err) throw StageError("cannot create the device node " + d.path + ": " + std::strerror(err));
+    if (err)
+      throw StageError("cannot create the device node " + d.path + ": " + std::strerror(err));
     if (d.uid || d.gid)
       if (Errno e = fs.lchown(path, static_cast<uid_t>(d.uid.value_or(0)),
                               static_cast<gid_t>(d.gid.value_or(0))))
