@@ -105,13 +105,14 @@ void CgroupsStage::create_runtime(Context& ctx) {
       return;
     }
     if (!ctx.spec.resources.devices.empty())
-      apply_device_rules(*host_, plan_, ctx.spec.resources.devices, ctx.log);  // says why not
+      apply_device_rules(*host_, plan_, rules_with_defaults(ctx.spec.resources.devices),
+                         ctx.log);  // says why not
     return;
   }
   // The device rules are those of the final spec: stages after this one may have added to them
   // in their prepare (--device). The container process waits, so they apply before it runs.
   validate_device_rules(ctx.spec.resources.devices);
-  apply_device_rules(*host_, plan_, ctx.spec.resources.devices, ctx.log);
+  apply_device_rules(*host_, plan_, rules_with_defaults(ctx.spec.resources.devices), ctx.log);
   attach_process(*host_, plan_, ctx.pid, ctx.log);
 }
 

@@ -67,6 +67,14 @@ std::vector<DeviceRuleSpec> default_device_rules() {
   };
 }
 
+std::vector<DeviceRuleSpec> rules_with_defaults(const std::vector<DeviceRuleSpec>& rules) {
+  if (rules.empty()) return rules;
+  std::vector<DeviceRuleSpec> out = rules;
+  const auto defaults = default_device_rules();
+  out.insert(out.end(), defaults.begin() + 1, defaults.end());  // the allows, not the deny-all
+  return out;
+}
+
 void validate_device_rules(const std::vector<DeviceRuleSpec>& rules) {
   for (std::size_t i = 0; i < rules.size(); ++i) {
     const auto& rule = rules[i];

@@ -580,7 +580,8 @@ TEST_F(CgroupsE2E, RunGetsTheDefaultDeviceAllowlist) {
 
 TEST_F(CgroupsE2E, AMknodedDiskCannotBeOpenedWhileDevZeroCan) {
   // /dev is the one tmpfs without nodev: there the devices cgroup is what refuses the open.
-  auto r = nsrun_run({"--name", name_, "--network", "none", "sh", "-c",
+  // CAP_MKNOD is not among the default capabilities: added, so that the cgroup is what refuses.
+  auto r = nsrun_run({"--name", name_, "--network", "none", "--cap-add", "MKNOD", "sh", "-c",
                       "head -c1 /dev/zero | wc -c; mknod /dev/sda-e2e b 8 0 && echo MADE;"
                       "head -c1 /dev/sda-e2e > /dev/null && echo OPENED"},
                      state_.path());

@@ -294,8 +294,13 @@ TEST_F(DevicesStage, V1WritesTheFinalSpecsRulesInCreateRuntime) {
   h.pid = 4242;
   h.run(*stage, Phase::create_container);
   h.run(*stage, Phase::create_runtime);
+  // Then runc's default allows, appended as runc and crun append them.
   std::vector<std::pair<std::string, std::string>> want = {
       {"devices.deny", "a"}, {"devices.allow", "c 1:3 rwm"}, {"devices.allow", "c 1:5 r"}};
+  const auto defaults = default_device_rules();
+  for (const auto& write :
+       v1_device_writes(std::vector<DeviceRuleSpec>(defaults.begin() + 1, defaults.end())))
+    want.push_back({write.file, write.value});
   auto got = fs->writes_under(dir);
   std::erase_if(got, [](const auto& w) { return !w.first.starts_with("devices."); });
   EXPECT_EQ(got, want);

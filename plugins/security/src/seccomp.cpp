@@ -386,14 +386,26 @@ void write_cached(const std::string& dir, const std::string& path, const std::st
   if (::rename(temporary.c_str(), path.c_str()) != 0) ::unlink(temporary.c_str());
 }
 
+std::string cache_path(const std::string& cache_dir, const std::string& key) {
+  if (cache_dir.empty()) return "";
+  char name[32];
+  std::snprintf(name, sizeof name, "%016zx", std::hash<std::string>{}(key));
+  return cache_dir + "/" + name;
+}
+
 }  // namespace
+
+void cache_compiled_seccomp(const SeccompSpec& spec, const CompiledSeccomp& compiled,
+                            const std::string& cache_dir) {
+  if (compiled.from_cache || cache_dir.empty()) return;
+  const std::string key = cache_key(spec);
+  write_cached(cache_dir, cache_path(cache_dir, key), key, compiled);
+}
 
 std::shared_ptr<const CompiledSeccomp> compile_seccomp(const SeccompSpec& spec,
                                                        const std::string& cache_dir, Logger& log) {
   const std::string key = cache_key(spec);
-  char name[32];
-  std::snprintf(name, sizeof name, "%016zx", std::hash<std::string>{}(key));
-  const std::string path = cache_dir.empty() ? "" : cache_dir + "/" + name;
+  const std::string path = cache_path(cache_dir, key);
   if (!path.empty())
     if (auto cached = read_cached(path, key)) {
       log.debug("seccomp: " + std::to_string(cached->rules) + " rules, " +
@@ -415,7 +427,6 @@ std::shared_ptr<const CompiledSeccomp> compile_seccomp(const SeccompSpec& spec,
                     (plan.spec_allow ? SECCOMP_FILTER_FLAG_SPEC_ALLOW : 0U) |
                     (plan.tsync ? SECCOMP_FILTER_FLAG_TSYNC : 0U);
   compiled->rules = plan.rules.size();
-  if (!path.empty()) write_cached(cache_dir, path, key, *compiled);
   return compiled;
 }
 

@@ -251,6 +251,9 @@ void SecurityStage::validate(Context& ctx) {
 }
 
 void SecurityStage::prepare(Context& ctx) {
+  // Every stage validated: what validate built may now be kept for the next run.
+  if (run_seccomp_ && compiled_seccomp_)
+    cache_compiled_seccomp(*run_seccomp_, *compiled_seccomp_, seccomp_cache_dir(ctx));
   if (ctx.spec_source != SpecSource::flags) return;
   const int last = host_->last_capability();
   const RunOptions options = parse_run_options(given_flags(ctx), last);

@@ -544,6 +544,8 @@ TEST_F(SecurityStageTest, TheCompiledFilterIsCachedByItsProfile) {
   h.spec.seccomp = mkdir_refused();
   h.run(*stage, Phase::validate);
   EXPECT_TRUE(h.log.contains("2 rules")) << "built";
+  EXPECT_FALSE(std::filesystem::exists(root + "/_seccomp")) << "validate leaves nothing behind";
+  h.run(*stage, Phase::prepare);  // every stage validated: now it is kept
   EXPECT_FALSE(h.log.contains("from the cache"));
   h.log.debugs.clear();
   h.run(*stage, Phase::validate);
@@ -551,6 +553,7 @@ TEST_F(SecurityStageTest, TheCompiledFilterIsCachedByItsProfile) {
   h.log.debugs.clear();
   h.spec.seccomp->syscalls[0].names = {"rmdir"};
   h.run(*stage, Phase::validate);
+  h.run(*stage, Phase::prepare);
   EXPECT_FALSE(h.log.contains("from the cache")) << "another profile is built, not read";
   std::size_t entries = 0;
   for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(root + "/_seccomp"))

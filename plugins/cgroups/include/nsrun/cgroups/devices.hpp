@@ -33,6 +33,12 @@ namespace nsrun::cgroups {
 /// the pts devices (136:*) and tun.
 std::vector<DeviceRuleSpec> default_device_rules();
 
+/// The rules the cgroup gets for linux.resources.devices: the spec's, then, when there are any,
+/// the allows of default_device_rules(), as runc and crun append them. The nodes every container
+/// has stay usable whatever a bundle denies, and engines count on it: podman writes only a
+/// deny-all (and the --device ones) and leaves /dev/null, the ptys and the rest to the runtime.
+std::vector<DeviceRuleSpec> rules_with_defaults(const std::vector<DeviceRuleSpec>& rules);
+
 /// Throws StageError naming the config.json field of the first invalid rule, e.g.
 /// `config.json: linux.resources.devices[2].access: "rwx" is not a subset of "rwm"`.
 void validate_device_rules(const std::vector<DeviceRuleSpec>& rules);

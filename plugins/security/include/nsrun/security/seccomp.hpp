@@ -115,6 +115,11 @@ struct CompiledSeccomp {
 std::shared_ptr<const CompiledSeccomp> compile_seccomp(const SeccompSpec& spec,
                                                        const std::string& cache_dir, Logger& log);
 
+/// Keeps a filter compile_seccomp built (not one it read) in `cache_dir`. Separate, because
+/// compile_seccomp runs in validate, which must leave nothing behind: this runs in prepare.
+void cache_compiled_seccomp(const SeccompSpec& spec, const CompiledSeccomp& compiled,
+                            const std::string& cache_dir);
+
 /// Docker's default profile in spirit, for x86_64 with its x86 and x32 ABIs: see
 /// default_profile.cpp for what it allows, refuses, and why.
 SeccompSpec default_seccomp_profile();
