@@ -8,25 +8,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "nsrun/spec_json.hpp"
 #include "nsrun/support/files.hpp"
 
 namespace nsrun::core {
-namespace {
-
-std::string position_of(std::string_view text, std::size_t offset) {
-  std::size_t line = 1, column = 1;
-  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      column = 1;
-    } else {
-      ++column;
-    }
-  }
-  return "line " + std::to_string(line) + ", column " + std::to_string(column);
-}
-
-}  // namespace
 
 boost::json::value parse_json_document(std::string_view text, std::string_view what) {
   boost::json::stream_parser parser;
@@ -37,7 +22,7 @@ boost::json::value parse_json_document(std::string_view text, std::string_view w
   if (!ec) parser.finish(ec);
   if (ec) {
     // On a syntax error write_some stops at the offending byte, so `consumed` is its offset.
-    throw Error(std::string(what) + ": malformed JSON at " + position_of(text, consumed) + ": " +
+    throw Error(std::string(what) + ": malformed JSON at " + json_text_position(text, consumed) + ": " +
                 ec.message());
   }
   return parser.release();

@@ -615,23 +615,6 @@ SeccompSpec seccomp_spec_from_docker_profile(const boost::json::value& profile,
   return spec;
 }
 
-namespace {
-
-// "line 3, column 14" of the byte at `offset` in `text`, for a JSON syntax error.
-std::string position(const std::string& text, std::size_t offset) {
-  std::size_t line = 1, column = 1;
-  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      column = 1;
-    } else {
-      ++column;
-    }
-  }
-  return "line " + std::to_string(line) + ", column " + std::to_string(column);
-}
-
-}  // namespace
 
 SeccompSpec load_seccomp_profile_file(const std::string& path,
                                       const std::vector<std::string>& bounding_caps) {
@@ -644,7 +627,7 @@ SeccompSpec load_seccomp_profile_file(const std::string& path,
   std::size_t used = parser.write(text.data(), text.size(), ec);
   if (!ec) parser.finish(ec);
   if (ec)
-    throw StageError(source + ": not valid JSON at " + position(text, used) + ": " + ec.message());
+    throw StageError(source + ": not valid JSON at " + json_text_position(text, used) + ": " + ec.message());
   return seccomp_spec_from_docker_profile(parser.release(), bounding_caps, source);
 }
 

@@ -18,6 +18,21 @@
 
 namespace nsrun {
 
+/// "line 3, column 14": where the byte at `offset` of a JSON `text` is, for a syntax error (what
+/// boost::json::stream_parser::write returns as the bytes it used).
+inline std::string json_text_position(std::string_view text, std::size_t offset) {
+  std::size_t line = 1, column = 1;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return "line " + std::to_string(line) + ", column " + std::to_string(column);
+}
+
 /// A config.json field of the wrong type or shape; the message names the field by its path.
 class SpecError : public StageError {
  public:
