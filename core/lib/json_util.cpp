@@ -22,8 +22,8 @@ boost::json::value parse_json_document(std::string_view text, std::string_view w
   if (!ec) parser.finish(ec);
   if (ec) {
     // On a syntax error write_some stops at the offending byte, so `consumed` is its offset.
-    throw Error(std::string(what) + ": malformed JSON at " + json_text_position(text, consumed) + ": " +
-                ec.message());
+    throw Error(std::string(what) + ": malformed JSON at " + json_text_position(text, consumed) +
+                ": " + ec.message());
   }
   return parser.release();
 }

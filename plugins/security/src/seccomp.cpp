@@ -615,7 +615,6 @@ SeccompSpec seccomp_spec_from_docker_profile(const boost::json::value& profile,
   return spec;
 }
 
-
 SeccompSpec load_seccomp_profile_file(const std::string& path,
                                       const std::vector<std::string>& bounding_caps) {
   const std::string source = "--security-opt seccomp=" + path;
@@ -627,7 +626,8 @@ SeccompSpec load_seccomp_profile_file(const std::string& path,
   std::size_t used = parser.write(text.data(), text.size(), ec);
   if (!ec) parser.finish(ec);
   if (ec)
-    throw StageError(source + ": not valid JSON at " + json_text_position(text, used) + ": " + ec.message());
+    throw StageError(source + ": not valid JSON at " + json_text_position(text, used) + ": " +
+                     ec.message());
   return seccomp_spec_from_docker_profile(parser.release(), bounding_caps, source);
 }
 
