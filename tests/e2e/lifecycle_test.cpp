@@ -451,7 +451,8 @@ TEST_F(Lifecycle, DeleteForceFinishesWhateverFileOfTheStateIsDamaged) {
     return dirs;
   };
   int n = 0;
-  for (const char* file : {"state.json", "pipeline.json", "plugins.json", "config.json"}) {
+  for (const char* file :
+       {"state.json", "pipeline.json", "plugins.json", "config.json", "journal.jsonl"}) {
     for (const char* damage : {"missing", "garbage", "empty"}) {
       for (bool detached_run : {false, true}) {
         std::string id = "damaged" + std::to_string(n++);

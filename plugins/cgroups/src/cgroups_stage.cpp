@@ -121,7 +121,29 @@ void CgroupsStage::create_container(Context& ctx) {
 }
 
 void CgroupsStage::teardown(Context& ctx) {
-  remove_cgroups(*host_, ctx.journal.records(), ctx.log, ctx.container_id);
+  auto records = ctx.journal.records();
+  if (!records.empty()) {
+    remove_cgroups(*host_, records, ctx.log, ctx.container_id);
+    return;
+  }
+  // No record: the container had no cgroup, or its journal is gone or damaged (nsrun delete
+  // after a crash, a disk, a hand). The cgroups it would have are those the spec names: an
+  // absolute cgroupsPath (an engine's) is the same whichever process deletes, and the default,
+  // nsrun-<id>, lies beneath the cgroup nsrun runs in. Those that exist and are empty go; a busy
+  // one is left alone, since without the journal nothing says it is the container's to kill.
+  ConfigReader config(ctx.config, "nsrun.cgroups");
+  auto driver = parse_driver(config.string("driver").value_or("auto"));
+  if (!driver) return;
+  try {
+    Layout layout = detect_layout(*host_, *driver);
+    Plan plan = make_plan(*host_, layout, ctx.spec.resources, ctx.spec.cgroups_path,
+                          ctx.container_id, true);
+    std::vector<std::string> dirs;
+    for (const auto& placement : plan.placements) dirs.push_back(placement.dir());
+    remove_unrecorded_cgroups(*host_, dirs, ctx.log);
+  } catch (const StageError& e) {
+    ctx.log.debug(std::string("no journal, and no cgroup to look for: ") + e.what());
+  }
 }
 
 void CgroupsStage::exec_runtime(Context& ctx) {

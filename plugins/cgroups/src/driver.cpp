@@ -682,6 +682,14 @@ void attach_process(Host& host, const Plan& plan, pid_t pid, Logger& log) {
   }
 }
 
+void remove_unrecorded_cgroups(Host& host, const std::vector<std::string>& dirs, Logger& log) {
+  for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
+    if (!host.is_dir(*it) || !processes_in(host, *it).empty()) continue;
+    if (host.remove_dir(*it) == 0)
+      log.warn("removed cgroup " + *it + ", which the container's journal no longer listed");
+  }
+}
+
 void remove_cgroups(Host& host, const std::vector<JournalRecord>& records, Logger& log,
                     std::string_view container_id) {
   Journalled journalled = read_journal(records);

@@ -111,6 +111,11 @@ void close_tasks_files(Host& host, std::vector<TasksFile>& files) noexcept;
 /// from inside with join_cgroups).
 void attach_process(Host& host, const Plan& plan, pid_t pid, Logger& log);
 
+/// Removes those of `dirs` that exist and hold no process, deepest first, naming each in a
+/// warning: the container's cgroups found without a journal (see CgroupsStage::teardown).
+/// Nothing is killed, and nothing that is busy or not empty is touched.
+void remove_unrecorded_cgroups(Host& host, const std::vector<std::string>& dirs, Logger& log);
+
 /// Teardown from the journal alone: reports an OOM kill, kills what is left, removes the
 /// directories (retrying while busy). Idempotent. StageError when a directory stays.
 void remove_cgroups(Host& host, const std::vector<JournalRecord>& records, Logger& log,
