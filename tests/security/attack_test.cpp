@@ -13,11 +13,13 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "e2e.hpp"
 
@@ -319,6 +321,72 @@ TEST_F(Attack, AWorkingDirectoryOutsideTheContainerIsRefused) {
   EXPECT_EQ(r.out, "") << "the workload never ran";
   EXPECT_NE(r.err.find("is outside the container (pass a path inside it)"), std::string::npos)
       << r.err;
+}
+
+}  // namespace
+}  // namespace nsrun::test
+
+namespace nsrun::test {
+namespace {
+
+// Swaps two directory entries back and forth (renameat2 RENAME_EXCHANGE) until stopped.
+class EntrySwapper {
+ public:
+  EntrySwapper(std::string a, std::string b)
+      : a_(std::move(a)), b_(std::move(b)), thread_([this] { run(); }) {}
+  ~EntrySwapper() { stop(); }
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  long swaps() const { return swaps_; }
+
+ private:
+  void run() {
+    while (!stop_)
+      if (::syscall(SYS_renameat2, AT_FDCWD, a_.c_str(), AT_FDCWD, b_.c_str(), RENAME_EXCHANGE) ==
+          0)
+        ++swaps_;
+  }
+  std::string a_, b_;
+  std::atomic<bool> stop_{false};
+  std::atomic<long> swaps_{0};
+  std::thread thread_;
+};
+
+// A container sharing a volume swaps a directory of it for a symlink to a host directory while
+// nsrun creates a mountpoint beneath it (the mountpoint of a second mount, nested in the volume).
+// Resolved on the host by path, the mkdir followed the symlink out of the rootfs (91 of 200 tries
+// before nsrun created mountpoints through descriptors); now it must never reach the host.
+TEST_F(Attack, AMountpointSwappedForASymlinkWhileMountingStaysInTheRootfs) {
+  TempDir volume("nsrun-attack-volume-"), source("nsrun-attack-source-"),
+      outside("nsrun-attack-outside-");
+  fs::create_directory(volume.path() + "/sub");
+  fs::create_symlink(outside.path(), volume.path() + "/link");
+  const std::vector<std::string> argv{
+      "--network", "none", "-v", volume.path() + ":/vol", "-v", source.path() + ":/vol/sub/x",
+      "true"};
+  int succeeded = 0, refused = 0;
+  {
+    EntrySwapper swapper(volume.path() + "/sub", volume.path() + "/link");
+    for (int i = 0; i < 60; ++i) {
+      auto r = nsrun_run(argv, state_->path());
+      if (r.exit_code == 0) {
+        ++succeeded;
+      } else {
+        EXPECT_NE(r.err.find("cannot create the mountpoint /vol/sub/x"), std::string::npos)
+            << r.err;
+        ++refused;
+      }
+      ASSERT_TRUE(fs::is_empty(outside.path())) << "run " << i << " created a directory on the "
+                                                << "host, outside the rootfs";
+    }
+    swapper.stop();
+    EXPECT_GT(swapper.swaps(), 1000);
+  }
+  // The control: the race was really run, both ways.
+  EXPECT_GT(succeeded, 0) << "no run found the directory in place";
+  EXPECT_GT(refused, 0) << "no run met the symlink";
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "nsrun/storage/mount_plan.hpp"
 #include "nsrun/storage/secure_join.hpp"
 
 namespace nsrun::storage {
@@ -131,19 +132,21 @@ void create_device_nodes(const std::vector<PlannedDevice>& devices, const std::s
                          HostFs& fs, Logger& log) {
   for (const auto& planned : devices) {
     const DeviceSpec& d = planned.spec;
-    ResolvedPath target = resolve_in_root(rootfs, d.path);
-    if (target.components.empty())
+    const std::string cleaned = clean_container_path(d.path);
+    if (cleaned == "/")
       throw StageError("device " + d.path + " leads to the container root (fix linux.devices)");
-    if (target.exists()) {
+    if (int existing = -1; fs.open_in_root(rootfs, cleaned, false, false, existing) == 0) {
+      fs.close(existing);
       // runc leaves an existing node alone; /dev/null and the like are the stage's own.
       if (log.debug_enabled()) log.debug("device " + d.path + " exists already; left as it is");
       continue;
     }
-    for (std::size_t i = target.existing + 1; i < target.components.size(); ++i)
-      if (Errno err = fs.mkdir(target.host_path(i), 0755); err && err != EEXIST)
-        throw StageError("cannot create " + target.in_root() + "'s parent for device " + d.path +
-                         ": " + std::strerror(err));
-    const std::string path = target.host_path();
+    // Made through the descriptor of its directory, resolved inside the rootfs (mount_plan.hpp).
+    const std::size_t slash = cleaned.rfind('/');
+    const PinnedPath directory =
+        pin_in_root(fs, rootfs, cleaned.substr(0, std::max<std::size_t>(slash, 1)),
+                    MountpointType::directory, true);
+    const std::string path = directory.path() + cleaned.substr(slash);
     mode_t mode = node_type(d.type) | static_cast<mode_t>(d.file_mode.value_or(0666) & 07777);
     dev_t number = makedev(static_cast<unsigned>(d.major.value_or(0)),
                            static_cast<unsigned>(d.minor.value_or(0)));
@@ -153,9 +156,8 @@ void create_device_nodes(const std::vector<PlannedDevice>& devices, const std::s
       // A user namespace may not make device nodes: bind the host's instead.
       if (log.debug_enabled())
         log.debug("mknod " + d.path + " refused, binding the host's " + planned.host_source);
-      if (Errno e = fs.create_file(path, 0666))
-        throw StageError("cannot create " + d.path + " for the device: " + std::strerror(e));
-      if (Errno e = fs.mount(planned.host_source, path, "", MS_BIND, ""))
+      const PinnedPath file = pin_in_root(fs, rootfs, cleaned, MountpointType::file, true);
+      if (Errno e = fs.mount(planned.host_source, file.path(), "", MS_BIND, ""))
         throw StageError("cannot bind the host's " + planned.host_source + " on " + d.path + ": " +
                          std::strerror(e));
       continue;

@@ -174,8 +174,20 @@ void bind_rootfs_onto_itself(Mounter& m, const std::string& rootfs) {
   m.mount(rootfs, rootfs, "", MS_BIND | MS_REC, "", rootfs);
 }
 
-void mount_proc(Mounter& m, const ResolvedPath& proc) {
-  m.mount("proc", proc.host_path(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "", "/proc");
+// A directory the stage mounts on, pinned inside the rootfs (created when missing).
+PinnedPath pin_directory(Mounter& m, const std::string& rootfs, const std::string& destination) {
+  return pin_in_root(m.fs(), rootfs, destination, MountpointType::directory, true);
+}
+
+// The mount just made on `destination`, pinned: the descriptor the mount was made on is the
+// directory beneath it.
+PinnedPath pin_mounted(Mounter& m, const std::string& rootfs, const std::string& destination) {
+  return pin_in_root(m.fs(), rootfs, destination, MountpointType::directory, false);
+}
+
+void mount_proc(Mounter& m, const std::string& rootfs) {
+  m.mount("proc", pin_directory(m, rootfs, "/proc").path(), "proc",
+          MS_NOSUID | MS_NODEV | MS_NOEXEC, "", "/proc");
 }
 
 // mknod is one syscall and needs no host path; in a user namespace it fails with EPERM, and
@@ -203,9 +215,12 @@ void mount_devpts(Mounter& m, const std::string& pts) {
   check(err, "mount devpts on /dev/pts");
 }
 
-void mount_dev(Mounter& m, const ResolvedPath& dev_path) {
-  const std::string dev = dev_path.host_path();
-  m.mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_STRICTATIME, dev_tmpfs_data, "/dev");
+void mount_dev(Mounter& m, const std::string& rootfs) {
+  m.mount("tmpfs", pin_directory(m, rootfs, "/dev").path(), "tmpfs", MS_NOSUID | MS_STRICTATIME,
+          dev_tmpfs_data, "/dev");
+  // The new tmpfs, which no one else can reach yet: paths beneath it are safe.
+  const PinnedPath dev_tmpfs = pin_mounted(m, rootfs, "/dev");
+  const std::string dev = dev_tmpfs.path();
   for (const DeviceNode& node : device_nodes) make_device_node(m, dev, node);
 
   check(m.fs().mkdir(dev + "/pts", 0755), "create /dev/pts");
@@ -220,33 +235,35 @@ void mount_dev(Mounter& m, const ResolvedPath& dev_path) {
           std::string("create the /dev/") + link.name + " link");
 }
 
-void bind_host_sys(Mounter& m, const std::string& sys) {
-  m.mount("/sys", sys, "", MS_BIND | MS_REC, "", "/sys");
-  m.set_attributes(sys, AT_RECURSIVE, read_only_sys_attributes, "/sys");
+void bind_host_sys(Mounter& m, const std::string& rootfs, const PinnedPath& sys) {
+  m.mount("/sys", sys.path(), "", MS_BIND | MS_REC, "", "/sys");
+  m.set_attributes(pin_mounted(m, rootfs, "/sys").path(), AT_RECURSIVE, read_only_sys_attributes,
+                   "/sys");
 }
 
 // sysfs shows the network devices of its mounter's network namespace and may only be mounted
 // by one owning it: a container sharing the host's gets a read-only rbind of the host's /sys,
 // as runc gives it. Mounting sysfs may be refused in a network namespace too (one owned by
 // another user namespace): the rbind is the next best thing there as well.
-void mount_sys(Mounter& m, const ResolvedPath& sys_path, bool bind_from_host) {
-  const std::string sys = sys_path.host_path();
+void mount_sys(Mounter& m, const std::string& rootfs, bool bind_from_host) {
+  const PinnedPath sys = pin_directory(m, rootfs, "/sys");
   if (bind_from_host) {
     if (m.log().debug_enabled())
       m.log().debug("no network namespace of its own, binding the host's /sys");
-    bind_host_sys(m, sys);
+    bind_host_sys(m, rootfs, sys);
     return;
   }
-  Errno err =
-      m.try_mount("sysfs", sys, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "", "/sys");
+  Errno err = m.try_mount("sysfs", sys.path(), "sysfs",
+                          MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "", "/sys");
   if (err == 0) return;
   if (err != EPERM) check(err, "mount sysfs on /sys");
   if (m.log().debug_enabled()) m.log().debug("sysfs refused, binding the host's /sys");
-  bind_host_sys(m, sys);
+  bind_host_sys(m, rootfs, sys);
 }
 
-void mount_tmp(Mounter& m, const ResolvedPath& tmp) {
-  m.mount("tmpfs", tmp.host_path(), "tmpfs", MS_NOSUID | MS_NODEV, tmp_data, "/tmp");
+void mount_tmp(Mounter& m, const std::string& rootfs) {
+  m.mount("tmpfs", pin_directory(m, rootfs, "/tmp").path(), "tmpfs", MS_NOSUID | MS_NODEV, tmp_data,
+          "/tmp");
 }
 
 // Each hierarchy is bound with MS_REC, as a bind of the host's cgroup directory may have
@@ -260,13 +277,18 @@ void bind_cgroup_directory(Mounter& m, const CgroupfsBind& bind, const std::stri
 // The container's cgroups (see cgroupfs.hpp). On v1 the tmpfs holding the hierarchies is made
 // read-only last, after its directories and links were created in it.
 void mount_cgroupfs(Mounter& m, const PlannedMount& mount, const CgroupfsView& view,
-                    const std::string& path) {
+                    const std::string& mountpoint, const std::string& rootfs) {
   const std::string& shown = mount.destination;
   if (view.version == CgroupVersion::v2) {
-    bind_cgroup_directory(m, view.binds.front(), path, mount.flags, shown);
+    m.mount(view.binds.front().source, mountpoint, "", MS_BIND | MS_REC, "", shown);
+    if (mount.flags != 0) m.remount_bind(pin_mounted(m, rootfs, shown).path(), mount.flags, shown);
     return;
   }
-  m.mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, cgroupfs_tmpfs_data, shown);
+  m.mount("tmpfs", mountpoint, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, cgroupfs_tmpfs_data,
+          shown);
+  // The new tmpfs, which no one else can reach yet: paths beneath it are safe.
+  const PinnedPath tmpfs = pin_mounted(m, rootfs, shown);
+  const std::string path = tmpfs.path();
   for (const CgroupfsBind& bind : view.binds) {
     const std::string hierarchy = path + "/" + bind.name;
     check(m.fs().mkdir(hierarchy, 0755), "create " + shown + "/" + bind.name);
@@ -292,22 +314,29 @@ std::optional<CgroupfsView> cgroupfs_view_for(Mounter& m, const PlannedMount& mo
   return std::nullopt;
 }
 
-void mount_planned(Mounter& m, const PlannedMount& mount) {
+// The mountpoint is resolved and created now, inside the rootfs as the earlier mounts left it,
+// and mounted on through its descriptor: a path swapped for a symlink after the check (by a
+// container sharing a volume) can no longer send the mkdir or the mount out of the rootfs.
+void mount_planned(Mounter& m, const std::string& rootfs, const PlannedMount& mount) {
   std::optional<CgroupfsView> cgroupfs;
   if (mount.cgroupfs && !(cgroupfs = cgroupfs_view_for(m, mount))) return;
-  ResolvedPath target = mount.target;
-  if (mount.beneath_earlier_mount) {
-    // The earlier mount changed what lies here: resolve again and create the mountpoint in it.
-    target = resolve_in_root(target.root, mount.destination);
-    create_mountpoint(target, mount.mountpoint, m.fs());
+  {
+    const PinnedPath mountpoint =
+        pin_in_root(m.fs(), rootfs, mount.destination, mount.mountpoint, true);
+    if (cgroupfs) {
+      mount_cgroupfs(m, mount, *cgroupfs, mountpoint.path(), rootfs);
+    } else {
+      m.mount(mount.source, mountpoint.path(), mount.fstype, mount.flags, mount.data,
+              mount.destination);
+    }
   }
-  const std::string path = target.host_path();
-  if (cgroupfs) {
-    mount_cgroupfs(m, mount, *cgroupfs, path);
-  } else {
-    m.mount(mount.source, path, mount.fstype, mount.flags, mount.data, mount.destination);
-    if (mount.remount_flags != 0) m.remount_bind(path, mount.remount_flags, mount.destination);
-  }
+  if (mount.remount_flags == 0 && mount.recursive_attributes == 0 && mount.propagation == 0) return;
+  // The descriptor above is the directory beneath the new mount; these act on the mount itself.
+  const PinnedPath mounted =
+      pin_in_root(m.fs(), rootfs, mount.destination, mount.mountpoint, false);
+  const std::string path = mounted.path();
+  if (mount.remount_flags != 0 && !cgroupfs)
+    m.remount_bind(path, mount.remount_flags, mount.destination);
   if (mount.recursive_attributes != 0)
     m.set_attributes(path, AT_RECURSIVE, mount.recursive_attributes, mount.destination);
   if (mount.propagation != 0) m.set_propagation(path, mount.propagation, mount.destination);
@@ -339,11 +368,11 @@ void enter_rootfs(const MountPlan& plan, HostFs& fs, Logger& log,
   bind_rootfs_onto_itself(m, plan.rootfs);
 
   UmaskZero umask(fs);
-  mount_proc(m, plan.proc);
-  mount_dev(m, plan.dev);
-  mount_sys(m, plan.sys, plan.bind_host_sys);
-  mount_tmp(m, plan.tmp);
-  for (const PlannedMount& mount : plan.mounts) mount_planned(m, mount);
+  mount_proc(m, plan.rootfs);
+  mount_dev(m, plan.rootfs);
+  mount_sys(m, plan.rootfs, plan.bind_host_sys);
+  mount_tmp(m, plan.rootfs);
+  for (const PlannedMount& mount : plan.mounts) mount_planned(m, plan.rootfs, mount);
   create_device_nodes(plan.devices, plan.rootfs, fs, log);  // with the umask at 0: exact modes
   umask.restore();
 

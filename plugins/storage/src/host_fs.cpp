@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -15,7 +16,11 @@
 #include <cstring>
 
 #include "nsrun/storage/mount_options.hpp"
+#include "nsrun/storage/secure_join.hpp"
 
+#ifndef SYS_openat2
+#define SYS_openat2 437  // the same number on every architecture (unified table)
+#endif
 #ifndef SYS_mount_setattr
 #define SYS_mount_setattr 442  // the same number on every architecture (unified table)
 #endif
@@ -39,6 +44,27 @@ struct MountAttrV0 {
   std::uint64_t propagation;
   std::uint64_t userns_fd;
 };
+
+// Resolves `relative` beneath `root_fd` as the container would see it: no ".." above it, an
+// absolute symlink starts again from it, no /proc magic link followed.
+int open_beneath(int root_fd, const std::string& relative) {
+  open_how how{};
+  how.flags = O_PATH | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  return static_cast<int>(::syscall(SYS_openat2, root_fd, relative.c_str(), &how, sizeof how));
+}
+
+// Creates `name` in the directory `parent_fd`: a file when `file`, else a directory. An existing
+// entry (even a symlink planted there) is left alone; resolving the path again then decides.
+Errno create_in(int parent_fd, const std::string& name, bool file) {
+  if (file) {
+    int fd = ::openat(parent_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                      0644);
+    if (fd >= 0) ::close(fd);
+    return fd >= 0 || errno == EEXIST ? 0 : errno;
+  }
+  return ::mkdirat(parent_fd, name.c_str(), 0755) == 0 || errno == EEXIST ? 0 : errno;
+}
 
 }  // namespace
 
@@ -166,6 +192,50 @@ Errno RealHostFs::read_symlinks(const std::string& dir, std::vector<SymlinkEntry
   std::sort(links.begin(), links.end(),
             [](const SymlinkEntry& a, const SymlinkEntry& b) { return a.name < b.name; });
   return 0;
+}
+
+Errno RealHostFs::open_in_root(const std::string& root, const std::string& container_path,
+                               bool create, bool last_is_file, int& fd) {
+  int root_fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0) return errno;
+  std::vector<std::string> components;
+  const std::string cleaned = clean_container_path(container_path);
+  for (std::string_view rest = cleaned; !rest.empty();) {
+    rest.remove_prefix(1);  // the '/' a cleaned path starts each component with
+    std::size_t end = std::min(rest.find('/'), rest.size());
+    components.emplace_back(rest.substr(0, end));
+    rest.remove_prefix(end);
+  }
+  // Each prefix is resolved from the root again, so that a symlink met on the way is followed
+  // as the container would follow it; each creation is relative to the parent just resolved.
+  int current = ::dup(root_fd);
+  Errno err = current < 0 ? errno : 0;
+  std::string prefix;
+  for (std::size_t i = 0; i < components.size() && err == 0; ++i) {
+    const bool last = i + 1 == components.size();
+    prefix += (i == 0 ? "" : "/") + components[i];
+    int next = open_beneath(root_fd, prefix);
+    if (next < 0 && errno == ENOENT && create) {
+      err = create_in(current, components[i], last && last_is_file);
+      if (err == 0) next = open_beneath(root_fd, prefix);
+    }
+    if (err == 0 && next < 0) err = errno;
+    struct stat st {};
+    if (err == 0 && !last && (::fstat(next, &st) != 0 || !S_ISDIR(st.st_mode))) err = ENOTDIR;
+    ::close(current);
+    current = next;
+  }
+  ::close(root_fd);
+  if (err != 0) {
+    if (current >= 0) ::close(current);
+    return err;
+  }
+  fd = current;
+  return 0;
+}
+
+void RealHostFs::close(int fd) {
+  ::close(fd);
 }
 
 }  // namespace nsrun::storage

@@ -1,7 +1,9 @@
 // Computing the mount plan (see mount_plan.hpp).
 #include "nsrun/storage/mount_plan.hpp"
 
+#include <limits.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -15,21 +17,6 @@ namespace {
 
 constexpr std::array<std::string_view, 6> stage_owned_destinations{"/proc",    "/dev", "/dev/pts",
                                                                    "/dev/shm", "/sys", "/tmp"};
-
-// A mount already planned, as written and as resolved: a later destination beneath either is
-// beneath the mount.
-struct EarlierMount {
-  std::string destination;
-  std::string resolved;
-};
-
-bool beneath_any(const std::vector<EarlierMount>& earlier, std::string_view destination,
-                 std::string_view resolved) {
-  return std::any_of(earlier.begin(), earlier.end(), [&](const EarlierMount& mount) {
-    return is_strictly_beneath(destination, mount.destination) ||
-           is_strictly_beneath(resolved, mount.resolved);
-  });
-}
 
 MountpointType mountpoint_for_source(const std::string& source) {
   struct stat st {};
@@ -87,10 +74,27 @@ PlannedMount plan_generated_file(const GeneratedFile& file) {
   return planned;
 }
 
-void check_created(Errno err, const ResolvedPath& target, std::size_t count) {
-  if (err == 0 || err == EEXIST) return;
-  throw StageError("cannot create the mountpoint " + target.in_root() +
-                   " in the rootfs: " + target.host_path(count) + ": " + std::strerror(err));
+// The stage mounts /proc, /dev and /sys itself: a symlink there would make the mounts, and the
+// masks laid on /proc and /sys later, land wherever the image (or a container sharing it) points.
+void refuse_symlinked_system_directories(const std::string& rootfs) {
+  for (const char* name : {"proc", "dev", "sys"}) {
+    std::string path = rootfs + "/" + name;
+    char target[PATH_MAX];
+    ssize_t n = ::readlink(path.c_str(), target, sizeof target);
+    if (n < 0) continue;  // not a symlink, or missing (created in the container)
+    throw StageError("the rootfs's /" + std::string(name) + " is a symlink (to " +
+                     std::string(target, static_cast<std::size_t>(std::min<ssize_t>(n, 200))) +
+                     "); nsrun mounts /" + name + " there itself (make it an empty directory)");
+  }
+}
+
+void refuse_destination_at_root(const std::string& rootfs, const std::string& destination,
+                                const char* what) {
+  // validate rejects "/" as written; a symlink in the image can still lead there.
+  if (resolve_in_root(rootfs, destination).in_root() == "/")
+    throw StageError(std::string(what) + " \"" + destination +
+                     "\" leads to the container root through a symlink in the rootfs (mount "
+                     "somewhere else or fix the symlink)");
 }
 
 }  // namespace
@@ -108,28 +112,12 @@ bool spec_mounts_destination(const ContainerSpec& spec, std::string_view destina
 
 MountPlan plan_mounts(const ContainerSpec& spec, const std::string& rootfs,
                       const std::vector<GeneratedFile>& generated, Logger& log) {
+  refuse_symlinked_system_directories(rootfs);
   MountPlan plan;
   plan.rootfs = rootfs;
   plan.readonly_root = spec.root.readonly;
-  plan.proc = resolve_in_root(rootfs, "/proc");
-  plan.dev = resolve_in_root(rootfs, "/dev");
-  plan.sys = resolve_in_root(rootfs, "/sys");
-  plan.tmp = resolve_in_root(rootfs, "/tmp");
-
-  std::vector<EarlierMount> earlier{{"/proc", plan.proc.in_root()},
-                                    {"/dev", plan.dev.in_root()},
-                                    {"/sys", plan.sys.in_root()},
-                                    {"/tmp", plan.tmp.in_root()}};
   auto add = [&](PlannedMount planned) {
-    planned.target = resolve_in_root(rootfs, planned.destination);
-    std::string resolved = planned.target.in_root();
-    // validate rejects "/" as written; a symlink in the image can still lead there.
-    if (resolved == "/")
-      throw StageError("mount destination \"" + planned.destination +
-                       "\" leads to the container root through a symlink in the rootfs (mount "
-                       "somewhere else or fix the symlink)");
-    planned.beneath_earlier_mount = beneath_any(earlier, planned.destination, resolved);
-    earlier.push_back({planned.destination, std::move(resolved)});
+    refuse_destination_at_root(rootfs, planned.destination, "mount destination");
     plan.mounts.push_back(std::move(planned));
   };
 
@@ -157,40 +145,21 @@ MountPlan plan_mounts(const ContainerSpec& spec, const std::string& rootfs,
   return plan;
 }
 
-void append_file_mount(MountPlan& plan, const GeneratedFile& file, HostFs& fs) {
+void append_file_mount(MountPlan& plan, const GeneratedFile& file) {
   PlannedMount planned = plan_generated_file(file);
   planned.destination = clean_container_path(file.destination);
-  planned.target = resolve_in_root(plan.rootfs, planned.destination);
-  std::string resolved = planned.target.in_root();
-  if (resolved == "/")
-    throw StageError("file destination \"" + file.destination +
-                     "\" leads to the container root through a symlink in the rootfs");
-  std::vector<EarlierMount> earlier{{"/proc", plan.proc.in_root()},
-                                    {"/dev", plan.dev.in_root()},
-                                    {"/sys", plan.sys.in_root()},
-                                    {"/tmp", plan.tmp.in_root()}};
-  for (const auto& mount : plan.mounts)
-    earlier.push_back({mount.destination, mount.target.in_root()});
-  planned.beneath_earlier_mount = beneath_any(earlier, planned.destination, resolved);
-  if (!planned.beneath_earlier_mount) create_mountpoint(planned.target, planned.mountpoint, fs);
+  refuse_destination_at_root(plan.rootfs, planned.destination, "file destination");
   plan.mounts.push_back(std::move(planned));
 }
 
-void create_mountpoint(const ResolvedPath& target, MountpointType type, HostFs& fs) {
-  std::size_t count = target.components.size();
-  for (std::size_t i = target.existing + 1; i < count; ++i)
-    check_created(fs.mkdir(target.host_path(i), 0755), target, i);
-  if (target.exists()) return;
-  Errno err = type == MountpointType::file ? fs.create_file(target.host_path(), 0644)
-                                           : fs.mkdir(target.host_path(), 0755);
-  check_created(err, target, count);
-}
-
-void create_rootfs_mountpoints(const MountPlan& plan, HostFs& fs) {
-  for (const ResolvedPath* own : {&plan.proc, &plan.dev, &plan.sys, &plan.tmp})
-    create_mountpoint(*own, MountpointType::directory, fs);
-  for (const PlannedMount& mount : plan.mounts)
-    if (!mount.beneath_earlier_mount) create_mountpoint(mount.target, mount.mountpoint, fs);
+PinnedPath pin_in_root(HostFs& fs, const std::string& rootfs, const std::string& destination,
+                       MountpointType type, bool create) {
+  int fd = -1;
+  if (Errno err = fs.open_in_root(rootfs, destination, create, type == MountpointType::file, fd))
+    throw StageError(std::string(create ? "cannot create the mountpoint " : "cannot open ") +
+                     destination + " in the rootfs " + rootfs + ": " + std::strerror(err) +
+                     (err == ENOSYS ? " (nsrun needs openat2, Linux 5.6 or later)" : ""));
+  return PinnedPath(fs, fd);
 }
 
 }  // namespace nsrun::storage

@@ -114,7 +114,6 @@ void StorageStage::prepare(Context& ctx) {
   std::vector<GeneratedFile> generated = write_etc_files(ctx, rootfs);
   plan_ = plan_mounts(ctx.spec, rootfs, generated, ctx.log);
   caller_mount_namespace_ = fs_->mount_namespace();  // on the host, before the clone
-  create_rootfs_mountpoints(*plan_, *fs_);
 }
 
 void StorageStage::create_container(Context& ctx) {
@@ -128,10 +127,8 @@ void StorageStage::create_container(Context& ctx) {
   if (auto files = ctx.output("files"); files && files->is_array())
     for (const auto& entry : files->as_array()) {
       const auto& file = entry.as_object();
-      append_file_mount(*plan_,
-                        {std::string(file.at("destination").as_string()),
-                         std::string(file.at("source").as_string())},
-                        *fs_);
+      append_file_mount(*plan_, {std::string(file.at("destination").as_string()),
+                                 std::string(file.at("source").as_string())});
     }
   plan_->devices = planned_devices(ctx.spec);
   enter_rootfs(*plan_, *fs_, ctx.log, caller_mount_namespace_);
@@ -139,7 +136,8 @@ void StorageStage::create_container(Context& ctx) {
 
 // Nothing to undo: every mount lives in the container's mount namespace and vanishes with it,
 // the generated files go with the state dir, and the mountpoints created in the rootfs are left
-// in place on purpose (see create_rootfs_mountpoints).
+// in place on purpose, as runc and crun leave them: removing one that another container on the
+// same rootfs still uses would detach that container's mount.
 void StorageStage::teardown(Context&) {}
 
 }  // namespace nsrun::storage

@@ -7,11 +7,13 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <stdexcept>
 
 #include "nsrun/storage/mount_options.hpp"
@@ -82,6 +84,15 @@ void FakeHostFs::fail(std::string line_prefix, Errno err, int times) {
 }
 
 std::string FakeHostFs::shown(std::string text) const {
+  // A pinned descriptor shows as "fd:" and the path it was opened on.
+  const std::string fd_prefix = "/proc/self/fd/";
+  for (std::size_t at = text.find(fd_prefix); at != std::string::npos;
+       at = text.find(fd_prefix, at + 1)) {
+    std::size_t end = at + fd_prefix.size();
+    while (end < text.size() && std::isdigit(static_cast<unsigned char>(text[end]))) ++end;
+    auto pinned = pinned_.find(text.substr(at + fd_prefix.size(), end - at - fd_prefix.size()));
+    if (pinned != pinned_.end()) text.replace(at, end - at, "fd:" + pinned->second);
+  }
   for (const auto& [real, alias] : aliases_)
     for (std::size_t at = text.find(real); at != std::string::npos; at = text.find(real, at))
       text.replace(at, real.size(), alias);
@@ -96,6 +107,26 @@ Errno FakeHostFs::record(std::string line) {
     if (failure.times > 0) --failure.times;
     return failure.err;
   }
+  return 0;
+}
+
+Errno FakeHostFs::open_in_root(const std::string& root, const std::string& container_path,
+                               bool create, bool last_is_file, int& fd) {
+  // Resolved (without following anything out of `root`) against the real temporary rootfs the
+  // tests build; the missing part is recorded as created, as create_mountpoint recorded it.
+  ResolvedPath target = resolve_in_root(root, container_path);
+  std::size_t count = target.components.size();
+  for (std::size_t i = target.existing + 1; i <= count; ++i) {
+    std::string path = target.host_path(i);
+    if (created_.count(path)) continue;
+    if (!create) return ENOENT;
+    Errno err = i == count && last_is_file ? record("create_file " + path + " 0644")
+                                           : record("mkdir " + path + " 0755");
+    if (err != 0 && err != EEXIST) return err;
+    created_.insert(path);
+  }
+  fd = next_fd_++;
+  pinned_[std::to_string(fd)] = target.host_path();
   return 0;
 }
 

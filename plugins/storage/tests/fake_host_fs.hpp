@@ -3,12 +3,14 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "nsrun/stage.hpp"
 #include "nsrun/storage/host_fs.hpp"
+#include "nsrun/storage/secure_join.hpp"
 #include "nsrun/testing.hpp"
 
 namespace nsrun::storage::testing {
@@ -54,6 +56,11 @@ class FakeHostFs final : public HostFs {
   Errno filesystem_type(const std::string& path, std::int64_t& type) override;
   Errno read_file(const std::string& path, std::string& content) override;
   Errno read_symlinks(const std::string& dir, std::vector<SymlinkEntry>& links) override;
+  /// Resolves against the real directory `root` and records the components it creates; returns
+  /// a descriptor number that recorded lines show as "fd:" and the resolved path.
+  Errno open_in_root(const std::string& root, const std::string& container_path, bool create,
+                     bool last_is_file, int& fd) override;
+  void close(int) override {}
 
  private:
   struct Failure {
@@ -66,6 +73,9 @@ class FakeHostFs final : public HostFs {
 
   std::vector<std::pair<std::string, std::string>> aliases_;
   std::vector<Failure> failures_;
+  std::map<std::string, std::string> pinned_;  ///< descriptor number -> the host path pinned
+  int next_fd_ = 1000;
+  std::set<std::string> created_;  ///< what open_in_root recorded as created
   mode_t umask_ = 022;
 };
 

@@ -122,9 +122,9 @@ TEST(LinuxDevices, NodesAreMadeUnderTheRootWithParentsModeAndOwner) {
   create_device_nodes({{fuse, "/dev/fuse"}, {disk, "/dev/sdb"}, {fifo, "/dev/fifo"}}, root.path(),
                       fs, log);
   std::vector<std::string> want = {
-      "mknod $ROOT/dev/fuse c 0666 10:229",    "mkdir $ROOT/dev/disks 0755",
-      "mknod $ROOT/dev/disks/sdb b 0600 8:16", "lchown $ROOT/dev/disks/sdb 1000:6",
-      "mknod $ROOT/dev/fifo p 0666 0:0",
+      "mknod fd:$ROOT/dev/fuse c 0666 10:229",    "mkdir $ROOT/dev/disks 0755",
+      "mknod fd:$ROOT/dev/disks/sdb b 0600 8:16", "lchown fd:$ROOT/dev/disks/sdb 1000:6",
+      "mknod fd:$ROOT/dev/fifo p 0666 0:0",
   };
   EXPECT_EQ(fs.calls, want);
 }
@@ -139,7 +139,7 @@ TEST(LinuxDevices, ASymlinkInTheRootfsCannotLeadOut) {
   create_device_nodes({{node("/dev/evil/x", "c", 1, 3), "/dev/null"}}, root.path(), fs, log);
   ASSERT_EQ(fs.calls.size(), 2u);
   EXPECT_EQ(fs.calls[0], "mkdir $ROOT/etc 0755");  // "/etc" resolved inside the root
-  EXPECT_EQ(fs.calls[1], "mknod $ROOT/etc/x c 0666 1:3");
+  EXPECT_EQ(fs.calls[1], "mknod fd:$ROOT/etc/x c 0666 1:3");
 }
 
 TEST(LinuxDevices, RefusedMknodBindsTheHostsNode) {
@@ -150,9 +150,9 @@ TEST(LinuxDevices, RefusedMknodBindsTheHostsNode) {
   fs.fail("mknod", EPERM);
   FakeLogger log;
   create_device_nodes({{node("/dev/myzero", "c", 1, 5), "/dev/zero"}}, root.path(), fs, log);
-  std::vector<std::string> want = {"mknod $ROOT/dev/myzero c 0666 1:5",
-                                   "create_file $ROOT/dev/myzero 0666",
-                                   "mount /dev/zero $ROOT/dev/myzero - MS_BIND -"};
+  std::vector<std::string> want = {"mknod fd:$ROOT/dev/myzero c 0666 1:5",
+                                   "create_file $ROOT/dev/myzero 0644",
+                                   "mount /dev/zero fd:$ROOT/dev/myzero - MS_BIND -"};
   EXPECT_EQ(fs.calls, want);
 }
 

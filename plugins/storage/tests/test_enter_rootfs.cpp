@@ -38,35 +38,48 @@ const Lines private_and_rbind = {
 };
 
 const Lines proc_and_dev = {
-    "mount proc $ROOT/proc proc MS_NOSUID|MS_NODEV|MS_NOEXEC -",
-    "mount tmpfs $ROOT/dev tmpfs MS_NOSUID|MS_STRICTATIME mode=755,size=65536k",
-    "mknod $ROOT/dev/null c 0666 1:3",
-    "mknod $ROOT/dev/zero c 0666 1:5",
-    "mknod $ROOT/dev/full c 0666 1:7",
-    "mknod $ROOT/dev/random c 0666 1:8",
-    "mknod $ROOT/dev/urandom c 0666 1:9",
-    "mknod $ROOT/dev/tty c 0666 5:0",
-    "mkdir $ROOT/dev/pts 0755",
-    "mount devpts $ROOT/dev/pts devpts MS_NOSUID|MS_NOEXEC "
+    "mount proc fd:$ROOT/proc proc MS_NOSUID|MS_NODEV|MS_NOEXEC -",
+    "mount tmpfs fd:$ROOT/dev tmpfs MS_NOSUID|MS_STRICTATIME mode=755,size=65536k",
+    "mknod fd:$ROOT/dev/null c 0666 1:3",
+    "mknod fd:$ROOT/dev/zero c 0666 1:5",
+    "mknod fd:$ROOT/dev/full c 0666 1:7",
+    "mknod fd:$ROOT/dev/random c 0666 1:8",
+    "mknod fd:$ROOT/dev/urandom c 0666 1:9",
+    "mknod fd:$ROOT/dev/tty c 0666 5:0",
+    "mkdir fd:$ROOT/dev/pts 0755",
+    "mount devpts fd:$ROOT/dev/pts devpts MS_NOSUID|MS_NOEXEC "
     "newinstance,ptmxmode=0666,mode=0620,gid=5",
-    "symlink pts/ptmx $ROOT/dev/ptmx",
-    "mkdir $ROOT/dev/shm 01777",
-    "mount shm $ROOT/dev/shm tmpfs MS_NOSUID|MS_NODEV|MS_NOEXEC mode=1777,size=65536k",
-    "symlink /proc/self/fd $ROOT/dev/fd",
-    "symlink /proc/self/fd/0 $ROOT/dev/stdin",
-    "symlink /proc/self/fd/1 $ROOT/dev/stdout",
-    "symlink /proc/self/fd/2 $ROOT/dev/stderr",
+    "symlink pts/ptmx fd:$ROOT/dev/ptmx",
+    "mkdir fd:$ROOT/dev/shm 01777",
+    "mount shm fd:$ROOT/dev/shm tmpfs MS_NOSUID|MS_NODEV|MS_NOEXEC mode=1777,size=65536k",
+    "symlink /proc/self/fd fd:$ROOT/dev/fd",
+    "symlink /proc/self/fd/0 fd:$ROOT/dev/stdin",
+    "symlink /proc/self/fd/1 fd:$ROOT/dev/stdout",
+    "symlink /proc/self/fd/2 fd:$ROOT/dev/stderr",
 };
 
 const Lines sys_and_tmp = {
-    "mount sysfs $ROOT/sys sysfs MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC -",
-    "mount tmpfs $ROOT/tmp tmpfs MS_NOSUID|MS_NODEV mode=1777",
+    "mount sysfs fd:$ROOT/sys sysfs MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC -",
+    "mount tmpfs fd:$ROOT/tmp tmpfs MS_NOSUID|MS_NODEV mode=1777",
 };
 
+// The test rootfs's /etc is empty: each mountpoint is created in the container, just before its
+// mount.
 const Lines etc_binds = {
-    "mount $STATE/etc/hostname $ROOT/etc/hostname - MS_BIND -",
-    "mount $STATE/etc/hosts $ROOT/etc/hosts - MS_BIND -",
-    "mount $STATE/etc/resolv.conf $ROOT/etc/resolv.conf - MS_BIND -",
+    "create_file $ROOT/etc/hostname 0644",
+    "mount $STATE/etc/hostname fd:$ROOT/etc/hostname - MS_BIND -",
+    "create_file $ROOT/etc/hosts 0644",
+    "mount $STATE/etc/hosts fd:$ROOT/etc/hosts - MS_BIND -",
+    "create_file $ROOT/etc/resolv.conf 0644",
+    "mount $STATE/etc/resolv.conf fd:$ROOT/etc/resolv.conf - MS_BIND -",
+};
+
+// What prepare does with a hostname: the generated files, and nothing in the rootfs.
+const Lines generated_etc_files = {
+    "mkdir $STATE/etc 0755",
+    "write_file $STATE/etc/hostname 0644",
+    "write_file $STATE/etc/hosts 0644",
+    "write_file $STATE/etc/resolv.conf 0644",
 };
 
 const Lines switch_root = {
@@ -139,25 +152,17 @@ TEST_F(StorageStageTest, ReadOnlyDirectoryBindAndReadWriteFileBind) {
   bind("dir", "/data", {"rbind", "ro"});
   bind("file.txt", "/config.txt", {"rbind", "rw"});
 
-  EXPECT_EQ(run_prepare(), (Lines{
-                               "mkdir $STATE/etc 0755",
-                               "write_file $STATE/etc/hostname 0644",
-                               "write_file $STATE/etc/hosts 0644",
-                               "write_file $STATE/etc/resolv.conf 0644",
-                               "create_file $ROOT/config.txt 0644",
-                               "create_file $ROOT/etc/hostname 0644",
-                               "create_file $ROOT/etc/hosts 0644",
-                               "create_file $ROOT/etc/resolv.conf 0644",
-                           }));
+  EXPECT_EQ(run_prepare(), generated_etc_files);
 
   Lines calls = run_create_container();
   EXPECT_EQ(calls, concat({private_and_rbind,
                            proc_and_dev,
                            sys_and_tmp,
                            {
-                               "mount $HOST/dir $ROOT/data - MS_BIND|MS_REC -",
-                               "mount - $ROOT/data - MS_RDONLY|MS_REMOUNT|MS_BIND -",
-                               "mount $HOST/file.txt $ROOT/config.txt - MS_BIND|MS_REC -",
+                               "mount $HOST/dir fd:$ROOT/data - MS_BIND|MS_REC -",
+                               "mount - fd:$ROOT/data - MS_RDONLY|MS_REMOUNT|MS_BIND -",
+                               "create_file $ROOT/config.txt 0644",
+                               "mount $HOST/file.txt fd:$ROOT/config.txt - MS_BIND|MS_REC -",
                            },
                            etc_binds,
                            {"umask 022"},
@@ -210,7 +215,6 @@ TEST_F(StorageStageTest, FilesOtherStagesAddAreMountedLast) {
 
 TEST_F(StorageStageTest, ReadOnlyRootComesAfterAllMountsAndBeforeThePivot) {
   spec.root.readonly = true;
-  for (const char* file : {"etc/hostname", "etc/hosts", "etc/resolv.conf"}) rootfs.make_file(file);
   EXPECT_EQ(run_prepare(), (Lines{
                                "mkdir $STATE/etc 0755",
                                "write_file $STATE/etc/hostname 0644",
@@ -228,14 +232,15 @@ TEST_F(StorageStageTest, ReadOnlyRootComesAfterAllMountsAndBeforeThePivot) {
 
 TEST_F(StorageStageTest, MissingMountpointParentsAreCreated) {
   bind("file.txt", "/a/b/c.txt", {"rbind", "ro", "nosuid", "nodev", "noexec", "rprivate"});
-  Lines prepare = run_prepare();
-  Lines expected{"mkdir $ROOT/a 0755", "mkdir $ROOT/a/b 0755", "create_file $ROOT/a/b/c.txt 0644"};
-  EXPECT_EQ(Lines(prepare.begin() + 4, prepare.begin() + 7), expected);
+  EXPECT_EQ(run_prepare(), generated_etc_files) << "nothing is created in the rootfs on the host";
   Lines calls = run_create_container();
   Lines bind_calls{
-      "mount $HOST/file.txt $ROOT/a/b/c.txt - MS_BIND|MS_REC -",
-      "mount - $ROOT/a/b/c.txt - MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC|MS_REMOUNT|MS_BIND -",
-      "mount - $ROOT/a/b/c.txt - MS_REC|MS_PRIVATE -",
+      "mkdir $ROOT/a 0755",
+      "mkdir $ROOT/a/b 0755",
+      "create_file $ROOT/a/b/c.txt 0644",
+      "mount $HOST/file.txt fd:$ROOT/a/b/c.txt - MS_BIND|MS_REC -",
+      "mount - fd:$ROOT/a/b/c.txt - MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC|MS_REMOUNT|MS_BIND -",
+      "mount - fd:$ROOT/a/b/c.txt - MS_REC|MS_PRIVATE -",
   };
   EXPECT_TRUE(contains_run(calls, bind_calls));
 }
@@ -249,22 +254,14 @@ TEST_F(StorageStageTest, DestinationsThroughSymlinksStayInTheRootfs) {
   rootfs.make_symlink("etc", "/");  // a hostile image: /etc/hosts must not become the host's
   bind("dir", "/data", {"rbind"});
   bind("dir", "/escape/var/lib", {"bind"});
-  EXPECT_EQ(run_prepare(), (Lines{
-                               "mkdir $STATE/etc 0755",
-                               "write_file $STATE/etc/hostname 0644",
-                               "write_file $STATE/etc/hosts 0644",
-                               "write_file $STATE/etc/resolv.conf 0644",
-                               "mkdir $ROOT/var 0755",
-                               "mkdir $ROOT/var/lib 0755",
-                               "create_file $ROOT/hostname 0644",
-                               "create_file $ROOT/hosts 0644",
-                               "create_file $ROOT/resolv.conf 0644",
-                           }));
+  EXPECT_EQ(run_prepare(), generated_etc_files);
   Lines calls = run_create_container();
-  EXPECT_TRUE(contains_run(calls, {"mount $HOST/dir $ROOT/srv/data - MS_BIND|MS_REC -",
-                                   "mount $HOST/dir $ROOT/var/lib - MS_BIND -",
-                                   "mount $STATE/etc/hostname $ROOT/hostname - MS_BIND -",
-                                   "mount $STATE/etc/hosts $ROOT/hosts - MS_BIND -"}));
+  EXPECT_TRUE(contains_run(
+      calls,
+      {"mount $HOST/dir fd:$ROOT/srv/data - MS_BIND|MS_REC -", "mkdir $ROOT/var 0755",
+       "mkdir $ROOT/var/lib 0755", "mount $HOST/dir fd:$ROOT/var/lib - MS_BIND -",
+       "create_file $ROOT/hostname 0644", "mount $STATE/etc/hostname fd:$ROOT/hostname - MS_BIND -",
+       "create_file $ROOT/hosts 0644", "mount $STATE/etc/hosts fd:$ROOT/hosts - MS_BIND -"}));
 }
 
 TEST_F(StorageStageTest, DestinationLeadingToTheRootIsRefused) {
@@ -298,9 +295,6 @@ TEST_F(StorageStageTest, BundleMountsAreTranslatedNestedOnesResolvedInTheContain
                                "mkdir $STATE/etc 0755",
                                "write_file $STATE/etc/hostname 0644",
                                "write_file $STATE/etc/resolv.conf 0644",
-                               "create_file $ROOT/etc/hosts 0644",
-                               "create_file $ROOT/etc/hostname 0644",
-                               "create_file $ROOT/etc/resolv.conf 0644",
                            }));
   EXPECT_EQ(run_create_container(),
             concat({private_and_rbind,
@@ -308,14 +302,17 @@ TEST_F(StorageStageTest, BundleMountsAreTranslatedNestedOnesResolvedInTheContain
                     sys_and_tmp,
                     {
                         "mkdir $ROOT/dev/mqueue 0755",
-                        "mount mqueue $ROOT/dev/mqueue mqueue MS_NOSUID|MS_NODEV|MS_NOEXEC -",
-                        "mount tmpfs $ROOT/run tmpfs MS_NOSUID|MS_NODEV mode=755,size=65536k",
+                        "mount mqueue fd:$ROOT/dev/mqueue mqueue MS_NOSUID|MS_NODEV|MS_NOEXEC -",
+                        "mount tmpfs fd:$ROOT/run tmpfs MS_NOSUID|MS_NODEV mode=755,size=65536k",
                         "mkdir $ROOT/run/data 0755",
-                        "mount $HOST/dir $ROOT/run/data - MS_BIND|MS_REC -",
-                        "mount $HOST/file.txt $ROOT/etc/hosts - MS_BIND|MS_REC -",
-                        "mount - $ROOT/etc/hosts - MS_RDONLY|MS_REMOUNT|MS_BIND -",
-                        "mount $STATE/etc/hostname $ROOT/etc/hostname - MS_BIND -",
-                        "mount $STATE/etc/resolv.conf $ROOT/etc/resolv.conf - MS_BIND -",
+                        "mount $HOST/dir fd:$ROOT/run/data - MS_BIND|MS_REC -",
+                        "create_file $ROOT/etc/hosts 0644",
+                        "mount $HOST/file.txt fd:$ROOT/etc/hosts - MS_BIND|MS_REC -",
+                        "mount - fd:$ROOT/etc/hosts - MS_RDONLY|MS_REMOUNT|MS_BIND -",
+                        "create_file $ROOT/etc/hostname 0644",
+                        "mount $STATE/etc/hostname fd:$ROOT/etc/hostname - MS_BIND -",
+                        "create_file $ROOT/etc/resolv.conf 0644",
+                        "mount $STATE/etc/resolv.conf fd:$ROOT/etc/resolv.conf - MS_BIND -",
                         "umask 022",
                     },
                     switch_root}));
@@ -337,7 +334,7 @@ TEST_F(StorageStageTest, RootfsWithoutEtcGetsNoGeneratedFiles) {
             concat({private_and_rbind, proc_and_dev, sys_and_tmp, {"umask 022"}, switch_root}));
 }
 
-TEST_F(StorageStageTest, MissingStandardMountpointsAreCreatedInPrepare) {
+TEST_F(StorageStageTest, MissingStandardMountpointsAreCreatedInTheContainer) {
   for (const char* dir : {"proc", "dev", "sys", "tmp"})
     std::filesystem::remove(rootfs.path() + "/" + dir);
   spec.hostname.clear();  // no /etc/hostname without a hostname
@@ -345,42 +342,64 @@ TEST_F(StorageStageTest, MissingStandardMountpointsAreCreatedInPrepare) {
                                "mkdir $STATE/etc 0755",
                                "write_file $STATE/etc/hosts 0644",
                                "write_file $STATE/etc/resolv.conf 0644",
-                               "mkdir $ROOT/proc 0755",
-                               "mkdir $ROOT/dev 0755",
-                               "mkdir $ROOT/sys 0755",
-                               "mkdir $ROOT/tmp 0755",
-                               "create_file $ROOT/etc/hosts 0644",
-                               "create_file $ROOT/etc/resolv.conf 0644",
                            }));
+  Lines calls = run_create_container();
+  for (const char* dir : {"proc", "dev", "sys", "tmp"}) {
+    std::string made = std::string("mkdir $ROOT/") + dir + " 0755";
+    auto at = std::find(calls.begin(), calls.end(), made);
+    ASSERT_NE(at, calls.end()) << made;
+    EXPECT_EQ(at[1].rfind(std::string("mount "), 0), 0u) << "mounted on right after: " << at[1];
+  }
+}
+
+// Symlinks in the rootfs as the /proc, /dev or /sys the stage mounts on are refused before
+// anything exists.
+TEST_F(StorageStageTest, ASymlinkedSystemDirectoryIsRefused) {
+  for (const char* dir : {"proc", "dev", "sys"}) {
+    std::filesystem::remove(rootfs.path() + "/" + dir);
+    rootfs.make_symlink(dir, "/tmp");
+    try {
+      run_prepare();
+      ADD_FAILURE() << dir << ": no error";
+    } catch (const StageError& e) {
+      EXPECT_EQ(std::string(e.what()), std::string("the rootfs's /") + dir +
+                                           " is a symlink (to /tmp); nsrun mounts /" + dir +
+                                           " there itself (make it an empty directory)");
+    }
+    std::filesystem::remove(rootfs.path() + "/" + dir);
+    rootfs.make_dir(dir);
+  }
 }
 
 // A cgroup v1 host: a tmpfs at /sys/fs/cgroup, one read-only bind per hierarchy of the
 // container's own cgroup, the co-mount links, then the tmpfs read-only.
 const Lines cgroupfs_v1_read_only = {
-    "mount tmpfs $ROOT/sys/fs/cgroup tmpfs MS_NOSUID|MS_NODEV|MS_NOEXEC mode=755",
-    "mkdir $ROOT/sys/fs/cgroup/pids 0755",
-    "mount /sys/fs/cgroup/pids/nsrun-c1 $ROOT/sys/fs/cgroup/pids - MS_BIND|MS_REC -",
-    "mount - $ROOT/sys/fs/cgroup/pids - MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC|MS_REMOUNT|MS_BIND "
+    "mount tmpfs fd:$ROOT/sys/fs/cgroup tmpfs MS_NOSUID|MS_NODEV|MS_NOEXEC mode=755",
+    "mkdir fd:$ROOT/sys/fs/cgroup/pids 0755",
+    "mount /sys/fs/cgroup/pids/nsrun-c1 fd:$ROOT/sys/fs/cgroup/pids - MS_BIND|MS_REC -",
+    "mount - fd:$ROOT/sys/fs/cgroup/pids - "
+    "MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC|MS_REMOUNT|MS_BIND "
     "-",
-    "mkdir $ROOT/sys/fs/cgroup/cpu,cpuacct 0755",
-    "mount /sys/fs/cgroup/cpu,cpuacct/nsrun-c1 $ROOT/sys/fs/cgroup/cpu,cpuacct - MS_BIND|MS_REC -",
-    "mount - $ROOT/sys/fs/cgroup/cpu,cpuacct - "
+    "mkdir fd:$ROOT/sys/fs/cgroup/cpu,cpuacct 0755",
+    "mount /sys/fs/cgroup/cpu,cpuacct/nsrun-c1 fd:$ROOT/sys/fs/cgroup/cpu,cpuacct - MS_BIND|MS_REC "
+    "-",
+    "mount - fd:$ROOT/sys/fs/cgroup/cpu,cpuacct - "
     "MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC|MS_REMOUNT|MS_BIND -",
-    "mkdir $ROOT/sys/fs/cgroup/memory 0755",
-    "mount /sys/fs/cgroup/memory/nsrun-c1 $ROOT/sys/fs/cgroup/memory - MS_BIND|MS_REC -",
-    "mount - $ROOT/sys/fs/cgroup/memory - "
+    "mkdir fd:$ROOT/sys/fs/cgroup/memory 0755",
+    "mount /sys/fs/cgroup/memory/nsrun-c1 fd:$ROOT/sys/fs/cgroup/memory - MS_BIND|MS_REC -",
+    "mount - fd:$ROOT/sys/fs/cgroup/memory - "
     "MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC|MS_REMOUNT|MS_BIND -",
-    "mkdir $ROOT/sys/fs/cgroup/systemd 0755",
-    "mount /sys/fs/cgroup/systemd/nsrun-c1 $ROOT/sys/fs/cgroup/systemd - MS_BIND|MS_REC -",
-    "mount - $ROOT/sys/fs/cgroup/systemd - "
+    "mkdir fd:$ROOT/sys/fs/cgroup/systemd 0755",
+    "mount /sys/fs/cgroup/systemd/nsrun-c1 fd:$ROOT/sys/fs/cgroup/systemd - MS_BIND|MS_REC -",
+    "mount - fd:$ROOT/sys/fs/cgroup/systemd - "
     "MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC|MS_REMOUNT|MS_BIND -",
-    "mkdir $ROOT/sys/fs/cgroup/unified 0755",
-    "mount /sys/fs/cgroup/unified/nsrun-c1 $ROOT/sys/fs/cgroup/unified - MS_BIND|MS_REC -",
-    "mount - $ROOT/sys/fs/cgroup/unified - "
+    "mkdir fd:$ROOT/sys/fs/cgroup/unified 0755",
+    "mount /sys/fs/cgroup/unified/nsrun-c1 fd:$ROOT/sys/fs/cgroup/unified - MS_BIND|MS_REC -",
+    "mount - fd:$ROOT/sys/fs/cgroup/unified - "
     "MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC|MS_REMOUNT|MS_BIND -",
-    "symlink cpu,cpuacct $ROOT/sys/fs/cgroup/cpu",
-    "symlink cpu,cpuacct $ROOT/sys/fs/cgroup/cpuacct",
-    "mount - $ROOT/sys/fs/cgroup - MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC|MS_REMOUNT|MS_BIND -",
+    "symlink cpu,cpuacct fd:$ROOT/sys/fs/cgroup/cpu",
+    "symlink cpu,cpuacct fd:$ROOT/sys/fs/cgroup/cpuacct",
+    "mount - fd:$ROOT/sys/fs/cgroup - MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC|MS_REMOUNT|MS_BIND -",
 };
 
 // `nsrun run` and a bundle without a cgroup mount get the read-only cgroupfs right after /sys.
@@ -410,7 +429,7 @@ TEST_F(StorageStageTest, SpecCgroupMountOnAV1Host) {
   run_prepare();
   Lines calls = run_create_container();
   Lines expected =
-      concat({{"mount tmpfs $ROOT/run tmpfs MS_NOSUID|MS_STRICTATIME mode=755,size=65536k"},
+      concat({{"mount tmpfs fd:$ROOT/run tmpfs MS_NOSUID|MS_STRICTATIME mode=755,size=65536k"},
               cgroupfs_v1_read_only});
   EXPECT_TRUE(contains_run(calls, expected));
 }
@@ -422,10 +441,10 @@ TEST_F(StorageStageTest, ReadWriteCgroupMountKeepsItsBindsWritable) {
   run_prepare();
   Lines calls = run_create_container();
   EXPECT_TRUE(contains_run(
-      calls, {"mount /sys/fs/cgroup/pids/nsrun-c1 $ROOT/sys/fs/cgroup/pids - MS_BIND|MS_REC -",
-              "mount - $ROOT/sys/fs/cgroup/pids - MS_NOSUID|MS_REMOUNT|MS_BIND -"}));
-  EXPECT_TRUE(contains_run(calls, {"symlink cpu,cpuacct $ROOT/sys/fs/cgroup/cpuacct",
-                                   "mount - $ROOT/sys/fs/cgroup - MS_REC|MS_PRIVATE -"}))
+      calls, {"mount /sys/fs/cgroup/pids/nsrun-c1 fd:$ROOT/sys/fs/cgroup/pids - MS_BIND|MS_REC -",
+              "mount - fd:$ROOT/sys/fs/cgroup/pids - MS_NOSUID|MS_REMOUNT|MS_BIND -"}));
+  EXPECT_TRUE(contains_run(calls, {"symlink cpu,cpuacct fd:$ROOT/sys/fs/cgroup/cpuacct",
+                                   "mount - fd:$ROOT/sys/fs/cgroup - MS_REC|MS_PRIVATE -"}))
       << "no read-only remount of the tmpfs, then the propagation";
 }
 
@@ -440,9 +459,9 @@ TEST_F(StorageStageTest, CgroupMountOnAV2Host) {
                     proc_and_dev,
                     sys_and_tmp,
                     {
-                        "mount /sys/fs/cgroup/system.slice/nsrun-c1 $ROOT/sys/fs/cgroup - "
+                        "mount /sys/fs/cgroup/system.slice/nsrun-c1 fd:$ROOT/sys/fs/cgroup - "
                         "MS_BIND|MS_REC -",
-                        "mount - $ROOT/sys/fs/cgroup - "
+                        "mount - fd:$ROOT/sys/fs/cgroup - "
                         "MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC|MS_REMOUNT|MS_BIND -",
                     },
                     etc_binds,
@@ -466,11 +485,11 @@ TEST_F(StorageStageTest, SharingTheHostNetworkBindsTheHostSysReadOnly) {
   run_prepare();
   Lines calls = run_create_container();
   EXPECT_TRUE(contains_run(calls, {
-                                      "mount /sys $ROOT/sys - MS_BIND|MS_REC -",
-                                      "mount_setattr $ROOT/sys AT_RECURSIVE "
+                                      "mount /sys fd:$ROOT/sys - MS_BIND|MS_REC -",
+                                      "mount_setattr fd:$ROOT/sys AT_RECURSIVE "
                                       "MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV|"
                                       "MOUNT_ATTR_NOEXEC",
-                                      "mount tmpfs $ROOT/tmp tmpfs MS_NOSUID|MS_NODEV mode=1777",
+                                      "mount tmpfs fd:$ROOT/tmp tmpfs MS_NOSUID|MS_NODEV mode=1777",
                                   }));
   EXPECT_EQ(std::count_if(calls.begin(), calls.end(),
                           [](const std::string& line) { return line.starts_with("mount sysfs"); }),
@@ -480,22 +499,22 @@ TEST_F(StorageStageTest, SharingTheHostNetworkBindsTheHostSysReadOnly) {
 TEST_F(StorageStageTest, RecursiveReadOnlyAndPropagationOfABind) {
   bind("dir", "/data", {"rbind", "rro", "rnosuid", "nodev", "runbindable"});
   run_prepare();
-  EXPECT_TRUE(
-      contains_run(run_create_container(), {
-                                               "mount $HOST/dir $ROOT/data - MS_BIND|MS_REC -",
-                                               "mount - $ROOT/data - MS_NODEV|MS_REMOUNT|MS_BIND -",
-                                               "mount_setattr $ROOT/data AT_RECURSIVE "
-                                               "MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID",
-                                               "mount - $ROOT/data - MS_REC|MS_UNBINDABLE -",
-                                           }));
+  EXPECT_TRUE(contains_run(run_create_container(),
+                           {
+                               "mount $HOST/dir fd:$ROOT/data - MS_BIND|MS_REC -",
+                               "mount - fd:$ROOT/data - MS_NODEV|MS_REMOUNT|MS_BIND -",
+                               "mount_setattr fd:$ROOT/data AT_RECURSIVE "
+                               "MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID",
+                               "mount - fd:$ROOT/data - MS_REC|MS_UNBINDABLE -",
+                           }));
 }
 
 TEST_F(StorageStageTest, ReadWriteBindIsNotRemounted) {
   bind("dir", "/data", {"bind", "rw", "shared"});
   run_prepare();
   EXPECT_TRUE(contains_run(run_create_container(), {
-                                                       "mount $HOST/dir $ROOT/data - MS_BIND -",
-                                                       "mount - $ROOT/data - MS_SHARED -",
+                                                       "mount $HOST/dir fd:$ROOT/data - MS_BIND -",
+                                                       "mount - fd:$ROOT/data - MS_SHARED -",
                                                    }));
 }
 
@@ -513,22 +532,25 @@ TEST_F(StorageStageTest, DevptsAndMqueueOptionsPassAsFlagsAndData) {
   EXPECT_TRUE(contains_run(
       run_create_container(),
       {
-          "mount devpts $ROOT/mnt/pts devpts MS_NOSUID|MS_NOEXEC "
+          "mkdir $ROOT/mnt/pts 0755",
+          "mount devpts fd:$ROOT/mnt/pts devpts MS_NOSUID|MS_NOEXEC "
           "newinstance,ptmxmode=0666,mode=0620,gid=5",
-          "mount mqueue $ROOT/mnt/mq mqueue MS_NOSUID|MS_NODEV|MS_NOEXEC -",
-          "mount tmpfs $ROOT/mnt/ro tmpfs MS_RDONLY|MS_STRICTATIME mode=755,size=65536k",
+          "mkdir $ROOT/mnt/mq 0755",
+          "mount mqueue fd:$ROOT/mnt/mq mqueue MS_NOSUID|MS_NODEV|MS_NOEXEC -",
+          "mkdir $ROOT/mnt/ro 0755",
+          "mount tmpfs fd:$ROOT/mnt/ro tmpfs MS_RDONLY|MS_STRICTATIME mode=755,size=65536k",
       }));
 }
 
 TEST_F(StorageStageTest, RefusedMknodBindsTheHostNode) {
   run_prepare();
-  fs->fail("mknod $ROOT/dev/null", EPERM);
+  fs->fail("mknod fd:$ROOT/dev/null", EPERM);
   Lines calls = run_create_container();
   Lines fallback{
-      "mknod $ROOT/dev/null c 0666 1:3",
-      "create_file $ROOT/dev/null 0666",
-      "mount /dev/null $ROOT/dev/null - MS_BIND -",
-      "mknod $ROOT/dev/zero c 0666 1:5",
+      "mknod fd:$ROOT/dev/null c 0666 1:3",
+      "create_file fd:$ROOT/dev/null 0666",
+      "mount /dev/null fd:$ROOT/dev/null - MS_BIND -",
+      "mknod fd:$ROOT/dev/zero c 0666 1:5",
   };
   EXPECT_TRUE(contains_run(calls, fallback));
 }
@@ -538,11 +560,11 @@ TEST_F(StorageStageTest, RefusedSysfsFallsBackToReadOnlyRbind) {
   fs->fail("mount sysfs", EPERM);
   Lines calls = run_create_container();
   Lines fallback{
-      "mount sysfs $ROOT/sys sysfs MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC -",
-      "mount /sys $ROOT/sys - MS_BIND|MS_REC -",
-      "mount_setattr $ROOT/sys AT_RECURSIVE "
+      "mount sysfs fd:$ROOT/sys sysfs MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC -",
+      "mount /sys fd:$ROOT/sys - MS_BIND|MS_REC -",
+      "mount_setattr fd:$ROOT/sys AT_RECURSIVE "
       "MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV|MOUNT_ATTR_NOEXEC",
-      "mount tmpfs $ROOT/tmp tmpfs MS_NOSUID|MS_NODEV mode=1777",
+      "mount tmpfs fd:$ROOT/tmp tmpfs MS_NOSUID|MS_NODEV mode=1777",
   };
   EXPECT_TRUE(contains_run(calls, fallback));
 }
@@ -552,10 +574,11 @@ TEST_F(StorageStageTest, DevptsWithoutGroupFiveRetriesWithoutGid) {
   fs->fail("mount devpts", EINVAL, 1);
   Lines calls = run_create_container();
   Lines retry{
-      "mount devpts $ROOT/dev/pts devpts MS_NOSUID|MS_NOEXEC "
+      "mount devpts fd:$ROOT/dev/pts devpts MS_NOSUID|MS_NOEXEC "
       "newinstance,ptmxmode=0666,mode=0620,gid=5",
-      "mount devpts $ROOT/dev/pts devpts MS_NOSUID|MS_NOEXEC newinstance,ptmxmode=0666,mode=0620",
-      "symlink pts/ptmx $ROOT/dev/ptmx",
+      "mount devpts fd:$ROOT/dev/pts devpts MS_NOSUID|MS_NOEXEC "
+      "newinstance,ptmxmode=0666,mode=0620",
+      "symlink pts/ptmx fd:$ROOT/dev/ptmx",
   };
   EXPECT_TRUE(contains_run(calls, retry));
 }

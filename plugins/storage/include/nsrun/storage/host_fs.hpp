@@ -71,6 +71,16 @@ class HostFs {
   virtual Errno read_file(const std::string& path, std::string& content) = 0;
   /// The symbolic links directly in `dir`, sorted by name.
   virtual Errno read_symlinks(const std::string& dir, std::vector<SymlinkEntry>& links) = 0;
+  /// Opens `container_path` beneath `root` as an O_PATH descriptor, resolving it with
+  /// openat2(RESOLVE_IN_ROOT): "..", absolute symlinks and symlinks with ".." in them all stay
+  /// beneath `root`. With `create` set, each missing component is created (a 0755 directory;
+  /// the last one an empty 0644 file when `last_is_file`) relative to the descriptor of its
+  /// resolved parent, never by a host path that a rename or a symlink could redirect. EEXIST
+  /// is success (another container on the same rootfs may create it at the same moment).
+  virtual Errno open_in_root(const std::string& root, const std::string& container_path,
+                             bool create, bool last_is_file, int& fd) = 0;
+  /// close(2) of a descriptor open_in_root returned.
+  virtual void close(int fd) = 0;
 };
 
 /// The real thing: each method is the system call of the same name.
@@ -95,6 +105,9 @@ class RealHostFs final : public HostFs {
   Errno filesystem_type(const std::string& path, std::int64_t& type) override;
   Errno read_file(const std::string& path, std::string& content) override;
   Errno read_symlinks(const std::string& dir, std::vector<SymlinkEntry>& links) override;
+  Errno open_in_root(const std::string& root, const std::string& container_path, bool create,
+                     bool last_is_file, int& fd) override;
+  void close(int fd) override;
 };
 
 }  // namespace nsrun::storage

@@ -39,11 +39,6 @@ struct PlannedMount {
   /// the spec asks for is an error there).
   bool only_if_host_has_cgroups = false;
   MountpointType mountpoint = MountpointType::directory;
-  ResolvedPath target;  ///< the destination resolved inside the rootfs during prepare
-  /// The destination lies beneath an earlier mount (/dev/mqueue beneath the /dev tmpfs, a bind
-  /// into a tmpfs from the bundle): what it resolves to depends on that mount, so it is resolved
-  /// again, and its mountpoint created, in the container after the earlier mount is made.
-  bool beneath_earlier_mount = false;
 
   bool is_bind() const { return fstype.empty() && !cgroupfs; }
 };
@@ -54,10 +49,12 @@ struct GeneratedFile {
   std::string source;       ///< host path in the state dir
 };
 
-/// Everything create_container needs, all paths resolved inside the rootfs.
+/// Everything create_container needs. Destinations stay container paths: the container process
+/// resolves each inside the rootfs just before mounting on it (see pin_in_root), because what a
+/// path leads to changes with every mount made before it, and with whatever else writes to the
+/// rootfs (another container sharing it, a shared volume) meanwhile.
 struct MountPlan {
   std::string rootfs;                ///< canonical host path of the rootfs
-  ResolvedPath proc, dev, sys, tmp;  ///< the stage's own mounts (dev also gets pts and shm)
   std::vector<PlannedMount> mounts;  ///< spec.mounts in spec order, then the generated files
   bool readonly_root = false;
   /// /sys is a read-only rbind of the host's, not a fresh sysfs: a container sharing the host's
@@ -79,8 +76,9 @@ bool is_stage_owned_destination(std::string_view cleaned_destination);
 /// True when some spec mount (any type) targets `destination` (a cleaned container path).
 bool spec_mounts_destination(const ContainerSpec& spec, std::string_view destination);
 
-/// Builds the plan: resolves every destination inside `rootfs` (canonical) and decides which
-/// lie beneath an earlier mount. Unless the spec mounts something at /sys/fs/cgroup, the plan
+/// Builds the plan: checks that no destination leads to the container root through a symlink
+/// (an error before anything exists) and that the rootfs's /proc, /dev and /sys are not
+/// symlinks. Unless the spec mounts something at /sys/fs/cgroup, the plan
 /// starts with a read-only cgroupfs there (docker and podman always ask for one; `nsrun run`
 /// gets the same). Reads the rootfs (readlink) and bind sources (stat); changes
 /// nothing. Skipped mounts are logged at debug.
@@ -88,19 +86,33 @@ MountPlan plan_mounts(const ContainerSpec& spec, const std::string& rootfs,
                       const std::vector<GeneratedFile>& generated, Logger& log);
 
 /// Adds a bind mount of `file` (a file another stage added to the container's view) at the end
-/// of the plan, resolved inside the rootfs, and creates its mountpoint when it is missing and not
-/// beneath an earlier mount (which the container process creates after that mount).
-void append_file_mount(MountPlan& plan, const GeneratedFile& file, HostFs& fs);
+/// of the plan.
+void append_file_mount(MountPlan& plan, const GeneratedFile& file);
 
-/// Creates the missing part of `target`: its missing parent directories (0755) and the
-/// mountpoint itself (a 0755 directory or an empty 0644 file). Existing ones are left alone
-/// (EEXIST is success: another container on the same rootfs may create them concurrently).
-void create_mountpoint(const ResolvedPath& target, MountpointType type, HostFs& fs);
+/// An O_PATH descriptor on a path inside the rootfs (HostFs::open_in_root): `path()`,
+/// "/proc/self/fd/N", names the very directory or file that was resolved, so a mount made on it
+/// lands there even if a component is swapped for a symlink meanwhile (runc does the same).
+class PinnedPath {
+ public:
+  PinnedPath(HostFs& fs, int fd) : fs_(&fs), fd_(fd) {}
+  PinnedPath(PinnedPath&& other) noexcept : fs_(other.fs_), fd_(other.fd_) { other.fd_ = -1; }
+  PinnedPath& operator=(PinnedPath&&) = delete;
+  PinnedPath(const PinnedPath&) = delete;
+  ~PinnedPath() {
+    if (fd_ >= 0) fs_->close(fd_);
+  }
+  std::string path() const { return "/proc/self/fd/" + std::to_string(fd_); }
 
-/// Creates the missing mountpoints in the base rootfs for every planned mount that is not
-/// beneath an earlier mount. They are left in place afterwards, as runc and crun leave them:
-/// removing a mountpoint that another container on the same rootfs still uses would detach
-/// that container's mount.
-void create_rootfs_mountpoints(const MountPlan& plan, HostFs& fs);
+ private:
+  HostFs* fs_;
+  int fd_;
+};
+
+/// Resolves `destination` inside `rootfs` and pins it, first creating what is missing (parent
+/// directories 0755, the mountpoint a 0755 directory or an empty 0644 file) when `create` is
+/// set. Called in the container process right before the mount, and again right after it to
+/// reach the new mount (to remount it read-only...). Throws "cannot create the mountpoint ...".
+PinnedPath pin_in_root(HostFs& fs, const std::string& rootfs, const std::string& destination,
+                       MountpointType type, bool create);
 
 }  // namespace nsrun::storage
