@@ -79,6 +79,7 @@ void add_create_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
                      "Pass N descriptors after stderr to the workload");
   create->callback([options, &global, &exit_code] {
     try {
+      global.protect_binary();
       exit_code = create_container(*options, global);
     } catch (const core::Error& e) {
       exit_code = report_error(e.what());

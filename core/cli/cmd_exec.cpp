@@ -157,6 +157,7 @@ void add_exec_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   exec->prefix_command(false);
   exec->callback([options, &global, &exit_code] {
     try {
+      global.protect_binary();
       exit_code = exec_in_container(*options, global);
     } catch (const core::Error& e) {
       exit_code = report_error(e.what());

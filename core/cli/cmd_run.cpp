@@ -406,6 +406,7 @@ void add_run_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   run->allow_extras();
   run->callback([run, &global, &exit_code] {
     try {
+      global.protect_binary();
       exit_code = run_container(run->remaining(), global);
     } catch (const core::Error& e) {
       exit_code = report_error(e.what());

@@ -33,6 +33,11 @@ struct GlobalOptions {
   std::string log_format = "text";  ///< --log-format text|json
   bool debug = false;               ///< --debug: the log level debug
   bool systemd_cgroup = false;      ///< --systemd-cgroup: refused where cgroups are made
+  char** argv = nullptr;            ///< main's, to re-execute nsrun (read_only_self.hpp)
+
+  /// For the commands that put an nsrun process into a container (run, create, exec): re-executes
+  /// nsrun from a read-only mount of its binary, unless it already runs from one.
+  void protect_binary() const;
 
   /// Error when --systemd-cgroup asks for what nsrun cannot do.
   void refuse_systemd_cgroup(std::string_view command) const;

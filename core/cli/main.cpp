@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "nsrun/core/json_util.hpp"
+#include "nsrun/core/read_only_self.hpp"
 #include "nsrun/core/state.hpp"
 #include "nsrun/stage.hpp"
 
@@ -52,10 +53,14 @@ core::PluginRegistry GlobalOptions::load_plugins_for(const core::StateDir& state
   return core::PluginRegistry::load_recorded(options, recorded);
 }
 
+void GlobalOptions::protect_binary() const {
+  // Not root: the command refuses to run a container anyway, and says why in its own words.
+  if (argv && ::geteuid() == 0) core::reexec_from_read_only_binary(argv);
+}
+
 Installation Installation::locate() {
-  char buffer[4096];
-  ssize_t len = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
-  std::string exe = len > 0 ? std::string(buffer, static_cast<std::size_t>(len)) : "/usr/bin/nsrun";
+  std::string exe = core::installed_binary_path();
+  if (exe.empty()) exe = "/usr/bin/nsrun";
   std::string prefix = exe.substr(0, exe.rfind('/'));  // .../bin
   prefix = prefix.substr(0, prefix.rfind('/'));        // ...
   return Installation{prefix + "/" NSRUN_PLUGIN_SUBDIR,
@@ -71,10 +76,12 @@ int main(int argc, char** argv) {
   // two setup steps and strand what it created: writes to a closed pipe fail with EPIPE, which
   // the diagnostics ignore. The container process restores the default before the workload runs.
   ::signal(SIGPIPE, SIG_IGN);
+  core::take_reexec_environment();
   CLI::App app{"nsrun: a small container runtime built from plugins", "nsrun"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
   cli::GlobalOptions global;
+  global.argv = argv;
   global.state_root = core::default_state_root;
   app.add_option("--root", global.state_root, "State directory root")->capture_default_str();
   app.add_option("--log-level", global.log_level,

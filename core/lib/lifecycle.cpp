@@ -115,10 +115,14 @@ std::vector<support::UniqueFd> processes_of_lock_holder(const StateDir& state) {
   }
   if (holder <= 0) return out;
   // Only an nsrun's children: never a process of whatever else might hold a lock there.
-  std::error_code ec;
-  auto holder_exe = std::filesystem::read_symlink("/proc/" + std::to_string(holder) + "/exe", ec);
-  auto own_exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec || holder_exe != own_exe) return out;
+  // Compared by inode: an nsrun that re-executed itself from a read-only bind mount of its
+  // binary (read_only_self.hpp) has an exe path of its own, but the same file.
+  struct stat holder_exe {};
+  struct stat own_exe {};
+  if (::stat(("/proc/" + std::to_string(holder) + "/exe").c_str(), &holder_exe) != 0 ||
+      ::stat("/proc/self/exe", &own_exe) != 0 || holder_exe.st_dev != own_exe.st_dev ||
+      holder_exe.st_ino != own_exe.st_ino)
+    return out;
   std::ifstream children("/proc/" + std::to_string(holder) + "/task/" + std::to_string(holder) +
                          "/children");
   long child = 0;

@@ -17,6 +17,7 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -44,6 +45,15 @@ std::string read_text(const std::string& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+// Polls `condition` every 50 ms for up to `timeout_ms`.
+bool eventually(const std::function<bool()>& condition, int timeout_ms) {
+  for (int waited = 0; waited < timeout_ms; waited += 50) {
+    if (condition()) return true;
+    ::usleep(50000);
+  }
+  return condition();
 }
 
 class Attack : public ::testing::Test {
@@ -74,6 +84,41 @@ class Attack : public ::testing::Test {
     auto r = probe_run(flags, args);
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     return parse(r.out);
+  }
+
+  // `nsrun create` of a container whose process waits for `nsrun start` (as nsrun), with podman's
+  // capabilities and the probe at /probe; returns the nsrun command line for this state root.
+  std::string create_waiting_container(const TempDir& bundle, const std::string& id) {
+    boost::json::array caps;
+    for (const char* cap : {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+                            "CAP_NET_BIND_SERVICE", "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP",
+                            "CAP_SETUID", "CAP_SYS_CHROOT"})
+      caps.emplace_back(cap);
+    boost::json::object config{
+        {"ociVersion", "1.0.2"},
+        {"process",
+         {{"args", {"/probe/nsrun-probe", "hold", "30"}},
+          {"env", {"PATH=/bin"}},
+          {"cwd", "/"},
+          {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
+          {"noNewPrivileges", true}}},
+        {"root", {{"path", busybox_rootfs()}}},
+        {"mounts",
+         {{{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}},
+          {{"destination", "/tmp"}, {"type", "tmpfs"}, {"source", "tmpfs"}},
+          {{"destination", "/probe"},
+           {"type", "bind"},
+           {"source", probe_dir_->path()},
+           {"options", {"rbind", "ro"}}}}},
+        {"linux",
+         {{"namespaces",
+           {{{"type", "pid"}}, {{"type", "mount"}}, {{"type", "ipc"}}, {{"type", "network"}}}}}}};
+    std::ofstream(bundle.path() + "/config.json") << boost::json::serialize(config);
+    std::string nsrun = shell_quote(nsrun_binary()) + " --root " + shell_quote(state_->path());
+    auto created = sh(nsrun + " create --bundle " + shell_quote(bundle.path()) + " " + id +
+                      " </dev/null >/dev/null 2>" + shell_quote(bundle.path() + "/err"));
+    EXPECT_EQ(created.exit_code, 0) << read_text(bundle.path() + "/err");
+    return nsrun;
   }
 
   std::unique_ptr<TempDir> state_, probe_dir_;
@@ -271,34 +316,7 @@ TEST_F(Attack, SetuidGainsNothingUnderNoNewPrivs) {
 // overwritten. nsrun is not dumpable there, so without CAP_SYS_PTRACE the open fails.
 TEST_F(Attack, TheNsrunBinaryCannotBeOpenedFromTheContainer) {
   TempDir bundle("nsrun-attack-bundle-");
-  boost::json::array caps;
-  for (const char* cap : {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
-                          "CAP_NET_BIND_SERVICE", "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP",
-                          "CAP_SETUID", "CAP_SYS_CHROOT"})
-    caps.emplace_back(cap);
-  boost::json::object config{
-      {"ociVersion", "1.0.2"},
-      {"process",
-       {{"args", {"/probe/nsrun-probe", "hold", "30"}},
-        {"env", {"PATH=/bin"}},
-        {"cwd", "/"},
-        {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
-        {"noNewPrivileges", true}}},
-      {"root", {{"path", busybox_rootfs()}}},
-      {"mounts",
-       {{{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}},
-        {{"destination", "/probe"},
-         {"type", "bind"},
-         {"source", probe_dir_->path()},
-         {"options", {"rbind", "ro"}}}}},
-      {"linux",
-       {{"namespaces",
-         {{{"type", "pid"}}, {{"type", "mount"}}, {{"type", "ipc"}}, {{"type", "network"}}}}}}};
-  std::ofstream(bundle.path() + "/config.json") << boost::json::serialize(config);
-  std::string nsrun = shell_quote(nsrun_binary()) + " --root " + shell_quote(state_->path());
-  auto created = sh(nsrun + " create --bundle " + shell_quote(bundle.path()) +
-                    " exe </dev/null >/dev/null 2>" + shell_quote(bundle.path() + "/err"));
-  ASSERT_EQ(created.exit_code, 0) << read_text(bundle.path() + "/err");
+  std::string nsrun = create_waiting_container(bundle, "exe");
   auto binary_before = read_text(nsrun_binary());
   auto confined = parse(sh(nsrun + " exec exe /probe/nsrun-probe exe-open 1").out);
   auto open = parse(sh(nsrun + " exec --cap CAP_SYS_PTRACE exe /probe/nsrun-probe exe-open 1").out);
@@ -306,6 +324,45 @@ TEST_F(Attack, TheNsrunBinaryCannotBeOpenedFromTheContainer) {
   EXPECT_EQ(confined["exe-open"], "EACCES");
   EXPECT_EQ(open["exe-open"], "ok") << "the control: CAP_SYS_PTRACE may open it";
   EXPECT_TRUE(read_text(nsrun_binary()) == binary_before) << "the host's binary is unchanged";
+}
+
+// The attack of CVE-2019-5736 carried through: a process that joined the container holds
+// /proc/1/exe of nsrun (here with CAP_SYS_PTRACE, which it needs to open it at all) and waits
+// until no nsrun runs the file any more, then reopens it for writing. nsrun runs from a read-only
+// bind mount of its binary, so the reopening fails with EROFS. The control: the same probe on
+// the host, against a process running a writable copy of a binary, gets it open.
+TEST_F(Attack, TheNsrunBinaryCannotBeReopenedForWritingOnceNsrunIsGone) {
+  TempDir bundle("nsrun-attack-bundle-");
+  std::string nsrun = create_waiting_container(bundle, "exe2");
+  auto held = parse(sh(nsrun + " exec --cap CAP_SYS_PTRACE exe2 /probe/nsrun-probe " +
+                       "exe-write-later 1 /tmp/exe-write")
+                        .out);
+  EXPECT_EQ(held["exe-held"], "ok");
+  ASSERT_EQ(sh(nsrun + " start exe2").exit_code, 0);
+  auto state = boost::json::parse(sh(nsrun + " state exe2").out);
+  const std::string result =
+      "/proc/" + std::to_string(state.at("pid").to_number<int>()) + "/root/tmp/exe-write";
+  ASSERT_TRUE(eventually([&] { return fs::exists(result); }, 30000));
+  EXPECT_EQ(read_text(result), "EROFS\n");
+  sh(nsrun + " delete --force exe2");
+
+  TempDir host_dir("nsrun-attack-copy-");
+  const std::string copy = host_dir.path() + "/probe-copy";
+  fs::copy_file(NSRUN_PROBE, copy);
+  BackgroundProcess target({copy, "hold", "1"});
+  ASSERT_TRUE(eventually(
+      [&] {
+        std::error_code ec;
+        return fs::read_symlink("/proc/" + std::to_string(target.pid()) + "/exe", ec) == copy;
+      },
+      5000));
+  auto control = parse(sh(shell_quote(std::string(NSRUN_PROBE)) + " exe-write-later " +
+                          std::to_string(target.pid()) + " " + host_dir.path() + "/result")
+                           .out);
+  EXPECT_EQ(control["exe-held"], "ok");
+  target.wait();
+  ASSERT_TRUE(eventually([&] { return fs::exists(host_dir.path() + "/result"); }, 30000));
+  EXPECT_EQ(read_text(host_dir.path() + "/result"), "ok\n") << "a writable binary reopens";
 }
 
 // CVE-2024-21626: a working directory of /proc/self/fd/N, where N is a directory of the host's

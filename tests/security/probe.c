@@ -8,6 +8,7 @@
  * is written back, and `h` (help) is the only byte written to /proc/sysrq-trigger.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/keyctl.h>
@@ -22,7 +23,6 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <dirent.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -256,6 +256,47 @@ static void exe_open(const char* pid) {
   if (fd >= 0) close(fd);
 }
 
+/* CVE-2019-5736 itself: hold /proc/PID/exe (an nsrun in the container), and once no process
+ * runs that file any more (ETXTBSY stops), reopen it for writing through the held descriptor.
+ * Nothing is ever written: opening without O_TRUNC changes nothing. Runs in the background, so
+ * that the nsrun that started it can go away; the outcome goes to RESULT. */
+static void exe_write_later(const char* pid, const char* result_path) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%s/exe", pid);
+  int fd = open(path, O_PATH);
+  if (fd < 0) {
+    printf("exe-held=%s\n", result(fd));
+    return;
+  }
+  if (fork() != 0) {
+    printf("exe-held=ok\n");
+    return;
+  }
+  setsid();
+  int null = open("/dev/null", O_RDWR);
+  dup2(null, 0);
+  dup2(null, 1);
+  dup2(null, 2);
+  char reopen[64];
+  snprintf(reopen, sizeof reopen, "/proc/self/fd/%d", fd);
+  const char* outcome = "timeout";
+  for (int i = 0; i < 600; ++i) { /* 60 s */
+    int writable = open(reopen, O_WRONLY);
+    if (writable >= 0) close(writable);
+    if (writable >= 0 || errno != ETXTBSY) {
+      outcome = result(writable);
+      break;
+    }
+    usleep(100000);
+  }
+  FILE* out = fopen(result_path, "w");
+  if (out) {
+    fprintf(out, "%s\n", outcome);
+    fclose(out);
+  }
+  _exit(0);
+}
+
 static void status(void) {
   FILE* file = fopen("/proc/self/status", "r");
   char line[256];
@@ -272,23 +313,38 @@ int main(int argc, char** argv) {
     fprintf(stderr,
             "usage: nsrun-probe status|ids|fds|sysrq|write-back PATH|chroot-escape MARKER|"
             "mknod-block MAJOR MINOR|cgroup-escape|keyring DESCRIPTION|tiocsti|syscalls|"
-            "exe-open PID|hold SECONDS\n");
+            "exe-open PID|exe-write-later PID RESULT|hold SECONDS\n");
     return 2;
   }
   const char* command = argv[1];
-  if (!strcmp(command, "status")) status();
-  else if (!strcmp(command, "ids")) ids();
-  else if (!strcmp(command, "fds")) fds();
-  else if (!strcmp(command, "sysrq")) sysrq();
-  else if (!strcmp(command, "write-back") && argc > 2) write_back(argv[2]);
-  else if (!strcmp(command, "chroot-escape") && argc > 2) chroot_escape(argv[2]);
-  else if (!strcmp(command, "mknod-block") && argc > 3) mknod_block(atoi(argv[2]), atoi(argv[3]));
-  else if (!strcmp(command, "cgroup-escape")) cgroup_escape();
-  else if (!strcmp(command, "keyring") && argc > 2) keyring(argv[2]);
-  else if (!strcmp(command, "tiocsti")) tiocsti();
-  else if (!strcmp(command, "syscalls")) syscall_matrix();
-  else if (!strcmp(command, "exe-open") && argc > 2) exe_open(argv[2]);
-  else if (!strcmp(command, "hold") && argc > 2) sleep((unsigned)atoi(argv[2]));
+  if (!strcmp(command, "status"))
+    status();
+  else if (!strcmp(command, "ids"))
+    ids();
+  else if (!strcmp(command, "fds"))
+    fds();
+  else if (!strcmp(command, "sysrq"))
+    sysrq();
+  else if (!strcmp(command, "write-back") && argc > 2)
+    write_back(argv[2]);
+  else if (!strcmp(command, "chroot-escape") && argc > 2)
+    chroot_escape(argv[2]);
+  else if (!strcmp(command, "mknod-block") && argc > 3)
+    mknod_block(atoi(argv[2]), atoi(argv[3]));
+  else if (!strcmp(command, "cgroup-escape"))
+    cgroup_escape();
+  else if (!strcmp(command, "keyring") && argc > 2)
+    keyring(argv[2]);
+  else if (!strcmp(command, "tiocsti"))
+    tiocsti();
+  else if (!strcmp(command, "syscalls"))
+    syscall_matrix();
+  else if (!strcmp(command, "exe-open") && argc > 2)
+    exe_open(argv[2]);
+  else if (!strcmp(command, "exe-write-later") && argc > 3)
+    exe_write_later(argv[2], argv[3]);
+  else if (!strcmp(command, "hold") && argc > 2)
+    sleep((unsigned)atoi(argv[2]));
   else {
     fprintf(stderr, "nsrun-probe: unknown command %s\n", command);
     return 2;
