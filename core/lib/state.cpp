@@ -63,7 +63,10 @@ StateLock StateDir::create() const {
   std::error_code ec;
   std::filesystem::create_directories(root_, ec);
   if (ec) throw Error("cannot create state root " + root_ + ": " + ec.message());
-  ::chmod(root_.c_str(), 0700);
+  // Others may pass through (never list): a container in a user namespace reaches its own
+  // state directory (0710, its root's group; see nsrun.namespaces) to bind its generated files.
+  // Every state directory stays 0700 otherwise.
+  ::chmod(root_.c_str(), 0711);
   // Made under a name no container id can have (ids start with a letter or digit), locked, then
   // moved to its id: RENAME_NOREPLACE refuses an existing id, so the id stays unique.
   std::string temporary = root_ + "/.creating-XXXXXX";

@@ -24,11 +24,14 @@ TEST(NamespacesStage, RefusesWhatItCannotDo) {
   auto refused = [&](ContainerSpec spec, const boost::json::object& config = {}) {
     return stage.run(Phase::validate, spec, config).value_or("accepted");
   };
+  EXPECT_EQ(refused(spec_with({{"time", ""}})),
+            "namespaces: a time namespace is not supported yet (remove it from linux.namespaces)");
   EXPECT_EQ(refused(spec_with({{"user", ""}})),
-            "namespaces: a user namespace is not supported yet (remove it from linux.namespaces)");
+            "namespaces: a user namespace needs both linux.uidMappings and linux.gidMappings (add "
+            "the missing one: without a map the container's root would be an unmapped host root)");
   EXPECT_EQ(refused(spec_with({{"net", ""}})),
             "namespaces: unknown namespace type \"net\" (known: pid, mount, uts, ipc, network, "
-            "cgroup)");
+            "cgroup, user)");
   EXPECT_EQ(refused(spec_with({{"network", "/proc/1/ns/net"}})),
             "namespaces: joining the existing network namespace /proc/1/ns/net is not supported "
             "yet (remove its path to create a new one)");

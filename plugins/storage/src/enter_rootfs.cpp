@@ -361,11 +361,12 @@ void switch_root(Mounter& m, const std::string& rootfs) {
 }  // namespace
 
 void enter_rootfs(const MountPlan& plan, HostFs& fs, Logger& log,
-                  const std::string& caller_mount_namespace) {
+                  const std::string& caller_mount_namespace, IdmappedRoot* idmapped_root) {
   refuse_host_mount_namespace(fs, caller_mount_namespace);
   Mounter m(fs, log);
   make_mounts_private(m);
-  bind_rootfs_onto_itself(m, plan.rootfs);
+  if (!idmapped_root || !idmapped_root->attach(plan.rootfs, log))
+    bind_rootfs_onto_itself(m, plan.rootfs);
 
   UmaskZero umask(fs);
   mount_proc(m, plan.rootfs);

@@ -84,7 +84,8 @@ std::vector<GeneratedFile> StorageStage::write_etc_files(Context& ctx, const std
 }
 
 // Rewrites the generated hosts and resolv.conf from the network stage's outputs, when a network
-// stage gave them. Runs in the container process before the files are mounted.
+// stage gave them. Runs on the host in create_runtime, before the container process mounts them:
+// in a user namespace that process may no longer write into the state directory.
 void StorageStage::apply_network_outputs(Context& ctx) {
   const std::string etc_dir = std::string(ctx.state_dir) + "/etc";
   auto generated = [&](std::string_view destination) {
@@ -113,13 +114,19 @@ void StorageStage::prepare(Context& ctx) {
   const std::string rootfs = validate_rootfs(ctx.spec.root);  // the canonical path
   std::vector<GeneratedFile> generated = write_etc_files(ctx, rootfs);
   plan_ = plan_mounts(ctx.spec, rootfs, generated, ctx.log);
-  caller_mount_namespace_ = fs_->mount_namespace();  // on the host, before the clone
+  caller_mount_namespace_ = fs_->mount_namespace();   // on the host, before the clone
+  idmapped_root_.prepare(ctx.spec, rootfs, ctx.log);  // before the clone, which inherits it
+}
+
+// The container process holds its own copy of the idmapped rootfs's descriptor now.
+void StorageStage::create_runtime(Context& ctx) {
+  idmapped_root_.release();
+  apply_network_outputs(ctx);
 }
 
 void StorageStage::create_container(Context& ctx) {
   if (!plan_)
     throw StageError("create_container ran without prepare (the core must run prepare first)");
-  apply_network_outputs(ctx);
   // The network stage, which comes after this one, adds the network namespace in its prepare.
   plan_->bind_host_sys = !ctx.spec.has_namespace("network");
   // Files other stages added in their prepare (after this stage's): mounted last, so that a
@@ -131,13 +138,15 @@ void StorageStage::create_container(Context& ctx) {
                                  std::string(file.at("source").as_string())});
     }
   plan_->devices = planned_devices(ctx.spec);
-  enter_rootfs(*plan_, *fs_, ctx.log, caller_mount_namespace_);
+  enter_rootfs(*plan_, *fs_, ctx.log, caller_mount_namespace_, &idmapped_root_);
 }
 
 // Nothing to undo: every mount lives in the container's mount namespace and vanishes with it,
 // the generated files go with the state dir, and the mountpoints created in the rootfs are left
 // in place on purpose, as runc and crun leave them: removing one that another container on the
 // same rootfs still uses would detach that container's mount.
-void StorageStage::teardown(Context&) {}
+void StorageStage::teardown(Context&) {
+  idmapped_root_.release();  // a setup that failed before the clone
+}
 
 }  // namespace nsrun::storage

@@ -122,6 +122,12 @@ class StorageStageTest : public ::testing::Test {
     return std::exchange(fs->calls, {});
   }
 
+  Lines run_create_runtime() {
+    Context ctx{"c1", state.path(), spec, config, journal, log, 4242, "", nullptr, &services};
+    stage->create_runtime(ctx);
+    return std::exchange(fs->calls, {});
+  }
+
   Lines run_create_container() {
     Context ctx{"c1", state.path(), spec, config, journal, log, 0, "", nullptr, &services};
     stage->create_container(ctx);
@@ -182,13 +188,14 @@ TEST_F(StorageStageTest, GeneratedFilesContent) {
   EXPECT_EQ(fs->files["$STATE/etc/resolv.conf"], "nameserver 127.0.0.53\nnameserver 10.0.0.2\n");
 }
 
-// The network stage's outputs exist once every stage has prepared: the container process
-// rewrites the two files from them before mounting.
+// The network stage's outputs exist once every stage has prepared: the host rewrites the two
+// files from them in create_runtime, before the container process mounts them (in a user
+// namespace that process may not write into the state directory).
 TEST_F(StorageStageTest, NetworkOutputsDecideHostsAndResolvConf) {
   run_prepare();
   services.outputs["network.address"] = "10.88.0.7";
   services.outputs["network.resolv_conf"] = "nameserver 198.51.100.53\n";
-  run_create_container();
+  run_create_runtime();
   EXPECT_EQ(fs->files["$STATE/etc/hosts"],
             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n10.88.0.7\tbox\n");
   EXPECT_EQ(fs->files["$STATE/etc/resolv.conf"], "nameserver 198.51.100.53\n");

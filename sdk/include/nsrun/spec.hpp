@@ -92,6 +92,16 @@ struct MountSpec {
   std::vector<std::string> options;  ///< e.g. "rbind", "ro", "nosuid"
 };
 
+/// One entry of `linux.uidMappings` or `linux.gidMappings`: ids `container_id` to
+/// `container_id + size - 1` of the container's user namespace are host ids `host_id` onwards
+/// (one line of /proc/<pid>/uid_map).
+struct IdMapping {
+  std::uint32_t container_id = 0;  ///< `containerID`
+  std::uint32_t host_id = 0;       ///< `hostID`
+  std::uint32_t size = 0;
+  bool operator==(const IdMapping&) const = default;
+};
+
 /// One entry of `linux.namespaces`. An empty `path` means "create a new one".
 struct NamespaceSpec {
   std::string type;  ///< pid, mount, uts, ipc, network, cgroup, user
@@ -182,6 +192,10 @@ struct ContainerSpec {
   std::string hostname;
   std::vector<MountSpec> mounts;
   std::vector<NamespaceSpec> namespaces;
+  /// `linux.uidMappings` and `linux.gidMappings`: the user namespace's id maps (with a "user"
+  /// entry in `namespaces`; the namespaces stage checks and writes them).
+  std::vector<IdMapping> uid_mappings;
+  std::vector<IdMapping> gid_mappings;
   ResourcesSpec resources;
   /// `linux.cgroupsPath`: where the container's cgroup goes. Empty: the cgroups stage's default
   /// (beneath the cgroup nsrun runs in). Absolute paths are relative to each hierarchy's root.

@@ -465,6 +465,36 @@ inline void write_seccomp(const SeccompSpec& spec, object& out) {
                !spec.syscalls.empty() || out.contains("syscalls"));
 }
 
+// ---- linux.uidMappings, linux.gidMappings ----
+
+inline std::vector<IdMapping> read_id_mappings(const Field& linux_section, std::string_view key) {
+  std::vector<IdMapping> out;
+  const array* mappings = linux_section.list(key);
+  if (!mappings) return out;
+  const std::string path = linux_section.name(key);
+  for (std::size_t i = 0; i < mappings->size(); ++i) {
+    std::string entry_path = path + "[" + std::to_string(i) + "]";
+    Field m(object_item(*mappings, i, path), entry_path);
+    auto container_id = uint32_field(m, "containerID");
+    auto host_id = uint32_field(m, "hostID");
+    auto size = uint32_field(m, "size");
+    if (!container_id || !host_id || !size)
+      throw SpecError("config.json: " + entry_path + " needs containerID, hostID and size");
+    out.push_back({*container_id, *host_id, *size});
+  }
+  return out;
+}
+
+// Written when there are mappings, or as an empty list where the document had the key.
+inline void write_id_mappings(const std::vector<IdMapping>& mappings, object& linux_section,
+                              std::string_view key) {
+  array out;
+  for (const auto& m : mappings)
+    out.push_back(object{{"containerID", m.container_id}, {"hostID", m.host_id}, {"size", m.size}});
+  bool keep = !out.empty() || linux_section.contains(key);
+  set_or_erase(linux_section, key, std::move(out), keep);
+}
+
 }  // namespace detail
 
 /// Reads the modelled subset of an OCI runtime-spec config.json; a modelled field of the wrong
@@ -509,6 +539,8 @@ inline ContainerSpec spec_from_json(const boost::json::value& config,
         spec.namespaces.push_back({*type, n.string("path").value_or("")});
       }
     }
+    spec.uid_mappings = detail::read_id_mappings(l, "uidMappings");
+    spec.gid_mappings = detail::read_id_mappings(l, "gidMappings");
     if (const boost::json::object* resources = l.child("resources"))
       detail::read_resources(*resources, spec.resources);
     spec.cgroups_path = l.string("cgroupsPath").value_or("");
@@ -573,6 +605,8 @@ inline boost::json::object spec_to_json(const ContainerSpec& spec, boost::json::
     namespaces.push_back(std::move(entry));
   }
   linux_section["namespaces"] = std::move(namespaces);
+  write_id_mappings(spec.uid_mappings, linux_section, "uidMappings");
+  write_id_mappings(spec.gid_mappings, linux_section, "gidMappings");
   linux_section["cgroupsPath"] = spec.cgroups_path;
   set_or_erase(linux_section, "maskedPaths", string_array(spec.masked_paths),
                !spec.masked_paths.empty() || linux_section.contains("maskedPaths"));

@@ -13,6 +13,7 @@
 #include "nsrun/plugin.h"
 #include "nsrun/stage.hpp"
 #include "nsrun/storage/host_fs.hpp"
+#include "nsrun/storage/idmapped_root.hpp"
 #include "nsrun/storage/mount_plan.hpp"
 
 namespace nsrun::storage {
@@ -44,6 +45,7 @@ class StorageStage : public IStage {
 
   void validate(Context& ctx) override;
   void prepare(Context& ctx) override;
+  void create_runtime(Context& ctx) override;
   void create_container(Context& ctx) override;
   void teardown(Context& ctx) override;
 
@@ -58,6 +60,7 @@ class StorageStage : public IStage {
   std::string host_resolv_conf_;
   std::optional<MountPlan> plan_;
   std::string caller_mount_namespace_;  ///< refused in create_container (enter_rootfs)
+  IdmappedRoot idmapped_root_;          ///< with a user namespace (idmapped_root.hpp)
   /// --device, checked in validate and added to the spec in prepare (devices.hpp).
   struct FlagDevice {
     std::string host_path;
