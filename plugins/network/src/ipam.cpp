@@ -195,6 +195,22 @@ std::optional<std::string> IpamSession::port_owner(const std::string& protocol, 
   return owner;
 }
 
+std::vector<PublishedPort> IpamSession::ports_of(const std::string& id) const {
+  std::vector<PublishedPort> out;
+  for (const auto& name : list_dir(dir("ports"))) {
+    auto dash = name.rfind('-');
+    if (dash == std::string::npos) continue;
+    auto object = read_object(dir("ports") + "/" + name);
+    if (!object || string_field(*object, "id") != id) continue;
+    try {
+      out.push_back({name.substr(0, dash), std::stoi(name.substr(dash + 1))});
+    } catch (const std::exception&) {
+      // not a port file of ours
+    }
+  }
+  return out;
+}
+
 void IpamSession::reserve_port(const std::string& protocol, int port, const std::string& id,
                                const std::string& publish) {
   write_object(dir("ports") + "/" + protocol + "-" + std::to_string(port),

@@ -260,10 +260,42 @@ void NetworkStage::create_container(Context&) {
   nl.add_default_route(config_.gateway, index);
 }
 
+// A journal lost or damaged (delete --force of a broken state directory): what this stage made
+// is found from the container's id instead. Its lease, in the IPAM store, says it got this far;
+// its rules carry the id in their comment; its veth's name derives from the id. No lease: the
+// stage never got to create anything (the lease comes first), and nothing is done.
+std::vector<JournalRecord> NetworkStage::records_from_the_lease(Context& ctx) {
+  const std::string id(ctx.container_id);
+  std::vector<JournalRecord> records;
+  std::optional<Lease> lease;
+  boost::json::array ports;
+  {
+    IpamSession session = Ipam(state_root_of(ctx)).lock();
+    for (const Lease& candidate : session.live_leases())
+      if (candidate.id == id) lease = candidate;
+    for (const PublishedPort& port : session.ports_of(id))
+      ports.push_back(boost::json::object{{"protocol", port.protocol}, {"port", port.port}});
+  }
+  if (!lease) return records;
+  ctx.log.warn("no journal records: removing what the lease of " + lease->address.str() +
+               " and the container's id identify");
+  // The veth is not looked for: its host end went with the container's network namespace, and a
+  // link of the same name may be another container's (the names are hashes, retried on a clash).
+  records.push_back({"lease",
+                     {{"address", lease->address.str()},
+                      {"link", lease->link},
+                      {"mode", lease->mode},
+                      {"veth", veth_name(id)},
+                      {"ports", std::move(ports)}}});
+  records.push_back({"nat", {{"comment", rule_comment(id)}}});
+  return records;
+}
+
 // From the journal alone, in reverse order; every step runs even when an earlier one failed, and
 // the first failure is reported.
 void NetworkStage::teardown(Context& ctx) {
   auto records = ctx.journal.records();
+  if (records.empty()) records = records_from_the_lease(ctx);
   if (records.empty()) return;
   const std::string id(ctx.container_id);
   std::string first_error;

@@ -449,6 +449,25 @@ TEST_F(NetworkE2E, SigkillMidRunThenDeleteForceLeavesNothing) {
   EXPECT_EQ(removed.exit_code, 0) << removed.err;
 }
 
+// A lost journal (issue 10: delete must finish whichever file of the state is damaged): the
+// stage finds the container's lease in the IPAM store and removes its rules, its lease and the
+// bridge it was the last user of. expect_clean() in TearDown checks that nothing is left.
+TEST_F(NetworkE2E, DeleteForceWithoutTheJournalStillRemovesRulesLeaseAndBridge) {
+  auto container = Background(nsrun_argv(
+      {"--network", "10.88.0.0/24", "-p", "8083:80", "--name", "lost", "/bin/sleep", "60"}));
+  ASSERT_TRUE(wait_until([&] {
+    return fs::exists(root() + "/lost/state.json") &&
+           rules().find("nsrun:lost") != std::string::npos && !leases().empty();
+  })) << container.output();
+  container.signal(SIGKILL);
+  EXPECT_EQ(container.wait(), 128 + SIGKILL);
+  ASSERT_TRUE(fs::remove(root() + "/lost/journal.jsonl"));
+  auto removed = in_host(nsrun_binary() + " --root " + root() + " delete --force lost");
+  EXPECT_EQ(removed.exit_code, 0) << removed.err;
+  EXPECT_EQ(rules().find("nsrun:lost"), std::string::npos) << rules();
+  EXPECT_EQ(links().find("nsrun0"), std::string::npos) << "the bridge went with its last user";
+}
+
 TEST_F(NetworkE2E, BadInputIsOneLineExit125AndLeavesNothing) {
   struct Case {
     std::vector<std::string> args;

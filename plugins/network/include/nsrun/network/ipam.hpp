@@ -22,6 +22,12 @@
 
 namespace nsrun::network {
 
+/// A host port a container published, as the store names it.
+struct PublishedPort {
+  std::string protocol;  ///< "tcp" or "udp"
+  int port = 0;
+};
+
 struct Lease {
   Ipv4Address address;
   std::string id;       ///< the container holding it
@@ -67,6 +73,8 @@ class IpamSession {
   void reserve_port(const std::string& protocol, int port, const std::string& id,
                     const std::string& publish);
   bool release_port(const std::string& protocol, int port, const std::string& id);
+  /// The ports reserved by `id` (for a teardown that lost its journal).
+  std::vector<PublishedPort> ports_of(const std::string& id) const;
 
   std::optional<boost::json::object> marker(const std::string& name) const;
   void write_marker(const std::string& name, const boost::json::object& data);

@@ -62,6 +62,8 @@ class NetworkStage : public IStage {
  private:
   void check_host(Context& ctx);
   void provide_outputs(Context& ctx);
+  /// The records teardown works from when the journal has none (see network_stage.cpp).
+  std::vector<JournalRecord> records_from_the_lease(Context& ctx);
   Firewall& firewall();
 
   Mode mode_;
