@@ -11,7 +11,11 @@
 #                  noNewPrivileges, the same masked and read-only paths, and the seccomp profile
 #                  podman gives crun (/usr/share/containers/seccomp.json, converted to OCI)
 #   crun-nosec     that bundle without capabilities, noNewPrivileges, paths or seccomp
-# The security stage's cost is nsrun - nsrun-nosec; crun's is crun - crun-nosec.
+#   nsrun-ro       as nsrun, but started from a read-only bind mount of the build (bin, lib,
+#                  share): nsrun sees its binary on a read-only mount and skips the re-exec that
+#                  protects the binary (CVE-2019-5736, docs/security.md)
+# The security stage's cost is nsrun - nsrun-nosec; crun's is crun - crun-nosec. The re-exec's
+# is nsrun - nsrun-ro.
 default_rounds=100
 # shellcheck source=bench/prelude.sh
 source "$(dirname "$0")/prelude.sh"
@@ -90,8 +94,13 @@ state="$work/state"
 tests/helpers/in-throwaway-netns.sh unshare -m --propagation private bash -s <<EOF
 set -e
 umount /sys/fs/cgroup/unified 2>/dev/null || true
+for dir in bin lib share; do
+  mkdir -p $work/ro/\$dir
+  mount --bind -o ro $PWD/build/\$dir $work/ro/\$dir
+done
 python3 bench/startup.py --rounds $rounds --baseline crun \
   "nsrun=$nsrun --root $state run --rootfs $work/rootfs --network none -w / /bin/true" \
+  "nsrun-ro=$work/ro/bin/nsrun --root $state run --rootfs $work/rootfs --network none -w / /bin/true" \
   "nsrun-nosec=$nsrun --root $state run --rootfs $work/rootfs --network none -w / --pipeline $work/nosec-pipeline.json /bin/true" \
   "crun=crun --root $state/crun --cgroup-manager=disabled run --bundle $work/bundle bench-crun" \
   "crun-nosec=crun --root $state/crun --cgroup-manager=disabled run --bundle $work/bundle-open bench-crun"

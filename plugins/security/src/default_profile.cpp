@@ -516,6 +516,10 @@ bool kernel_at_least(int major, int minor) {
 
 }  // namespace
 
+bool default_profile_allows_ptrace() {
+  return kernel_at_least(4, 8);
+}
+
 SeccompSpec default_seccomp_profile() {
   SeccompSpec spec;
   spec.default_action = "SCMP_ACT_ERRNO";
@@ -523,14 +527,14 @@ SeccompSpec default_seccomp_profile() {
   spec.architectures = {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"};
 
   SeccompSyscallSpec allow{{std::begin(allowed), std::end(allowed)}, "SCMP_ACT_ALLOW", {}, {}};
-  if (kernel_at_least(4, 8))
+  if (default_profile_allows_ptrace())
     allow.names.insert(allow.names.end(), std::begin(ptrace_family), std::end(ptrace_family));
   spec.syscalls.push_back(std::move(allow));
 
   SeccompSyscallSpec refuse{{}, "SCMP_ACT_ERRNO", EPERM, {}};
   for (const auto& group : refused)
     refuse.names.insert(refuse.names.end(), group.names.begin(), group.names.end());
-  if (!kernel_at_least(4, 8))
+  if (!default_profile_allows_ptrace())
     refuse.names.insert(refuse.names.end(), std::begin(ptrace_family), std::end(ptrace_family));
   spec.syscalls.push_back(std::move(refuse));
 

@@ -329,18 +329,22 @@ std::vector<sock_filter> SeccompFilter::program() const {
 
 namespace {
 
-// What a cached program must have been built from: the profile's own text, and what else shapes
-// the BPF libseccomp writes (its version; the kernel, whose seccomp API level it probes).
-std::string cache_key(const SeccompSpec& spec) {
-  ContainerSpec holder;
-  holder.seccomp = spec;
-  std::string key = boost::json::serialize(spec_to_json(holder).at("linux").at("seccomp"));
+// What else shapes the BPF libseccomp writes: its version, and the kernel, whose seccomp API
+// level it probes.
+std::string build_environment() {
   const scmp_version* version = seccomp_version();
   utsname kernel{};
   ::uname(&kernel);
-  return key + "\nlibseccomp " + std::to_string(version->major) + "." +
-         std::to_string(version->minor) + "." + std::to_string(version->micro) + "\n" +
-         kernel.machine + " " + kernel.release + "\n";
+  return "\nlibseccomp " + std::to_string(version->major) + "." + std::to_string(version->minor) +
+         "." + std::to_string(version->micro) + "\n" + kernel.machine + " " + kernel.release + "\n";
+}
+
+// What a cached program must have been built from: the profile's own text, and the rest.
+std::string cache_key(const SeccompSpec& spec) {
+  ContainerSpec holder;
+  holder.seccomp = spec;
+  return boost::json::serialize(spec_to_json(holder).at("linux").at("seccomp")) +
+         build_environment();
 }
 
 // Cache file: "nsrun-seccomp 1 FLAGS RULES KEYLENGTH\n", the key, then the program.
@@ -395,24 +399,38 @@ std::string cache_path(const std::string& cache_dir, const std::string& key) {
 
 }  // namespace
 
-void cache_compiled_seccomp(const SeccompSpec& spec, const CompiledSeccomp& compiled,
-                            const std::string& cache_dir) {
-  if (compiled.from_cache || cache_dir.empty()) return;
-  const std::string key = cache_key(spec);
-  write_cached(cache_dir, cache_path(cache_dir, key), key, compiled);
+SeccompSource seccomp_source(SeccompSpec spec) {
+  std::string key = cache_key(spec);
+  return {std::move(key), [spec = std::move(spec)] { return spec; }};
 }
 
-std::shared_ptr<const CompiledSeccomp> compile_seccomp(const SeccompSpec& spec,
+SeccompSource default_seccomp_source() {
+  return {std::string("nsrun default profile ") + NSRUN_DEFAULT_SECCOMP_DIGEST +
+              (default_profile_allows_ptrace() ? " ptrace" : "") + build_environment(),
+          default_seccomp_profile};
+}
+
+void cache_compiled_seccomp(const SeccompSource& source, const CompiledSeccomp& compiled,
+                            const std::string& cache_dir) {
+  if (compiled.from_cache || cache_dir.empty()) return;
+  write_cached(cache_dir, cache_path(cache_dir, source.key), source.key, compiled);
+}
+
+void cache_compiled_seccomp(const SeccompSpec& spec, const CompiledSeccomp& compiled,
+                            const std::string& cache_dir) {
+  cache_compiled_seccomp(seccomp_source(spec), compiled, cache_dir);
+}
+
+std::shared_ptr<const CompiledSeccomp> compile_seccomp(const SeccompSource& source,
                                                        const std::string& cache_dir, Logger& log) {
-  const std::string key = cache_key(spec);
-  const std::string path = cache_path(cache_dir, key);
+  const std::string path = cache_path(cache_dir, source.key);
   if (!path.empty())
-    if (auto cached = read_cached(path, key)) {
+    if (auto cached = read_cached(path, source.key)) {
       log.debug("seccomp: " + std::to_string(cached->rules) + " rules, " +
                 std::to_string(cached->program.size()) + " BPF instructions, from the cache");
       return cached;
     }
-  SeccompPlan plan = make_seccomp_plan(spec);
+  SeccompPlan plan = make_seccomp_plan(source.build());
   log_seccomp_plan(plan, log);
   SeccompFilter filter(plan);
   auto compiled = std::make_shared<CompiledSeccomp>();
@@ -428,6 +446,11 @@ std::shared_ptr<const CompiledSeccomp> compile_seccomp(const SeccompSpec& spec,
                     (plan.tsync ? SECCOMP_FILTER_FLAG_TSYNC : 0U);
   compiled->rules = plan.rules.size();
   return compiled;
+}
+
+std::shared_ptr<const CompiledSeccomp> compile_seccomp(const SeccompSpec& spec,
+                                                       const std::string& cache_dir, Logger& log) {
+  return compile_seccomp(seccomp_source(spec), cache_dir, log);
 }
 
 // ---- Docker's JSON profile format ----

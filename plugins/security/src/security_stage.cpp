@@ -197,13 +197,22 @@ std::vector<int> grantable_capabilities(Host& host) {
 // The filter `nsrun run` gives: --security-opt seccomp=FILE, none with seccomp=unconfined or
 // --privileged, else the default profile. FILE's includes/excludes are read against the
 // container's bounding set.
-std::optional<SeccompSpec> run_seccomp(const RunOptions& options, Host& host) {
+// Written into the spec (linux.seccomp) when it is a FILE's; the default profile is named
+// instead (see seccomp_annotation).
+struct RunSeccomp {
+  SeccompSource source;
+  std::optional<SeccompSpec> written;  ///< the FILE's profile; nullopt for the default one
+};
+
+std::optional<RunSeccomp> run_seccomp(const RunOptions& options, Host& host) {
   if (options.seccomp == "unconfined") return std::nullopt;
-  if (!options.seccomp.empty())
-    return load_seccomp_profile_file(options.seccomp,
-                                     run_capabilities(options, grantable_capabilities(host)));
+  if (!options.seccomp.empty()) {
+    SeccompSpec file = load_seccomp_profile_file(
+        options.seccomp, run_capabilities(options, grantable_capabilities(host)));
+    return RunSeccomp{seccomp_source(file), file};
+  }
   if (options.privileged) return std::nullopt;
-  return default_seccomp_profile();
+  return RunSeccomp{default_seccomp_source(), std::nullopt};
 }
 
 // `nsrun run`'s default profile is named in the spec, not written out: its 466 rules would make
@@ -213,11 +222,11 @@ std::optional<SeccompSpec> run_seccomp(const RunOptions& options, Host& host) {
 constexpr const char* seccomp_annotation = "org.nsrun.security.seccomp";
 
 // The filter a container runs under: linux.seccomp, or the default profile the annotation names.
-std::optional<SeccompSpec> container_seccomp(const ContainerSpec& spec) {
-  if (spec.seccomp) return spec.seccomp;
+std::optional<SeccompSource> container_seccomp(const ContainerSpec& spec) {
+  if (spec.seccomp) return seccomp_source(*spec.seccomp);
   auto named = spec.annotations.find(seccomp_annotation);
   if (named != spec.annotations.end() && named->second == "default")
-    return default_seccomp_profile();
+    return default_seccomp_source();
   return std::nullopt;
 }
 
@@ -238,8 +247,16 @@ void SecurityStage::validate(Context& ctx) {
   warn_unknown_to_kernel(make_plan(ctx.spec, host_->last_capability(), false), ctx.log);
   // The filter is built here, once, on the host: what libseccomp refuses is said before anything
   // exists, and the container process (a copy of this one) loads the BPF without building it.
-  run_seccomp_ =
-      ctx.spec_source == SpecSource::flags ? run_seccomp(options, *host_) : ctx.spec.seccomp;
+  run_seccomp_.reset();
+  written_seccomp_.reset();
+  if (ctx.spec_source == SpecSource::flags) {
+    if (auto chosen = run_seccomp(options, *host_)) {
+      run_seccomp_ = std::move(chosen->source);
+      written_seccomp_ = std::move(chosen->written);
+    }
+  } else if (ctx.spec.seccomp) {
+    run_seccomp_ = seccomp_source(*ctx.spec.seccomp);
+  }
   compiled_seccomp_ = nullptr;
   if (run_seccomp_) {
     ctx.log.debug(std::string("security: seccomp profile ") +
@@ -260,10 +277,10 @@ void SecurityStage::prepare(Context& ctx) {
   apply_run_options(ctx.spec, options, grantable_capabilities(*host_));
   // Recorded in the spec: state's config.json says what the container runs under, and
   // `nsrun exec` gives a joining process the same filter.
-  if (run_seccomp_ && options.seccomp.empty())
+  if (run_seccomp_ && !written_seccomp_)
     ctx.spec.annotations[seccomp_annotation] = "default";
   else
-    ctx.spec.seccomp = run_seccomp_;
+    ctx.spec.seccomp = written_seccomp_;
   // Checked again now that every stage before this one added what it adds (the network
   // namespace a --sysctl net.* key needs, say), before anything of the container exists.
   make_plan(ctx.spec, last, false);
@@ -309,7 +326,8 @@ void SecurityStage::start_container(Context& ctx) {
   Plan plan = make_plan(ctx.spec, host_->last_capability(), false);
   plan.compiled_seccomp = compiled_seccomp_;
   if (!compiled_seccomp_)
-    if (auto seccomp = container_seccomp(ctx.spec)) plan.seccomp = make_seccomp_plan(*seccomp);
+    if (auto seccomp = container_seccomp(ctx.spec))
+      plan.seccomp = make_seccomp_plan(seccomp->build());
   log_applied(plan, ctx.log);
   join_new_keyring(ctx, *host_);
   apply_plan(plan, *host_, ctx.log);
@@ -335,7 +353,8 @@ void SecurityStage::exec_container(Context& ctx) {
       exec_plan_ ? *exec_plan_ : make_process_plan(ctx.spec.process, host_->last_capability());
   join_new_keyring(ctx, *host_);
   if (!exec_plan_)
-    if (auto seccomp = container_seccomp(ctx.spec)) plan.seccomp = make_seccomp_plan(*seccomp);
+    if (auto seccomp = container_seccomp(ctx.spec))
+      plan.seccomp = make_seccomp_plan(seccomp->build());
   apply_process_plan(plan, *host_);
 }
 

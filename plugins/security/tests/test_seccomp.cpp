@@ -24,6 +24,7 @@
 
 #include "nsrun/security/seccomp.hpp"
 #include "nsrun/stage.hpp"
+#include "nsrun/testing.hpp"
 
 namespace nsrun::security {
 namespace {
@@ -492,6 +493,47 @@ TEST(DefaultProfile, LoadedItRefusesWhatItSaysWithTheErrnoItSays) {
   // x32's getpid is x86_64's number with bit 30; the filter covers x32 (the kernel may not
   // have x32 enabled: then ENOSYS comes from the kernel, not a kill).
   EXPECT_TRUE(r["x32 getpid"] == "0" || r["x32 getpid"] == is(ENOSYS)) << r["x32 getpid"];
+}
+
+}  // namespace
+}  // namespace nsrun::security
+
+namespace nsrun::security {
+namespace {
+
+// The default profile is filed under a short key, its sources' digest and what it depends on at
+// run time: a run that finds it cached never builds the 466 rules.
+TEST(SeccompCache, TheDefaultProfileIsFoundByItsKeyWithoutBuildingIt) {
+  const std::string dir = std::filesystem::temp_directory_path() /
+                          ("nsrun-seccomp-cache-" + std::to_string(::getpid()));
+  ::nsrun::testing::RecordingLogger log;
+  SeccompSource source = default_seccomp_source();
+  EXPECT_EQ(source.key.rfind("nsrun default profile ", 0), 0u) << source.key;
+  EXPECT_LT(source.key.size(), 300u) << "a digest, not the profile's text";
+  EXPECT_EQ(default_seccomp_source().key, source.key) << "stable from one run to the next";
+  EXPECT_NE(source.key.find("libseccomp "), std::string::npos);
+
+  int builds = 0;
+  SeccompSource counted{source.key, [&] {
+                          ++builds;
+                          return default_seccomp_profile();
+                        }};
+  auto first = compile_seccomp(counted, dir, log);
+  EXPECT_EQ(builds, 1);
+  EXPECT_FALSE(first->from_cache);
+  cache_compiled_seccomp(counted, *first, dir);
+  auto second = compile_seccomp(counted, dir, log);
+  EXPECT_EQ(builds, 1) << "read from the cache, not built";
+  EXPECT_TRUE(second->from_cache);
+  EXPECT_EQ(second->program.size(), first->program.size());
+  EXPECT_TRUE(std::equal(first->program.begin(), first->program.end(), second->program.begin(),
+                         [](const sock_filter& a, const sock_filter& b) {
+                           return a.code == b.code && a.jt == b.jt && a.jf == b.jf && a.k == b.k;
+                         }));
+  // Another key (another profile's text) does not find it.
+  SeccompSource other = seccomp_source(SeccompSpec{});
+  EXPECT_NE(other.key, source.key);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 
 #include <boost/json.hpp>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -120,9 +121,34 @@ std::shared_ptr<const CompiledSeccomp> compile_seccomp(const SeccompSpec& spec,
 void cache_compiled_seccomp(const SeccompSpec& spec, const CompiledSeccomp& compiled,
                             const std::string& cache_dir);
 
+/// A profile to compile, and the key its compiled program is cached under. `build` makes the
+/// profile only when the cache has nothing for the key: for the default profile, building its
+/// 466 rules and writing them out as the key took about a millisecond of every run.
+struct SeccompSource {
+  std::string key;                     ///< what the cached program must have been built from
+  std::function<SeccompSpec()> build;  ///< the profile itself
+};
+
+/// A profile given in full (linux.seccomp, --security-opt seccomp=FILE): keyed by its own text.
+SeccompSource seccomp_source(SeccompSpec spec);
+
+/// The default profile, keyed by the digest of the source files that define it and turn it into
+/// BPF (taken when the build is configured; default_profile.cpp and seccomp.cpp are configure
+/// dependencies, so that an edit changes the key), and by what it depends on at run time.
+SeccompSource default_seccomp_source();
+
+/// compile_seccomp and cache_compiled_seccomp by a source's key.
+std::shared_ptr<const CompiledSeccomp> compile_seccomp(const SeccompSource& source,
+                                                       const std::string& cache_dir, Logger& log);
+void cache_compiled_seccomp(const SeccompSource& source, const CompiledSeccomp& compiled,
+                            const std::string& cache_dir);
+
 /// Docker's default profile in spirit, for x86_64 with its x86 and x32 ABIs: see
 /// default_profile.cpp for what it allows, refuses, and why.
 SeccompSpec default_seccomp_profile();
+
+/// Whether the default profile allows the ptrace family (kernels from 4.8, as Docker's).
+bool default_profile_allows_ptrace();
 
 /// Docker's JSON profile format (or an OCI linux.seccomp object, whose fields are a subset) as a
 /// linux.seccomp value. Entries are kept or dropped by their `includes` and `excludes`: `arches`

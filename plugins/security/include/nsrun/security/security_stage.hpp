@@ -94,7 +94,8 @@ class SecurityStage final : public IStage {
   std::unique_ptr<Host> host_;
   std::optional<Plan> exec_plan_;  ///< made in exec_prepare, applied in exec_container
   /// validate's: the filter the container gets (the bundle's, or nsrun run's) and its BPF.
-  std::optional<SeccompSpec> run_seccomp_;
+  std::optional<SeccompSource> run_seccomp_;    ///< the filter validate compiled, by its key
+  std::optional<SeccompSpec> written_seccomp_;  ///< linux.seccomp as prepare writes it
   std::shared_ptr<const CompiledSeccomp> compiled_seccomp_;
 };
 
