@@ -1,7 +1,6 @@
 // --userns auto: the subordinate id pool and the store of blocks handed out (see subid_store.hpp).
 #include "nsrun/namespaces/subid_store.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -26,19 +25,6 @@ bool parse_number(std::string_view text, std::uint64_t& out) {
   if (text.empty()) return false;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
   return error == std::errc() && end == text.data() + text.size();
-}
-
-std::vector<std::string> list_dir(const std::string& path) {
-  std::vector<std::string> names;
-  DIR* dir = ::opendir(path.c_str());
-  if (!dir) return names;
-  while (dirent* entry = ::readdir(dir)) {
-    std::string name = entry->d_name;
-    if (name == "." || name == ".." || name.ends_with(".tmp")) continue;
-    names.push_back(std::move(name));
-  }
-  ::closedir(dir);
-  return names;
 }
 
 void make_dir(const std::string& path) {
@@ -154,7 +140,7 @@ bool SubidSession::alive(const std::string& id) const {
 std::vector<HeldBlock> SubidSession::live_blocks(const std::string& kind) const {
   std::vector<HeldBlock> out;
   const std::string base = dir(kind);
-  for (const auto& name : list_dir(base)) {
+  for (const auto& name : support::list_directory(base)) {
     std::uint64_t start = 0;
     if (!parse_number(name, start) || start >= id_space) continue;
     bool exists = false;

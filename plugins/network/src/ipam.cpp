@@ -1,7 +1,6 @@
 // IPAM: leases and reservations under one file lock (see ipam.hpp).
 #include "nsrun/network/ipam.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -40,19 +39,6 @@ void write_object(const std::string& path, const boost::json::object& data) {
   if (support::Errno err =
           support::write_file_atomically(path, boost::json::serialize(data) + "\n", 0600))
     throw StageError("ipam: cannot write " + path + ": " + std::strerror(err));
-}
-
-std::vector<std::string> list_dir(const std::string& path) {
-  std::vector<std::string> names;
-  DIR* dir = ::opendir(path.c_str());
-  if (!dir) return names;
-  while (dirent* entry = ::readdir(dir)) {
-    std::string name = entry->d_name;
-    if (name == "." || name == ".." || name.ends_with(".tmp")) continue;
-    names.push_back(std::move(name));
-  }
-  ::closedir(dir);
-  return names;
 }
 
 void make_dir(const std::string& path) {
@@ -107,7 +93,7 @@ bool IpamSession::alive(const std::string& id) const {
 
 std::vector<Lease> IpamSession::live_leases() const {
   std::vector<Lease> out;
-  for (const auto& name : list_dir(dir("leases"))) {
+  for (const auto& name : support::list_directory(dir("leases"))) {
     auto address = Ipv4Address::parse(name);
     if (!address) continue;
     auto object = read_object(dir("leases") + "/" + name);
@@ -197,7 +183,7 @@ std::optional<std::string> IpamSession::port_owner(const std::string& protocol, 
 
 std::vector<PublishedPort> IpamSession::ports_of(const std::string& id) const {
   std::vector<PublishedPort> out;
-  for (const auto& name : list_dir(dir("ports"))) {
+  for (const auto& name : support::list_directory(dir("ports"))) {
     auto dash = name.rfind('-');
     if (dash == std::string::npos) continue;
     auto object = read_object(dir("ports") + "/" + name);

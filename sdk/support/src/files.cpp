@@ -1,5 +1,6 @@
 #include "nsrun/support/files.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -42,6 +43,19 @@ std::optional<std::string> read_file(const std::string& path) {
     if (n == 0) return text;
     text.append(buffer, static_cast<std::size_t>(n));
   }
+}
+
+std::vector<std::string> list_directory(const std::string& path) {
+  std::vector<std::string> names;
+  DIR* dir = ::opendir(path.c_str());
+  if (!dir) return names;
+  while (const dirent* entry = ::readdir(dir)) {
+    std::string name = entry->d_name;
+    if (name == "." || name == ".." || name.ends_with(".tmp")) continue;
+    names.push_back(std::move(name));
+  }
+  ::closedir(dir);
+  return names;
 }
 
 }  // namespace nsrun::support

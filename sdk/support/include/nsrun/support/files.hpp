@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace nsrun::support {
 
@@ -17,5 +18,10 @@ Errno write_file_atomically(const std::string& path, std::string_view text, unsi
 
 /// The whole content of `path`, or nullopt (errno set) when it cannot be read.
 std::optional<std::string> read_file(const std::string& path);
+
+/// The names in the directory `path`, but ".", ".." and write_file_atomically's temporaries
+/// ("*.tmp"), in directory order; empty when it cannot be read. For the small stores stages
+/// keep under the state root (the network's IPAM, the user namespaces' id blocks).
+std::vector<std::string> list_directory(const std::string& path);
 
 }  // namespace nsrun::support
