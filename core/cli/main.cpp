@@ -59,10 +59,18 @@ void GlobalOptions::protect_binary() const {
 }
 
 Installation Installation::locate() {
+  // <prefix>/bin/nsrun, the launcher, whose path it passes on; or the program itself,
+  // <prefix>/lib/nsrun/nsrun, when started directly.
   std::string exe = core::installed_binary_path();
   if (exe.empty()) exe = "/usr/bin/nsrun";
-  std::string prefix = exe.substr(0, exe.rfind('/'));  // .../bin
-  prefix = prefix.substr(0, prefix.rfind('/'));        // ...
+  const std::string program_suffix = "/" NSRUN_PROGRAM_SUBPATH;
+  std::string prefix;
+  if (exe.size() > program_suffix.size() && exe.ends_with(program_suffix)) {
+    prefix = exe.substr(0, exe.size() - program_suffix.size());
+  } else {
+    prefix = exe.substr(0, exe.rfind('/'));        // .../bin
+    prefix = prefix.substr(0, prefix.rfind('/'));  // ...
+  }
   return Installation{prefix + "/" NSRUN_PLUGIN_SUBDIR,
                       prefix + "/" NSRUN_DATA_SUBDIR "/pipeline.json", NSRUN_DEFAULT_ROOTFS,
                       prefix + "/" NSRUN_INIT_SUBPATH};
