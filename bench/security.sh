@@ -12,10 +12,11 @@
 #                  podman gives crun (/usr/share/containers/seccomp.json, converted to OCI)
 #   crun-nosec     that bundle without capabilities, noNewPrivileges, paths or seccomp
 #   nsrun-ro       as nsrun, but started from a read-only bind mount of the build (bin, lib,
-#                  share): nsrun sees its binary on a read-only mount and skips the re-exec that
-#                  protects the binary (CVE-2019-5736, docs/security.md)
-# The security stage's cost is nsrun - nsrun-nosec; crun's is crun - crun-nosec. The re-exec's
-# is nsrun - nsrun-ro.
+#                  share): the launcher sees the program on a read-only mount and starts it
+#                  without the bind mount that protects the binary (CVE-2019-5736,
+#                  docs/security.md)
+# The security stage's cost is nsrun - nsrun-nosec; crun's is crun - crun-nosec. The binary's
+# protection costs nsrun - nsrun-ro.
 default_rounds=100
 # shellcheck source=bench/prelude.sh
 source "$(dirname "$0")/prelude.sh"
