@@ -94,6 +94,14 @@ int main(int argc, char** argv) {
     return 125;
   }
   execv(program, argv);
-  fprintf(stderr, "nsrun: cannot run %s: %s\n", program, strerror(errno));
-  return errno == ENOENT ? 127 : 126;
+  int err = errno;
+  /* Installed in a directory only root may enter (a build beneath a 0700 one): for anyone else
+   * the program is out of reach, and root is what nsrun needs anyway. */
+  if (err == EACCES && geteuid() != 0) {
+    fprintf(stderr, "nsrun: cannot run %s: %s (nsrun needs root: run it with sudo)\n", program,
+            strerror(err));
+    return 125;
+  }
+  fprintf(stderr, "nsrun: cannot run %s: %s\n", program, strerror(err));
+  return err == ENOENT ? 127 : 126;
 }

@@ -50,7 +50,10 @@ class UsernsE2E : public ::testing::Test {
     work_ = std::make_unique<TempDir>("nsrun-e2e-userns-work-");
     // What is bound in must be reachable by the container's root, an unprivileged host uid.
     ::chmod(work_->path().c_str(), 0755);
-    busybox_rootfs();
+    // So must the rootfs's path: the build's may lie beneath a directory only root may enter (a
+    // clone in a 0700 temp dir), so the tests use a copy where anyone may pass.
+    rootfs_ = work_->path() + "/rootfs";
+    ASSERT_EQ(run({"cp", "-a", busybox_rootfs(), rootfs_}).exit_code, 0);
   }
   void TearDown() override {
     if (!state_) return;
@@ -61,7 +64,7 @@ class UsernsE2E : public ::testing::Test {
     while (::waitpid(-1, nullptr, WNOHANG) > 0) {
     }
     ::prctl(PR_SET_CHILD_SUBREAPER, 0);
-    EXPECT_TRUE(mounts_containing(busybox_rootfs()).empty()) << "a mount was left on the host";
+    EXPECT_TRUE(mounts_containing(rootfs_).empty()) << "a mount was left on the host";
   }
 
   const std::string& root() const { return state_->path(); }
@@ -71,7 +74,11 @@ class UsernsE2E : public ::testing::Test {
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv, "", timeout);
   }
-  CommandResult run_container(std::vector<std::string> args) { return nsrun_run(args, root()); }
+  CommandResult run_container(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{"run", "--rootfs", rootfs_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return nsrun(argv);
+  }
 
   // The shipped pipeline with the namespaces stage reading `subuid`/`subgid` as its pool.
   std::string pipeline_with_pool(const std::string& subuid, const std::string& subgid) {
@@ -115,6 +122,7 @@ class UsernsE2E : public ::testing::Test {
   }
 
   std::unique_ptr<TempDir> state_, work_;
+  std::string rootfs_;  ///< a copy of the busybox rootfs the container's root can reach
 };
 
 TEST_F(UsernsE2E, RootInsideIsAnUnprivilegedUidOutsideAndSeesAnIdmappedRootfs) {
@@ -150,7 +158,7 @@ TEST_F(UsernsE2E, RootInsideIsAnUnprivilegedUidOutsideAndSeesAnIdmappedRootfs) {
 
 TEST_F(UsernsE2E, DebugShowsTheMapsAndTheIdmappedRootfs) {
   auto r = sh("DEBUG=1 " + shell_quote(nsrun_binary()) + " --root " + shell_quote(root()) +
-              " run --rootfs " + shell_quote(busybox_rootfs()) +
+              " run --rootfs " + shell_quote(rootfs_) +
               " --network none --uidmap 0:100000:65536 --gidmap 0:200000:65536 true");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("user namespace: uid map 0:100000:65536, gid map 0:200000:65536"),
@@ -169,7 +177,7 @@ TEST_F(UsernsE2E, AutoTakesDistinctBlocksFromThePoolAndGivesThemBack) {
   BackgroundProcess first(
       {"/bin/sh", "-c",
        shell_quote(nsrun_binary()) + " --root " + shell_quote(root()) + " run --pipeline " +
-           shell_quote(pipeline) + " --rootfs " + shell_quote(busybox_rootfs()) +
+           shell_quote(pipeline) + " --rootfs " + shell_quote(rootfs_) +
            " --network none --userns=auto sh -c 'cat /proc/self/uid_map /proc/self/gid_map; "
            "id -u; sleep 3' >" +
            shell_quote(first_out) + " 2>&1"});
@@ -251,8 +259,7 @@ TEST_F(UsernsE2E, BundleWithUidMappingsThroughCreateStartDelete) {
   std::ofstream(bundle + "/config.json") << R"({"ociVersion": "1.0.2",
     "process": {"args": ["sh", "-c", "echo started; exec sleep 30"], "env": ["PATH=/bin"],
                 "cwd": "/", "user": {"uid": 0, "gid": 0}},
-    "root": {"path": ")" << busybox_rootfs()
-                                         << R"("}, "hostname": "userns",
+    "root": {"path": ")" << rootfs_ << R"("}, "hostname": "userns",
     "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
     "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"},
                              {"type": "ipc"}, {"type": "network"}, {"type": "user"}],
@@ -294,6 +301,30 @@ TEST_F(UsernsE2E, BridgeNetworkWorksInAUserNamespace) {
   EXPECT_NE(r.out.find("\n0\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("1 packets received"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(root() + "/_ipam/leases") && !fs::is_empty(root() + "/_ipam/leases"));
+}
+
+}  // namespace
+}  // namespace nsrun::test
+
+namespace nsrun::test {
+namespace {
+
+// The container's root, an unprivileged host uid, must be able to pass through the directories
+// above the rootfs: one line before anything exists, not a failed mount inside.
+TEST_F(UsernsE2E, ARootfsOutOfReachOfTheContainersRootIsOneLine) {
+  const std::string closed = work_->path() + "/closed";
+  fs::create_directory(closed);
+  ::chmod(closed.c_str(), 0700);
+  ASSERT_EQ(run({"cp", "-a", rootfs_, closed + "/rootfs"}).exit_code, 0);
+  auto r = nsrun({"run", "--rootfs", closed + "/rootfs", "--network", "none", "--uidmap",
+                  "0:100000:65536", "true"});
+  EXPECT_EQ(r.exit_code, 125) << r.out << r.err;
+  EXPECT_EQ(r.err, "nsrun: storage: the rootfs " + closed +
+                       "/rootfs is out of reach of the container's root (host uid 100000, a user "
+                       "namespace): " +
+                       closed + " is mode 0700 (let others pass, e.g. chmod o+x " + closed +
+                       ", or use a rootfs elsewhere)\n");
+  EXPECT_TRUE(containers().empty());
 }
 
 }  // namespace

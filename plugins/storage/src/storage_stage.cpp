@@ -1,8 +1,12 @@
 // The storage stage's phases (see storage_stage.hpp).
 #include "nsrun/storage/storage_stage.hpp"
 
+#include <sys/stat.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "nsrun/config.hpp"
 #include "nsrun/storage/devices.hpp"
@@ -19,6 +23,38 @@ void write_generated(HostFs& fs, const std::string& path, std::string_view conte
   if (Errno err = fs.write_file(path, content, 0644))
     throw StageError("cannot write " + path + ": " + std::strerror(err) +
                      " (is the state directory writable?)");
+}
+
+// The host id container id 0 maps to, when it is mapped.
+std::optional<std::uint32_t> host_id_of_root(const std::vector<IdMapping>& mappings) {
+  for (const auto& m : mappings)
+    if (m.container_id == 0) return m.host_id;
+  return std::nullopt;
+}
+
+// In a user namespace the container's root is an unprivileged host uid, and the container
+// process, root of its namespace before any mount (nsrun.namespaces), reaches the rootfs by its
+// path: every directory above it must let that uid pass. Said here, in one line, rather than as
+// a failed mount in the container.
+void check_rootfs_reachable_from_user_namespace(const ContainerSpec& spec,
+                                                const std::string& rootfs) {
+  if (!spec.has_namespace("user")) return;
+  auto uid = host_id_of_root(spec.uid_mappings);
+  auto gid = host_id_of_root(spec.gid_mappings);
+  if (!uid || !gid) return;  // the namespaces stage refuses such maps
+  for (std::string dir = rootfs; !dir.empty() && dir != "/";) {
+    dir = dir.substr(0, std::max<std::size_t>(dir.rfind('/'), 1));
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) continue;
+    mode_t needed = st.st_uid == *uid ? S_IXUSR : st.st_gid == *gid ? S_IXGRP : S_IXOTH;
+    if (st.st_mode & needed) continue;
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    throw StageError("the rootfs " + rootfs +
+                     " is out of reach of the container's root (host uid " + std::to_string(*uid) +
+                     ", a user namespace): " + dir + " is mode " + mode +
+                     " (let others pass, e.g. chmod o+x " + dir + ", or use a rootfs elsewhere)");
+  }
 }
 
 }  // namespace
@@ -112,6 +148,7 @@ void StorageStage::prepare(Context& ctx) {
     ctx.spec.resources.devices.push_back(given.rule);
   }
   const std::string rootfs = validate_rootfs(ctx.spec.root);  // the canonical path
+  check_rootfs_reachable_from_user_namespace(ctx.spec, rootfs);
   std::vector<GeneratedFile> generated = write_etc_files(ctx, rootfs);
   plan_ = plan_mounts(ctx.spec, rootfs, generated, ctx.log);
   caller_mount_namespace_ = fs_->mount_namespace();   // on the host, before the clone
