@@ -54,8 +54,12 @@ class UsernsE2E : public ::testing::Test {
     // clone in a 0700 temp dir), so the tests use a copy where anyone may pass.
     rootfs_ = work_->path() + "/rootfs";
     ASSERT_EQ(run({"cp", "-a", busybox_rootfs(), rootfs_}).exit_code, 0);
+    // And so must the working directory, which `nsrun run` binds at /app.
+    saved_cwd_ = fs::current_path();
+    fs::current_path(work_->path());
   }
   void TearDown() override {
+    if (!saved_cwd_.empty()) fs::current_path(saved_cwd_);
     if (!state_) return;
     auto left = delete_every_container(state_->path());
     EXPECT_TRUE(left.empty()) << "state left behind: " << (left.empty() ? "" : left.front());
@@ -123,6 +127,7 @@ class UsernsE2E : public ::testing::Test {
 
   std::unique_ptr<TempDir> state_, work_;
   std::string rootfs_;  ///< a copy of the busybox rootfs the container's root can reach
+  fs::path saved_cwd_;
 };
 
 TEST_F(UsernsE2E, RootInsideIsAnUnprivilegedUidOutsideAndSeesAnIdmappedRootfs) {
