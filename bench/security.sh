@@ -15,8 +15,15 @@
 #                  share): the launcher sees the program on a read-only mount and starts it
 #                  without the bind mount that protects the binary (CVE-2019-5736,
 #                  docs/security.md)
+#   nsrun-noop     as nsrun-nosec, with a stage that does nothing (the SDK test fixture test.good)
+#                  in the security stage's place: what any stage costs in nsrun's core and SDK
+#   nsrun-noseccomp  as nsrun, with --security-opt seccomp=unconfined
 # The security stage's cost is nsrun - nsrun-nosec; crun's is crun - crun-nosec. The binary's
-# protection costs nsrun - nsrun-ro.
+# protection costs nsrun - nsrun-ro. The stage's cost splits into: a stage's share of the core
+# (nsrun-noop - nsrun-nosec), capabilities, no_new_privs, keyring, masked and read-only paths and
+# the checks (nsrun-noseccomp - nsrun-noop), and the seccomp filter (nsrun - nsrun-noseccomp).
+# Last, bench/seccomp_load.c times the kernel's load of the default profile's compiled program
+# alone (from nsrun's cache), in fresh processes.
 default_rounds=100
 # shellcheck source=bench/prelude.sh
 source "$(dirname "$0")/prelude.sh"
@@ -90,6 +97,21 @@ make_bundle "$work/bundle" confined
 make_bundle "$work/bundle-open" open
 state="$work/state"
 
+# The do-nothing stage, from the build's test fixtures.
+fixture_dir=$PWD/build/tests/fixture-plugins/second
+if [[ ! -f $fixture_dir/test.good.so ]]; then
+  echo "bench/security.sh: $fixture_dir/test.good.so is missing (build with tests)" >&2
+  exit 1
+fi
+python3 - "$PWD/core/pipeline.json" "$work/noop-pipeline.json" <<'PY'
+import json, sys
+pipeline = json.load(open(sys.argv[1]))
+pipeline["stages"] = [s if s["kind"] != "security" else
+                      {"kind": "test", "plugin": "test.good", "config": {}}
+                      for s in pipeline["stages"]]
+json.dump(pipeline, open(sys.argv[2], "w"))
+PY
+
 # In a throwaway network namespace and a private mount namespace without /sys/fs/cgroup/unified
 # (crun 1.8.1 refuses this machine's hybrid layout otherwise), as bench/startup.sh.
 tests/helpers/in-throwaway-netns.sh unshare -m --propagation private bash -s <<EOF
@@ -103,6 +125,21 @@ python3 bench/startup.py --rounds $rounds --baseline crun \
   "nsrun=$nsrun --root $state run --rootfs $work/rootfs --network none -w / /bin/true" \
   "nsrun-ro=$work/ro/bin/nsrun --root $state run --rootfs $work/rootfs --network none -w / /bin/true" \
   "nsrun-nosec=$nsrun --root $state run --rootfs $work/rootfs --network none -w / --pipeline $work/nosec-pipeline.json /bin/true" \
+  "nsrun-noop=$nsrun --root $state --plugin-dir $fixture_dir run --rootfs $work/rootfs --network none -w / --pipeline $work/noop-pipeline.json /bin/true" \
+  "nsrun-noseccomp=$nsrun --root $state run --rootfs $work/rootfs --network none -w / --security-opt seccomp=unconfined /bin/true" \
   "crun=crun --root $state/crun --cgroup-manager=disabled run --bundle $work/bundle bench-crun" \
   "crun-nosec=crun --root $state/crun --cgroup-manager=disabled run --bundle $work/bundle-open bench-crun"
 EOF
+
+# The default profile's program as nsrun cached it: a header line, the key, then the BPF.
+cc -O2 -o "$work/seccomp_load" bench/seccomp_load.c
+python3 - "$state/_seccomp" "$work/default.bpf" <<'PY'
+import os, sys
+for name in os.listdir(sys.argv[1]):
+    data = open(os.path.join(sys.argv[1], name), "rb").read()
+    header_end = data.index(b"\n") + 1
+    key_length = int(data[:header_end].split()[4])
+    if data[header_end:header_end + key_length].startswith(b"nsrun default profile"):
+        open(sys.argv[2], "wb").write(data[header_end + key_length:])
+PY
+echo "seccomp(2) load of the default profile: $("$work/seccomp_load" "$work/default.bpf" 200)"

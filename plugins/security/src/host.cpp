@@ -30,13 +30,17 @@ int LinuxHost::last_capability() {
   return static_cast<int>(cap_max_bits()) - 1;
 }
 
-bool LinuxHost::holds_capability(int capability) {
-  cap_t caps = cap_get_proc();
-  if (!caps) return false;
-  cap_flag_value_t value = CAP_CLEAR;
-  cap_get_flag(caps, static_cast<cap_value_t>(capability), CAP_PERMITTED, &value);
+std::vector<int> LinuxHost::permitted_capabilities() {
+  std::vector<int> held;
+  cap_t caps = cap_get_proc();  // one capget(2) for all of them
+  if (!caps) return held;
+  for (int cap = 0; cap <= last_capability(); ++cap) {
+    cap_flag_value_t value = CAP_CLEAR;
+    cap_get_flag(caps, static_cast<cap_value_t>(cap), CAP_PERMITTED, &value);
+    if (value == CAP_SET) held.push_back(cap);
+  }
   cap_free(caps);
-  return value == CAP_SET;
+  return held;
 }
 
 int LinuxHost::write_file(const std::string& path, std::string_view value) {

@@ -188,10 +188,7 @@ void warn_unknown_to_kernel(const Plan& plan, Logger& log) {
 namespace {
 
 std::vector<int> grantable_capabilities(Host& host) {
-  std::vector<int> grantable;
-  for (int cap = 0; cap <= host.last_capability(); ++cap)
-    if (host.holds_capability(cap)) grantable.push_back(cap);
-  return grantable;
+  return host.permitted_capabilities();
 }
 
 // The filter `nsrun run` gives: --security-opt seccomp=FILE, none with seccomp=unconfined or

@@ -15,7 +15,12 @@ namespace nsrun::security::test {
 class FakeHost final : public Host {
  public:
   int last_capability() override { return last_cap; }
-  bool holds_capability(int capability) override { return !not_held.contains(capability); }
+  std::vector<int> permitted_capabilities() override {
+    std::vector<int> held;
+    for (int cap = 0; cap <= last_cap; ++cap)
+      if (!not_held.contains(cap)) held.push_back(cap);
+    return held;
+  }
   std::set<int> not_held;
   int write_file(const std::string& path, std::string_view value) override {
     return record("write " + path + " " + std::string(value));

@@ -536,5 +536,49 @@ TEST(SeccompCache, TheDefaultProfileIsFoundByItsKeyWithoutBuildingIt) {
   std::filesystem::remove_all(dir);
 }
 
+// The cache is a file any earlier nsrun may have written: one that does not hold exactly the
+// program for this key, in this version's format, is never loaded, only built again.
+TEST(SeccompCache, ADamagedOrOlderCacheFileIsBuiltAgain) {
+  const std::string dir = std::filesystem::temp_directory_path() /
+                          ("nsrun-seccomp-damaged-" + std::to_string(::getpid()));
+  ::nsrun::testing::RecordingLogger log;
+  int builds = 0;
+  SeccompSource counted{default_seccomp_source().key, [&] {
+                          ++builds;
+                          return default_seccomp_profile();
+                        }};
+  auto built = compile_seccomp(counted, dir, log);
+  cache_compiled_seccomp(counted, *built, dir);
+  ASSERT_TRUE(compile_seccomp(counted, dir, log)->from_cache);
+  std::string file;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) file = entry.path();
+  ASSERT_FALSE(file.empty());
+  std::string good;
+  {
+    std::ifstream in(file, std::ios::binary);
+    good.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  ASSERT_EQ(good.rfind("nsrun-seccomp 2 ", 0), 0u) << good.substr(0, 40);
+  auto damaged = [&](std::string text) {
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << text;
+    int before = builds;
+    auto compiled = compile_seccomp(counted, dir, log);
+    return !compiled->from_cache && builds == before + 1;
+  };
+  std::string older = good;
+  older[std::string("nsrun-seccomp ").size()] = '1';
+  EXPECT_TRUE(damaged(older)) << "a version 1 file (list-shaped programs)";
+  EXPECT_TRUE(damaged(good.substr(0, good.size() - 3))) << "a program cut short";
+  EXPECT_TRUE(damaged(good.substr(0, good.find('\n') + 10))) << "a key cut short";
+  std::string other_key = good;
+  other_key[good.find("profile ") + 8] ^= 1;
+  EXPECT_TRUE(damaged(other_key)) << "another key of the same length";
+  EXPECT_TRUE(damaged("")) << "an empty file";
+  EXPECT_TRUE(damaged("nsrun-seccomp 2 x y z\n")) << "a header that is not numbers";
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << good;
+  EXPECT_TRUE(compile_seccomp(counted, dir, log)->from_cache) << "the good file is used again";
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace nsrun::security

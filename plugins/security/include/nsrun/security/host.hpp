@@ -32,8 +32,9 @@ class Host {
   virtual ~Host() = default;
   /// The highest capability number the running kernel knows (CAP_LAST_CAP).
   virtual int last_capability() = 0;
-  /// Whether nsrun itself holds `capability` in its permitted set: what --privileged can give.
-  virtual bool holds_capability(int capability) = 0;
+  /// The capabilities nsrun itself holds in its permitted set (what --privileged can give), up to
+  /// last_capability(), in ascending order.
+  virtual std::vector<int> permitted_capabilities() = 0;
   /// Writes `value` to an existing file (a /proc/sys or /proc/self file) in one write(2).
   virtual int write_file(const std::string& path, std::string_view value) = 0;
   /// What `path` is, following symlinks; a dangling or absent path is `missing`.
@@ -65,7 +66,7 @@ class Host {
 class LinuxHost final : public Host {
  public:
   int last_capability() override;
-  bool holds_capability(int capability) override;
+  std::vector<int> permitted_capabilities() override;
   int write_file(const std::string& path, std::string_view value) override;
   int path_kind(const std::string& path, PathKind& kind) override;
   int bind_mount(const std::string& source, const std::string& target, bool recursive) override;
