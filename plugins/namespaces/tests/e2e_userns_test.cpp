@@ -332,5 +332,39 @@ TEST_F(UsernsE2E, ARootfsOutOfReachOfTheContainersRootIsOneLine) {
   EXPECT_TRUE(containers().empty());
 }
 
+// The same for a bind mount's source, and for the directory `nsrun run` is started from, which it
+// mounts at /app: the line says which mount, which directory stops the container's root, and how
+// to get past it.
+TEST_F(UsernsE2E, AMountSourceOutOfReachOfTheContainersRootIsOneLine) {
+  const std::string closed = work_->path() + "/closed-volume";
+  fs::create_directories(closed + "/data");
+  ::chmod(closed.c_str(), 0700);
+  const std::string reason =
+      " is out of reach of the container's root (host uid 100000, a user "
+      "namespace): " +
+      closed + " is mode 0700 (let others pass, e.g. chmod o+x " + closed;
+  auto r = nsrun({"run", "--rootfs", rootfs_, "--network", "none", "--uidmap", "0:100000:65536",
+                  "--mount", closed + "/data:/data", "true"});
+  EXPECT_EQ(r.exit_code, 125) << r.out << r.err;
+  EXPECT_EQ(r.err, "nsrun: storage: the mount /data: its source " + closed + "/data" + reason +
+                       ", or mount a directory elsewhere)\n");
+  EXPECT_TRUE(containers().empty());
+
+  r = sh("cd " + shell_quote(closed + "/data") + " && " + shell_quote(nsrun_binary()) + " --root " +
+         shell_quote(root()) + " run --rootfs " + shell_quote(rootfs_) +
+         " --network none --uidmap 0:100000:65536 true");
+  EXPECT_EQ(r.exit_code, 125) << r.out << r.err;
+  EXPECT_EQ(r.err, "nsrun: storage: the mount /app: its source " + closed + "/data" + reason +
+                       ", or start nsrun run from a directory it can reach: it mounts the current "
+                       "directory at /app unless --mount is given)\n");
+  EXPECT_TRUE(containers().empty());
+
+  // Reachable once others may pass.
+  ::chmod(closed.c_str(), 0711);
+  r = nsrun({"run", "--rootfs", rootfs_, "--network", "none", "--uidmap", "0:100000:65536",
+             "--mount", closed + "/data:/data", "true"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
 }  // namespace
 }  // namespace nsrun::test

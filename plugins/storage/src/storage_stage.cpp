@@ -4,14 +4,17 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <optional>
+#include <string>
 
 #include "nsrun/config.hpp"
 #include "nsrun/storage/devices.hpp"
 #include "nsrun/storage/enter_rootfs.hpp"
 #include "nsrun/storage/etc_files.hpp"
+#include "nsrun/storage/mount_options.hpp"
 #include "nsrun/storage/validation.hpp"
 
 namespace nsrun::storage {
@@ -33,27 +36,53 @@ std::optional<std::uint32_t> host_id_of_root(const std::vector<IdMapping>& mappi
 }
 
 // In a user namespace the container's root is an unprivileged host uid, and the container
-// process, root of its namespace before any mount (nsrun.namespaces), reaches the rootfs by its
-// path: every directory above it must let that uid pass. Said here, in one line, rather than as
-// a failed mount in the container.
-void check_rootfs_reachable_from_user_namespace(const ContainerSpec& spec,
-                                                const std::string& rootfs) {
+// process, root of its namespace before any mount (nsrun.namespaces), reaches the rootfs and
+// every bind mount's source by their paths: every directory above them must let that uid pass.
+// Said here, in one line, rather than as a failed mount in the container.
+struct Unpassable {
+  std::string dir;
+  std::string mode;  ///< e.g. "0700"
+};
+
+std::optional<Unpassable> first_unpassable_parent(const std::string& path, std::uint32_t uid,
+                                                  std::uint32_t gid) {
+  for (std::string dir = path; !dir.empty() && dir != "/";) {
+    dir = dir.substr(0, std::max<std::size_t>(dir.rfind('/'), 1));
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) continue;
+    mode_t needed = st.st_uid == uid ? S_IXUSR : st.st_gid == gid ? S_IXGRP : S_IXOTH;
+    if (st.st_mode & needed) continue;
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return Unpassable{dir, mode};
+  }
+  return std::nullopt;
+}
+
+void check_reachable_from_user_namespace(const ContainerSpec& spec, const std::string& rootfs,
+                                         SpecSource source) {
   if (!spec.has_namespace("user")) return;
   auto uid = host_id_of_root(spec.uid_mappings);
   auto gid = host_id_of_root(spec.gid_mappings);
   if (!uid || !gid) return;  // the namespaces stage refuses such maps
-  for (std::string dir = rootfs; !dir.empty() && dir != "/";) {
-    dir = dir.substr(0, std::max<std::size_t>(dir.rfind('/'), 1));
-    struct stat st {};
-    if (::stat(dir.c_str(), &st) != 0) continue;
-    mode_t needed = st.st_uid == *uid ? S_IXUSR : st.st_gid == *gid ? S_IXGRP : S_IXOTH;
-    if (st.st_mode & needed) continue;
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    throw StageError("the rootfs " + rootfs +
-                     " is out of reach of the container's root (host uid " + std::to_string(*uid) +
-                     ", a user namespace): " + dir + " is mode " + mode +
-                     " (let others pass, e.g. chmod o+x " + dir + ", or use a rootfs elsewhere)");
+  const std::string who = " is out of reach of the container's root (host uid " +
+                          std::to_string(*uid) + ", a user namespace): ";
+  if (auto blocked = first_unpassable_parent(rootfs, *uid, *gid))
+    throw StageError("the rootfs " + rootfs + who + blocked->dir + " is mode " + blocked->mode +
+                     " (let others pass, e.g. chmod o+x " + blocked->dir +
+                     ", or use a rootfs elsewhere)");
+  for (const auto& mount : spec.mounts) {
+    if (!is_bind_mount(mount) || mount.source.empty() || mount.source.front() != '/') continue;
+    auto blocked = first_unpassable_parent(mount.source, *uid, *gid);
+    if (!blocked) continue;
+    // `nsrun run` mounts the directory it was started from at /app when no --mount is given.
+    const bool current_directory = source == SpecSource::flags && mount.destination == "/app";
+    throw StageError(
+        "the mount " + mount.destination + ": its source " + mount.source + who + blocked->dir +
+        " is mode " + blocked->mode + " (let others pass, e.g. chmod o+x " + blocked->dir +
+        (current_directory ? ", or start nsrun run from a directory it can reach: it mounts the "
+                             "current directory at /app unless --mount is given)"
+                           : ", or mount a directory elsewhere)"));
   }
 }
 
@@ -148,7 +177,7 @@ void StorageStage::prepare(Context& ctx) {
     ctx.spec.resources.devices.push_back(given.rule);
   }
   const std::string rootfs = validate_rootfs(ctx.spec.root);  // the canonical path
-  check_rootfs_reachable_from_user_namespace(ctx.spec, rootfs);
+  check_reachable_from_user_namespace(ctx.spec, rootfs, ctx.spec_source);
   std::vector<GeneratedFile> generated = write_etc_files(ctx, rootfs);
   plan_ = plan_mounts(ctx.spec, rootfs, generated, ctx.log);
   caller_mount_namespace_ = fs_->mount_namespace();   // on the host, before the clone
