@@ -61,8 +61,8 @@ python3 bench/startup.py --rounds $rounds --baseline crun+netns \
   "crun+netns=crun --root $state/crun --cgroup-manager=disabled run --bundle $work/bundle-net bench-crun" \
   "unshare+chroot+netns=unshare --pid --fork --mount --uts --ipc --net chroot $work/rootfs /bin/true"
 echo
-echo "discovery and loading of the default pipeline's plugins (DEBUG=1 trace, median of 50):"
+echo "reading the pipeline and loading its plugins (DEBUG=1 trace of the default pipeline, median of 50):"
 for i in \$(seq 50); do
-  DEBUG=1 $nsrun --root $state run --rootfs $work/rootfs -w / /bin/true 2>&1 | sed -n 's/.*plugins found and loaded in \([0-9.]*\) ms.*/\1/p'
+  DEBUG=1 $nsrun --root $state run --rootfs $work/rootfs -w / /bin/true 2>&1 | sed -n 's/.*plugins loaded in \([0-9.]*\) ms.*/\1/p'
 done | sort -n | awk '{a[NR]=\$1} END {print "  median " a[int((NR+1)/2)] " ms over " NR " runs"}'
 EOF

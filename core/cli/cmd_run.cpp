@@ -177,11 +177,19 @@ class RunCommandLine {
   std::vector<std::unique_ptr<StageFlags>> stages_;
 };
 
+// A pipeline file, read once per process: parse_run asks for it again on every attempt.
+const core::Pipeline& pipeline_file(const std::string& path) {
+  static std::map<std::string, core::Pipeline> read;
+  auto it = read.find(path);
+  if (it == read.end()) it = read.emplace(path, core::Pipeline::from_file(path)).first;
+  return it->second;
+}
+
 // The pipeline that the parsed options ask for: the file, then each selector whose flag was
 // given with its value, then each --stage.
 core::Pipeline wanted_pipeline(const RunOptions& options, const Installation& installation,
                                const std::map<std::size_t, boost::json::object>& flags) {
-  core::Pipeline pipeline = core::Pipeline::from_file(
+  core::Pipeline pipeline = pipeline_file(
       options.pipeline_file.empty() ? installation.default_pipeline : options.pipeline_file);
   std::vector<std::string> selected;
   for (const auto& selector : pipeline.selectors)
@@ -211,6 +219,41 @@ RunOptions scan_leniently(const std::vector<std::string>& args) {
   return found;
 }
 
+// The pipeline the arguments most likely choose, guessed before any plugin is loaded (a stage's
+// flags are only known once its plugin is): --pipeline, --stage, and each selector whose flag
+// appears with its value (`--network none`). parse_run parses the arguments against the guess and
+// loads again when the parse says otherwise, so a wrong guess costs a load, never a wrong
+// pipeline. A right one saves loading a plugin (and its libraries) only to swap it out: with
+// `--network none`, the bridge stage with libnl and libiptc.
+core::Pipeline guessed_pipeline(const RunOptions& lenient, const std::vector<std::string>& args,
+                                const Installation& installation) {
+  const core::Pipeline& base = pipeline_file(
+      lenient.pipeline_file.empty() ? installation.default_pipeline : lenient.pipeline_file);
+  boost::json::object given;
+  for (const auto& selector : base.selectors) {
+    const std::string name = "--" + selector.flag;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      if (args[i] == name && i + 1 < args.size())
+        given[selector.flag] = args[i + 1];
+      else if (args[i].starts_with(name + "="))
+        given[selector.flag] = args[i].substr(name.size() + 1);
+    }
+  }
+  return wanted_pipeline(lenient, installation, {{0, std::move(given)}});
+}
+
+core::Pipeline guessed_pipeline(const std::vector<std::string>& args,
+                                const Installation& installation) {
+  // What the scan takes for --pipeline or --stage may be the workload's own argument: a guess
+  // that cannot be read or applied falls back to the installed pipeline, as parse_run's first
+  // attempt always did.
+  try {
+    return guessed_pipeline(scan_leniently(args), args, installation);
+  } catch (const core::Error&) {
+    return wanted_pipeline(RunOptions{}, installation, {});
+  }
+}
+
 struct ParsedRun {
   core::Pipeline pipeline;
   core::PluginRegistry registry;
@@ -221,8 +264,7 @@ struct ParsedRun {
 // Parses `args` against the pipeline they choose (see the top of this file).
 ParsedRun parse_run(const std::vector<std::string>& args, const GlobalOptions& global,
                     const Installation& installation) {
-  RunOptions first;
-  core::Pipeline pipeline = wanted_pipeline(first, installation, {});
+  core::Pipeline pipeline = guessed_pipeline(args, installation);
   for (int attempt = 0;; ++attempt) {
     ParsedRun parsed;
     parsed.registry = global.load_plugins(installation, pipeline);
