@@ -259,6 +259,7 @@ struct ParsedRun {
   core::PluginRegistry registry;
   std::vector<core::BoundStage> stages;
   std::unique_ptr<RunCommandLine> command_line;
+  int loads = 1;  ///< pipelines loaded before the arguments and the plugins agreed
 };
 
 // Parses `args` against the pipeline they choose (see the top of this file).
@@ -298,6 +299,7 @@ ParsedRun parse_run(const std::vector<std::string>& args, const GlobalOptions& g
                           "; see nsrun run --help)");
       }
       parsed.pipeline = std::move(pipeline);
+      parsed.loads = attempt + 1;
       for (auto& [index, given] : line.stage_flags()) parsed.stages[index].set_flags(given);
       return parsed;
     }
@@ -329,9 +331,15 @@ int run_container(const std::vector<std::string>& args, const GlobalOptions& glo
     throw core::Error("nsrun run needs root to create namespaces and mounts (run it with sudo)");
   global.refuse_systemd_cgroup("run");
   options.flags.command = parsed.command_line->remaining();
-  if (log.debug_enabled())
+  if (log.debug_enabled()) {
+    std::string names;
+    for (const auto& plugin : parsed.registry.plugins())
+      names += (names.empty() ? "" : ", ") + plugin.name;
     log.debug("core: pipeline read and " + std::to_string(parsed.registry.plugins().size()) +
-              " plugins loaded in " + std::to_string(core::elapsed_ms(start)) + " ms");
+              " plugins loaded in " + std::to_string(core::elapsed_ms(start)) + " ms (" +
+              (parsed.loads == 1 ? "first guess" : std::to_string(parsed.loads) + " loads") +
+              "): " + names);
+  }
 
   if (options.detach && options.interactive)
     throw core::Error(

@@ -267,6 +267,31 @@ TEST_F(RunTest, DebugShowsEveryPhaseWithItsDuration) {
   EXPECT_NE(r.err.find(" ms"), std::string::npos);
 }
 
+// A selector's flag (`--network none`) picks its plugin before any is loaded: the stage it
+// replaces is not loaded only to be swapped out. A selector's flag among the workload's own
+// arguments is not taken for nsrun's.
+TEST_F(RunTest, OnlyThePipelinesOwnPluginsAreLoaded) {
+  auto loaded = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> argv{"/usr/bin/env", "DEBUG=1", nsrun_binary(), "--root",
+                                  state_->path(), "run",     "--rootfs",     busybox_rootfs()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = test::run(argv);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    auto at = r.err.find("plugins loaded in ");
+    return at == std::string::npos ? r.err : r.err.substr(at, r.err.find('\n', at) - at);
+  };
+  std::string none = loaded({"--network", "none", "true"});
+  EXPECT_NE(none.find("(first guess): "), std::string::npos) << none;
+  EXPECT_NE(none.find("nsrun.network.none"), std::string::npos) << none;
+  EXPECT_EQ(none.find("nsrun.network.bridge"), std::string::npos) << none;
+  none = loaded({"--network=none", "true"});
+  EXPECT_NE(none.find("(first guess): "), std::string::npos) << none;
+  std::string bridge = loaded({"echo", "--network", "none"});
+  EXPECT_NE(bridge.find("(2 loads): "), std::string::npos) << "a wrong guess, corrected" << bridge;
+  EXPECT_NE(bridge.find("nsrun.network.bridge"), std::string::npos) << bridge;
+  EXPECT_EQ(bridge.find("nsrun.network.none"), std::string::npos) << bridge;
+}
+
 // Runs argv with stdout on /dev/null and stderr on a pipe whose reader is already gone, as with
 // `DEBUG=1 nsrun run ... 2>&1 | head -3` once head has exited: every diagnostic write fails.
 int run_with_stderr_closed_by_reader(const std::vector<std::string>& argv) {
