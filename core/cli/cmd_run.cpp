@@ -278,16 +278,14 @@ ParsedRun parse_run(const std::vector<std::string>& args, const GlobalOptions& g
     } catch (const CLI::ParseError& e) {
       error = e;
     }
-    core::Pipeline wanted = wanted_pipeline(line.options(), installation, line.stage_flags());
     std::vector<std::string> rest = line.remaining();
     bool unknown_flag = !rest.empty() && rest.front().starts_with("-") && rest.front() != "-";
-    if ((error || unknown_flag) && wanted.plugin_names() == pipeline.plugin_names()) {
-      // A flag this pipeline does not know may belong to the one a later --stage picks.
-      RunOptions lenient = scan_leniently(args);
-      lenient.pipeline_file =
-          lenient.pipeline_file.empty() ? line.options().pipeline_file : lenient.pipeline_file;
-      wanted = wanted_pipeline(lenient, installation, line.stage_flags());
-    }
+    // A parse that stopped at a flag this pipeline does not know says little about the pipeline
+    // wanted (the --pipeline or --stage after that flag went unread): the guess from the raw
+    // arguments does, and it is the same on every attempt, so the attempts settle.
+    core::Pipeline wanted = error || unknown_flag
+                                ? guessed_pipeline(args, installation)
+                                : wanted_pipeline(line.options(), installation, line.stage_flags());
     if (wanted.plugin_names() == pipeline.plugin_names() || attempt == 3) {
       if (error) throw *error;
       if (unknown_flag) {

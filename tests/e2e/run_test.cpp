@@ -292,6 +292,28 @@ TEST_F(RunTest, OnlyThePipelinesOwnPluginsAreLoaded) {
   EXPECT_EQ(bridge.find("nsrun.network.none"), std::string::npos) << bridge;
 }
 
+// A flag of the installed pipeline's plugins given with a --pipeline whose plugins lack it is
+// that pipeline's unknown flag, in one line, whatever the order of the two.
+TEST_F(RunTest, AFlagTheChosenPipelineLacksIsOneLineInEitherOrder) {
+  const std::string minimal = work_->path() + "/minimal.json";
+  std::ofstream(minimal) << R"({"stages": [{"kind": "namespaces", "plugin": "nsrun.namespaces"},
+    {"kind": "storage", "plugin": "nsrun.storage"}, {"kind": "exec", "plugin": "nsrun.exec"}]})";
+  for (const auto& order :
+       std::vector<std::vector<std::string>>{{"--network", "none", "--pipeline", minimal},
+                                             {"--pipeline", minimal, "--network", "none"}}) {
+    std::vector<std::string> argv{nsrun_binary(), "--root",   state_->path(),
+                                  "run",          "--rootfs", busybox_rootfs()};
+    argv.insert(argv.end(), order.begin(), order.end());
+    argv.push_back("true");
+    auto r = test::run(argv);
+    EXPECT_EQ(r.exit_code, 125) << r.err;
+    EXPECT_EQ(r.err,
+              "nsrun: run: unknown flag --network (not a flag of nsrun or of this pipeline's "
+              "plugins: nsrun.namespaces, nsrun.storage, nsrun.exec; see nsrun run --help)\n");
+  }
+  EXPECT_TRUE(fs::is_empty(state_->path()));
+}
+
 // Runs argv with stdout on /dev/null and stderr on a pipe whose reader is already gone, as with
 // `DEBUG=1 nsrun run ... 2>&1 | head -3` once head has exited: every diagnostic write fails.
 int run_with_stderr_closed_by_reader(const std::vector<std::string>& argv) {
