@@ -145,6 +145,24 @@ void become_namespace_root() {
                      std::strerror(errno) + " (is uid 0 in linux.uidMappings?)");
 }
 
+// `--userns auto:size=N` (podman's syntax): the block's size, 1 to 2^32-1 ids. podman's other
+// options (uidmapping=, gidmapping=) are refused by name.
+static std::uint32_t parse_auto_size(const std::string& mode) {
+  const std::string options = mode.substr(std::string("auto:").size());
+  const std::string example = " (e.g. --userns auto:size=65536)";
+  if (!options.starts_with("size=") || options.find(',') != std::string::npos)
+    throw StageError("--userns " + mode + ": the only option of auto is size=N" + example);
+  const std::string digits = options.substr(std::string("size=").size());
+  std::uint64_t size = 0;
+  bool number = !digits.empty() && digits.size() <= 10 &&
+                digits.find_first_not_of("0123456789") == std::string::npos;
+  if (number) size = std::stoull(digits);
+  if (!number || size == 0 || size > 0xffffffffULL)
+    throw StageError("--userns " + mode + ": size must be a whole number of ids from 1 to " +
+                     "4294967295" + example);
+  return static_cast<std::uint32_t>(size);
+}
+
 void NamespacesStage::read_flags(Context& ctx) {
   userns_mode_ = UsernsMode::none;
   flag_uid_mappings_.clear();
@@ -159,12 +177,15 @@ void NamespacesStage::read_flags(Context& ctx) {
         "--userns, --uidmap and --gidmap apply to nsrun run FLAGS CMD; a bundle's config.json "
         "decides them (edit its linux.namespaces, linux.uidMappings and linux.gidMappings)");
   std::string mode = userns && userns->is_string() ? std::string(userns->as_string()) : "";
-  if (userns && mode != "auto" && mode != "host")
+  const bool automatic = mode == "auto" || mode.starts_with("auto:");
+  if (userns && !automatic && mode != "host")
     throw StageError("--userns " + mode +
                      " is not a mode (use auto for a free block of subordinate ids, or host for "
                      "no user namespace)");
+  userns_size_ = auto_block_size;
+  if (mode.starts_with("auto:")) userns_size_ = parse_auto_size(mode);
   if (!uidmap.empty() || !gidmap.empty()) {
-    if (mode == "host" || mode == "auto")
+    if (mode == "host" || automatic)
       throw StageError("--userns " + mode +
                        " and --uidmap/--gidmap contradict each other (drop one)");
     if (uidmap.empty())
@@ -178,7 +199,7 @@ void NamespacesStage::read_flags(Context& ctx) {
     userns_mode_ = UsernsMode::explicit_maps;
     return;
   }
-  if (mode == "auto") {
+  if (automatic) {
     // Said now, before anything exists: the pool must be readable and give "containers" ids.
     read_pool(subuid_file_, "--userns auto");
     read_pool(subgid_file_, "--userns auto");
@@ -225,7 +246,7 @@ void NamespacesStage::allocate_automatic_maps(Context& ctx) {
     throw StageError("--userns auto needs nsrun's state root (the core did not pass it)");
   SubidSession session = SubidStore(std::string(ctx.state_root)).lock();
   const std::string id(ctx.container_id);
-  const std::uint32_t size = auto_block_size;
+  const std::uint32_t size = userns_size_;
   std::uint32_t uid_start =
       choose_block(session, "uids", uid_pool, size, "--userns auto", subuid_file_);
   std::uint32_t gid_start =

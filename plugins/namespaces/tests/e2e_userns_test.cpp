@@ -207,6 +207,15 @@ TEST_F(UsernsE2E, AutoTakesDistinctBlocksFromThePoolAndGivesThemBack) {
   EXPECT_TRUE(held_blocks("uids").empty());
   EXPECT_TRUE(held_blocks("gids").empty());
   EXPECT_TRUE(containers().empty());
+
+  // podman's auto:size=N: a block of N ids, and the container's ids end there.
+  auto sized = run_container({"--pipeline", pipeline, "--network", "none", "--userns",
+                              "auto:size=1000", "sh", "-c",
+                              "cat /proc/self/uid_map; touch /tmp/f; chown 999 /tmp/f && echo "
+                              "999 ok; chown 1000 /tmp/f || echo 1000 refused"});
+  ASSERT_EQ(sized.exit_code, 0) << sized.err;
+  EXPECT_EQ(squeeze(sized.out), "0 200000 1000 999 ok 1000 refused") << sized.out << sized.err;
+  EXPECT_TRUE(held_blocks("uids").empty());
 }
 
 TEST_F(UsernsE2E, BadInputIsOneLineExit125AndLeavesNothing) {

@@ -97,6 +97,18 @@ TEST_F(UsernsStage, BadFlagsAreOneLineBeforeAnything) {
                      {"gidmap", boost::json::array{"0:1:10", "5:100:10"}}}),
             "--gidmap 0:1:10 and --gidmap 5:100:10 overlap in container ids (map each container "
             "id once)");
+  for (const char* mode : {"auto:size=0", "auto:size=", "auto:size=12x", "auto:size=4294967296",
+                           "auto:size=99999999999"})
+    EXPECT_EQ(refused({{"userns", mode}}),
+              std::string("--userns ") + mode +
+                  ": size must be a whole number of ids from 1 to 4294967295 (e.g. --userns "
+                  "auto:size=65536)");
+  for (const char* mode : {"auto:uidmapping=0:1:1", "auto:size=10,gidmapping=0:1:1", "auto:"})
+    EXPECT_EQ(refused({{"userns", mode}}),
+              std::string("--userns ") + mode +
+                  ": the only option of auto is size=N (e.g. --userns auto:size=65536)");
+  EXPECT_EQ(refused({{"userns", "auto:size=10"}, {"uidmap", boost::json::array{"0:1:1"}}}),
+            "--userns auto:size=10 and --uidmap/--gidmap contradict each other (drop one)");
   write_pool("alice:100000:65536\n", "containers:100000:65536\n");
   EXPECT_EQ(refused({{"userns", "auto"}}),
             "--userns auto: " + root_ +
@@ -150,6 +162,38 @@ TEST_F(UsernsStage, BundleMapsAreChecked) {
   EXPECT_EQ(refusal(Phase::validate),
             "joining the existing user namespace /proc/1/ns/user is not supported yet (remove "
             "its path to create a new one)");
+}
+
+// podman's --userns auto:size=N: a block of N ids, first fit after the blocks already held.
+TEST_F(UsernsStage, AutoSizeTakesABlockOfThatSize) {
+  write_pool("containers:100000:131072\n", "containers:500000:131072\n");
+  from_flags({{"userns", "auto:size=1000"}});
+  h_.run(stage_, Phase::validate);
+  h_.run(stage_, Phase::prepare);
+  EXPECT_EQ(h_.spec.uid_mappings, (std::vector<IdMapping>{{0, 100000, 1000}}));
+  EXPECT_EQ(h_.spec.gid_mappings, (std::vector<IdMapping>{{0, 500000, 1000}}));
+  ASSERT_EQ(h_.journal.entries.size(), 1U);
+  EXPECT_EQ(h_.journal.entries[0].data,
+            (boost::json::object{{"uidStart", 100000}, {"gidStart", 500000}, {"size", 1000}}));
+
+  testing::StageHarness second;
+  second.state_root = root_;
+  second.container_id = "second";
+  fs::create_directory(root_ + "/second");
+  second.config = h_.config;
+  second.spec_source = SpecSource::flags;
+  second.flags = {{"userns", "auto"}};
+  NamespacesStage other;
+  second.run(other, Phase::validate);
+  second.run(other, Phase::prepare);
+  EXPECT_EQ(second.spec.uid_mappings, (std::vector<IdMapping>{{0, 101000, 65536}}))
+      << "right after the first block, which holds 1000 ids";
+  for (auto* harness : {&h_, &second}) {
+    NamespacesStage fresh;
+    harness->run(fresh, Phase::teardown);
+  }
+  EXPECT_TRUE(held("uids").empty());
+  EXPECT_TRUE(held("gids").empty());
 }
 
 TEST_F(UsernsStage, AutoTakesABlockJournalledFirstAndTeardownGivesItBack) {

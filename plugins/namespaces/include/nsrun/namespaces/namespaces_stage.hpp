@@ -23,9 +23,11 @@
 //   teardown          an automatic block goes back to the pool, from the journal alone.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "nsrun/namespaces/subid_store.hpp"
 #include "nsrun/plugin.hpp"
 
 namespace nsrun::namespaces {
@@ -36,8 +38,8 @@ class NamespacesStage final : public IStage {
                                            "linux.gidMappings", "hostname"};
   static constexpr nsrun_flag flags[] = {
       {"userns", nullptr, NSRUN_FLAG_STRING, "MODE",
-       "User namespace: host (default: none) or auto (65536 ids from the subordinate ids of "
-       "\"containers\")"},
+       "User namespace: host (default: none) or auto[:size=N] (a free block of N ids, 65536 "
+       "by default, from the subordinate ids of \"containers\")"},
       {"uidmap", nullptr, NSRUN_FLAG_STRINGS, "CONTAINER:HOST:SIZE",
        "Map container uids to host uids in a user namespace, repeatable (alone: --gidmap too)"},
       {"gidmap", nullptr, NSRUN_FLAG_STRINGS, "CONTAINER:HOST:SIZE",
@@ -61,7 +63,8 @@ class NamespacesStage final : public IStage {
   bool unshare_cgroup_namespace_ = false;  // decided in prepare, acted on in the container
   std::string subuid_file_ = "/etc/subuid";
   std::string subgid_file_ = "/etc/subgid";
-  UsernsMode userns_mode_ = UsernsMode::none;  ///< what `nsrun run`'s flags asked for
+  UsernsMode userns_mode_ = UsernsMode::none;    ///< what `nsrun run`'s flags asked for
+  std::uint32_t userns_size_ = auto_block_size;  ///< ids in the block --userns auto takes
   std::vector<IdMapping> flag_uid_mappings_, flag_gid_mappings_;
 };
 
