@@ -44,6 +44,17 @@ class UsernsStage : public ::testing::Test {
     }
     return "accepted";
   }
+  // Another container of the same state root, with its own flags.
+  testing::StageHarness another_container(const std::string& id, boost::json::object flags) {
+    testing::StageHarness other;
+    other.state_root = root_;
+    other.container_id = id;
+    fs::create_directory(root_ + "/" + id);
+    other.config = h_.config;
+    other.spec_source = SpecSource::flags;
+    other.flags = std::move(flags);
+    return other;
+  }
   std::vector<std::string> held(const std::string& kind) const {
     std::vector<std::string> out;
     std::error_code ec;
@@ -176,13 +187,7 @@ TEST_F(UsernsStage, AutoSizeTakesABlockOfThatSize) {
   EXPECT_EQ(h_.journal.entries[0].data,
             (boost::json::object{{"uidStart", 100000}, {"gidStart", 500000}, {"size", 1000}}));
 
-  testing::StageHarness second;
-  second.state_root = root_;
-  second.container_id = "second";
-  fs::create_directory(root_ + "/second");
-  second.config = h_.config;
-  second.spec_source = SpecSource::flags;
-  second.flags = {{"userns", "auto"}};
+  testing::StageHarness second = another_container("second", {{"userns", "auto"}});
   NamespacesStage other;
   second.run(other, Phase::validate);
   second.run(other, Phase::prepare);
@@ -212,13 +217,7 @@ TEST_F(UsernsStage, AutoTakesABlockJournalledFirstAndTeardownGivesItBack) {
   EXPECT_EQ(held("gids"), std::vector<std::string>{"500000"});
 
   // A second container: the next uid block; the gid pool has no room left.
-  testing::StageHarness second;
-  second.state_root = root_;
-  second.container_id = "second";
-  fs::create_directory(root_ + "/second");
-  second.config = h_.config;
-  second.spec_source = SpecSource::flags;
-  second.flags = {{"userns", "auto"}};
+  testing::StageHarness second = another_container("second", {{"userns", "auto"}});
   NamespacesStage other;
   second.run(other, Phase::validate);
   try {
