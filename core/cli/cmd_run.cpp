@@ -204,18 +204,23 @@ core::Pipeline wanted_pipeline(const RunOptions& options, const Installation& in
 
 // The arguments up to the workload's command, looked at without knowing every flag: enough to
 // see a --pipeline or --stage after a flag that only another pipeline's plugins know.
+// The values given to `name` (`--name VALUE` or `--name=VALUE`) anywhere in the arguments.
+std::vector<std::string> values_of(const std::vector<std::string>& args, const std::string& name) {
+  std::vector<std::string> values;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == name && i + 1 < args.size())
+      values.push_back(args[++i]);
+    else if (args[i].starts_with(name + "="))
+      values.push_back(args[i].substr(name.size() + 1));
+  }
+  return values;
+}
+
 RunOptions scan_leniently(const std::vector<std::string>& args) {
   RunOptions found;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    auto value = [&](const std::string& name) -> std::optional<std::string> {
-      if (arg == name && i + 1 < args.size()) return args[++i];
-      if (arg.starts_with(name + "=")) return arg.substr(name.size() + 1);
-      return std::nullopt;
-    };
-    if (auto v = value("--pipeline")) found.pipeline_file = *v;
-    if (auto v = value("--stage")) found.stage_overrides.push_back(*v);
-  }
+  if (auto files = values_of(args, "--pipeline"); !files.empty())
+    found.pipeline_file = files.back();
+  found.stage_overrides = values_of(args, "--stage");
   return found;
 }
 
@@ -230,15 +235,9 @@ core::Pipeline guessed_pipeline(const RunOptions& lenient, const std::vector<std
   const core::Pipeline& base = pipeline_file(
       lenient.pipeline_file.empty() ? installation.default_pipeline : lenient.pipeline_file);
   boost::json::object given;
-  for (const auto& selector : base.selectors) {
-    const std::string name = "--" + selector.flag;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-      if (args[i] == name && i + 1 < args.size())
-        given[selector.flag] = args[i + 1];
-      else if (args[i].starts_with(name + "="))
-        given[selector.flag] = args[i].substr(name.size() + 1);
-    }
-  }
+  for (const auto& selector : base.selectors)
+    if (auto values = values_of(args, "--" + selector.flag); !values.empty())
+      given[selector.flag] = values.back();
   return wanted_pipeline(lenient, installation, {{0, std::move(given)}});
 }
 

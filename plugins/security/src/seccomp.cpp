@@ -279,7 +279,7 @@ SeccompFilter::SeccompFilter(const SeccompPlan& plan) {
   // A binary tree of syscall numbers rather than a list: the kernel's own work on loading the
   // filter (checking it, JIT-compiling it, and running it once per syscall number to build its
   // allow cache) shrinks with the path to each syscall's rule, and so does every later syscall
-  // of the workload. The default profile loads in 0.4 ms instead of 0.8 (docs/benchmarks.md).
+  // of the workload. The default profile loads in 0.4 ms instead of 0.9 (docs/benchmarks.md).
   // A libseccomp without the attribute (before 2.5) keeps the list, which is as correct.
   seccomp_attr_set(ctx_, SCMP_FLTATR_CTL_OPTIMIZE, 2);
   if (plan.log) check(seccomp_attr_set(ctx_, SCMP_FLTATR_CTL_LOG, 1), "linux.seccomp.flags");

@@ -187,10 +187,6 @@ void warn_unknown_to_kernel(const Plan& plan, Logger& log) {
 
 namespace {
 
-std::vector<int> grantable_capabilities(Host& host) {
-  return host.permitted_capabilities();
-}
-
 // The filter `nsrun run` gives: --security-opt seccomp=FILE, none with seccomp=unconfined or
 // --privileged, else the default profile. FILE's includes/excludes are read against the
 // container's bounding set.
@@ -205,7 +201,7 @@ std::optional<RunSeccomp> run_seccomp(const RunOptions& options, Host& host) {
   if (options.seccomp == "unconfined") return std::nullopt;
   if (!options.seccomp.empty()) {
     SeccompSpec file = load_seccomp_profile_file(
-        options.seccomp, run_capabilities(options, grantable_capabilities(host)));
+        options.seccomp, run_capabilities(options, host.permitted_capabilities()));
     return RunSeccomp{seccomp_source(file), file};
   }
   if (options.privileged) return std::nullopt;
@@ -271,7 +267,7 @@ void SecurityStage::prepare(Context& ctx) {
   if (ctx.spec_source != SpecSource::flags) return;
   const int last = host_->last_capability();
   const RunOptions options = parse_run_options(given_flags(ctx), last);
-  apply_run_options(ctx.spec, options, grantable_capabilities(*host_));
+  apply_run_options(ctx.spec, options, host_->permitted_capabilities());
   // Recorded in the spec: state's config.json says what the container runs under, and
   // `nsrun exec` gives a joining process the same filter.
   if (run_seccomp_ && !written_seccomp_)
