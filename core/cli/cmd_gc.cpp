@@ -1,6 +1,7 @@
 // nsrun gc: tear down every container whose process is gone (after nsrun was killed, a crash or
 // a reboot of a persistent state root), from its state directory alone. A container some live
 // nsrun is still setting up or running holds its state directory's lock and is left alone.
+// `--networks` then removes the networks kept up with no container on it.
 #include <dirent.h>
 #include <unistd.h>
 
@@ -12,6 +13,8 @@
 #include "nsrun/core/json_util.hpp"
 #include "nsrun/core/lifecycle.hpp"
 #include "nsrun/core/orchestrator.hpp"
+#include "nsrun/core/pipeline.hpp"
+#include "nsrun/core/plugin_command.hpp"
 #include "nsrun/core/process.hpp"
 #include "nsrun/core/state.hpp"
 
@@ -92,16 +95,54 @@ int collect_garbage(const GlobalOptions& global, bool dry_run) {
   return exit_code;
 }
 
+// --networks: the networks a network plugin keeps up between runs (the bridge's) are its own to
+// judge, so the core runs the "prune" command of the default pipeline's network plugin, after the
+// containers went (their leases with them).
+int prune_networks(const GlobalOptions& global) {
+  const Installation installation = Installation::locate();
+  const core::Pipeline pipeline = core::Pipeline::from_file(installation.default_pipeline);
+  std::string plugin;
+  for (const auto& stage : pipeline.stages)
+    if (stage.kind == "network") plugin = stage.plugin;
+  if (plugin.empty()) throw core::Error("gc --networks: the default pipeline has no network stage");
+  core::LoaderOptions options;
+  options.directories = core::plugin_search_path(global.plugin_dirs, installation.plugin_dir);
+  auto registry = core::PluginRegistry::load_named(options, {plugin});
+  const auto* record = registry.find(plugin);
+  if (!record) throw core::Error("gc --networks: cannot load the network plugin " + plugin);
+  bool prunes = false;
+  for (const auto& command : core::plugin_commands(*record->descriptor))
+    prunes |= command.name && std::string_view(command.name) == "prune";
+  if (!prunes)
+    throw core::Error("gc --networks: the network plugin " + plugin +
+                      " keeps no networks (it has no prune command)");
+  core::StderrLogger log(global.level());
+  std::cout.flush();
+  return core::run_plugin_command(*record->descriptor, "prune", {}, global.state_root,
+                                  STDOUT_FILENO, log);
+}
+
 }  // namespace
 
 void add_gc_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto* gc = app.add_subcommand(
       "gc", "Remove every container whose process is gone, with all it left (prints their ids)");
   auto dry_run = std::make_shared<bool>(false);
+  auto networks = std::make_shared<bool>(false);
   gc->add_flag("--dry-run", *dry_run, "Only print the ids that would be removed");
-  gc->callback([dry_run, &global, &exit_code] {
+  gc->add_flag("--networks", *networks,
+               "Then remove every network kept up with no container on it (prints their names)");
+  gc->callback([dry_run, networks, &global, &exit_code] {
     try {
+      if (*dry_run && *networks)
+        throw core::Error(
+            "gc: --dry-run covers containers only, not --networks (nsrun network ls shows the "
+            "networks and their containers)");
       exit_code = collect_garbage(global, *dry_run);
+      if (*networks) {
+        int pruned = prune_networks(global);
+        if (exit_code == 0) exit_code = pruned;
+      }
     } catch (const core::Error& e) {
       exit_code = report_error(e.what());
     }

@@ -76,6 +76,19 @@ void add_exec_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_pause_commands(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_update_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 
+/// A slot of the default pipeline whose plugin may have commands of its own (SDK 2.3).
+struct PluginCommandGroup {
+  std::string kind;    ///< the slot, and the command's name: "network"
+  std::string plugin;  ///< the default pipeline's plugin in it
+};
+/// The default pipeline's slots whose kind is no built-in command (`taken`); with
+/// `only_with_commands`, loads their plugins and keeps those that declare commands (for the help).
+std::vector<PluginCommandGroup> plugin_command_groups(const std::vector<std::string_view>& taken,
+                                                      bool only_with_commands);
+/// Registers `nsrun KIND [--plugin NAME] COMMAND ARGS...`.
+void add_plugin_command_group(CLI::App& app, GlobalOptions& global, int& exit_code,
+                              const PluginCommandGroup& group);
+
 /// A container from an OCI bundle, as `nsrun create` makes it (detached) with the installed
 /// default pipeline.
 struct BundleLaunch {

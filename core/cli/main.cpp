@@ -85,7 +85,9 @@ namespace {
 // The command the arguments name, found as CLI11 will find it: past the global options and
 // their values (--plugin-dir takes every value up to an option or a command). Empty when they
 // name none, ask for help first, or hold what only CLI11 can judge: then every command is built.
-std::string_view command_named(int argc, char** argv, const std::vector<std::string_view>& known) {
+// `first_word` gets the word in the command's place, known or not.
+std::string_view command_named(int argc, char** argv, const std::vector<std::string_view>& known,
+                               std::string_view& first_word) {
   auto is_known = [&](std::string_view arg) {
     return std::find(known.begin(), known.end(), arg) != known.end();
   };
@@ -103,6 +105,7 @@ std::string_view command_named(int argc, char** argv, const std::vector<std::str
         arg.starts_with("--log=") || arg.starts_with("--log-format=") ||
         arg.starts_with("--plugin-dir=") || arg == "--debug" || arg == "--systemd-cgroup")
       continue;
+    if (!arg.starts_with("-")) first_word = arg;
     return is_known(arg) ? arg : std::string_view();
   }
   return {};
@@ -180,11 +183,21 @@ int main(int argc, char** argv) {
   std::vector<std::string_view> known;
   for (const auto& command : commands)
     known.insert(known.end(), command.names.begin(), command.names.end());
-  const std::string_view named = cli::command_named(argc, argv, known);
+  std::string_view first_word;
+  const std::string_view named = cli::command_named(argc, argv, known, first_word);
   for (const auto& command : commands)
     if (named.empty() ||
         std::find(command.names.begin(), command.names.end(), named) != command.names.end())
       command.add();
+  // The plugins' own commands (`nsrun network ls`): looked for only when the arguments name no
+  // built-in command, so that no other call pays for reading the pipeline.
+  if (named.empty()) {
+    known.push_back("help");
+    const bool for_help = first_word.empty() || first_word == "help";
+    for (const auto& group : cli::plugin_command_groups(known, for_help))
+      if (for_help || group.kind == first_word)
+        cli::add_plugin_command_group(app, global, exit_code, group);
+  }
   // `nsrun help [COMMAND]` is `nsrun [COMMAND] --help`, as the original program's help was.
   auto* help = app.add_subcommand("help", "Show this help, or a command's: nsrun help COMMAND");
   auto help_topic = std::make_shared<std::string>();

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "e2e.hpp"
+#include "nsrun/plugin.h"
 
 namespace nsrun::test {
 namespace {
@@ -195,7 +196,8 @@ TEST_F(ThirdPartyPlugin, AnotherApiVersionIsRefusedNamingBoth) {
   auto list = run({nsrun_binary(), "--plugin-dir", plugins_, "plugins"});
   EXPECT_NE(list.out.find("refused " + plugins_ +
                           "/org.example.hello.so: built for nsrun plugin API 99, "
-                          "this nsrun speaks API 2.2"),
+                          "this nsrun speaks API " +
+                          std::to_string(NSRUN_API_MAJOR) + "." + std::to_string(NSRUN_API_MINOR)),
             std::string::npos)
       << list.out;
   TempDir state("nsrun-sdk-state-");

@@ -62,7 +62,10 @@ constexpr nsrun_plugin descriptor(const char* name, const nsrun_contract* provid
                       claims,
                       &detail::create_stage<ExchangeStage>,
                       &detail::destroy_stage,
-                      &detail::invoke_stage};
+                      &detail::invoke_stage,
+                      nullptr,
+                      0,
+                      nullptr};
 }
 
 const nsrun_plugin provider = descriptor("test.provider", provides_x, nullptr);

@@ -90,7 +90,10 @@ const nsrun_plugin fake_descriptor{NSRUN_API_MAJOR,
                                    fake_claims,
                                    &detail::create_stage<FakeStage>,
                                    &detail::destroy_stage,
-                                   &detail::invoke_stage};
+                                   &detail::invoke_stage,
+                                   nullptr,
+                                   0,
+                                   nullptr};
 
 class OrchestratorTest : public ::testing::Test {
  protected:

@@ -52,7 +52,8 @@ IpamSession Ipam::lock() const {
   make_dir(root_);
   const std::string base = root_ + "/_ipam";
   make_dir(base);
-  for (const char* sub : {"leases", "links", "ports", "markers"}) make_dir(base + "/" + sub);
+  for (const char* sub : {"leases", "links", "ports", "networks", "markers"})
+    make_dir(base + "/" + sub);
   std::string lock_path = base + "/lock";
   int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) throw StageError("ipam: cannot open " + lock_path + ": " + std::strerror(errno));
@@ -210,6 +211,54 @@ bool IpamSession::release_port(const std::string& protocol, int port, const std:
   std::string owner = string_field(*object, "id");
   if (owner != id && alive(owner)) return false;
   return ::unlink(path.c_str()) == 0;
+}
+
+namespace {
+
+bool bool_field(const boost::json::object& object, const char* key) {
+  const auto* value = object.if_contains(key);
+  return value && value->is_bool() && value->as_bool();
+}
+
+// A network's name is a bridge's: an interface name, never a path.
+bool is_network_name(const std::string& name) {
+  return !name.empty() && name.size() < 16 && name != "." && name != ".." &&
+         name.find('/') == std::string::npos;
+}
+
+}  // namespace
+
+std::vector<KeptNetwork> IpamSession::networks() const {
+  std::vector<KeptNetwork> out;
+  for (const auto& name : support::list_directory(dir("networks")))
+    if (auto kept = network(name)) out.push_back(std::move(*kept));
+  return out;
+}
+
+std::optional<KeptNetwork> IpamSession::network(const std::string& name) const {
+  if (!is_network_name(name)) return std::nullopt;
+  auto object = read_object(dir("networks") + "/" + name);
+  if (!object) return std::nullopt;
+  return KeptNetwork{name,
+                     string_field(*object, "subnet"),
+                     string_field(*object, "gateway"),
+                     bool_field(*object, "nat"),
+                     bool_field(*object, "made_bridge"),
+                     bool_field(*object, "up")};
+}
+
+void IpamSession::write_network(const KeptNetwork& network) {
+  if (!is_network_name(network.name))
+    throw StageError("ipam: \"" + network.name + "\" is no network name");
+  write_object(dir("networks") + "/" + network.name, {{"subnet", network.subnet},
+                                                      {"gateway", network.gateway},
+                                                      {"nat", network.nat},
+                                                      {"made_bridge", network.made_bridge},
+                                                      {"up", network.up}});
+}
+
+void IpamSession::remove_network(const std::string& name) {
+  if (is_network_name(name)) ::unlink((dir("networks") + "/" + name).c_str());
 }
 
 std::optional<boost::json::object> IpamSession::marker(const std::string& name) const {

@@ -31,11 +31,43 @@ std::string string_of(const boost::json::object& data, const char* key) {
   return value && value->is_string() ? std::string(value->as_string()) : std::string();
 }
 
-std::string bridge_marker(const std::string& bridge) {
-  return "bridge-" + bridge;
+// The live containers on the kept network `bridge`, except `except`.
+std::vector<std::string> users_of(const IpamSession& session, const std::string& bridge,
+                                  const std::string& except = {}) {
+  std::vector<std::string> users;
+  for (const auto& lease : session.live_leases())
+    if (lease.mode == "bridge" && lease.link == bridge && lease.id != except)
+      users.push_back(lease.id);
+  return users;
 }
 
 }  // namespace
+
+// nsrun turned ip_forward on for its NAT: back off once nothing of nsrun's needs it (no live
+// lease with NAT, no kept network with NAT rules).
+void release_ip_forward_if_unused(IpamSession& session) {
+  if (!session.marker("ip_forward") || !session.live_leases().empty()) return;
+  for (const auto& network : session.networks())
+    if (network.nat) return;
+  write_sysctl(ip_forward_path, "0");
+  session.remove_marker("ip_forward");
+}
+
+void remove_kept_network(IpamSession& session, const KeptNetwork& network, Firewall& firewall,
+                         const std::function<void(const std::string&)>& delete_link) {
+  if (network.nat) firewall.remove_marked(network_rule_comment(network.name));
+  if (network.made_bridge) delete_link(network.name);
+  session.remove_network(network.name);
+}
+
+bool NetworkStage::replaceable_network(Context& ctx) const {
+  if (mode_ != Mode::bridge) return false;
+  auto session = Ipam(state_root_of(ctx)).reader();
+  if (!session) return false;
+  auto kept = session->network(config_.bridge);
+  return kept && kept->made_bridge && users_of(*session, config_.bridge).empty() &&
+         (kept->subnet != config_.subnet.str() || kept->gateway != config_.gateway.str());
+}
 
 NetworkStage::NetworkStage(Mode mode, FirewallFactory firewall)
     : mode_(mode), firewall_factory_(std::move(firewall)) {}
@@ -92,6 +124,9 @@ void NetworkStage::check_host(Context& ctx) {
                      (route->interface.empty() ? "" : " dev " + route->interface) +
                      " (choose a --network that no host route covers)");
   int bridge_index = own_bridge.empty() ? 0 : nl.index_of(own_bridge);
+  // A network nsrun keeps up with no container on it is remade for this run's subnet, as the
+  // bridge of the original program went with its last container and came back with the next.
+  if (bridge_index && replaceable_network(ctx)) bridge_index = 0;
   if (bridge_index) {
     for (const auto& a : nl.ipv4_addresses(bridge_index)) {
       Ipv4Network on_bridge{a.address, a.prefix_length};
@@ -194,35 +229,12 @@ void NetworkStage::create_runtime(Context& ctx) {
   if (ctx.pid <= 0) throw StageError("create_runtime needs the container's pid");
   Netlink nl;
   Ipam ipam(state_root_of(ctx));
-  int master = 0;
-  if (mode_ == Mode::bridge) {
-    // No lock needed to use an existing bridge: the last container's teardown removes it only
-    // when, under the IPAM lock, it finds no lease on it, and ours exists since prepare.
-    ctx.journal.record("bridge", {{"name", config_.bridge}});
-    master = nl.index_of(config_.bridge);
-    if (!master) {
-      IpamSession session = ipam.lock();  // the marker says nsrun made it (and may remove it)
-      session.write_marker(bridge_marker(config_.bridge),
-                           {{"network", config_.subnet.str()}, {"gateway", config_.gateway.str()}});
-      nl.create_bridge(config_.bridge);  // a concurrent creator wins harmlessly (EEXIST)
-      master = nl.index_of(config_.bridge);
-      if (!master) throw StageError("the bridge " + config_.bridge + " vanished after creation");
-    }
-    // Idempotent (an existing address is fine): cheaper than listing the addresses first.
-    nl.add_address(master, config_.gateway, config_.subnet.prefix_length);
-    nl.set_up(config_.bridge);
-  }
-  if (config_.nat) {
-    if (read_sysctl(ip_forward_path) == "1") {
-      ctx.journal.record("ip_forward", {{"changed", false}});
-    } else {
-      IpamSession session = ipam.lock();
-      bool changed = read_sysctl(ip_forward_path) != "1";
-      ctx.journal.record("ip_forward", {{"changed", changed}});
-      if (changed) {
-        session.write_marker("ip_forward", {{"by", std::string(ctx.container_id)}});
-        write_sysctl(ip_forward_path, "1");
-      }
+  const int master = mode_ == Mode::bridge ? bring_up_network(ctx, nl) : 0;
+  if (config_.nat && read_sysctl(ip_forward_path) != "1") {
+    IpamSession session = ipam.lock();
+    if (read_sysctl(ip_forward_path) != "1") {
+      session.write_marker("ip_forward", {{"by", std::string(ctx.container_id)}});
+      write_sysctl(ip_forward_path, "1");
     }
   }
   {
@@ -233,7 +245,10 @@ void NetworkStage::create_runtime(Context& ctx) {
       nl.add_address(index, config_.gateway, config_.subnet.prefix_length);
     }
   }
-  if (config_.nat) {
+  // The network's own rules came with it (bridge) or come now (veth); a container on a bridge
+  // adds rules only for the ports it publishes.
+  const bool own_rules = mode_ == Mode::veth || !config_.ports.empty();
+  if (config_.nat && own_rules) {
     const std::string link = mode_ == Mode::bridge ? config_.bridge : link_;
     bool localhost = false;
     for (const auto& port : config_.ports)
@@ -241,13 +256,81 @@ void NetworkStage::create_runtime(Context& ctx) {
     // Published on 127.0.0.1 too: let such packets be routed out through the link (docker sets
     // the same on its bridge); it is per interface and goes away with it.
     if (localhost) write_sysctl("/proc/sys/net/ipv4/conf/" + link + "/route_localnet", "1");
-    auto rules =
-        build_rules({std::string(ctx.container_id), config_.subnet, address_, link, config_.ports});
+    const RuleInput input{std::string(ctx.container_id), config_.subnet, address_, link,
+                          config_.ports};
+    auto rules = mode_ == Mode::bridge ? build_port_rules(input) : build_rules(input);
     ctx.journal.record("nat", {{"comment", rule_comment(ctx.container_id)}});
     firewall().insert(rules);
     if (ctx.log.debug_enabled())
       for (const auto& rule : rules) ctx.log.debug("-t " + rule.table + " " + rule.str());
   }
+}
+
+// The bridge network, kept up between runs as docker keeps docker0: made by the first container
+// that needs it, under the IPAM lock (so that concurrent first runs make it once), and from then
+// on only looked at, without the lock: its record and the bridge's index say it is ready.
+int NetworkStage::bring_up_network(Context& ctx, Netlink& nl) {
+  const std::string& bridge = config_.bridge;
+  Ipam ipam(state_root_of(ctx));
+  auto ready = [&](const std::optional<KeptNetwork>& kept) {
+    return kept && kept->up && kept->subnet == config_.subnet.str() &&
+           kept->gateway == config_.gateway.str() && (kept->nat || !config_.nat);
+  };
+  if (int master = nl.index_of(bridge))
+    if (auto reader = ipam.reader(); reader && ready(reader->network(bridge))) return master;
+
+  IpamSession session = ipam.lock();
+  auto kept = session.network(bridge);
+  int master = nl.index_of(bridge);
+  if (kept && master && ready(kept)) return master;  // made while we waited for the lock
+  if (kept && (kept->subnet != config_.subnet.str() || kept->gateway != config_.gateway.str())) {
+    // Kept for another subnet: remade for ours when idle and nsrun's (validate said so; checked
+    // again here, under the lock), refused otherwise.
+    auto users = users_of(session, bridge, std::string(ctx.container_id));
+    if (!kept->made_bridge || !users.empty())
+      throw StageError("--bridge " + bridge + " serves " + kept->subnet + " for container " +
+                       (users.empty() ? std::string("none") : users.front()) + ", not --network " +
+                       config_.subnet.str() +
+                       " (give this network its own bridge with --bridge "
+                       "NAME)");
+    remove_kept_network(session, *kept, firewall(), [&](const std::string& name) {
+      if (nl.index_of(name)) nl.delete_link(name);
+    });
+    kept.reset();
+    master = 0;
+  }
+  if (!kept) kept = KeptNetwork{bridge, config_.subnet.str(), config_.gateway.str()};
+  if (!master && kept->nat) {
+    // Made before and gone since (deleted by hand; a reboot under a kept state root): its rules
+    // went stale with it.
+    firewall().remove_marked(network_rule_comment(bridge));
+    kept->nat = false;
+  }
+  if (!master) {
+    kept->made_bridge = true;
+    kept->up = false;
+  }
+  session.write_network(*kept);  // recorded before it is made
+  if (!master) {
+    nl.create_bridge(bridge);
+    master = nl.index_of(bridge);
+    if (!master) throw StageError("the bridge " + bridge + " vanished after creation");
+  }
+  if (!kept->up) {
+    nl.add_address(master, config_.gateway, config_.subnet.prefix_length);  // idempotent
+    nl.set_up(bridge);
+    kept->up = true;
+    session.write_network(*kept);
+  }
+  if (config_.nat && !kept->nat) {
+    kept->nat = true;
+    session.write_network(*kept);
+    auto rules = build_network_rules(config_.subnet, bridge, network_rule_comment(bridge));
+    firewall().insert(rules);
+    if (ctx.log.debug_enabled())
+      for (const auto& rule : rules) ctx.log.debug("-t " + rule.table + " " + rule.str());
+  }
+  return master;
 }
 
 void NetworkStage::create_container(Context&) {
@@ -341,25 +424,11 @@ void NetworkStage::teardown(Context& ctx) {
                 port.as_object().at("port").is_int64())
               session.release_port(string_of(port.as_object(), "protocol"),
                                    static_cast<int>(port.as_object().at("port").as_int64()), id);
-        auto leases = session.live_leases();
-        std::erase_if(leases, [&](const Lease& lease) { return lease.id == id; });
-        // The bridge goes with its last container, if nsrun created it.
-        const std::string bridge = string_of(data, "link");
-        if (string_of(data, "mode") == "bridge" && !bridge.empty() &&
-            std::none_of(leases.begin(), leases.end(),
-                         [&](const Lease& lease) { return lease.link == bridge; }) &&
-            session.marker(bridge_marker(bridge))) {
-          nl().delete_link(bridge);
-          session.remove_marker(bridge_marker(bridge));
-        }
-        // ip_forward back off only when nsrun turned it on and no container needs it any more.
-        if (leases.empty() && session.marker("ip_forward")) {
-          write_sysctl(ip_forward_path, "0");
-          session.remove_marker("ip_forward");
-        }
+        // The network stays up for the next container (nsrun network rm, gc --networks).
+        release_ip_forward_if_unused(session);
       });
     }
-    // "bridge" and "ip_forward" are shared: settled with the last lease above.
+    // "bridge" and "ip_forward", in journals of earlier nsrun versions, are shared: left alone.
   }
   if (!first_error.empty()) throw StageError(first_error);
 }

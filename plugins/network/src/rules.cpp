@@ -28,7 +28,51 @@ std::string Rule::str() const {
   return out;
 }
 
-std::vector<Rule> build_rules(const RuleInput& in) {
+std::string network_rule_comment(std::string_view network) {
+  return "nsrun-network:" + std::string(network);
+}
+
+std::vector<Rule> build_network_rules(const Ipv4Network& addresses, const std::string& link,
+                                      const std::string& comment) {
+  std::vector<Rule> rules;
+  auto add = [&](Rule rule) {
+    rule.comment = comment;
+    rules.push_back(std::move(rule));
+  };
+  // Out: masquerade whatever leaves through another interface than the network's link, so the
+  // uplink's name never matters.
+  add({.table = "nat",
+       .chain = "POSTROUTING",
+       .source = addresses,
+       .out_interface = link,
+       .out_negated = true,
+       .target = "MASQUERADE"});
+  add({.table = "filter",
+       .chain = "FORWARD",
+       .source = addresses,
+       .in_interface = link,
+       .out_interface = link,
+       .out_negated = true,
+       .target = "ACCEPT"});
+  add({.table = "filter",
+       .chain = "FORWARD",
+       .destination = addresses,
+       .in_interface = link,
+       .in_negated = true,
+       .out_interface = link,
+       .established = true,
+       .target = "ACCEPT"});
+  add({.table = "filter",
+       .chain = "FORWARD",
+       .destination = addresses,
+       .in_interface = link,
+       .in_negated = true,
+       .out_interface = link,
+       .target = "DROP"});
+  return rules;
+}
+
+std::vector<Rule> build_port_rules(const RuleInput& in) {
   const std::string comment = rule_comment(in.container_id);
   const Ipv4Network self{in.container_ip, 32};
   std::vector<Rule> rules;
@@ -36,31 +80,6 @@ std::vector<Rule> build_rules(const RuleInput& in) {
     rule.comment = comment;
     rules.push_back(std::move(rule));
   };
-
-  // Out: masquerade whatever leaves through another interface than the container's link, so the
-  // uplink's name never matters.
-  add({.table = "nat",
-       .chain = "POSTROUTING",
-       .source = self,
-       .out_interface = in.link,
-       .out_negated = true,
-       .target = "MASQUERADE"});
-  add({.table = "filter",
-       .chain = "FORWARD",
-       .source = self,
-       .in_interface = in.link,
-       .out_interface = in.link,
-       .out_negated = true,
-       .target = "ACCEPT"});
-  add({.table = "filter",
-       .chain = "FORWARD",
-       .destination = self,
-       .in_interface = in.link,
-       .in_negated = true,
-       .out_interface = in.link,
-       .established = true,
-       .target = "ACCEPT"});
-
   for (const auto& port : in.ports) {
     add({.table = "filter",
          .chain = "FORWARD",
@@ -70,14 +89,6 @@ std::vector<Rule> build_rules(const RuleInput& in) {
          .destination_port = port.container_port,
          .target = "ACCEPT"});
   }
-  add({.table = "filter",
-       .chain = "FORWARD",
-       .destination = self,
-       .in_interface = in.link,
-       .in_negated = true,
-       .out_interface = in.link,
-       .target = "DROP"});
-
   bool localhost = false;
   for (const auto& port : in.ports) {
     for (const char* chain : {"PREROUTING", "OUTPUT"}) {
@@ -118,6 +129,16 @@ std::vector<Rule> build_rules(const RuleInput& in) {
          .out_interface = in.link,
          .target = "MASQUERADE"});
   }
+  return rules;
+}
+
+std::vector<Rule> build_rules(const RuleInput& in) {
+  // Inserted as one batch at the top of each chain: the published ports' ACCEPTs land above the
+  // DROP that closes the container to everything else.
+  std::vector<Rule> rules = build_port_rules(in);
+  auto own =
+      build_network_rules(Ipv4Network{in.container_ip, 32}, in.link, rule_comment(in.container_id));
+  rules.insert(rules.end(), own.begin(), own.end());
   return rules;
 }
 

@@ -163,6 +163,29 @@ TEST_F(IpamTest, PortsAndMarkers) {
   EXPECT_FALSE(session.marker("bridge-nsrun0"));
 }
 
+TEST_F(IpamTest, KeptNetworksRoundTripAndRefuseNamesThatAreNoInterfaceName) {
+  IpamSession session = Ipam(root_).lock();
+  EXPECT_TRUE(session.networks().empty());
+  session.write_network({"nsrun0", "10.88.0.0/24", "10.88.0.1", true, true, true});
+  session.write_network({"br1", "10.89.0.0/24", "10.89.0.1", false, false, false});
+  auto nsrun0 = session.network("nsrun0");
+  ASSERT_TRUE(nsrun0);
+  EXPECT_EQ(nsrun0->subnet, "10.88.0.0/24");
+  EXPECT_EQ(nsrun0->gateway, "10.88.0.1");
+  EXPECT_TRUE(nsrun0->nat && nsrun0->made_bridge && nsrun0->up);
+  auto br1 = session.network("br1");
+  ASSERT_TRUE(br1);
+  EXPECT_FALSE(br1->nat || br1->made_bridge || br1->up);
+  EXPECT_EQ(session.networks().size(), 2u);
+  for (const char* bad : {"", "..", "a/b", "sixteen-letters!"}) {
+    EXPECT_FALSE(session.network(bad)) << bad;
+    EXPECT_THROW(session.write_network({bad, "10.0.0.0/24", "10.0.0.1"}), StageError) << bad;
+  }
+  session.remove_network("nsrun0");
+  EXPECT_FALSE(session.network("nsrun0"));
+  EXPECT_EQ(session.networks().size(), 1u);
+}
+
 TEST_F(IpamTest, ReadOnlyLockCreatesNothing) {
   std::string fresh = root_ + "/fresh";
   EXPECT_FALSE(Ipam(fresh).reader());

@@ -269,11 +269,16 @@ class NetworkE2E : public ::testing::Test {
     return out;
   }
 
-  // No veth, no bridge, no rule, no lease, no state left in the host namespace.
+  CommandResult nsrun_command(const std::string& arguments) const {
+    return in_host(nsrun_binary() + " --root " + root() + " " + arguments);
+  }
+
+  // Nothing of any container is left in the host namespace: no veth, no container rule, no
+  // lease, no state. The networks stay up for the next container until `gc --networks`, after
+  // which no bridge, no network rule and no network record is left either.
   void expect_clean() {
     std::string l = links();
     EXPECT_EQ(l.find("nsv"), std::string::npos) << l;
-    EXPECT_EQ(l.find("nsrun0"), std::string::npos) << l;
     std::string r = rules();
     EXPECT_EQ(r.find("nsrun:"), std::string::npos) << r;
     EXPECT_TRUE(leases().empty()) << joined(leases());
@@ -282,6 +287,15 @@ class NetworkE2E : public ::testing::Test {
       std::error_code ec;
       EXPECT_TRUE(fs::is_empty(root() + "/_ipam/" + sub, ec) || ec) << sub;
     }
+    auto gc = nsrun_command("gc --networks");
+    EXPECT_EQ(gc.exit_code, 0) << gc.err;
+    l = links();
+    EXPECT_EQ(l.find("nsrun0"), std::string::npos) << l;
+    EXPECT_EQ(l.find("nsrtest"), std::string::npos) << l;
+    r = rules();
+    EXPECT_EQ(r.find("nsrun-network:"), std::string::npos) << r;
+    std::error_code ec;
+    EXPECT_TRUE(fs::is_empty(root() + "/_ipam/networks", ec) || ec);
   }
 
   std::unique_ptr<NetnsGuard> host_, inet_;
@@ -309,8 +323,13 @@ TEST_F(NetworkE2E, NatReachesTheInternetHostWhichSeesTheUplinkAddress) {
   // MASQUERADE: the internet host sees the host's uplink address, not 10.88.0.x.
   EXPECT_NE(result.out.find(std::string("\r\n\r\npeer=") + uplink_host + "\n"), std::string::npos)
       << result.out;
+  EXPECT_EQ(in_host("cat /proc/sys/net/ipv4/ip_forward").out, "1\n")
+      << "the network, kept up, keeps forwarding on";
+  auto gc = nsrun_command("gc --networks");
+  EXPECT_EQ(gc.exit_code, 0) << gc.err;
+  EXPECT_EQ(gc.out, "nsrun0\n");
   EXPECT_EQ(in_host("cat /proc/sys/net/ipv4/ip_forward").out, forward_before)
-      << "nsrun restores ip_forward with its last container when it turned it on";
+      << "nsrun restores ip_forward with its last network when it turned it on";
 }
 
 TEST_F(NetworkE2E, IpForwardAlreadyOnStaysOn) {
@@ -325,7 +344,7 @@ TEST_F(NetworkE2E, NatOffCreatesNoRuleAndNoWayOut) {
       Background(nsrun_argv({"--cap-add", "NET_RAW", "--network", "10.88.0.0/24", "--nat=false",
                              "/bin/sh", "-c", "ping -c1 -W3 10.88.0.1 && sleep 2"}));
   ASSERT_TRUE(wait_until([&] { return links().find("nsv") != std::string::npos; }));
-  EXPECT_EQ(rules().find("nsrun:"), std::string::npos);
+  EXPECT_EQ(rules().find("nsrun"), std::string::npos) << rules();
   EXPECT_EQ(container.wait(), 0) << container.output();
 }
 
@@ -380,8 +399,12 @@ TEST_F(NetworkE2E, CustomCidrAddressesAndDns) {
   EXPECT_NE(result.out.find("inet 172.30.5.9/24"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("nameserver 203.0.113.53\n"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("172.30.5.9\tcustom"), std::string::npos) << result.out;
-  EXPECT_EQ(links().find("nsrtest0"), std::string::npos)
-      << "the bridge goes with its last container";
+  EXPECT_NE(links().find("nsrtest0"), std::string::npos)
+      << "the network stays up for the next container";
+  auto removed = nsrun_command("network rm nsrtest0");
+  EXPECT_EQ(removed.exit_code, 0) << removed.err;
+  EXPECT_EQ(removed.out, "nsrtest0\n");
+  EXPECT_EQ(links().find("nsrtest0"), std::string::npos) << "network rm takes the bridge";
 }
 
 TEST_F(NetworkE2E, TwentyConcurrentContainersGetDistinctAddressesAndReachTheGateway) {
@@ -440,8 +463,7 @@ TEST_F(NetworkE2E, SigkillMidRunThenDeleteForceLeavesNothing) {
   auto container =
       Background(nsrun_argv({"--network", "10.88.0.0/24", "--name", "victim", "/bin/sleep", "60"}));
   ASSERT_TRUE(wait_until([&] {
-    return fs::exists(root() + "/victim/state.json") &&
-           rules().find("nsrun:victim") != std::string::npos;
+    return fs::exists(root() + "/victim/state.json") && !leases().empty();
   })) << container.output();
   container.signal(SIGKILL);
   EXPECT_EQ(container.wait(), 128 + SIGKILL);
@@ -450,9 +472,9 @@ TEST_F(NetworkE2E, SigkillMidRunThenDeleteForceLeavesNothing) {
 }
 
 // A lost journal (issue 10: delete must finish whichever file of the state is damaged): the
-// stage finds the container's lease in the IPAM store and removes its rules, its lease and the
-// bridge it was the last user of. expect_clean() in TearDown checks that nothing is left.
-TEST_F(NetworkE2E, DeleteForceWithoutTheJournalStillRemovesRulesLeaseAndBridge) {
+// stage finds the container's lease in the IPAM store and removes its rules and its lease; the
+// network stays up. expect_clean() in TearDown checks that nothing else is left.
+TEST_F(NetworkE2E, DeleteForceWithoutTheJournalStillRemovesRulesAndLease) {
   auto container = Background(nsrun_argv(
       {"--network", "10.88.0.0/24", "-p", "8083:80", "--name", "lost", "/bin/sleep", "60"}));
   ASSERT_TRUE(wait_until([&] {
@@ -465,7 +487,130 @@ TEST_F(NetworkE2E, DeleteForceWithoutTheJournalStillRemovesRulesLeaseAndBridge) 
   auto removed = in_host(nsrun_binary() + " --root " + root() + " delete --force lost");
   EXPECT_EQ(removed.exit_code, 0) << removed.err;
   EXPECT_EQ(rules().find("nsrun:lost"), std::string::npos) << rules();
-  EXPECT_EQ(links().find("nsrun0"), std::string::npos) << "the bridge went with its last user";
+  EXPECT_TRUE(leases().empty()) << joined(leases());
+}
+
+// --- the kept network (issue 11) ------------------------------------------------------------
+
+// How many rules carry this comment.
+int rules_marked(const std::string& ruleset, const std::string& comment) {
+  int count = 0;
+  for (auto at = ruleset.find(comment); at != std::string::npos; at = ruleset.find(comment, at + 1))
+    ++count;
+  return count;
+}
+
+TEST_F(NetworkE2E, TwoRunsInARowReuseTheNetworkAndAddNoRuleOfTheirOwn) {
+  auto first = nsrun({"--network", "10.88.0.0/24", "/bin/true"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const std::string bridge_before = in_host("cat /sys/class/net/nsrun0/ifindex").out;
+  ASSERT_FALSE(bridge_before.empty()) << "the bridge stays after its last container";
+  auto second = nsrun({"--cap-add", "NET_RAW", "--network", "10.88.0.0/24", "/bin/sh", "-c",
+                       "ping -c1 -W3 10.88.0.1 >/dev/null && echo reached"});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(second.out, "reached\n");
+  EXPECT_EQ(in_host("cat /sys/class/net/nsrun0/ifindex").out, bridge_before)
+      << "the same bridge, not a new one";
+  const std::string ruleset = rules();
+  EXPECT_EQ(rules_marked(ruleset, "nsrun-network:nsrun0"), 4) << ruleset;
+  EXPECT_EQ(rules_marked(ruleset, "-j MASQUERADE"), 1) << "one MASQUERADE per network";
+  EXPECT_EQ(ruleset.find("nsrun:"), std::string::npos) << "no port published, no rule of its own";
+}
+
+TEST_F(NetworkE2E, NetworkLsShowsItsContainersAndRmOfANetworkInUseIsRefused) {
+  TempDir sync("nsrun-net-sync-");
+  auto user = Background(
+      nsrun_argv({"--network", "10.88.0.0/24", "--name", "user1", "-v", sync.path() + ":/sync",
+                  "/bin/sh", "-c", "while [ ! -e /sync/go ]; do sleep 0.1; done"}));
+  ASSERT_TRUE(wait_until([&] { return fs::exists(root() + "/user1/state.json"); }))
+      << user.output();
+  auto ls = nsrun_command("network ls");
+  EXPECT_EQ(ls.exit_code, 0) << ls.err;
+  EXPECT_EQ(ls.out,
+            "NAME     SUBNET         GATEWAY     NAT   CONTAINERS\n"
+            "nsrun0   10.88.0.0/24   10.88.0.1   yes   user1\n");
+  auto refused = nsrun_command("network rm nsrun0");
+  EXPECT_EQ(refused.exit_code, 125);
+  EXPECT_EQ(refused.err,
+            "nsrun: network rm: network rm nsrun0: in use by container user1 (stop or delete them "
+            "first)\n");
+  EXPECT_NE(links().find("nsrun0"), std::string::npos);
+  auto unknown = nsrun_command("network rm nosuch0");
+  EXPECT_EQ(unknown.exit_code, 125);
+  EXPECT_NE(unknown.err.find("no such network"), std::string::npos) << unknown.err;
+  std::ofstream(sync.path() + "/go").put('1');
+  EXPECT_EQ(user.wait(), 0) << user.output();
+  EXPECT_EQ(nsrun_command("network ls -q").out, "nsrun0\n");
+  auto removed = nsrun_command("network rm nsrun0");
+  EXPECT_EQ(removed.exit_code, 0) << removed.err;
+  EXPECT_EQ(links().find("nsrun0"), std::string::npos);
+  EXPECT_EQ(rules().find("nsrun-network:"), std::string::npos) << rules();
+  EXPECT_EQ(nsrun_command("network ls -q").out, "");
+}
+
+TEST_F(NetworkE2E, GcNetworksRemovesOnlyIdleNetworks) {
+  ASSERT_EQ(nsrun({"--network", "10.88.0.0/24", "--bridge", "nsrtest1", "/bin/true"}).exit_code, 0);
+  TempDir sync("nsrun-net-sync-");
+  auto user = Background(
+      nsrun_argv({"--network", "10.89.0.0/24", "--bridge", "nsrtest2", "-v", sync.path() + ":/sync",
+                  "/bin/sh", "-c", "while [ ! -e /sync/go ]; do sleep 0.1; done"}));
+  ASSERT_TRUE(wait_until([&] { return leases().size() == 1; })) << user.output();
+  auto gc = nsrun_command("gc --networks");
+  EXPECT_EQ(gc.exit_code, 0) << gc.err;
+  EXPECT_EQ(gc.out, "nsrtest1\n");
+  EXPECT_EQ(links().find("nsrtest1"), std::string::npos);
+  EXPECT_NE(links().find("nsrtest2"), std::string::npos) << "in use: kept";
+  EXPECT_EQ(rules_marked(rules(), "nsrun-network:nsrtest1"), 0) << rules();
+  EXPECT_EQ(rules_marked(rules(), "nsrun-network:nsrtest2"), 4) << rules();
+  std::ofstream(sync.path() + "/go").put('1');
+  EXPECT_EQ(user.wait(), 0) << user.output();
+}
+
+TEST_F(NetworkE2E, AnIdleNetworkIsRemadeForAnotherSubnetOneInUseIsNot) {
+  ASSERT_EQ(nsrun({"--network", "10.88.0.0/24", "/bin/true"}).exit_code, 0);
+  auto other = nsrun({"--network", "10.66.0.0/24", "/bin/sh", "-c", "ip -4 -o addr show eth0"});
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+  EXPECT_NE(other.out.find("inet 10.66.0.2/24"), std::string::npos) << other.out;
+  EXPECT_EQ(rules().find("10.88.0.0/24"), std::string::npos) << "the old subnet's rules went";
+  TempDir sync("nsrun-net-sync-");
+  auto user =
+      Background(nsrun_argv({"--network", "10.66.0.0/24", "-v", sync.path() + ":/sync", "/bin/sh",
+                             "-c", "while [ ! -e /sync/go ]; do sleep 0.1; done"}));
+  ASSERT_TRUE(wait_until([&] { return leases().size() == 1; })) << user.output();
+  auto refused = nsrun({"--network", "10.88.0.0/24", "/bin/true"});
+  EXPECT_EQ(refused.exit_code, 125);
+  EXPECT_NE(refused.err.find("--bridge nsrun0 already serves 10.66.0.0/24"), std::string::npos)
+      << refused.err;
+  std::ofstream(sync.path() + "/go").put('1');
+  EXPECT_EQ(user.wait(), 0) << user.output();
+}
+
+TEST_F(NetworkE2E, ConcurrentFirstRunsMakeExactlyOneNetwork) {
+  std::vector<std::unique_ptr<Background>> runs;
+  for (int i = 0; i < 8; ++i)
+    runs.push_back(
+        std::make_unique<Background>(nsrun_argv({"--network", "10.88.0.0/24", "/bin/true"})));
+  for (auto& run : runs) EXPECT_EQ(run->wait(), 0) << run->output();
+  const std::string ruleset = rules();
+  EXPECT_EQ(rules_marked(ruleset, "nsrun-network:nsrun0"), 4) << ruleset;
+  EXPECT_EQ(rules_marked(links(), "nsrun0"), 1) << links();
+  EXPECT_EQ(nsrun_command("network ls -q").out, "nsrun0\n");
+}
+
+TEST_F(NetworkE2E, NetworkCommandsHaveHelpAndBadInputIsOneLine) {
+  auto help = nsrun_command("network --help");
+  EXPECT_EQ(help.exit_code, 0) << help.err;
+  for (const char* command : {"network ls", "network rm NAME...", "network prune"})
+    EXPECT_NE(help.out.find(command), std::string::npos) << help.out;
+  EXPECT_NE(nsrun_command("help").out.find("network"), std::string::npos);
+  for (const char* bad :
+       {"network", "network bogus", "network ls --all", "network rm", "network prune now",
+        "network --plugin nsrun.storage ls", "gc --dry-run --networks"}) {
+    auto result = nsrun_command(bad);
+    EXPECT_EQ(result.exit_code, 125) << bad;
+    EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1)
+        << bad << ": " << result.err;
+  }
 }
 
 TEST_F(NetworkE2E, BadInputIsOneLineExit125AndLeavesNothing) {

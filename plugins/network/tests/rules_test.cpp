@@ -109,7 +109,11 @@ TEST(EncodeRule, LaysOutEntryMatchesAndTarget) {
     EXPECT_EQ(t->u.user.revision, 2) << "nf_nat_range2, which iptables-legacy-save can print";
     EXPECT_EQ(t->u.user.target_size, XT_ALIGN(sizeof(xt_entry_target) + sizeof(nf_nat_range2)));
   }
-  auto first = encode_rule(rules[0]);  // -s 10.88.0.5/32 ! -o nsrun0 -j MASQUERADE
+  auto masquerade = std::find_if(rules.begin(), rules.end(), [](const Rule& rule) {
+    return rule.target == "MASQUERADE" && rule.out_negated;
+  });
+  ASSERT_NE(masquerade, rules.end());
+  auto first = encode_rule(*masquerade);  // -s 10.88.0.5/32 ! -o nsrun0 -j MASQUERADE
   const auto* e = reinterpret_cast<const ipt_entry*>(first.data());
   EXPECT_EQ(ntohl(e->ip.src.s_addr), 0x0a580005u);
   EXPECT_EQ(e->ip.smsk.s_addr, 0xffffffffu);
@@ -117,6 +121,33 @@ TEST(EncodeRule, LaysOutEntryMatchesAndTarget) {
   EXPECT_EQ(e->ip.outiface_mask[6], 0xff);  // the NUL too: exact name
   EXPECT_EQ(e->ip.outiface_mask[7], 0);
   EXPECT_EQ(e->ip.invflags, IPT_INV_VIA_OUT);
+}
+
+TEST(BuildRules, AKeptNetworkHasOneSetOfRulesForItsWholeSubnet) {
+  EXPECT_EQ(text(build_network_rules(*Ipv4Network::parse("10.88.0.0/24"), "nsrun0",
+                                     network_rule_comment("nsrun0"))),
+            (std::vector<std::string>{
+                "-t nat -A POSTROUTING -s 10.88.0.0/24 ! -o nsrun0 -m comment --comment "
+                "nsrun-network:nsrun0 -j MASQUERADE",
+                "-t filter -A FORWARD -s 10.88.0.0/24 -i nsrun0 ! -o nsrun0 -m comment --comment "
+                "nsrun-network:nsrun0 -j ACCEPT",
+                "-t filter -A FORWARD -d 10.88.0.0/24 ! -i nsrun0 -o nsrun0 -m conntrack "
+                "--ctstate RELATED,ESTABLISHED -m comment --comment nsrun-network:nsrun0 -j ACCEPT",
+                "-t filter -A FORWARD -d 10.88.0.0/24 ! -i nsrun0 -o nsrun0 -m comment --comment "
+                "nsrun-network:nsrun0 -j DROP",
+            }));
+}
+
+TEST(BuildRules, AContainerOnABridgeAddsRulesOnlyForItsPorts) {
+  EXPECT_TRUE(build_port_rules(input()).empty());
+  auto rules = text(build_port_rules(input({parse_publish("8080:80")})));
+  EXPECT_EQ(rules.front(),
+            "-t filter -A FORWARD -d 10.88.0.5/32 -o nsrun0 -p tcp -m tcp --dport 80 -m comment "
+            "--comment nsrun:web1 -j ACCEPT");
+  for (const auto& rule : rules) {
+    EXPECT_NE(rule.find("--comment nsrun:web1 "), std::string::npos) << rule;
+    EXPECT_EQ(rule.find("-j DROP"), std::string::npos) << "the network's DROP is not a port's";
+  }
 }
 
 // --- setup/teardown against a recording Firewall -------------------------------------------

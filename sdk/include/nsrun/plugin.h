@@ -41,10 +41,13 @@ extern "C" {
 #endif
 
 #define NSRUN_API_MAJOR 2
-/* 2.1 added the exec, pause, resume and update phases (values 7-12 of nsrun_phase). nsrun calls them
- * only on plugins built with api_minor >= 1: a 2.0 plugin never sees a phase it does not know. */
+/* 2.1 added the exec, pause, resume and update phases (values 7-12 of nsrun_phase). nsrun calls
+ * them only on plugins built with api_minor >= 1: a 2.0 plugin never sees a phase it does not know.
+ */
 /* 2.2 added nsrun_call.spec_source: whether the spec came from `nsrun run`'s flags or a bundle. */
-#define NSRUN_API_MINOR 2
+/* 2.3 added plugin commands (nsrun_plugin.commands, run_command): `nsrun network ls` and the like.
+ */
+#define NSRUN_API_MINOR 3
 
 /* The one symbol a plugin exports; its type is nsrun_plugin_entry_fn. */
 #define NSRUN_PLUGIN_ENTRY_SYMBOL "nsrun_plugin_entry"
@@ -172,8 +175,29 @@ typedef struct nsrun_call {
   uint32_t spec_source;
 } nsrun_call;
 
-#define NSRUN_SPEC_FROM_BUNDLE 0u /* config.json of a bundle (`create`, `run --bundle`), or exec */
+#define NSRUN_SPEC_FROM_BUNDLE 0u /* config.json of a bundle (`create`, `run --bundle`), or exec \
+                                   */
 #define NSRUN_SPEC_FROM_FLAGS 1u  /* built by `nsrun run FLAGS CMD` from its flags */
+
+/* Since 2.3: a command of the plugin's own, outside any container, run as
+ * `nsrun KIND NAME ARGS...` where KIND is the plugin's kind and the plugin is the one the default
+ * pipeline puts in that slot (or `nsrun KIND --plugin PLUGIN NAME ...`). The bridge network plugin
+ * has `nsrun network ls` and `nsrun network rm NAME` for the networks it keeps up between runs. */
+typedef struct nsrun_command {
+  const char* name;    /* "ls" in `nsrun network ls` */
+  const char* usage;   /* its arguments, for the help: "NAME..."; "" when it takes none */
+  const char* summary; /* one line */
+} nsrun_command;
+
+/* One command call. */
+typedef struct nsrun_command_call {
+  uint32_t struct_size; /* sizeof(nsrun_command_call) as nsrun was built */
+  const char* command;  /* the name of one of the plugin's nsrun_command entries */
+  int32_t argc;         /* the arguments after the command's name */
+  const char* const* argv;
+  const char* state_root; /* nsrun's --root: the directory of every container's state */
+  int32_t output_fd;      /* where the command's result goes (nsrun's standard output) */
+} nsrun_command_call;
 
 /* The descriptor a plugin's entry point returns; static, never freed. */
 typedef struct nsrun_plugin {
@@ -197,6 +221,14 @@ typedef struct nsrun_plugin {
   void (*destroy)(void* stage);
   /* Runs one phase: 0 on success; non-zero after host->fail(). */
   int (*invoke)(void* stage, const nsrun_call* call, const nsrun_host* host);
+  /* Since 2.3 (nsrun reads them only when struct_size covers them): the plugin's commands,
+   * `command_count` of them (0 and NULL for none), and the function that runs one. */
+  const nsrun_command* commands;
+  uint32_t command_count;
+  /* Runs one command: 0 on success; non-zero after host->fail(), whose exit code nsrun ends with.
+   * No container exists: only the host's log_enabled, log and fail may be called (the others
+   * refuse). */
+  int (*run_command)(const nsrun_command_call* call, const nsrun_host* host);
 } nsrun_plugin;
 
 typedef const nsrun_plugin* (*nsrun_plugin_entry_fn)(void);

@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "nsrun/plugin.h"
 
@@ -307,7 +308,44 @@ struct DescriptorParts {
     else
       return NSRUN_PLACE_ANYWHERE;
   }
+  static constexpr const nsrun_command* commands() {
+    if constexpr (requires { Stage::commands; })
+      return Stage::commands;
+    else
+      return nullptr;
+  }
+  static constexpr std::uint32_t command_count() {
+    if constexpr (requires { Stage::commands; })
+      return static_cast<std::uint32_t>(std::size(Stage::commands));
+    else
+      return 0;
+  }
+  using RunCommand = int (*)(const nsrun_command_call*, const nsrun_host*);
+  static constexpr RunCommand run_command();
 };
+
+template <typename Stage>
+int run_stage_command(const nsrun_command_call* call, const nsrun_host* host) noexcept {
+  bool ok = guarded(host, [&] {
+    HostLogger log(host);
+    Command command{call->command ? call->command : "",
+                    {},
+                    call->state_root ? call->state_root : "",
+                    log,
+                    call->output_fd};
+    for (int i = 0; i < call->argc; ++i) command.args.emplace_back(call->argv[i]);
+    Stage::run_command(command);
+  });
+  return ok ? 0 : 1;
+}
+
+template <typename Stage>
+constexpr typename DescriptorParts<Stage>::RunCommand DescriptorParts<Stage>::run_command() {
+  if constexpr (requires(Command & command) { Stage::run_command(command); })
+    return &run_stage_command<Stage>;
+  else
+    return nullptr;
+}
 
 }  // namespace detail
 }  // namespace nsrun
@@ -319,6 +357,8 @@ struct DescriptorParts {
 ///   nsrun_contract needs[]      outputs it reads: {{"network.dns", NSRUN_NEED_OPTIONAL}}
 ///   const char* claims[]        config.json fields it implements: {"linux.seccomp"}
 ///   std::uint32_t placement     NSRUN_PLACE_LAST for a stage that execs the workload
+///   nsrun_command commands[]    commands of its own, `nsrun KIND NAME ...` (SDK 2.3), run by
+///                               a static member `static void run_command(nsrun::Command&)`
 #define NSRUN_PLUGIN(StageClass, Name, Version, Kind, Summary)                                 \
   extern "C" __attribute__((visibility("default"))) const nsrun_plugin* nsrun_plugin_entry() { \
     using Parts = ::nsrun::detail::DescriptorParts<StageClass>;                                \
@@ -339,6 +379,9 @@ struct DescriptorParts {
         &::nsrun::detail::create_stage<StageClass>,                                            \
         &::nsrun::detail::destroy_stage,                                                       \
         &::nsrun::detail::invoke_stage,                                                        \
+        Parts::commands(),                                                                     \
+        Parts::command_count(),                                                                \
+        Parts::run_command(),                                                                  \
     };                                                                                         \
     return &descriptor;                                                                        \
   }

@@ -35,8 +35,10 @@
 #pragma once
 
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
+#include <cerrno>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -198,6 +200,27 @@ struct Context {
   Services& require_services() const {
     if (!services) throw StageError("no stage services in this context");
     return *services;
+  }
+};
+
+/// One call of a plugin command (SDK 2.3): `nsrun network rm web` is name "rm", args {"web"}.
+/// The stage class runs it in `static void run_command(nsrun::Command&)`; a StageError it throws
+/// becomes nsrun's one-line error and exit code.
+struct Command {
+  std::string_view name;
+  std::vector<std::string> args;
+  std::string_view state_root;
+  Logger& log;
+  int output_fd;
+
+  /// Writes the command's result to nsrun's standard output.
+  void print(std::string_view text) const {
+    while (!text.empty()) {
+      ssize_t written = ::write(output_fd, text.data(), text.size());
+      if (written < 0 && errno == EINTR) continue;
+      if (written <= 0) throw StageError("cannot write the command's output");
+      text.remove_prefix(static_cast<std::size_t>(written));
+    }
   }
 };
 

@@ -6,8 +6,10 @@
 //   leases/<a.b.c.d>      {"id","network","mode","link"}  an address and who holds it
 //   links/<ifname>        {"id"}                          a host-side veth name reservation
 //   ports/<proto>-<port>  {"id","publish"}                a published host port
-//   markers/<name>        {...}                           nsrun-owned shared things (the bridge
-//                                                         it created, ip_forward it turned on)
+//   networks/<bridge>     {"subnet","gateway","nat","made_bridge","up"}  a network kept up between
+//                                                         runs (its bridge, address, NAT rules)
+//   markers/<name>        {...}                           nsrun-owned shared things (ip_forward
+//                                                         it turned on)
 // A reservation whose owner has no state directory (<state root>/<id>) any more is stale: it is
 // reclaimed when someone needs it. Normal teardown and `nsrun gc` free them explicitly.
 #pragma once
@@ -34,6 +36,19 @@ struct Lease {
   std::string network;  ///< "10.88.0.0/24"
   std::string mode;     ///< "bridge" or "veth"
   std::string link;     ///< the bridge name (bridge mode) or host veth name (veth mode)
+};
+
+/// A bridge network kept up between runs, as docker keeps docker0: created by the first container
+/// that needs it, removed only by `nsrun network rm` or `nsrun gc --networks` when idle. Its
+/// record is written before the bridge or rule it describes exists, so that the removal finds
+/// whatever a crash left half made.
+struct KeptNetwork {
+  std::string name;  ///< the bridge's name, which is the network's
+  std::string subnet;
+  std::string gateway;
+  bool nat = false;          ///< the network's NAT and filter rules were (being) added
+  bool made_bridge = false;  ///< nsrun created the bridge (a user's own bridge is left alone)
+  bool up = false;           ///< the bridge has the gateway address and is up
 };
 
 class Ipam;
@@ -75,6 +90,11 @@ class IpamSession {
   bool release_port(const std::string& protocol, int port, const std::string& id);
   /// The ports reserved by `id` (for a teardown that lost its journal).
   std::vector<PublishedPort> ports_of(const std::string& id) const;
+
+  std::vector<KeptNetwork> networks() const;
+  std::optional<KeptNetwork> network(const std::string& name) const;
+  void write_network(const KeptNetwork& network);
+  void remove_network(const std::string& name);
 
   std::optional<boost::json::object> marker(const std::string& name) const;
   void write_marker(const std::string& name, const boost::json::object& data);

@@ -11,8 +11,14 @@
 // provides the container's address and resolv.conf (outputs "network.address" and
 // "network.resolv_conf") to the stage that writes the /etc files; create_runtime (host) creates the
 // bridge if needed, the veth pair (its peer created directly in the container's namespace) and
-// the NAT rules; create_container (inside) configures eth0, lo and the route; teardown works from
-// the journal alone and removes the bridge with its last container.
+// the container's rules; create_container (inside) configures eth0, lo and the route; teardown
+// works from the journal alone.
+//
+// The bridge network is kept up between runs, as docker keeps docker0: its bridge, address and
+// NAT rules (one set per network) are made by the first container that needs them and stay; per
+// container only the veth, the lease and the published ports' rules come and go. `nsrun network
+// ls|rm|prune` (the bridge plugin's commands) and `nsrun gc --networks` show and remove kept
+// networks; an idle network is remade when a run asks its bridge for another subnet.
 #pragma once
 
 #include <functional>
@@ -20,11 +26,21 @@
 #include <string>
 
 #include "nsrun/network/config.hpp"
+#include "nsrun/network/ipam.hpp"
 #include "nsrun/network/rules.hpp"
 #include "nsrun/plugin.h"
 #include "nsrun/stage.hpp"
 
 namespace nsrun::network {
+
+class Netlink;
+
+/// Removes a kept network: its rules, its bridge when nsrun made it (`delete_link`), its record.
+/// The caller holds the IPAM lock and checked that no container uses it.
+void remove_kept_network(IpamSession& session, const KeptNetwork& network, Firewall& firewall,
+                         const std::function<void(const std::string&)>& delete_link);
+/// Turns ip_forward back off when nsrun turned it on and nothing of nsrun's needs it any more.
+void release_ip_forward_if_unused(IpamSession& session);
 
 class NetworkStage : public IStage {
  public:
@@ -61,6 +77,10 @@ class NetworkStage : public IStage {
 
  private:
   void check_host(Context& ctx);
+  /// The kept network of our bridge is nsrun's, idle, and for another subnet than this run's.
+  bool replaceable_network(Context& ctx) const;
+  /// Makes the kept bridge network ready (see network_stage.cpp); returns the bridge's index.
+  int bring_up_network(Context& ctx, Netlink& nl);
   void provide_outputs(Context& ctx);
   /// The records teardown works from when the journal has none (see network_stage.cpp).
   std::vector<JournalRecord> records_from_the_lease(Context& ctx);
@@ -78,6 +98,14 @@ class NetworkStage : public IStage {
 class BridgeStage final : public NetworkStage {
  public:
   BridgeStage() : NetworkStage(Mode::bridge) {}
+
+  /// `nsrun network ls|rm|prune` (see network_admin.hpp).
+  static constexpr nsrun_command commands[] = {
+      {"ls", "[-q]", "List the networks kept up, with the containers on each (-q: names only)"},
+      {"rm", "NAME...", "Remove idle networks: bridge, address and NAT rules"},
+      {"prune", "", "Remove every idle network (as nsrun gc --networks), printing their names"},
+  };
+  static void run_command(Command& command);
 };
 
 class VethStage final : public NetworkStage {

@@ -2,8 +2,9 @@
 //
 // build_rules() decides the rule set (pure, unit-tested); a Firewall applies it. The real
 // Firewall (iptc_firewall.hpp) talks to the kernel through libiptc; tests use a recording fake.
-// Every rule carries the comment "nsrun:<container id>", which is how teardown and `nsrun gc`
-// find exactly this container's rules again, with no memory of setup.
+// A container's rules carry the comment "nsrun:<container id>", a kept network's
+// "nsrun-network:<bridge>": that is how teardown, `nsrun gc` and `nsrun network rm` find exactly
+// those rules again, with no memory of setup.
 #pragma once
 
 #include <cstdint>
@@ -53,16 +54,31 @@ struct RuleInput {
   std::vector<PortMapping> ports;
 };
 
-/// The rules for one container, in the order they must appear in each chain (first = top):
-///   nat POSTROUTING  -s IP ! -o LINK -j MASQUERADE          (out through any other interface)
-///   filter FORWARD   -s IP -i LINK ! -o LINK -j ACCEPT      (the container may go out)
-///   filter FORWARD   -d IP -o LINK ! -i LINK ctstate RELATED,ESTABLISHED -j ACCEPT
-///   filter FORWARD   -d IP -o LINK -p P --dport CTRPORT -j ACCEPT         (per published port)
-///   filter FORWARD   -d IP -o LINK ! -i LINK -j DROP        (nothing else comes in)
-/// and per published port: DNAT in PREROUTING (from other hosts) and OUTPUT (from the host
-/// itself), MASQUERADE of 127.0.0.0/8 towards the container (localhost, with route_localnet on
-/// the link) and of DNATed connections from the container's own network (hairpin: a container,
-/// itself or another on the bridge, reaching the port through the host's address).
+/// The marker of the rules of the kept network `network` (a bridge's name).
+std::string network_rule_comment(std::string_view network);
+
+/// The rules of a network: what its `addresses` send out through another interface than `link`
+/// is masqueraded and may go; only answers come back in. In the order they must appear in each
+/// chain (first = top), all carrying `comment`:
+///   nat POSTROUTING  -s ADDRS ! -o LINK -j MASQUERADE
+///   filter FORWARD   -s ADDRS -i LINK ! -o LINK -j ACCEPT
+///   filter FORWARD   -d ADDRS -o LINK ! -i LINK ctstate RELATED,ESTABLISHED -j ACCEPT
+///   filter FORWARD   -d ADDRS -o LINK ! -i LINK -j DROP
+/// The bridge plugin adds them once per network (comment network_rule_comment), the veth plugin
+/// once per container (its /32, comment rule_comment).
+std::vector<Rule> build_network_rules(const Ipv4Network& addresses, const std::string& link,
+                                      const std::string& comment);
+
+/// One container's published ports, comment rule_comment(id): per port an ACCEPT in FORWARD
+/// (inserted above its network's DROP), DNAT in PREROUTING (from other hosts) and OUTPUT (from
+/// the host itself), MASQUERADE of DNATed connections from the container's own network (hairpin:
+/// a container, itself or another on the bridge, reaching the port through the host's address)
+/// and, for ports on every or a 127.x address, of 127.0.0.0/8 towards the container (localhost,
+/// with route_localnet on the link). Empty without ports.
+std::vector<Rule> build_port_rules(const RuleInput& input);
+
+/// Everything of a container that has a link of its own (the veth plugin): its port rules, then
+/// its network rules for its /32 address, all with the container's comment.
 std::vector<Rule> build_rules(const RuleInput& input);
 
 /// Where rules go. Implementations serialise with other iptables users themselves.
