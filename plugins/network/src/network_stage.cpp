@@ -238,7 +238,10 @@ void NetworkStage::create_runtime(Context& ctx) {
     }
   }
   {
-    ctx.journal.record("veth", {{"name", link_}});
+    bool own_namespace = true;
+    for (const auto& ns : ctx.spec.namespaces)
+      if (ns.type == "network" && !ns.path.empty()) own_namespace = false;
+    ctx.journal.record("veth", {{"name", link_}, {"namespace", own_namespace ? "own" : "joined"}});
     nl.create_veth(link_, container_interface, ctx.pid, master);
     if (mode_ == Mode::veth) {
       int index = nl.index_of(link_);
@@ -409,7 +412,13 @@ void NetworkStage::teardown(Context& ctx) {
       attempt("removing the veth " + string_of(data, "name"), [&] {
         std::string name = string_of(data, "name");
         if (name.empty()) return;
-        // Usually already gone: the pair dies with the container's network namespace.
+        // A veth pair dies with the network namespace of either end. The container's own
+        // namespace goes once its last process and the kernel's deferred references are gone:
+        // the kernel then removes both ends on its own time, and deleting the host end here
+        // would only wait for that (an RTM_DELLINK waits an RCU grace period: 15 to 20 ms
+        // measured). A namespace the container joined (a path in the spec) outlives it, and
+        // so would the pair: that one is removed.
+        if (string_of(data, "namespace") == "own") return;
         if (nl().index_of(name)) nl().delete_link(name);
       });
     } else if (it->type == "lease") {

@@ -277,8 +277,16 @@ class NetworkE2E : public ::testing::Test {
   // lease, no state. The networks stay up for the next container until `gc --networks`, after
   // which no bridge, no network rule and no network record is left either.
   void expect_clean() {
-    std::string l = links();
-    EXPECT_EQ(l.find("nsv"), std::string::npos) << l;
+    // The host end of a veth goes with the container's network namespace, which the kernel
+    // dismantles on its own time after the container's last process: nsrun does not wait.
+    std::string l;
+    EXPECT_TRUE(wait_until(
+        [&] {
+          l = links();
+          return l.find("nsv") == std::string::npos;
+        },
+        5000))
+        << l;
     std::string r = rules();
     EXPECT_EQ(r.find("nsrun:"), std::string::npos) << r;
     EXPECT_TRUE(leases().empty()) << joined(leases());
