@@ -9,24 +9,7 @@ default_rounds=10
 # shellcheck source=bench/prelude.sh
 source "$(dirname "$0")/prelude.sh"
 
-python3 - "$work/bundle-net" "$work/rootfs" <<'PY'
-import json, os, sys
-d, rootfs = sys.argv[1:]
-os.makedirs(d)
-config = {
-  "ociVersion": "1.0.2",
-  "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": ["/bin/true"],
-              "env": ["PATH=/bin"], "cwd": "/"},
-  "root": {"path": rootfs, "readonly": False},
-  "hostname": "bench",
-  "mounts": [
-    {"destination": "/proc", "type": "proc", "source": "proc"},
-    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-    {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
-    {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]}],
-  "linux": {"namespaces": [{"type": t} for t in ["pid", "mount", "uts", "ipc", "network"]]}}
-json.dump(config, open(d + "/config.json", "w"), indent=1)
-PY
+make_bundle "$work/bundle-net" pid mount uts ipc network
 state="$work/state"
 
 tests/helpers/in-throwaway-netns.sh unshare -m --propagation private bash -s <<EOF

@@ -1,7 +1,8 @@
 # Sourced by the start-up benchmarks (startup.sh, lifecycle.sh, security.sh) after setting
 # default_rounds: the repository as working directory, crun/runc/hyperfine installed, the build's
 # nsrun in $nsrun, $rounds from the first argument, a scratch $work removed on exit, and a busybox
-# rootfs in $work/rootfs.
+# rootfs in $work/rootfs; make_bundle DIR NAMESPACES... writes an OCI bundle running /bin/true in
+# it, for crun and runc.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 rounds=${1:-$default_rounds}
@@ -10,3 +11,26 @@ nsrun=$PWD/build/bin/nsrun
 work=$(mktemp -d /tmp/nsrun-bench-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 "$nsrun" rootfs create "$work/rootfs" >/dev/null
+make_bundle() {  # DIR NAMESPACES...
+  local dir=$1; shift
+  mkdir -p "$dir"
+  python3 - "$dir" "$work/rootfs" "$@" <<'PY'
+import json, sys
+d, rootfs, *ns = sys.argv[1:]
+config = {
+  "ociVersion": "1.0.2",
+  "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": ["/bin/true"],
+              "env": ["PATH=/bin"], "cwd": "/"},
+  "root": {"path": rootfs, "readonly": False},
+  "hostname": "bench",
+  "mounts": [
+    {"destination": "/proc", "type": "proc", "source": "proc"},
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+    {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+    {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+    {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+    {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]}],
+  "linux": {"namespaces": [{"type": t} for t in ns]}}
+json.dump(config, open(d + "/config.json", "w"), indent=1)
+PY
+}

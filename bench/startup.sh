@@ -16,29 +16,6 @@ cat > "$work/minimal-pipeline.json" <<'JSON'
   {"kind": "storage", "plugin": "nsrun.storage"},
   {"kind": "exec", "plugin": "nsrun.exec"}]}
 JSON
-make_bundle() {  # DIR NAMESPACES...
-  local dir=$1; shift
-  mkdir -p "$dir"
-  python3 - "$dir" "$work/rootfs" "$@" <<'PY'
-import json, sys
-d, rootfs, *ns = sys.argv[1:]
-config = {
-  "ociVersion": "1.0.2",
-  "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": ["/bin/true"],
-              "env": ["PATH=/bin"], "cwd": "/"},
-  "root": {"path": rootfs, "readonly": False},
-  "hostname": "bench",
-  "mounts": [
-    {"destination": "/proc", "type": "proc", "source": "proc"},
-    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-    {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-    {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-    {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
-    {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]}],
-  "linux": {"namespaces": [{"type": t} for t in ns]}}
-json.dump(config, open(d + "/config.json", "w"), indent=1)
-PY
-}
 make_bundle "$work/bundle" pid mount uts ipc
 make_bundle "$work/bundle-net" pid mount uts ipc network
 state="$work/state"

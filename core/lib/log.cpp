@@ -12,6 +12,7 @@
 
 #include "nsrun/core/json_util.hpp"
 #include "nsrun/core/state.hpp"
+#include "nsrun/plugin.h"
 
 namespace nsrun::core {
 namespace {
@@ -84,6 +85,25 @@ void send_log_to_file(const std::string& path, LogFormat format) {
 bool debug_requested_by_environment() {
   const char* value = std::getenv("DEBUG");
   return value && *value && std::string_view(value) != "0";
+}
+
+bool plugin_log_enabled(const StderrLogger& log, int level) noexcept {
+  if (level == NSRUN_LOG_DEBUG) return log.debug_enabled();
+  if (level == NSRUN_LOG_INFO) return log.info_enabled();
+  return true;
+}
+
+void plugin_log(Logger& log, int level, std::string_view message) noexcept {
+  switch (level) {
+    case NSRUN_LOG_DEBUG:
+      return log.debug(message);
+    case NSRUN_LOG_INFO:
+      return log.info(message);
+    case NSRUN_LOG_WARN:
+      return log.warn(message);
+    default:
+      return log.error(message);
+  }
 }
 
 }  // namespace nsrun::core

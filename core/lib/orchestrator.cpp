@@ -47,26 +47,12 @@ CallState& state_of(void* opaque) {
 }
 
 int host_log_enabled(void* opaque, int level) {
-  const auto& site = *state_of(opaque).site;
-  if (level == NSRUN_LOG_DEBUG) return site.log->debug_enabled();
-  if (level == NSRUN_LOG_INFO) return site.log->info_enabled();
-  return 1;
+  return plugin_log_enabled(*state_of(opaque).site->log, level) ? 1 : 0;
 }
 
 void host_log(void* opaque, int level, const char* message) {
   auto& call = state_of(opaque);
-  if (!message) return;
-  std::string line = call.stage->kind() + ": " + message;
-  switch (level) {
-    case NSRUN_LOG_DEBUG:
-      return call.site->log->debug(line);
-    case NSRUN_LOG_INFO:
-      return call.site->log->info(line);
-    case NSRUN_LOG_WARN:
-      return call.site->log->warn(line);
-    default:
-      return call.site->log->error(line);
-  }
+  if (message) plugin_log(*call.site->log, level, call.stage->kind() + ": " + message);
 }
 
 // The first failure of a call is its cause: a refusal the core recorded (refuse() below) is kept

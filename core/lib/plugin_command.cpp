@@ -22,25 +22,12 @@ CommandState& state_of(void* opaque) {
 }
 
 int command_log_enabled(void* opaque, int level) {
-  if (level == NSRUN_LOG_DEBUG) return state_of(opaque).log->debug_enabled();
-  if (level == NSRUN_LOG_INFO) return state_of(opaque).log->info_enabled();
-  return 1;
+  return plugin_log_enabled(*state_of(opaque).log, level) ? 1 : 0;
 }
 
 void command_log(void* opaque, int level, const char* message) {
   auto& state = state_of(opaque);
-  if (!message) return;
-  std::string line = state.kind + ": " + message;
-  switch (level) {
-    case NSRUN_LOG_DEBUG:
-      return state.log->debug(line);
-    case NSRUN_LOG_INFO:
-      return state.log->info(line);
-    case NSRUN_LOG_WARN:
-      return state.log->warn(line);
-    default:
-      return state.log->error(line);
-  }
+  if (message) plugin_log(*state.log, level, state.kind + ": " + message);
 }
 
 void command_fail(void* opaque, const char* message, int exit_code) {

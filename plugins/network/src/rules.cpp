@@ -54,21 +54,20 @@ std::vector<Rule> build_network_rules(const Ipv4Network& addresses, const std::s
        .out_interface = link,
        .out_negated = true,
        .target = "ACCEPT"});
-  add({.table = "filter",
-       .chain = "FORWARD",
-       .destination = addresses,
-       .in_interface = link,
-       .in_negated = true,
-       .out_interface = link,
-       .established = true,
-       .target = "ACCEPT"});
-  add({.table = "filter",
-       .chain = "FORWARD",
-       .destination = addresses,
-       .in_interface = link,
-       .in_negated = true,
-       .out_interface = link,
-       .target = "DROP"});
+  // In from elsewhere: answers only.
+  const Rule inbound{.table = "filter",
+                     .chain = "FORWARD",
+                     .destination = addresses,
+                     .in_interface = link,
+                     .in_negated = true,
+                     .out_interface = link};
+  Rule answers = inbound;
+  answers.established = true;
+  answers.target = "ACCEPT";
+  add(answers);
+  Rule rest = inbound;
+  rest.target = "DROP";
+  add(rest);
   return rules;
 }
 

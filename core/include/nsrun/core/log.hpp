@@ -32,6 +32,10 @@ class StderrLogger final : public Logger {
   LogLevel level_;
 };
 
+/// A plugin's message at an nsrun_log_level (plugin.h): whether it would be shown, and writing it.
+bool plugin_log_enabled(const StderrLogger& log, int level) noexcept;
+void plugin_log(Logger& log, int level, std::string_view message) noexcept;
+
 /// How lines go to a --log file: runc's "text" (the stderr line) or "json", one object a line:
 /// {"level":"error","msg":"...","time":"2026-11-29T13:05:01.123456789Z"}, which engines parse.
 enum class LogFormat { text, json };
