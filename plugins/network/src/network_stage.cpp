@@ -302,7 +302,15 @@ int NetworkStage::bring_up_network(Context& ctx, Netlink& nl) {
     kept.reset();
     master = 0;
   }
-  if (!kept) kept = KeptNetwork{bridge, config_.subnet.str(), config_.gateway.str()};
+  if (!kept) {
+    kept = KeptNetwork{bridge, config_.subnet.str(), config_.gateway.str()};
+    // An nsrun before kept networks marked the bridges it made so: still nsrun's to remove.
+    if (master && session.marker("bridge-" + bridge)) {
+      kept->made_bridge = true;
+      session.write_network(*kept);
+      session.remove_marker("bridge-" + bridge);
+    }
+  }
   if (!master && kept->nat) {
     // Made before and gone since (deleted by hand; a reboot under a kept state root): its rules
     // went stale with it.

@@ -605,6 +605,24 @@ TEST_F(NetworkE2E, ConcurrentFirstRunsMakeExactlyOneNetwork) {
   EXPECT_EQ(nsrun_command("network ls -q").out, "nsrun0\n");
 }
 
+// A bridge an nsrun before kept networks made (it left a marker) is still nsrun's to remove; a
+// bridge the administrator made keeps existing when its network goes.
+TEST_F(NetworkE2E, ABridgeAnOlderNsrunMadeIsRemovedOneTheAdministratorMadeStays) {
+  ASSERT_EQ(0, in_host("ip link add nsrun0 type bridge").exit_code);
+  ASSERT_EQ(0, in_host("ip link add nsrtest3 type bridge").exit_code);
+  fs::create_directories(root() + "/_ipam/markers");
+  std::ofstream(root() + "/_ipam/markers/bridge-nsrun0") << "{\"network\":\"10.88.0.0/24\"}\n";
+  ASSERT_EQ(nsrun({"--network", "10.88.0.0/24", "/bin/true"}).exit_code, 0);
+  ASSERT_EQ(nsrun({"--network", "10.89.0.0/24", "--bridge", "nsrtest3", "/bin/true"}).exit_code, 0);
+  auto removed = nsrun_command("network rm nsrun0 nsrtest3");
+  EXPECT_EQ(removed.exit_code, 0) << removed.err;
+  EXPECT_EQ(links().find("nsrun0"), std::string::npos) << links();
+  EXPECT_NE(links().find("nsrtest3"), std::string::npos) << "the administrator's bridge stays";
+  EXPECT_EQ(rules().find("nsrun-network:"), std::string::npos) << rules();
+  EXPECT_FALSE(fs::exists(root() + "/_ipam/markers/bridge-nsrun0"));
+  EXPECT_EQ(0, in_host("ip link del nsrtest3").exit_code);
+}
+
 TEST_F(NetworkE2E, NetworkCommandsHaveHelpAndBadInputIsOneLine) {
   auto help = nsrun_command("network --help");
   EXPECT_EQ(help.exit_code, 0) << help.err;
