@@ -290,12 +290,13 @@ int NetworkStage::bring_up_network(Context& ctx, Netlink& nl) {
     // Kept for another subnet: remade for ours when idle and nsrun's (validate said so; checked
     // again here, under the lock), refused otherwise.
     auto users = users_of(session, bridge, std::string(ctx.container_id));
-    if (!kept->made_bridge || !users.empty())
+    const std::string fix = ", not --network " + config_.subnet.str() +
+                            " (give this network its own bridge with --bridge NAME)";
+    if (!users.empty())
       throw StageError("--bridge " + bridge + " serves " + kept->subnet + " for container " +
-                       (users.empty() ? std::string("none") : users.front()) + ", not --network " +
-                       config_.subnet.str() +
-                       " (give this network its own bridge with --bridge "
-                       "NAME)");
+                       users.front() + fix);
+    if (!kept->made_bridge)
+      throw StageError("--bridge " + bridge + " is not nsrun's and serves " + kept->subnet + fix);
     remove_kept_network(session, *kept, firewall(), [&](const std::string& name) {
       if (nl.index_of(name)) nl.delete_link(name);
     });
