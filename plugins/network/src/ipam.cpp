@@ -67,7 +67,13 @@ IpamSession Ipam::lock() const {
 }
 
 std::optional<IpamSession> Ipam::reader() const {
-  if (::access((root_ + "/_ipam/leases").c_str(), F_OK) != 0) return std::nullopt;
+  const std::string leases = root_ + "/_ipam/leases";
+  if (::access(leases.c_str(), F_OK) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;  // never used
+    // Not "no leases": a store nobody may read would look empty (nsrun network ls as a user).
+    throw StageError("ipam: cannot read " + leases + ": " + std::strerror(errno) +
+                     " (run nsrun as root)");
+  }
   return IpamSession(root_, -1);
 }
 
