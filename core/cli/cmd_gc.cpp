@@ -13,8 +13,6 @@
 #include "nsrun/core/json_util.hpp"
 #include "nsrun/core/lifecycle.hpp"
 #include "nsrun/core/orchestrator.hpp"
-#include "nsrun/core/pipeline.hpp"
-#include "nsrun/core/plugin_command.hpp"
 #include "nsrun/core/process.hpp"
 #include "nsrun/core/state.hpp"
 
@@ -95,33 +93,6 @@ int collect_garbage(const GlobalOptions& global, bool dry_run) {
   return exit_code;
 }
 
-// --networks: the networks a network plugin keeps up between runs (the bridge's) are its own to
-// judge, so the core runs the "prune" command of the default pipeline's network plugin, after the
-// containers went (their leases with them).
-int prune_networks(const GlobalOptions& global) {
-  const Installation installation = Installation::locate();
-  const core::Pipeline pipeline = core::Pipeline::from_file(installation.default_pipeline);
-  std::string plugin;
-  for (const auto& stage : pipeline.stages)
-    if (stage.kind == "network") plugin = stage.plugin;
-  if (plugin.empty()) throw core::Error("gc --networks: the default pipeline has no network stage");
-  core::LoaderOptions options;
-  options.directories = core::plugin_search_path(global.plugin_dirs, installation.plugin_dir);
-  auto registry = core::PluginRegistry::load_named(options, {plugin});
-  const auto* record = registry.find(plugin);
-  if (!record) throw core::Error("gc --networks: cannot load the network plugin " + plugin);
-  bool prunes = false;
-  for (const auto& command : core::plugin_commands(*record->descriptor))
-    prunes |= command.name && std::string_view(command.name) == "prune";
-  if (!prunes)
-    throw core::Error("gc --networks: the network plugin " + plugin +
-                      " keeps no networks (it has no prune command)");
-  core::StderrLogger log(global.level());
-  std::cout.flush();
-  return core::run_plugin_command(*record->descriptor, "prune", {}, global.state_root,
-                                  STDOUT_FILENO, log);
-}
-
 }  // namespace
 
 void add_gc_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
@@ -140,7 +111,9 @@ void add_gc_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
             "networks and their containers)");
       exit_code = collect_garbage(global, *dry_run);
       if (*networks) {
-        int pruned = prune_networks(global);
+        // The kept networks are the network plugin's to judge: the core runs its "prune".
+        int pruned =
+            run_plugin_command(global, "network", default_plugin_of("network"), "prune", {});
         if (exit_code == 0) exit_code = pruned;
       }
     } catch (const core::Error& e) {

@@ -48,6 +48,23 @@ std::string command_list(const nsrun_plugin& descriptor) {
 
 }  // namespace
 
+int run_plugin_command(const GlobalOptions& global, const std::string& kind,
+                       const std::string& plugin, const std::string& command,
+                       const std::vector<std::string>& args) {
+  auto registry = load_plugin(global, plugin);
+  const nsrun_plugin& descriptor = loaded_plugin(registry, plugin, kind);
+  core::StderrLogger log(global.level());
+  std::cout.flush();
+  return core::run_plugin_command(descriptor, command, args, global.state_root, STDOUT_FILENO, log);
+}
+
+std::string default_plugin_of(const std::string& kind) {
+  for (const auto& stage :
+       core::Pipeline::from_file(Installation::locate().default_pipeline).stages)
+    if (stage.kind == kind) return stage.plugin;
+  throw core::Error("the default pipeline has no " + kind + " stage");
+}
+
 std::vector<PluginCommandGroup> plugin_command_groups(const std::vector<std::string_view>& taken,
                                                       bool only_with_commands) {
   std::vector<PluginCommandGroup> groups;
@@ -111,10 +128,7 @@ void add_plugin_command_group(CLI::App& app, GlobalOptions& global, int& exit_co
       }
       const std::string command = args.front();
       args.erase(args.begin());
-      core::StderrLogger log(global.level());
-      std::cout.flush();
-      exit_code = core::run_plugin_command(descriptor, command, args, global.state_root,
-                                           STDOUT_FILENO, log);
+      exit_code = run_plugin_command(global, kind, *plugin, command, args);
     } catch (const core::Error& e) {
       exit_code = report_error(e.what());
     }

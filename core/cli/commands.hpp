@@ -85,6 +85,13 @@ struct PluginCommandGroup {
 /// `only_with_commands`, loads their plugins and keeps those that declare commands (for the help).
 std::vector<PluginCommandGroup> plugin_command_groups(const std::vector<std::string_view>& taken,
                                                       bool only_with_commands);
+/// The plugin in the default pipeline's `kind` slot; error when it has none.
+std::string default_plugin_of(const std::string& kind);
+/// Runs `command` of `plugin` (which must fill the `kind` slot) with `args`, loaded from the
+/// directories nsrun searches; returns nsrun's exit code.
+int run_plugin_command(const GlobalOptions& global, const std::string& kind,
+                       const std::string& plugin, const std::string& command,
+                       const std::vector<std::string>& args);
 /// Registers `nsrun KIND [--plugin NAME] COMMAND ARGS...`.
 void add_plugin_command_group(CLI::App& app, GlobalOptions& global, int& exit_code,
                               const PluginCommandGroup& group);
