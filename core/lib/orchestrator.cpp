@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -471,18 +472,118 @@ const char* phase_name(Phase phase) {
   return "unknown";
 }
 
-int clone_flags_for(const ContainerSpec& spec) {
+namespace {
+
+int namespace_flag(const std::string& type) {
   static const std::map<std::string, int> flags{
       {"pid", CLONE_NEWPID},   {"mount", CLONE_NEWNS},    {"uts", CLONE_NEWUTS},
       {"ipc", CLONE_NEWIPC},   {"network", CLONE_NEWNET}, {"cgroup", CLONE_NEWCGROUP},
       {"user", CLONE_NEWUSER}, {"time", CLONE_NEWTIME}};
+  auto it = flags.find(type);
+  if (it == flags.end())
+    throw Error("namespaces: unknown namespace type \"" + type +
+                "\" (known: pid, mount, uts, ipc, network, cgroup, user, time)");
+  return it->second;
+}
+
+long clone_process(int extra_flags) {
+  clone_args args{};
+  args.flags = static_cast<std::uint64_t>(extra_flags);
+  args.exit_signal = (extra_flags & CLONE_PARENT) ? 0 : SIGCHLD;
+  return ::syscall(SYS_clone3, &args, sizeof args);
+}
+
+// A namespace the container joins (linux.namespaces[].path), opened on the host.
+struct NamespaceToJoin {
+  std::string type;
+  std::string path;
+  int flag = 0;
+  support::UniqueFd fd;
+};
+
+// Every path is opened before any is joined: once a mount namespace is joined, the others' paths
+// would resolve in it. The namespaces stage checked them in validate; this is the act.
+std::vector<NamespaceToJoin> open_namespaces_to_join(const ContainerSpec& spec) {
+  std::vector<NamespaceToJoin> out;
+  for (const auto& ns : spec.namespaces) {
+    if (ns.path.empty()) continue;
+    NamespaceToJoin join{ns.type, ns.path, namespace_flag(ns.type),
+                         support::UniqueFd(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC))};
+    if (!join.fd)
+      throw Error("namespaces: cannot open the " + ns.type + " namespace " + ns.path + ": " +
+                  std::strerror(errno));
+    out.push_back(std::move(join));
+  }
+  // The user namespace last: nsrun, root of the host's user namespace, may join any of the
+  // others first, and what the container is then cloned with belongs to the joined one.
+  std::stable_partition(out.begin(), out.end(),
+                        [](const NamespaceToJoin& join) { return join.flag != CLONE_NEWUSER; });
+  return out;
+}
+
+// Clones the container process into the namespaces `joins` names, plus new ones (`clone_flags`).
+// Joining a pid namespace takes effect for children only, and a user namespace must be joined
+// before the namespaces that belong to it are made, so a short-lived intermediate joins and
+// clones the container process as its sibling: CLONE_PARENT makes it nsrun's child. Returns the
+// pid in nsrun (with *pidfd), 0 in the container process, -1 with *failure.
+long clone_joining(const std::vector<NamespaceToJoin>& joins, int clone_flags, int host_end,
+                   int container_end, int* pidfd, StageFailure* failure) {
+  long intermediate = clone_process(0);
+  if (intermediate < 0) {
+    *failure = {std::string("namespaces: cannot create a process: ") + std::strerror(errno)};
+    return -1;
+  }
+  if (intermediate == 0) {
+    make_undumpable();  // before it joins; the process it clones inherits it
+    for (const auto& join : joins)
+      if (::setns(join.fd.get(), join.flag) != 0)
+        report_failure_and_exit(
+            container_end, {"namespaces: cannot join the " + join.type + " namespace " + join.path +
+                            ": " + std::strerror(errno)});
+    long pid = clone_process(clone_flags | CLONE_PARENT);
+    if (pid < 0)
+      report_failure_and_exit(container_end,
+                              {std::string("namespaces: cannot create the container process: ") +
+                               std::strerror(errno)});
+    if (pid > 0) {
+      std::string message = "P" + std::to_string(pid);
+      ::send(container_end, message.data(), message.size(), MSG_NOSIGNAL);
+      ::_exit(0);
+    }
+    return 0;
+  }
+  siginfo_t info{};
+  while (::waitid(P_PID, static_cast<id_t>(intermediate), &info, WEXITED) != 0 && errno == EINTR) {
+  }
+  // What the intermediate said, queued before it exited.
+  char buffer[4096];
+  ssize_t len = ::recv(host_end, buffer, sizeof buffer, MSG_DONTWAIT);
+  if (len <= 0) {
+    *failure = {"namespaces: the process joining the namespaces died"};
+    return -1;
+  }
+  if (buffer[0] != 'P') {
+    *failure = parse_failure_report(std::string_view(buffer, static_cast<std::size_t>(len)));
+    return -1;
+  }
+  long pid = std::atol(std::string(buffer + 1, static_cast<std::size_t>(len - 1)).c_str());
+  *pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (*pidfd < 0) {
+    *failure = {std::string("cannot watch the container process: ") + std::strerror(errno)};
+    ::kill(static_cast<pid_t>(pid), SIGKILL);
+    ::waitpid(static_cast<pid_t>(pid), nullptr, 0);
+    return -1;
+  }
+  return pid;
+}
+
+}  // namespace
+
+int clone_flags_for(const ContainerSpec& spec) {
   int result = 0;
   for (const auto& ns : spec.namespaces) {
-    auto it = flags.find(ns.type);
-    if (it == flags.end())
-      throw Error("namespaces: unknown namespace type \"" + ns.type +
-                  "\" (known: pid, mount, uts, ipc, network, cgroup, user, time)");
-    if (ns.path.empty()) result |= it->second;
+    int flag = namespace_flag(ns.type);
+    if (ns.path.empty()) result |= flag;
   }
   return result;
 }
@@ -861,9 +962,11 @@ int Orchestrator::run(ContainerRequest& request) {
 
   if (auto failure = run_phase(Phase::prepare, site, ProcessSide::host)) return abort(*failure);
   int clone_flags = 0;
+  std::vector<NamespaceToJoin> joins;
   try {
     write_file_atomically(state.path() + "/config.json", spec.text());
     clone_flags = clone_flags_for(spec.spec());
+    joins = open_namespaces_to_join(spec.spec());
     hooks = parse_hooks(spec.document());  // as saved: a stage's prepare may have added some
   } catch (const Error& e) {
     return abort({e.what(), exit_code::runtime_error});
@@ -910,15 +1013,24 @@ int Orchestrator::run(ContainerRequest& request) {
       request.console_socket ? request.console_socket.get() : terminal_container_end.get();
 
   int pidfd_number = -1;
-  clone_args args{};
-  args.flags = static_cast<std::uint64_t>(clone_flags) | CLONE_PIDFD;
-  args.pidfd = reinterpret_cast<std::uint64_t>(&pidfd_number);
-  args.exit_signal = SIGCHLD;
   auto start = std::chrono::steady_clock::now();
-  long pid = ::syscall(SYS_clone3, &args, sizeof args);
-  if (pid < 0)
-    return abort({std::string("namespaces: cannot create the container process: ") +
-                  std::strerror(errno) + (errno == EPERM ? " (nsrun must run as root)" : "")});
+  long pid;
+  if (joins.empty()) {
+    clone_args args{};
+    args.flags = static_cast<std::uint64_t>(clone_flags) | CLONE_PIDFD;
+    args.pidfd = reinterpret_cast<std::uint64_t>(&pidfd_number);
+    args.exit_signal = SIGCHLD;
+    pid = ::syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0)
+      return abort({std::string("namespaces: cannot create the container process: ") +
+                    std::strerror(errno) + (errno == EPERM ? " (nsrun must run as root)" : "")});
+  } else {
+    StageFailure failure;
+    pid = clone_joining(joins, clone_flags, host_end.get(), container_end.get(), &pidfd_number,
+                        &failure);
+    if (pid < 0) return abort(failure);
+  }
+  joins.clear();  // in both processes: the joined namespaces are held by the container process
 
   if (pid == 0) {
     // The container process. Under a foreground `nsrun run` it dies with nsrun; a created
@@ -1187,13 +1299,6 @@ int namespaces_to_join(pid_t target) {
     if (!theirs.empty() && theirs != link(std::string("/proc/self/ns/") + name)) flags |= flag;
   }
   return flags;
-}
-
-long clone_process(int extra_flags) {
-  clone_args args{};
-  args.flags = static_cast<std::uint64_t>(extra_flags);
-  args.exit_signal = (extra_flags & CLONE_PARENT) ? 0 : SIGCHLD;
-  return ::syscall(SYS_clone3, &args, sizeof args);
 }
 
 }  // namespace

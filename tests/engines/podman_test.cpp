@@ -634,6 +634,24 @@ TEST_F(Podman43, Exec) {
   EXPECT_EQ(r.out.rfind("in-", 0), 0u) << explain(r);
 }
 
+// `--ipc/--pid/--uts container:ID`: podman gives nsrun /proc/PID/ns/... paths to join, as it does
+// for the containers of a pod.
+TEST_F(Podman43, JoinsAnotherContainersNamespaces) {
+  std::string id = run_detached({}, {"sleep", "1000"});
+  ASSERT_FALSE(id.empty());
+  EXPECT_TRUE(wait_status(id, "running"));
+  auto theirs = (*podman)(
+      {"exec", id, "sh", "-c", "for n in ipc pid uts; do readlink /proc/self/ns/$n; done"});
+  ASSERT_EQ(theirs.exit_code, 0) << explain(theirs);
+  // --rm: podman removes a container only after those that joined it.
+  auto r = podman_run(
+      {"--rm", "--ipc", "container:" + id, "--pid", "container:" + id, "--uts", "container:" + id},
+      {"sh", "-c", "for n in ipc pid uts; do readlink /proc/self/ns/$n; done; cat /proc/1/comm"});
+  EXPECT_EQ(r.exit_code, 0) << explain(r);
+  EXPECT_EQ(r.out, theirs.out + "sleep\n")
+      << "the first container's namespaces; its sleep is pid 1";
+}
+
 TEST_F(Podman43, PauseUnpause) {
   std::string id = run_detached({}, {"sleep", "1000"});
   ASSERT_FALSE(id.empty());

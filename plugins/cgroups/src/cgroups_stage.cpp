@@ -52,7 +52,11 @@ void CgroupsStage::validate(Context& ctx) {
   // inheritance), so none is made and the stage costs nothing. Such a container cannot be
   // paused (no freezer): see make_plan for why that is not worth a cgroup on every run.
   // See docs/cgroups.md.
-  bool track = always || !ctx.spec.has_namespace("pid");
+  // A joined pid namespace (a path) is someone else's: it does not die with this container.
+  bool own_pid_namespace = false;
+  for (const auto& ns : ctx.spec.namespaces)
+    if (ns.type == "pid" && ns.path.empty()) own_pid_namespace = true;
+  bool track = always || !own_pid_namespace;
   if (!needs_of(resources).any() && !track) {
     plan_ = Plan{};
     return;

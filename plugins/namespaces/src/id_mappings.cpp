@@ -44,6 +44,31 @@ IdMapping parse_id_mapping_flag(std::string_view flag, const std::string& text) 
   return mapping;
 }
 
+std::vector<IdMapping> parse_id_map_text(std::string_view text, const std::string& source) {
+  std::vector<IdMapping> out;
+  while (!text.empty()) {
+    auto newline = text.find('\n');
+    std::string_view line = text.substr(0, newline);
+    text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
+    std::vector<std::string_view> fields;
+    for (std::size_t at = 0; at < line.size();) {
+      at = line.find_first_not_of(" \t", at);
+      if (at == std::string_view::npos) break;
+      auto end = std::min(line.find_first_of(" \t", at), line.size());
+      fields.push_back(line.substr(at, end - at));
+      at = end;
+    }
+    if (fields.empty()) continue;
+    IdMapping mapping;
+    if (fields.size() != 3 || !parse_id(fields[0], mapping.container_id) ||
+        !parse_id(fields[1], mapping.host_id) || !parse_id(fields[2], mapping.size))
+      throw StageError(source + ": \"" + std::string(line) +
+                       "\" is not a map line (CONTAINER HOST SIZE)");
+    out.push_back(mapping);
+  }
+  return out;
+}
+
 std::string MappingNames::entry(std::size_t i) const {
   if (i < flags.size()) return list + " " + flags[i];
   return list + "[" + std::to_string(i) + "]";

@@ -15,6 +15,7 @@
 
 #include "nsrun/config.hpp"
 #include "nsrun/namespaces/id_mappings.hpp"
+#include "nsrun/namespaces/joined_namespaces.hpp"
 #include "nsrun/namespaces/subid_store.hpp"
 
 namespace nsrun::namespaces {
@@ -214,17 +215,16 @@ void NamespacesStage::validate(Context& ctx) {
   subgid_file_ = config.string("subgidFile").value_or("/etc/subgid");
   config.finish();
   std::set<std::string> seen;
-  for (const auto& ns : ctx.spec.namespaces) {
+  for (std::size_t i = 0; i < ctx.spec.namespaces.size(); ++i) {
+    const NamespaceSpec& ns = ctx.spec.namespaces[i];
     if (ns.type == "time")
       throw StageError("a time namespace is not supported yet (remove it from linux.namespaces)");
     if (!supported_types.count(ns.type))
       throw StageError("unknown namespace type \"" + ns.type +
                        "\" (known: pid, mount, uts, ipc, network, cgroup, user)");
-    if (!ns.path.empty())
-      throw StageError("joining the existing " + ns.type + " namespace " + ns.path +
-                       " is not supported yet (remove its path to create a new one)");
     if (!seen.insert(ns.type).second)
       throw StageError("the " + ns.type + " namespace is listed twice in linux.namespaces");
+    if (!ns.path.empty()) check_joinable(ns, i);
   }
   const std::string& hostname = ctx.spec.hostname;
   if (!hostname.empty()) {
@@ -235,6 +235,23 @@ void NamespacesStage::validate(Context& ctx) {
       throw StageError("hostname \"" + hostname + "\" must be at most 64 bytes without '/'");
   }
   read_flags(ctx);
+  joined_user_maps_.reset();
+  if (std::string path = joined_path(ctx.spec, "user"); !path.empty()) {
+    // A joined user namespace has its maps already: a bundle may repeat them (as containerd
+    // does for a pod's containers), and then they must be the namespace's.
+    auto maps = read_user_namespace_maps(path);
+    auto differ = [&](const std::vector<IdMapping>& given, const std::vector<IdMapping>& theirs,
+                      const char* field) {
+      if (!given.empty() && given != theirs)
+        throw StageError(std::string(field) + " (" + describe(given) +
+                         ") differs from the maps of the user namespace it joins, " + path + " (" +
+                         describe(theirs) + "); remove it, or make it the same");
+    };
+    differ(ctx.spec.uid_mappings, maps.uid, "linux.uidMappings");
+    differ(ctx.spec.gid_mappings, maps.gid, "linux.gidMappings");
+    joined_user_maps_ = std::move(maps);
+    return;
+  }
   // The flags' maps were checked as they were read; they enter the spec in prepare.
   if (userns_mode_ == UsernsMode::none) validate_spec_mappings(ctx.spec);
 }
@@ -267,14 +284,25 @@ void NamespacesStage::prepare(Context& ctx) {
     ctx.spec.gid_mappings = flag_gid_mappings_;
     check_user_is_mapped(ctx.spec);
   }
+  if (joined_user_maps_) {
+    // Later stages (storage: the idmapped rootfs) read the ids the container's root has here.
+    ctx.spec.uid_mappings = joined_user_maps_->uid;
+    ctx.spec.gid_mappings = joined_user_maps_->gid;
+    check_user_is_mapped(ctx.spec);
+  }
   if (ctx.spec.has_namespace("user") && ctx.log.debug_enabled())
     ctx.log.debug("user namespace: uid map " + describe(ctx.spec.uid_mappings) + ", gid map " +
                   describe(ctx.spec.gid_mappings) +
-                  (userns_mode_ == UsernsMode::automatic ? " (--userns auto)" : ""));
+                  (userns_mode_ == UsernsMode::automatic ? " (--userns auto)" : "") +
+                  (joined_user_maps_ ? " (joined: " + joined_path(ctx.spec, "user") + ")" : ""));
+  if (ctx.log.debug_enabled())
+    for (const auto& ns : ctx.spec.namespaces)
+      if (!ns.path.empty()) ctx.log.debug("joining the " + ns.type + " namespace " + ns.path);
 
   // On cgroup v2 a cgroup namespace hides the host's cgroup paths, as docker does by default.
   bool wanted = ctx.spec.has_namespace("cgroup") || (cgroup_namespace_ && host_is_cgroup_v2());
-  if (!wanted) return;
+  // A joined cgroup namespace is joined as it is, by the core.
+  if (!wanted || !joined_path(ctx.spec, "cgroup").empty()) return;
   // A cgroup namespace is rooted where the process is when the namespace is made. Cloned with
   // it, the container would be rooted in nsrun's cgroup and see its own as /nsrun-<id>; so it is
   // not cloned but made in start_container, after the cgroups stage moved the process.
@@ -292,10 +320,14 @@ void NamespacesStage::create_runtime(Context& ctx) {
   // Again on the final spec: for `nsrun run`, the security stage sets process.user (--user) in
   // its prepare, after this stage's.
   check_user_is_mapped(ctx.spec);
-  write_map(ctx.pid, "uid_map", ctx.spec.uid_mappings);
-  write_map(ctx.pid, "gid_map", ctx.spec.gid_mappings);
+  // A joined namespace's maps were written by whoever made it; they may be written only once.
+  const bool joined = !joined_path(ctx.spec, "user").empty();
+  if (!joined) {
+    write_map(ctx.pid, "uid_map", ctx.spec.uid_mappings);
+    write_map(ctx.pid, "gid_map", ctx.spec.gid_mappings);
+  }
   let_container_root_reach_state(std::string(ctx.state_dir), ctx.spec.gid_mappings);
-  if (ctx.log.debug_enabled())
+  if (!joined && ctx.log.debug_enabled())
     ctx.log.debug("wrote /proc/" + std::to_string(ctx.pid) + "/uid_map (" +
                   describe(ctx.spec.uid_mappings) + ") and gid_map (" +
                   describe(ctx.spec.gid_mappings) + ")");

@@ -32,9 +32,9 @@ TEST(NamespacesStage, RefusesWhatItCannotDo) {
   EXPECT_EQ(refused(spec_with({{"net", ""}})),
             "namespaces: unknown namespace type \"net\" (known: pid, mount, uts, ipc, network, "
             "cgroup, user)");
-  EXPECT_EQ(refused(spec_with({{"network", "/proc/1/ns/net"}})),
-            "namespaces: joining the existing network namespace /proc/1/ns/net is not supported "
-            "yet (remove its path to create a new one)");
+  EXPECT_EQ(refused(spec_with({{"network", "/proc/self/ns/uts"}})),
+            "namespaces: linux.namespaces[0]: the network namespace path \"/proc/self/ns/uts\" is "
+            "a uts namespace (give the network namespace's file, /proc/PID/ns/net)");
   EXPECT_EQ(refused(spec_with({{"pid", ""}, {"pid", ""}})),
             "namespaces: the pid namespace is listed twice in linux.namespaces");
   EXPECT_EQ(refused(spec_with({{"pid", ""}}, "box")),

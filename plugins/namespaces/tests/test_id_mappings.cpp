@@ -1,9 +1,11 @@
 // Id maps: --uidmap parsing and the checks every map goes through, with their exact messages.
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <functional>
 
 #include "nsrun/namespaces/id_mappings.hpp"
+#include "nsrun/namespaces/joined_namespaces.hpp"
 #include "nsrun/stage.hpp"
 
 namespace nsrun::namespaces {
@@ -24,6 +26,40 @@ std::string parse_refusal(const std::string& text) {
 
 std::string spec_refusal(const std::vector<IdMapping>& mappings) {
   return refusal([&] { validate_id_mappings(mappings, {"linux.uidMappings", {}}); });
+}
+
+TEST(IdMapText, ParsesWhatProcShows) {
+  // /proc/PID/uid_map pads its columns; a namespace without a map shows nothing.
+  EXPECT_EQ(parse_id_map_text("         0     300000      65536\n     65536          1 10\n", "m"),
+            (std::vector<IdMapping>{{0, 300000, 65536}, {65536, 1, 10}}));
+  EXPECT_TRUE(parse_id_map_text("", "m").empty());
+  EXPECT_EQ(refusal([] { parse_id_map_text("0 1\n", "the uid map of x"); }),
+            "the uid map of x: \"0 1\" is not a map line (CONTAINER HOST SIZE)");
+}
+
+// Joinable paths are checked on this process's own namespace files: no root needed.
+TEST(JoinedNamespace, PathsAreCheckedForTheirTypeBeforeAnything) {
+  auto check = [](const std::string& type, const std::string& path) {
+    return refusal([&] { check_joinable({type, path}, 3); });
+  };
+  EXPECT_EQ(check("uts", "/proc/self/ns/uts"), "accepted");
+  EXPECT_EQ(check("network", "/proc/self/ns/net"), "accepted");
+  EXPECT_EQ(check("pid", "/proc/self/ns/pid_for_children"), "accepted");
+  EXPECT_EQ(check("ipc", "/proc/self/ns/uts"),
+            "linux.namespaces[3]: the ipc namespace path \"/proc/self/ns/uts\" is a uts namespace "
+            "(give the ipc namespace's file, /proc/PID/ns/ipc)");
+  EXPECT_EQ(check("ipc", "ns/ipc"),
+            "linux.namespaces[3]: the ipc namespace path \"ns/ipc\" is not absolute (give "
+            "/proc/PID/ns/ipc or a bind mount of one)");
+  EXPECT_EQ(check("mount", "/proc/self/status"),
+            "linux.namespaces[3]: the mount namespace path \"/proc/self/status\" is not a "
+            "namespace file (give /proc/PID/ns/mnt or a bind mount of one)");
+  EXPECT_EQ(check("user", "/proc/self/ns/user"),
+            "linux.namespaces[3]: the user namespace path \"/proc/self/ns/user\" is nsrun's own "
+            "user namespace (remove the user entry: without one the container runs in it)");
+  EXPECT_EQ(clone_flag_of("network"), CLONE_NEWNET);
+  EXPECT_EQ(clone_flag_of("time"), CLONE_NEWTIME);
+  EXPECT_EQ(clone_flag_of("bogus"), 0);
 }
 
 TEST(IdMappingFlag, ParsesPodmansSyntax) {

@@ -168,11 +168,12 @@ TEST_F(UsernsStage, BundleMapsAreChecked) {
   EXPECT_EQ(refusal(Phase::validate),
             "process.user.additionalGids 65536 is not mapped by linux.gidMappings (map it, or "
             "drop it)");
-  h_.spec.namespaces.back().path = "/proc/1/ns/user";
+  h_.spec.namespaces.back().path = "/proc/self/ns/user";
   h_.spec.process.user.reset();
   EXPECT_EQ(refusal(Phase::validate),
-            "joining the existing user namespace /proc/1/ns/user is not supported yet (remove "
-            "its path to create a new one)");
+            "linux.namespaces[" + std::to_string(h_.spec.namespaces.size() - 1) +
+                "]: the user namespace path \"/proc/self/ns/user\" is nsrun's own user namespace "
+                "(remove the user entry: without one the container runs in it)");
 }
 
 // podman's --userns auto:size=N: a block of N ids, first fit after the blocks already held.

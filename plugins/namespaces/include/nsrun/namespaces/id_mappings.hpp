@@ -38,6 +38,10 @@ bool maps_container_id(const std::vector<IdMapping>& mappings, std::int64_t id);
 /// The map as /proc/<pid>/uid_map takes it: "CONTAINER HOST SIZE\n" per entry, in one write.
 std::string id_map_text(const std::vector<IdMapping>& mappings);
 
+/// The entries of a map as /proc/<pid>/uid_map shows it (three whitespace-separated numbers per
+/// line). Throws StageError naming `source` when a line is not that.
+std::vector<IdMapping> parse_id_map_text(std::string_view text, const std::string& source);
+
 /// "0:100000:65536,..." for messages and debug lines.
 std::string describe(const std::vector<IdMapping>& mappings);
 

@@ -2,9 +2,11 @@
 // hostname.
 //
 // The core clones the container process with a CLONE_NEW* flag for every entry of
-// spec.namespaces; this stage checks that list, completes it (a cgroup namespace on cgroup v2
-// hosts, as docker does; a user namespace for --userns auto or --uidmap) and sets the hostname
-// inside the new UTS namespace.
+// spec.namespaces without a path, and joins those with one; this stage checks that list, completes
+// it (a cgroup namespace on cgroup v2 hosts, as docker does; a user namespace for --userns auto or
+// --uidmap) and sets the hostname inside the new UTS namespace.
+//
+// A namespace with a path is joined, not made: see joined_namespaces.hpp.
 //
 // User namespaces (linux.uidMappings / gidMappings, or `nsrun run --userns auto | --uidmap`):
 //   validate          the maps are checked as the kernel takes them (id_mappings.hpp); for
@@ -24,9 +26,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "nsrun/namespaces/joined_namespaces.hpp"
 #include "nsrun/namespaces/subid_store.hpp"
 #include "nsrun/plugin.hpp"
 
@@ -66,6 +70,7 @@ class NamespacesStage final : public IStage {
   UsernsMode userns_mode_ = UsernsMode::none;    ///< what `nsrun run`'s flags asked for
   std::uint32_t userns_size_ = auto_block_size;  ///< ids in the block --userns auto takes
   std::vector<IdMapping> flag_uid_mappings_, flag_gid_mappings_;
+  std::optional<UserNamespaceMaps> joined_user_maps_;  ///< of a joined user namespace (validate)
 };
 
 /// Makes the calling process root of the user namespace it is in: no supplementary groups
