@@ -375,5 +375,76 @@ TEST_F(UsernsE2E, AMountSourceOutOfReachOfTheContainersRootIsOneLine) {
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
+// Idmapped binds: mounts[].uidMappings/gidMappings show the source's ids through the mount's own
+// maps, and the "idmap" option (podman's -v SRC:DST:idmap) through the container's.
+TEST_F(UsernsE2E, IdmappedBindsShowTheSourceThroughTheirMaps) {
+  const std::string data = work_->path() + "/data";
+  fs::create_directory(data);
+  std::ofstream(data + "/rootfile") << "r";
+  std::ofstream(data + "/userfile") << "u";
+  ASSERT_EQ(::chown((data + "/userfile").c_str(), 1000, 1000), 0);
+  const std::string bundle = work_->path() + "/bundle";
+  fs::create_directory(bundle);
+  const std::string own_maps =
+      R"("uidMappings": [{"containerID": 1000, "hostID": 300000, "size": 1},
+                         {"containerID": 0, "hostID": 300001, "size": 1}],
+         "gidMappings": [{"containerID": 1000, "hostID": 300000, "size": 1},
+                         {"containerID": 0, "hostID": 300001, "size": 1}])";
+  std::ofstream(bundle + "/config.json") << R"({"ociVersion": "1.0.2",
+    "process": {"args": ["sh", "-c", "stat -c '%n %u' /plain/rootfile /plain/userfile /mapped/rootfile /mapped/userfile /idm/rootfile /idm/userfile; echo m > /mapped/made; echo i > /idm/made2"],
+                "env": ["PATH=/bin"], "cwd": "/"},
+    "root": {"path": ")" << rootfs_ << R"("},
+    "mounts": [{"destination": "/plain", "type": "bind", "source": ")"
+                                         << data << R"(", "options": ["rbind"]},
+               {"destination": "/mapped", "type": "bind", "source": ")"
+                                         << data << R"(", "options": ["rbind"], )" << own_maps
+                                         << R"(},
+               {"destination": "/idm", "type": "bind", "source": ")"
+                                         << data << R"(", "options": ["bind", "idmap"]}],
+    "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "user"}],
+              "uidMappings": [{"containerID": 0, "hostID": 300000, "size": 65536}],
+              "gidMappings": [{"containerID": 0, "hostID": 300000, "size": 65536}]}})";
+  auto r = nsrun({"run", "--stage", "network=nsrun.network.none", "--bundle", bundle});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "/plain/rootfile 65534\n/plain/userfile 65534\n"  // not idmapped: nobody
+            "/mapped/rootfile 1\n/mapped/userfile 0\n"        // 1000 on disk is the root here
+            "/idm/rootfile 0\n/idm/userfile 1000\n");         // the container's own maps
+  struct stat st {};
+  ASSERT_EQ(::stat((data + "/made").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 1000U) << "written through /mapped: lands on disk as 1000";
+  ASSERT_EQ(::stat((data + "/made2").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0U) << "written through /idm by the container's root: host root on disk";
+  EXPECT_TRUE(containers().empty());
+
+  // Without a user namespace the mount's maps alone apply: 1000 on disk shows as root.
+  std::ofstream(bundle + "/config.json") << R"({"ociVersion": "1.0.2",
+    "process": {"args": ["stat", "-c", "%u", "/mapped/userfile"], "env": ["PATH=/bin"], "cwd": "/"},
+    "root": {"path": ")" << rootfs_ << R"("},
+    "mounts": [{"destination": "/mapped", "type": "bind", "source": ")"
+                                         << data << R"(", "options": ["rbind", "ro"],
+                "uidMappings": [{"containerID": 1000, "hostID": 0, "size": 1}],
+                "gidMappings": [{"containerID": 1000, "hostID": 0, "size": 1}]}],
+    "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]}})";
+  r = nsrun({"run", "--stage", "network=nsrun.network.none", "--bundle", bundle});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "0\n");
+
+  // "idmap" needs the container's user namespace.
+  std::ofstream(bundle + "/config.json") << R"({"ociVersion": "1.0.2",
+    "process": {"args": ["true"], "env": ["PATH=/bin"], "cwd": "/"},
+    "root": {"path": ")" << rootfs_ << R"("},
+    "mounts": [{"destination": "/idm", "type": "bind", "source": ")"
+                                         << data << R"(", "options": ["bind", "idmap"]}],
+    "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]}})";
+  r = nsrun({"run", "--stage", "network=nsrun.network.none", "--bundle", bundle});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err,
+            "nsrun: storage: mount on \"/idm\": the idmap option maps the bind with the "
+            "container's user namespace, and it has none (add a user namespace, or give the mount "
+            "uidMappings and gidMappings)\n");
+  EXPECT_TRUE(containers().empty());
+}
+
 }  // namespace
 }  // namespace nsrun::test

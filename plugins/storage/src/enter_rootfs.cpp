@@ -317,7 +317,8 @@ std::optional<CgroupfsView> cgroupfs_view_for(Mounter& m, const PlannedMount& mo
 // The mountpoint is resolved and created now, inside the rootfs as the earlier mounts left it,
 // and mounted on through its descriptor: a path swapped for a symlink after the check (by a
 // container sharing a volume) can no longer send the mkdir or the mount out of the rootfs.
-void mount_planned(Mounter& m, const std::string& rootfs, const PlannedMount& mount) {
+void mount_planned(Mounter& m, const std::string& rootfs, const PlannedMount& mount,
+                   IdmappedBinds* idmapped_binds) {
   std::optional<CgroupfsView> cgroupfs;
   if (mount.cgroupfs && !(cgroupfs = cgroupfs_view_for(m, mount))) return;
   {
@@ -325,6 +326,8 @@ void mount_planned(Mounter& m, const std::string& rootfs, const PlannedMount& mo
         pin_in_root(m.fs(), rootfs, mount.destination, mount.mountpoint, true);
     if (cgroupfs) {
       mount_cgroupfs(m, mount, *cgroupfs, mountpoint.path(), rootfs);
+    } else if (mount.idmapped_tree >= 0 && idmapped_binds) {
+      idmapped_binds->attach(mount, mountpoint.path(), m.log());
     } else {
       m.mount(mount.source, mountpoint.path(), mount.fstype, mount.flags, mount.data,
               mount.destination);
@@ -361,7 +364,8 @@ void switch_root(Mounter& m, const std::string& rootfs) {
 }  // namespace
 
 void enter_rootfs(const MountPlan& plan, HostFs& fs, Logger& log,
-                  const std::string& caller_mount_namespace, IdmappedRoot* idmapped_root) {
+                  const std::string& caller_mount_namespace, IdmappedRoot* idmapped_root,
+                  IdmappedBinds* idmapped_binds) {
   refuse_host_mount_namespace(fs, caller_mount_namespace);
   Mounter m(fs, log);
   make_mounts_private(m);
@@ -373,7 +377,8 @@ void enter_rootfs(const MountPlan& plan, HostFs& fs, Logger& log,
   mount_dev(m, plan.rootfs);
   mount_sys(m, plan.rootfs, plan.bind_host_sys);
   mount_tmp(m, plan.rootfs);
-  for (const PlannedMount& mount : plan.mounts) mount_planned(m, plan.rootfs, mount);
+  for (const PlannedMount& mount : plan.mounts)
+    mount_planned(m, plan.rootfs, mount, idmapped_binds);
   create_device_nodes(plan.devices, plan.rootfs, fs, log);  // with the umask at 0: exact modes
   umask.restore();
 

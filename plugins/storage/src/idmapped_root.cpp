@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <utility>
 
 #include "nsrun/support/fd.hpp"
@@ -33,6 +35,7 @@ namespace {
 constexpr unsigned open_tree_clone = 1;
 constexpr unsigned at_recursive = 0x8000;
 constexpr unsigned move_mount_f_empty_path = 0x4;
+constexpr unsigned move_mount_t_symlinks = 0x10;
 constexpr std::uint64_t mount_attr_idmap = 0x00100000;
 constexpr std::uint64_t ms_private = 1 << 18;
 
@@ -60,6 +63,15 @@ Errno write_whole(const std::string& path, const std::string& text) {
 // The errors a kernel or filesystem without idmapped mounts gives: fall back, do not fail.
 bool means_unsupported(Errno err) {
   return err == EINVAL || err == EPERM || err == ENOSYS || err == EOPNOTSUPP;
+}
+
+// The maps as /proc/<pid>/uid_map takes them.
+std::string map_text(const std::vector<IdMapping>& mappings) {
+  std::string text;
+  for (const auto& m : mappings)
+    text += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " +
+            std::to_string(m.size) + "\n";
+  return text;
 }
 
 }  // namespace
@@ -102,9 +114,9 @@ Errno RealIdmapCalls::user_namespace(const std::string& uid_map, const std::stri
   return err;
 }
 
-Errno RealIdmapCalls::clone_tree(const std::string& path, int& fd) {
-  long rc =
-      ::syscall(SYS_open_tree, AT_FDCWD, path.c_str(), open_tree_clone | O_CLOEXEC | at_recursive);
+Errno RealIdmapCalls::clone_tree(const std::string& path, bool recursive, int& fd) {
+  long rc = ::syscall(SYS_open_tree, AT_FDCWD, path.c_str(),
+                      open_tree_clone | O_CLOEXEC | (recursive ? at_recursive : 0U));
   if (rc < 0) return errno;
   fd = static_cast<int>(rc);
   return 0;
@@ -120,7 +132,9 @@ Errno RealIdmapCalls::idmap(int tree, int userns) {
 }
 
 Errno RealIdmapCalls::attach(int tree, const std::string& target) {
-  long rc = ::syscall(SYS_move_mount, tree, "", AT_FDCWD, target.c_str(), move_mount_f_empty_path);
+  // Following a final symlink reaches a pinned mountpoint, /proc/self/fd/N (mount_plan.hpp).
+  long rc = ::syscall(SYS_move_mount, tree, "", AT_FDCWD, target.c_str(),
+                      move_mount_f_empty_path | move_mount_t_symlinks);
   return rc == 0 ? 0 : errno;
 }
 
@@ -137,13 +151,6 @@ IdmappedRoot::~IdmappedRoot() {
 void IdmappedRoot::prepare(const ContainerSpec& spec, const std::string& rootfs, Logger& log) {
   release();
   if (!spec.has_namespace("user")) return;
-  auto map_text = [](const std::vector<IdMapping>& mappings) {
-    std::string text;
-    for (const auto& m : mappings)
-      text += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " +
-              std::to_string(m.size) + "\n";
-    return text;
-  };
   auto fall_back = [&](const std::string& step, Errno err) {
     if (!means_unsupported(err))
       throw StageError("cannot " + step + " for the idmapped rootfs " + rootfs + ": " +
@@ -163,7 +170,7 @@ void IdmappedRoot::prepare(const ContainerSpec& spec, const std::string& rootfs,
       if (fd >= 0) calls.close(fd);
     }
   } close_userns{*calls_, userns}, close_tree{*calls_, tree};
-  if (Errno err = calls_->clone_tree(rootfs, tree)) return fall_back("open_tree", err);
+  if (Errno err = calls_->clone_tree(rootfs, true, tree)) return fall_back("open_tree", err);
   if (Errno err = calls_->make_private(tree)) return fall_back("make the copy private", err);
   if (Errno err = calls_->idmap(tree, userns)) return fall_back("mount_setattr IDMAP", err);
   tree_ = std::exchange(tree, -1);
@@ -181,6 +188,77 @@ bool IdmappedRoot::attach(const std::string& rootfs, Logger& log) {
 
 void IdmappedRoot::release() {
   if (tree_ >= 0) calls_->close(std::exchange(tree_, -1));
+}
+
+IdmappedBinds::IdmappedBinds(std::unique_ptr<IdmapCalls> calls) : calls_(std::move(calls)) {}
+
+IdmappedBinds::~IdmappedBinds() {
+  release();
+}
+
+void IdmappedBinds::prepare(MountPlan& plan, const ContainerSpec& spec, Logger& log) {
+  release();
+  // One throwaway user namespace per distinct pair of maps, closed once every copy is made.
+  std::map<std::string, int> namespaces;
+  struct Closer {
+    IdmapCalls& calls;
+    std::map<std::string, int>& fds;
+    ~Closer() {
+      for (const auto& [maps, fd] : fds) calls.close(fd);
+    }
+  } close_namespaces{*calls_, namespaces};
+  for (PlannedMount& mount : plan.mounts) {
+    if (!mount.is_idmapped()) continue;
+    const std::string what = "the idmapped bind of " + mount.source + " on " + mount.destination;
+    if (mount.idmap_with_container_maps) {
+      if (!spec.has_namespace("user"))
+        throw StageError("mount on \"" + mount.destination +
+                         "\": the idmap option maps the bind with the container's user namespace, "
+                         "and it has none (add a user namespace, or give the mount uidMappings "
+                         "and gidMappings)");
+      mount.uid_mappings = spec.uid_mappings;
+      mount.gid_mappings = spec.gid_mappings;
+    }
+    const std::string maps = map_text(mount.uid_mappings) + "/" + map_text(mount.gid_mappings);
+    auto fail = [&](const std::string& step, Errno err) {
+      throw StageError("cannot make " + what + ": " + step + ": " + std::strerror(err) +
+                       (means_unsupported(err)
+                            ? " (idmapped mounts need Linux 5.12 or later and a filesystem "
+                              "that supports them)"
+                            : ""));
+    };
+    auto userns = namespaces.find(maps);
+    if (userns == namespaces.end()) {
+      int fd = -1;
+      if (Errno err = calls_->user_namespace(map_text(mount.uid_mappings),
+                                             map_text(mount.gid_mappings), fd))
+        fail("a user namespace with its maps", err);
+      userns = namespaces.emplace(maps, fd).first;
+    }
+    int tree = -1;
+    if (Errno err = calls_->clone_tree(mount.source, (mount.flags & MS_REC) != 0, tree))
+      fail("open_tree", err);
+    trees_.push_back(tree);  // owned from here: release() closes it whatever happens next
+    if (Errno err = calls_->make_private(tree)) fail("make the copy private", err);
+    if (Errno err = calls_->idmap(tree, userns->second)) fail("mount_setattr IDMAP", err);
+    mount.idmapped_tree = tree;
+    if (log.debug_enabled()) log.debug(what + " is idmapped (" + maps + ")");
+  }
+}
+
+void IdmappedBinds::attach(const PlannedMount& mount, const std::string& target, Logger& log) {
+  if (log.debug_enabled())
+    log.debug("attach the idmapped copy of " + mount.source + " on " + mount.destination);
+  if (Errno err = calls_->attach(mount.idmapped_tree, target))
+    throw StageError("cannot attach the idmapped bind of " + mount.source + " on " +
+                     mount.destination + ": " + std::strerror(err));
+  calls_->close(mount.idmapped_tree);
+  std::erase(trees_, mount.idmapped_tree);
+}
+
+void IdmappedBinds::release() {
+  for (int tree : trees_) calls_->close(tree);
+  trees_.clear();
 }
 
 }  // namespace nsrun::storage

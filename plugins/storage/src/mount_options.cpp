@@ -76,8 +76,8 @@ constexpr std::array<std::string_view, 6> superblock_options{"sync", "async",  "
                                                              "mand", "nomand", "remount"};
 
 // Options of other runtimes (crun, youki, podman's) that need a feature nsrun lacks.
-constexpr std::array<std::string_view, 8> unimplemented_options{
-    "tmpcopyup", "notmpcopyup", "idmap", "ridmap", "copy-symlink", "src-nofollow", "z", "Z"};
+constexpr std::array<std::string_view, 7> unimplemented_options{
+    "tmpcopyup", "notmpcopyup", "ridmap", "copy-symlink", "src-nofollow", "z", "Z"};
 
 constexpr unsigned long per_mount_flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC |
                                           MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME;
@@ -113,6 +113,8 @@ MountOptions translate_mount_options(const std::vector<std::string>& options) {
     } else if (auto recursive = find_option(recursive_options, option);
                recursive != recursive_options.end()) {
       out.recursive_attributes |= recursive->attribute;
+    } else if (option == idmap_option) {
+      out.idmap = true;
     } else {
       if (!out.data.empty()) out.data += ',';
       out.data += option;
@@ -139,7 +141,8 @@ std::optional<std::string> first_unsupported_bind_option(const std::vector<std::
     bool known = (find_option(flag_options, option) != flag_options.end() &&
                   !in_table(superblock_options, option)) ||
                  find_option(propagation_options, option) != propagation_options.end() ||
-                 find_option(recursive_options, option) != recursive_options.end();
+                 find_option(recursive_options, option) != recursive_options.end() ||
+                 option == idmap_option;
     if (!known) return option;
   }
   return std::nullopt;
@@ -147,7 +150,7 @@ std::optional<std::string> first_unsupported_bind_option(const std::vector<std::
 
 std::optional<std::string> first_unimplemented_option(const std::vector<std::string>& options) {
   for (const std::string& option : options)
-    if (in_table(unimplemented_options, option)) return option;
+    if (in_table(unimplemented_options, option) || option.starts_with("idmap=")) return option;
   return std::nullopt;
 }
 

@@ -36,6 +36,9 @@ PlannedMount plan_bind(const MountSpec& mount, std::string destination) {
   planned.recursive_attributes = options.recursive_attributes;
   planned.propagation = options.propagation;
   planned.mountpoint = mountpoint_for_source(mount.source);
+  planned.uid_mappings = mount.uid_mappings;
+  planned.gid_mappings = mount.gid_mappings;
+  planned.idmap_with_container_maps = options.idmap && mount.uid_mappings.empty();
   return planned;
 }
 

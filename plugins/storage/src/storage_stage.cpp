@@ -73,6 +73,8 @@ void check_reachable_from_user_namespace(const ContainerSpec& spec, const std::s
                      ", or use a rootfs elsewhere)");
   for (const auto& mount : spec.mounts) {
     if (!is_bind_mount(mount) || mount.source.empty() || mount.source.front() != '/') continue;
+    // An idmapped bind is opened by nsrun on the host, not walked to by the container's root.
+    if (!mount.uid_mappings.empty() || translate_mount_options(mount.options).idmap) continue;
     auto blocked = first_unpassable_parent(mount.source, *uid, *gid);
     if (!blocked) continue;
     // `nsrun run` mounts the directory it was started from at /app when no --mount is given.
@@ -180,13 +182,15 @@ void StorageStage::prepare(Context& ctx) {
   check_reachable_from_user_namespace(ctx.spec, rootfs, ctx.spec_source);
   std::vector<GeneratedFile> generated = write_etc_files(ctx, rootfs);
   plan_ = plan_mounts(ctx.spec, rootfs, generated, ctx.log);
-  caller_mount_namespace_ = fs_->mount_namespace();   // on the host, before the clone
-  idmapped_root_.prepare(ctx.spec, rootfs, ctx.log);  // before the clone, which inherits it
+  caller_mount_namespace_ = fs_->mount_namespace();    // on the host, before the clone
+  idmapped_root_.prepare(ctx.spec, rootfs, ctx.log);   // before the clone, which inherits it
+  idmapped_binds_.prepare(*plan_, ctx.spec, ctx.log);  // likewise
 }
 
 // The container process holds its own copy of the idmapped rootfs's descriptor now.
 void StorageStage::create_runtime(Context& ctx) {
   idmapped_root_.release();
+  idmapped_binds_.release();
   apply_network_outputs(ctx);
 }
 
@@ -204,7 +208,7 @@ void StorageStage::create_container(Context& ctx) {
                                  std::string(file.at("source").as_string())});
     }
   plan_->devices = planned_devices(ctx.spec);
-  enter_rootfs(*plan_, *fs_, ctx.log, caller_mount_namespace_, &idmapped_root_);
+  enter_rootfs(*plan_, *fs_, ctx.log, caller_mount_namespace_, &idmapped_root_, &idmapped_binds_);
 }
 
 // Nothing to undo: every mount lives in the container's mount namespace and vanishes with it,
@@ -213,6 +217,7 @@ void StorageStage::create_container(Context& ctx) {
 // same rootfs still uses would detach that container's mount.
 void StorageStage::teardown(Context&) {
   idmapped_root_.release();  // a setup that failed before the clone
+  idmapped_binds_.release();
 }
 
 }  // namespace nsrun::storage

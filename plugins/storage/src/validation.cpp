@@ -83,6 +83,26 @@ void validate_mount(const MountSpec& mount) {
   if (auto option = first_unimplemented_option(mount.options))
     throw StageError("mount on " + quoted(mount.destination) + ": option " + quoted(*option) +
                      " is not supported by nsrun (remove it)");
+  const bool mapped = !mount.uid_mappings.empty() || !mount.gid_mappings.empty();
+  if (mapped && !is_bind_mount(mount))
+    throw StageError("mount on " + quoted(mount.destination) +
+                     ": uidMappings and gidMappings idmap a bind mount only (make it a bind, or "
+                     "remove them)");
+  if (mapped && (mount.uid_mappings.empty() || mount.gid_mappings.empty()))
+    throw StageError("mount on " + quoted(mount.destination) + ": an idmapped mount needs both " +
+                     "uidMappings and gidMappings (add " +
+                     (mount.uid_mappings.empty() ? "uidMappings" : "gidMappings") + ")");
+  for (const auto* mappings : {&mount.uid_mappings, &mount.gid_mappings})
+    for (std::size_t i = 0; i < mappings->size(); ++i) {
+      const IdMapping& m = (*mappings)[i];
+      constexpr std::uint64_t id_space = std::uint64_t{1} << 32;
+      if (m.size == 0 || std::uint64_t{m.host_id} + m.size > id_space ||
+          std::uint64_t{m.container_id} + m.size > id_space)
+        throw StageError("mount on " + quoted(mount.destination) + ": " +
+                         (mappings == &mount.uid_mappings ? "uidMappings" : "gidMappings") + "[" +
+                         std::to_string(i) +
+                         "] must have a size of at least 1 and end at id 4294967295 at most");
+    }
   if (is_bind_mount(mount)) {
     validate_bind(mount);
   } else if (is_cgroup_mount(mount)) {

@@ -1,6 +1,7 @@
 // The idmapped rootfs: the exact calls, the fallback on a kernel or filesystem that refuses, and
 // that no descriptor is left open.
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 
 #include <cerrno>
 #include <map>
@@ -31,8 +32,8 @@ struct FakeIdmapCalls final : IdmapCalls {
     open_fds->insert(fd = next_fd++);
     return 0;
   }
-  Errno clone_tree(const std::string& path, int& fd) override {
-    calls->push_back("clone_tree " + path);
+  Errno clone_tree(const std::string& path, bool recursive, int& fd) override {
+    calls->push_back("clone_tree " + path + (recursive ? "" : " (this mount only)"));
     if (Errno err = result("clone_tree")) return err;
     open_fds->insert(fd = next_fd++);
     return 0;
@@ -147,6 +148,93 @@ TEST_F(IdmappedRootTest, OtherFailuresAreErrors) {
     EXPECT_EQ(std::string(e.what()),
               "cannot attach the idmapped rootfs at /rootfs: Device or resource busy");
   }
+}
+
+class IdmappedBindsTest : public ::testing::Test {
+ protected:
+  IdmappedBindsTest() {
+    auto fake = std::make_unique<FakeIdmapCalls>(&calls_, &open_fds_);
+    fake_ = fake.get();
+    binds_ = std::make_unique<IdmappedBinds>(std::move(fake));
+    spec_.namespaces = {{"mount", ""}, {"user", ""}};
+    spec_.uid_mappings = spec_.gid_mappings = {{0, 100000, 65536}};
+  }
+  PlannedMount bind(std::string source, std::string destination, bool recursive) {
+    PlannedMount mount;
+    mount.source = std::move(source);
+    mount.destination = std::move(destination);
+    mount.flags = MS_BIND | (recursive ? MS_REC : 0);
+    return mount;
+  }
+  std::vector<std::string> calls_;
+  std::set<int> open_fds_;
+  FakeIdmapCalls* fake_;
+  std::unique_ptr<IdmappedBinds> binds_;
+  ContainerSpec spec_;
+  testing::RecordingLogger log_;
+};
+
+TEST_F(IdmappedBindsTest, EachIdmappedBindGetsACopyAndMapsAreSharedByNamespace) {
+  MountPlan plan;
+  plan.mounts.push_back(bind("/plain", "/plain", true));
+  PlannedMount own = bind("/data", "/data", true);
+  own.uid_mappings = {{1000, 0, 1}};
+  own.gid_mappings = {{1000, 0, 1}};
+  plan.mounts.push_back(own);
+  PlannedMount with_container_maps = bind("/file", "/file", false);
+  with_container_maps.idmap_with_container_maps = true;
+  plan.mounts.push_back(with_container_maps);
+  own.source = own.destination = "/more";
+  plan.mounts.push_back(own);
+  binds_->prepare(plan, spec_, log_);
+  EXPECT_EQ(calls_,
+            (std::vector<std::string>{
+                "user_namespace uid_map=1000 0 1\ngid_map=1000 0 1\n", "clone_tree /data",
+                "make_private 11", "idmap 11 to 10",
+                "user_namespace uid_map=0 100000 65536\ngid_map=0 100000 65536\n",
+                "clone_tree /file (this mount only)", "make_private 13", "idmap 13 to 12",
+                "clone_tree /more", "make_private 14", "idmap 14 to 10", "close 12", "close 10"}));
+  EXPECT_EQ(plan.mounts[0].idmapped_tree, -1);
+  EXPECT_EQ(plan.mounts[1].idmapped_tree, 11);
+  EXPECT_EQ(plan.mounts[2].idmapped_tree, 13);
+  EXPECT_EQ(plan.mounts[2].uid_mappings, spec_.uid_mappings) << "the container's maps";
+  EXPECT_EQ(open_fds_, (std::set<int>{11, 13, 14}));
+  calls_.clear();
+  binds_->attach(plan.mounts[1], "/proc/self/fd/5", log_);
+  EXPECT_EQ(calls_, (std::vector<std::string>{"attach 11 at /proc/self/fd/5", "close 11"}));
+  binds_->release();  // the host after the clone, or teardown
+  EXPECT_TRUE(open_fds_.empty());
+}
+
+TEST_F(IdmappedBindsTest, IdmapWithoutAUserNamespaceAndARefusingKernelAreErrors) {
+  MountPlan plan;
+  PlannedMount mount = bind("/data", "/data", true);
+  mount.idmap_with_container_maps = true;
+  plan.mounts.push_back(mount);
+  spec_.namespaces = {{"mount", ""}};
+  try {
+    binds_->prepare(plan, spec_, log_);
+    FAIL() << "accepted";
+  } catch (const StageError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "mount on \"/data\": the idmap option maps the bind with the container's user "
+              "namespace, and it has none (add a user namespace, or give the mount uidMappings "
+              "and gidMappings)");
+  }
+  spec_.namespaces = {{"mount", ""}, {"user", ""}};
+  fake_->fail = {{"idmap", EINVAL}};
+  try {
+    binds_->prepare(plan, spec_, log_);
+    FAIL() << "accepted";
+  } catch (const StageError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "cannot make the idmapped bind of /data on /data: mount_setattr IDMAP: Invalid "
+              "argument (idmapped mounts need Linux 5.12 or later and a filesystem that "
+              "supports them)");
+  }
+  EXPECT_TRUE(log_.warnings.empty()) << "an idmap asked for is never dropped with a warning";
+  binds_->release();
+  EXPECT_TRUE(open_fds_.empty());
 }
 
 }  // namespace

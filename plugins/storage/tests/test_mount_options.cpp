@@ -113,7 +113,11 @@ TEST(FirstUnsupportedBindOption, EveryPerMountFlagPropagationAndRecursiveOptionI
 TEST(FirstUnimplementedOption, OtherRuntimesExtensions) {
   EXPECT_EQ(first_unimplemented_option({"nosuid", "mode=755"}), std::nullopt);
   EXPECT_EQ(first_unimplemented_option({"nosuid", "tmpcopyup"}), "tmpcopyup");
-  EXPECT_EQ(first_unimplemented_option({"rbind", "idmap"}), "idmap");
+  EXPECT_EQ(first_unimplemented_option({"rbind", "idmap"}), std::nullopt) << "implemented";
+  EXPECT_EQ(first_unimplemented_option({"rbind", "ridmap"}), "ridmap");
+  EXPECT_EQ(first_unimplemented_option({"rbind", "idmap=uids=0-1-1"}), "idmap=uids=0-1-1");
+  EXPECT_TRUE(translate_mount_options({"rbind", "idmap"}).idmap);
+  EXPECT_EQ(translate_mount_options({"rbind", "idmap"}).data, "") << "not a filesystem option";
 }
 
 }  // namespace

@@ -77,6 +77,31 @@ TEST(ValidateMount, UnimplementedOptionOfAnyMount) {
             "mount on \"/run\": option \"tmpcopyup\" is not supported by nsrun (remove it)");
 }
 
+TEST(ValidateMount, IdmappedBindsNeedBothMapsOnABind) {
+  TempDir host;
+  MountSpec mount = bind(host.path(), "/data", {"rbind"});
+  mount.uid_mappings = {{0, 100000, 65536}};
+  mount.gid_mappings = {{0, 100000, 65536}};
+  EXPECT_NO_THROW(validate_mount(mount));
+  EXPECT_NO_THROW(validate_mount(bind(host.path(), "/data", {"bind", "idmap"})));
+  mount.gid_mappings.clear();
+  EXPECT_EQ(error_of([&] { validate_mount(mount); }),
+            "mount on \"/data\": an idmapped mount needs both uidMappings and gidMappings (add "
+            "gidMappings)");
+  mount.gid_mappings = {{0, 4294967295U, 2}};
+  EXPECT_EQ(error_of([&] { validate_mount(mount); }),
+            "mount on \"/data\": gidMappings[0] must have a size of at least 1 and end at id "
+            "4294967295 at most");
+  MountSpec tmpfs{"/run", "tmpfs", "tmpfs", {}};
+  tmpfs.uid_mappings = tmpfs.gid_mappings = {{0, 1, 1}};
+  EXPECT_EQ(error_of([&] { validate_mount(tmpfs); }),
+            "mount on \"/run\": uidMappings and gidMappings idmap a bind mount only (make it a "
+            "bind, or remove them)");
+  EXPECT_EQ(error_of([&] { validate_mount(bind(host.path(), "/data", {"idmap=uids=0-1-1"})); }),
+            "mount on \"/data\": option \"idmap=uids=0-1-1\" is not supported by nsrun (remove "
+            "it)");
+}
+
 TEST(ValidateMount, CgroupMountTakesFlagsOnly) {
   EXPECT_NO_THROW(validate_mount(
       MountSpec{"/sys/fs/cgroup", "cgroup", "cgroup", {"ro", "nosuid", "noexec", "nodev"}}));

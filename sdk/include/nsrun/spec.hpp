@@ -85,13 +85,6 @@ struct RootSpec {
 };
 
 /// One entry of `mounts` in config.json.
-struct MountSpec {
-  std::string destination;           ///< absolute path inside the container
-  std::string type;                  ///< "bind", "proc", "tmpfs", ...
-  std::string source;                ///< host path for binds, a device name otherwise
-  std::vector<std::string> options;  ///< e.g. "rbind", "ro", "nosuid"
-};
-
 /// One entry of `linux.uidMappings` or `linux.gidMappings`: ids `container_id` to
 /// `container_id + size - 1` of the container's user namespace are host ids `host_id` onwards
 /// (one line of /proc/<pid>/uid_map).
@@ -100,6 +93,19 @@ struct IdMapping {
   std::uint32_t host_id = 0;       ///< `hostID`
   std::uint32_t size = 0;
   bool operator==(const IdMapping&) const = default;
+};
+
+struct MountSpec {
+  std::string destination;           ///< absolute path inside the container
+  std::string type;                  ///< "bind", "proc", "tmpfs", ...
+  std::string source;                ///< host path for binds, a device name otherwise
+  std::vector<std::string> options;  ///< e.g. "rbind", "ro", "nosuid"
+  /// `uidMappings` and `gidMappings` (runtime-spec 1.1): an idmapped bind mount, whose files
+  /// with id `container_id`... on disk show as id `host_id`... (empty: not idmapped).
+  /// Default-initialised, so that code built against SDK 2.3 that lists the first four fields
+  /// still compiles cleanly with -Wextra.
+  std::vector<IdMapping> uid_mappings = {};
+  std::vector<IdMapping> gid_mappings = {};
 };
 
 /// One entry of `linux.namespaces`. An empty `path` means "create a new one".

@@ -166,6 +166,43 @@ inline void read_process(const object& process, ProcessSpec& out) {
   out.oom_score_adj = f.integer("oomScoreAdj");
 }
 
+inline std::optional<std::uint32_t> uint32_field(const Field& f, std::string_view key) {
+  const value* v = f.get(key);
+  if (!v || v->is_null()) return std::nullopt;
+  if (v->is_uint64() && v->as_uint64() <= UINT32_MAX)
+    return static_cast<std::uint32_t>(v->as_uint64());
+  if (v->is_int64() && v->as_int64() >= 0 && v->as_int64() <= INT64_C(4294967295))
+    return static_cast<std::uint32_t>(v->as_int64());
+  f.wrong(key, "an integer from 0 to 4294967295");
+}
+
+// The object at `items[i]` of the array at `path`, or a SpecError naming it.
+inline const object& object_item(const array& items, std::size_t i, const std::string& path) {
+  if (!items[i].is_object())
+    throw SpecError("config.json: " + path + "[" + std::to_string(i) + "] must be an object");
+  return items[i].as_object();
+}
+
+// ---- linux.uidMappings, linux.gidMappings, and a mount's own (mounts[].uidMappings) ----
+
+inline std::vector<IdMapping> read_id_mappings(const Field& linux_section, std::string_view key) {
+  std::vector<IdMapping> out;
+  const array* mappings = linux_section.list(key);
+  if (!mappings) return out;
+  const std::string path = linux_section.name(key);
+  for (std::size_t i = 0; i < mappings->size(); ++i) {
+    std::string entry_path = path + "[" + std::to_string(i) + "]";
+    Field m(object_item(*mappings, i, path), entry_path);
+    auto container_id = uint32_field(m, "containerID");
+    auto host_id = uint32_field(m, "hostID");
+    auto size = uint32_field(m, "size");
+    if (!container_id || !host_id || !size)
+      throw SpecError("config.json: " + entry_path + " needs containerID, hostID and size");
+    out.push_back({*container_id, *host_id, *size});
+  }
+  return out;
+}
+
 inline void read_mounts(const array& mounts, std::vector<MountSpec>& out) {
   for (std::size_t i = 0; i < mounts.size(); ++i) {
     std::string path = "mounts[" + std::to_string(i) + "]";
@@ -178,6 +215,8 @@ inline void read_mounts(const array& mounts, std::vector<MountSpec>& out) {
     mount.type = f.string("type").value_or("");
     mount.source = f.string("source").value_or("");
     mount.options = f.strings("options");
+    mount.uid_mappings = read_id_mappings(f, "uidMappings");
+    mount.gid_mappings = read_id_mappings(f, "gidMappings");
     // OCI lets "bind" be implied by the options alone.
     if (mount.type.empty() || mount.type == "none")
       for (const auto& option : mount.options)
@@ -373,23 +412,6 @@ inline void write_process_security(const ProcessSpec& spec, object& process) {
 
 // ---- linux.seccomp ----
 
-inline std::optional<std::uint32_t> uint32_field(const Field& f, std::string_view key) {
-  const value* v = f.get(key);
-  if (!v || v->is_null()) return std::nullopt;
-  if (v->is_uint64() && v->as_uint64() <= UINT32_MAX)
-    return static_cast<std::uint32_t>(v->as_uint64());
-  if (v->is_int64() && v->as_int64() >= 0 && v->as_int64() <= INT64_C(4294967295))
-    return static_cast<std::uint32_t>(v->as_int64());
-  f.wrong(key, "an integer from 0 to 4294967295");
-}
-
-// The object at `items[i]` of the array at `path`, or a SpecError naming it.
-inline const object& object_item(const array& items, std::size_t i, const std::string& path) {
-  if (!items[i].is_object())
-    throw SpecError("config.json: " + path + "[" + std::to_string(i) + "] must be an object");
-  return items[i].as_object();
-}
-
 inline SeccompSpec read_seccomp(const object& seccomp) {
   const std::string path = "linux.seccomp";
   Field f(seccomp, path);
@@ -463,26 +485,6 @@ inline void write_seccomp(const SeccompSpec& spec, object& out) {
   }
   set_or_erase(out, "syscalls", std::move(syscalls),
                !spec.syscalls.empty() || out.contains("syscalls"));
-}
-
-// ---- linux.uidMappings, linux.gidMappings ----
-
-inline std::vector<IdMapping> read_id_mappings(const Field& linux_section, std::string_view key) {
-  std::vector<IdMapping> out;
-  const array* mappings = linux_section.list(key);
-  if (!mappings) return out;
-  const std::string path = linux_section.name(key);
-  for (std::size_t i = 0; i < mappings->size(); ++i) {
-    std::string entry_path = path + "[" + std::to_string(i) + "]";
-    Field m(object_item(*mappings, i, path), entry_path);
-    auto container_id = uint32_field(m, "containerID");
-    auto host_id = uint32_field(m, "hostID");
-    auto size = uint32_field(m, "size");
-    if (!container_id || !host_id || !size)
-      throw SpecError("config.json: " + entry_path + " needs containerID, hostID and size");
-    out.push_back({*container_id, *host_id, *size});
-  }
-  return out;
 }
 
 // Written when there are mappings, or as an empty list where the document had the key.
@@ -578,7 +580,7 @@ inline boost::json::object spec_to_json(const ContainerSpec& spec, boost::json::
   root["readonly"] = spec.root.readonly;
   base["hostname"] = spec.hostname;
   // Mounts are matched by position: a stage adds or removes whole entries, and an entry's
-  // unmodelled keys (uidMappings, ...) stay with it.
+  // unmodelled keys stay with it.
   array old_mounts;
   if (auto* m = base.if_contains("mounts"); m && m->is_array()) old_mounts = m->as_array();
   array mounts;
@@ -590,6 +592,8 @@ inline boost::json::object spec_to_json(const ContainerSpec& spec, boost::json::
     entry["type"] = m.type;
     entry["source"] = m.source;
     entry["options"] = string_array(m.options);
+    detail::write_id_mappings(m.uid_mappings, entry, "uidMappings");
+    detail::write_id_mappings(m.gid_mappings, entry, "gidMappings");
     mounts.push_back(std::move(entry));
   }
   base["mounts"] = std::move(mounts);

@@ -22,6 +22,7 @@ namespace nsrun::storage {
 /// `caller_mount_namespace` is the mount namespace of the nsrun that planned it (HostFs's
 /// mount_namespace() on the host side): mounting there is refused.
 void enter_rootfs(const MountPlan& plan, HostFs& fs, Logger& log,
-                  const std::string& caller_mount_namespace, IdmappedRoot* idmapped_root = nullptr);
+                  const std::string& caller_mount_namespace, IdmappedRoot* idmapped_root = nullptr,
+                  IdmappedBinds* idmapped_binds = nullptr);
 
 }  // namespace nsrun::storage

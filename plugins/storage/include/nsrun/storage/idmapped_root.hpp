@@ -25,6 +25,7 @@
 #include "nsrun/spec.hpp"
 #include "nsrun/stage.hpp"
 #include "nsrun/storage/host_fs.hpp"
+#include "nsrun/storage/mount_plan.hpp"
 
 namespace nsrun::storage {
 
@@ -35,13 +36,14 @@ class IdmapCalls {
   virtual ~IdmapCalls() = default;
   /// A new user namespace with these maps (/proc/<pid>/uid_map text), as a descriptor.
   virtual Errno user_namespace(const std::string& uid_map, const std::string& gid_map, int& fd) = 0;
-  /// open_tree(path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE).
-  virtual Errno clone_tree(const std::string& path, int& fd) = 0;
+  /// open_tree(path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC), with AT_RECURSIVE when `recursive`
+  /// (the mounts beneath too, as an rbind takes them).
+  virtual Errno clone_tree(const std::string& path, bool recursive, int& fd) = 0;
   /// mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE) to private propagation.
   virtual Errno make_private(int tree) = 0;
   /// mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE) with MOUNT_ATTR_IDMAP to `userns`.
   virtual Errno idmap(int tree, int userns) = 0;
-  /// move_mount(tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH).
+  /// move_mount(tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS).
   virtual Errno attach(int tree, const std::string& target) = 0;
   virtual void close(int fd) = 0;
 };
@@ -50,7 +52,7 @@ class IdmapCalls {
 class RealIdmapCalls final : public IdmapCalls {
  public:
   Errno user_namespace(const std::string& uid_map, const std::string& gid_map, int& fd) override;
-  Errno clone_tree(const std::string& path, int& fd) override;
+  Errno clone_tree(const std::string& path, bool recursive, int& fd) override;
   Errno make_private(int tree) override;
   Errno idmap(int tree, int userns) override;
   Errno attach(int tree, const std::string& target) override;
@@ -81,6 +83,33 @@ class IdmappedRoot {
  private:
   std::unique_ptr<IdmapCalls> calls_;
   int tree_ = -1;
+};
+
+/// The idmapped binds of one container: mounts[].uidMappings/gidMappings (runtime-spec 1.1), or
+/// crun's "idmap" option, which podman's `-v SRC:DST:idmap` gives, with the container's own maps.
+/// Made as the idmapped rootfs is: on the host before the clone, a detached copy of the source
+/// (recursive for an rbind) idmapped to a throwaway user namespace with the mount's maps, which
+/// the container attaches where it would bind the source. Unlike the rootfs, an idmap asked for
+/// is never dropped: a kernel or filesystem that refuses it fails the run, naming the mount.
+class IdmappedBinds {
+ public:
+  explicit IdmappedBinds(std::unique_ptr<IdmapCalls> calls = std::make_unique<RealIdmapCalls>());
+  ~IdmappedBinds();
+  IdmappedBinds(const IdmappedBinds&) = delete;
+  IdmappedBinds& operator=(const IdmappedBinds&) = delete;
+
+  /// Host, before the clone: a copy for each idmapped bind of `plan` (its idmapped_tree is set).
+  /// The "idmap" option takes the maps of `spec`'s user namespace, and without one is an error.
+  /// Throws StageError.
+  void prepare(MountPlan& plan, const ContainerSpec& spec, Logger& log);
+  /// In the container: attaches `mount`'s copy at `target` (a pinned mountpoint) and closes it.
+  void attach(const PlannedMount& mount, const std::string& target, Logger& log);
+  /// Host, once the container process has its own copies: closes the host's.
+  void release();
+
+ private:
+  std::unique_ptr<IdmapCalls> calls_;
+  std::vector<int> trees_;
 };
 
 }  // namespace nsrun::storage

@@ -32,7 +32,13 @@ struct MountOptions {
   /// AT_RECURSIVE on the mount and every mount beneath it.
   std::uint64_t recursive_attributes = 0;
   std::string data;  ///< the options mount(2) has no flag for, e.g. "mode=755,size=1m"
+  /// "idmap" (crun's, which podman's `-v SRC:DST:idmap` gives): a bind idmapped with the
+  /// container's own maps, unless the mount gives uidMappings and gidMappings of its own.
+  bool idmap = false;
 };
+
+/// The option that asks for an idmapped bind.
+inline constexpr std::string_view idmap_option = "idmap";
 
 /// Translates OCI options as runc does: a known flag name sets (or, for "rw", "suid", "dev"...
 /// clears) its MS_* flag, later options override earlier ones, and any other option is passed

@@ -39,8 +39,16 @@ struct PlannedMount {
   /// the spec asks for is an error there).
   bool only_if_host_has_cgroups = false;
   MountpointType mountpoint = MountpointType::directory;
+  /// An idmapped bind (mounts[].uidMappings/gidMappings, or the "idmap" option with the
+  /// container's maps, filled in by prepare): the source's ids on disk show through these maps.
+  std::vector<IdMapping> uid_mappings, gid_mappings;
+  bool idmap_with_container_maps = false;  ///< "idmap" without maps of the mount's own
+  /// The detached idmapped copy of the source (open_tree), made on the host before the clone and
+  /// attached in the container instead of a bind (idmapped_root.hpp); -1 for none.
+  int idmapped_tree = -1;
 
   bool is_bind() const { return fstype.empty() && !cgroupfs; }
+  bool is_idmapped() const { return !uid_mappings.empty() || idmap_with_container_maps; }
 };
 
 /// A file nsrun generated in the state dir and bind-mounts into the container.

@@ -61,6 +61,7 @@ class StorageStage : public IStage {
   std::optional<MountPlan> plan_;
   std::string caller_mount_namespace_;  ///< refused in create_container (enter_rootfs)
   IdmappedRoot idmapped_root_;          ///< with a user namespace (idmapped_root.hpp)
+  IdmappedBinds idmapped_binds_;        ///< mounts[].uidMappings, "idmap" (idmapped_root.hpp)
   /// --device, checked in validate and added to the spec in prepare (devices.hpp).
   struct FlagDevice {
     std::string host_path;
