@@ -446,5 +446,36 @@ TEST_F(UsernsE2E, IdmappedBindsShowTheSourceThroughTheirMaps) {
   EXPECT_TRUE(containers().empty());
 }
 
+// A filesystem that refuses idmapped mounts (ramfs: no FS_ALLOW_IDMAP): the rootfs is bound as
+// without a user namespace, with one warning, and host root's files show as nobody.
+TEST_F(UsernsE2E, ARootfsOnAFilesystemWithoutIdmapsFallsBackWithOneWarning) {
+  const std::string ramfs = work_->path() + "/ramfs";
+  fs::create_directory(ramfs);
+  ASSERT_EQ(run({"mount", "-t", "ramfs", "ramfs", ramfs}).exit_code, 0);
+  struct Unmount {
+    std::string path;
+    ~Unmount() { run({"umount", path}); }
+  } unmount{ramfs};
+  ::chmod(ramfs.c_str(), 0755);
+  const std::string rootfs = ramfs + "/rootfs";
+  ASSERT_EQ(run({"cp", "-a", busybox_rootfs(), rootfs}).exit_code, 0);
+  const std::string bundle = work_->path() + "/bundle";
+  fs::create_directory(bundle);
+  std::ofstream(bundle + "/config.json") << R"({"ociVersion": "1.0.2",
+    "process": {"args": ["stat", "-c", "%u", "/bin/busybox"], "env": ["PATH=/bin"], "cwd": "/"},
+    "root": {"path": ")" << rootfs << R"("},
+    "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "user"}],
+              "uidMappings": [{"containerID": 0, "hostID": 300000, "size": 65536}],
+              "gidMappings": [{"containerID": 0, "hostID": 300000, "size": 65536}]}})";
+  auto r = nsrun({"run", "--stage", "network=nsrun.network.none", "--bundle", bundle});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "65534\n") << "not idmapped: host root's files are nobody's";
+  EXPECT_EQ(r.err, "nsrun: warning: storage: the rootfs " + rootfs +
+                       " is not idmapped (mount_setattr IDMAP: Invalid argument): files owned by "
+                       "host root appear as nobody in the container (idmapped mounts need Linux "
+                       "5.12 or later and a filesystem that supports them)\n");
+  EXPECT_TRUE(containers().empty());
+}
+
 }  // namespace
 }  // namespace nsrun::test
