@@ -46,6 +46,7 @@ struct RunOptions {
   bool init = false;
   bool interactive = false;
   std::string log_max_size;
+  std::string trace;
   bool help = false;
 };
 
@@ -73,6 +74,9 @@ void add_core_options(CLI::App& run, RunOptions& options) {
                  "Swap one stage: KIND=PLUGIN, e.g. network=nsrun.network.none (repeatable)")
       ->allow_extra_args(false);
   run.add_option("--name", options.name, "Container id (default: 12 random hex digits)");
+  run.add_option("--trace", options.trace,
+                 "Write what each step of the run cost to FILE, as Chrome trace-event JSON (open "
+                 "it in ui.perfetto.dev)");
   run.add_flag("--detach,-d", options.detach,
                "Run in the background: print the container id once the workload runs; its "
                "output goes to nsrun logs ID");
@@ -327,6 +331,20 @@ int run_container(const std::vector<std::string>& args, const GlobalOptions& glo
   if (::geteuid() != 0)
     throw core::Error("nsrun run needs root to create namespaces and mounts (run it with sudo)");
   global.refuse_systemd_cgroup("run");
+  std::optional<core::Tracer> tracer;
+  if (!options.trace.empty()) {
+    if (options.detach)
+      throw core::Error(
+          "run: --trace traces a foreground run (drop -d, or trace the run in the foreground)");
+    core::check_trace_path(options.trace);
+    tracer.emplace();
+    if (auto launched = core::launcher_start_time())
+      tracer->add("core: start nsrun (the launcher, exec, dynamic loading)", *launched,
+                  main_started, core::TraceProcess::host);
+    tracer->add("core: parse the flags, read the pipeline, load its plugins", main_started,
+                std::chrono::steady_clock::now(), core::TraceProcess::host,
+                {{"plugins", parsed.registry.plugins().size()}, {"loads", parsed.loads}});
+  }
   options.flags.command = parsed.command_line->remaining();
   if (log.debug_enabled()) {
     std::string names;
@@ -380,6 +398,22 @@ int run_container(const std::vector<std::string>& args, const GlobalOptions& glo
     if (const auto* plugin = parsed.registry.find(name)) request.plugin_paths[name] = plugin->path;
   request.pipeline = std::move(parsed.pipeline);
   core::Orchestrator orchestrator(std::move(parsed.stages), log);
+  if (tracer) {
+    orchestrator.trace(*tracer);
+    const auto run_start = std::chrono::steady_clock::now();
+    int code = orchestrator.run(request);
+    tracer->add("core: the container's lifecycle", run_start, std::chrono::steady_clock::now(),
+                core::TraceProcess::host, {{"container", request.id}, {"exit code", code}});
+    boost::json::array command;
+    for (const auto& arg : args) command.emplace_back(arg);
+    core::Tracer::Info info = core::trace_info(std::move(command), NSRUN_VERSION);
+    try {
+      tracer->write(options.trace, info);
+    } catch (const core::Error& e) {
+      log.error(e.what());
+    }
+    return code;
+  }
   if (!options.detach) return orchestrator.run(request);  // --rm: what a foreground run does
   request.keep_record = !options.remove;
   int code = core::run_detached(orchestrator, request, detach_options, log);

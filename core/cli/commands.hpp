@@ -25,6 +25,9 @@ struct Installation {
 };
 
 /// Options every subcommand shares.
+/// When main() started: the trace's first span of nsrun's own (trace.hpp).
+extern core::TraceClock::time_point main_started;
+
 struct GlobalOptions {
   std::string state_root;
   std::string log_level = "warn";

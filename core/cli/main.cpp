@@ -17,6 +17,8 @@
 
 namespace nsrun::cli {
 
+core::TraceClock::time_point main_started;
+
 int report_error(const std::string& message) {
   core::StderrLogger(false).error(message);
   return exit_code::runtime_error;
@@ -117,6 +119,7 @@ std::string_view command_named(int argc, char** argv, const std::vector<std::str
 
 int main(int argc, char** argv) {
   using namespace nsrun;
+  cli::main_started = core::TraceClock::now();
   // A reader that goes away (`DEBUG=1 nsrun run ... 2>&1 | head`) must not kill nsrun between
   // two setup steps and strand what it created: writes to a closed pipe fail with EPIPE, which
   // the diagnostics ignore. The container process restores the default before the workload runs.

@@ -60,6 +60,7 @@ std::optional<LogLevel> parse_log_level(std::string_view name) {
 }
 
 void StderrLogger::debug(std::string_view message) noexcept {
+  if (sink_ && sink_->capturing()) sink_->on_debug(message);
   if (level_ <= LogLevel::debug) write_line("debug", "debug: ", message);
 }
 void StderrLogger::info(std::string_view message) noexcept {

@@ -327,6 +327,25 @@ int reap(int pidfd) {
 }
 
 // How a process that is to exec a command ends, as the nsrun that waits for it sees it.
+// A span of the core's own for the trace, from construction to destruction (or end()).
+class TraceStep {
+ public:
+  TraceStep(Tracer* tracer, const char* name)
+      : tracer_(tracer), name_(name), start_(TraceClock::now()) {}
+  ~TraceStep() { end(); }
+  TraceStep(const TraceStep&) = delete;
+  TraceStep& operator=(const TraceStep&) = delete;
+  void end() {
+    if (tracer_) tracer_->add(name_, start_, TraceClock::now(), TraceProcess::host);
+    tracer_ = nullptr;
+  }
+
+ private:
+  Tracer* tracer_;
+  const char* name_;
+  TraceClock::time_point start_;
+};
+
 struct Supervision {
   int pidfd = -1;
   /// The sync socket: a failure report, or the exec announcement then end-of-file at execve.
@@ -340,6 +359,8 @@ struct Supervision {
   bool stop_when_started = false;
   /// Run once the command runs; a failure kills the process.
   std::function<std::optional<StageFailure>()> on_started;
+  /// Merges the container process's trace report and closes its open span at execve.
+  Tracer* tracer = nullptr;
 };
 
 struct SupervisionResult {
@@ -396,19 +417,35 @@ SupervisionResult supervise(const Supervision& s, StderrLogger& log) {
       terminal_output_open = terminal->pump_output();
     if (input_slot >= 0 && fds[input_slot].revents) terminal->pump_input();
     if (sync_slot >= 0 && fds[sync_slot].revents) {
-      char buffer[4096];
-      ssize_t len = ::recv(s.sync_fd, buffer, sizeof buffer, 0);
+      // A trace report (one datagram) may be long; the rest are a byte or a line.
+      char small[4096];
+      std::string large;
+      char* buffer = small;
+      std::size_t capacity = sizeof small;
+      if (s.tracer) {
+        ssize_t size = ::recv(s.sync_fd, nullptr, 0, MSG_PEEK | MSG_TRUNC);
+        if (size > static_cast<ssize_t>(capacity)) {
+          large.resize(static_cast<std::size_t>(size));
+          buffer = large.data();
+          capacity = large.size();
+        }
+      }
+      ssize_t len = ::recv(s.sync_fd, buffer, capacity, 0);
       if (len < 0 && errno == EINTR) continue;
       if (len == 1 && buffer[0] == exec_announcement_byte) {
         announced = true;
         continue;
       }
+      if (len > 0 && s.tracer &&
+          s.tracer->merge(std::string_view(buffer, static_cast<std::size_t>(len))))
+        continue;
       if (len > 0) {
         reap(s.pidfd);
         return {parse_failure_report(std::string_view(buffer, static_cast<std::size_t>(len)))};
       }
       if (!announced) return died(reap(s.pidfd));
       started = true;  // end-of-file after the announcement: execve closed the socket
+      if (s.tracer) s.tracer->close_open_span(TraceClock::now());
       if (s.on_started) {
         if (auto failure = s.on_started()) {
           pidfd_send(s.pidfd, SIGKILL);
@@ -899,6 +936,7 @@ int Orchestrator::run(ContainerRequest& request) {
   SpecDocument spec;
   TerminalRequest terminal;
   Hooks hooks;
+  TraceStep read_spec(tracer_, "core: read the spec, check its claims and hooks");
   try {
     spec = SpecDocument(request.spec);
     check_claims(stages_, spec.document());
@@ -917,6 +955,7 @@ int Orchestrator::run(ContainerRequest& request) {
   } catch (const Error& e) {
     return fail({e.what(), exit_code::runtime_error});
   }
+  read_spec.end();
   StageExchange exchange;
   CallSite site{request.id, state.path(), request.state_root, &spec, &journal_file, &log_,
                 0,          &exchange};
@@ -929,6 +968,7 @@ int Orchestrator::run(ContainerRequest& request) {
   // The lock is held until this function returns, after teardown: while it is held, `gc` and
   // `delete` know a live nsrun owns the container.
   StateLock lock;
+  TraceStep create_state(tracer_, "core: create the state directory");
   try {
     lock = state.create();
   } catch (const Error& e) {
@@ -959,8 +999,10 @@ int Orchestrator::run(ContainerRequest& request) {
   } catch (const Error& e) {
     return abort({e.what(), exit_code::runtime_error});
   }
+  create_state.end();
 
   if (auto failure = run_phase(Phase::prepare, site, ProcessSide::host)) return abort(*failure);
+  TraceStep before_clone(tracer_, "core: save the spec, open the sockets");
   int clone_flags = 0;
   std::vector<NamespaceToJoin> joins;
   try {
@@ -1013,6 +1055,8 @@ int Orchestrator::run(ContainerRequest& request) {
       request.console_socket ? request.console_socket.get() : terminal_container_end.get();
 
   int pidfd_number = -1;
+  before_clone.end();
+  if (tracer_) tracer_->mark_clone();
   auto start = std::chrono::steady_clock::now();
   long pid;
   if (joins.empty()) {
@@ -1030,9 +1074,11 @@ int Orchestrator::run(ContainerRequest& request) {
                         &failure);
     if (pid < 0) return abort(failure);
   }
+  const std::size_t joins_count = joins.size();
   joins.clear();  // in both processes: the joined namespaces are held by the container process
 
   if (pid == 0) {
+    const auto child_start = std::chrono::steady_clock::now();
     // The container process. Under a foreground `nsrun run` it dies with nsrun; a created
     // container outlives the `nsrun create` that made it.
     if (!request.detached) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -1047,6 +1093,13 @@ int Orchestrator::run(ContainerRequest& request) {
     terminal_host_end.reset();
     char go = 0;
     if (::read(container_end.get(), &go, 1) != 1) ::_exit(exit_code::runtime_error);
+    if (tracer_) {
+      const auto now = std::chrono::steady_clock::now();
+      tracer_->add("core: clone (in the container process)", start, child_start,
+                   TraceProcess::container);
+      tracer_->add("core: wait for the host's create_runtime", child_start, now,
+                   TraceProcess::container);
+    }
     // Our host pid, read while /proc is still the host's (a stage mounts the container's).
     HookState hook_state =
         hook_state_of(request.id, request.bundle, spec, Status::creating, pid_in_mounted_proc());
@@ -1077,6 +1130,9 @@ int Orchestrator::run(ContainerRequest& request) {
   terminal_container_end.reset();
   request.console_socket.reset();  // the engine hears from the container process alone
   Fd pidfd(pidfd_number);
+  if (tracer_)
+    tracer_->add("core: clone", start, std::chrono::steady_clock::now(), TraceProcess::host,
+                 {{"flags", clone_flags}, {"joined", joins_count}});
   if (log_.debug_enabled())
     log_.debug("core: container process " + std::to_string(pid) + " cloned in " +
                std::to_string(elapsed_ms(start)) + " ms");
@@ -1158,7 +1214,14 @@ int Orchestrator::run(ContainerRequest& request) {
   supervision.terminal_channel = terminal_host_end.get();
   supervision.forwarded = &forwarded;
   supervision.died_before_exec = "core: the container process died during setup";
+  supervision.tracer = tracer_;
+  const auto released = std::chrono::steady_clock::now();
+  auto workload_started = released;
   supervision.on_started = [&]() -> std::optional<StageFailure> {
+    workload_started = std::chrono::steady_clock::now();
+    if (tracer_)
+      tracer_->add("core: wait for the container to exec", released, workload_started,
+                   TraceProcess::host);
     if (log_.debug_enabled())
       log_.debug("core: workload started " + std::to_string(elapsed_ms(start)) + " ms after clone");
     try {
@@ -1179,6 +1242,9 @@ int Orchestrator::run(ContainerRequest& request) {
   SupervisionResult result = supervise(supervision, log_);
   if (result.failure) return abort(*result.failure);
   const int exit_code = result.exit_code;
+  if (tracer_)
+    tracer_->add("workload", workload_started, std::chrono::steady_clock::now(),
+                 TraceProcess::container, {{"exit code", exit_code}});
 
   // 6. Teardown. Errors are reported, but the workload's exit code stays nsrun's exit code.
   if (request.listener) request.listener->exited(exit_code);
@@ -1203,7 +1269,13 @@ void Orchestrator::run_to_exec(Phase phase, const CallSite& site, int sync_fd,
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     // Announce the hand-over to the last (exec) stage: an EOF after this means execve ran; an
     // EOF before it means the process died during setup.
-    if (i + 1 == stages_.size()) ::send(sync_fd, &exec_announcement_byte, 1, MSG_NOSIGNAL);
+    if (i + 1 == stages_.size()) {
+      if (tracer_) {
+        std::string report = tracer_->container_report(stages_[i].plugin(), stages_[i].kind());
+        ::send(sync_fd, report.data(), report.size(), MSG_NOSIGNAL);
+      }
+      ::send(sync_fd, &exec_announcement_byte, 1, MSG_NOSIGNAL);
+    }
     if (auto failure = run_stage(i, phase, site, ProcessSide::container))
       report_failure_and_exit(sync_fd, *failure);
   }
@@ -1224,6 +1296,9 @@ std::optional<StageFailure> Orchestrator::run_stage(std::size_t index, Phase pha
   // dispatcher would refuse a phase it does not know.
   if (phase >= Phase::exec_prepare && stages_[index].descriptor().api_minor < 1)
     return std::nullopt;
+  if (tracer_)
+    tracer_->begin_phase(stages_[index].plugin(), stages_[index].kind(), phase_name(phase),
+                         side == ProcessSide::host ? TraceProcess::host : TraceProcess::container);
   auto start = std::chrono::steady_clock::now();
   std::optional<StageFailure> failure;
   if (phase == Phase::teardown || phase == Phase::pause || phase == Phase::resume ||
@@ -1233,6 +1308,7 @@ std::optional<StageFailure> Orchestrator::run_stage(std::size_t index, Phase pha
     failure = stages_[index].instantiate(site);
   }
   if (!failure) failure = stages_[index].invoke(phase, site);
+  if (tracer_) tracer_->end_phase(!failure);
   PhaseEvent event{stages_[index].plugin(),
                    stages_[index].kind(),
                    phase,
@@ -1253,6 +1329,7 @@ std::vector<StageFailure> Orchestrator::teardown(const StateDir& state, SpecDocu
     if (auto failure = run_stage(i, Phase::teardown, site, ProcessSide::host))
       failures.push_back(*failure);
   if (failures.empty()) {
+    TraceStep remove_state(tracer_, "core: remove the state directory");
     try {
       if (after == StateAfterTeardown::record_kept)
         state.remove_all_but_record();

@@ -16,12 +16,25 @@ enum class LogLevel { debug = 0, info = 1, warn = 2, error = 3 };
 /// "debug", "info", "warn" or "error"; nullopt for anything else.
 std::optional<LogLevel> parse_log_level(std::string_view name);
 
+/// Hears debug messages whatever the level, while it wants them: the tracer (trace.hpp), which
+/// keeps a stage's messages as what the stage did in a phase.
+class DebugSink {
+ public:
+  virtual ~DebugSink() = default;
+  virtual bool capturing() const noexcept = 0;
+  virtual void on_debug(std::string_view message) noexcept = 0;
+};
+
 /// Writes "nsrun: ..." lines to stderr, those below the level left out (errors always shown).
 class StderrLogger final : public Logger {
  public:
   explicit StderrLogger(LogLevel level) : level_(level) {}
   explicit StderrLogger(bool debug) : level_(debug ? LogLevel::debug : LogLevel::warn) {}
-  bool debug_enabled() const noexcept override { return level_ <= LogLevel::debug; }
+  bool debug_enabled() const noexcept override {
+    return level_ <= LogLevel::debug || (sink_ && sink_->capturing());
+  }
+  /// Debug messages also go to `sink` while it captures (kept by reference; nullptr: none).
+  void set_debug_sink(DebugSink* sink) noexcept { sink_ = sink; }
   bool info_enabled() const noexcept { return level_ <= LogLevel::info; }
   void debug(std::string_view message) noexcept override;
   void info(std::string_view message) noexcept override;
@@ -30,6 +43,7 @@ class StderrLogger final : public Logger {
 
  private:
   LogLevel level_;
+  DebugSink* sink_ = nullptr;
 };
 
 /// A plugin's message at an nsrun_log_level (plugin.h): whether it would be shown, and writing it.

@@ -22,6 +22,7 @@
 #include "nsrun/core/log.hpp"
 #include "nsrun/core/pipeline.hpp"
 #include "nsrun/core/state.hpp"
+#include "nsrun/core/trace.hpp"
 #include "nsrun/plugin.h"
 #include "nsrun/spec.hpp"
 #include "nsrun/stage.hpp"
@@ -224,6 +225,13 @@ class Orchestrator {
   /// Adds an observer of every phase call (kept by reference; it must outlive the orchestrator).
   void observe(PhaseObserver& observer) { observers_.push_back(&observer); }
 
+  /// Traces `run` into `tracer` (trace.hpp): every phase call, on both sides, and the core's own
+  /// steps. Kept by reference; it must outlive the orchestrator.
+  void trace(Tracer& tracer) {
+    tracer_ = &tracer;
+    log_.set_debug_sink(&tracer);
+  }
+
   /// Runs the container in the foreground and returns nsrun's exit code: the workload's, 128+N
   /// when a signal ended it, 125/126/127 when nsrun or the exec failed. Errors are printed.
   /// With request.detached, returns 0 once the container is created (see lifecycle.hpp).
@@ -258,6 +266,7 @@ class Orchestrator {
   StderrLogger& log_;
   DebugLogObserver debug_log_;
   std::vector<PhaseObserver*> observers_;
+  Tracer* tracer_ = nullptr;
 };
 
 /// Tears down a container from its state directory alone (after a crash, or `nsrun delete`):

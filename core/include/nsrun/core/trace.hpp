@@ -1,0 +1,102 @@
+// `nsrun run --trace FILE`: what each step of one run cost, as Chrome trace-event JSON
+// (https://docs.google.com/document/d/1CvAClvFfyA5R-PhYUmn5OOQtYMH4h6I0nSsKchNAySU), which
+// Perfetto (ui.perfetto.dev) and chrome://tracing open.
+//
+// The core calls the tracer around every phase call of every stage (Orchestrator::run_stage), as
+// LLVM's pass instrumentation wraps every pass: a third-party stage is traced with no work of its
+// own. While a phase runs, the stage's debug messages ("storage: mount proc on /proc") are the
+// span's arguments: what the stage did. The core adds spans of its own steps (start-up, reading
+// the pipeline and loading plugins, clone, waiting for the workload, the workload itself).
+//
+// Two processes make the spans: nsrun on the host, and the container process it clones, which
+// inherits a copy of the tracer. Both read the same clock (CLOCK_MONOTONIC). The container
+// process sends the spans it made to the host over the sync socket, in one datagram right
+// before the exec stage runs (see Orchestrator::run_to_exec); the exec stage's start_container
+// ends at execve, which only the host sees (the socket closes), so the host closes that span.
+#pragma once
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nsrun/core/log.hpp"
+
+namespace nsrun::core {
+
+using TraceClock = std::chrono::steady_clock;
+
+/// Which process a span belongs to: the trace's two "processes".
+enum class TraceProcess { host = 1, container = 2 };
+
+class Tracer final : public DebugSink {
+ public:
+  Tracer();
+
+  /// A span of the core's own, e.g. "core: clone". `args` say what it did.
+  void add(std::string name, TraceClock::time_point start, TraceClock::time_point end,
+           TraceProcess process, boost::json::object args = {});
+
+  /// Around one phase call of one stage: the span "<plugin>: <phase>", with the stage's debug
+  /// messages meanwhile as its "log" argument.
+  void begin_phase(std::string_view plugin, std::string_view kind, std::string_view phase,
+                   TraceProcess process);
+  void end_phase(bool succeeded);
+  void on_debug(std::string_view message) noexcept override;
+  /// True while a phase call is open: a stage's debug messages are kept for the trace.
+  bool capturing() const noexcept override { return open_phase_.has_value(); }
+
+  /// Host, right before the clone: spans made after this, in the container process, are its.
+  void mark_clone() { clone_mark_ = spans_.size(); }
+  /// Container process, right before the exec stage's start_container (`plugin`): the spans it
+  /// made since the clone, and that phase as an open span, as the datagram the host merges.
+  std::string container_report(std::string_view plugin, std::string_view kind);
+  /// Host: merges a container report ("T" and a JSON array); false when it is not one.
+  bool merge(std::string_view datagram);
+  /// Host: closes the span the container left open, at the execve the host saw.
+  void close_open_span(TraceClock::time_point at);
+
+  /// What a reader needs to reproduce the run: the command, nsrun's version, the host.
+  using Info = boost::json::object;
+  /// The whole trace, with `info` as its metadata ("otherData").
+  boost::json::object document(const Info& info) const;
+  /// Writes it to `path` (replaced, mode 0644). Throws Error.
+  void write(const std::string& path, const Info& info) const;
+
+  std::size_t span_count() const { return spans_.size(); }
+
+ private:
+  struct OpenPhase {
+    std::string name;
+    std::string category;
+    TraceClock::time_point start;
+    TraceProcess process;
+    boost::json::array log;
+  };
+  std::vector<boost::json::object> spans_;
+  std::size_t clone_mark_ = 0;
+  std::optional<OpenPhase> open_phase_;
+  std::optional<std::size_t> left_open_;  ///< the span index the container left open
+};
+
+/// The datagram tag of a container report on the sync socket.
+inline constexpr char trace_report_tag = 'T';
+
+/// Microseconds of `at` on the trace's clock (CLOCK_MONOTONIC).
+double trace_microseconds(TraceClock::time_point at);
+
+/// When the launcher (bin/nsrun) started, from NSRUN_LAUNCHED_AT (CLOCK_MONOTONIC nanoseconds,
+/// which it sets), if it did.
+std::optional<TraceClock::time_point> launcher_start_time();
+
+/// The trace's metadata: `command` (nsrun's arguments), nsrun's `version`, the kernel, the CPU
+/// model and count, and the cgroup mode.
+Tracer::Info trace_info(boost::json::array command, std::string_view version);
+
+/// Checks that a trace can be written at `path` before anything is done: its directory exists
+/// and the file can be created. Throws Error naming the flag.
+void check_trace_path(const std::string& path);
+
+}  // namespace nsrun::core

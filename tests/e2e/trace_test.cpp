@@ -1,0 +1,172 @@
+// End to end, as root: `nsrun run --trace FILE` (issue 12). The trace is Chrome trace-event JSON
+// with one span per stage and phase that ran, the container process's spans inside the host's
+// clone-to-exec interval, a third-party stage traced with no code of its own, and bad input
+// refused in one line before anything runs.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "e2e.hpp"
+
+namespace nsrun::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+struct Span {
+  std::string name;
+  int pid;
+  double start, end;
+};
+
+class TraceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "end-to-end tests need root";
+    state_ = std::make_unique<TempDir>("nsrun-e2e-trace-state-");
+    work_ = std::make_unique<TempDir>("nsrun-e2e-trace-work-");
+  }
+  void TearDown() override {
+    if (!state_) return;
+    auto left = delete_every_container(state_->path());
+    EXPECT_TRUE(left.empty()) << "state left behind: " << (left.empty() ? "" : left.front());
+  }
+  CommandResult run(const std::vector<std::string>& args) {
+    return nsrun_run(args, state_->path(), "", 60, work_->path());
+  }
+  // The trace's complete spans, parsed (fails the test when the file is not a trace).
+  std::vector<Span> spans(const std::string& path, boost::json::object* document = nullptr) {
+    boost::system::error_code ec;
+    auto parsed = boost::json::parse(read_text(path), ec);
+    EXPECT_FALSE(ec) << "not JSON: " << ec.message();
+    if (ec || !parsed.is_object()) return {};
+    if (document) *document = parsed.as_object();
+    std::vector<Span> out;
+    for (const auto& event : parsed.at("traceEvents").as_array()) {
+      const auto& e = event.as_object();
+      if (e.at("ph") != "X") continue;
+      double start = e.at("ts").to_number<double>();
+      out.push_back({std::string(e.at("name").as_string()),
+                     static_cast<int>(e.at("pid").to_number<std::int64_t>()), start,
+                     start + e.at("dur").to_number<double>()});
+    }
+    return out;
+  }
+  std::unique_ptr<TempDir> state_, work_;
+};
+
+const std::vector<std::string> default_plugins{"nsrun.namespaces", "nsrun.cgroups",
+                                               "nsrun.storage",    "nsrun.network.none",
+                                               "nsrun.security",   "nsrun.exec"};
+
+TEST_F(TraceTest, OneSpanPerStageAndPhaseWithTheContainersInsideCloneToExec) {
+  const std::string trace = work_->path() + "/run.json";
+  auto r = run({"--network", "none", "--trace", trace, "/bin/true"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "") << "tracing prints nothing";
+  boost::json::object document;
+  auto all = spans(trace, &document);
+  std::map<std::pair<std::string, int>, int> count;
+  for (const auto& span : all) ++count[{span.name, span.pid}];
+  for (const auto& plugin : default_plugins) {
+    for (const char* phase : {"validate", "prepare", "create_runtime", "poststart", "teardown"})
+      EXPECT_EQ((count[{plugin + ": " + phase, 1}]), 1) << plugin << " " << phase << " (host)";
+    for (const char* phase : {"create_container", "start_container"})
+      EXPECT_EQ((count[{plugin + ": " + phase, 2}]), 1) << plugin << " " << phase << " (container)";
+  }
+  const Span* exec_wait = nullptr;
+  const Span* clone = nullptr;
+  for (const auto& span : all) {
+    if (span.name == "core: wait for the container to exec") exec_wait = &span;
+    if (span.name == "core: clone") clone = &span;
+    EXPECT_LE(span.start, span.end) << span.name;
+  }
+  ASSERT_TRUE(exec_wait && clone);
+  for (const auto& span : all) {
+    if (span.pid != 2 || span.name == "workload") continue;
+    EXPECT_GE(span.start, clone->start) << span.name << " starts before the clone";
+    EXPECT_LE(span.end, exec_wait->end + 1) << span.name << " ends after the host saw the exec";
+  }
+  // What a stage did is in its span: the storage stage's mounts.
+  bool mounts_named = false;
+  for (const auto& event : document.at("traceEvents").as_array()) {
+    const auto& e = event.as_object();
+    if (e.at("name") != "nsrun.storage: create_container") continue;
+    const auto* args = e.if_contains("args");
+    ASSERT_TRUE(args) << "the storage stage's span says what it mounted";
+    for (const auto& line : args->as_object().at("log").as_array())
+      mounts_named |= line.as_string() == "storage: mount proc on /proc";
+  }
+  EXPECT_TRUE(mounts_named);
+  const auto& info = document.at("otherData").as_object();
+  EXPECT_TRUE(info.contains("kernel") && info.contains("cpus") && info.contains("nsrun") &&
+              info.contains("cgroup") && info.contains("command"));
+}
+
+TEST_F(TraceTest, AThirdPartyStageIsTracedWithNoCodeOfItsOwn) {
+  auto pipeline = boost::json::parse(read_text(NSRUN_DEFAULT_PIPELINE)).as_object();
+  pipeline.at("stages").as_array().emplace(
+      pipeline.at("stages").as_array().end() - 1,
+      boost::json::object{{"kind", "test"}, {"plugin", "test.good"}, {"config", {}}});
+  const std::string pipeline_file = work_->path() + "/pipeline.json";
+  std::ofstream(pipeline_file) << boost::json::serialize(pipeline);
+  const std::string trace = work_->path() + "/run.json";
+  auto r = test::run({nsrun_binary(), "--root", state_->path(), "--plugin-dir",
+                      NSRUN_FIXTURE_PLUGIN_DIR2, "run", "--rootfs", busybox_rootfs(), "--pipeline",
+                      pipeline_file, "--network", "none", "--trace", trace, "/bin/true"},
+                     "", 60, work_->path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::multiset<std::string> names;
+  for (const auto& span : spans(trace)) names.insert(span.name);
+  for (const char* phase : {"validate", "prepare", "create_runtime", "create_container",
+                            "start_container", "poststart", "teardown"})
+    EXPECT_EQ(names.count(std::string("test.good: ") + phase), 1U) << phase;
+}
+
+TEST_F(TraceTest, BadTracePathsAreOneLineBeforeAnything) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::string missing = work_->path() + "/no/such/dir/run.json";
+  const Case cases[] = {
+      {{"--trace", missing, "/bin/true"},
+       "--trace " + missing + ": the directory " + work_->path() +
+           "/no/such/dir does not exist (create it, or name a file in an existing directory)"},
+      {{"--trace", work_->path(), "/bin/true"},
+       "--trace " + work_->path() + " is a directory (name a file in it, e.g. " + work_->path() +
+           "/trace.json)"},
+      {{"-d", "--trace", work_->path() + "/t.json", "/bin/true"},
+       "run: --trace traces a foreground run (drop -d, or trace the run in the foreground)"},
+  };
+  for (const auto& c : cases) {
+    auto r = run(c.args);
+    EXPECT_EQ(r.exit_code, 125) << c.message;
+    EXPECT_EQ(r.err, "nsrun: " + c.message + "\n");
+    EXPECT_TRUE(delete_every_container(state_->path()).empty());
+    EXPECT_FALSE(fs::exists(work_->path() + "/t.json"));
+  }
+}
+
+// A run that fails still leaves its trace: where it failed is what a reader wants to see.
+TEST_F(TraceTest, AFailedRunStillWritesItsTrace) {
+  const std::string trace = work_->path() + "/run.json";
+  auto r = run({"--network", "none", "--trace", trace, "/no/such/command"});
+  EXPECT_EQ(r.exit_code, 127) << r.err;
+  bool validate_seen = false;
+  for (const auto& span : spans(trace)) validate_seen |= span.name == "nsrun.exec: validate";
+  EXPECT_TRUE(validate_seen);
+}
+
+}  // namespace
+}  // namespace nsrun::test
