@@ -52,6 +52,10 @@ class StorageStage : public IStage {
   /// The plan prepare computed; nullopt before prepare.
   const std::optional<MountPlan>& plan() const { return plan_; }
 
+ protected:
+  /// The host calls, for a stage built on this one (nsrun.storage.overlay).
+  HostFs& host_fs() { return *fs_; }
+
  private:
   std::vector<GeneratedFile> write_etc_files(Context& ctx, const std::string& rootfs);
   void apply_network_outputs(Context& ctx);

@@ -1,0 +1,107 @@
+// End to end, as root: nsrun.storage.overlay leaves the base rootfs byte-identical (every file's
+// content and metadata) whatever the workload writes, deletes and renames; two containers on one
+// base never see each other's files; --keep-changes keeps what one wrote; nothing is left mounted.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "e2e.hpp"
+
+namespace nsrun::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+class OverlayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "end-to-end tests need root";
+    state_ = std::make_unique<TempDir>("nsrun-e2e-overlay-state-");
+    work_ = std::make_unique<TempDir>("nsrun-e2e-overlay-work-");
+    base_ = work_->path() + "/base";
+    ASSERT_EQ(run({"cp", "-a", busybox_rootfs(), base_}).exit_code, 0);
+  }
+  void TearDown() override {
+    if (!state_) return;
+    auto left = delete_every_container(state_->path());
+    EXPECT_TRUE(left.empty()) << "state left behind: " << (left.empty() ? "" : left.front());
+    EXPECT_TRUE(mounts_containing(state_->path()).empty()) << "an overlay is still mounted";
+    EXPECT_TRUE(mounts_containing(base_).empty());
+  }
+  CommandResult overlay_run(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{
+        nsrun_binary(), "--root", state_->path(), "run", "--stage", "storage=nsrun.storage.overlay",
+        "--network",    "none",   "--rootfs",     base_, "-w",      "/"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, "", 60, work_->path());
+  }
+  // Every file of the base with its type, mode, owner, size, mtime and content digest.
+  std::string fingerprint() {
+    auto r = sh("cd " + shell_quote(base_) +
+                " && find . -printf '%p %y %m %U %G %s %T@ %l\\n' | sort && find . -type f -print0 "
+                "| sort -z | xargs -0 sha256sum");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  }
+  std::unique_ptr<TempDir> state_, work_;
+  std::string base_;
+};
+
+TEST_F(OverlayTest, TheBaseRootfsStaysByteIdenticalWhateverTheWorkloadDoes) {
+  const std::string before = fingerprint();
+  auto r = overlay_run(
+      {"sh", "-c",
+       "echo new > /new-file && echo more >> /etc/passwd && rm /bin/ls && mv /etc/group "
+       "/etc/group.moved && mkdir -p /var/made/deep && chmod 700 /etc && touch /bin/busybox "
+       "&& ln -s /nowhere /etc/link && test ! -e /bin/ls && cat /new-file"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "new\n") << "the container sees its own changes";
+  EXPECT_EQ(fingerprint(), before) << "the base rootfs changed";
+  r = overlay_run({"sh", "-c", "test -e /bin/ls && test ! -e /new-file && echo clean"});
+  EXPECT_EQ(r.out, "clean\n") << r.err
+                              << " (a second container sees the base, not the first's changes)";
+}
+
+TEST_F(OverlayTest, KeepChangesKeepsWhatTheContainerWrote) {
+  const std::string kept = work_->path() + "/kept";
+  auto r = overlay_run({"--keep-changes", kept, "sh", "-c", "echo mine > /etc/mine && rm /bin/ls"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_text(kept + "/etc/mine"), "mine\n");
+  struct stat st {};
+  ASSERT_EQ(::lstat((kept + "/bin/ls").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode)) << "a deletion is overlayfs's whiteout";
+  EXPECT_TRUE(fs::exists(base_ + "/bin/ls"));
+
+  r = overlay_run({"--keep-changes", kept, "true"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err, "nsrun: storage: --keep-changes " + kept + ": " + kept +
+                       " exists (name a new directory: the container's changes become it)\n");
+  r = overlay_run({"--keep-changes", work_->path() + "/no/such", "true"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err, "nsrun: storage: --keep-changes " + work_->path() + "/no/such: the directory " +
+                       work_->path() + "/no does not exist (create it first)\n");
+}
+
+TEST_F(OverlayTest, ASigkilledRunLeavesNothingAfterGc) {
+  BackgroundProcess run_process({nsrun_binary(), "--root", state_->path(), "run", "--stage",
+                                 "storage=nsrun.storage.overlay", "--network", "none", "--rootfs",
+                                 base_, "--name", "killed", "-w", "/", "sleep", "30"});
+  for (int i = 0; i < 300 && mounts_containing(state_->path()).empty(); ++i) ::usleep(10000);
+  ASSERT_FALSE(mounts_containing(state_->path()).empty()) << "the overlay was never mounted";
+  ::kill(run_process.pid(), SIGKILL);
+  run_process.wait();
+  auto r = run({nsrun_binary(), "--root", state_->path(), "gc"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(mounts_containing(state_->path()).empty()) << "gc unmounts the overlay";
+}
+
+}  // namespace
+}  // namespace nsrun::test
