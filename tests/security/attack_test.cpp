@@ -175,6 +175,30 @@ TEST_F(Attack, ChrootBreakOutStaysInTheContainer) {
   EXPECT_EQ(on_host["chroot-fd-escape"], "ESCAPED");
 }
 
+// nsrun.storage.chroot (issue 12, for comparisons only) switches root as the original program
+// did: the same probe climbs out of it with the default capabilities (CAP_SYS_CHROOT among
+// them). That is why it is in no pipeline nsrun ships and warns on every run.
+TEST_F(Attack, TheChrootStorageStageIsEscapedWhichIsWhyItIsNeverTheDefault) {
+  TempDir host_side("nsrun-attack-marker-");
+  std::string marker = host_side.path() + "/host-only";
+  std::ofstream(marker) << "host";
+  auto r = probe_run({"--stage", "storage=nsrun.storage.chroot"}, {"chroot-escape", marker});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(parse(r.out)["chroot-escape"], "ESCAPED");
+  EXPECT_EQ(r.err,
+            "nsrun: warning: storage: nsrun.storage.chroot switches root with chroot(2), which a "
+            "process "
+            "with CAP_SYS_CHROOT escapes to the host's root: for comparing isolation strategies "
+            "only, never for untrusted workloads\n");
+  for (const auto& entry : fs::directory_iterator(NSRUN_SOURCE_DIR "/core")) {
+    if (entry.path().extension() != ".json") continue;
+    EXPECT_EQ(read_text(entry.path()).find("nsrun.storage.chroot"), std::string::npos)
+        << entry.path() << " names the chroot stage";
+  }
+  auto listed = run({nsrun_binary(), "plugins"});
+  EXPECT_NE(listed.out.find("INSECURE, for comparisons only"), std::string::npos) << listed.out;
+}
+
 // A descriptor the caller leaks (no close-on-exec) does not reach the workload.
 TEST_F(Attack, DescriptorsLeakedByTheCallerAreNotVisible) {
   TempDir dir("nsrun-attack-fd-");

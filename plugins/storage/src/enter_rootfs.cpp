@@ -361,6 +361,15 @@ void switch_root(Mounter& m, const std::string& rootfs) {
   check(fs.chdir("/"), "enter / of the container");
 }
 
+// nsrun.storage.chroot only (see MountPlan): the old root stays beneath the new one.
+void switch_root_with_chroot(Mounter& m, const std::string& rootfs) {
+  HostFs& fs = m.fs();
+  if (m.log().debug_enabled()) m.log().debug("chroot into " + rootfs + " (not pivot_root)");
+  check(fs.chdir(rootfs), "enter the rootfs " + rootfs);
+  check(fs.chroot("."), "chroot into " + rootfs);
+  check(fs.chdir("/"), "enter / of the container");
+}
+
 }  // namespace
 
 void enter_rootfs(const MountPlan& plan, HostFs& fs, Logger& log,
@@ -383,7 +392,10 @@ void enter_rootfs(const MountPlan& plan, HostFs& fs, Logger& log,
   umask.restore();
 
   if (plan.readonly_root) make_root_read_only(m, plan.rootfs);
-  switch_root(m, plan.rootfs);
+  if (plan.chroot_instead_of_pivot_root)
+    switch_root_with_chroot(m, plan.rootfs);
+  else
+    switch_root(m, plan.rootfs);
 }
 
 }  // namespace nsrun::storage

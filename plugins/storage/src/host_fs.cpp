@@ -84,6 +84,10 @@ Errno RealHostFs::mount_setattr(const std::string& path, unsigned int at_flags,
       ::syscall(SYS_mount_setattr, AT_FDCWD, path.c_str(), at_flags, &attr, sizeof attr)));
 }
 
+Errno RealHostFs::chroot(const std::string& path) {
+  return result(::chroot(path.c_str()));
+}
+
 Errno RealHostFs::pivot_root(const std::string& new_root, const std::string& put_old) {
   return result(static_cast<int>(::syscall(SYS_pivot_root, new_root.c_str(), put_old.c_str())));
 }

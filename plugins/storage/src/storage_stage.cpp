@@ -208,6 +208,7 @@ void StorageStage::create_container(Context& ctx) {
                                  std::string(file.at("source").as_string())});
     }
   plan_->devices = planned_devices(ctx.spec);
+  plan_->chroot_instead_of_pivot_root = switch_with_chroot_;
   enter_rootfs(*plan_, *fs_, ctx.log, caller_mount_namespace_, &idmapped_root_, &idmapped_binds_);
 }
 

@@ -147,6 +147,10 @@ Errno FakeHostFs::mount_setattr(const std::string& path, unsigned int at_flags,
                 attr_names(attr_set));
 }
 
+Errno FakeHostFs::chroot(const std::string& path) {
+  return record("chroot " + path);
+}
+
 Errno FakeHostFs::pivot_root(const std::string& new_root, const std::string& put_old) {
   return record("pivot_root " + new_root + " " + put_old);
 }

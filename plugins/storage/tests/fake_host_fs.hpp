@@ -43,6 +43,7 @@ class FakeHostFs final : public HostFs {
   Errno mount_setattr(const std::string& path, unsigned int at_flags,
                       std::uint64_t attr_set) override;
   Errno pivot_root(const std::string& new_root, const std::string& put_old) override;
+  Errno chroot(const std::string& path) override;
   Errno chdir(const std::string& path) override;
   Errno mkdir(const std::string& path, mode_t mode) override;
   Errno mknod(const std::string& path, mode_t mode, dev_t device) override;

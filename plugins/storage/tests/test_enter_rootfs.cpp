@@ -179,6 +179,30 @@ TEST_F(StorageStageTest, ReadOnlyDirectoryBindAndReadWriteFileBind) {
   EXPECT_EQ(calls.back(), "chdir /");
 }
 
+// nsrun.storage.chroot: the same mounts, then chroot(2) where pivot_root would be, and no
+// detach of the old root (it stays beneath: the reason the stage is for comparisons only).
+class ChrootingStage final : public StorageStage {
+ public:
+  using StorageStage::StorageStage;
+  ChrootingStage(std::unique_ptr<HostFs> fs, std::string resolv)
+      : StorageStage(std::move(fs), std::move(resolv)) {
+    switch_with_chroot_ = true;
+  }
+};
+
+TEST_F(StorageStageTest, TheChrootVariantChrootsWhereThePivotWouldBe) {
+  auto fake = std::make_unique<FakeHostFs>();
+  fs = fake.get();
+  fs->alias(rootfs.path(), "$ROOT");
+  fs->alias(state.path(), "$STATE");
+  stage = std::make_unique<ChrootingStage>(std::move(fake), host_resolv_conf);
+  run_prepare();
+  Lines calls = run_create_container();
+  ASSERT_GE(calls.size(), 3U);
+  EXPECT_EQ((Lines{calls.end() - 3, calls.end()}), (Lines{"chdir $ROOT", "chroot .", "chdir /"}));
+  EXPECT_EQ(std::count(calls.begin(), calls.end(), "pivot_root . ."), 0);
+}
+
 TEST_F(StorageStageTest, GeneratedFilesContent) {
   run_prepare();
   EXPECT_EQ(fs->files["$STATE/etc/hostname"], "box\n");

@@ -44,6 +44,8 @@ class HostFs {
   virtual Errno pivot_root(const std::string& new_root, const std::string& put_old) = 0;
   /// chdir(2).
   virtual Errno chdir(const std::string& path) = 0;
+  /// chroot(2): only nsrun.storage.chroot, for comparisons (see MountPlan).
+  virtual Errno chroot(const std::string& path) = 0;
   /// mkdir(2); the mode is subject to the umask.
   virtual Errno mkdir(const std::string& path, mode_t mode) = 0;
   /// mknod(2); the mode is subject to the umask.
@@ -91,6 +93,7 @@ class RealHostFs final : public HostFs {
   Errno umount2(const std::string& target, int flags) override;
   Errno mount_setattr(const std::string& path, unsigned int at_flags,
                       std::uint64_t attr_set) override;
+  Errno chroot(const std::string& path) override;
   Errno pivot_root(const std::string& new_root, const std::string& put_old) override;
   Errno chdir(const std::string& path) override;
   Errno mkdir(const std::string& path, mode_t mode) override;

@@ -65,6 +65,10 @@ struct MountPlan {
   std::string rootfs;                ///< canonical host path of the rootfs
   std::vector<PlannedMount> mounts;  ///< spec.mounts in spec order, then the generated files
   bool readonly_root = false;
+  /// nsrun.storage.chroot: switch root with chroot(2), as the program nsrun grew from did,
+  /// instead of pivot_root. The host's root stays mounted beneath, and a process with
+  /// CAP_SYS_CHROOT escapes to it: for comparing isolation strategies only.
+  bool chroot_instead_of_pivot_root = false;
   /// /sys is a read-only rbind of the host's, not a fresh sysfs: a container sharing the host's
   /// network namespace cannot mount sysfs (it shows the network namespace of its mounter). Set
   /// in create_container, once every stage's prepare has said which namespaces there are.

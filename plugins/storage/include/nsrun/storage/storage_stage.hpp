@@ -55,6 +55,8 @@ class StorageStage : public IStage {
  protected:
   /// The host calls, for a stage built on this one (nsrun.storage.overlay).
   HostFs& host_fs() { return *fs_; }
+  /// nsrun.storage.chroot: chroot(2) instead of pivot_root (see MountPlan).
+  bool switch_with_chroot_ = false;
 
  private:
   std::vector<GeneratedFile> write_etc_files(Context& ctx, const std::string& rootfs);
