@@ -65,6 +65,7 @@ void add_version_command(CLI::App& app, int& exit_code);
 void add_rootfs_command(CLI::App& app, int& exit_code);
 void add_delete_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_gc_command(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_bench_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_logs_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 // The OCI runtime commands, with runc's syntax and meaning.
 void add_create_command(CLI::App& app, GlobalOptions& global, int& exit_code);

@@ -182,6 +182,7 @@ int main(int argc, char** argv) {
       {{"logs"}, [&] { cli::add_logs_command(app, global, exit_code); }},
       {{"delete"}, [&] { cli::add_delete_command(app, global, exit_code); }},
       {{"gc"}, [&] { cli::add_gc_command(app, global, exit_code); }},
+      {{"bench"}, [&] { cli::add_bench_command(app, global, exit_code); }},
   };
   std::vector<std::string_view> known;
   for (const auto& command : commands)

@@ -1,0 +1,269 @@
+// The statistics and reports of `nsrun bench` (see bench.hpp).
+#include "nsrun/core/bench.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <set>
+#include <sstream>
+
+namespace nsrun::core {
+namespace {
+
+double median_of(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  std::size_t n = values.size();
+  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+double nearest_rank(const std::vector<double>& sorted, double fraction) {
+  if (sorted.empty()) return 0;
+  auto rank = static_cast<std::size_t>(std::ceil(fraction * static_cast<double>(sorted.size())));
+  return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
+}
+
+std::string fixed(double value, int decimals = 2) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.*f", decimals, value);
+  return buffer;
+}
+
+std::string pad(const std::string& text, std::size_t width, bool right = false) {
+  if (text.size() >= width) return text;
+  std::string fill(width - text.size(), ' ');
+  return right ? fill + text : text + fill;
+}
+
+// Text for an SVG element's content or attribute.
+std::string xml_escaped(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+boost::json::object summary_json(const std::vector<double>& samples) {
+  Summary s = summarize(samples);
+  boost::json::array all;
+  for (double v : samples) all.push_back(v);
+  return {{"median", s.median},
+          {"p95", s.p95},
+          {"min", s.min},
+          {"max", s.max},
+          {"samples", std::move(all)}};
+}
+
+}  // namespace
+
+Summary summarize(std::vector<double> samples) {
+  Summary s;
+  if (samples.empty()) return s;
+  std::sort(samples.begin(), samples.end());
+  s.median = median_of(samples);
+  s.p95 = nearest_rank(samples, 0.95);
+  s.min = samples.front();
+  s.max = samples.back();
+  return s;
+}
+
+Ratio median_ratio(const std::vector<double>& variant, const std::vector<double>& baseline,
+                   int resamples, std::uint64_t seed) {
+  Ratio r;
+  double base = median_of(baseline);
+  if (variant.empty() || baseline.empty() || base == 0) return r;
+  r.value = median_of(variant) / base;
+  std::mt19937_64 random(seed);
+  std::vector<double> ratios, a(variant.size()), b(baseline.size());
+  ratios.reserve(static_cast<std::size_t>(resamples));
+  std::uniform_int_distribution<std::size_t> pick_a(0, variant.size() - 1),
+      pick_b(0, baseline.size() - 1);
+  for (int i = 0; i < resamples; ++i) {
+    for (auto& v : a) v = variant[pick_a(random)];
+    for (auto& v : b) v = baseline[pick_b(random)];
+    double m = median_of(b);
+    if (m > 0) ratios.push_back(median_of(a) / m);
+  }
+  std::sort(ratios.begin(), ratios.end());
+  r.low = nearest_rank(ratios, 0.025);
+  r.high = nearest_rank(ratios, 0.975);
+  return r;
+}
+
+std::map<std::string, double> stage_times(const boost::json::object& trace, double wall_ms) {
+  std::map<std::string, double> out;
+  double stages = 0;
+  for (const auto& event : trace.at("traceEvents").as_array()) {
+    const auto& e = event.as_object();
+    const auto* category = e.if_contains("cat");
+    if (!category || !category->is_string() || e.at("ph") != "X") continue;
+    std::string_view cat = category->as_string();
+    if (!cat.starts_with("stage,")) continue;
+    double ms = e.at("dur").to_number<double>() / 1000.0;
+    out[std::string(cat.substr(6))] += ms;
+    stages += ms;
+  }
+  out["core"] = std::max(0.0, wall_ms - stages);
+  return out;
+}
+
+bool too_noisy(const BenchReport& report) {
+  for (std::size_t i = 0; i < report.variants.size(); ++i) {
+    Summary s = summarize(report.variants[i].wall_ms);
+    if (s.median > 0 && s.p95 > 1.5 * s.median) return true;
+    if (i == 0) continue;
+    Ratio r = median_ratio(report.variants[i].wall_ms, report.variants[0].wall_ms);
+    if (r.high - r.low > 0.10 * r.value) return true;
+  }
+  return false;
+}
+
+std::string bench_table(const BenchReport& report) {
+  std::ostringstream out;
+  std::size_t width = 8;
+  for (const auto& v : report.variants) width = std::max(width, v.name.size() + 2);
+  out << pad("variant", width) << pad("runs", 6, true) << pad("median ms", 11, true)
+      << pad("p95 ms", 9, true) << pad("min ms", 9, true) << pad("max ms", 9, true) << "   x "
+      << (report.variants.empty() ? "" : report.variants[0].name) << " (95% CI)\n";
+  for (std::size_t i = 0; i < report.variants.size(); ++i) {
+    const auto& v = report.variants[i];
+    Summary s = summarize(v.wall_ms);
+    out << pad(v.name, width) << pad(std::to_string(v.wall_ms.size()), 6, true)
+        << pad(fixed(s.median), 11, true) << pad(fixed(s.p95), 9, true)
+        << pad(fixed(s.min), 9, true) << pad(fixed(s.max), 9, true) << "   ";
+    if (i == 0) {
+      out << "1.00\n";
+    } else {
+      Ratio r = median_ratio(v.wall_ms, report.variants[0].wall_ms);
+      out << fixed(r.value) << " [" << fixed(r.low) << ", " << fixed(r.high) << "]\n";
+    }
+  }
+  // Per stage: the union of kinds, in the first variant's order, then the others' new ones.
+  std::vector<std::string> kinds;
+  for (const auto& v : report.variants)
+    for (const auto& kind : v.stage_order)
+      if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) kinds.push_back(kind);
+  out << "\nmedian ms per stage (all its phases; core: the rest of the run)\n"
+      << pad("variant", width);
+  for (const auto& kind : kinds) out << pad(kind, std::max<std::size_t>(kind.size() + 2, 9), true);
+  out << "\n";
+  for (const auto& v : report.variants) {
+    out << pad(v.name, width);
+    for (const auto& kind : kinds) {
+      auto it = v.stage_ms.find(kind);
+      std::string cell = it == v.stage_ms.end() ? "-" : fixed(summarize(it->second).median);
+      out << pad(cell, std::max<std::size_t>(kind.size() + 2, 9), true);
+    }
+    out << "\n";
+  }
+  if (too_noisy(report))
+    out << "\nnote: the spread is too wide to trust these ratios (a 95% interval wider than 10% "
+           "of a ratio, or a p95 above 1.5x its median): the machine was busy; run again with "
+           "more --runs, or on a quieter machine\n";
+  return out.str();
+}
+
+boost::json::object bench_json(const BenchReport& report) {
+  boost::json::array variants, command;
+  for (const auto& arg : report.command) command.emplace_back(arg);
+  for (std::size_t i = 0; i < report.variants.size(); ++i) {
+    const auto& v = report.variants[i];
+    boost::json::array args;
+    for (const auto& arg : v.args) args.emplace_back(arg);
+    boost::json::object stages;
+    for (const auto& kind : v.stage_order)
+      if (auto it = v.stage_ms.find(kind); it != v.stage_ms.end())
+        stages[kind] = summary_json(it->second);
+    Ratio r = i == 0 ? Ratio{} : median_ratio(v.wall_ms, report.variants[0].wall_ms);
+    variants.push_back(boost::json::object{
+        {"name", v.name},
+        {"args", std::move(args)},
+        {"pipeline", v.pipeline},
+        {"wall_ms", summary_json(v.wall_ms)},
+        {"stages_ms", std::move(stages)},
+        {"ratio_to_first", {{"value", r.value}, {"ci95_low", r.low}, {"ci95_high", r.high}}}});
+  }
+  return {{"schema", "nsrun-bench/1"},
+          {"command", std::move(command)},
+          {"runs", report.runs},
+          {"warmup", report.warmup},
+          {"machine", report.machine},
+          {"too_noisy", too_noisy(report)},
+          {"variants", std::move(variants)}};
+}
+
+std::string bench_svg(const BenchReport& report) {
+  static const char* colors[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+                                 "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"};
+  std::vector<std::string> kinds;
+  for (const auto& v : report.variants)
+    for (const auto& kind : v.stage_order)
+      if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) kinds.push_back(kind);
+  double top = 0;
+  for (const auto& v : report.variants) top = std::max(top, summarize(v.wall_ms).max);
+  top = top > 0 ? top * 1.05 : 1;
+  const int left = 160, bar_width = 560, row = 46, legend_rows = static_cast<int>(kinds.size());
+  const int height = 70 + row * static_cast<int>(report.variants.size()) * 2 + 20 * legend_rows;
+  const int width = left + bar_width + 40;
+  auto x_of = [&](double ms) { return left + ms / top * bar_width; };
+  std::ostringstream svg;
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
+      << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
+      << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+      << "<text x=\"10\" y=\"20\" font-size=\"14\">nsrun bench: " << report.runs
+      << " runs per variant; bars: median ms per stage; dots: every run's wall time</text>\n";
+  int y = 40;
+  for (const auto& v : report.variants) {
+    svg << "<text x=\"10\" y=\"" << y + 18 << "\">" << xml_escaped(v.name) << "</text>\n";
+    double x = left;
+    for (std::size_t k = 0; k < kinds.size(); ++k) {
+      auto it = v.stage_ms.find(kinds[k]);
+      if (it == v.stage_ms.end()) continue;
+      double w = summarize(it->second).median / top * bar_width;
+      svg << "<rect x=\"" << fixed(x, 1) << "\" y=\"" << y << "\" width=\"" << fixed(w, 1)
+          << "\" height=\"26\" fill=\"" << colors[k % 10] << "\"><title>"
+          << xml_escaped(v.name + " " + kinds[k] + ": " + fixed(summarize(it->second).median) +
+                         " ms")
+          << "</title></rect>\n";
+      x += w;
+    }
+    y += row;
+    for (double ms : v.wall_ms)
+      svg << "<circle cx=\"" << fixed(x_of(ms), 1) << "\" cy=\"" << y - 8
+          << "\" r=\"2.5\" fill=\"#333\" fill-opacity=\"0.5\"/>\n";
+    svg << "<text x=\"" << left + bar_width + 4 << "\" y=\"" << y - 4 << "\">"
+        << fixed(summarize(v.wall_ms).median, 1) << "</text>\n";
+    y += row - 20;
+  }
+  svg << "<line x1=\"" << left << "\" y1=\"" << y << "\" x2=\"" << left + bar_width << "\" y2=\""
+      << y << "\" stroke=\"#999\"/>\n"
+      << "<text x=\"" << left << "\" y=\"" << y + 14 << "\">0</text>\n"
+      << "<text x=\"" << left + bar_width - 40 << "\" y=\"" << y + 14 << "\">" << fixed(top, 1)
+      << " ms</text>\n";
+  y += 30;
+  for (std::size_t k = 0; k < kinds.size(); ++k, y += 20)
+    svg << "<rect x=\"" << left << "\" y=\"" << y - 10 << "\" width=\"12\" height=\"12\" fill=\""
+        << colors[k % 10] << "\"/><text x=\"" << left + 18 << "\" y=\"" << y << "\">"
+        << xml_escaped(kinds[k]) << "</text>\n";
+  svg << "</svg>\n";
+  return svg.str();
+}
+
+}  // namespace nsrun::core

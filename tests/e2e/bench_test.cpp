@@ -1,0 +1,147 @@
+// End to end, as root: `nsrun bench` (issue 12) with two variants writes its table, a JSON of
+// the documented schema and an SVG that parses as XML and names both; bad input is one line
+// before any run (or, for a command that fails, names the variant and stops).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "e2e.hpp"
+
+namespace nsrun::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+class BenchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "end-to-end tests need root";
+    state_ = std::make_unique<TempDir>("nsrun-e2e-bench-state-");
+    work_ = std::make_unique<TempDir>("nsrun-e2e-bench-work-");
+  }
+  void TearDown() override {
+    if (!state_) return;
+    auto left = delete_every_container(state_->path());
+    EXPECT_TRUE(left.empty()) << "state left behind: " << (left.empty() ? "" : left.front());
+  }
+  CommandResult bench(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{nsrun_binary(), "--root",   state_->path(),
+                                  "bench",        "--rootfs", busybox_rootfs()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, "", 120, work_->path());
+  }
+  std::unique_ptr<TempDir> state_, work_;
+};
+
+TEST_F(BenchTest, TwoVariantsGiveATableAJsonAndAnSvg) {
+  const std::string json = work_->path() + "/bench.json", svg = work_->path() + "/bench.svg";
+  auto r = bench({"--runs",   "3",
+                  "--warmup", "1",
+                  "--json",   json,
+                  "--svg",    svg,
+                  "--name",   "none",
+                  "--stage",  "network=nsrun.network.none",
+                  "--name",   "overlay",
+                  "--stage",  "network=nsrun.network.none",
+                  "--stage",  "storage=nsrun.storage.overlay",
+                  "--",       "/bin/true"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "") << "no progress bar when stderr is not a terminal";
+  EXPECT_NE(r.out.find("variant"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nnone "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\noverlay "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("median ms per stage"), std::string::npos) << r.out;
+
+  auto document = boost::json::parse(read_text(json)).as_object();
+  EXPECT_EQ(document.at("schema"), "nsrun-bench/1");
+  EXPECT_EQ(document.at("runs"), 3);
+  EXPECT_EQ(document.at("warmup"), 1);
+  EXPECT_EQ(document.at("command"), boost::json::array{"/bin/true"});
+  for (const char* key : {"kernel", "cpu", "cpus", "cgroup", "nsrun"})
+    EXPECT_TRUE(document.at("machine").as_object().contains(key)) << key;
+  const auto& variants = document.at("variants").as_array();
+  ASSERT_EQ(variants.size(), 2U);
+  for (const auto& value : variants) {
+    const auto& v = value.as_object();
+    EXPECT_EQ(v.at("wall_ms").at("samples").as_array().size(), 3U);
+    for (const char* key : {"median", "p95", "min", "max"})
+      EXPECT_GT(v.at("wall_ms").at(key).to_number<double>(), 0) << key;
+    EXPECT_TRUE(v.at("stages_ms").as_object().contains("storage"));
+    EXPECT_TRUE(v.at("stages_ms").as_object().contains("core"));
+    EXPECT_TRUE(v.at("pipeline").as_object().contains("stages"));
+    const auto& ratio = v.at("ratio_to_first").as_object();
+    EXPECT_LE(ratio.at("ci95_low").to_number<double>(), ratio.at("value").to_number<double>());
+  }
+  EXPECT_EQ(variants[1].at("args"),
+            (boost::json::array{"--stage", "network=nsrun.network.none", "--stage",
+                                "storage=nsrun.storage.overlay"}));
+  // The SVG parses as XML (xmllint, or python's parser) and names both variants.
+  auto parsed = run(
+      {"python3", "-c", "import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])", svg});
+  EXPECT_EQ(parsed.exit_code, 0) << parsed.err;
+  const std::string chart = read_text(svg);
+  EXPECT_NE(chart.find(">none</text>"), std::string::npos);
+  EXPECT_NE(chart.find(">overlay</text>"), std::string::npos);
+}
+
+TEST_F(BenchTest, BadInputIsOneLineAndNothingRuns) {
+  const std::string two[] = {"--name", "a", "--name", "b", "--stage", "network=nsrun.network.none"};
+  auto with = [&](std::vector<std::string> args, bool variants = true) {
+    std::vector<std::string> out = args;
+    if (variants) out.insert(out.begin(), std::begin(two), std::end(two));
+    return out;
+  };
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const Case cases[] = {
+      {with({"--runs", "0", "--", "/bin/true"}),
+       "bench: --runs 0 must be a whole number from 1 to 100000"},
+      {{"--name", "only", "--", "/bin/true"},
+       "bench: give at least two variants to compare (e.g. --name default --name none --stage "
+       "network=nsrun.network.none)"},
+      {{"--name", "a", "--name", "b", "--stage", "network=nsrun.network.nope", "--", "/bin/true"},
+       "bench: variant b: "},
+      {{"--name", "a", "--name", "b", "--pipeline", "/no/such/pipeline.json", "--", "/bin/true"},
+       "bench: variant b: "},
+      {with({"--json", "/no/such/dir/out.json", "--", "/bin/true"}),
+       "bench: --json /no/such/dir/out.json: the directory /no/such/dir does not exist (create "
+       "it, or name a file in an existing directory)"},
+      {with({"/bin/true"}),
+       "bench: \"/bin/true\": the command goes after -- (e.g. nsrun bench --name a --name b "
+       "--stage network=nsrun.network.none -- /bin/true)"},
+      {with({}),
+       "bench: no command to run (end the flags with --, e.g. nsrun bench --name a --name b "
+       "--stage network=nsrun.network.none -- /bin/true)"},
+  };
+  for (const auto& c : cases) {
+    auto r = bench(c.args);
+    EXPECT_EQ(r.exit_code, 125) << c.message;
+    EXPECT_TRUE(r.err.starts_with("nsrun: " + c.message)) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  EXPECT_TRUE(delete_every_container(state_->path()).empty());
+}
+
+TEST_F(BenchTest, ACommandThatFailsInOneVariantIsNamedAndStops) {
+  // A command the rootfs does not have: the first variant to run it fails, and bench stops.
+  auto r = bench({"--runs", "2", "--warmup", "0", "--name", "good", "--stage",
+                  "network=nsrun.network.none", "--name", "bad", "--stage",
+                  "network=nsrun.network.none", "--", "/no/such/command"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_TRUE(r.err.starts_with("nsrun: bench: variant ")) << r.err;
+  EXPECT_NE(r.err.find(": the command failed (exit 127)"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "") << "nothing reported";
+}
+
+}  // namespace
+}  // namespace nsrun::test

@@ -1,0 +1,125 @@
+// nsrun bench's statistics and reports (bench.hpp), and the tracer's report round trip
+// (trace.hpp): no root, no container.
+#include "nsrun/core/bench.hpp"
+
+#include <gtest/gtest.h>
+
+#include "nsrun/core/trace.hpp"
+
+namespace nsrun::core {
+namespace {
+
+TEST(BenchStats, SummaryIsMedianNearestRankP95MinMax) {
+  std::vector<double> samples;
+  for (int i = 20; i >= 1; --i) samples.push_back(i);
+  Summary s = summarize(samples);
+  EXPECT_DOUBLE_EQ(s.median, 10.5);
+  EXPECT_DOUBLE_EQ(s.p95, 19);
+  EXPECT_DOUBLE_EQ(s.min, 1);
+  EXPECT_DOUBLE_EQ(s.max, 20);
+  EXPECT_DOUBLE_EQ(summarize({3, 1, 2}).median, 2);
+}
+
+TEST(BenchStats, TheRatioOfMediansHasAnIntervalAroundIt) {
+  std::vector<double> base, slower;
+  for (int i = 0; i < 40; ++i) {
+    base.push_back(10 + (i % 5) * 0.1);
+    slower.push_back(20 + (i % 5) * 0.2);
+  }
+  Ratio r = median_ratio(slower, base);
+  EXPECT_NEAR(r.value, 2.0, 0.01);
+  EXPECT_LE(r.low, r.value);
+  EXPECT_GE(r.high, r.value);
+  EXPECT_LT(r.high - r.low, 0.1);
+  Ratio again = median_ratio(slower, base);
+  EXPECT_EQ(again.low, r.low) << "a fixed seed: the same samples give the same interval";
+  EXPECT_EQ(again.high, r.high);
+}
+
+TEST(BenchStats, StageTimesAddUpToTheWallTime) {
+  auto trace = boost::json::parse(R"({"traceEvents": [
+    {"name": "process_name", "ph": "M", "pid": 1},
+    {"name": "nsrun.storage: prepare", "cat": "stage,storage", "ph": "X", "ts": 0, "dur": 1500},
+    {"name": "nsrun.storage: create_container", "cat": "stage,storage", "ph": "X", "ts": 9,
+     "dur": 500},
+    {"name": "nsrun.exec: validate", "cat": "stage,exec", "ph": "X", "ts": 1, "dur": 1000},
+    {"name": "core: clone", "cat": "core", "ph": "X", "ts": 2, "dur": 3000}]})")
+                   .as_object();
+  auto times = stage_times(trace, 10.0);
+  EXPECT_DOUBLE_EQ(times.at("storage"), 2.0);
+  EXPECT_DOUBLE_EQ(times.at("exec"), 1.0);
+  EXPECT_DOUBLE_EQ(times.at("core"), 7.0);
+}
+
+BenchReport two_variants(double spread) {
+  BenchReport report;
+  report.runs = 10;
+  for (const char* name : {"first", "second"}) {
+    VariantSamples v;
+    v.name = name;
+    v.stage_order = {"storage", "core"};
+    for (int i = 0; i < 10; ++i) {
+      double wall = (v.name == "first" ? 10.0 : 5.0) * (1 + spread * (i % 2));
+      v.wall_ms.push_back(wall);
+      v.stage_ms["storage"].push_back(wall / 2);
+      v.stage_ms["core"].push_back(wall / 2);
+    }
+    report.variants.push_back(std::move(v));
+  }
+  return report;
+}
+
+TEST(BenchReport, TableJsonAndSvgNameEveryVariant) {
+  BenchReport report = two_variants(0.01);
+  EXPECT_FALSE(too_noisy(report));
+  std::string table = bench_table(report);
+  EXPECT_NE(table.find("first"), std::string::npos);
+  EXPECT_NE(table.find("0.50 ["), std::string::npos) << table;
+  EXPECT_EQ(table.find("too wide"), std::string::npos);
+  auto json = bench_json(report);
+  EXPECT_EQ(json.at("schema"), "nsrun-bench/1");
+  EXPECT_EQ(json.at("variants").as_array().size(), 2U);
+  EXPECT_EQ(json.at("variants").as_array()[1].at("name"), "second");
+  EXPECT_NEAR(json.at("variants").as_array()[1].at("ratio_to_first").at("value").as_double(), 0.5,
+              0.01);
+  std::string svg = bench_svg(report);
+  EXPECT_TRUE(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+  EXPECT_NE(svg.find(">second</text>"), std::string::npos);
+}
+
+TEST(BenchReport, AWideSpreadIsSaid) {
+  BenchReport report = two_variants(0.9);
+  EXPECT_TRUE(too_noisy(report));
+  EXPECT_NE(bench_table(report).find("the spread is too wide to trust these ratios"),
+            std::string::npos);
+}
+
+TEST(Tracer, TheContainersReportIsMergedAndItsOpenSpanClosedAtExec) {
+  Tracer host;
+  host.add("core: before", TraceClock::now(), TraceClock::now(), TraceProcess::host);
+  host.mark_clone();
+  Tracer child = host;  // what the clone copies
+  child.begin_phase("nsrun.storage", "storage", "create_container", TraceProcess::container);
+  child.on_debug("storage: mount proc on /proc");
+  child.end_phase(true);
+  std::string report = child.container_report("nsrun.exec", "exec");
+  ASSERT_EQ(report.front(), trace_report_tag);
+  EXPECT_FALSE(host.merge("1 a failure report")) << "not a trace report";
+  EXPECT_TRUE(host.merge(report));
+  EXPECT_EQ(host.span_count(), 3U) << "the one before the clone is not sent back";
+  host.close_open_span(TraceClock::now());
+  auto events = host.document({}).at("traceEvents").as_array();
+  bool storage_logged = false, exec_closed = false;
+  for (const auto& event : events) {
+    const auto& e = event.as_object();
+    if (e.at("name") == "nsrun.storage: create_container")
+      storage_logged = e.at("args").at("log").as_array()[0] == "storage: mount proc on /proc";
+    if (e.at("name") == "nsrun.exec: start_container")
+      exec_closed = !e.contains("open") && e.at("dur").to_number<double>() >= 0;
+  }
+  EXPECT_TRUE(storage_logged);
+  EXPECT_TRUE(exec_closed);
+}
+
+}  // namespace
+}  // namespace nsrun::core
