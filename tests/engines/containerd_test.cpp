@@ -38,13 +38,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 std::string tail(const std::string& text, std::size_t max = 4000) {
   return text.size() <= max ? text : "..." + text.substr(text.size() - max);
 }

@@ -194,6 +194,11 @@ std::vector<std::string> NetnsGuard::exec(std::vector<std::string> argv) const {
   return full;
 }
 
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 std::vector<std::string> mounts_containing(const std::string& needle) {
   std::ifstream in("/proc/self/mountinfo");
   std::vector<std::string> found;

@@ -100,6 +100,9 @@ class NetnsGuard {
 /// (one of /run/netns/nsrun-test-*), never the machine's own.
 bool in_throwaway_netns();
 
+/// The whole content of a file ("" when it cannot be read).
+std::string read_text(const std::string& path);
+
 /// Mount points in /proc/self/mountinfo that contain `needle`.
 std::vector<std::string> mounts_containing(const std::string& needle);
 

@@ -40,13 +40,6 @@ std::map<std::string, std::string> parse(const std::string& out) {
   return values;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // Polls `condition` every 50 ms for up to `timeout_ms`.
 bool eventually(const std::function<bool()>& condition, int timeout_ms) {
   for (int waited = 0; waited < timeout_ms; waited += 50) {

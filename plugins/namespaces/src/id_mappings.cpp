@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "nsrun/stage.hpp"
+#include "nsrun/support/id_map.hpp"
 
 namespace nsrun::namespaces {
 namespace {
@@ -110,11 +111,7 @@ bool maps_container_id(const std::vector<IdMapping>& mappings, std::int64_t id) 
 }
 
 std::string id_map_text(const std::vector<IdMapping>& mappings) {
-  std::string text;
-  for (const auto& m : mappings)
-    text += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " +
-            std::to_string(m.size) + "\n";
-  return text;
+  return support::id_map_text(mappings);
 }
 
 std::string describe(const std::vector<IdMapping>& mappings) {

@@ -18,11 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 std::string ns_link(pid_t pid, const std::string& name) {
   std::error_code ec;
   return fs::read_symlink("/proc/" + std::to_string(pid) + "/ns/" + name, ec).string();

@@ -23,11 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 // The "Uid:" or "Gid:" line of /proc/<pid>/status: the ids as the host sees them.
 std::string status_line(pid_t pid, const std::string& key) {
   std::istringstream status(read_text("/proc/" + std::to_string(pid) + "/status"));

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "nsrun/support/fd.hpp"
+#include "nsrun/support/id_map.hpp"
 
 #ifndef SYS_open_tree
 #define SYS_open_tree 428  // the same number on every architecture (unified table)
@@ -65,14 +66,7 @@ bool means_unsupported(Errno err) {
   return err == EINVAL || err == EPERM || err == ENOSYS || err == EOPNOTSUPP;
 }
 
-// The maps as /proc/<pid>/uid_map takes them.
-std::string map_text(const std::vector<IdMapping>& mappings) {
-  std::string text;
-  for (const auto& m : mappings)
-    text += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " +
-            std::to_string(m.size) + "\n";
-  return text;
-}
+using support::id_map_text;
 
 }  // namespace
 
@@ -160,8 +154,8 @@ void IdmappedRoot::prepare(const ContainerSpec& spec, const std::string& rootfs,
              "need Linux 5.12 or later and a filesystem that supports them)");
   };
   int userns = -1, tree = -1;
-  if (Errno err =
-          calls_->user_namespace(map_text(spec.uid_mappings), map_text(spec.gid_mappings), userns))
+  if (Errno err = calls_->user_namespace(id_map_text(spec.uid_mappings),
+                                         id_map_text(spec.gid_mappings), userns))
     return fall_back("create a user namespace with the container's maps", err);
   struct Closer {
     IdmapCalls& calls;
@@ -219,7 +213,8 @@ void IdmappedBinds::prepare(MountPlan& plan, const ContainerSpec& spec, Logger& 
       mount.uid_mappings = spec.uid_mappings;
       mount.gid_mappings = spec.gid_mappings;
     }
-    const std::string maps = map_text(mount.uid_mappings) + "/" + map_text(mount.gid_mappings);
+    const std::string maps =
+        id_map_text(mount.uid_mappings) + "/" + id_map_text(mount.gid_mappings);
     auto fail = [&](const std::string& step, Errno err) {
       throw StageError("cannot make " + what + ": " + step + ": " + std::strerror(err) +
                        (means_unsupported(err)
@@ -230,8 +225,8 @@ void IdmappedBinds::prepare(MountPlan& plan, const ContainerSpec& spec, Logger& 
     auto userns = namespaces.find(maps);
     if (userns == namespaces.end()) {
       int fd = -1;
-      if (Errno err = calls_->user_namespace(map_text(mount.uid_mappings),
-                                             map_text(mount.gid_mappings), fd))
+      if (Errno err = calls_->user_namespace(id_map_text(mount.uid_mappings),
+                                             id_map_text(mount.gid_mappings), fd))
         fail("a user namespace with its maps", err);
       userns = namespaces.emplace(maps, fd).first;
     }
