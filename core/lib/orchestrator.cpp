@@ -182,6 +182,13 @@ int host_add_file(void* opaque, const char* destination, const char* content, si
   }
 }
 
+void host_trace_span(void* opaque, const char* name, uint64_t start_ns, uint64_t end_ns) {
+  Tracer* tracer = state_of(opaque).site->tracer;
+  if (!tracer || !name) return;
+  auto at = [](uint64_t ns) { return TraceClock::time_point(std::chrono::nanoseconds(ns)); };
+  tracer->add_stage_span(name, at(start_ns), at(end_ns));
+}
+
 nsrun_host host_table(CallState& call) {
   nsrun_host host{};
   host.struct_size = sizeof host;
@@ -195,6 +202,7 @@ nsrun_host host_table(CallState& call) {
   host.set_output = &host_set_output;
   host.get_output = &host_get_output;
   host.add_file = &host_add_file;
+  host.trace_span = &host_trace_span;
   return host;
 }
 
@@ -959,6 +967,7 @@ int Orchestrator::run(ContainerRequest& request) {
   StageExchange exchange;
   CallSite site{request.id, state.path(), request.state_root, &spec, &journal_file, &log_,
                 0,          &exchange};
+  site.tracer = tracer_;
 
   // 1. Every stage validates before any stage acts.
   if (auto failure = run_phase(Phase::validate, site, ProcessSide::host)) return fail(*failure);
@@ -1325,6 +1334,7 @@ std::vector<StageFailure> Orchestrator::teardown(const StateDir& state, SpecDocu
   std::vector<StageFailure> failures;
   JournalFile journal_file(state.journal_path());
   CallSite site{state.id(), state.path(), state.root(), &spec, &journal_file, &log_, 0};
+  site.tracer = tracer_;
   for (std::size_t i = stages_.size(); i-- > 0;)
     if (auto failure = run_stage(i, Phase::teardown, site, ProcessSide::host))
       failures.push_back(*failure);
@@ -1351,6 +1361,7 @@ std::vector<StageFailure> Orchestrator::run_on_state(Phase phase, const StateDir
   std::vector<StageFailure> failures;
   JournalFile journal_file(state.journal_path());
   CallSite site{state.id(), state.path(), state.root(), &spec, &journal_file, &log_, 0};
+  site.tracer = tracer_;
   for (std::size_t i = 0; i < stages_.size(); ++i)
     if (auto failure = run_stage(i, phase, site, ProcessSide::host)) failures.push_back(*failure);
   return failures;
@@ -1402,6 +1413,7 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
   }
   StageExchange exchange;
   CallSite site{state.id(), state.path(), state.root(), &spec, &journal_file, &log_, 0, &exchange};
+  site.tracer = tracer_;
   auto fail = [&](const StageFailure& failure) {
     log_.error(failure.message);
     return failure.exit_code;

@@ -87,6 +87,15 @@ void Tracer::end_phase(bool succeeded) {
       microseconds_between(phase.start, end), phase.process, std::move(args)));
 }
 
+void Tracer::add_stage_span(std::string_view name, TraceClock::time_point start,
+                            TraceClock::time_point end) {
+  if (!open_phase_) return;
+  // "detail,KIND": inside the phase's span, and not counted again as the stage's time.
+  std::string kind = open_phase_->category.substr(open_phase_->category.find(',') + 1);
+  spans_.push_back(complete_span(std::string(name), "detail," + kind, trace_microseconds(start),
+                                 microseconds_between(start, end), open_phase_->process, {}));
+}
+
 void Tracer::on_debug(std::string_view message) noexcept {
   try {
     if (open_phase_) open_phase_->log.emplace_back(message);

@@ -122,10 +122,20 @@ TEST_F(TraceTest, AThirdPartyStageIsTracedWithNoCodeOfItsOwn) {
                      "", 60, work_->path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::multiset<std::string> names;
-  for (const auto& span : spans(trace)) names.insert(span.name);
+  auto all = spans(trace);
+  for (const auto& span : all) names.insert(span.name);
   for (const char* phase : {"validate", "prepare", "create_runtime", "create_container",
                             "start_container", "poststart", "teardown"})
     EXPECT_EQ(names.count(std::string("test.good: ") + phase), 1U) << phase;
+  // And a span of its own (SDK 2.4: TraceScope), inside its prepare's.
+  const Span *own = nullptr, *prepare = nullptr;
+  for (const auto& span : all) {
+    if (span.name == "test.good: a step of its own") own = &span;
+    if (span.name == "test.good: prepare") prepare = &span;
+  }
+  ASSERT_TRUE(own && prepare);
+  EXPECT_GE(own->start, prepare->start);
+  EXPECT_LE(own->end, prepare->end);
 }
 
 TEST_F(TraceTest, BadTracePathsAreOneLineBeforeAnything) {

@@ -116,10 +116,14 @@ void load_seccomp(const Plan& plan, Host& host) {
 
 }  // namespace
 
-void apply_plan(const Plan& plan, Host& host, Logger& log) {
+void apply_container_plan(const Plan& plan, Host& host, Logger& log) {
   write_sysctls(plan, host);
   mask_paths(plan, host, log);
   make_paths_readonly(plan, host, log);
+}
+
+void apply_plan(const Plan& plan, Host& host, Logger& log) {
+  apply_container_plan(plan, host, log);
   apply_process_plan(plan, host);
 }
 
@@ -322,8 +326,16 @@ void SecurityStage::start_container(Context& ctx) {
     if (auto seccomp = container_seccomp(ctx.spec))
       plan.seccomp = make_seccomp_plan(seccomp->build());
   log_applied(plan, ctx.log);
-  join_new_keyring(ctx, *host_);
-  apply_plan(plan, *host_, ctx.log);
+  {
+    TraceScope step(ctx, "security: a new session keyring");
+    join_new_keyring(ctx, *host_);
+  }
+  {
+    TraceScope step(ctx, "security: sysctls, masked and read-only paths");
+    apply_container_plan(plan, *host_, ctx.log);
+  }
+  TraceScope step(ctx, "security: rlimits, capabilities, no_new_privs, seccomp");
+  apply_process_plan(plan, *host_);
 }
 
 void SecurityStage::exec_prepare(Context& ctx) {

@@ -47,7 +47,8 @@ extern "C" {
 /* 2.2 added nsrun_call.spec_source: whether the spec came from `nsrun run`'s flags or a bundle. */
 /* 2.3 added plugin commands (nsrun_plugin.commands, run_command): `nsrun network ls` and the like.
  */
-#define NSRUN_API_MINOR 3
+/* 2.4 added nsrun_host.trace_span: a stage's own spans in `nsrun run --trace`. */
+#define NSRUN_API_MINOR 4
 
 /* The one symbol a plugin exports; its type is nsrun_plugin_entry_fn. */
 #define NSRUN_PLUGIN_ENTRY_SYMBOL "nsrun_plugin_entry"
@@ -151,6 +152,10 @@ typedef struct nsrun_host {
    * that provides "files" mounts it). The stage must declare it needs "files". 0 when refused. */
   int (*add_file)(void* opaque, const char* destination, const char* content, size_t size,
                   uint32_t mode);
+  /* Since 2.4 (check struct_size): a span of the stage's own inside the current phase call, for
+   * `nsrun run --trace` (docs/tracing.md): `name` from `start_ns` to `end_ns`, CLOCK_MONOTONIC
+   * nanoseconds. Does nothing when the run is not traced: call it freely. */
+  void (*trace_span)(void* opaque, const char* name, uint64_t start_ns, uint64_t end_ns);
 } nsrun_host;
 
 /* One phase call. */
@@ -175,9 +180,10 @@ typedef struct nsrun_call {
   uint32_t spec_source;
 } nsrun_call;
 
-#define NSRUN_SPEC_FROM_BUNDLE 0u /* config.json of a bundle (`create`, `run --bundle`), or exec \
-                                   */
-#define NSRUN_SPEC_FROM_FLAGS 1u  /* built by `nsrun run FLAGS CMD` from its flags */
+#define NSRUN_SPEC_FROM_BUNDLE                                                                  \
+  0u                             /* config.json of a bundle (`create`, `run --bundle`), or exec \
+                                  */
+#define NSRUN_SPEC_FROM_FLAGS 1u /* built by `nsrun run FLAGS CMD` from its flags */
 
 /* Since 2.3: a command of the plugin's own, outside any container, run as
  * `nsrun KIND NAME ARGS...` where KIND is the plugin's kind and the plugin is the one the default

@@ -124,6 +124,19 @@ class HostServices final : public Services {
     if (!host_->add_file(host_->opaque, path.c_str(), content.data(), content.size(), mode))
       throw StageError("cannot add the file " + path + " to the container");
   }
+  void trace_span(std::string_view name, std::chrono::steady_clock::time_point start,
+                  std::chrono::steady_clock::time_point end) override {
+    // An nsrun older than 2.4 has no such function: its host table is shorter.
+    if (host_->struct_size < offsetof(nsrun_host, trace_span) + sizeof host_->trace_span ||
+        !host_->trace_span)
+      return;
+    auto ns = [](std::chrono::steady_clock::time_point at) {
+      return static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count());
+    };
+    std::string text(name);
+    host_->trace_span(host_->opaque, text.c_str(), ns(start), ns(end));
+  }
 
  private:
   const nsrun_host* host_;

@@ -39,6 +39,7 @@
 
 #include <boost/json.hpp>
 #include <cerrno>
+#include <chrono>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -144,6 +145,10 @@ class Services {
   /// Puts a file into the container's view (prepare only); the stage that provides "files"
   /// mounts it, nothing is written into the rootfs. Throws StageError when refused.
   virtual void add_file(std::string_view destination, std::string_view content, unsigned mode) = 0;
+  /// A span of the stage's own in `nsrun run --trace` (SDK 2.4); nothing when not traced, or
+  /// with an older nsrun.
+  virtual void trace_span(std::string_view, std::chrono::steady_clock::time_point,
+                          std::chrono::steady_clock::time_point) {}
 
  protected:
   ~Services() = default;
@@ -195,12 +200,34 @@ struct Context {
                 unsigned mode = 0644) const {
     require_services().add_file(destination, content, mode);
   }
+  /// Records a span of the stage's own, inside the current phase's, for `nsrun run --trace`
+  /// (SDK 2.4; see TraceScope). Does nothing when the run is not traced.
+  void trace(std::string_view name, std::chrono::steady_clock::time_point start,
+             std::chrono::steady_clock::time_point end) const {
+    if (services) services->trace_span(name, start, end);
+  }
 
  private:
   Services& require_services() const {
     if (!services) throw StageError("no stage services in this context");
     return *services;
   }
+};
+
+/// A span of a stage's own from construction to destruction, for `nsrun run --trace` (SDK 2.4):
+///   { nsrun::TraceScope step(ctx, "seccomp: load the filter"); load(); }
+class TraceScope {
+ public:
+  TraceScope(const Context& ctx, std::string name)
+      : ctx_(ctx), name_(std::move(name)), start_(std::chrono::steady_clock::now()) {}
+  ~TraceScope() { ctx_.trace(name_, start_, std::chrono::steady_clock::now()); }
+  TraceScope(const TraceScope&) = delete;
+  TraceScope& operator=(const TraceScope&) = delete;
+
+ private:
+  const Context& ctx_;
+  std::string name_;
+  std::chrono::steady_clock::time_point start_;
 };
 
 /// One call of a plugin command (SDK 2.3): `nsrun network rm web` is name "rm", args {"web"}.

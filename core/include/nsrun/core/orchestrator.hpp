@@ -109,6 +109,7 @@ struct CallSite {
   StderrLogger* log = nullptr;
   pid_t pid = 0;
   StageExchange* exchange = nullptr;
+  Tracer* tracer = nullptr;  ///< `nsrun run --trace`: a stage's own spans (SDK 2.4)
 };
 
 /// One pipeline stage bound to the plugin that implements it.

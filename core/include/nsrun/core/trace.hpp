@@ -45,6 +45,10 @@ class Tracer final : public DebugSink {
                    TraceProcess process);
   void end_phase(bool succeeded);
   void on_debug(std::string_view message) noexcept override;
+  /// A span a stage records of its own (SDK 2.4, nsrun_host.trace_span) during the open phase
+  /// call, on that call's side; ignored outside a phase call.
+  void add_stage_span(std::string_view name, TraceClock::time_point start,
+                      TraceClock::time_point end);
   /// True while a phase call is open: a stage's debug messages are kept for the trace.
   bool capturing() const noexcept override { return open_phase_.has_value(); }
 

@@ -102,6 +102,9 @@ class SecurityStage final : public IStage {
 /// Applies `plan` through `host` in the order above; throws StageError naming the field.
 void apply_plan(const Plan& plan, Host& host, Logger& log);
 
+/// Applies the container-level part of `plan` only: sysctls, masked and read-only paths.
+void apply_container_plan(const Plan& plan, Host& host, Logger& log);
+
 /// Applies the process-level part of `plan` only (rlimits to no_new_privs, as apply_plan does
 /// them), whatever its container-level fields hold: what exec_container does.
 void apply_process_plan(const Plan& plan, Host& host);
