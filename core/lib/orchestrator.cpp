@@ -334,7 +334,6 @@ int reap(int pidfd) {
   return exit_code_of(info);
 }
 
-// How a process that is to exec a command ends, as the nsrun that waits for it sees it.
 // A span of the core's own for the trace, from construction to destruction (or end()).
 class TraceStep {
  public:
@@ -354,6 +353,7 @@ class TraceStep {
   TraceClock::time_point start_;
 };
 
+// How a process that is to exec a command ends, as the nsrun that waits for it sees it.
 struct Supervision {
   int pidfd = -1;
   /// The sync socket: a failure report, or the exec announcement then end-of-file at execve.
