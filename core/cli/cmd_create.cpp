@@ -1,4 +1,5 @@
-// nsrun create [--bundle DIR] [--pid-file FILE] [--console-socket PATH] ... ID: runc's create.
+// nsrun create [--bundle DIR] [--pid-file FILE] [--console-socket PATH] ... ID: runc's create
+// (and nsrun's --trace FILE, docs/tracing.md).
 // Sets the container up with the installed default pipeline and leaves its process waiting for
 // `nsrun start`; exits 0 once it waits. Everything checkable is checked before anything exists.
 #include <sys/stat.h>
@@ -21,6 +22,7 @@ struct CreateOptions {
   bool no_pivot = false;
   bool no_new_keyring = false;
   int preserve_fds = 0;
+  std::string trace;
 };
 
 void check_id(const std::string& id) {
@@ -32,6 +34,7 @@ void check_id(const std::string& id) {
 
 int create_container(const CreateOptions& options, const GlobalOptions& global) {
   check_id(options.id);
+  CommandTrace trace(options.trace);
   global.refuse_systemd_cgroup("create");
   if (options.preserve_fds < 0)
     throw core::Error("create: --preserve-fds " + std::to_string(options.preserve_fds) +
@@ -55,8 +58,9 @@ int create_container(const CreateOptions& options, const GlobalOptions& global) 
   if (state.exists())
     throw core::Error("create: container \"" + options.id + "\" already exists in " +
                       global.state_root + " (delete it first: nsrun delete " + options.id + ")");
-  BundleLaunch launch{options.bundle,         options.id,          options.pid_file, true,
-                      options.console_socket, options.preserve_fds};
+  BundleLaunch launch{
+      options.bundle,       options.id, options.pid_file, true, options.console_socket,
+      options.preserve_fds, &trace};
   return launch_bundle(launch, global);
 }
 
@@ -77,6 +81,8 @@ void add_create_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
                    "Keep the caller's session keyring");
   create->add_option("--preserve-fds", options->preserve_fds,
                      "Pass N descriptors after stderr to the workload");
+  create->add_option("--trace", options->trace,
+                     "Write what each step of the create cost to FILE, as Chrome trace-event JSON");
   create->callback([options, &global, &exit_code] {
     try {
       global.protect_binary();

@@ -1,6 +1,7 @@
 // nsrun exec [--process FILE | ARGS...] [--detach] [--tty] [--console-socket PATH] [--pid-file
 // FILE] [-e K=V] [--cwd DIR]
-//            [--user UID[:GID]] [--cap CAP] [--no-new-privs] ID: runc's exec. The process joins
+//            [--user UID[:GID]] [--cap CAP] [--no-new-privs] [--trace FILE] ID: runc's exec
+// (--trace is nsrun's, see docs/tracing.md). The process joins
 // the container's namespaces and cgroups and gets the confinement its stages give the
 // container's process (SDK 2.1's exec phases). Without --process it is the container's process
 // with other arguments and the changes the flags ask for.
@@ -30,6 +31,7 @@ struct ExecOptions {
   std::vector<std::string> caps;
   bool no_new_privs = false;
   int preserve_fds = 0;
+  std::string trace;
 };
 
 // Parses "UID[:GID]" into process.user; Error naming the flag.
@@ -102,6 +104,7 @@ int exec_in_container(const ExecOptions& options, const GlobalOptions& global) {
   if (options.preserve_fds < 0)
     throw core::Error("exec: --preserve-fds " + std::to_string(options.preserve_fds) +
                       " is negative (give a count of descriptors after 2)");
+  CommandTrace trace(options.trace);
   core::StateDir state(global.state_root, options.id);
   core::ContainerView view = core::inspect(state);
   if (view.status != core::Status::running && view.status != core::Status::created)
@@ -130,7 +133,16 @@ int exec_in_container(const ExecOptions& options, const GlobalOptions& global) {
   core::Orchestrator orchestrator(std::move(stages), log);
   auto pidfd = core::open_container_process(view);
   if (!pidfd) throw core::Error("exec: container \"" + options.id + "\" stopped meanwhile");
-  return orchestrator.exec(state, pidfd.get(), view.record->pid, request);
+  auto* tracer = trace.tracer();
+  if (!tracer) return orchestrator.exec(state, pidfd.get(), view.record->pid, request);
+  trace.setup_done("core: parse the flags, read the container's state, load its plugins",
+                   {{"plugins", registry.plugins().size()}});
+  orchestrator.trace(*tracer);
+  const auto exec_start = core::TraceClock::now();
+  int code = orchestrator.exec(state, pidfd.get(), view.record->pid, request);
+  trace.finish("core: exec", exec_start, {{"container", options.id}, {"exit code", code}}, global,
+               log);
+  return code;
 }
 
 }  // namespace
@@ -153,6 +165,8 @@ void add_exec_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
       ->allow_extra_args(false);
   exec->add_flag("--no-new-privs", options->no_new_privs, "Set no_new_privs");
   exec->add_option("--preserve-fds", options->preserve_fds, "Pass N more descriptors");
+  exec->add_option("--trace", options->trace,
+                   "Write what each step of the exec cost to FILE, as Chrome trace-event JSON");
   exec->positionals_at_end();
   exec->prefix_command(false);
   exec->callback([options, &global, &exit_code] {

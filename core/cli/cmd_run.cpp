@@ -331,20 +331,12 @@ int run_container(const std::vector<std::string>& args, const GlobalOptions& glo
   if (::geteuid() != 0)
     throw core::Error("nsrun run needs root to create namespaces and mounts (run it with sudo)");
   global.refuse_systemd_cgroup("run");
-  std::optional<core::Tracer> tracer;
-  if (!options.trace.empty()) {
-    if (options.detach)
-      throw core::Error(
-          "run: --trace traces a foreground run (drop -d, or trace the run in the foreground)");
-    core::check_trace_path(options.trace);
-    tracer.emplace();
-    if (auto launched = core::launcher_start_time())
-      tracer->add("core: start nsrun (the launcher, exec, dynamic loading)", *launched,
-                  main_started, core::TraceProcess::host);
-    tracer->add("core: parse the flags, read the pipeline, load its plugins", main_started,
-                std::chrono::steady_clock::now(), core::TraceProcess::host,
-                {{"plugins", parsed.registry.plugins().size()}, {"loads", parsed.loads}});
-  }
+  if (!options.trace.empty() && options.detach)
+    throw core::Error(
+        "run: --trace traces a foreground run (drop -d, or trace the run in the foreground)");
+  CommandTrace trace(options.trace);
+  trace.setup_done("core: parse the flags, read the pipeline, load its plugins",
+                   {{"plugins", parsed.registry.plugins().size()}, {"loads", parsed.loads}});
   options.flags.command = parsed.command_line->remaining();
   if (log.debug_enabled()) {
     std::string names;
@@ -398,20 +390,12 @@ int run_container(const std::vector<std::string>& args, const GlobalOptions& glo
     if (const auto* plugin = parsed.registry.find(name)) request.plugin_paths[name] = plugin->path;
   request.pipeline = std::move(parsed.pipeline);
   core::Orchestrator orchestrator(std::move(parsed.stages), log);
-  if (tracer) {
+  if (auto* tracer = trace.tracer()) {
     orchestrator.trace(*tracer);
-    const auto run_start = std::chrono::steady_clock::now();
+    const auto run_start = core::TraceClock::now();
     int code = orchestrator.run(request);
-    tracer->add("core: the container's lifecycle", run_start, std::chrono::steady_clock::now(),
-                core::TraceProcess::host, {{"container", request.id}, {"exit code", code}});
-    boost::json::array command;
-    for (const auto& arg : args) command.emplace_back(arg);
-    core::Tracer::Info info = core::trace_info(std::move(command), NSRUN_VERSION);
-    try {
-      tracer->write(options.trace, info);
-    } catch (const core::Error& e) {
-      log.error(e.what());
-    }
+    trace.finish("core: the container's lifecycle", run_start,
+                 {{"container", request.id}, {"exit code", code}}, global, log);
     return code;
   }
   if (!options.detach) return orchestrator.run(request);  // --rm: what a foreground run does
@@ -455,7 +439,16 @@ int launch_bundle(const BundleLaunch& launch, const GlobalOptions& global) {
     if (const auto* plugin = registry.find(name)) request.plugin_paths[name] = plugin->path;
   request.pipeline = std::move(pipeline);
   core::Orchestrator orchestrator(std::move(stages), log);
-  return orchestrator.run(request);
+  core::Tracer* tracer = launch.trace ? launch.trace->tracer() : nullptr;
+  if (!tracer) return orchestrator.run(request);
+  launch.trace->setup_done("core: parse the flags, read the bundle, load the plugins",
+                           {{"plugins", registry.plugins().size()}});
+  orchestrator.trace(*tracer);
+  const auto create_start = core::TraceClock::now();
+  int code = orchestrator.run(request);
+  launch.trace->finish("core: create", create_start,
+                       {{"container", request.id}, {"exit code", code}}, global, log);
+  return code;
 }
 
 void set_preserve_fds(std::vector<core::BoundStage>& stages, int count,

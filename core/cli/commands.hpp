@@ -2,6 +2,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "nsrun/core/orchestrator.hpp"
 #include "nsrun/core/pipeline.hpp"
 #include "nsrun/core/state.hpp"
+#include "nsrun/core/trace.hpp"
 
 namespace nsrun::cli {
 
@@ -100,6 +102,27 @@ int run_plugin_command(const GlobalOptions& global, const std::string& kind,
 void add_plugin_command_group(CLI::App& app, GlobalOptions& global, int& exit_code,
                               const PluginCommandGroup& group);
 
+/// `--trace FILE` of run, create, start and exec (core/trace.hpp): the path is checked before
+/// anything is done, the trace begins with nsrun's start-up, and the file is written when the
+/// command's work ends, failed or not.
+class CommandTrace {
+ public:
+  /// Traces nothing when `path` is empty. Error naming --trace when the file cannot be made.
+  explicit CommandTrace(std::string path);
+  /// The tracer, or null when nothing is traced.
+  core::Tracer* tracer() { return tracer_ ? &*tracer_ : nullptr; }
+  /// The span from main() to now, named `what` (reading the flags, the pipeline, the plugins).
+  void setup_done(const char* what, boost::json::object args = {});
+  /// The span `what` from `start` to now, then the file, with `global.argv` as the command.
+  /// A trace that cannot be written is an error on `log`, not the command's failure.
+  void finish(const char* what, core::TraceClock::time_point start, boost::json::object args,
+              const GlobalOptions& global, Logger& log);
+
+ private:
+  std::string path_;
+  std::optional<core::Tracer> tracer_;
+};
+
 /// A container from an OCI bundle, as `nsrun create` makes it (detached) with the installed
 /// default pipeline.
 struct BundleLaunch {
@@ -107,8 +130,9 @@ struct BundleLaunch {
   std::string id;
   std::string pid_file;
   bool detached = true;
-  std::string console_socket;  ///< --console-socket: where process.terminal's master goes
-  int preserve_fds = 0;        ///< --preserve-fds: the exec stage's flag of that name
+  std::string console_socket;     ///< --console-socket: where process.terminal's master goes
+  int preserve_fds = 0;           ///< --preserve-fds: the exec stage's flag of that name
+  CommandTrace* trace = nullptr;  ///< --trace: the create traced into it
 };
 
 /// Gives `--preserve-fds N` to the stage that declares that flag (nsrun.exec). Error naming the

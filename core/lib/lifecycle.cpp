@@ -159,7 +159,8 @@ boost::json::object oci_state(const StateDir& state, const ContainerView& view) 
   return out;
 }
 
-void start_container(const StateDir& state, Logger& log) {
+void start_container(const StateDir& state, Logger& log, Tracer* tracer) {
+  const auto begun = TraceClock::now();
   if (!is_valid_container_id(state.id()) || !state.exists())
     throw Error(quoted(state) + " does not exist");
   auto lock = state.lock_within(10000);
@@ -171,7 +172,11 @@ void start_container(const StateDir& state, Logger& log) {
     throw Error("start: " + quoted(state) + " is " + status_name(view.status) +
                 ", not created (only a created container can be started)");
   support::UniqueFd channel = connect_start_socket(state);
-  char go = 1;
+  const auto released = TraceClock::now();
+  if (tracer)
+    tracer->add("core: read the state, connect to the container process", begun, released,
+                TraceProcess::host);
+  const char go = tracer ? start_traced_byte : 1;
   if (::send(channel.get(), &go, 1, MSG_NOSIGNAL) != 1)
     throw Error("start: cannot release the process of " + quoted(state) + ": " +
                 std::strerror(errno));
@@ -179,15 +184,16 @@ void start_container(const StateDir& state, Logger& log) {
   ::unlink((state.path() + "/" + start_socket_name).c_str());
   bool announced = false;
   while (true) {
-    char buffer[4096];
-    ssize_t len = ::recv(channel.get(), buffer, sizeof buffer, 0);
+    std::string datagram;
+    ssize_t len = receive_datagram(channel.get(), datagram);
     if (len < 0 && errno == EINTR) continue;
-    if (len == 1 && buffer[0] == exec_announcement_byte) {
+    if (datagram.size() == 1 && datagram[0] == exec_announcement_byte) {
       announced = true;
       continue;
     }
+    if (len > 0 && tracer && tracer->merge(datagram)) continue;
     if (len > 0) {
-      StageFailure failure = parse_failure_report(std::string_view(buffer, std::size_t(len)));
+      StageFailure failure = parse_failure_report(datagram);
       throw StartError(failure.message, failure.exit_code);
     }
     if (!announced)
@@ -195,6 +201,12 @@ void start_container(const StateDir& state, Logger& log) {
           "start: the process of " + quoted(state) + " died before it ran the workload",
           exit_code::runtime_error);
     break;  // end-of-file after the announcement: execve closed the connection
+  }
+  const auto started = TraceClock::now();
+  if (tracer) {
+    tracer->close_open_span(started);
+    tracer->add("core: release the container process, wait for its exec", released, started,
+                TraceProcess::host);
   }
   ContainerRecord record = *view.record;
   record.status = "running";
@@ -210,6 +222,9 @@ void start_container(const StateDir& state, Logger& log) {
   } catch (const Error& e) {
     log.warn(std::string("poststart hooks: ") + e.what());
   }
+  if (tracer)
+    tracer->add("core: record the container running, run its poststart hooks", started,
+                TraceClock::now(), TraceProcess::host);
 }
 
 void kill_container(const StateDir& state, int signal, bool all) {

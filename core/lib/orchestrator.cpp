@@ -270,6 +270,16 @@ StageFailure parse_failure_report(std::string_view datagram) {
   return failure;
 }
 
+ssize_t receive_datagram(int fd, std::string& out) {
+  // MSG_TRUNC with MSG_PEEK gives the datagram's whole length without consuming it.
+  ssize_t size = ::recv(fd, nullptr, 0, MSG_PEEK | MSG_TRUNC);
+  if (size < 0) return size;
+  out.resize(std::max<std::size_t>(static_cast<std::size_t>(size), 1));
+  ssize_t len = ::recv(fd, out.data(), out.size(), 0);
+  out.resize(len > 0 ? static_cast<std::size_t>(len) : 0);
+  return len;
+}
+
 namespace {
 
 // A listening socket bound in the state directory (see lifecycle.hpp), through /proc/self/fd so
@@ -291,14 +301,13 @@ Fd listen_for_start(const StateDir& state) {
 
 // The container process of a created container: waits for `nsrun start` to connect and send a
 // byte, and returns the connection, on which it then reports like on the sync socket.
-Fd wait_for_start(int listener) {
+Fd wait_for_start(int listener, char& go) {
   while (true) {
     Fd connection(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
     if (!connection) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       ::_exit(exit_code::runtime_error);
     }
-    char go = 0;
     ssize_t n;
     while ((n = ::read(connection.get(), &go, 1)) < 0 && errno == EINTR) {
     }
@@ -425,31 +434,17 @@ SupervisionResult supervise(const Supervision& s, StderrLogger& log) {
       terminal_output_open = terminal->pump_output();
     if (input_slot >= 0 && fds[input_slot].revents) terminal->pump_input();
     if (sync_slot >= 0 && fds[sync_slot].revents) {
-      // A trace report (one datagram) may be long; the rest are a byte or a line.
-      char small[4096];
-      std::string large;
-      char* buffer = small;
-      std::size_t capacity = sizeof small;
-      if (s.tracer) {
-        ssize_t size = ::recv(s.sync_fd, nullptr, 0, MSG_PEEK | MSG_TRUNC);
-        if (size > static_cast<ssize_t>(capacity)) {
-          large.resize(static_cast<std::size_t>(size));
-          buffer = large.data();
-          capacity = large.size();
-        }
-      }
-      ssize_t len = ::recv(s.sync_fd, buffer, capacity, 0);
+      std::string datagram;
+      ssize_t len = receive_datagram(s.sync_fd, datagram);
       if (len < 0 && errno == EINTR) continue;
-      if (len == 1 && buffer[0] == exec_announcement_byte) {
+      if (datagram.size() == 1 && datagram[0] == exec_announcement_byte) {
         announced = true;
         continue;
       }
-      if (len > 0 && s.tracer &&
-          s.tracer->merge(std::string_view(buffer, static_cast<std::size_t>(len))))
-        continue;
+      if (len > 0 && s.tracer && s.tracer->merge(datagram)) continue;
       if (len > 0) {
         reap(s.pidfd);
-        return {parse_failure_report(std::string_view(buffer, static_cast<std::size_t>(len)))};
+        return {parse_failure_report(datagram)};
       }
       if (!announced) return died(reap(s.pidfd));
       started = true;  // end-of-file after the announcement: execve closed the socket
@@ -1119,12 +1114,23 @@ int Orchestrator::run(ContainerRequest& request) {
     // The pty is opened once the container's root and /dev are in place.
     attach_terminal_or_exit(terminal, terminal_channel, container_end.get());
     if (request.detached) {
-      // Created: tell `nsrun create`, then wait for `nsrun start`, which from then on hears
-      // what happens here (its connection replaces the sync socket).
+      // Created: tell `nsrun create` (after the spans it traces, if it does), then wait for
+      // `nsrun start`, which from then on hears what happens here (its connection replaces the
+      // sync socket).
+      if (tracer_) {
+        std::string report = tracer_->container_report();
+        ::send(container_end.get(), report.data(), report.size(), MSG_NOSIGNAL);
+      }
       ::send(container_end.get(), &created_byte, 1, MSG_NOSIGNAL);
-      Fd connection = wait_for_start(start_listener.get());
+      char go = 0;
+      Fd connection = wait_for_start(start_listener.get(), go);
       start_listener.reset();
       container_end = std::move(connection);
+      // The start is traced when `nsrun start --trace` asks, by a tracer of its own: create's
+      // spans went to create.
+      static Tracer start_tracer;
+      set_tracer(go == start_traced_byte ? &start_tracer : nullptr);
+      site.tracer = tracer_;
     }
     hook_state.status = Status::created;
     if (auto failure = run_hooks(hooks, HookKind::start_container, hook_state, &log_))
@@ -1190,13 +1196,13 @@ int Orchestrator::run(ContainerRequest& request) {
     // `nsrun create`: wait until the process reports it is created (or fails), record it, and
     // leave it waiting for `nsrun start`.
     while (true) {
-      char buffer[4096];
-      ssize_t len = ::recv(host_end.get(), buffer, sizeof buffer, 0);
+      std::string datagram;
+      ssize_t len = receive_datagram(host_end.get(), datagram);
       if (len < 0 && errno == EINTR) continue;
-      if (len == 1 && buffer[0] == created_byte) break;
+      if (datagram.size() == 1 && datagram[0] == created_byte) break;
+      if (len > 0 && tracer_ && tracer_->merge(datagram)) continue;
       if (len > 0) {
-        StageFailure failure =
-            parse_failure_report(std::string_view(buffer, static_cast<std::size_t>(len)));
+        StageFailure failure = parse_failure_report(datagram);
         reap(pidfd.get());
         return abort(failure);
       }
@@ -1280,7 +1286,8 @@ void Orchestrator::run_to_exec(Phase phase, const CallSite& site, int sync_fd,
     // EOF before it means the process died during setup.
     if (i + 1 == stages_.size()) {
       if (tracer_) {
-        std::string report = tracer_->container_report(stages_[i].plugin(), stages_[i].kind());
+        std::string report =
+            tracer_->container_report(stages_[i].plugin(), stages_[i].kind(), phase_name(phase));
         ::send(sync_fd, report.data(), report.size(), MSG_NOSIGNAL);
       }
       ::send(sync_fd, &exec_announcement_byte, 1, MSG_NOSIGNAL);
@@ -1448,6 +1455,8 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
   // Joining a pid namespace takes effect for children only, so the process that joins (the
   // intermediate) clones the one that runs the command, as its sibling: CLONE_PARENT makes it
   // this nsrun's child, which waits for it and reaps it.
+  if (tracer_) tracer_->mark_clone();
+  const auto clone_start = std::chrono::steady_clock::now();
   long intermediate = clone_process(0);
   if (intermediate < 0)
     return fail({std::string("exec: cannot create a process: ") + std::strerror(errno)});
@@ -1469,11 +1478,15 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
       ::_exit(0);
     }
     // The process that becomes the command, in every namespace of the container.
+    const auto process_start = std::chrono::steady_clock::now();
     if (!request.detached) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::sigprocmask(SIG_SETMASK, &original_mask, nullptr);
     ::signal(SIGPIPE, SIG_DFL);
     char go = 0;
     if (::read(process_end.get(), &go, 1) != 1) ::_exit(exit_code::runtime_error);
+    if (tracer_)
+      tracer_->add("core: wait for the host's exec_runtime", process_start,
+                   std::chrono::steady_clock::now(), TraceProcess::container);
     attach_terminal_or_exit(terminal, terminal_channel, process_end.get());
     run_to_exec(Phase::exec_container, site, process_end.get(),
                 "exec: no stage ran the command (the pipeline's exec stage must be built against "
@@ -1504,6 +1517,10 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
     return fail(failure);
   };
   if (!pidfd) return fail({std::string("exec: cannot watch the process: ") + std::strerror(errno)});
+  if (tracer_)
+    tracer_->add("core: join the container (a process joins its namespaces, clones the command's)",
+                 clone_start, std::chrono::steady_clock::now(), TraceProcess::host,
+                 {{"namespaces", join_flags}});
   site.pid = pid;
   if (auto failure = run_phase(Phase::exec_runtime, site, ProcessSide::host))
     return kill_and_fail(*failure);
@@ -1519,7 +1536,14 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
   supervision.forwarded = &forwarded;
   supervision.died_before_exec = "exec: the process died before it ran the command";
   supervision.stop_when_started = request.detached;
+  supervision.tracer = tracer_;
+  const auto released = std::chrono::steady_clock::now();
+  auto command_started = released;
   supervision.on_started = [&]() -> std::optional<StageFailure> {
+    command_started = std::chrono::steady_clock::now();
+    if (tracer_)
+      tracer_->add("core: wait for the command to exec", released, command_started,
+                   TraceProcess::host);
     // Detached, it lives on; its parent after us is whoever adopts orphans (an engine).
     if (request.detached && !request.pid_file.empty()) {
       try {
@@ -1532,6 +1556,9 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
   };
   SupervisionResult result = supervise(supervision, log_);
   if (result.failure) return fail(*result.failure);
+  if (tracer_ && !request.detached)
+    tracer_->add("command", command_started, std::chrono::steady_clock::now(),
+                 TraceProcess::container, {{"exit code", result.exit_code}});
   return result.exit_code;
 }
 

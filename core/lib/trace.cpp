@@ -103,14 +103,18 @@ void Tracer::on_debug(std::string_view message) noexcept {
   }
 }
 
-std::string Tracer::container_report(std::string_view plugin, std::string_view kind) {
+std::string Tracer::container_report(std::string_view exec_plugin, std::string_view exec_kind,
+                                     std::string_view phase) {
   boost::json::array spans;
   for (std::size_t i = clone_mark_; i < spans_.size(); ++i) spans.push_back(spans_[i]);
-  // The exec stage's start_container: it ends at execve, where this process stops being nsrun.
-  auto open = complete_span(std::string(plugin) + ": start_container", "stage," + std::string(kind),
-                            trace_microseconds(TraceClock::now()), 0, TraceProcess::container, {});
-  open["open"] = true;
-  spans.push_back(std::move(open));
+  if (!exec_plugin.empty()) {
+    // The exec stage's call: it ends at execve, where this process stops being nsrun.
+    auto open = complete_span(
+        std::string(exec_plugin) + ": " + std::string(phase), "stage," + std::string(exec_kind),
+        trace_microseconds(TraceClock::now()), 0, TraceProcess::container, {});
+    open["open"] = true;
+    spans.push_back(std::move(open));
+  }
   return std::string(1, trace_report_tag) + boost::json::serialize(spans);
 }
 

@@ -1,8 +1,10 @@
-// End to end, as root: `nsrun run --trace FILE` (issue 12). The trace is Chrome trace-event JSON
-// with one span per stage and phase that ran, the container process's spans inside the host's
-// clone-to-exec interval, a third-party stage traced with no code of its own, and bad input
-// refused in one line before anything runs.
+// End to end, as root: `nsrun run --trace FILE` (issue 12), and create, start and exec's. The
+// trace is Chrome trace-event JSON with one span per stage and phase that ran, the container
+// process's spans inside the host's clone-to-exec interval, a third-party stage traced with no
+// code of its own, and bad input refused in one line before anything runs.
 #include <gtest/gtest.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -171,6 +173,89 @@ TEST_F(TraceTest, AFailedRunStillWritesItsTrace) {
   bool validate_seen = false;
   for (const auto& span : spans(trace)) validate_seen |= span.name == "nsrun.exec: validate";
   EXPECT_TRUE(validate_seen);
+}
+
+// The OCI commands trace their own part: create up to the created process (its
+// create_container spans included), start from the release to the workload's exec, exec its
+// phases on both sides and the command.
+TEST_F(TraceTest, CreateStartAndExecEachTraceTheirPart) {
+  // The container process outlives create; as an engine's shim, the test adopts and reaps it.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  struct Reaper {
+    ~Reaper() {
+      while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+      }
+      ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+    }
+  } reaper;
+  const std::string bundle = work_->path() + "/bundle";
+  fs::create_directory(bundle);
+  std::ofstream(bundle + "/config.json") << R"({"ociVersion": "1.0.2",
+      "process": {"args": ["sleep", "30"], "env": ["PATH=/bin"], "cwd": "/"},
+      "root": {"path": ")" << busybox_rootfs()
+                                         << R"("},
+      "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+      "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "network"}]}})";
+  const std::string nsrun = shell_quote(nsrun_binary()) + " --root " + shell_quote(state_->path());
+  const std::string quiet = " </dev/null >" + shell_quote(work_->path() + "/out") + " 2>&1";
+  auto r = sh(nsrun + " create --trace " + shell_quote(work_->path() + "/create.json") +
+                  " --bundle " + shell_quote(bundle) + " c1" + quiet,
+              30);
+  ASSERT_EQ(r.exit_code, 0) << read_text(work_->path() + "/out");
+  r = sh(nsrun + " start --trace " + shell_quote(work_->path() + "/start.json") + " c1" + quiet,
+         30);
+  ASSERT_EQ(r.exit_code, 0) << read_text(work_->path() + "/out");
+  r = sh(nsrun + " exec --trace " + shell_quote(work_->path() + "/exec.json") + " c1 true" + quiet,
+         30);
+  ASSERT_EQ(r.exit_code, 0) << read_text(work_->path() + "/out");
+
+  auto counts = [&](const std::string& file) {
+    std::map<std::pair<std::string, int>, int> count;
+    for (const auto& span : spans(work_->path() + "/" + file)) {
+      EXPECT_LE(span.start, span.end) << file << ": " << span.name;
+      ++count[{span.name, span.pid}];
+    }
+    return count;
+  };
+  auto create = counts("create.json"), start = counts("start.json"), exec = counts("exec.json");
+  for (const auto& plugin : default_plugins) {
+    for (const char* phase : {"validate", "prepare", "create_runtime"}) {
+      EXPECT_EQ((create[{plugin + ": " + phase, 1}]), 1) << "create: " << plugin << " " << phase;
+      EXPECT_EQ((start[{plugin + ": " + phase, 1}]), 0) << "start: " << plugin << " " << phase;
+    }
+    EXPECT_EQ((create[{plugin + ": create_container", 2}]), 1) << "create: " << plugin;
+    EXPECT_EQ((create[{plugin + ": start_container", 2}]), 0) << "create: " << plugin;
+    EXPECT_EQ((start[{plugin + ": start_container", 2}]), 1) << "start: " << plugin;
+    EXPECT_EQ((start[{plugin + ": create_container", 2}]), 0) << "start: " << plugin;
+    for (const char* phase : {"exec_prepare", "exec_runtime"})
+      EXPECT_EQ((exec[{plugin + ": " + phase, 1}]), 1) << "exec: " << plugin << " " << phase;
+    EXPECT_EQ((exec[{plugin + ": exec_container", 2}]), 1) << "exec: " << plugin;
+  }
+  EXPECT_EQ((create[{"core: create", 1}]), 1);
+  EXPECT_EQ((start[{"core: release the container process, wait for its exec", 1}]), 1);
+  EXPECT_EQ((exec[{"core: wait for the command to exec", 1}]), 1);
+  EXPECT_EQ((exec[{"command", 2}]), 1);
+
+  EXPECT_EQ(sh(nsrun + " delete --force c1" + quiet, 30).exit_code, 0)
+      << read_text(work_->path() + "/out");
+}
+
+TEST_F(TraceTest, CreateStartAndExecRefuseABadTracePathBeforeAnything) {
+  const std::string missing = work_->path() + "/no/such/dir/t.json";
+  const std::string message = "nsrun: --trace " + missing + ": the directory " + work_->path() +
+                              "/no/such/dir does not exist (create it, or name a file in an "
+                              "existing directory)\n";
+  for (const auto& command :
+       std::vector<std::vector<std::string>>{{"create", "--trace", missing, "--bundle", "/", "c2"},
+                                             {"start", "--trace", missing, "c2"},
+                                             {"exec", "--trace", missing, "c2", "true"}}) {
+    std::vector<std::string> argv{nsrun_binary(), "--root", state_->path()};
+    argv.insert(argv.end(), command.begin(), command.end());
+    auto r = test::run(argv, "", 30);
+    EXPECT_EQ(r.exit_code, 125) << command[0];
+    EXPECT_EQ(r.err, message) << command[0];
+  }
+  EXPECT_TRUE(fs::is_empty(state_->path()));
 }
 
 }  // namespace

@@ -102,7 +102,7 @@ TEST(Tracer, TheContainersReportIsMergedAndItsOpenSpanClosedAtExec) {
   child.begin_phase("nsrun.storage", "storage", "create_container", TraceProcess::container);
   child.on_debug("storage: mount proc on /proc");
   child.end_phase(true);
-  std::string report = child.container_report("nsrun.exec", "exec");
+  std::string report = child.container_report("nsrun.exec", "exec", "start_container");
   ASSERT_EQ(report.front(), trace_report_tag);
   EXPECT_FALSE(host.merge("1 a failure report")) << "not a trace report";
   EXPECT_TRUE(host.merge(report));
@@ -119,6 +119,22 @@ TEST(Tracer, TheContainersReportIsMergedAndItsOpenSpanClosedAtExec) {
   }
   EXPECT_TRUE(storage_logged);
   EXPECT_TRUE(exec_closed);
+}
+
+// A created container's process reports to `nsrun create` with no exec ahead: nothing is left
+// open, and closing at a later exec changes nothing.
+TEST(Tracer, ACreatedContainersReportLeavesNoSpanOpen) {
+  Tracer host;
+  host.mark_clone();
+  Tracer child = host;
+  child.begin_phase("nsrun.storage", "storage", "create_container", TraceProcess::container);
+  child.end_phase(true);
+  EXPECT_TRUE(host.merge(child.container_report()));
+  ASSERT_EQ(host.span_count(), 1U);
+  host.close_open_span(TraceClock::now());
+  auto events = host.document({}).at("traceEvents").as_array();
+  EXPECT_EQ(events.back().at("name"), "nsrun.storage: create_container");
+  EXPECT_FALSE(events.back().as_object().contains("open"));
 }
 
 }  // namespace

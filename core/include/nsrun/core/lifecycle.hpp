@@ -23,6 +23,7 @@
 #include "nsrun/core/json_util.hpp"
 #include "nsrun/core/log.hpp"
 #include "nsrun/core/state.hpp"
+#include "nsrun/core/trace.hpp"
 #include "nsrun/support/fd.hpp"
 
 namespace nsrun::core {
@@ -73,7 +74,8 @@ class StartError : public Error {
 /// start_container and execs the workload; then the poststart hooks run here (a failing one is a
 /// warning on `log`). Error when the container is not created, or when a startContainer hook or
 /// start_container failed (the message they gave), or the process died.
-void start_container(const StateDir& state, Logger& log);
+/// With a `tracer` (`nsrun start --trace`), the process traces its part and reports it (trace.hpp).
+void start_container(const StateDir& state, Logger& log, Tracer* tracer = nullptr);
 
 /// Sends `signal` to the container's process, or with `all` to every process in it. Error when
 /// it is not running (or created).

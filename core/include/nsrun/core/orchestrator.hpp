@@ -228,10 +228,7 @@ class Orchestrator {
 
   /// Traces `run` into `tracer` (trace.hpp): every phase call, on both sides, and the core's own
   /// steps. Kept by reference; it must outlive the orchestrator.
-  void trace(Tracer& tracer) {
-    tracer_ = &tracer;
-    log_.set_debug_sink(&tracer);
-  }
+  void trace(Tracer& tracer) { set_tracer(&tracer); }
 
   /// Runs the container in the foreground and returns nsrun's exit code: the workload's, 128+N
   /// when a signal ended it, 125/126/127 when nsrun or the exec failed. Errors are printed.
@@ -255,6 +252,10 @@ class Orchestrator {
   std::vector<StageFailure> run_on_state(Phase phase, const StateDir& state, SpecDocument& spec);
 
  private:
+  void set_tracer(Tracer* tracer) {
+    tracer_ = tracer;
+    log_.set_debug_sink(tracer);
+  }
   std::optional<StageFailure> run_phase(Phase phase, const CallSite& site, ProcessSide side);
   /// In the container process: `phase` of every stage, the last (exec) stage announced on
   /// `sync_fd` first; that stage execs. Never returns: a failure, or `none_ran` when no stage
@@ -286,6 +287,11 @@ inline constexpr char created_byte = 'C';
 
 /// A failure the container process reported on its sync channel ("<exit code> <message>").
 StageFailure parse_failure_report(std::string_view datagram);
+
+/// Receives one datagram of a sync channel into `out`, whatever its length (a trace report can
+/// be longer than a page; the rest are a byte or a line). Returns recv's result: its length, 0
+/// at end-of-file, -1 with errno (EINTR included) on error.
+ssize_t receive_datagram(int fd, std::string& out);
 
 /// The CLONE_NEW* flags for the namespaces the spec asks to create.
 int clone_flags_for(const ContainerSpec& spec);

@@ -13,6 +13,11 @@
 // process sends the spans it made to the host over the sync socket, in one datagram right
 // before the exec stage runs (see Orchestrator::run_to_exec); the exec stage's start_container
 // ends at execve, which only the host sees (the socket closes), so the host closes that span.
+//
+// `nsrun create --trace`, `nsrun start --trace` and `nsrun exec --trace` trace their part the same
+// way: a created container's process reports its spans to `create` before it says it is created;
+// `start` asks the waiting process for a trace of its own (start_traced_byte), which reports to
+// `start` before its exec; `exec`'s process reports as a container process does.
 #pragma once
 
 #include <boost/json.hpp>
@@ -54,9 +59,12 @@ class Tracer final : public DebugSink {
 
   /// Host, right before the clone: spans made after this, in the container process, are its.
   void mark_clone() { clone_mark_ = spans_.size(); }
-  /// Container process, right before the exec stage's start_container (`plugin`): the spans it
-  /// made since the clone, and that phase as an open span, as the datagram the host merges.
-  std::string container_report(std::string_view plugin, std::string_view kind);
+  /// Container process: the spans it made since the clone, as the datagram the host merges.
+  /// Right before the exec stage's `phase` (start_container, exec_container) of `exec_plugin`, of
+  /// `exec_kind`, that call is added as an open span; with no plugin named (a created container
+  /// reporting to `nsrun create`), nothing is.
+  std::string container_report(std::string_view exec_plugin = {}, std::string_view exec_kind = {},
+                               std::string_view phase = {});
   /// Host: merges a container report ("T" and a JSON array); false when it is not one.
   bool merge(std::string_view datagram);
   /// Host: closes the span the container left open, at the execve the host saw.
@@ -87,6 +95,9 @@ class Tracer final : public DebugSink {
 
 /// The datagram tag of a container report on the sync socket.
 inline constexpr char trace_report_tag = 'T';
+/// The byte `nsrun start --trace` releases a created container's process with: trace the start
+/// and report it (any other byte releases it untraced).
+inline constexpr char start_traced_byte = 't';
 
 /// Microseconds of `at` on the trace's clock (CLOCK_MONOTONIC).
 double trace_microseconds(TraceClock::time_point at);
