@@ -123,21 +123,6 @@ BenchOptions parse_bench(const std::vector<std::string>& args) {
   return o;
 }
 
-// A report written at the end: checked now, so that a bad path fails before any run.
-void check_output(const std::string& flag, const std::string& path) {
-  if (path.empty()) return;
-  fs::path file(path);
-  fs::path dir = file.has_parent_path() ? file.parent_path() : ".";
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec))
-    throw core::Error("bench: " + flag + " " + path + ": the directory " + dir.string() +
-                      " does not exist (create it, or name a file in an existing directory)");
-  if (fs::is_directory(file, ec) || ::access(dir.c_str(), W_OK) != 0)
-    throw core::Error("bench: " + flag + " " + path +
-                      " cannot be written (name a new file in a "
-                      "directory you may write)");
-}
-
 std::string nsrun_path() {
   if (const char* launcher = std::getenv("NSRUN_BINARY"); launcher && *launcher) return launcher;
   return fs::read_symlink("/proc/self/exe").string();
@@ -208,8 +193,9 @@ int run_bench(const std::vector<std::string>& args, const GlobalOptions& global)
   if (::geteuid() != 0)
     throw core::Error("nsrun bench runs containers and needs root (run it with sudo)");
   BenchOptions o = parse_bench(args);
-  check_output("--json", o.json);
-  check_output("--svg", o.svg);
+  // The reports are written at the end: checked now, so that a bad path fails before any run.
+  if (!o.json.empty()) core::check_output_path("bench: --json", o.json, "bench.json");
+  if (!o.svg.empty()) core::check_output_path("bench: --svg", o.svg, "bench.svg");
   Installation installation = Installation::locate();
 
   core::BenchReport report;

@@ -204,20 +204,24 @@ Tracer::Info trace_info(boost::json::array command, std::string_view version) {
   return info;
 }
 
-void check_trace_path(const std::string& path) {
-  if (path.empty()) throw Error("--trace needs a file name (e.g. --trace run.json)");
+void check_output_path(std::string_view flag, const std::string& path, std::string_view example) {
+  const std::string named = std::string(flag) + " " + path;
   std::filesystem::path file(path);
   std::filesystem::path dir = file.has_parent_path() ? file.parent_path() : ".";
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec))
-    throw Error("--trace " + path + ": the directory " + dir.string() +
+    throw Error(named + ": the directory " + dir.string() +
                 " does not exist (create it, or name a file in an existing directory)");
   if (std::filesystem::is_directory(file, ec))
-    throw Error("--trace " + path + " is a directory (name a file in it, e.g. " +
-                (file / "trace.json").string() + ")");
+    throw Error(named + " is a directory (name a file in it, e.g. " + (file / example).string() +
+                ")");
   if (::access(dir.c_str(), W_OK) != 0)
-    throw Error("--trace " + path + ": cannot write in " + dir.string() + ": " +
-                std::strerror(errno));
+    throw Error(named + ": cannot write in " + dir.string() + ": " + std::strerror(errno));
+}
+
+void check_trace_path(const std::string& path) {
+  if (path.empty()) throw Error("--trace needs a file name (e.g. --trace run.json)");
+  check_output_path("--trace", path, "trace.json");
 }
 
 }  // namespace nsrun::core

@@ -153,5 +153,18 @@ TEST(SpecFromFlags, InitPrefixesTheCommandAndMountsATrustedBinary) {
       "--init: the container has no command (process.args is empty)");
 }
 
+// Whether a namespace is the container's own or joined (a path) is asked by several stages: the
+// SDK answers it once.
+TEST(ContainerSpecNamespaces, OwnJoinedAndAbsentAreTold) {
+  ContainerSpec spec;
+  spec.namespaces = {{"pid", ""}, {"network", "/proc/42/ns/net"}};
+  EXPECT_TRUE(spec.has_own_namespace("pid"));
+  EXPECT_EQ(spec.joined_namespace("pid"), "");
+  EXPECT_FALSE(spec.has_own_namespace("network"));
+  EXPECT_EQ(spec.joined_namespace("network"), "/proc/42/ns/net");
+  EXPECT_FALSE(spec.has_own_namespace("mount")) << "absent: neither own nor joined";
+  EXPECT_EQ(spec.joined_namespace("mount"), "");
+}
+
 }  // namespace
 }  // namespace nsrun::core

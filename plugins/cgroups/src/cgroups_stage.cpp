@@ -53,10 +53,7 @@ void CgroupsStage::validate(Context& ctx) {
   // paused (no freezer): see make_plan for why that is not worth a cgroup on every run.
   // See docs/cgroups.md.
   // A joined pid namespace (a path) is someone else's: it does not die with this container.
-  bool own_pid_namespace = false;
-  for (const auto& ns : ctx.spec.namespaces)
-    if (ns.type == "pid" && ns.path.empty()) own_pid_namespace = true;
-  bool track = always || !own_pid_namespace;
+  bool track = always || !ctx.spec.has_own_namespace("pid");
   if (!needs_of(resources).any() && !track) {
     plan_ = Plan{};
     return;

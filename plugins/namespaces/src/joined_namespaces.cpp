@@ -153,10 +153,4 @@ UserNamespaceMaps read_user_namespace_maps(const std::string& path) {
   return maps;
 }
 
-std::string joined_path(const ContainerSpec& spec, std::string_view type) {
-  for (const auto& ns : spec.namespaces)
-    if (ns.type == type) return ns.path;
-  return "";
-}
-
 }  // namespace nsrun::namespaces

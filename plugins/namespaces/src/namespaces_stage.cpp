@@ -236,7 +236,7 @@ void NamespacesStage::validate(Context& ctx) {
   }
   read_flags(ctx);
   joined_user_maps_.reset();
-  if (std::string path = joined_path(ctx.spec, "user"); !path.empty()) {
+  if (std::string path = ctx.spec.joined_namespace("user"); !path.empty()) {
     // A joined user namespace has its maps already: a bundle may repeat them (as containerd
     // does for a pod's containers), and then they must be the namespace's.
     auto maps = read_user_namespace_maps(path);
@@ -291,10 +291,11 @@ void NamespacesStage::prepare(Context& ctx) {
     check_user_is_mapped(ctx.spec);
   }
   if (ctx.spec.has_namespace("user") && ctx.log.debug_enabled())
-    ctx.log.debug("user namespace: uid map " + describe(ctx.spec.uid_mappings) + ", gid map " +
-                  describe(ctx.spec.gid_mappings) +
-                  (userns_mode_ == UsernsMode::automatic ? " (--userns auto)" : "") +
-                  (joined_user_maps_ ? " (joined: " + joined_path(ctx.spec, "user") + ")" : ""));
+    ctx.log.debug(
+        "user namespace: uid map " + describe(ctx.spec.uid_mappings) + ", gid map " +
+        describe(ctx.spec.gid_mappings) +
+        (userns_mode_ == UsernsMode::automatic ? " (--userns auto)" : "") +
+        (joined_user_maps_ ? " (joined: " + ctx.spec.joined_namespace("user") + ")" : ""));
   if (ctx.log.debug_enabled())
     for (const auto& ns : ctx.spec.namespaces)
       if (!ns.path.empty()) ctx.log.debug("joining the " + ns.type + " namespace " + ns.path);
@@ -302,7 +303,7 @@ void NamespacesStage::prepare(Context& ctx) {
   // On cgroup v2 a cgroup namespace hides the host's cgroup paths, as docker does by default.
   bool wanted = ctx.spec.has_namespace("cgroup") || (cgroup_namespace_ && host_is_cgroup_v2());
   // A joined cgroup namespace is joined as it is, by the core.
-  if (!wanted || !joined_path(ctx.spec, "cgroup").empty()) return;
+  if (!wanted || !ctx.spec.joined_namespace("cgroup").empty()) return;
   // A cgroup namespace is rooted where the process is when the namespace is made. Cloned with
   // it, the container would be rooted in nsrun's cgroup and see its own as /nsrun-<id>; so it is
   // not cloned but made in start_container, after the cgroups stage moved the process.
@@ -321,7 +322,7 @@ void NamespacesStage::create_runtime(Context& ctx) {
   // its prepare, after this stage's.
   check_user_is_mapped(ctx.spec);
   // A joined namespace's maps were written by whoever made it; they may be written only once.
-  const bool joined = !joined_path(ctx.spec, "user").empty();
+  const bool joined = !ctx.spec.joined_namespace("user").empty();
   if (!joined) {
     write_map(ctx.pid, "uid_map", ctx.spec.uid_mappings);
     write_map(ctx.pid, "gid_map", ctx.spec.gid_mappings);

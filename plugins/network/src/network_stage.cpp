@@ -238,10 +238,8 @@ void NetworkStage::create_runtime(Context& ctx) {
     }
   }
   {
-    bool own_namespace = true;
-    for (const auto& ns : ctx.spec.namespaces)
-      if (ns.type == "network" && !ns.path.empty()) own_namespace = false;
-    ctx.journal.record("veth", {{"name", link_}, {"namespace", own_namespace ? "own" : "joined"}});
+    const bool joined = !ctx.spec.joined_namespace("network").empty();
+    ctx.journal.record("veth", {{"name", link_}, {"namespace", joined ? "joined" : "own"}});
     nl.create_veth(link_, container_interface, ctx.pid, master);
     if (mode_ == Mode::veth) {
       int index = nl.index_of(link_);

@@ -117,16 +117,11 @@ std::string validate_storage(const ContainerSpec& spec) {
   // Mounts and the root switch act on the mount namespace the container process is in: without
   // a new one of its own, that is the caller's (an engine's, the host's), whose / would become
   // the container's rootfs. A joined one (a path) is someone else's to change.
-  bool own_mount_namespace = false;
-  for (const auto& ns : spec.namespaces)
-    if (ns.type == "mount") {
-      if (!ns.path.empty())
-        throw StageError("linux.namespaces: joining the mount namespace " + quoted(ns.path) +
-                         " is refused: the storage stage mounts the rootfs and switches root only "
-                         "in a mount namespace of its own (remove the path)");
-      own_mount_namespace = true;
-    }
-  if (!own_mount_namespace)
+  if (std::string joined = spec.joined_namespace("mount"); !joined.empty())
+    throw StageError("linux.namespaces: joining the mount namespace " + quoted(joined) +
+                     " is refused: the storage stage mounts the rootfs and switches root only "
+                     "in a mount namespace of its own (remove the path)");
+  if (!spec.has_own_namespace("mount"))
     throw StageError(
         "linux.namespaces has no mount namespace: the storage stage mounts the rootfs and "
         "switches root only in a mount namespace of its own (add {\"type\": \"mount\"})");

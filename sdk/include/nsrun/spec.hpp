@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace nsrun {
@@ -223,6 +224,19 @@ struct ContainerSpec {
   bool has_namespace(const std::string& type) const {
     for (const auto& ns : namespaces)
       if (ns.type == type) return true;
+    return false;
+  }
+  /// The path of the namespace of this type the container joins (`linux.namespaces[].path`):
+  /// someone else's, which outlives the container. Empty when it gets a new one, or none.
+  std::string joined_namespace(std::string_view type) const {
+    for (const auto& ns : namespaces)
+      if (ns.type == type) return ns.path;
+    return {};
+  }
+  /// True when the container gets a new namespace of this type, its own (listed, no path).
+  bool has_own_namespace(std::string_view type) const {
+    for (const auto& ns : namespaces)
+      if (ns.type == type) return ns.path.empty();
     return false;
   }
 };

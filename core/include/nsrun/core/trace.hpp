@@ -110,8 +110,12 @@ std::optional<TraceClock::time_point> launcher_start_time();
 /// model and count, and the cgroup mode.
 Tracer::Info trace_info(boost::json::array command, std::string_view version);
 
-/// Checks that a trace can be written at `path` before anything is done: its directory exists
-/// and the file can be created. Throws Error naming the flag.
+/// Checks that a file an option names (`flag`: "--trace", "bench: --json") can be written at
+/// `path` before anything is done: its directory exists and may be written, and it is no
+/// directory (the fix then suggests `example`, a file name, in it). Throws Error naming the flag.
+void check_output_path(std::string_view flag, const std::string& path, std::string_view example);
+
+/// check_output_path for --trace, with its own message for an empty name.
 void check_trace_path(const std::string& path);
 
 }  // namespace nsrun::core

@@ -35,7 +35,4 @@ struct UserNamespaceMaps {
 };
 UserNamespaceMaps read_user_namespace_maps(const std::string& path);
 
-/// The path of the spec's `type` namespace when it is joined, "" when it is new or absent.
-std::string joined_path(const ContainerSpec& spec, std::string_view type);
-
 }  // namespace nsrun::namespaces
