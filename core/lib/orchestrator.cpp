@@ -561,33 +561,33 @@ std::vector<NamespaceToJoin> open_namespaces_to_join(const ContainerSpec& spec) 
   return out;
 }
 
-// Clones the container process into the namespaces `joins` names, plus new ones (`clone_flags`).
-// Joining a pid namespace takes effect for children only, and a user namespace must be joined
-// before the namespaces that belong to it are made, so a short-lived intermediate joins and
-// clones the container process as its sibling: CLONE_PARENT makes it nsrun's child. Returns the
-// pid in nsrun (with *pidfd), 0 in the container process, -1 with *failure.
-long clone_joining(const std::vector<NamespaceToJoin>& joins, int clone_flags, int host_end,
-                   int container_end, int* pidfd, StageFailure* failure) {
+// Clones a process that first joins namespaces (`join`, run in a short-lived intermediate), then
+// gets new ones (`clone_flags`). Joining a pid namespace takes effect for children only, and a
+// user namespace must be joined before the namespaces that belong to it are made, so the
+// intermediate joins and clones the process as its sibling: CLONE_PARENT makes it nsrun's child.
+// `run` uses it for a container with namespaces to join, `exec` for every process. Messages begin
+// with `what` ("namespaces", "exec") and call the process `process`. Returns the pid in nsrun
+// (with *pidfd), 0 in the new process, -1 with *failure.
+long clone_through_intermediate(const std::function<std::optional<StageFailure>()>& join,
+                                int clone_flags, int host_end, int child_end, int* pidfd,
+                                StageFailure* failure, std::string_view what,
+                                std::string_view process) {
+  const std::string prefix = std::string(what) + ": ";
   long intermediate = clone_process(0);
   if (intermediate < 0) {
-    *failure = {std::string("namespaces: cannot create a process: ") + std::strerror(errno)};
+    *failure = {prefix + "cannot create a process: " + std::strerror(errno)};
     return -1;
   }
   if (intermediate == 0) {
     make_undumpable();  // before it joins; the process it clones inherits it
-    for (const auto& join : joins)
-      if (::setns(join.fd.get(), join.flag) != 0)
-        report_failure_and_exit(
-            container_end, {"namespaces: cannot join the " + join.type + " namespace " + join.path +
-                            ": " + std::strerror(errno)});
+    if (auto joined = join()) report_failure_and_exit(child_end, *joined);
     long pid = clone_process(clone_flags | CLONE_PARENT);
     if (pid < 0)
-      report_failure_and_exit(container_end,
-                              {std::string("namespaces: cannot create the container process: ") +
-                               std::strerror(errno)});
+      report_failure_and_exit(child_end, {prefix + "cannot create " + std::string(process) + ": " +
+                                          std::strerror(errno)});
     if (pid > 0) {
       std::string message = "P" + std::to_string(pid);
-      ::send(container_end, message.data(), message.size(), MSG_NOSIGNAL);
+      ::send(child_end, message.data(), message.size(), MSG_NOSIGNAL);
       ::_exit(0);
     }
     return 0;
@@ -599,7 +599,7 @@ long clone_joining(const std::vector<NamespaceToJoin>& joins, int clone_flags, i
   char buffer[4096];
   ssize_t len = ::recv(host_end, buffer, sizeof buffer, MSG_DONTWAIT);
   if (len <= 0) {
-    *failure = {"namespaces: the process joining the namespaces died"};
+    *failure = {prefix + "the process joining the namespaces died"};
     return -1;
   }
   if (buffer[0] != 'P') {
@@ -609,7 +609,7 @@ long clone_joining(const std::vector<NamespaceToJoin>& joins, int clone_flags, i
   long pid = std::atol(std::string(buffer + 1, static_cast<std::size_t>(len - 1)).c_str());
   *pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (*pidfd < 0) {
-    *failure = {std::string("cannot watch the container process: ") + std::strerror(errno)};
+    *failure = {prefix + "cannot watch " + std::string(process) + ": " + std::strerror(errno)};
     ::kill(static_cast<pid_t>(pid), SIGKILL);
     ::waitpid(static_cast<pid_t>(pid), nullptr, 0);
     return -1;
@@ -1073,9 +1073,17 @@ int Orchestrator::run(ContainerRequest& request) {
       return abort({std::string("namespaces: cannot create the container process: ") +
                     std::strerror(errno) + (errno == EPERM ? " (nsrun must run as root)" : "")});
   } else {
+    auto join = [&joins]() -> std::optional<StageFailure> {
+      for (const auto& ns : joins)
+        if (::setns(ns.fd.get(), ns.flag) != 0)
+          return StageFailure{"namespaces: cannot join the " + ns.type + " namespace " + ns.path +
+                              ": " + std::strerror(errno)};
+      return std::nullopt;
+    };
     StageFailure failure;
-    pid = clone_joining(joins, clone_flags, host_end.get(), container_end.get(), &pidfd_number,
-                        &failure);
+    pid =
+        clone_through_intermediate(join, clone_flags, host_end.get(), container_end.get(),
+                                   &pidfd_number, &failure, "namespaces", "the container process");
     if (pid < 0) return abort(failure);
   }
   const std::size_t joins_count = joins.size();
@@ -1452,33 +1460,26 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
   const int terminal_channel =
       request.console_socket ? request.console_socket.get() : terminal_process_end.get();
 
-  // Joining a pid namespace takes effect for children only, so the process that joins (the
-  // intermediate) clones the one that runs the command, as its sibling: CLONE_PARENT makes it
-  // this nsrun's child, which waits for it and reaps it.
+  // A process joins the container's namespaces and clones the one that runs the command, which
+  // this nsrun waits for and reaps (clone_through_intermediate).
   if (tracer_) tracer_->mark_clone();
   const auto clone_start = std::chrono::steady_clock::now();
-  long intermediate = clone_process(0);
-  if (intermediate < 0)
-    return fail({std::string("exec: cannot create a process: ") + std::strerror(errno)});
-  if (intermediate == 0) {
-    make_undumpable();  // before it joins; the process it clones inherits it
-    host_end.reset();
-    terminal_host_end.reset();
+  auto join = [&]() -> std::optional<StageFailure> {
     if (::setns(container_pidfd, join_flags) != 0)
-      report_failure_and_exit(
-          process_end.get(),
-          {std::string("exec: cannot join the container's namespaces: ") + std::strerror(errno)});
-    long pid = clone_process(CLONE_PARENT);
-    if (pid < 0)
-      report_failure_and_exit(process_end.get(), {std::string("exec: cannot create the process: ") +
-                                                  std::strerror(errno)});
-    if (pid > 0) {
-      std::string message = "P" + std::to_string(pid);
-      ::send(process_end.get(), message.data(), message.size(), MSG_NOSIGNAL);
-      ::_exit(0);
-    }
+      return StageFailure{std::string("exec: cannot join the container's namespaces: ") +
+                          std::strerror(errno)};
+    return std::nullopt;
+  };
+  StageFailure clone_failure;
+  int pidfd_number = -1;
+  long cloned = clone_through_intermediate(join, 0, host_end.get(), process_end.get(),
+                                           &pidfd_number, &clone_failure, "exec", "the process");
+  if (cloned < 0) return fail(clone_failure);
+  if (cloned == 0) {
     // The process that becomes the command, in every namespace of the container.
     const auto process_start = std::chrono::steady_clock::now();
+    host_end.reset();
+    terminal_host_end.reset();
     if (!request.detached) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::sigprocmask(SIG_SETMASK, &original_mask, nullptr);
     ::signal(SIGPIPE, SIG_DFL);
@@ -1495,28 +1496,13 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
   process_end.reset();
   terminal_process_end.reset();
   request.console_socket.reset();
-  {
-    siginfo_t info{};
-    while (::waitid(P_PID, static_cast<id_t>(intermediate), &info, WEXITED) != 0 &&
-           errno == EINTR) {
-    }
-  }
-  // "P<pid>" from the intermediate, or its failure.
-  char buffer[4096];
-  ssize_t len;
-  while ((len = ::recv(host_end.get(), buffer, sizeof buffer, 0)) < 0 && errno == EINTR) {
-  }
-  if (len <= 0) return fail({"exec: the process joining the container died"});
-  if (buffer[0] != 'P')
-    return fail(parse_failure_report(std::string_view(buffer, static_cast<std::size_t>(len))));
-  pid_t pid = static_cast<pid_t>(std::atol(std::string(buffer + 1, std::size_t(len - 1)).c_str()));
-  Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  const pid_t pid = static_cast<pid_t>(cloned);
+  Fd pidfd(pidfd_number);
   auto kill_and_fail = [&](const StageFailure& failure) {
     pidfd_send(pidfd.get(), SIGKILL);
     reap(pidfd.get());
     return fail(failure);
   };
-  if (!pidfd) return fail({std::string("exec: cannot watch the process: ") + std::strerror(errno)});
   if (tracer_)
     tracer_->add("core: join the container (a process joins its namespaces, clones the command's)",
                  clone_start, std::chrono::steady_clock::now(), TraceProcess::host,
