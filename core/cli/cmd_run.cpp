@@ -331,9 +331,6 @@ int run_container(const std::vector<std::string>& args, const GlobalOptions& glo
   if (::geteuid() != 0)
     throw core::Error("nsrun run needs root to create namespaces and mounts (run it with sudo)");
   global.refuse_systemd_cgroup("run");
-  if (!options.trace.empty() && options.detach)
-    throw core::Error(
-        "run: --trace traces a foreground run (drop -d, or trace the run in the foreground)");
   CommandTrace trace(options.trace);
   trace.setup_done("core: parse the flags, read the pipeline, load its plugins",
                    {{"plugins", parsed.registry.plugins().size()}, {"loads", parsed.loads}});
@@ -390,16 +387,20 @@ int run_container(const std::vector<std::string>& args, const GlobalOptions& glo
     if (const auto* plugin = parsed.registry.find(name)) request.plugin_paths[name] = plugin->path;
   request.pipeline = std::move(parsed.pipeline);
   core::Orchestrator orchestrator(std::move(parsed.stages), log);
-  if (auto* tracer = trace.tracer()) {
-    orchestrator.trace(*tracer);
-    const auto run_start = core::TraceClock::now();
-    int code = orchestrator.run(request);
+  if (auto* tracer = trace.tracer()) orchestrator.trace(*tracer);
+  const auto run_start = core::TraceClock::now();
+  auto finish_trace = [&](int code) {
     trace.finish("core: the container's lifecycle", run_start,
                  {{"container", request.id}, {"exit code", code}}, global, log);
+  };
+  if (!options.detach) {  // --rm: what a foreground run does
+    int code = orchestrator.run(request);
+    finish_trace(code);
     return code;
   }
-  if (!options.detach) return orchestrator.run(request);  // --rm: what a foreground run does
   request.keep_record = !options.remove;
+  // Detached, the supervisor runs the container, to its end: it writes the trace.
+  if (trace.tracer()) detach_options.finished = finish_trace;
   int code = core::run_detached(orchestrator, request, detach_options, log);
   if (code == 0) std::cout << request.id << std::endl;
   return code;

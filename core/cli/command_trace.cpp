@@ -1,4 +1,6 @@
 // --trace FILE for the commands that run a container's steps (see commands.hpp).
+#include <filesystem>
+
 #include "commands.hpp"
 
 namespace nsrun::cli {
@@ -6,6 +8,8 @@ namespace nsrun::cli {
 CommandTrace::CommandTrace(std::string path) : path_(std::move(path)) {
   if (path_.empty()) return;
   core::check_trace_path(path_);
+  // Absolute: the supervisor of `run -d` writes it from /.
+  path_ = std::filesystem::absolute(path_).lexically_normal().string();
   tracer_.emplace();
   if (auto launched = core::launcher_start_time())
     tracer_->add("core: start nsrun (the launcher, exec, dynamic loading)", *launched, main_started,

@@ -178,6 +178,7 @@ class SupervisorListener final : public RunListener {
   } catch (const std::exception& e) {
     listener.failed({e.what(), exit_code::runtime_error});
   }
+  if (options.finished) options.finished(code);
   listener.finish_logger();
   ::_exit(code);
 }

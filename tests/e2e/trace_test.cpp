@@ -153,8 +153,6 @@ TEST_F(TraceTest, BadTracePathsAreOneLineBeforeAnything) {
       {{"--trace", work_->path(), "/bin/true"},
        "--trace " + work_->path() + " is a directory (name a file in it, e.g. " + work_->path() +
            "/trace.json)"},
-      {{"-d", "--trace", work_->path() + "/t.json", "/bin/true"},
-       "run: --trace traces a foreground run (drop -d, or trace the run in the foreground)"},
   };
   for (const auto& c : cases) {
     auto r = run(c.args);
@@ -163,6 +161,28 @@ TEST_F(TraceTest, BadTracePathsAreOneLineBeforeAnything) {
     EXPECT_TRUE(delete_every_container(state_->path()).empty());
     EXPECT_FALSE(fs::exists(work_->path() + "/t.json"));
   }
+}
+
+// Detached, the supervisor runs the container to its end and writes the trace then, from the
+// path as given (relative to where `run -d` ran), with the workload and the teardown in it.
+TEST_F(TraceTest, ADetachedRunsSupervisorWritesTheTraceWhenTheContainerEnds) {
+  auto r = run({"-d", "--rm", "--network", "none", "--trace", "detached.json", "/bin/true"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string trace = work_->path() + "/detached.json";
+  // Complete once it parses: the supervisor creates the file, then writes it.
+  auto complete = [&] {
+    boost::system::error_code ec;
+    return fs::exists(trace) && (boost::json::parse(read_text(trace), ec), !ec);
+  };
+  for (int i = 0; i < 1000 && !complete(); ++i) ::usleep(10000);
+  ASSERT_TRUE(complete()) << "the supervisor wrote no trace in 10 s";
+  std::multiset<std::string> names;
+  for (const auto& span : spans(trace)) names.insert(span.name);
+  EXPECT_EQ(names.count("nsrun.storage: validate"), 1U);
+  EXPECT_EQ(names.count("nsrun.storage: create_container"), 1U);
+  EXPECT_EQ(names.count("workload"), 1U);
+  EXPECT_EQ(names.count("nsrun.storage: teardown"), 1U);
+  EXPECT_EQ(names.count("core: the container's lifecycle"), 1U);
 }
 
 // A run that fails still leaves its trace: where it failed is what a reader wants to see.

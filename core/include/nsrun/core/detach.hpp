@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "nsrun/core/container_log.hpp"
 #include "nsrun/core/log.hpp"
@@ -30,6 +31,10 @@ namespace nsrun::core {
 
 struct DetachOptions {
   std::uint64_t log_max_size = default_log_max_size;  ///< container.log's rotation size
+  /// Called in the supervisor with the run's exit code once the run ended and was torn down
+  /// (`run -d --trace` writes its trace then). Its working directory is then /, and its stderr
+  /// the container's log.
+  std::function<void(int exit_code)> finished;
 };
 
 /// How long the supervisor waits, once the workload exited, for the last writers of its output
