@@ -25,6 +25,7 @@
 #include "commands.hpp"
 #include "nsrun/core/bench.hpp"
 #include "nsrun/core/json_util.hpp"
+#include "nsrun/core/read_only_self.hpp"
 #include "nsrun/core/trace.hpp"
 
 namespace nsrun::cli {
@@ -123,9 +124,9 @@ BenchOptions parse_bench(const std::vector<std::string>& args) {
   return o;
 }
 
+// What a user runs: the launcher when this nsrun was started through it.
 std::string nsrun_path() {
-  if (const char* launcher = std::getenv("NSRUN_BINARY"); launcher && *launcher) return launcher;
-  return fs::read_symlink("/proc/self/exe").string();
+  return core::installed_binary_path();
 }
 
 struct RunResult {
@@ -140,6 +141,10 @@ RunResult run_once(const std::vector<std::string>& argv, const std::string& err_
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   auto start = std::chrono::steady_clock::now();
+  // The run's trace then starts where its wall time does: its "core: start nsrun" span is the
+  // fork, exec and dynamic loading, as the launcher's is for a user's run.
+  const std::string started_ns = std::to_string(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(start.time_since_epoch()).count());
   pid_t pid = ::fork();
   if (pid < 0) throw core::Error(std::string("bench: cannot fork: ") + std::strerror(errno));
   if (pid == 0) {
@@ -149,6 +154,7 @@ RunResult run_once(const std::vector<std::string>& argv, const std::string& err_
     ::dup2(in, 0);
     ::dup2(out, 1);
     ::dup2(err, 2);
+    ::setenv(core::launched_at_variable, started_ns.c_str(), 1);
     ::execv(args[0], args.data());
     ::_exit(127);
   }
@@ -214,7 +220,8 @@ int run_bench(const std::vector<std::string>& args, const GlobalOptions& global)
       core::bind_pipeline(pipeline, registry);
       samples.pipeline = pipeline.to_json();
       for (const auto& stage : pipeline.stages) samples.stage_order.push_back(stage.kind);
-      samples.stage_order.push_back("core");
+      samples.stage_order.insert(samples.stage_order.end(), core::core_buckets.begin(),
+                                 core::core_buckets.end());
     } catch (const core::Error& e) {
       throw core::Error("bench: variant " + v.name + ": " + e.what());
     }

@@ -11,9 +11,9 @@ CommandTrace::CommandTrace(std::string path) : path_(std::move(path)) {
   // Absolute: the supervisor of `run -d` writes it from /.
   path_ = std::filesystem::absolute(path_).lexically_normal().string();
   tracer_.emplace();
-  if (auto launched = core::launcher_start_time())
-    tracer_->add("core: start nsrun (the launcher, exec, dynamic loading)", *launched, main_started,
-                 core::TraceProcess::host);
+  if (launched_at)
+    tracer_->add("core: start nsrun (the launcher, exec, dynamic loading)", *launched_at,
+                 main_started, core::TraceProcess::host);
 }
 
 void CommandTrace::setup_done(const char* what, boost::json::object args) {

@@ -29,6 +29,8 @@ struct Installation {
 /// Options every subcommand shares.
 /// When main() started: the trace's first span of nsrun's own (trace.hpp).
 extern core::TraceClock::time_point main_started;
+/// When the launcher started this nsrun, if it did (core::take_launcher_start_time).
+extern std::optional<core::TraceClock::time_point> launched_at;
 
 struct GlobalOptions {
   std::string state_root;

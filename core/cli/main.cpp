@@ -18,6 +18,7 @@
 namespace nsrun::cli {
 
 core::TraceClock::time_point main_started;
+std::optional<core::TraceClock::time_point> launched_at;
 
 int report_error(const std::string& message) {
   core::StderrLogger(false).error(message);
@@ -61,7 +62,18 @@ core::PluginRegistry GlobalOptions::load_plugins_for(const core::StateDir& state
 
 void GlobalOptions::protect_binary() const {
   // Not root: the command refuses to run a container anyway, and says why in its own words.
-  if (argv && ::geteuid() == 0) core::reexec_from_read_only_binary(argv);
+  if (!argv || ::geteuid() != 0) return;
+  // A trace of the command starts at the launcher's start, or at this first exec, whichever
+  // came first: the re-executed nsrun takes it over.
+  if (launched_at)
+    ::setenv(core::launched_at_variable,
+             std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                launched_at->time_since_epoch())
+                                .count())
+                 .c_str(),
+             1);
+  core::reexec_from_read_only_binary(argv);  // returns when nsrun runs from a read-only mount
+  ::unsetenv(core::launched_at_variable);
 }
 
 Installation Installation::locate() {
@@ -120,6 +132,7 @@ std::string_view command_named(int argc, char** argv, const std::vector<std::str
 int main(int argc, char** argv) {
   using namespace nsrun;
   cli::main_started = core::TraceClock::now();
+  cli::launched_at = core::take_launcher_start_time();
   // A reader that goes away (`DEBUG=1 nsrun run ... 2>&1 | head`) must not kill nsrun between
   // two setup steps and strand what it created: writes to a closed pipe fail with EPIPE, which
   // the diagnostics ignore. The container process restores the default before the workload runs.

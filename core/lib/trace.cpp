@@ -44,13 +44,15 @@ double trace_microseconds(TraceClock::time_point at) {
   return std::chrono::duration<double, std::micro>(at.time_since_epoch()).count();
 }
 
-std::optional<TraceClock::time_point> launcher_start_time() {
-  const char* value = std::getenv("NSRUN_LAUNCHED_AT");
-  if (!value || !*value) return std::nullopt;
+std::optional<TraceClock::time_point> take_launcher_start_time() {
+  const char* variable = std::getenv(launched_at_variable);
+  if (!variable) return std::nullopt;
+  const std::string value = variable;
+  ::unsetenv(launched_at_variable);
   char* end = nullptr;
   errno = 0;
-  unsigned long long ns = std::strtoull(value, &end, 10);
-  if (errno != 0 || *end != '\0' || ns == 0) return std::nullopt;
+  unsigned long long ns = std::strtoull(value.c_str(), &end, 10);
+  if (value.empty() || errno != 0 || *end != '\0' || ns == 0) return std::nullopt;
   auto at = TraceClock::time_point(std::chrono::nanoseconds(ns));
   // Inherited by a later nsrun (a hook, a nested run) it would be long past: ignored.
   if (TraceClock::now() - at > std::chrono::seconds(10)) return std::nullopt;

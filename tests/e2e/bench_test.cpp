@@ -56,7 +56,7 @@ TEST_F(BenchTest, TwoVariantsGiveATableAJsonAndAnSvg) {
   EXPECT_NE(r.out.find("median ms per stage"), std::string::npos) << r.out;
 
   auto document = boost::json::parse(read_text(json)).as_object();
-  EXPECT_EQ(document.at("schema"), "nsrun-bench/1");
+  EXPECT_EQ(document.at("schema"), "nsrun-bench/2");
   EXPECT_EQ(document.at("runs"), 3);
   EXPECT_EQ(document.at("warmup"), 1);
   EXPECT_EQ(document.at("command"), boost::json::array{"/bin/true"});
@@ -70,7 +70,10 @@ TEST_F(BenchTest, TwoVariantsGiveATableAJsonAndAnSvg) {
     for (const char* key : {"median", "p95", "min", "max"})
       EXPECT_GT(v.at("wall_ms").at(key).to_number<double>(), 0) << key;
     EXPECT_TRUE(v.at("stages_ms").as_object().contains("storage"));
-    EXPECT_TRUE(v.at("stages_ms").as_object().contains("core"));
+    for (const char* bucket : {"core.startup", "core.clone", "core.state", "workload", "core"})
+      EXPECT_TRUE(v.at("stages_ms").as_object().contains(bucket)) << bucket;
+    EXPECT_GT(v.at("stages_ms").at("core.startup").at("median").to_number<double>(), 0);
+    EXPECT_GT(v.at("stages_ms").at("workload").at("median").to_number<double>(), 0);
     EXPECT_TRUE(v.at("pipeline").as_object().contains("stages"));
     const auto& ratio = v.at("ratio_to_first").as_object();
     EXPECT_LE(ratio.at("ci95_low").to_number<double>(), ratio.at("value").to_number<double>());

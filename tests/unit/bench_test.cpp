@@ -37,18 +37,29 @@ TEST(BenchStats, TheRatioOfMediansHasAnIntervalAroundIt) {
 }
 
 TEST(BenchStats, StageTimesAddUpToTheWallTime) {
-  auto trace = boost::json::parse(R"({"traceEvents": [
+  auto trace = boost::json::parse(R"json({"traceEvents": [
     {"name": "process_name", "ph": "M", "pid": 1},
     {"name": "nsrun.storage: prepare", "cat": "stage,storage", "ph": "X", "ts": 0, "dur": 1500},
     {"name": "nsrun.storage: create_container", "cat": "stage,storage", "ph": "X", "ts": 9,
      "dur": 500},
     {"name": "nsrun.exec: validate", "cat": "stage,exec", "ph": "X", "ts": 1, "dur": 1000},
-    {"name": "core: clone", "cat": "core", "ph": "X", "ts": 2, "dur": 3000}]})")
+    {"name": "core: clone", "cat": "core", "ph": "X", "ts": 2, "dur": 3000},
+    {"name": "core: start nsrun (the launcher, exec, dynamic loading)", "cat": "core", "ph": "X",
+     "ts": 0, "dur": 500},
+    {"name": "core: remove the state directory", "cat": "core", "ph": "X", "ts": 9, "dur": 250},
+    {"name": "workload", "cat": "core", "ph": "X", "ts": 5, "dur": 1250},
+    {"name": "core: the container's lifecycle", "cat": "core", "ph": "X", "ts": 0, "dur": 9000},
+    {"name": "security: a step", "cat": "detail,security", "ph": "X", "ts": 1, "dur": 400}]})json")
                    .as_object();
   auto times = stage_times(trace, 10.0);
   EXPECT_DOUBLE_EQ(times.at("storage"), 2.0);
   EXPECT_DOUBLE_EQ(times.at("exec"), 1.0);
-  EXPECT_DOUBLE_EQ(times.at("core"), 7.0);
+  EXPECT_DOUBLE_EQ(times.at("core.clone"), 3.0);
+  EXPECT_DOUBLE_EQ(times.at("core.startup"), 0.5);
+  EXPECT_DOUBLE_EQ(times.at("core.state"), 0.25);
+  EXPECT_DOUBLE_EQ(times.at("workload"), 1.25);
+  EXPECT_DOUBLE_EQ(times.at("core"), 2.0) << "the umbrella and stage details are not counted again";
+  EXPECT_EQ(times.count("security"), 0U);
 }
 
 BenchReport two_variants(double spread) {
@@ -77,7 +88,7 @@ TEST(BenchReport, TableJsonAndSvgNameEveryVariant) {
   EXPECT_NE(table.find("0.50 ["), std::string::npos) << table;
   EXPECT_EQ(table.find("too wide"), std::string::npos);
   auto json = bench_json(report);
-  EXPECT_EQ(json.at("schema"), "nsrun-bench/1");
+  EXPECT_EQ(json.at("schema"), "nsrun-bench/2");
   EXPECT_EQ(json.at("variants").as_array().size(), 2U);
   EXPECT_EQ(json.at("variants").as_array()[1].at("name"), "second");
   EXPECT_NEAR(json.at("variants").as_array()[1].at("ratio_to_first").at("value").as_double(), 0.5,

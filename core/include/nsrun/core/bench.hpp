@@ -35,11 +35,20 @@ struct VariantSamples {
   boost::json::value pipeline;    ///< the pipeline document it ran
   std::vector<double> wall_ms;
   std::map<std::string, std::vector<double>> stage_ms;
-  std::vector<std::string> stage_order;  ///< kinds in pipeline order, then "core"
+  std::vector<std::string> stage_order;  ///< kinds in pipeline order, then core_buckets
 };
 
+/// What a run spends outside any stage, in the order bench reports it after the stages:
+/// "core.startup" (the launcher, dynamic loading, the flags, the pipeline and its plugins),
+/// "core.clone" (the host's clone call), "core.state" (the spec and the state directory's files),
+/// "workload" (the workload itself, execve to exit), and "core", the rest (the container
+/// process's own steps between its phases, waiting on the kernel, the exit).
+inline const std::vector<std::string> core_buckets = {"core.startup", "core.clone", "core.state",
+                                                      "workload", "core"};
+
 /// Per stage kind, the milliseconds of one traced run (trace.hpp): the sum of the durations of
-/// that kind's phase spans; "core" is `wall_ms` less all of them.
+/// that kind's phase spans; then the core_buckets, from the core's spans, "core" being
+/// `wall_ms` less everything else, so that all of them add up to `wall_ms`.
 std::map<std::string, double> stage_times(const boost::json::object& trace, double wall_ms);
 
 /// Everything `nsrun bench` reports.
@@ -56,7 +65,7 @@ bool too_noisy(const BenchReport& report);
 
 /// The table printed on stdout.
 std::string bench_table(const BenchReport& report);
-/// The JSON document of --json (schema "nsrun-bench/1", docs/research.md).
+/// The JSON document of --json (schema "nsrun-bench/2", docs/research.md).
 boost::json::object bench_json(const BenchReport& report);
 /// The SVG of --svg: per variant a bar of its median stacked by stage, and its wall times as
 /// dots.

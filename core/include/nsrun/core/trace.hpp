@@ -103,8 +103,12 @@ inline constexpr char start_traced_byte = 't';
 double trace_microseconds(TraceClock::time_point at);
 
 /// When the launcher (bin/nsrun) started, from NSRUN_LAUNCHED_AT (CLOCK_MONOTONIC nanoseconds,
-/// which it sets), if it did.
-std::optional<TraceClock::time_point> launcher_start_time();
+/// which it sets), if it did; the variable is removed, so that no process nsrun starts (a hook,
+/// a run of `nsrun bench`, a workload) takes it for its own start. main() calls it first.
+std::optional<TraceClock::time_point> take_launcher_start_time();
+
+/// The environment variable the launcher sets, and `nsrun bench` sets for each run it starts.
+inline constexpr const char* launched_at_variable = "NSRUN_LAUNCHED_AT";
 
 /// The trace's metadata: `command` (nsrun's arguments), nsrun's `version`, the kernel, the CPU
 /// model and count, and the cgroup mode.
