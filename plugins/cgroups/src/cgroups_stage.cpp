@@ -61,12 +61,13 @@ void CgroupsStage::validate(Context& ctx) {
   check_cpusets(*host_, resources);
   Needs without_devices = needs_of(resources);
   without_devices.devices = false;
+  std::optional<Layout> layout;
   if (default_devices && !without_devices.any() && !track) {
     // The defaults are hardening, not something asked for: a host whose cgroup filesystem is
     // out of sight (e.g. under `ip netns exec`, which remounts /sys) runs without them, as it
     // runs without any cgroup, rather than failing every plain `nsrun run`.
     try {
-      detect_layout(*host_, *driver);
+      layout = detect_layout(*host_, *driver);
     } catch (const StageError& e) {
       ctx.log.debug(std::string("no device allowlist: ") + e.what());
       effective_.resources.devices.clear();
@@ -75,8 +76,9 @@ void CgroupsStage::validate(Context& ctx) {
       return;
     }
   }
-  Layout layout = detect_layout(*host_, *driver);
-  plan_ = make_plan(*host_, layout, resources, effective_.cgroups_path, ctx.container_id, track);
+  // Read once: mountinfo and /proc/self/cgroup in every `nsrun run`.
+  if (!layout) layout = detect_layout(*host_, *driver);
+  plan_ = make_plan(*host_, *layout, resources, effective_.cgroups_path, ctx.container_id, track);
   check_plan(*host_, plan_);
 }
 

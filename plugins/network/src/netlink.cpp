@@ -180,9 +180,12 @@ std::vector<RouteInfo> Netlink::ipv4_routes() {
 }
 
 std::optional<RouteInfo> foreign_route_overlapping(const Ipv4Network& subnet,
-                                                   const std::string& own_bridge, RouteView& host) {
+                                                   const std::string& own_bridge,
+                                                   int own_bridge_index, RouteView& host) {
   for (auto& route : host.ipv4_routes()) {
     if (route.is_default() || !route.destination.overlaps(subnet)) continue;
+    if (!own_bridge.empty() && own_bridge_index > 0 && route.interface_index == own_bridge_index)
+      continue;
     route.interface = host.name_of(route.interface_index);
     if (route.interface_index != 0 && route.interface.empty()) continue;  // its link is gone
     if (!own_bridge.empty() && route.interface == own_bridge) continue;

@@ -118,12 +118,12 @@ void NetworkStage::check_host(Context& ctx) {
   }
   Netlink nl;
   const std::string own_bridge = mode_ == Mode::bridge ? config_.bridge : "";
-  if (auto route = foreign_route_overlapping(subnet, own_bridge, nl))
+  int bridge_index = own_bridge.empty() ? 0 : nl.index_of(own_bridge);
+  if (auto route = foreign_route_overlapping(subnet, own_bridge, bridge_index, nl))
     throw StageError("--network " + subnet.str() + " overlaps the host route " +
                      route->destination.str() +
                      (route->interface.empty() ? "" : " dev " + route->interface) +
                      " (choose a --network that no host route covers)");
-  int bridge_index = own_bridge.empty() ? 0 : nl.index_of(own_bridge);
   // A network nsrun keeps up with no container on it is remade for this run's subnet, as the
   // bridge of the original program went with its last container and came back with the next.
   if (bridge_index && replaceable_network(ctx)) bridge_index = 0;

@@ -21,12 +21,14 @@ class FakeHost final : public RouteView {
   std::vector<RouteInfo> routes;
   std::map<int, std::string> links;
   std::function<void(FakeHost&)> on_route_read;
+  int name_lookups = 0;  ///< each one is a netlink round trip on a real host
 
   std::vector<RouteInfo> ipv4_routes() override {
     if (on_route_read) on_route_read(*this);
     return routes;
   }
   std::string name_of(int index) override {
+    ++name_lookups;
     auto it = links.find(index);
     return it == links.end() ? "" : it->second;
   }
@@ -36,7 +38,7 @@ TEST(RouteOverlap, AForeignRouteThatOverlapsIsReportedWithItsInterface) {
   FakeHost host;
   host.links = {{2, "eth0"}, {5, "eth1"}};
   host.routes = {{net("0.0.0.0/0"), 2, "", 254}, {net("10.88.0.0/16"), 5, "", 254}};
-  auto route = foreign_route_overlapping(net("10.88.1.0/24"), "nsrun0", host);
+  auto route = foreign_route_overlapping(net("10.88.1.0/24"), "nsrun0", 0, host);
   ASSERT_TRUE(route);
   EXPECT_EQ(route->destination.str(), "10.88.0.0/16");
   EXPECT_EQ(route->interface, "eth1");
@@ -46,16 +48,42 @@ TEST(RouteOverlap, TheDefaultRouteAndDisjointRoutesDoNotCount) {
   FakeHost host;
   host.links = {{2, "eth0"}};
   host.routes = {{net("0.0.0.0/0"), 2, "", 254}, {net("198.51.100.0/24"), 2, "", 254}};
-  EXPECT_FALSE(foreign_route_overlapping(net("10.88.0.0/24"), "nsrun0", host));
+  EXPECT_FALSE(foreign_route_overlapping(net("10.88.0.0/24"), "nsrun0", 0, host));
 }
 
 TEST(RouteOverlap, TheOwnBridgesRouteIsNotForeign) {
   FakeHost host;
   host.links = {{9, "nsrun0"}};
   host.routes = {{net("10.88.0.0/24"), 9, "", 254}};
-  EXPECT_FALSE(foreign_route_overlapping(net("10.88.0.0/24"), "nsrun0", host));
+  EXPECT_FALSE(foreign_route_overlapping(net("10.88.0.0/24"), "nsrun0", 0, host));
   // The veth plugin has no bridge of its own: the same route is foreign to it.
-  EXPECT_TRUE(foreign_route_overlapping(net("10.88.0.0/24"), "", host));
+  EXPECT_TRUE(foreign_route_overlapping(net("10.88.0.0/24"), "", 0, host));
+}
+
+// Every run once the network is up: the bridge's route is known by the index read before the
+// routes, with no lookup; a foreign route beside it is still found and named.
+TEST(RouteOverlap, TheBridgesRouteOnItsKnownIndexNeedsNoLookup) {
+  FakeHost host;
+  host.links = {{9, "nsrun0"}, {5, "eth1"}};
+  host.routes = {{net("10.88.0.0/24"), 9, "", 254}};
+  EXPECT_FALSE(foreign_route_overlapping(net("10.88.0.0/24"), "nsrun0", 9, host));
+  EXPECT_EQ(host.name_lookups, 0);
+  host.routes.push_back({net("10.88.0.0/16"), 5, "", 254});
+  auto route = foreign_route_overlapping(net("10.88.0.0/24"), "nsrun0", 9, host);
+  ASSERT_TRUE(route);
+  EXPECT_EQ(route->interface, "eth1");
+  // The veth plugin has no bridge: an index given with no bridge name does not excuse a route.
+  EXPECT_TRUE(foreign_route_overlapping(net("10.88.0.0/24"), "", 9, host));
+}
+
+// The bridge went and came back (another nsrun's teardown and first run) between the index and
+// the routes: its route is on a new index, and its name still says it is ours.
+TEST(RouteOverlap, ABridgeRemadeAfterItsIndexWasReadIsStillOurs) {
+  FakeHost host;
+  host.links = {{12, "nsrun0"}};
+  host.routes = {{net("10.88.0.0/24"), 12, "", 254}};
+  EXPECT_FALSE(foreign_route_overlapping(net("10.88.0.0/24"), "nsrun0", 9, host));
+  EXPECT_EQ(host.name_lookups, 1);
 }
 
 // The flaky failure of NetworkE2E.TwentyConcurrentContainersGetDistinctAddresses...: the check
@@ -70,7 +98,7 @@ TEST(RouteOverlap, ABridgeCreatedConcurrentlyBeforeTheRoutesAreReadIsStillOurs) 
     h.routes.push_back({net("10.88.0.0/24"), 11, "", 254});
   };
   EXPECT_EQ(host.name_of(11), "") << "the bridge does not exist before the routes are read";
-  EXPECT_FALSE(foreign_route_overlapping(net("10.88.0.0/24"), "nsrun0", host));
+  EXPECT_FALSE(foreign_route_overlapping(net("10.88.0.0/24"), "nsrun0", 0, host));
 }
 
 // The opposite race: the last container's teardown removes the bridge after the routes were
@@ -78,7 +106,7 @@ TEST(RouteOverlap, ABridgeCreatedConcurrentlyBeforeTheRoutesAreReadIsStillOurs) 
 TEST(RouteOverlap, ARouteWhoseInterfaceVanishedIsSkipped) {
   FakeHost host;
   host.routes = {{net("10.88.0.0/24"), 11, "", 254}};
-  EXPECT_FALSE(foreign_route_overlapping(net("10.88.0.0/24"), "nsrun0", host));
+  EXPECT_FALSE(foreign_route_overlapping(net("10.88.0.0/24"), "nsrun0", 0, host));
 }
 
 }  // namespace

@@ -517,7 +517,8 @@ bool kernel_at_least(int major, int minor) {
 }  // namespace
 
 bool default_profile_allows_ptrace() {
-  return kernel_at_least(4, 8);
+  static const bool allows = kernel_at_least(4, 8);  // asked in every run; the kernel stays
+  return allows;
 }
 
 SeccompSpec default_seccomp_profile() {

@@ -338,13 +338,17 @@ std::vector<sock_filter> SeccompFilter::program() const {
 namespace {
 
 // What else shapes the BPF libseccomp writes: its version, and the kernel, whose seccomp API
-// level it probes.
-std::string build_environment() {
-  const scmp_version* version = seccomp_version();
-  utsname kernel{};
-  ::uname(&kernel);
-  return "\nlibseccomp " + std::to_string(version->major) + "." + std::to_string(version->minor) +
-         "." + std::to_string(version->micro) + "\n" + kernel.machine + " " + kernel.release + "\n";
+// level it probes. Neither changes while nsrun runs: taken once per process.
+const std::string& build_environment() {
+  static const std::string environment = [] {
+    const scmp_version* version = seccomp_version();
+    utsname kernel{};
+    ::uname(&kernel);
+    return "\nlibseccomp " + std::to_string(version->major) + "." + std::to_string(version->minor) +
+           "." + std::to_string(version->micro) + "\n" + kernel.machine + " " + kernel.release +
+           "\n";
+  }();
+  return environment;
 }
 
 // What a cached program must have been built from: the profile's own text, and the rest.

@@ -40,12 +40,16 @@ class RouteView {
 };
 
 /// The first host route that overlaps `subnet` and is neither a default route nor a route of
-/// `own_bridge` (empty: none); nullopt when there is none. A route is told to be the bridge's by
-/// the name of its interface, read after the routes: a bridge that a concurrent nsrun creates
-/// at any moment before that is still recognised as ours (comparing with an index read earlier
-/// was a race). A route whose interface is gone by then went with it and is skipped.
+/// `own_bridge` (empty: none); nullopt when there is none. A route on `own_bridge_index` (the
+/// bridge's index, read before the routes; 0 when there was no bridge) is the bridge's without
+/// another netlink round trip: that is every run once the network is up. Any other route is told
+/// to be the bridge's by the name of its interface, read after the routes: a bridge that a
+/// concurrent nsrun creates at any moment before that is still recognised as ours (comparing
+/// with the earlier index alone was a race). A route whose interface is gone by then went with
+/// it and is skipped.
 std::optional<RouteInfo> foreign_route_overlapping(const Ipv4Network& subnet,
-                                                   const std::string& own_bridge, RouteView& host);
+                                                   const std::string& own_bridge,
+                                                   int own_bridge_index, RouteView& host);
 
 class Netlink final : public RouteView {
  public:
