@@ -282,6 +282,35 @@ ssize_t receive_datagram(int fd, std::string& out) {
 
 namespace {
 
+// The host releases the container process by sending, after a create_runtime, how many stages
+// may now run their create_container: one datagram holding the count.
+using ReleaseCount = std::uint32_t;
+
+bool send_release(int sync_fd, ReleaseCount stages) {
+  return ::send(sync_fd, &stages, sizeof stages, MSG_NOSIGNAL) == sizeof stages;
+}
+
+// In the container process: waits until at least `stages` stages are released; *blocked says
+// whether it had to wait for the host (false: a release was already queued). False when the host
+// is gone (it closed the socket, or died).
+bool wait_for_release(int sync_fd, ReleaseCount stages, ReleaseCount& released,
+                      bool* blocked = nullptr) {
+  int flags = blocked ? MSG_DONTWAIT : 0;
+  while (released < stages) {
+    ReleaseCount count = 0;
+    ssize_t len = ::recv(sync_fd, &count, sizeof count, flags);
+    if (len < 0 && errno == EINTR) continue;
+    if (len < 0 && errno == EAGAIN && flags) {
+      *blocked = true;
+      flags = 0;
+      continue;
+    }
+    if (len != sizeof count) return false;
+    released = count;
+  }
+  return true;
+}
+
 // A listening socket bound in the state directory (see lifecycle.hpp), through /proc/self/fd so
 // that a long state root fits sun_path.
 Fd listen_for_start(const StateDir& state) {
@@ -1103,8 +1132,8 @@ int Orchestrator::run(ContainerRequest& request) {
     ::signal(SIGPIPE, SIG_DFL);
     host_end.reset();
     terminal_host_end.reset();
-    char go = 0;
-    if (::read(container_end.get(), &go, 1) != 1) ::_exit(exit_code::runtime_error);
+    ReleaseCount released = 0;
+    if (!wait_for_release(container_end.get(), 1, released)) ::_exit(exit_code::runtime_error);
     if (tracer_) {
       const auto now = std::chrono::steady_clock::now();
       tracer_->add("core: clone (in the container process)", start, child_start,
@@ -1117,8 +1146,7 @@ int Orchestrator::run(ContainerRequest& request) {
         hook_state_of(request.id, request.bundle, spec, Status::creating, pid_in_mounted_proc());
     if (auto failure = run_hooks(hooks, HookKind::create_container, hook_state, &log_))
       report_failure_and_exit(container_end.get(), {*failure});
-    if (auto failure = run_phase(Phase::create_container, site, ProcessSide::container))
-      report_failure_and_exit(container_end.get(), *failure);
+    create_container_as_released(site, container_end.get(), released);
     // The pty is opened once the container's root and /dev are in place.
     attach_terminal_or_exit(terminal, terminal_channel, container_end.get());
     if (request.detached) {
@@ -1187,18 +1215,39 @@ int Orchestrator::run(ContainerRequest& request) {
     return abort(failure);
   };
 
-  // 4. Host-side setup while the container process waits, then release it.
-  if (auto failure = run_phase(Phase::create_runtime, site, ProcessSide::host))
-    return kill_and_abort(*failure);
+  // 4. Host-side setup while the container process waits, then release it: stage by stage when
+  //    the pipeline allows it, so that the container's create_container of the first stages
+  //    runs on the other CPU while the host's create_runtime of the later ones does.
+  const bool stage_by_stage = releases_stage_by_stage(hooks);
+  if (log_.debug_enabled())
+    log_.debug(stage_by_stage ? "core: the container process is released stage by stage"
+                              : "core: the container process is released once every "
+                                "create_runtime and hook ran");
+  // A failure the container process reported (its create_container of a released stage failed)
+  // explains what the host then sees, such as the process being gone.
+  auto container_failure_or = [&](StageFailure failure) {
+    std::string datagram;
+    while (::recv(host_end.get(), nullptr, 0, MSG_PEEK | MSG_DONTWAIT) >= 0 &&
+           receive_datagram(host_end.get(), datagram) > 0)
+      if (!tracer_ || !tracer_->merge(datagram)) return parse_failure_report(datagram);
+    return failure;
+  };
+  for (std::size_t i = 0; i < stages_.size(); ++i) {
+    if (auto failure = run_stage(i, Phase::create_runtime, site, ProcessSide::host))
+      return kill_and_abort(container_failure_or(*failure));
+    if (stage_by_stage && i + 1 < stages_.size() &&
+        !send_release(host_end.get(), static_cast<ReleaseCount>(i + 1)))
+      return kill_and_abort(container_failure_or(
+          {std::string("cannot release the container process: ") + std::strerror(errno)}));
+  }
   for (HookKind kind : {HookKind::prestart, HookKind::create_runtime})
     if (auto failure = run_hooks(
             hooks, kind,
             hook_state_of(request.id, request.bundle, spec, Status::creating, site.pid), &log_))
       return kill_and_abort({*failure});
-  char go = 1;
-  if (::write(host_end.get(), &go, 1) != 1)
-    return kill_and_abort(
-        {std::string("cannot start the container process: ") + std::strerror(errno)});
+  if (!send_release(host_end.get(), static_cast<ReleaseCount>(stages_.size())))
+    return kill_and_abort(container_failure_or(
+        {std::string("cannot start the container process: ") + std::strerror(errno)}));
 
   if (request.detached) {
     // `nsrun create`: wait until the process reports it is created (or fails), record it, and
@@ -1304,6 +1353,34 @@ void Orchestrator::run_to_exec(Phase phase, const CallSite& site, int sync_fd,
       report_failure_and_exit(sync_fd, *failure);
   }
   report_failure_and_exit(sync_fd, {none_ran});
+}
+
+bool Orchestrator::releases_stage_by_stage(const Hooks& hooks) const {
+  // OCI: createRuntime and prestart hooks run once the whole runtime environment exists, and
+  // createContainer hooks before any of the container's setup.
+  for (HookKind kind : {HookKind::prestart, HookKind::create_runtime, HookKind::create_container})
+    if (!hooks.of(kind).empty()) return false;
+  // Before SDK 2.5 a stage's create_container was promised every stage's create_runtime.
+  return std::all_of(stages_.begin(), stages_.end(), [](const BoundStage& stage) {
+    return stage.descriptor().api_minor >= stage_by_stage_release_minor;
+  });
+}
+
+void Orchestrator::create_container_as_released(const CallSite& site, int sync_fd,
+                                                std::uint32_t released) {
+  for (std::size_t i = 0; i < stages_.size(); ++i) {
+    if (released <= i) {
+      const auto wait_start = std::chrono::steady_clock::now();
+      bool blocked = false;
+      if (!wait_for_release(sync_fd, static_cast<ReleaseCount>(i + 1), released, &blocked))
+        ::_exit(exit_code::runtime_error);
+      if (tracer_ && blocked)
+        tracer_->add("core: wait for the host's create_runtime of " + stages_[i].plugin(),
+                     wait_start, std::chrono::steady_clock::now(), TraceProcess::container);
+    }
+    if (auto failure = run_stage(i, Phase::create_container, site, ProcessSide::container))
+      report_failure_and_exit(sync_fd, *failure);
+  }
 }
 
 std::optional<StageFailure> Orchestrator::run_phase(Phase phase, const CallSite& site,

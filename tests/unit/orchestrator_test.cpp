@@ -34,8 +34,17 @@ class FakeStage final : public IStage {
           std::thread([] { std::this_thread::sleep_for(std::chrono::milliseconds(300)); });
   }
   void create_runtime(Context& ctx) override {
-    step(ctx, Phase::create_runtime);
     if (ctx.pid <= 0) throw StageError("create_runtime without a pid");
+    // Waits on an event, never on a guess of how long something takes: a release that comes
+    // too late fails the test with the bound's error instead of passing by luck.
+    if (const auto* event = ctx.config.if_contains("runtime_waits_for"))
+      wait_until([&] { return events_of(ctx).find(event->as_string()) != std::string::npos; },
+                 "the event " + std::string(event->as_string()));
+    if (ctx.config.contains("runtime_waits_for_container_exit"))
+      wait_until([&] { return process_state(ctx.pid) == 'Z'; }, "the container process's exit");
+    if (const auto* ms = ctx.config.if_contains("runtime_sleep_ms"))
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms->as_int64()));
+    step(ctx, Phase::create_runtime);
   }
   void create_container(Context& ctx) override {
     step(ctx, Phase::create_container);
@@ -53,6 +62,27 @@ class FakeStage final : public IStage {
   void teardown(Context& ctx) override { step(ctx, Phase::teardown); }
 
  private:
+  static std::string events_of(Context& ctx) {
+    std::ifstream in(std::string(ctx.config.at("log").as_string()));
+    std::stringstream all;
+    all << in.rdbuf();
+    return all.str();
+  }
+  static char process_state(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto paren = stat.rfind(')');
+    return paren == std::string::npos || paren + 2 >= stat.size() ? '?' : stat[paren + 2];
+  }
+  template <typename Condition>
+  static void wait_until(Condition done, const std::string& what) {
+    for (int i = 0; i < 1000; ++i) {
+      if (done()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    throw StageError("create_runtime waited 10 s for " + what);
+  }
+
   static void step(Context& ctx, Phase phase) {
     std::string kind(ctx.config.at("kind").as_string());
     std::string line = kind + ":" + phase_name(phase) + "\n";
@@ -95,6 +125,13 @@ const nsrun_plugin fake_descriptor{NSRUN_API_MAJOR,
                                    0,
                                    nullptr};
 
+// The same stage built against SDK 2.4, before stage-by-stage release.
+const nsrun_plugin fake_descriptor_2_4 = [] {
+  nsrun_plugin descriptor = fake_descriptor;
+  descriptor.api_minor = stage_by_stage_release_minor - 1;
+  return descriptor;
+}();
+
 class OrchestratorTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -117,12 +154,14 @@ class OrchestratorTest : public ::testing::Test {
     Pipeline pipeline;
     for (auto& s : stages) {
       pipeline.stages.push_back(s);
-      bound.emplace_back(s, &fake_descriptor);
+      bound.emplace_back(
+          s, s.config.contains("built_against_2_4") ? &fake_descriptor_2_4 : &fake_descriptor);
     }
     request_.id = "test1";
     request_.state_root = (dir_ / "state").string();
     request_.pipeline = pipeline;
     request_.spec = {{"process", {{"args", {"unused"}}}}};
+    if (!hooks_.empty()) request_.spec["hooks"] = hooks_;
     StderrLogger log(false);
     Orchestrator orchestrator(std::move(bound), log);
     return orchestrator.run(request_);
@@ -136,8 +175,28 @@ class OrchestratorTest : public ::testing::Test {
   }
   bool state_left() const { return fs::exists(dir_ / "state" / "test1"); }
 
+  // Where in events() `line` is; fails the test when it is missing.
+  std::size_t position(const std::string& line) const {
+    std::size_t at = events().find(line + "\n");
+    EXPECT_NE(at, std::string::npos) << line << " missing from:\n" << events();
+    return at;
+  }
+  // Each stage's create_container came after its own create_runtime and every earlier stage's.
+  void expect_each_released_after_its_runtime(const std::vector<std::string>& kinds) const {
+    for (std::size_t i = 0; i < kinds.size(); ++i)
+      for (std::size_t j = 0; j <= i; ++j)
+        EXPECT_LT(position(kinds[j] + ":create_runtime"), position(kinds[i] + ":create_container"))
+            << kinds[i] << " ran create_container before " << kinds[j] << "'s create_runtime";
+  }
+  // No create_container before the last create_runtime.
+  void expect_every_runtime_first() const {
+    std::string e = events();
+    EXPECT_LT(e.rfind(":create_runtime\n"), e.find(":create_container\n")) << e;
+  }
+
   fs::path dir_;
   std::string log_path_;
+  boost::json::object hooks_;
   ContainerRequest request_;
 };
 
@@ -190,6 +249,54 @@ TEST_F(OrchestratorTest, HostSideFailureAfterCloneKillsTheContainerProcess) {
   EXPECT_EQ(e.find("create_container"), std::string::npos) << "the container was never released";
   EXPECT_NE(e.find("exec:teardown\na:teardown\n"), std::string::npos);
   EXPECT_FALSE(state_left());
+}
+
+TEST_F(OrchestratorTest, TheContainerProcessIsReleasedStageByStage) {
+  // b's create_runtime returns only once a's create_container ran: a alone was released first.
+  int code = run({stage("a"), stage("b", {{"runtime_waits_for", "a:create_container"}}), stage("c"),
+                  stage("exec", {{"exec_exit", 0}})});
+  EXPECT_EQ(code, 0) << events();
+  expect_each_released_after_its_runtime({"a", "b", "c", "exec"});
+}
+
+TEST_F(OrchestratorTest, AStageBuiltAgainstSdk24KeepsEveryCreateRuntimeBeforeAnyCreateContainer) {
+  // c's create_runtime takes a while: released early, a's create_container would run meanwhile.
+  int code = run({stage("a"), stage("b", {{"built_against_2_4", true}}),
+                  stage("c", {{"runtime_sleep_ms", 100}}), stage("exec", {{"exec_exit", 0}})});
+  EXPECT_EQ(code, 0) << events();
+  expect_every_runtime_first();
+}
+
+TEST_F(OrchestratorTest, HooksBetweenTheTwoPhasesKeepEveryCreateRuntimeFirst) {
+  for (const char* kind : {"prestart", "createRuntime", "createContainer"}) {
+    SCOPED_TRACE(kind);
+    fs::remove(log_path_);
+    hooks_ = {{kind, boost::json::array{{{"path", "/bin/true"}}}}};
+    int code = run(
+        {stage("a"), stage("b", {{"runtime_sleep_ms", 100}}), stage("exec", {{"exec_exit", 0}})});
+    EXPECT_EQ(code, 0) << events();
+    expect_every_runtime_first();
+  }
+}
+
+TEST_F(OrchestratorTest, AContainerFailureWhileTheHostSetsUpIsTheFailureReported) {
+  // The container process fails in a released stage and exits while the host is still in b's
+  // create_runtime, which then succeeds (the release that follows finds the process gone) or
+  // fails (as a stage would, on a process that is gone): either way the container's failure,
+  // with its exit code, is what nsrun reports.
+  for (bool runtime_fails : {false, true}) {
+    SCOPED_TRACE(runtime_fails ? "create_runtime fails" : "create_runtime succeeds");
+    fs::remove(log_path_);
+    boost::json::object b{{"runtime_waits_for_container_exit", true}};
+    if (runtime_fails) b["fail_in"] = "create_runtime";
+    int code = run({stage("a", {{"fail_in", "create_container"}, {"fail_code", 127}}),
+                    stage("b", b), stage("exec", {{"exec_exit", 0}})});
+    EXPECT_EQ(code, 127) << events();
+    std::string e = events();
+    EXPECT_EQ(e.find("b:create_container"), std::string::npos) << e;
+    EXPECT_NE(e.find("exec:teardown\nb:teardown\na:teardown\n"), std::string::npos) << e;
+    EXPECT_FALSE(state_left());
+  }
 }
 
 TEST_F(OrchestratorTest, ContainerProcessDyingDuringSetupIsNotMistakenForTheWorkload) {

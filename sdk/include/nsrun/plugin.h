@@ -48,7 +48,12 @@ extern "C" {
 /* 2.3 added plugin commands (nsrun_plugin.commands, run_command): `nsrun network ls` and the like.
  */
 /* 2.4 added nsrun_host.trace_span: a stage's own spans in `nsrun run --trace`. */
-#define NSRUN_API_MINOR 4
+/* 2.5 changed no struct: nsrun may run a stage's create_container as soon as the create_runtime of
+ * that stage and of every stage before it finished, while the host runs the later stages'
+ * create_runtime (unless a plugin of the pipeline was built against an older minor, or an OCI
+ * hook runs between the two phases). A stage whose create_container needs the work of a later
+ * stage's create_runtime must come after it. */
+#define NSRUN_API_MINOR 5
 
 /* The one symbol a plugin exports; its type is nsrun_plugin_entry_fn. */
 #define NSRUN_PLUGIN_ENTRY_SYMBOL "nsrun_plugin_entry"

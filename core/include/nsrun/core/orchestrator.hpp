@@ -30,6 +30,8 @@
 
 namespace nsrun::core {
 
+class Hooks;
+
 /// Why a stage call failed.
 struct StageFailure {
   std::string message;  ///< "<kind>: <what failed>"
@@ -257,6 +259,15 @@ class Orchestrator {
     log_.set_debug_sink(tracer);
   }
   std::optional<StageFailure> run_phase(Phase phase, const CallSite& site, ProcessSide side);
+  /// Whether the container process may run a stage's create_container as soon as the host
+  /// finished the create_runtime of that stage and of every stage before it, rather than of all
+  /// stages: when no OCI hook runs between the two phases and every stage was built against SDK
+  /// 2.5 or later (docs/plugin-authors.md).
+  bool releases_stage_by_stage(const Hooks& hooks) const;
+  /// In the container process: create_container of every stage in order, each once the host has
+  /// released it on `sync_fd` (`released` stages are already). A failure is reported on
+  /// `sync_fd` and the process exits.
+  void create_container_as_released(const CallSite& site, int sync_fd, std::uint32_t released);
   /// In the container process: `phase` of every stage, the last (exec) stage announced on
   /// `sync_fd` first; that stage execs. Never returns: a failure, or `none_ran` when no stage
   /// exec'd, is reported on `sync_fd` and the process exits.
@@ -278,6 +289,10 @@ class Orchestrator {
 /// to undo: it is only removed. Returns the teardown errors (empty on success).
 std::vector<std::string> teardown_from_state(const StateDir& state, const PluginRegistry& registry,
                                              StderrLogger& log);
+
+/// The SDK minor from which a plugin's stage accepts being released stage by stage
+/// (Orchestrator::releases_stage_by_stage).
+inline constexpr std::uint32_t stage_by_stage_release_minor = 5;
 
 /// The byte the container process sends right before the last (exec) stage's start_container:
 /// an end-of-file after it means execve ran; an end-of-file before it, that the process died.
