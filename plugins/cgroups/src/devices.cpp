@@ -1,7 +1,9 @@
 #include "nsrun/cgroups/devices.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <span>
 
 #include "nsrun/stage.hpp"
 
@@ -69,9 +71,20 @@ std::vector<DeviceRuleSpec> default_device_rules() {
 
 std::vector<DeviceRuleSpec> rules_with_defaults(const std::vector<DeviceRuleSpec>& rules) {
   if (rules.empty()) return rules;
-  std::vector<DeviceRuleSpec> out = rules;
   const auto defaults = default_device_rules();
-  out.insert(out.end(), defaults.begin() + 1, defaults.end());  // the allows, not the deny-all
+  const auto allows = std::span(defaults).subspan(1);  // the allows, not the deny-all
+  // A list that already ends with them (`nsrun run`'s, which are the defaults) would end the
+  // same with them twice: the last rule that names a device decides it. Each is a write on v1.
+  auto same = [](const DeviceRuleSpec& a, const DeviceRuleSpec& b) {
+    return a.allow == b.allow && a.type == b.type && a.major == b.major && a.minor == b.minor &&
+           access_of(a) == access_of(b);
+  };
+  if (rules.size() >= allows.size() &&
+      std::equal(allows.begin(), allows.end(), rules.end() - static_cast<long>(allows.size()),
+                 same))
+    return rules;
+  std::vector<DeviceRuleSpec> out = rules;
+  out.insert(out.end(), allows.begin(), allows.end());
   return out;
 }
 

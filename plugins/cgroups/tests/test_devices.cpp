@@ -262,6 +262,12 @@ TEST_F(DevicesStage, FlagsGetRuncsDefaultsAndBundlesNone) {
   h.run(*stage, Phase::prepare);
   EXPECT_EQ(h.spec.resources.devices.size(), default_device_rules().size());
   EXPECT_FALSE(h.spec.resources.devices.front().allow);
+  // Written once each: the list already ends with the allows appended to every list.
+  h.pid = 4242;
+  h.run(*stage, Phase::create_runtime);
+  auto written = fs->writes_under("/sys/fs/cgroup/devices/nsrun-c1");
+  std::erase_if(written, [](const auto& w) { return !w.first.starts_with("devices."); });
+  EXPECT_EQ(written.size(), v1_device_writes(default_device_rules()).size());
 
   DevicesRun bundle;
   bundle.make(false);
@@ -279,6 +285,27 @@ TEST_F(DevicesStage, FlagsGetRuncsDefaultsAndBundlesNone) {
   given.h.run(*given.stage, Phase::validate);
   given.h.run(*given.stage, Phase::prepare);
   EXPECT_EQ(given.h.spec.resources.devices.size(), 1u);
+}
+
+TEST(DeviceRules, TheDefaultAllowsAreAppendedUnlessTheListEndsWithThem) {
+  const auto defaults = default_device_rules();
+  EXPECT_EQ(v1_device_writes(rules_with_defaults(defaults)).size(),
+            v1_device_writes(defaults).size());
+  // Anything after them (a --device rule) and they come again, last, as runc appends them.
+  auto with_device = defaults;
+  with_device.push_back(rule(true, "c", 10, 229, "rwm"));
+  auto got = rules_with_defaults(with_device);
+  ASSERT_EQ(got.size(), with_device.size() + defaults.size() - 1);
+  EXPECT_EQ(v1_device_writes({got[defaults.size()]}).front().value, "c 10:229 rwm");
+  EXPECT_EQ(v1_device_writes({got.back()}).front().value, "c 10:200 rwm");
+  // Equal in what they allow, not in how they are written: "" is "rwm".
+  auto same_access = defaults;
+  for (auto& r : same_access)
+    if (r.access == "rwm") r.access = "";
+  EXPECT_EQ(rules_with_defaults(same_access).size(), defaults.size());
+  // A list that ends with only some of them gets them all.
+  std::vector<DeviceRuleSpec> partial(defaults.end() - 3, defaults.end());
+  EXPECT_EQ(rules_with_defaults(partial).size(), partial.size() + defaults.size() - 1);
 }
 
 TEST_F(DevicesStage, V1WritesTheFinalSpecsRulesInCreateRuntime) {

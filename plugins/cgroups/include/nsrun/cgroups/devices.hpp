@@ -37,6 +37,7 @@ std::vector<DeviceRuleSpec> default_device_rules();
 /// the allows of default_device_rules(), as runc and crun append them. The nodes every container
 /// has stay usable whatever a bundle denies, and engines count on it: podman writes only a
 /// deny-all (and the --device ones) and leaves /dev/null, the ptys and the rest to the runtime.
+/// A list that already ends with those allows (`nsrun run`'s own) is returned as it is.
 std::vector<DeviceRuleSpec> rules_with_defaults(const std::vector<DeviceRuleSpec>& rules);
 
 /// Throws StageError naming the config.json field of the first invalid rule, e.g.
