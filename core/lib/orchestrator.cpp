@@ -270,9 +270,22 @@ StageFailure parse_failure_report(std::string_view datagram) {
   return failure;
 }
 
+namespace {
+
+// A peer that closed its end with datagrams of ours unread (a container process that failed
+// while the host still released stages) leaves ECONNRESET, which the kernel reports once, before
+// what the peer sent and is still queued: its failure report.
+bool reset_by_peer(ssize_t result) {
+  return result < 0 && errno == ECONNRESET;
+}
+
+}  // namespace
+
 ssize_t receive_datagram(int fd, std::string& out) {
   // MSG_TRUNC with MSG_PEEK gives the datagram's whole length without consuming it.
-  ssize_t size = ::recv(fd, nullptr, 0, MSG_PEEK | MSG_TRUNC);
+  ssize_t size;
+  do size = ::recv(fd, nullptr, 0, MSG_PEEK | MSG_TRUNC);
+  while (reset_by_peer(size));
   if (size < 0) return size;
   out.resize(std::max<std::size_t>(static_cast<std::size_t>(size), 1));
   ssize_t len = ::recv(fd, out.data(), out.size(), 0);
@@ -1223,31 +1236,42 @@ int Orchestrator::run(ContainerRequest& request) {
     log_.debug(stage_by_stage ? "core: the container process is released stage by stage"
                               : "core: the container process is released once every "
                                 "create_runtime and hook ran");
-  // A failure the container process reported (its create_container of a released stage failed)
-  // explains what the host then sees, such as the process being gone.
-  auto container_failure_or = [&](StageFailure failure) {
+  // What the container process reported before it ended (its create_container of a released
+  // stage failed): it explains what the host sees next, such as the process being gone.
+  auto container_report = [&]() -> std::optional<StageFailure> {
     std::string datagram;
-    while (::recv(host_end.get(), nullptr, 0, MSG_PEEK | MSG_DONTWAIT) >= 0 &&
-           receive_datagram(host_end.get(), datagram) > 0)
+    for (;;) {
+      ssize_t queued = ::recv(host_end.get(), nullptr, 0, MSG_PEEK | MSG_DONTWAIT);
+      if (reset_by_peer(queued)) continue;
+      if (queued < 0 || receive_datagram(host_end.get(), datagram) <= 0) return std::nullopt;
       if (!tracer_ || !tracer_->merge(datagram)) return parse_failure_report(datagram);
-    return failure;
+    }
+  };
+  // A release it cannot hear: it closed its end, so it is ending; its report, or how it ended.
+  auto release_or_failure = [&](std::size_t stages) -> std::optional<StageFailure> {
+    if (send_release(host_end.get(), static_cast<ReleaseCount>(stages))) return std::nullopt;
+    const int send_error = errno;
+    if (auto report = container_report()) return report;
+    if (send_error != EPIPE && send_error != ECONNRESET)
+      return StageFailure{std::string("cannot release the container process: ") +
+                          std::strerror(send_error)};
+    int status = reap(pidfd.get());
+    return StageFailure{"core: the container process died during setup (exit status " +
+                            std::to_string(status) + ")",
+                        status > 128 ? status : exit_code::runtime_error};
   };
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     if (auto failure = run_stage(i, Phase::create_runtime, site, ProcessSide::host))
-      return kill_and_abort(container_failure_or(*failure));
-    if (stage_by_stage && i + 1 < stages_.size() &&
-        !send_release(host_end.get(), static_cast<ReleaseCount>(i + 1)))
-      return kill_and_abort(container_failure_or(
-          {std::string("cannot release the container process: ") + std::strerror(errno)}));
+      return kill_and_abort(container_report().value_or(*failure));
+    if (stage_by_stage && i + 1 < stages_.size())
+      if (auto failure = release_or_failure(i + 1)) return kill_and_abort(*failure);
   }
   for (HookKind kind : {HookKind::prestart, HookKind::create_runtime})
     if (auto failure = run_hooks(
             hooks, kind,
             hook_state_of(request.id, request.bundle, spec, Status::creating, site.pid), &log_))
       return kill_and_abort({*failure});
-  if (!send_release(host_end.get(), static_cast<ReleaseCount>(stages_.size())))
-    return kill_and_abort(container_failure_or(
-        {std::string("cannot start the container process: ") + std::strerror(errno)}));
+  if (auto failure = release_or_failure(stages_.size())) return kill_and_abort(*failure);
 
   if (request.detached) {
     // `nsrun create`: wait until the process reports it is created (or fails), record it, and
