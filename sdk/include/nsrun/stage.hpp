@@ -10,9 +10,11 @@
 //                     the spec, allocate names and addresses, create host-side directories.
 //   create_runtime    host, the container process exists (ctx.pid) but waits: join cgroups,
 //                     create veth pairs, NAT rules.
-//   create_container  inside the new namespaces, in pipeline order. The storage stage switches
-//                     to the container's root at the end of its create_container, so stages
-//                     after it see the container's filesystem.
+//   create_container  inside the new namespaces, in pipeline order, each once the host finished
+//                     the create_runtime of this stage and of every stage before it (SDK 2.5: the
+//                     host runs the later stages' create_runtime meanwhile). The storage stage
+//                     switches to the container's root at the end of its create_container, so
+//                     stages after it see the container's filesystem.
 //   start_container   inside, after the root switch, right before execve: capabilities,
 //                     seccomp, rlimits. The exec stage (last) calls execve here.
 //   poststart         host, after the workload started.
