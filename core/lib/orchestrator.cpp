@@ -378,6 +378,16 @@ int exit_code_of(const siginfo_t& info) {
   return 128 + info.si_status;  // killed or dumped: 128+N, as shells report it
 }
 
+// A process that ended before its execve: `what` it is called ("core: the container process
+// died during setup"), its exit status, and 128+N for a signal N.
+StageFailure died_before_exec(std::string_view what, int status) {
+  return {std::string(what) + " (exit status " + std::to_string(status) + ")",
+          status > 128 ? status : exit_code::runtime_error};
+}
+
+constexpr std::string_view container_died_during_setup =
+    "core: the container process died during setup";
+
 int reap(int pidfd) {
   siginfo_t info{};
   while (::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED) != 0 && errno == EINTR) {
@@ -436,9 +446,7 @@ SupervisionResult supervise(const Supervision& s, StderrLogger& log) {
   bool terminal_output_open = true;
   bool announced = false, started = false;
   auto died = [&](int status) {
-    return SupervisionResult{StageFailure{
-        std::string(s.died_before_exec) + " (exit status " + std::to_string(status) + ")",
-        status > 128 ? status : exit_code::runtime_error}};
+    return SupervisionResult{died_before_exec(s.died_before_exec, status)};
   };
   while (true) {
     pollfd fds[6];
@@ -1255,10 +1263,7 @@ int Orchestrator::run(ContainerRequest& request) {
     if (send_error != EPIPE && send_error != ECONNRESET)
       return StageFailure{std::string("cannot release the container process: ") +
                           std::strerror(send_error)};
-    int status = reap(pidfd.get());
-    return StageFailure{"core: the container process died during setup (exit status " +
-                            std::to_string(status) + ")",
-                        status > 128 ? status : exit_code::runtime_error};
+    return died_before_exec(container_died_during_setup, reap(pidfd.get()));
   };
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     if (auto failure = run_stage(i, Phase::create_runtime, site, ProcessSide::host))
@@ -1287,10 +1292,7 @@ int Orchestrator::run(ContainerRequest& request) {
         reap(pidfd.get());
         return abort(failure);
       }
-      int status = reap(pidfd.get());
-      return abort({"core: the container process died during setup (exit status " +
-                        std::to_string(status) + ")",
-                    status > 128 ? status : exit_code::runtime_error});
+      return abort(died_before_exec(container_died_during_setup, reap(pidfd.get())));
     }
     try {
       record.status = "created";
@@ -1309,7 +1311,7 @@ int Orchestrator::run(ContainerRequest& request) {
   supervision.sync_fd = host_end.get();
   supervision.terminal_channel = terminal_host_end.get();
   supervision.forwarded = &forwarded;
-  supervision.died_before_exec = "core: the container process died during setup";
+  supervision.died_before_exec = container_died_during_setup;
   supervision.tracer = tracer_;
   const auto released = std::chrono::steady_clock::now();
   auto workload_started = released;

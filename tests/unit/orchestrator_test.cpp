@@ -20,6 +20,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
+std::string text_of(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream all;
+  all << in.rdbuf();
+  return all.str();
+}
+
 // A thread a stage starts against the rules (joined by the test that asks for it).
 std::thread stray_thread;
 
@@ -38,8 +45,12 @@ class FakeStage final : public IStage {
     // Waits on an event, never on a guess of how long something takes: a release that comes
     // too late fails the test with the bound's error instead of passing by luck.
     if (const auto* event = ctx.config.if_contains("runtime_waits_for"))
-      wait_until([&] { return events_of(ctx).find(event->as_string()) != std::string::npos; },
-                 "the event " + std::string(event->as_string()));
+      wait_until(
+          [&] {
+            return text_of(std::string(ctx.config.at("log").as_string()))
+                       .find(event->as_string()) != std::string::npos;
+          },
+          "the event " + std::string(event->as_string()));
     if (ctx.config.contains("runtime_waits_for_container_exit"))
       wait_until([&] { return process_state(ctx.pid) == 'Z'; }, "the container process's exit");
     if (const auto* ms = ctx.config.if_contains("runtime_sleep_ms"))
@@ -62,12 +73,6 @@ class FakeStage final : public IStage {
   void teardown(Context& ctx) override { step(ctx, Phase::teardown); }
 
  private:
-  static std::string events_of(Context& ctx) {
-    std::ifstream in(std::string(ctx.config.at("log").as_string()));
-    std::stringstream all;
-    all << in.rdbuf();
-    return all.str();
-  }
   static char process_state(pid_t pid) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
     std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -167,12 +172,7 @@ class OrchestratorTest : public ::testing::Test {
     return orchestrator.run(request_);
   }
 
-  std::string events() const {
-    std::ifstream in(log_path_);
-    std::stringstream all;
-    all << in.rdbuf();
-    return all.str();
-  }
+  std::string events() const { return text_of(log_path_); }
   bool state_left() const { return fs::exists(dir_ / "state" / "test1"); }
 
   // The lines of events() whose phase is (or, with `except`, is not) one of `phases`. The host's
