@@ -1,15 +1,21 @@
 # Sourced by the start-up benchmarks (startup.sh, lifecycle.sh, security.sh) after setting
-# default_rounds: the repository as working directory, crun/runc/hyperfine installed, the build's
-# nsrun in $nsrun, $rounds from the first argument, a scratch $work removed on exit, and a busybox
-# rootfs in $work/rootfs; make_bundle DIR NAMESPACES... writes an OCI bundle running /bin/true in
-# it, for crun and runc.
+# default_rounds: the repository as working directory, crun/runc/hyperfine installed, a scratch
+# $work removed on exit, the build's nsrun installed in it ($nsrun), $rounds from the first
+# argument, and a busybox rootfs in $work/rootfs; make_bundle DIR NAMESPACES... writes an OCI
+# bundle running /bin/true in it, for crun and runc.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 rounds=${1:-$default_rounds}
 NSRUN_BENCH_DEPS=1 scripts/install-deps.sh >/dev/null
-nsrun=$PWD/build/bin/nsrun
 work=$(mktemp -d /tmp/nsrun-bench-XXXXXX)
 trap 'rm -rf "$work"' EXIT
+# nsrun as installed (`cmake --install`, as scripts/setup.sh does), the way crun and runc are
+# measured: the program and plugins the linker has just written map slower than the same files
+# once copied (the kernel's fault-around walks them in smaller pieces of page cache), and a run
+# straight from ./build cost about 1.5 ms more CPU time (docs/benchmarks.md).
+[ -x build/bin/nsrun ] || { echo "bench: no build/bin/nsrun (build first: cmake --build build)" >&2; exit 1; }
+cmake --install build --prefix "$work/install" >/dev/null
+nsrun=$work/install/bin/nsrun
 "$nsrun" rootfs create "$work/rootfs" >/dev/null
 make_bundle() {  # DIR NAMESPACES...
   local dir=$1; shift

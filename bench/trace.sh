@@ -15,6 +15,7 @@ mkdir -p "$traces"
 tests/helpers/in-throwaway-netns.sh unshare -m --propagation private bash -s <<EOF
 set -e
 umount /sys/fs/cgroup/unified 2>/dev/null || true
+mount -t tmpfs tmpfs $traces
 python3 bench/startup.py --rounds $rounds --baseline nsrun \
   "nsrun=$nsrun --root $state run --rootfs $work/rootfs --network none -w / /bin/true" \
   "nsrun-trace=$nsrun --root $state run --rootfs $work/rootfs --network none -w / --trace $traces/run.json /bin/true"

@@ -7,11 +7,16 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <tuple>
 
 #include "nsrun/core/json_util.hpp"
 #include "nsrun/core/state.hpp"
@@ -20,22 +25,25 @@
 namespace nsrun::core {
 namespace {
 
-boost::json::object complete_span(std::string name, std::string category, double start_us,
-                                  double duration_us, TraceProcess process,
-                                  boost::json::object args) {
-  boost::json::object span{{"name", std::move(name)},
-                           {"cat", std::move(category)},
-                           {"ph", "X"},
-                           {"ts", start_us},
-                           {"dur", duration_us},
-                           {"pid", static_cast<int>(process)},
-                           {"tid", static_cast<int>(process)}};
-  if (!args.empty()) span["args"] = std::move(args);
-  return span;
+std::int64_t nanoseconds_of(TraceClock::time_point at) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
 }
 
-double microseconds_between(TraceClock::time_point start, TraceClock::time_point end) {
-  return std::chrono::duration<double, std::micro>(end - start).count();
+// The container report's layout: trace_report_tag, then this header, the spans as they are in
+// memory, and the text and log bytes they point into (offsets from the start of each). Both ends
+// are nsrun, but not always the same build (`nsrun create`, an upgrade, `nsrun start`): a report
+// of another layout is dropped, as a damaged one is, and costs the trace its container spans only.
+struct ReportHeader {
+  std::uint32_t layout;
+  std::uint32_t span_size;
+  std::uint32_t spans;
+  std::uint32_t text_size;
+  std::uint32_t log_size;
+};
+constexpr std::uint32_t report_layout = 2;  // 1 was a JSON array of trace events
+
+bool within(std::uint64_t offset, std::uint64_t size, std::uint64_t limit) {
+  return offset <= limit && size <= limit - offset;
 }
 
 }  // namespace
@@ -59,118 +67,282 @@ std::optional<TraceClock::time_point> take_launcher_start_time() {
   return at;
 }
 
-Tracer::Tracer() = default;
+// Reserved before the clone, so that the container process records its spans into memory that
+// exists already: a run records about 70 spans and 10 KiB of stage messages.
+Tracer::Tracer() {
+  spans_.reserve(256);
+  text_.reserve(16 * 1024);
+  log_.reserve(32 * 1024);
+}
 
-void Tracer::add(std::string name, TraceClock::time_point start, TraceClock::time_point end,
+std::pair<std::uint32_t, std::uint32_t> Tracer::text(
+    std::initializer_list<std::string_view> parts) {
+  const auto offset = static_cast<std::uint32_t>(text_.size());
+  for (std::string_view part : parts) text_.append(part);
+  return {offset, static_cast<std::uint32_t>(text_.size() - offset)};
+}
+
+void Tracer::push(const Span& span) {
+  spans_.push_back(span);
+}
+
+void Tracer::add(std::string_view name, TraceClock::time_point start, TraceClock::time_point end,
                  TraceProcess process, boost::json::object args) {
-  spans_.push_back(complete_span(std::move(name), "core", trace_microseconds(start),
-                                 microseconds_between(start, end), process, std::move(args)));
+  Span span;
+  std::tie(span.name, span.name_size) = text({name});
+  std::tie(span.category, span.category_size) = text({"core"});
+  span.start_ns = nanoseconds_of(start);
+  span.end_ns = nanoseconds_of(end);
+  span.process = static_cast<std::uint8_t>(process);
+  if (!args.empty()) {
+    args_.push_back(std::move(args));
+    span.args = static_cast<std::uint32_t>(args_.size());
+  }
+  push(span);
 }
 
 void Tracer::begin_phase(std::string_view plugin, std::string_view kind, std::string_view phase,
                          TraceProcess process) {
-  open_phase_ = OpenPhase{std::string(plugin) + ": " + std::string(phase),
-                          "stage," + std::string(kind),
+  auto [name, name_size] = text({plugin, ": ", phase});
+  auto [category, category_size] = text({"stage,", kind});
+  open_phase_ = OpenPhase{name,
+                          name_size,
+                          category,
+                          category_size,
                           TraceClock::now(),
                           process,
-                          {}};
+                          static_cast<std::uint32_t>(log_.size())};
 }
 
 void Tracer::end_phase(bool succeeded) {
   if (!open_phase_) return;
-  OpenPhase phase = std::move(*open_phase_);
+  const OpenPhase phase = *open_phase_;
   open_phase_.reset();
-  auto end = TraceClock::now();
-  boost::json::object args;
-  if (!phase.log.empty()) args["log"] = std::move(phase.log);
-  if (!succeeded) args["failed"] = true;
-  spans_.push_back(complete_span(
-      std::move(phase.name), std::move(phase.category), trace_microseconds(phase.start),
-      microseconds_between(phase.start, end), phase.process, std::move(args)));
+  Span span;
+  span.name = phase.name;
+  span.name_size = phase.name_size;
+  span.category = phase.category;
+  span.category_size = phase.category_size;
+  span.start_ns = nanoseconds_of(phase.start);
+  span.end_ns = nanoseconds_of(TraceClock::now());
+  span.log = phase.log;
+  span.log_size = static_cast<std::uint32_t>(log_.size() - phase.log);
+  span.process = static_cast<std::uint8_t>(phase.process);
+  if (!succeeded) span.flags |= failed_flag;
+  push(span);
 }
 
 void Tracer::add_stage_span(std::string_view name, TraceClock::time_point start,
                             TraceClock::time_point end) {
   if (!open_phase_) return;
   // "detail,KIND": inside the phase's span, and not counted again as the stage's time.
-  std::string kind = open_phase_->category.substr(open_phase_->category.find(',') + 1);
-  spans_.push_back(complete_span(std::string(name), "detail," + kind, trace_microseconds(start),
-                                 microseconds_between(start, end), open_phase_->process, {}));
+  const std::string stage_category(text_, open_phase_->category, open_phase_->category_size);
+  Span span;
+  std::tie(span.name, span.name_size) = text({name});
+  std::tie(span.category, span.category_size) =
+      text({"detail,", std::string_view(stage_category).substr(stage_category.find(',') + 1)});
+  span.start_ns = nanoseconds_of(start);
+  span.end_ns = nanoseconds_of(end);
+  span.process = static_cast<std::uint8_t>(open_phase_->process);
+  push(span);
 }
 
 void Tracer::on_debug(std::string_view message) noexcept {
+  if (!open_phase_) return;
   try {
-    if (open_phase_) open_phase_->log.emplace_back(message);
+    const auto size = static_cast<std::uint32_t>(message.size());
+    log_.append(reinterpret_cast<const char*>(&size), sizeof size);
+    log_.append(message);
   } catch (...) {
   }
 }
 
+void Tracer::mark_clone() {
+  clone_spans_ = spans_.size();
+  clone_text_ = text_.size();
+  clone_log_ = log_.size();
+}
+
 std::string Tracer::container_report(std::string_view exec_plugin, std::string_view exec_kind,
                                      std::string_view phase) {
-  boost::json::array spans;
-  for (std::size_t i = clone_mark_; i < spans_.size(); ++i) spans.push_back(spans_[i]);
   if (!exec_plugin.empty()) {
     // The exec stage's call: it ends at execve, where this process stops being nsrun.
-    auto open = complete_span(
-        std::string(exec_plugin) + ": " + std::string(phase), "stage," + std::string(exec_kind),
-        trace_microseconds(TraceClock::now()), 0, TraceProcess::container, {});
-    open["open"] = true;
-    spans.push_back(std::move(open));
+    Span open;
+    std::tie(open.name, open.name_size) = text({exec_plugin, ": ", phase});
+    std::tie(open.category, open.category_size) = text({"stage,", exec_kind});
+    open.start_ns = open.end_ns = nanoseconds_of(TraceClock::now());
+    open.process = static_cast<std::uint8_t>(TraceProcess::container);
+    open.flags = open_flag;
+    push(open);
   }
-  return std::string(1, trace_report_tag) + boost::json::serialize(spans);
+  const std::size_t count = spans_.size() - clone_spans_;
+  ReportHeader header{report_layout, sizeof(Span), static_cast<std::uint32_t>(count),
+                      static_cast<std::uint32_t>(text_.size() - clone_text_),
+                      static_cast<std::uint32_t>(log_.size() - clone_log_)};
+  std::string report(1, trace_report_tag);
+  report.reserve(1 + sizeof header + count * sizeof(Span) + header.text_size + header.log_size);
+  report.append(reinterpret_cast<const char*>(&header), sizeof header);
+  for (std::size_t i = clone_spans_; i < spans_.size(); ++i) {
+    Span span = spans_[i];  // its offsets from the container process's first text and log
+    span.name -= static_cast<std::uint32_t>(clone_text_);
+    span.category -= static_cast<std::uint32_t>(clone_text_);
+    span.log = span.log_size ? span.log - static_cast<std::uint32_t>(clone_log_) : 0;
+    span.args = 0;
+    report.append(reinterpret_cast<const char*>(&span), sizeof span);
+  }
+  report.append(text_, clone_text_);
+  report.append(log_, clone_log_);
+  return report;
 }
 
 bool Tracer::merge(std::string_view datagram) {
   if (datagram.empty() || datagram.front() != trace_report_tag) return false;
-  boost::system::error_code ec;
-  auto parsed = boost::json::parse(datagram.substr(1), ec);
-  if (ec || !parsed.is_array()) return true;  // a report, damaged: its spans are lost
-  for (auto& span : parsed.as_array()) {
-    if (!span.is_object()) continue;
-    auto& object = span.as_object();
-    if (object.erase("open")) left_open_ = spans_.size();
-    spans_.push_back(std::move(object));
+  datagram.remove_prefix(1);
+  ReportHeader header{};
+  if (datagram.size() < sizeof header) return true;  // a report, damaged: its spans are lost
+  std::memcpy(&header, datagram.data(), sizeof header);
+  datagram.remove_prefix(sizeof header);
+  if (header.layout != report_layout || header.span_size != sizeof(Span) ||
+      datagram.size() !=
+          std::uint64_t{header.spans} * sizeof(Span) + header.text_size + header.log_size)
+    return true;
+  std::vector<Span> spans(header.spans);
+  std::memcpy(spans.data(), datagram.data(), spans.size() * sizeof(Span));
+  datagram.remove_prefix(spans.size() * sizeof(Span));
+  for (const Span& span : spans)
+    if (!within(span.name, span.name_size, header.text_size) ||
+        !within(span.category, span.category_size, header.text_size) ||
+        !within(span.log, span.log_size, header.log_size))
+      return true;
+  const auto text_base = static_cast<std::uint32_t>(text_.size());
+  const auto log_base = static_cast<std::uint32_t>(log_.size());
+  text_.append(datagram.substr(0, header.text_size));
+  log_.append(datagram.substr(header.text_size));
+  for (Span span : spans) {
+    span.name += text_base;
+    span.category += text_base;
+    span.log += log_base;
+    span.args = 0;
+    if (span.flags & open_flag) {
+      span.flags &= static_cast<std::uint8_t>(~open_flag);
+      left_open_ = spans_.size();
+    }
+    push(span);
   }
   return true;
 }
 
 void Tracer::close_open_span(TraceClock::time_point at) {
   if (!left_open_) return;
-  auto& span = spans_[*left_open_];
-  span["dur"] = trace_microseconds(at) - span.at("ts").to_number<double>();
+  spans_[*left_open_].end_ns = nanoseconds_of(at);
   left_open_.reset();
 }
 
-boost::json::object Tracer::document(const Info& info) const {
-  boost::json::array events;
-  events.push_back(boost::json::object{{"name", "process_name"},
-                                       {"ph", "M"},
-                                       {"pid", static_cast<int>(TraceProcess::host)},
-                                       {"args", {{"name", "nsrun (host)"}}}});
-  events.push_back(boost::json::object{{"name", "process_name"},
-                                       {"ph", "M"},
-                                       {"pid", static_cast<int>(TraceProcess::container)},
-                                       {"args", {{"name", "container process"}}}});
-  for (const auto& span : spans_) events.push_back(span);
-  return {{"traceEvents", std::move(events)}, {"displayTimeUnit", "ms"}, {"otherData", info}};
+boost::json::object Tracer::document(const Info& info, boost::json::storage_ptr resource) const {
+  boost::json::array events(resource);
+  events.reserve(spans_.size() + 2);
+  for (auto [pid, name] : {std::pair{TraceProcess::host, "nsrun (host)"},
+                           std::pair{TraceProcess::container, "container process"}})
+    events.push_back(boost::json::object({{"name", "process_name"},
+                                          {"ph", "M"},
+                                          {"pid", static_cast<int>(pid)},
+                                          {"args", {{"name", name}}}},
+                                         resource));
+  auto text_at = [&](std::uint32_t offset, std::uint32_t size) {
+    return boost::json::string_view(text_.data() + offset, size);
+  };
+  for (const Span& span : spans_) {
+    boost::json::object event(resource);
+    event.reserve(8);
+    event.emplace("name", text_at(span.name, span.name_size));
+    event.emplace("cat", text_at(span.category, span.category_size));
+    event.emplace("ph", "X");
+    event.emplace("ts", static_cast<double>(span.start_ns) / 1000.0);
+    event.emplace("dur", static_cast<double>(span.end_ns - span.start_ns) / 1000.0);
+    event.emplace("pid", static_cast<int>(span.process));
+    event.emplace("tid", static_cast<int>(span.process));
+    boost::json::object args(resource);
+    if (span.args) args = boost::json::object(args_[span.args - 1], resource);
+    if (span.log_size) {
+      boost::json::array log(resource);
+      for (std::size_t at = span.log, end = std::size_t{span.log} + span.log_size;
+           at + sizeof(std::uint32_t) <= end;) {
+        std::uint32_t size = 0;
+        std::memcpy(&size, log_.data() + at, sizeof size);
+        at += sizeof size;
+        log.emplace_back(
+            boost::json::string_view(log_.data() + at, std::min<std::size_t>(size, end - at)));
+        at += size;
+      }
+      args.emplace("log", std::move(log));
+    }
+    if (span.flags & failed_flag) args.emplace("failed", true);
+    if (!args.empty()) event.emplace("args", std::move(args));
+    events.push_back(std::move(event));
+  }
+  boost::json::object document(resource);
+  document.emplace("traceEvents", std::move(events));
+  document.emplace("displayTimeUnit", "ms");
+  document.emplace("otherData", boost::json::object(info, resource));
+  return document;
 }
 
 void Tracer::write(const std::string& path, const Info& info) const {
-  const std::string text = boost::json::serialize(document(info)) + "\n";
+  // One arena for the whole document, released at once; the text goes out in chunks, never whole
+  // in memory.
+  boost::json::monotonic_resource arena(32 * 1024);
+  const boost::json::value document_value(document(info, &arena), &arena);
   // Not replaced by rename, nor truncated: ext4 flushes a file that replaces or truncates another
   // (auto_da_alloc), which costs a run milliseconds. The old trace is removed, the new one made.
   if (::unlink(path.c_str()) != 0 && errno != ENOENT)
     throw Error("--trace " + path + ": cannot replace it: " + std::strerror(errno));
   support::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!fd) throw Error("--trace " + path + ": cannot create it: " + std::strerror(errno));
-  std::string_view rest(text);
-  while (!rest.empty()) {
-    ssize_t n = ::write(fd.get(), rest.data(), rest.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw Error("--trace " + path + ": cannot write it: " + std::strerror(errno));
-    rest.remove_prefix(static_cast<std::size_t>(n));
-  }
+  auto write_all = [&](std::string_view rest) {
+    while (!rest.empty()) {
+      ssize_t n = ::write(fd.get(), rest.data(), rest.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw Error("--trace " + path + ": cannot write it: " + std::strerror(errno));
+      rest.remove_prefix(static_cast<std::size_t>(n));
+    }
+  };
+  boost::json::serializer serializer;
+  serializer.reset(&document_value);
+  char chunk[16 * 1024];
+  while (!serializer.done()) write_all(serializer.read(chunk, sizeof chunk));
+  write_all("\n");
 }
+
+namespace {
+
+// The CPU's model, as /proc/cpuinfo's "model name" says it. On x86 from the CPUID brand string,
+// the very source of that line: reading /proc/cpuinfo costs a traced run 0.1 ms (the kernel
+// measures each CPU's frequency for it).
+std::string cpu_model() {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned words[12] = {};
+  if (__get_cpuid_max(0x80000000, nullptr) >= 0x80000004) {
+    for (unsigned leaf = 0; leaf < 3; ++leaf)
+      __get_cpuid(0x80000002 + leaf, &words[leaf * 4], &words[leaf * 4 + 1], &words[leaf * 4 + 2],
+                  &words[leaf * 4 + 3]);
+    std::string brand(reinterpret_cast<const char*>(words), sizeof words);
+    brand.resize(std::strlen(brand.c_str()));
+    const auto first = brand.find_first_not_of(' ');
+    const auto last = brand.find_last_not_of(' ');
+    if (first != std::string::npos) return brand.substr(first, last - first + 1);
+  }
+#endif
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line))
+    if (line.starts_with("model name")) {
+      auto colon = line.find(':');
+      return colon == std::string::npos ? std::string() : line.substr(colon + 2);
+    }
+  return {};
+}
+
+}  // namespace
 
 Tracer::Info trace_info(boost::json::array command, std::string_view version) {
   Tracer::Info info{{"command", std::move(command)}, {"nsrun", version}};
@@ -179,14 +351,7 @@ Tracer::Info trace_info(boost::json::array command, std::string_view version) {
     info["kernel"] = std::string(host.sysname) + " " + host.release;
     info["machine"] = host.machine;
   }
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(cpuinfo, line))
-    if (line.starts_with("model name")) {
-      auto colon = line.find(':');
-      if (colon != std::string::npos) info["cpu"] = line.substr(colon + 2);
-      break;
-    }
+  if (std::string model = cpu_model(); !model.empty()) info["cpu"] = std::move(model);
   info["cpus"] = static_cast<std::int64_t>(::sysconf(_SC_NPROCESSORS_ONLN));
   // cgroup v2 mounts cgroup2 at /sys/fs/cgroup; v1 a tmpfs of hierarchies, "hybrid" with a
   // cgroup2 at unified; anything else (a remounted /sys under `ip netns exec`) has none in view.

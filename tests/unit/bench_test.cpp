@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "nsrun/core/trace.hpp"
 
 namespace nsrun::core {
@@ -146,6 +148,67 @@ TEST(Tracer, ACreatedContainersReportLeavesNoSpanOpen) {
   auto events = host.document({}).at("traceEvents").as_array();
   EXPECT_EQ(events.back().at("name"), "nsrun.storage: create_container");
   EXPECT_FALSE(events.back().as_object().contains("open"));
+}
+
+// The report is plain records and their text: a damaged one, or one of another layout (another
+// nsrun build on the other end), is taken as a report and dropped whole, never half-read.
+TEST(Tracer, ADamagedOrForeignReportIsDroppedWhole) {
+  Tracer host;
+  host.mark_clone();
+  Tracer child = host;
+  child.begin_phase("nsrun.storage", "storage", "create_container", TraceProcess::container);
+  child.on_debug("storage: mount proc on /proc");
+  child.end_phase(false);
+  const std::string report = child.container_report();
+  for (std::size_t cut : {std::size_t{1}, std::size_t{5}, report.size() - 1}) {
+    EXPECT_TRUE(host.merge(report.substr(0, cut))) << "cut at " << cut;
+    EXPECT_EQ(host.span_count(), 0U) << "cut at " << cut;
+  }
+  std::string foreign = report;
+  foreign[1] ^= 0x7f;  // the layout number
+  EXPECT_TRUE(host.merge(foreign));
+  EXPECT_EQ(host.span_count(), 0U);
+  std::string out_of_bounds = report;
+  std::uint32_t huge = 1U << 30;
+  // The first span's name offset, right after the tag and the five-word header.
+  std::memcpy(out_of_bounds.data() + 1 + 5 * sizeof(std::uint32_t), &huge, sizeof huge);
+  EXPECT_TRUE(host.merge(out_of_bounds));
+  EXPECT_EQ(host.span_count(), 0U);
+
+  ASSERT_TRUE(host.merge(report));
+  ASSERT_EQ(host.span_count(), 1U);
+  const boost::json::object document = host.document({});
+  const auto& span = document.at("traceEvents").as_array().back().as_object();
+  EXPECT_EQ(span.at("name"), "nsrun.storage: create_container");
+  EXPECT_EQ(span.at("cat"), "stage,storage");
+  EXPECT_EQ(span.at("args").at("log").as_array(),
+            boost::json::array({"storage: mount proc on /proc"}));
+  EXPECT_EQ(span.at("args").at("failed"), true);
+}
+
+// Spans keep their text however the arenas grow, a stage's own spans take its kind, and a core
+// span keeps its arguments.
+TEST(Tracer, SpansKeepTheirTextAndArguments) {
+  Tracer tracer;
+  const auto start = TraceClock::now();
+  tracer.begin_phase("nsrun.security", "security", "start_container", TraceProcess::container);
+  const std::string long_message(40000, 'x');  // past what the arenas reserve
+  tracer.on_debug(long_message);
+  for (int i = 0; i < 300; ++i) tracer.add_stage_span("security: step", start, start);
+  tracer.end_phase(true);
+  tracer.add("core: clone", start, start + std::chrono::microseconds(1500), TraceProcess::host,
+             {{"flags", 42}});
+  const auto events = tracer.document({}).at("traceEvents").as_array();
+  ASSERT_EQ(events.size(), 2U + 302U);
+  EXPECT_EQ(events[2].at("name"), "security: step");
+  EXPECT_EQ(events[2].at("cat"), "detail,security");
+  const auto& phase = events[events.size() - 2].as_object();
+  EXPECT_EQ(phase.at("name"), "nsrun.security: start_container");
+  EXPECT_EQ(phase.at("args").at("log").as_array().at(0).as_string().size(), 40000U);
+  const auto& clone = events.back().as_object();
+  EXPECT_EQ(clone.at("args").at("flags"), 42);
+  EXPECT_NEAR(clone.at("dur").to_number<double>(), 1500.0, 0.001);
+  EXPECT_EQ(clone.at("pid"), 1);
 }
 
 }  // namespace
