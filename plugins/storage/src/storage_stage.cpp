@@ -120,10 +120,11 @@ std::vector<PlannedDevice> StorageStage::planned_devices(const ContainerSpec& sp
   return out;
 }
 
-// Writes <state dir>/etc/{hostname,hosts,resolv.conf} and returns what to bind-mount where.
-// A file the spec mounts itself (docker's config.json brings its own) is not generated; none is
-// when the rootfs has no /etc at all (a minimal image that would not read them anyway).
-std::vector<GeneratedFile> StorageStage::write_etc_files(Context& ctx, const std::string& rootfs) {
+// Plans <state dir>/etc/{hostname,hosts,resolv.conf} and returns what to bind-mount where; writes
+// the hostname, which no other stage decides. A file the spec mounts itself (docker's config.json
+// brings its own) is not generated; none is when the rootfs has no /etc at all (a minimal image
+// that would not read them anyway).
+std::vector<GeneratedFile> StorageStage::plan_etc_files(Context& ctx, const std::string& rootfs) {
   std::vector<GeneratedFile> files;
   if (!resolve_in_root(rootfs, "/etc").exists()) {
     if (ctx.log.debug_enabled())
@@ -134,26 +135,26 @@ std::vector<GeneratedFile> StorageStage::write_etc_files(Context& ctx, const std
   if (Errno err = fs_->mkdir(etc_dir, 0755); err != 0 && err != EEXIST)
     throw StageError("cannot create " + etc_dir + ": " + std::strerror(err));
 
-  auto generate = [&](const std::string& name, std::string_view content) {
+  auto plan = [&](const std::string& name) {
     std::string destination = "/etc/" + name;
-    if (spec_mounts_destination(ctx.spec, destination)) return;
-    std::string source = etc_dir + "/" + name;
-    write_generated(*fs_, source, content);
-    files.push_back({std::move(destination), std::move(source)});
+    if (spec_mounts_destination(ctx.spec, destination)) return false;
+    files.push_back({std::move(destination), etc_dir + "/" + name});
+    return true;
   };
   const std::string& hostname = ctx.spec.hostname;
-  if (!hostname.empty()) generate("hostname", hostname_file(hostname));
-  // What a container sharing the host's network gets. A network stage decides otherwise through
-  // its outputs, which exist only once every stage has prepared: see create_container.
-  generate("hosts", hosts_file(hostname, ""));
-  generate("resolv.conf", read_host_resolv_conf(host_resolv_conf_));
+  if (!hostname.empty() && plan("hostname"))
+    write_generated(*fs_, files.back().source, hostname_file(hostname));
+  plan("hosts");
+  plan("resolv.conf");
   return files;
 }
 
-// Rewrites the generated hosts and resolv.conf from the network stage's outputs, when a network
-// stage gave them. Runs on the host in create_runtime, before the container process mounts them:
-// in a user namespace that process may no longer write into the state directory.
-void StorageStage::apply_network_outputs(Context& ctx) {
+// Writes the generated hosts and resolv.conf, once: from the network stage's outputs when a
+// network stage gave them (they exist only once every stage has prepared), otherwise what a
+// container sharing the host's network gets. Runs on the host in create_runtime, before the
+// container process mounts them: in a user namespace that process may no longer write into the
+// state directory.
+void StorageStage::write_network_files(Context& ctx) {
   const std::string etc_dir = std::string(ctx.state_dir) + "/etc";
   auto generated = [&](std::string_view destination) {
     if (!plan_) return false;
@@ -161,13 +162,19 @@ void StorageStage::apply_network_outputs(Context& ctx) {
       if (mount.destination == destination && mount.source.starts_with(etc_dir)) return true;
     return false;
   };
-  if (generated("/etc/hosts"))
-    if (auto address = ctx.output("network.address"); address && address->is_string())
-      write_generated(*fs_, etc_dir + "/hosts",
-                      hosts_file(ctx.spec.hostname, std::string(address->as_string())));
-  if (generated("/etc/resolv.conf"))
-    if (auto resolv = ctx.output("network.resolv_conf"); resolv && resolv->is_string())
-      write_generated(*fs_, etc_dir + "/resolv.conf", std::string(resolv->as_string()));
+  if (generated("/etc/hosts")) {
+    auto address = ctx.output("network.address");
+    write_generated(*fs_, etc_dir + "/hosts",
+                    hosts_file(ctx.spec.hostname, address && address->is_string()
+                                                      ? std::string(address->as_string())
+                                                      : std::string()));
+  }
+  if (generated("/etc/resolv.conf")) {
+    auto resolv = ctx.output("network.resolv_conf");
+    write_generated(*fs_, etc_dir + "/resolv.conf",
+                    resolv && resolv->is_string() ? std::string(resolv->as_string())
+                                                  : read_host_resolv_conf(host_resolv_conf_));
+  }
 }
 
 void StorageStage::prepare(Context& ctx) {
@@ -180,7 +187,7 @@ void StorageStage::prepare(Context& ctx) {
   }
   const std::string rootfs = validate_rootfs(ctx.spec.root);  // the canonical path
   check_reachable_from_user_namespace(ctx.spec, rootfs, ctx.spec_source);
-  std::vector<GeneratedFile> generated = write_etc_files(ctx, rootfs);
+  std::vector<GeneratedFile> generated = plan_etc_files(ctx, rootfs);
   plan_ = plan_mounts(ctx.spec, rootfs, generated, ctx.log);
   caller_mount_namespace_ = fs_->mount_namespace();    // on the host, before the clone
   idmapped_root_.prepare(ctx.spec, rootfs, ctx.log);   // before the clone, which inherits it
@@ -191,7 +198,7 @@ void StorageStage::prepare(Context& ctx) {
 void StorageStage::create_runtime(Context& ctx) {
   idmapped_root_.release();
   idmapped_binds_.release();
-  apply_network_outputs(ctx);
+  write_network_files(ctx);
 }
 
 void StorageStage::create_container(Context& ctx) {

@@ -74,12 +74,11 @@ const Lines etc_binds = {
     "mount $STATE/etc/resolv.conf fd:$ROOT/etc/resolv.conf - MS_BIND -",
 };
 
-// What prepare does with a hostname: the generated files, and nothing in the rootfs.
+// What prepare does with a hostname: the hostname file, and nothing in the rootfs. hosts and
+// resolv.conf wait for the network stage's outputs (create_runtime).
 const Lines generated_etc_files = {
     "mkdir $STATE/etc 0755",
     "write_file $STATE/etc/hostname 0644",
-    "write_file $STATE/etc/hosts 0644",
-    "write_file $STATE/etc/resolv.conf 0644",
 };
 
 const Lines switch_root = {
@@ -205,6 +204,7 @@ TEST_F(StorageStageTest, TheChrootVariantChrootsWhereThePivotWouldBe) {
 
 TEST_F(StorageStageTest, GeneratedFilesContent) {
   run_prepare();
+  run_create_runtime();
   EXPECT_EQ(fs->files["$STATE/etc/hostname"], "box\n");
   EXPECT_EQ(fs->files["$STATE/etc/hosts"],
             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tbox\n");
@@ -223,6 +223,28 @@ TEST_F(StorageStageTest, NetworkOutputsDecideHostsAndResolvConf) {
   EXPECT_EQ(fs->files["$STATE/etc/hosts"],
             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n10.88.0.7\tbox\n");
   EXPECT_EQ(fs->files["$STATE/etc/resolv.conf"], "nameserver 198.51.100.53\n");
+}
+
+// Each generated file is written once: the hostname in prepare, hosts and resolv.conf in
+// create_runtime, whether or not a network stage decides them (each write is a file made in the
+// state directory, and a run made two of them twice).
+TEST_F(StorageStageTest, EachGeneratedFileIsWrittenOnce) {
+  for (bool with_network : {false, true}) {
+    SCOPED_TRACE(with_network ? "with a network stage's outputs" : "without");
+    services.outputs.clear();
+    EXPECT_EQ(run_prepare(), generated_etc_files);
+    if (with_network) services.outputs["network.address"] = "10.88.0.7";
+    EXPECT_EQ(run_create_runtime(), (Lines{"write_file $STATE/etc/hosts 0644",
+                                           "write_file $STATE/etc/resolv.conf 0644"}));
+  }
+}
+
+// A file the spec mounts itself is neither generated nor written.
+TEST_F(StorageStageTest, AFileTheSpecMountsIsNotWritten) {
+  bind("file.txt", "/etc/resolv.conf", {"rbind", "ro"});
+  run_prepare();
+  services.outputs["network.resolv_conf"] = "nameserver 198.51.100.53\n";
+  EXPECT_EQ(run_create_runtime(), (Lines{"write_file $STATE/etc/hosts 0644"}));
 }
 
 // A file another stage added (ctx.add_file) is bind-mounted from the state directory, after
@@ -249,8 +271,6 @@ TEST_F(StorageStageTest, ReadOnlyRootComesAfterAllMountsAndBeforeThePivot) {
   EXPECT_EQ(run_prepare(), (Lines{
                                "mkdir $STATE/etc 0755",
                                "write_file $STATE/etc/hostname 0644",
-                               "write_file $STATE/etc/hosts 0644",
-                               "write_file $STATE/etc/resolv.conf 0644",
                            }));
   EXPECT_EQ(run_create_container(),
             concat({private_and_rbind,
@@ -325,7 +345,6 @@ TEST_F(StorageStageTest, BundleMountsAreTranslatedNestedOnesResolvedInTheContain
   EXPECT_EQ(run_prepare(), (Lines{
                                "mkdir $STATE/etc 0755",
                                "write_file $STATE/etc/hostname 0644",
-                               "write_file $STATE/etc/resolv.conf 0644",
                            }));
   EXPECT_EQ(run_create_container(),
             concat({private_and_rbind,
@@ -371,8 +390,6 @@ TEST_F(StorageStageTest, MissingStandardMountpointsAreCreatedInTheContainer) {
   spec.hostname.clear();  // no /etc/hostname without a hostname
   EXPECT_EQ(run_prepare(), (Lines{
                                "mkdir $STATE/etc 0755",
-                               "write_file $STATE/etc/hosts 0644",
-                               "write_file $STATE/etc/resolv.conf 0644",
                            }));
   Lines calls = run_create_container();
   for (const char* dir : {"proc", "dev", "sys", "tmp"}) {

@@ -18,14 +18,15 @@
 
 namespace nsrun::storage {
 
-/// The stage. validate checks the rootfs and each mount; prepare writes the /etc files, plans
-/// the mounts and creates missing mountpoints; create_container carries the plan out and
-/// switches root (see enter_rootfs.hpp); teardown has nothing to do.
+/// The stage. validate checks the rootfs and each mount; prepare writes /etc/hostname and plans
+/// the mounts; create_runtime writes /etc/hosts and /etc/resolv.conf; create_container creates
+/// missing mountpoints, carries the plan out and switches root (see enter_rootfs.hpp); teardown
+/// has nothing to do.
 class StorageStage : public IStage {
  public:
   /// It mounts the files other stages add ("files"), and switches root ("storage.root") for the
   /// stages after it. It writes /etc/hosts and /etc/resolv.conf from the network stage's
-  /// outputs when there is one (read in create_container, so the network stage may come later).
+  /// outputs when there is one (read in create_runtime, so the network stage may come later).
   static constexpr nsrun_contract provides[] = {{"files", 0}, {"storage.root", 0}};
   static constexpr nsrun_contract needs[] = {
       {"network.address", NSRUN_NEED_OPTIONAL | NSRUN_NEED_AFTER_PREPARE},
@@ -59,8 +60,8 @@ class StorageStage : public IStage {
   bool switch_with_chroot_ = false;
 
  private:
-  std::vector<GeneratedFile> write_etc_files(Context& ctx, const std::string& rootfs);
-  void apply_network_outputs(Context& ctx);
+  std::vector<GeneratedFile> plan_etc_files(Context& ctx, const std::string& rootfs);
+  void write_network_files(Context& ctx);
 
   std::unique_ptr<HostFs> fs_;
   std::string host_resolv_conf_;
