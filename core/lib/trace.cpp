@@ -82,10 +82,6 @@ std::pair<std::uint32_t, std::uint32_t> Tracer::text(
   return {offset, static_cast<std::uint32_t>(text_.size() - offset)};
 }
 
-void Tracer::push(const Span& span) {
-  spans_.push_back(span);
-}
-
 void Tracer::add(std::string_view name, TraceClock::time_point start, TraceClock::time_point end,
                  TraceProcess process, boost::json::object args) {
   Span span;
@@ -98,7 +94,7 @@ void Tracer::add(std::string_view name, TraceClock::time_point start, TraceClock
     args_.push_back(std::move(args));
     span.args = static_cast<std::uint32_t>(args_.size());
   }
-  push(span);
+  spans_.push_back(span);
 }
 
 void Tracer::begin_phase(std::string_view plugin, std::string_view kind, std::string_view phase,
@@ -129,7 +125,7 @@ void Tracer::end_phase(bool succeeded) {
   span.log_size = static_cast<std::uint32_t>(log_.size() - phase.log);
   span.process = static_cast<std::uint8_t>(phase.process);
   if (!succeeded) span.flags |= failed_flag;
-  push(span);
+  spans_.push_back(span);
 }
 
 void Tracer::add_stage_span(std::string_view name, TraceClock::time_point start,
@@ -144,7 +140,7 @@ void Tracer::add_stage_span(std::string_view name, TraceClock::time_point start,
   span.start_ns = nanoseconds_of(start);
   span.end_ns = nanoseconds_of(end);
   span.process = static_cast<std::uint8_t>(open_phase_->process);
-  push(span);
+  spans_.push_back(span);
 }
 
 void Tracer::on_debug(std::string_view message) noexcept {
@@ -173,7 +169,7 @@ std::string Tracer::container_report(std::string_view exec_plugin, std::string_v
     open.start_ns = open.end_ns = nanoseconds_of(TraceClock::now());
     open.process = static_cast<std::uint8_t>(TraceProcess::container);
     open.flags = open_flag;
-    push(open);
+    spans_.push_back(open);
   }
   const std::size_t count = spans_.size() - clone_spans_;
   ReportHeader header{report_layout, sizeof(Span), static_cast<std::uint32_t>(count),
@@ -227,7 +223,7 @@ bool Tracer::merge(std::string_view datagram) {
       span.flags &= static_cast<std::uint8_t>(~open_flag);
       left_open_ = spans_.size();
     }
-    push(span);
+    spans_.push_back(span);
   }
   return true;
 }

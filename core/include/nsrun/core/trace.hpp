@@ -17,7 +17,7 @@
 // Spans are plain records until the trace is written: JSON is made once, on the host, at the end.
 // Every span a process records before its exec is on the run's critical path, and the container
 // process's memory is copied on write, so a record costs no allocation and the report is the
-// records as they are (issue 12: tracing adds at most 0.2 ms to a run).
+// records as they are (issue 12 asks that tracing add at most 0.2 ms to a run).
 //
 // `nsrun create --trace`, `nsrun start --trace` and `nsrun exec --trace` trace their part the same
 // way: a created container's process reports its spans to `create` before it says it is created;
@@ -88,10 +88,11 @@ class Tracer final : public DebugSink {
 
   std::size_t span_count() const { return spans_.size(); }
 
+ private:
   /// One span as both processes record it: plain data, its text in the tracer's arenas.
   /// Recording one allocates nothing once the arenas are reserved, and the container process
   /// sends its spans to the host as they are (see container_report): no JSON is made or parsed
-  /// before the trace is written. A trace costs a run what it records, no more (issue 12).
+  /// before the trace is written.
   struct Span {
     std::uint32_t name = 0, name_size = 0;          ///< in text_
     std::uint32_t category = 0, category_size = 0;  ///< in text_
@@ -102,7 +103,6 @@ class Tracer final : public DebugSink {
     std::uint8_t flags = 0;                         ///< failed_flag, open_flag
   };
 
- private:
   struct OpenPhase {
     std::uint32_t name, name_size, category, category_size;
     TraceClock::time_point start;
@@ -113,7 +113,6 @@ class Tracer final : public DebugSink {
 
   /// Appends `parts` to text_ as one string; its offset and size.
   std::pair<std::uint32_t, std::uint32_t> text(std::initializer_list<std::string_view> parts);
-  void push(const Span& span);
 
   std::vector<Span> spans_;
   std::string text_;  ///< span names and categories
