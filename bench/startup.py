@@ -3,7 +3,7 @@
 
 Every round runs each command once, in a shuffled order, so that a noisy moment of the machine
 hits all of them alike; the report gives the median wall time of each, its median peak RSS, and
-the median of the per-round ratios to crun. Run it through bench/startup.sh, which prepares the
+the medians of the per-round ratios to the baseline and differences from it. Run it through bench/startup.sh, which prepares the
 rootfs and bundles and the mount namespace crun needs on hybrid-cgroup hosts.
 """
 import argparse
@@ -59,15 +59,19 @@ def main():
     for name in commands:
         rss[name] = [peak_rss_mib(commands[name]) for _ in range(9)]
     base = times.get(args.baseline)
-    print(f"{'command':<28}{'median ms':>10}{'p95 ms':>9}{'peak RSS MiB':>14}{'x ' + args.baseline:>16}")
+    print(f"{'command':<28}{'median ms':>10}{'p95 ms':>9}{'peak RSS MiB':>14}{'x ' + args.baseline:>16}"
+          f"{'+ms (paired)':>14}")
     for name in commands:
         t = sorted(times[name])
         p95 = t[int(0.95 * (len(t) - 1))]
-        ratio = ""
+        ratio = difference = ""
         if base is not None:
             ratio = f"{statistics.median(a / b for a, b in zip(times[name], base)):.2f}"
+            # The median of the per-round differences: what the command adds to the baseline in
+            # the same round, which the machine's slow and fast moments affect alike.
+            difference = f"{statistics.median(a - b for a, b in zip(times[name], base)):+.2f}"
         print(f"{name:<28}{statistics.median(t):>10.2f}{p95:>9.2f}"
-              f"{statistics.median(rss[name]):>14.1f}{ratio:>16}")
+              f"{statistics.median(rss[name]):>14.1f}{ratio:>16}{difference:>14}")
     if args.json:
         with open(args.json, "w") as out:
             json.dump({"times_ms": times, "peak_rss_mib": rss}, out)

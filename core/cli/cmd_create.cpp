@@ -34,7 +34,7 @@ void check_id(const std::string& id) {
 
 int create_container(const CreateOptions& options, const GlobalOptions& global) {
   check_id(options.id);
-  CommandTrace trace(options.trace);
+  CommandTrace trace(options.trace, global);
   global.refuse_systemd_cgroup("create");
   if (options.preserve_fds < 0)
     throw core::Error("create: --preserve-fds " + std::to_string(options.preserve_fds) +

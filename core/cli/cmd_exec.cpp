@@ -104,7 +104,7 @@ int exec_in_container(const ExecOptions& options, const GlobalOptions& global) {
   if (options.preserve_fds < 0)
     throw core::Error("exec: --preserve-fds " + std::to_string(options.preserve_fds) +
                       " is negative (give a count of descriptors after 2)");
-  CommandTrace trace(options.trace);
+  CommandTrace trace(options.trace, global);
   core::StateDir state(global.state_root, options.id);
   core::ContainerView view = core::inspect(state);
   if (view.status != core::Status::running && view.status != core::Status::created)
@@ -140,8 +140,7 @@ int exec_in_container(const ExecOptions& options, const GlobalOptions& global) {
   orchestrator.trace(*tracer);
   const auto exec_start = core::TraceClock::now();
   int code = orchestrator.exec(state, pidfd.get(), view.record->pid, request);
-  trace.finish("core: exec", exec_start, {{"container", options.id}, {"exit code", code}}, global,
-               log);
+  trace.finish("core: exec", exec_start, {{"container", options.id}, {"exit code", code}}, log);
   return code;
 }
 

@@ -331,7 +331,7 @@ int run_container(const std::vector<std::string>& args, const GlobalOptions& glo
   if (::geteuid() != 0)
     throw core::Error("nsrun run needs root to create namespaces and mounts (run it with sudo)");
   global.refuse_systemd_cgroup("run");
-  CommandTrace trace(options.trace);
+  CommandTrace trace(options.trace, global);
   trace.setup_done("core: parse the flags, read the pipeline, load its plugins",
                    {{"plugins", parsed.registry.plugins().size()}, {"loads", parsed.loads}});
   options.flags.command = parsed.command_line->remaining();
@@ -391,7 +391,7 @@ int run_container(const std::vector<std::string>& args, const GlobalOptions& glo
   const auto run_start = core::TraceClock::now();
   auto finish_trace = [&](int code) {
     trace.finish("core: the container's lifecycle", run_start,
-                 {{"container", request.id}, {"exit code", code}}, global, log);
+                 {{"container", request.id}, {"exit code", code}}, log);
   };
   if (!options.detach) {  // --rm: what a foreground run does
     int code = orchestrator.run(request);
@@ -448,7 +448,7 @@ int launch_bundle(const BundleLaunch& launch, const GlobalOptions& global) {
   const auto create_start = core::TraceClock::now();
   int code = orchestrator.run(request);
   launch.trace->finish("core: create", create_start,
-                       {{"container", request.id}, {"exit code", code}}, global, log);
+                       {{"container", request.id}, {"exit code", code}}, log);
   return code;
 }
 

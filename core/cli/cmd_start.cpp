@@ -16,7 +16,7 @@ void add_start_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   start->callback([id, trace_path, &global, &exit_code] {
     try {
       core::StderrLogger log(global.level());
-      CommandTrace trace(*trace_path);
+      CommandTrace trace(*trace_path, global);
       trace.setup_done("core: parse the flags");
       const auto start_begun = core::TraceClock::now();
       try {
@@ -28,8 +28,7 @@ void add_start_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
       } catch (const core::Error& e) {
         exit_code = report_error(e.what());
       }
-      trace.finish("core: start", start_begun, {{"container", *id}, {"exit code", exit_code}},
-                   global, log);
+      trace.finish("core: start", start_begun, {{"container", *id}, {"exit code", exit_code}}, log);
     } catch (const core::Error& e) {
       exit_code = report_error(e.what());
     }

@@ -5,12 +5,18 @@
 
 namespace nsrun::cli {
 
-CommandTrace::CommandTrace(std::string path) : path_(std::move(path)) {
-  if (path_.empty()) return;
-  core::check_trace_path(path_);
-  // Absolute: the supervisor of `run -d` writes it from /.
-  path_ = std::filesystem::absolute(path_).lexically_normal().string();
+CommandTrace::CommandTrace(std::string path, const GlobalOptions& global) {
+  if (path.empty()) return;
+  core::check_trace_path(path);
   tracer_.emplace();
+  // Absolute: the supervisor of `run -d` writes it from /.
+  tracer_->set_output(std::filesystem::absolute(path).lexically_normal().string(),
+                      [argv = global.argv] {
+                        boost::json::array command;
+                        for (char** arg = argv ? argv + 1 : nullptr; arg && *arg; ++arg)
+                          command.emplace_back(*arg);
+                        return core::trace_info(std::move(command), NSRUN_VERSION);
+                      });
   if (launched_at)
     tracer_->add("core: start nsrun (the launcher, exec, dynamic loading)", *launched_at,
                  main_started, core::TraceProcess::host);
@@ -23,14 +29,11 @@ void CommandTrace::setup_done(const char* what, boost::json::object args) {
 }
 
 void CommandTrace::finish(const char* what, core::TraceClock::time_point start,
-                          boost::json::object args, const GlobalOptions& global, Logger& log) {
+                          boost::json::object args, Logger& log) {
   if (!tracer_) return;
   tracer_->add(what, start, core::TraceClock::now(), core::TraceProcess::host, std::move(args));
-  boost::json::array command;
-  for (char** arg = global.argv ? global.argv + 1 : nullptr; arg && *arg; ++arg)
-    command.emplace_back(*arg);
   try {
-    tracer_->write(path_, core::trace_info(std::move(command), NSRUN_VERSION));
+    tracer_->write();
   } catch (const core::Error& e) {
     log.error(e.what());
   }

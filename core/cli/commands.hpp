@@ -110,18 +110,18 @@ void add_plugin_command_group(CLI::App& app, GlobalOptions& global, int& exit_co
 class CommandTrace {
  public:
   /// Traces nothing when `path` is empty. Error naming --trace when the file cannot be made.
-  explicit CommandTrace(std::string path);
+  /// The trace names `global.argv` as the command.
+  CommandTrace(std::string path, const GlobalOptions& global);
   /// The tracer, or null when nothing is traced.
   core::Tracer* tracer() { return tracer_ ? &*tracer_ : nullptr; }
   /// The span from main() to now, named `what` (reading the flags, the pipeline, the plugins).
   void setup_done(const char* what, boost::json::object args = {});
-  /// The span `what` from `start` to now, then the file, with `global.argv` as the command.
-  /// A trace that cannot be written is an error on `log`, not the command's failure.
+  /// The span `what` from `start` to now, then the file. A trace that cannot be written is an
+  /// error on `log`, not the command's failure.
   void finish(const char* what, core::TraceClock::time_point start, boost::json::object args,
-              const GlobalOptions& global, Logger& log);
+              Logger& log);
 
  private:
-  std::string path_;
   std::optional<core::Tracer> tracer_;
 };
 

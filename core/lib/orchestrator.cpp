@@ -1335,6 +1335,7 @@ int Orchestrator::run(ContainerRequest& request) {
         hooks, HookKind::poststart,
         hook_state_of(request.id, request.bundle, spec, Status::running, site.pid), log_);
     if (request.listener) request.listener->started(site.pid);
+    if (tracer_) tracer_->render_ahead();  // while the workload runs
     return std::nullopt;
   };
   SupervisionResult result = supervise(supervision, log_);
@@ -1641,6 +1642,7 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
         return StageFailure{e.what(), exit_code::runtime_error};
       }
     }
+    if (tracer_ && !request.detached) tracer_->render_ahead();  // while the command runs
     return std::nullopt;
   };
   SupervisionResult result = supervise(supervision, log_);

@@ -234,9 +234,44 @@ void Tracer::close_open_span(TraceClock::time_point at) {
   left_open_.reset();
 }
 
-boost::json::object Tracer::document(const Info& info, boost::json::storage_ptr resource) const {
+boost::json::object Tracer::event_of(const Span& span, boost::json::storage_ptr resource) const {
+  auto text_at = [&](std::uint32_t offset, std::uint32_t size) {
+    return boost::json::string_view(text_.data() + offset, size);
+  };
+  boost::json::object event(resource);
+  event.reserve(8);
+  event.emplace("name", text_at(span.name, span.name_size));
+  event.emplace("cat", text_at(span.category, span.category_size));
+  event.emplace("ph", "X");
+  event.emplace("ts", static_cast<double>(span.start_ns) / 1000.0);
+  event.emplace("dur", static_cast<double>(span.end_ns - span.start_ns) / 1000.0);
+  event.emplace("pid", static_cast<int>(span.process));
+  event.emplace("tid", static_cast<int>(span.process));
+  boost::json::object args(resource);
+  if (span.args) args = boost::json::object(args_[span.args - 1], resource);
+  if (span.log_size) {
+    boost::json::array log(resource);
+    for (std::size_t at = span.log, end = std::size_t{span.log} + span.log_size;
+         at + sizeof(std::uint32_t) <= end;) {
+      std::uint32_t size = 0;
+      std::memcpy(&size, log_.data() + at, sizeof size);
+      at += sizeof size;
+      log.emplace_back(
+          boost::json::string_view(log_.data() + at, std::min<std::size_t>(size, end - at)));
+      at += size;
+    }
+    args.emplace("log", std::move(log));
+  }
+  if (span.flags & failed_flag) args.emplace("failed", true);
+  if (!args.empty()) event.emplace("args", std::move(args));
+  return event;
+}
+
+namespace {
+
+// The two trace "processes" the viewers name.
+boost::json::array process_names(boost::json::storage_ptr resource) {
   boost::json::array events(resource);
-  events.reserve(spans_.size() + 2);
   for (auto [pid, name] : {std::pair{TraceProcess::host, "nsrun (host)"},
                            std::pair{TraceProcess::container, "container process"}})
     events.push_back(boost::json::object({{"name", "process_name"},
@@ -244,38 +279,15 @@ boost::json::object Tracer::document(const Info& info, boost::json::storage_ptr 
                                           {"pid", static_cast<int>(pid)},
                                           {"args", {{"name", name}}}},
                                          resource));
-  auto text_at = [&](std::uint32_t offset, std::uint32_t size) {
-    return boost::json::string_view(text_.data() + offset, size);
-  };
-  for (const Span& span : spans_) {
-    boost::json::object event(resource);
-    event.reserve(8);
-    event.emplace("name", text_at(span.name, span.name_size));
-    event.emplace("cat", text_at(span.category, span.category_size));
-    event.emplace("ph", "X");
-    event.emplace("ts", static_cast<double>(span.start_ns) / 1000.0);
-    event.emplace("dur", static_cast<double>(span.end_ns - span.start_ns) / 1000.0);
-    event.emplace("pid", static_cast<int>(span.process));
-    event.emplace("tid", static_cast<int>(span.process));
-    boost::json::object args(resource);
-    if (span.args) args = boost::json::object(args_[span.args - 1], resource);
-    if (span.log_size) {
-      boost::json::array log(resource);
-      for (std::size_t at = span.log, end = std::size_t{span.log} + span.log_size;
-           at + sizeof(std::uint32_t) <= end;) {
-        std::uint32_t size = 0;
-        std::memcpy(&size, log_.data() + at, sizeof size);
-        at += sizeof size;
-        log.emplace_back(
-            boost::json::string_view(log_.data() + at, std::min<std::size_t>(size, end - at)));
-        at += size;
-      }
-      args.emplace("log", std::move(log));
-    }
-    if (span.flags & failed_flag) args.emplace("failed", true);
-    if (!args.empty()) event.emplace("args", std::move(args));
-    events.push_back(std::move(event));
-  }
+  return events;
+}
+
+}  // namespace
+
+boost::json::object Tracer::document(const Info& info, boost::json::storage_ptr resource) const {
+  boost::json::array events = process_names(resource);
+  events.reserve(spans_.size() + 2);
+  for (const Span& span : spans_) events.push_back(event_of(span, resource));
   boost::json::object document(resource);
   document.emplace("traceEvents", std::move(events));
   document.emplace("displayTimeUnit", "ms");
@@ -283,30 +295,132 @@ boost::json::object Tracer::document(const Info& info, boost::json::storage_ptr 
   return document;
 }
 
-void Tracer::write(const std::string& path, const Info& info) const {
-  // One arena for the whole document, released at once; the text goes out in chunks, never whole
-  // in memory.
-  boost::json::monotonic_resource arena(32 * 1024);
-  const boost::json::value document_value(document(info, &arena), &arena);
-  // Not replaced by rename, nor truncated: ext4 flushes a file that replaces or truncates another
-  // (auto_da_alloc), which costs a run milliseconds. The old trace is removed, the new one made.
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
-    throw Error("--trace " + path + ": cannot replace it: " + std::strerror(errno));
-  support::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (!fd) throw Error("--trace " + path + ": cannot create it: " + std::strerror(errno));
-  auto write_all = [&](std::string_view rest) {
+void Tracer::set_output(std::string path, std::function<Info()> describe) {
+  output_ = std::move(path);
+  describe_ = std::move(describe);
+}
+
+namespace {
+
+// The trace's text on its way to the file, in 8 KiB writes.
+class TraceWriter {
+ public:
+  TraceWriter(int fd, const std::string& path) : fd_(fd), path_(path) {}
+  void append(const boost::json::object& object) {
+    serializer_.reset(&object);
+    while (!serializer_.done()) {
+      if (used_ == sizeof buffer_) flush();
+      used_ += serializer_.read(buffer_ + used_, sizeof buffer_ - used_).size();
+    }
+  }
+  void append(std::string_view text) {
+    while (!text.empty()) {
+      if (used_ == sizeof buffer_) flush();
+      const std::size_t n = std::min(text.size(), sizeof buffer_ - used_);
+      std::memcpy(buffer_ + used_, text.data(), n);
+      used_ += n;
+      text.remove_prefix(n);
+    }
+  }
+  void flush() {
+    std::string_view rest(buffer_, used_);
     while (!rest.empty()) {
-      ssize_t n = ::write(fd.get(), rest.data(), rest.size());
+      ssize_t n = ::write(fd_, rest.data(), rest.size());
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw Error("--trace " + path + ": cannot write it: " + std::strerror(errno));
+      if (n <= 0) throw Error("--trace " + path_ + ": cannot write it: " + std::strerror(errno));
       rest.remove_prefix(static_cast<std::size_t>(n));
     }
-  };
-  boost::json::serializer serializer;
-  serializer.reset(&document_value);
-  char chunk[16 * 1024];
-  while (!serializer.done()) write_all(serializer.read(chunk, sizeof chunk));
-  write_all("\n");
+    used_ = 0;
+  }
+
+ private:
+  int fd_;
+  const std::string& path_;
+  boost::json::serializer serializer_;
+  std::size_t used_ = 0;
+  char buffer_[8192];
+};
+
+}  // namespace
+
+// Boost.JSON serializes every value. The trace is the serialization of one object whose last
+// member is the event array, `{"displayTimeUnit":"ms","otherData":{...},"traceEvents":[...]}`,
+// made in pieces: that object with only the metadata events, less its closing "]}"; each span's
+// event after a comma; the "]}" last (write).
+void Tracer::render(std::size_t end) {
+  TraceWriter out(output_file_->get(), output_);
+  if (!head_rendered_) {
+    boost::json::monotonic_resource arena;
+    boost::json::object head(&arena);
+    head.emplace("displayTimeUnit", "ms");
+    head.emplace("otherData", boost::json::object(describe_ ? describe_() : Info{}, &arena));
+    head.emplace("traceEvents", process_names(&arena));
+    std::string text = boost::json::serialize(head);
+    text.resize(text.size() - 2);  // "]}"
+    out.append(text);
+    head_rendered_ = true;
+  }
+  for (; rendered_spans_ < end; ++rendered_spans_) {
+    // Each event's values in an arena of its own, on the stack while they fit.
+    unsigned char scratch[2048];
+    boost::json::monotonic_resource arena(scratch, sizeof scratch);
+    out.append(",");
+    out.append(event_of(spans_[rendered_spans_], &arena));
+  }
+  if (finishing_) out.append("]}\n");
+  out.flush();
+}
+
+bool Tracer::open_unnamed() {
+  std::string dir = std::filesystem::path(output_).parent_path().string();
+  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  output_file_ = std::make_shared<support::UniqueFd>(fd);
+  return true;
+}
+
+// Neither renamed over nor truncated: ext4 flushes a file that replaces or truncates another
+// (auto_da_alloc), which costs a run milliseconds. The older trace is removed, the new one linked
+// in (or, on a filesystem without unnamed files, made under its name).
+void Tracer::remove_older_output() {
+  if (older_output_removed_) return;
+  if (::unlink(output_.c_str()) != 0 && errno != ENOENT)
+    throw Error("--trace " + output_ + ": cannot replace it: " + std::strerror(errno));
+  older_output_removed_ = true;
+}
+
+void Tracer::render_ahead() noexcept {
+  if (output_.empty() || output_file_) return;
+  try {
+    if (!open_unnamed()) return;  // write() makes the file under its name, at the end
+    remove_older_output();
+    render(left_open_ ? *left_open_ : spans_.size());
+  } catch (...) {
+    // write() starts again, and reports what fails.
+    output_file_.reset();
+    head_rendered_ = false;
+    rendered_spans_ = 0;
+  }
+}
+
+void Tracer::write() {
+  const bool unnamed = output_file_ || open_unnamed();
+  remove_older_output();
+  if (!unnamed) {
+    output_file_ = std::make_shared<support::UniqueFd>(
+        ::open(output_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (!*output_file_)
+      throw Error("--trace " + output_ + ": cannot create it: " + std::strerror(errno));
+  }
+  finishing_ = true;
+  render(spans_.size());
+  if (unnamed && ::linkat(output_file_->get(), "", AT_FDCWD, output_.c_str(), AT_EMPTY_PATH) != 0) {
+    // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the descriptor's /proc link does not.
+    const std::string self = "/proc/self/fd/" + std::to_string(output_file_->get());
+    if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, output_.c_str(), AT_SYMLINK_FOLLOW) != 0)
+      throw Error("--trace " + output_ + ": cannot create it: " + std::strerror(errno));
+  }
+  output_file_.reset();
 }
 
 namespace {

@@ -3,8 +3,12 @@
 #include "nsrun/core/bench.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "nsrun/core/trace.hpp"
 
@@ -209,6 +213,65 @@ TEST(Tracer, SpansKeepTheirTextAndArguments) {
   EXPECT_EQ(clone.at("args").at("flags"), 42);
   EXPECT_NEAR(clone.at("dur").to_number<double>(), 1500.0, 0.001);
   EXPECT_EQ(clone.at("pid"), 1);
+}
+
+std::string read_all(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The trace is rendered in two goes (while the workload runs, then at the end) into an unnamed
+// file: what is written is the whole document, valid JSON, under its name only once complete, and
+// it replaces an older file.
+TEST(Tracer, ATraceRenderedAheadIsTheWholeDocumentNamedOnlyWhenWritten) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("nsrun-trace-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path path = dir / "run.json";
+  std::ofstream(path) << "an older trace";
+  int described = 0;
+  Tracer tracer;
+  tracer.set_output(path.string(), [&] {
+    ++described;
+    return Tracer::Info{{"command", {"run", "/bin/true"}}, {"nsrun", "test"}};
+  });
+  const auto start = TraceClock::now();
+  tracer.add("core: clone", start, start + std::chrono::microseconds(900), TraceProcess::host,
+             {{"flags", 1}});
+  tracer.begin_phase("nsrun.storage", "storage", "create_container", TraceProcess::container);
+  tracer.on_debug("storage: mount \"proc\" on /proc\n");  // escaped by the serializer
+  tracer.end_phase(true);
+  tracer.render_ahead();
+  EXPECT_TRUE(fs::is_empty(dir)) << "the older trace is gone, the new one not named yet";
+  tracer.add("core: remove the state directory", start, start, TraceProcess::host);
+  tracer.write();
+
+  const boost::json::value written = boost::json::parse(read_all(path));
+  const boost::json::object expected =
+      tracer.document(Tracer::Info{{"command", {"run", "/bin/true"}}, {"nsrun", "test"}});
+  EXPECT_EQ(written.as_object(), expected);
+  EXPECT_EQ(written.at("traceEvents").as_array().size(), 2U + 3U);
+  EXPECT_EQ(described, 1);
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1);
+  fs::remove_all(dir);
+}
+
+// Without render_ahead (create, start: no workload to wait on), write() renders it all.
+TEST(Tracer, ATraceNotRenderedAheadIsWrittenWhole) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("nsrun-trace-w-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  Tracer tracer;
+  tracer.set_output((dir / "t.json").string(), [] { return Tracer::Info{}; });
+  tracer.add("core: start", TraceClock::now(), TraceClock::now(), TraceProcess::host);
+  tracer.write();
+  const boost::json::value written = boost::json::parse(read_all(dir / "t.json"));
+  EXPECT_EQ(written.as_object(), tracer.document({}));
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -28,7 +28,9 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,6 +38,7 @@
 #include <vector>
 
 #include "nsrun/core/log.hpp"
+#include "nsrun/support/fd.hpp"
 
 namespace nsrun::core {
 
@@ -83,8 +86,20 @@ class Tracer final : public DebugSink {
   using Info = boost::json::object;
   /// The whole trace, with `info` as its metadata ("otherData"), its values from `resource`.
   boost::json::object document(const Info& info, boost::json::storage_ptr resource = {}) const;
-  /// Writes it to `path` (replaced, mode 0644). Throws Error.
-  void write(const std::string& path, const Info& info) const;
+
+  /// The file write() makes, and what makes the trace's metadata (called once, when first
+  /// needed: by render_ahead or by write).
+  void set_output(std::string path, std::function<Info()> describe);
+  /// Host, while it waits on the workload (the core calls it once the workload runs): the
+  /// metadata and every span so far are rendered as JSON and written to an unnamed file in the
+  /// output's directory, and an older file of the output's name is removed, so that write() has
+  /// only the spans after them to do. A run's last steps (the workload's exit, teardown) are on
+  /// the user's wait; the time a workload runs is not. Without an output it does nothing;
+  /// whatever fails here is left for write() to do again and report.
+  void render_ahead() noexcept;
+  /// Writes the trace to the output (a file there is replaced; mode 0644 less the umask).
+  /// Throws Error naming --trace.
+  void write();
 
   std::size_t span_count() const { return spans_.size(); }
 
@@ -122,6 +137,25 @@ class Tracer final : public DebugSink {
   std::size_t clone_spans_ = 0, clone_text_ = 0, clone_log_ = 0;
   std::optional<OpenPhase> open_phase_;
   std::optional<std::size_t> left_open_;  ///< the span index the container left open
+
+  /// One span as a trace event, its values from `resource`.
+  boost::json::object event_of(const Span& span, boost::json::storage_ptr resource) const;
+  /// Renders the metadata (the first time) and spans [rendered_spans_, end) into output_file_;
+  /// after them, once write() is finishing, the end of the document.
+  void render(std::size_t end);
+  /// Opens output_file_ unnamed in the output's directory; false when that cannot be done.
+  bool open_unnamed();
+  /// Removes an older file of the output's name.
+  void remove_older_output();
+
+  std::string output_;
+  std::function<Info()> describe_;
+  /// Unnamed (O_TMPFILE) until write() links it. Shared: a copy of the tracer (the container
+  /// process's, a test's) writes nothing.
+  std::shared_ptr<support::UniqueFd> output_file_;
+  std::size_t rendered_spans_ = 0;
+  bool head_rendered_ = false, finishing_ = false;
+  bool older_output_removed_ = false;
 };
 
 /// The datagram tag of a container report on the sync socket.
