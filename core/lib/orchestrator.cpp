@@ -1174,10 +1174,7 @@ int Orchestrator::run(ContainerRequest& request) {
       // Created: tell `nsrun create` (after the spans it traces, if it does), then wait for
       // `nsrun start`, which from then on hears what happens here (its connection replaces the
       // sync socket).
-      if (tracer_) {
-        std::string report = tracer_->container_report();
-        ::send(container_end.get(), report.data(), report.size(), MSG_NOSIGNAL);
-      }
+      if (tracer_) tracer_->send_container_report(container_end.get());
       ::send(container_end.get(), &created_byte, 1, MSG_NOSIGNAL);
       char go = 0;
       Fd connection = wait_for_start(start_listener.get(), go);
@@ -1369,11 +1366,9 @@ void Orchestrator::run_to_exec(Phase phase, const CallSite& site, int sync_fd,
     // Announce the hand-over to the last (exec) stage: an EOF after this means execve ran; an
     // EOF before it means the process died during setup.
     if (i + 1 == stages_.size()) {
-      if (tracer_) {
-        std::string report =
-            tracer_->container_report(stages_[i].plugin(), stages_[i].kind(), phase_name(phase));
-        ::send(sync_fd, report.data(), report.size(), MSG_NOSIGNAL);
-      }
+      if (tracer_)
+        tracer_->send_container_report(sync_fd, stages_[i].plugin(), stages_[i].kind(),
+                                       phase_name(phase));
       ::send(sync_fd, &exec_announcement_byte, 1, MSG_NOSIGNAL);
     }
     if (auto failure = run_stage(i, phase, site, ProcessSide::container))

@@ -3,7 +3,10 @@
 
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <sched.h>
+#include <sys/socket.h>
 #include <sys/statfs.h>
+#include <sys/uio.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -30,17 +33,19 @@ std::int64_t nanoseconds_of(TraceClock::time_point at) {
 }
 
 // The container report's layout: trace_report_tag, then this header, the spans as they are in
-// memory, and the text and log bytes they point into (offsets from the start of each). Both ends
-// are nsrun, but not always the same build (`nsrun create`, an upgrade, `nsrun start`): a report
-// of another layout is dropped, as a damaged one is, and costs the trace its container spans only.
+// memory, and the text and log bytes they point into. A span's offsets are those of the container
+// process's arenas, whose report begins at text_base and log_base. Both ends are nsrun, but not
+// always the same build (`nsrun create`, an upgrade, `nsrun start`): a report of another layout
+// is dropped, as a damaged one is, and costs the trace its container spans only.
 struct ReportHeader {
   std::uint32_t layout;
   std::uint32_t span_size;
   std::uint32_t spans;
-  std::uint32_t text_size;
-  std::uint32_t log_size;
+  std::uint32_t text_base, text_size;
+  std::uint32_t log_base, log_size;
 };
-constexpr std::uint32_t report_layout = 2;  // 1 was a JSON array of trace events
+// 1 was a JSON array of trace events; 2 had offsets from the report's own text and log.
+constexpr std::uint32_t report_layout = 3;
 
 bool within(std::uint64_t offset, std::uint64_t size, std::uint64_t limit) {
   return offset <= limit && size <= limit - offset;
@@ -159,8 +164,8 @@ void Tracer::mark_clone() {
   clone_log_ = log_.size();
 }
 
-std::string Tracer::container_report(std::string_view exec_plugin, std::string_view exec_kind,
-                                     std::string_view phase) {
+Tracer::ReportPieces Tracer::report_pieces(std::string_view exec_plugin, std::string_view exec_kind,
+                                           std::string_view phase) {
   if (!exec_plugin.empty()) {
     // The exec stage's call: it ends at execve, where this process stops being nsrun.
     Span open;
@@ -171,24 +176,42 @@ std::string Tracer::container_report(std::string_view exec_plugin, std::string_v
     open.flags = open_flag;
     spans_.push_back(open);
   }
-  const std::size_t count = spans_.size() - clone_spans_;
-  ReportHeader header{report_layout, sizeof(Span), static_cast<std::uint32_t>(count),
+  ReportPieces pieces;
+  ReportHeader header{report_layout,
+                      sizeof(Span),
+                      static_cast<std::uint32_t>(spans_.size() - clone_spans_),
+                      static_cast<std::uint32_t>(clone_text_),
                       static_cast<std::uint32_t>(text_.size() - clone_text_),
+                      static_cast<std::uint32_t>(clone_log_),
                       static_cast<std::uint32_t>(log_.size() - clone_log_)};
-  std::string report(1, trace_report_tag);
-  report.reserve(1 + sizeof header + count * sizeof(Span) + header.text_size + header.log_size);
-  report.append(reinterpret_cast<const char*>(&header), sizeof header);
-  for (std::size_t i = clone_spans_; i < spans_.size(); ++i) {
-    Span span = spans_[i];  // its offsets from the container process's first text and log
-    span.name -= static_cast<std::uint32_t>(clone_text_);
-    span.category -= static_cast<std::uint32_t>(clone_text_);
-    span.log = span.log_size ? span.log - static_cast<std::uint32_t>(clone_log_) : 0;
-    span.args = 0;
-    report.append(reinterpret_cast<const char*>(&span), sizeof span);
-  }
-  report.append(text_, clone_text_);
-  report.append(log_, clone_log_);
+  pieces.head[0] = trace_report_tag;
+  std::memcpy(pieces.head + 1, &header, sizeof header);
+  pieces.spans = std::string_view(reinterpret_cast<const char*>(spans_.data() + clone_spans_),
+                                  header.spans * sizeof(Span));
+  pieces.text = std::string_view(text_).substr(clone_text_);
+  pieces.log = std::string_view(log_).substr(clone_log_);
+  return pieces;
+}
+
+std::string Tracer::container_report(std::string_view exec_plugin, std::string_view exec_kind,
+                                     std::string_view phase) {
+  const ReportPieces pieces = report_pieces(exec_plugin, exec_kind, phase);
+  std::string report(pieces.head, sizeof pieces.head);
+  report.append(pieces.spans).append(pieces.text).append(pieces.log);
   return report;
+}
+
+void Tracer::send_container_report(int fd, std::string_view exec_plugin, std::string_view exec_kind,
+                                   std::string_view phase) {
+  ReportPieces pieces = report_pieces(exec_plugin, exec_kind, phase);
+  iovec parts[] = {{pieces.head, sizeof pieces.head},
+                   {const_cast<char*>(pieces.spans.data()), pieces.spans.size()},
+                   {const_cast<char*>(pieces.text.data()), pieces.text.size()},
+                   {const_cast<char*>(pieces.log.data()), pieces.log.size()}};
+  msghdr message{};
+  message.msg_iov = parts;
+  message.msg_iovlen = std::size(parts);
+  ::sendmsg(fd, &message, MSG_NOSIGNAL);  // lost, it costs the trace the container's spans only
 }
 
 bool Tracer::merge(std::string_view datagram) {
@@ -205,19 +228,27 @@ bool Tracer::merge(std::string_view datagram) {
   std::vector<Span> spans(header.spans);
   std::memcpy(spans.data(), datagram.data(), spans.size() * sizeof(Span));
   datagram.remove_prefix(spans.size() * sizeof(Span));
-  for (const Span& span : spans)
-    if (!within(span.name, span.name_size, header.text_size) ||
-        !within(span.category, span.category_size, header.text_size) ||
-        !within(span.log, span.log_size, header.log_size))
+  // Every offset within the report: a span without messages may name any log offset.
+  auto inside = [](std::uint64_t offset, std::uint64_t size, std::uint64_t base,
+                   std::uint64_t limit) {
+    return offset >= base && within(offset - base, size, limit);
+  };
+  for (Span& span : spans) {
+    if (!span.log_size) span.log = header.log_base;
+    if (!inside(span.name, span.name_size, header.text_base, header.text_size) ||
+        !inside(span.category, span.category_size, header.text_base, header.text_size) ||
+        !inside(span.log, span.log_size, header.log_base, header.log_size))
       return true;
-  const auto text_base = static_cast<std::uint32_t>(text_.size());
-  const auto log_base = static_cast<std::uint32_t>(log_.size());
+  }
+  const auto text_shift = static_cast<std::uint32_t>(text_.size()) - header.text_base;
+  const auto log_shift = static_cast<std::uint32_t>(log_.size()) - header.log_base;
   text_.append(datagram.substr(0, header.text_size));
   log_.append(datagram.substr(header.text_size));
   for (Span span : spans) {
-    span.name += text_base;
-    span.category += text_base;
-    span.log += log_base;
+    // Unsigned arithmetic: (offset - base) + the host's size, whichever of the two is larger.
+    span.name += text_shift;
+    span.category += text_shift;
+    span.log += log_shift;
     span.args = 0;
     if (span.flags & open_flag) {
       span.flags &= static_cast<std::uint8_t>(~open_flag);
@@ -462,7 +493,13 @@ Tracer::Info trace_info(boost::json::array command, std::string_view version) {
     info["machine"] = host.machine;
   }
   if (std::string model = cpu_model(); !model.empty()) info["cpu"] = std::move(model);
-  info["cpus"] = static_cast<std::int64_t>(::sysconf(_SC_NPROCESSORS_ONLN));
+  // The CPUs nsrun may run on (taskset, a cpuset), which is what a run's times depend on. One
+  // system call; the count of online CPUs is a file in /sys, which cost a traced run 40 µs.
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  info["cpus"] = ::sched_getaffinity(0, sizeof allowed, &allowed) == 0
+                     ? static_cast<std::int64_t>(CPU_COUNT(&allowed))
+                     : static_cast<std::int64_t>(::sysconf(_SC_NPROCESSORS_ONLN));
   // cgroup v2 mounts cgroup2 at /sys/fs/cgroup; v1 a tmpfs of hierarchies, "hybrid" with a
   // cgroup2 at unified; anything else (a remounted /sys under `ip netns exec`) has none in view.
   struct statfs fs {};

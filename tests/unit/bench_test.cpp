@@ -174,8 +174,8 @@ TEST(Tracer, ADamagedOrForeignReportIsDroppedWhole) {
   EXPECT_EQ(host.span_count(), 0U);
   std::string out_of_bounds = report;
   std::uint32_t huge = 1U << 30;
-  // The first span's name offset, right after the tag and the five-word header.
-  std::memcpy(out_of_bounds.data() + 1 + 5 * sizeof(std::uint32_t), &huge, sizeof huge);
+  // The first span's name offset, right after the tag and the seven-word header.
+  std::memcpy(out_of_bounds.data() + 1 + 7 * sizeof(std::uint32_t), &huge, sizeof huge);
   EXPECT_TRUE(host.merge(out_of_bounds));
   EXPECT_EQ(host.span_count(), 0U);
 

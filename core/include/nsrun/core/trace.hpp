@@ -77,6 +77,10 @@ class Tracer final : public DebugSink {
   /// reporting to `nsrun create`), nothing is.
   std::string container_report(std::string_view exec_plugin = {}, std::string_view exec_kind = {},
                                std::string_view phase = {});
+  /// The same report, sent on `fd` (a SOCK_SEQPACKET socket) as one message straight from the
+  /// tracer's arenas: the container process copies and allocates nothing for it.
+  void send_container_report(int fd, std::string_view exec_plugin = {},
+                             std::string_view exec_kind = {}, std::string_view phase = {});
   /// Host: merges a container report (trace_report_tag first); false when it is not one.
   bool merge(std::string_view datagram);
   /// Host: closes the span the container left open, at the execve the host saw.
@@ -125,6 +129,15 @@ class Tracer final : public DebugSink {
     std::uint32_t log;  ///< where its messages begin in log_
   };
   static constexpr std::uint8_t failed_flag = 1, open_flag = 2;
+
+  /// A container report as it goes out: the tag and header, then views of the spans, text and
+  /// log the container process recorded since the clone.
+  struct ReportPieces {
+    char head[1 + 7 * sizeof(std::uint32_t)];
+    std::string_view spans, text, log;
+  };
+  ReportPieces report_pieces(std::string_view exec_plugin, std::string_view exec_kind,
+                             std::string_view phase);
 
   /// Appends `parts` to text_ as one string; its offset and size.
   std::pair<std::uint32_t, std::uint32_t> text(std::initializer_list<std::string_view> parts);
