@@ -22,6 +22,8 @@ class ExchangeStage final : public IStage {
   void prepare(Context& ctx) override {
     if (ctx.config.contains("provide")) ctx.provide("x", ctx.config.at("provide"));
     if (ctx.config.contains("undeclared")) ctx.provide("y", "1");
+    if (ctx.config.contains("hostname"))
+      ctx.spec.hostname = std::string(ctx.config.at("hostname").as_string());
   }
   void start_container(Context& ctx) override {
     if (ctx.config.contains("exec")) {
@@ -247,6 +249,24 @@ TEST(Exchange, AnOutputSetInPrepareIsKeptAsJsonText) {
   ASSERT_FALSE(stages[0].invoke(Phase::prepare, site));
   EXPECT_EQ(spec.revision(), 1u) << "a stage that changes nothing does not replace the spec";
   EXPECT_EQ(exchange.outputs.at("x"), "1");
+}
+
+// What a stage changes in prepare goes back to the core once, as a whole document with the
+// fields the model does not know kept; the same value again is no change.
+TEST(Exchange, AChangeInPrepareReplacesTheSpecAndTheSameValueDoesNot) {
+  StderrLogger log(false);
+  StageExchange exchange;
+  SpecDocument spec(boost::json::object{
+      {"process", {{"args", {"true"}}}}, {"hostname", "before"}, {"org.example.unknown", 7}});
+  CallSite site{"x1", "/nonexistent", "/", &spec, nullptr, &log, 0, &exchange};
+  BoundStage renamer(PipelineStage{"a", "test.provider", {{"hostname", "after"}}}, &provider);
+  ASSERT_FALSE(renamer.invoke(Phase::prepare, site));
+  EXPECT_EQ(spec.revision(), 2u);
+  EXPECT_EQ(spec.document().at("hostname"), "after");
+  EXPECT_EQ(spec.document().at("org.example.unknown"), 7);
+  BoundStage same(PipelineStage{"b", "test.provider", {{"hostname", "after"}}}, &provider);
+  ASSERT_FALSE(same.invoke(Phase::prepare, site));
+  EXPECT_EQ(spec.revision(), 2u) << "the same hostname again is no change";
 }
 
 }  // namespace

@@ -258,9 +258,13 @@ inline int invoke_stage(void* opaque_instance, const nsrun_call* call,
                 &*instance.flags,
                 &services,
                 spec_source_of(*call)};
+    // What a stage changes in prepare goes back as a whole document, and only when something
+    // changed: comparing the model with a copy of it is cheaper than writing the document to
+    // compare it (many stages change nothing).
+    std::optional<ContainerSpec> before;
+    if (phase == Phase::prepare) before = instance.spec;
     dispatch(*instance.stage, phase, ctx);
-    if (phase == Phase::prepare) {
-      // What the stage changed goes back as a whole document, and only when something changed.
+    if (phase == Phase::prepare && !(instance.spec == *before)) {
       auto document = spec_to_json(instance.spec, instance.spec_document);
       if (document != instance.spec_document) {
         std::string text = boost::json::serialize(document);

@@ -23,6 +23,7 @@ struct CapabilitiesSpec {
   std::vector<std::string> permitted;
   std::vector<std::string> inheritable;
   std::vector<std::string> ambient;
+  bool operator==(const CapabilitiesSpec&) const = default;
 };
 
 /// One entry of `process.rlimits`.
@@ -30,6 +31,7 @@ struct RlimitSpec {
   std::string type;  ///< "RLIMIT_NOFILE", ...
   std::uint64_t soft = 0;
   std::uint64_t hard = 0;
+  bool operator==(const RlimitSpec&) const = default;
 };
 
 /// `process.user`. The ids are kept as the document gives them (range checks belong to the
@@ -39,6 +41,7 @@ struct UserSpec {
   std::int64_t gid = 0;
   std::optional<std::int64_t> umask;
   std::vector<std::int64_t> additional_gids;
+  bool operator==(const UserSpec&) const = default;
 };
 
 /// `process` of config.json: what is executed as the container's PID 1.
@@ -77,12 +80,14 @@ struct ProcessSpec {
     });
     env.push_back(key + "=" + value);
   }
+  bool operator==(const ProcessSpec&) const = default;
 };
 
 /// `root` of config.json.
 struct RootSpec {
   std::string path;  ///< absolute host path of the root filesystem
   bool readonly = false;
+  bool operator==(const RootSpec&) const = default;
 };
 
 /// One entry of `mounts` in config.json.
@@ -107,12 +112,14 @@ struct MountSpec {
   /// still compiles cleanly with -Wextra.
   std::vector<IdMapping> uid_mappings = {};
   std::vector<IdMapping> gid_mappings = {};
+  bool operator==(const MountSpec&) const = default;
 };
 
 /// One entry of `linux.namespaces`. An empty `path` means "create a new one".
 struct NamespaceSpec {
   std::string type;  ///< pid, mount, uts, ipc, network, cgroup, user
   std::string path;
+  bool operator==(const NamespaceSpec&) const = default;
 };
 
 // --- Devices (linux.resources.devices, linux.devices) -----------------------------------------
@@ -126,6 +133,7 @@ struct DeviceRuleSpec {
   std::optional<std::int64_t> major;  ///< unset (or -1): any major
   std::optional<std::int64_t> minor;  ///< unset (or -1): any minor
   std::string access;                 ///< a subset of "rwm"; empty means "rwm"
+  bool operator==(const DeviceRuleSpec&) const = default;
 };
 
 /// One entry of `linux.devices`: a device node created in the container.
@@ -137,6 +145,7 @@ struct DeviceSpec {
   std::optional<std::int64_t> file_mode;  ///< permission bits; unset: 0666
   std::optional<std::int64_t> uid;        ///< unset: 0
   std::optional<std::int64_t> gid;        ///< unset: 0
+  bool operator==(const DeviceSpec&) const = default;
 };
 
 // ----------------------------------------------------------------------------------------------
@@ -154,6 +163,7 @@ struct ResourcesSpec {
   /// `linux.resources.devices`: the device allowlist, in order. Empty: the cgroups stage leaves
   /// the devices cgroup as inherited (its defaults for `nsrun run`: see docs/cgroups.md).
   std::vector<DeviceRuleSpec> devices;
+  bool operator==(const ResourcesSpec&) const = default;
 };
 
 // ---- linux.seccomp (the security stage's seccomp filter) ----
@@ -239,6 +249,7 @@ struct ContainerSpec {
       if (ns.type == type) return ns.path.empty();
     return false;
   }
+  bool operator==(const ContainerSpec&) const = default;
 };
 
 }  // namespace nsrun
