@@ -46,6 +46,7 @@ struct ReportHeader {
 };
 // 1 was a JSON array of trace events; 2 had offsets from the report's own text and log.
 constexpr std::uint32_t report_layout = 3;
+static_assert(sizeof(ReportHeader) == 7 * sizeof(std::uint32_t), "Tracer::ReportPieces::head");
 
 bool within(std::uint64_t offset, std::uint64_t size, std::uint64_t limit) {
   return offset <= limit && size <= limit - offset;

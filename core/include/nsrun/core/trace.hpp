@@ -14,10 +14,11 @@
 // before the exec stage runs (see Orchestrator::run_to_exec); the exec stage's start_container
 // ends at execve, which only the host sees (the socket closes), so the host closes that span.
 //
-// Spans are plain records until the trace is written: JSON is made once, on the host, at the end.
-// Every span a process records before its exec is on the run's critical path, and the container
-// process's memory is copied on write, so a record costs no allocation and the report is the
-// records as they are (issue 12 asks that tracing add at most 0.2 ms to a run).
+// Spans are plain records until the trace is written, and JSON is made on the host only: most of
+// it while the workload runs (render_ahead), when nsrun has nothing else to do, the rest at the
+// end. Every span a process records before its exec is on the run's critical path, and the
+// container process's memory is copied on write, so a record costs no allocation and the report
+// is the records as they are (issue 12 asks that tracing add at most 0.2 ms to a run).
 //
 // `nsrun create --trace`, `nsrun start --trace` and `nsrun exec --trace` trace their part the same
 // way: a created container's process reports its spans to `create` before it says it is created;
@@ -163,8 +164,8 @@ class Tracer final : public DebugSink {
 
   std::string output_;
   std::function<Info()> describe_;
-  /// Unnamed (O_TMPFILE) until write() links it. Shared: a copy of the tracer (the container
-  /// process's, a test's) writes nothing.
+  /// Unnamed (O_TMPFILE) until write() links it. Shared by copies of the tracer (a test copies
+  /// one as the clone does); only the host's renders and writes.
   std::shared_ptr<support::UniqueFd> output_file_;
   std::size_t rendered_spans_ = 0;
   bool head_rendered_ = false, finishing_ = false;
