@@ -428,7 +428,8 @@ struct Supervision {
   bool stop_when_started = false;
   /// Run once the command runs; a failure kills the process.
   std::function<std::optional<StageFailure>()> on_started;
-  /// Merges the container process's trace report and closes its open span at execve.
+  /// Merges the container process's trace report, closes its open span at execve, and renders
+  /// the trace so far once the report came (Tracer::render_ahead).
   Tracer* tracer = nullptr;
 };
 
@@ -491,7 +492,13 @@ SupervisionResult supervise(const Supervision& s, StderrLogger& log) {
         announced = true;
         continue;
       }
-      if (len > 0 && s.tracer && s.tracer->merge(datagram)) continue;
+      if (len > 0 && s.tracer && s.tracer->merge(datagram)) {
+        // The report comes right before the exec stage's last phase (the seccomp filter's load
+        // and the execve), which the host only waits on. Rendering any earlier, while the
+        // process runs its other phases, made a traced run slower (docs/tracing.md).
+        s.tracer->render_ahead();
+        continue;
+      }
       if (len > 0) {
         reap(s.pidfd);
         return {parse_failure_report(datagram)};

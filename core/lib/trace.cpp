@@ -379,7 +379,7 @@ class TraceWriter {
 // member is the event array, `{"displayTimeUnit":"ms","otherData":{...},"traceEvents":[...]}`,
 // made in pieces: that object with only the metadata events, less its closing "]}"; each span's
 // event after a comma; the "]}" last (write).
-void Tracer::render(std::size_t end) {
+void Tracer::render(std::size_t end, bool last) {
   TraceWriter out(output_file_->get(), output_);
   if (!head_rendered_) {
     boost::json::monotonic_resource arena;
@@ -399,7 +399,7 @@ void Tracer::render(std::size_t end) {
     out.append(",");
     out.append(event_of(spans_[rendered_spans_], &arena));
   }
-  if (finishing_) out.append("]}\n");
+  if (last) out.append("]}\n");
   out.flush();
 }
 
@@ -422,16 +422,23 @@ void Tracer::remove_older_output() {
 }
 
 void Tracer::render_ahead() noexcept {
-  if (output_.empty() || output_file_) return;
+  if (output_.empty() || rendering_ahead_failed_) return;
   try {
-    if (!open_unnamed()) return;  // write() makes the file under its name, at the end
-    remove_older_output();
-    render(left_open_ ? *left_open_ : spans_.size());
+    if (!output_file_) {
+      if (!open_unnamed()) {  // write() makes the file under its name, at the end
+        rendering_ahead_failed_ = true;
+        return;
+      }
+      remove_older_output();
+    }
+    // The span the container process left open ends at its execve: it waits for a later call.
+    render(left_open_ ? *left_open_ : spans_.size(), false);
   } catch (...) {
     // write() starts again, and reports what fails.
     output_file_.reset();
     head_rendered_ = false;
     rendered_spans_ = 0;
+    rendering_ahead_failed_ = true;
   }
 }
 
@@ -444,8 +451,7 @@ void Tracer::write() {
     if (!*output_file_)
       throw Error("--trace " + output_ + ": cannot create it: " + std::strerror(errno));
   }
-  finishing_ = true;
-  render(spans_.size());
+  render(spans_.size(), true);
   if (unnamed && ::linkat(output_file_->get(), "", AT_FDCWD, output_.c_str(), AT_EMPTY_PATH) != 0) {
     // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the descriptor's /proc link does not.
     const std::string self = "/proc/self/fd/" + std::to_string(output_file_->get());

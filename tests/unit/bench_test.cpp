@@ -259,6 +259,48 @@ TEST(Tracer, ATraceRenderedAheadIsTheWholeDocumentNamedOnlyWhenWritten) {
   fs::remove_all(dir);
 }
 
+// The host renders whenever it only waits: when the container process's report came (with the
+// exec stage's span still open), and once the workload runs. The open span is rendered only
+// after it closed, with its end; the file is the whole document.
+TEST(Tracer, ATraceRenderedInManyGoesKeepsTheOpenSpanUntilItCloses) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("nsrun-trace-m-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path path = dir / "run.json";
+  Tracer host;
+  host.set_output(path.string(), [] { return Tracer::Info{{"nsrun", "test"}}; });
+  const auto start = TraceClock::now();
+  host.add("core: before", start, start + std::chrono::microseconds(5), TraceProcess::host);
+  host.mark_clone();
+  Tracer child = host;  // what the clone copies
+  child.begin_phase("nsrun.storage", "storage", "create_container", TraceProcess::container);
+  child.end_phase(true);
+  const std::string report = child.container_report("nsrun.exec", "exec", "start_container");
+  host.render_ahead();  // spans before the report
+  ASSERT_TRUE(host.merge(report));
+  host.render_ahead();  // the report came
+  host.render_ahead();  // nothing new: nothing rendered twice
+  const auto exec = start + std::chrono::milliseconds(7);
+  host.close_open_span(exec);
+  host.render_ahead();  // the workload runs
+  host.add("workload", exec, exec + std::chrono::milliseconds(1), TraceProcess::container);
+  host.write();
+
+  const boost::json::value written = boost::json::parse(read_all(path));
+  EXPECT_EQ(written.as_object(), host.document(Tracer::Info{{"nsrun", "test"}}));
+  const auto& events = written.at("traceEvents").as_array();
+  std::size_t exec_spans = 0;
+  for (const auto& event : events) {
+    if (event.at("name") != "nsrun.exec: start_container") continue;
+    ++exec_spans;
+    const double end = event.at("ts").to_number<double>() + event.at("dur").to_number<double>();
+    EXPECT_NEAR(end, trace_microseconds(exec), 0.01) << "rendered with its end at the execve";
+  }
+  EXPECT_EQ(exec_spans, 1U);
+  fs::remove_all(dir);
+}
+
 // Without render_ahead (create, start: no workload to wait on), write() renders it all.
 TEST(Tracer, ATraceNotRenderedAheadIsWrittenWhole) {
   namespace fs = std::filesystem;

@@ -15,10 +15,11 @@
 // ends at execve, which only the host sees (the socket closes), so the host closes that span.
 //
 // Spans are plain records until the trace is written, and JSON is made on the host only: most of
-// it while the workload runs (render_ahead), when nsrun has nothing else to do, the rest at the
-// end. Every span a process records before its exec is on the run's critical path, and the
-// container process's memory is copied on write, so a record costs no allocation and the report
-// is the records as they are (issue 12 asks that tracing add at most 0.2 ms to a run).
+// it while the host waits on the container process's execve and on the workload (render_ahead),
+// the rest at the end. Every span a process records before its exec is on the run's critical
+// path, and the container process's memory is copied on write, so a record costs no allocation
+// and the report is the records as they are (issue 12 asks that tracing add at most 0.2 ms to a
+// run).
 //
 // `nsrun create --trace`, `nsrun start --trace` and `nsrun exec --trace` trace their part the same
 // way: a created container's process reports its spans to `create` before it says it is created;
@@ -95,12 +96,14 @@ class Tracer final : public DebugSink {
   /// The file write() makes, and what makes the trace's metadata (called once, when first
   /// needed: by render_ahead or by write).
   void set_output(std::string path, std::function<Info()> describe);
-  /// Host, while it waits on the workload (the core calls it once the workload runs): the
-  /// metadata and every span so far are rendered as JSON and written to an unnamed file in the
-  /// output's directory, and an older file of the output's name is removed, so that write() has
-  /// only the spans after them to do. A run's last steps (the workload's exit, teardown) are on
-  /// the user's wait; the time a workload runs is not. Without an output it does nothing;
-  /// whatever fails here is left for write() to do again and report.
+  /// Host, while it waits on the container process: the metadata (the first time) and every span
+  /// so far but one the container left open are rendered as JSON and written to an unnamed file
+  /// in the output's directory, and an older file of the output's name is removed, so that
+  /// write() has only the spans after them to do. The core calls it when it only waits: once
+  /// the container process's report came (the process then loads its seccomp filter and execs),
+  /// and once the workload runs. A short workload (`/bin/true`) ends in less time than its whole
+  /// trace takes to render, so most of the rendering is done before it runs. Without an output it
+  /// does nothing; whatever fails here is left for write() to do again and report.
   void render_ahead() noexcept;
   /// Writes the trace to the output (a file there is replaced; mode 0644 less the umask).
   /// Throws Error naming --trace.
@@ -155,8 +158,8 @@ class Tracer final : public DebugSink {
   /// One span as a trace event, its values from `resource`.
   boost::json::object event_of(const Span& span, boost::json::storage_ptr resource) const;
   /// Renders the metadata (the first time) and spans [rendered_spans_, end) into output_file_;
-  /// after them, once write() is finishing, the end of the document.
-  void render(std::size_t end);
+  /// after them, when `last` (write()), the end of the document.
+  void render(std::size_t end, bool last);
   /// Opens output_file_ unnamed in the output's directory; false when that cannot be done.
   bool open_unnamed();
   /// Removes an older file of the output's name.
@@ -168,8 +171,10 @@ class Tracer final : public DebugSink {
   /// one as the clone does); only the host's renders and writes.
   std::shared_ptr<support::UniqueFd> output_file_;
   std::size_t rendered_spans_ = 0;
-  bool head_rendered_ = false, finishing_ = false;
+  bool head_rendered_ = false;
   bool older_output_removed_ = false;
+  /// render_ahead could not make or write the unnamed file: write() does it all, and reports.
+  bool rendering_ahead_failed_ = false;
 };
 
 /// The datagram tag of a container report on the sync socket.
