@@ -21,5 +21,8 @@ mnt=$(grep -E 'nsrun' /proc/self/mountinfo | awk '{print $5}' || true)
 if [ -d /run/nsrun ] && [ -n "$(ls -A /run/nsrun 2>/dev/null || true)" ]; then
   report "state in /run/nsrun: $(ls /run/nsrun)"
 fi
+# nsrun bench's scratch directories (its runs' traces) go with it, even when a run fails.
+scratch=$(ls -d /dev/shm/nsrun-bench-* /tmp/nsrun-bench-* 2>/dev/null || true)
+[ -n "$scratch" ] && report "bench scratch directories: $scratch"
 [ $found = 0 ] && echo "no leftovers"
 exit $found

@@ -1,14 +1,17 @@
 // nsrun bench [--runs N] [--warmup N] [--rootfs DIR] [--json FILE] [--svg FILE]
-//             (--name LABEL [--pipeline FILE] [--stage KIND=PLUGIN]...)... -- CMD [ARG...]
+//             (--name LABEL [--pipeline FILE] [--stage KIND=PLUGIN]... [--untraced])... -- CMD...
 //
 // Compares two or more pipelines ("variants") on one workload: every round runs each variant
 // once, in an order shuffled per round (a noisy moment hits all variants alike), each run a
 // traced `nsrun run` (trace.hpp) whose wall time nsrun measures and whose spans say what each
 // stage cost. Prints per variant and per stage the median, p95, min and max, and each variant's
-// ratio to the first with a bootstrap 95% interval; writes --json and --svg (bench.hpp).
+// ratio to the first with a bootstrap 95% interval, and the median of the rounds' differences
+// from the first; writes --json and --svg (bench.hpp).
 //
-// A variant starts at --name; --pipeline and --stage before any --name start one named after
-// them. Every variant is checked (its pipeline read, its plugins loaded) before the first run.
+// A variant starts at --name; --pipeline, --stage and --untraced before any --name start one
+// named after them. Every variant is checked (its pipeline read, its plugins loaded) before the
+// first run. An --untraced variant runs without --trace: its wall time only, which is how a
+// variant measures what tracing itself costs (issue 12: trace on against off).
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,6 +40,7 @@ struct Variant {
   std::string name;
   std::string pipeline_file;
   std::vector<std::string> stages;
+  bool traced = true;
   std::vector<std::string> run_args() const {
     std::vector<std::string> out;
     if (!pipeline_file.empty()) out.insert(out.end(), {"--pipeline", pipeline_file});
@@ -100,6 +104,8 @@ BenchOptions parse_bench(const std::vector<std::string>& args) {
     } else if (arg == "--stage") {
       std::string stage = value(arg);
       current(stage).stages.push_back(stage);
+    } else if (arg == "--untraced") {
+      current("untraced").traced = false;
     } else if (!arg.starts_with("-")) {
       throw core::Error("bench: \"" + arg +
                         "\": the command goes after -- (e.g. nsrun bench --name a --name b "
@@ -187,13 +193,14 @@ int run_bench(const std::vector<std::string>& args, const GlobalOptions& global)
       std::find(args.begin(), args.end(), "-h") != args.end()) {
     std::cout << "Usage: nsrun bench [--runs N] [--warmup N] [--rootfs DIR] [--json FILE] "
                  "[--svg FILE]\n"
-                 "                   (--name LABEL [--pipeline FILE] [--stage KIND=PLUGIN]...)... "
-                 "-- CMD [ARG...]\n\n"
+                 "                   (--name LABEL [--pipeline FILE] [--stage KIND=PLUGIN]... "
+                 "[--untraced])... -- CMD [ARG...]\n\n"
                  "Runs CMD in each variant (a pipeline), interleaved in a shuffled order, N times "
-                 "(default 20) after N warm-up rounds (default 2), each run traced; prints per "
-                 "variant and per stage the median, p95, min and max wall time, and each "
-                 "variant's ratio to the first with a 95% bootstrap interval. See "
-                 "docs/research.md.\n";
+                 "(default 20) after N warm-up rounds (default 2), each run traced unless its "
+                 "variant is --untraced (then timed only, without stages); prints per variant and "
+                 "per stage the median, p95, min and max wall time, each variant's ratio to the "
+                 "first with a 95% bootstrap interval, and the median of the rounds' differences "
+                 "from the first. See docs/research.md.\n";
     return 0;
   }
   if (::geteuid() != 0)
@@ -212,6 +219,7 @@ int run_bench(const std::vector<std::string>& args, const GlobalOptions& global)
     core::VariantSamples samples;
     samples.name = v.name;
     samples.args = v.run_args();
+    samples.traced = v.traced;
     try {
       core::Pipeline pipeline = core::Pipeline::from_file(
           v.pipeline_file.empty() ? installation.default_pipeline : v.pipeline_file);
@@ -228,11 +236,20 @@ int run_bench(const std::vector<std::string>& args, const GlobalOptions& global)
     report.variants.push_back(std::move(samples));
   }
 
-  char scratch_template[] = "/tmp/nsrun-bench-XXXXXX";
-  if (!::mkdtemp(scratch_template))
-    throw core::Error(std::string("bench: cannot make a scratch directory: ") +
+  // Each run writes its trace here, within its measured time: in memory (/dev/shm, a tmpfs on
+  // any Linux) where there is one, so that what the disk's file system costs is not counted as
+  // nsrun's (bench/trace.sh writes its traces to a tmpfs for the same reason); /tmp otherwise.
+  std::string scratch;
+  for (const char* base : {"/dev/shm", "/tmp"}) {
+    std::string path = std::string(base) + "/nsrun-bench-XXXXXX";
+    if (::mkdtemp(path.data())) {
+      scratch = std::move(path);
+      break;
+    }
+  }
+  if (scratch.empty())
+    throw core::Error(std::string("bench: cannot make a scratch directory in /dev/shm or /tmp: ") +
                       std::strerror(errno));
-  const std::string scratch = scratch_template;
   struct Remove {
     std::string dir;
     ~Remove() {
@@ -258,7 +275,7 @@ int run_bench(const std::vector<std::string>& args, const GlobalOptions& global)
       argv.push_back("run");
       if (!o.rootfs.empty()) argv.insert(argv.end(), {"--rootfs", o.rootfs});
       for (const auto& a : v.run_args()) argv.push_back(a);
-      argv.insert(argv.end(), {"--trace", trace});
+      if (v.traced) argv.insert(argv.end(), {"--trace", trace});
       argv.insert(argv.end(), o.command.begin(), o.command.end());
       if (progress) show_progress(done, total, v.name);
       RunResult r = run_once(argv, scratch + "/stderr");
@@ -272,6 +289,7 @@ int run_bench(const std::vector<std::string>& args, const GlobalOptions& global)
       if (round < o.warmup) continue;
       auto& samples = report.variants[index];
       samples.wall_ms.push_back(r.wall_ms);
+      if (!v.traced) continue;
       auto document = core::read_json_file(trace, "bench").as_object();
       for (const auto& [kind, ms] : core::stage_times(document, r.wall_ms))
         samples.stage_ms[kind].push_back(ms);
@@ -281,9 +299,12 @@ int run_bench(const std::vector<std::string>& args, const GlobalOptions& global)
     }
   }
   if (progress) std::cerr << "\r\033[K" << std::flush;
+  // With every variant untraced, no trace said what the machine is.
+  if (report.machine.empty()) report.machine = core::trace_info({}, NSRUN_VERSION);
   report.machine.erase("command");
-  std::cout << core::bench_table(report)
-            << "\nEvery run is traced (nsrun run --trace), alike in every variant.\n";
+  std::cout << core::bench_table(report);
+  if (std::all_of(o.variants.begin(), o.variants.end(), [](const Variant& v) { return v.traced; }))
+    std::cout << "\nEvery run is traced (nsrun run --trace), alike in every variant.\n";
   if (!o.json.empty())
     core::write_file_atomically(o.json, boost::json::serialize(core::bench_json(report)) + "\n",
                                 0644);

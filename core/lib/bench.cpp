@@ -107,6 +107,29 @@ Ratio median_ratio(const std::vector<double>& variant, const std::vector<double>
   return r;
 }
 
+Difference paired_difference(const std::vector<double>& variant,
+                             const std::vector<double>& baseline, int resamples,
+                             std::uint64_t seed) {
+  Difference d;
+  const std::size_t rounds = std::min(variant.size(), baseline.size());
+  if (rounds == 0) return d;
+  std::vector<double> differences(rounds);
+  for (std::size_t i = 0; i < rounds; ++i) differences[i] = variant[i] - baseline[i];
+  d.value = median_of(differences);
+  std::mt19937_64 random(seed);
+  std::uniform_int_distribution<std::size_t> pick(0, rounds - 1);
+  std::vector<double> medians, resampled(rounds);
+  medians.reserve(static_cast<std::size_t>(resamples));
+  for (int i = 0; i < resamples; ++i) {
+    for (auto& v : resampled) v = differences[pick(random)];
+    medians.push_back(median_of(resampled));
+  }
+  std::sort(medians.begin(), medians.end());
+  d.low = nearest_rank(medians, 0.025);
+  d.high = nearest_rank(medians, 0.975);
+  return d;
+}
+
 std::map<std::string, double> stage_times(const boost::json::object& trace, double wall_ms) {
   // The core's spans that never overlap a stage's or each other (trace.hpp, orchestrator.cpp).
   static const std::map<std::string_view, const char*> bucket_of_span = {
@@ -156,9 +179,11 @@ std::string bench_table(const BenchReport& report) {
   std::ostringstream out;
   std::size_t width = 8;
   for (const auto& v : report.variants) width = std::max(width, v.name.size() + 2);
+  const std::string first = report.variants.empty() ? "" : report.variants[0].name;
+  const std::size_t ratio_width = std::max<std::size_t>(first.size() + 16, 22);
   out << pad("variant", width) << pad("runs", 6, true) << pad("median ms", 11, true)
-      << pad("p95 ms", 9, true) << pad("min ms", 9, true) << pad("max ms", 9, true) << "   x "
-      << (report.variants.empty() ? "" : report.variants[0].name) << " (95% CI)\n";
+      << pad("p95 ms", 9, true) << pad("min ms", 9, true) << pad("max ms", 9, true) << "   "
+      << pad("x " + first + " (95% CI)", ratio_width) << "+ms paired (95% CI)\n";
   for (std::size_t i = 0; i < report.variants.size(); ++i) {
     const auto& v = report.variants[i];
     Summary s = summarize(v.wall_ms);
@@ -166,10 +191,13 @@ std::string bench_table(const BenchReport& report) {
         << pad(fixed(s.median), 11, true) << pad(fixed(s.p95), 9, true)
         << pad(fixed(s.min), 9, true) << pad(fixed(s.max), 9, true) << "   ";
     if (i == 0) {
-      out << "1.00\n";
+      out << pad("1.00", ratio_width) << "+0.00\n";
     } else {
       Ratio r = median_ratio(v.wall_ms, report.variants[0].wall_ms);
-      out << fixed(r.value) << " [" << fixed(r.low) << ", " << fixed(r.high) << "]\n";
+      Difference d = paired_difference(v.wall_ms, report.variants[0].wall_ms);
+      auto signed_ms = [](double ms) { return (ms >= 0 ? "+" : "") + fixed(ms); };
+      out << pad(fixed(r.value) + " [" + fixed(r.low) + ", " + fixed(r.high) + "]", ratio_width)
+          << signed_ms(d.value) << " [" << signed_ms(d.low) << ", " << signed_ms(d.high) << "]\n";
     }
   }
   // Per stage: the union of kinds, in the first variant's order, then the others' new ones.
@@ -192,6 +220,8 @@ std::string bench_table(const BenchReport& report) {
     }
     out << "\n";
   }
+  for (const auto& v : report.variants)
+    if (!v.traced) out << v.name << ": untraced (timed only), so no stages\n";
   if (too_noisy(report))
     out << "\nnote: the spread is too wide to trust these ratios (a 95% interval wider than 10% "
            "of a ratio, or a p95 above 1.5x its median): the machine was busy; run again with "
@@ -211,15 +241,19 @@ boost::json::object bench_json(const BenchReport& report) {
       if (auto it = v.stage_ms.find(kind); it != v.stage_ms.end())
         stages[kind] = summary_json(it->second);
     Ratio r = i == 0 ? Ratio{} : median_ratio(v.wall_ms, report.variants[0].wall_ms);
+    Difference d = i == 0 ? Difference{} : paired_difference(v.wall_ms, report.variants[0].wall_ms);
     variants.push_back(boost::json::object{
         {"name", v.name},
         {"args", std::move(args)},
         {"pipeline", v.pipeline},
+        {"traced", v.traced},
         {"wall_ms", summary_json(v.wall_ms)},
         {"stages_ms", std::move(stages)},
-        {"ratio_to_first", {{"value", r.value}, {"ci95_low", r.low}, {"ci95_high", r.high}}}});
+        {"ratio_to_first", {{"value", r.value}, {"ci95_low", r.low}, {"ci95_high", r.high}}},
+        {"paired_difference_ms",
+         {{"value", d.value}, {"ci95_low", d.low}, {"ci95_high", d.high}}}});
   }
-  return {{"schema", "nsrun-bench/2"},
+  return {{"schema", "nsrun-bench/3"},
           {"command", std::move(command)},
           {"runs", report.runs},
           {"warmup", report.warmup},
@@ -238,7 +272,10 @@ std::string bench_svg(const BenchReport& report) {
   double top = 0;
   for (const auto& v : report.variants) top = std::max(top, summarize(v.wall_ms).max);
   top = top > 0 ? top * 1.05 : 1;
-  const int left = 160, bar_width = 560, row = 46, legend_rows = static_cast<int>(kinds.size());
+  const bool any_untraced = std::any_of(report.variants.begin(), report.variants.end(),
+                                        [](const VariantSamples& v) { return !v.traced; });
+  const int left = 160, bar_width = 560, row = 46,
+            legend_rows = static_cast<int>(kinds.size()) + (any_untraced ? 1 : 0);
   const int height = 70 + row * static_cast<int>(report.variants.size()) * 2 + 20 * legend_rows;
   const int width = left + bar_width + 40;
   auto x_of = [&](double ms) { return left + ms / top * bar_width; };
@@ -252,6 +289,13 @@ std::string bench_svg(const BenchReport& report) {
   for (const auto& v : report.variants) {
     svg << "<text x=\"10\" y=\"" << y + 18 << "\">" << xml_escaped(v.name) << "</text>\n";
     double x = left;
+    if (!v.traced) {
+      const double median = summarize(v.wall_ms).median;
+      svg << "<rect x=\"" << left << "\" y=\"" << y << "\" width=\""
+          << fixed(median / top * bar_width, 1) << "\" height=\"26\" fill=\"#d0d0d0\"><title>"
+          << xml_escaped(v.name + " untraced (timed only): " + fixed(median) + " ms")
+          << "</title></rect>\n";
+    }
     for (std::size_t k = 0; k < kinds.size(); ++k) {
       auto it = v.stage_ms.find(kinds[k]);
       if (it == v.stage_ms.end()) continue;
@@ -281,6 +325,10 @@ std::string bench_svg(const BenchReport& report) {
     svg << "<rect x=\"" << left << "\" y=\"" << y - 10 << "\" width=\"12\" height=\"12\" fill=\""
         << colors[k % 10] << "\"/><text x=\"" << left + 18 << "\" y=\"" << y << "\">"
         << xml_escaped(kinds[k]) << "</text>\n";
+  if (any_untraced)
+    svg << "<rect x=\"" << left << "\" y=\"" << y - 10
+        << "\" width=\"12\" height=\"12\" fill=\"#d0d0d0\"/><text x=\"" << left + 18 << "\" y=\""
+        << y << "\">untraced: the median wall time, no stages</text>\n";
   svg << "</svg>\n";
   return svg.str();
 }

@@ -56,7 +56,7 @@ TEST_F(BenchTest, TwoVariantsGiveATableAJsonAndAnSvg) {
   EXPECT_NE(r.out.find("median ms per stage"), std::string::npos) << r.out;
 
   auto document = boost::json::parse(read_text(json)).as_object();
-  EXPECT_EQ(document.at("schema"), "nsrun-bench/2");
+  EXPECT_EQ(document.at("schema"), "nsrun-bench/3");
   EXPECT_EQ(document.at("runs"), 3);
   EXPECT_EQ(document.at("warmup"), 1);
   EXPECT_EQ(document.at("command"), boost::json::array{"/bin/true"});
@@ -88,6 +88,31 @@ TEST_F(BenchTest, TwoVariantsGiveATableAJsonAndAnSvg) {
   const std::string chart = read_text(svg);
   EXPECT_NE(chart.find(">none</text>"), std::string::npos);
   EXPECT_NE(chart.find(">overlay</text>"), std::string::npos);
+}
+
+// Trace on against off, as issue 12 measures what tracing costs: the untraced variant is timed
+// only (no stages, no trace read), the traced one as always, and both have a paired difference.
+TEST_F(BenchTest, AnUntracedVariantIsTimedWithoutATrace) {
+  const std::string json = work_->path() + "/bench.json";
+  auto r = bench({"--runs", "3", "--warmup", "0", "--json", json, "--name", "off", "--stage",
+                  "network=nsrun.network.none", "--untraced", "--name", "on", "--stage",
+                  "network=nsrun.network.none", "--", "/bin/true"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("+ms paired (95% CI)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("off: untraced (timed only), so no stages"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("Every run is traced"), std::string::npos) << r.out;
+  auto document = boost::json::parse(read_text(json)).as_object();
+  for (const char* key : {"kernel", "cpu", "cpus", "cgroup", "nsrun"})
+    EXPECT_TRUE(document.at("machine").as_object().contains(key)) << key;
+  const auto& variants = document.at("variants").as_array();
+  ASSERT_EQ(variants.size(), 2U);
+  EXPECT_EQ(variants[0].at("traced"), false);
+  EXPECT_TRUE(variants[0].at("stages_ms").as_object().empty());
+  EXPECT_EQ(variants[0].at("wall_ms").at("samples").as_array().size(), 3U);
+  EXPECT_EQ(variants[1].at("traced"), true);
+  EXPECT_TRUE(variants[1].at("stages_ms").as_object().contains("exec"));
+  EXPECT_TRUE(variants[1].at("paired_difference_ms").as_object().contains("ci95_high"));
+  EXPECT_EQ(variants[0].at("args"), (boost::json::array{"--stage", "network=nsrun.network.none"}));
 }
 
 TEST_F(BenchTest, BadInputIsOneLineAndNothingRuns) {

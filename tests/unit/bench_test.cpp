@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -68,6 +69,26 @@ TEST(BenchStats, StageTimesAddUpToTheWallTime) {
   EXPECT_EQ(times.count("security"), 0U);
 }
 
+// Rounds that differ by 0.1 to 0.3 ms, in variants that each spread over 40 ms: the paired
+// difference is the rounds' median difference, and its interval stays within the differences.
+TEST(BenchStats, ThePairedDifferenceIsTheMedianOfTheRoundsDifferences) {
+  std::vector<double> base, traced;
+  const double extra[] = {0.1, 0.2, 0.3, 0.2, 0.2};
+  for (int i = 0; i < 40; ++i) {
+    base.push_back(10 + i);
+    traced.push_back(10 + i + extra[i % 5]);
+  }
+  Difference d = paired_difference(traced, base);
+  EXPECT_NEAR(d.value, 0.2, 1e-9);
+  EXPECT_GE(d.low, 0.1 - 1e-9);
+  EXPECT_LE(d.high, 0.3 + 1e-9);
+  EXPECT_LE(d.low, d.value);
+  EXPECT_GE(d.high, d.value);
+  EXPECT_GT(median_ratio(traced, base).high - median_ratio(traced, base).low, 0.1)
+      << "unpaired, the spread hides it";
+  EXPECT_EQ(paired_difference(traced, {}).value, 0) << "no rounds, no difference";
+}
+
 BenchReport two_variants(double spread) {
   BenchReport report;
   report.runs = 10;
@@ -94,7 +115,7 @@ TEST(BenchReport, TableJsonAndSvgNameEveryVariant) {
   EXPECT_NE(table.find("0.50 ["), std::string::npos) << table;
   EXPECT_EQ(table.find("too wide"), std::string::npos);
   auto json = bench_json(report);
-  EXPECT_EQ(json.at("schema"), "nsrun-bench/2");
+  EXPECT_EQ(json.at("schema"), "nsrun-bench/3");
   EXPECT_EQ(json.at("variants").as_array().size(), 2U);
   EXPECT_EQ(json.at("variants").as_array()[1].at("name"), "second");
   EXPECT_NEAR(json.at("variants").as_array()[1].at("ratio_to_first").at("value").as_double(), 0.5,
@@ -102,6 +123,37 @@ TEST(BenchReport, TableJsonAndSvgNameEveryVariant) {
   std::string svg = bench_svg(report);
   EXPECT_TRUE(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
   EXPECT_NE(svg.find(">second</text>"), std::string::npos);
+}
+
+// A variant run without --trace has its wall times, its paired difference, and no stages: its
+// stage cells are "-", its JSON says so, and its bar is one grey median.
+TEST(BenchReport, AnUntracedVariantHasItsWallTimeAndNoStages) {
+  BenchReport report = two_variants(0.01);
+  VariantSamples& untraced = report.variants[1];
+  untraced.name = "untraced";
+  untraced.traced = false;
+  untraced.stage_ms.clear();
+  for (std::size_t i = 0; i < untraced.wall_ms.size(); ++i)
+    untraced.wall_ms[i] = report.variants[0].wall_ms[i] - 0.25;
+  const std::string table = bench_table(report);
+  EXPECT_NE(table.find("-0.25 [-0.25, -0.25]"), std::string::npos) << table;
+  EXPECT_NE(table.find("untraced: untraced (timed only), so no stages"), std::string::npos)
+      << table;
+  const std::size_t row = table.rfind("\nuntraced ") + std::strlen("\nuntraced ");
+  const std::string cells = table.substr(row, table.find('\n', row) - row);
+  EXPECT_EQ(cells.find_first_not_of(" -"), std::string::npos) << "stage cells: " << cells;
+  EXPECT_EQ(std::count(cells.begin(), cells.end(), '-'), 2) << cells;
+  auto json = bench_json(report);
+  const auto& variants = json.at("variants").as_array();
+  EXPECT_EQ(variants[0].at("traced"), true);
+  EXPECT_EQ(variants[1].at("traced"), false);
+  EXPECT_TRUE(variants[1].at("stages_ms").as_object().empty());
+  EXPECT_EQ(variants[1].at("wall_ms").at("samples").as_array().size(), 10U);
+  EXPECT_NEAR(variants[1].at("paired_difference_ms").at("value").as_double(), -0.25, 1e-9);
+  EXPECT_EQ(variants[0].at("paired_difference_ms").at("value").as_double(), 0);
+  const std::string svg = bench_svg(report);
+  EXPECT_NE(svg.find("untraced untraced (timed only)"), std::string::npos);
+  EXPECT_NE(svg.find(">untraced: the median wall time, no stages</text>"), std::string::npos);
 }
 
 TEST(BenchReport, AWideSpreadIsSaid) {

@@ -27,6 +27,18 @@ struct Ratio {
 Ratio median_ratio(const std::vector<double>& variant, const std::vector<double>& baseline,
                    int resamples = 2000, std::uint64_t seed = 12);
 
+/// The median of the rounds' differences, `variant[i] - baseline[i]` (bench runs every variant
+/// once per round, so run i of each is the same round), with a 95% bootstrap interval from
+/// resampling the rounds. A noisy moment hits both runs of a round, so this sees a difference
+/// far smaller than the spread of either variant (what tracing costs a run). Only the rounds
+/// both have are paired.
+struct Difference {
+  double value = 0, low = 0, high = 0;
+};
+Difference paired_difference(const std::vector<double>& variant,
+                             const std::vector<double>& baseline, int resamples = 2000,
+                             std::uint64_t seed = 12);
+
 /// One variant's runs: wall times and, per stage kind, the time its phases took in each run
 /// ("core" is the rest of the wall time).
 struct VariantSamples {
@@ -36,6 +48,8 @@ struct VariantSamples {
   std::vector<double> wall_ms;
   std::map<std::string, std::vector<double>> stage_ms;
   std::vector<std::string> stage_order;  ///< kinds in pipeline order, then core_buckets
+  /// False for a variant run without --trace (bench --untraced): its wall time only, no stages.
+  bool traced = true;
 };
 
 /// What a run spends outside any stage, in the order bench reports it after the stages:
@@ -65,10 +79,10 @@ bool too_noisy(const BenchReport& report);
 
 /// The table printed on stdout.
 std::string bench_table(const BenchReport& report);
-/// The JSON document of --json (schema "nsrun-bench/2", docs/research.md).
+/// The JSON document of --json (schema "nsrun-bench/3", docs/research.md).
 boost::json::object bench_json(const BenchReport& report);
-/// The SVG of --svg: per variant a bar of its median stacked by stage, and its wall times as
-/// dots.
+/// The SVG of --svg: per variant a bar of its median stacked by stage (an untraced variant's is
+/// one grey bar), and its wall times as dots.
 std::string bench_svg(const BenchReport& report);
 
 }  // namespace nsrun::core
