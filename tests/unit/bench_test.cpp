@@ -3,6 +3,7 @@
 #include "nsrun/core/bench.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -188,6 +189,55 @@ TEST(Tracer, TheContainersReportIsMergedAndItsOpenSpanClosedAtExec) {
   }
   EXPECT_TRUE(storage_logged);
   EXPECT_TRUE(exec_closed);
+}
+
+// A real fork, as the clone is: the container process's arenas are given to it zeroed
+// (MADV_WIPEONFORK), and it reads nothing of the host's from them. Its spans, with their text
+// and messages, still reach the host whole, and the host's own spans made after the fork are
+// its own.
+TEST(Tracer, AForkedProcessReportsItsSpansFromItsOwnArenas) {
+  Tracer host;
+  host.add("core: before the clone", TraceClock::now(), TraceClock::now(), TraceProcess::host);
+  host.mark_clone();
+  int pipe_ends[2];
+  ASSERT_EQ(::pipe(pipe_ends), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(pipe_ends[0]);
+    host.begin_phase("nsrun.storage", "storage", "create_container", TraceProcess::container);
+    host.on_debug("storage: mount proc on /proc");
+    host.end_phase(true);
+    const std::string report = host.container_report("nsrun.exec", "exec", "start_container");
+    const bool sent =
+        ::write(pipe_ends[1], report.data(), report.size()) == static_cast<ssize_t>(report.size());
+    ::_exit(sent ? 0 : 1);
+  }
+  ::close(pipe_ends[1]);
+  host.add("core: clone", TraceClock::now(), TraceClock::now(), TraceProcess::host);
+  std::string report;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(pipe_ends[0], buffer, sizeof buffer)) > 0;)
+    report.append(buffer, static_cast<std::size_t>(n));
+  ::close(pipe_ends[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_TRUE(host.merge(report));
+  host.close_open_span(TraceClock::now());
+  std::vector<std::string> names;
+  std::string log;
+  const boost::json::object document = host.document({});
+  for (const auto& event : document.at("traceEvents").as_array()) {
+    if (event.at("ph") != "X") continue;
+    names.emplace_back(event.at("name").as_string());
+    if (names.back() == "nsrun.storage: create_container")
+      log = event.at("args").at("log").as_array()[0].as_string();
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"core: before the clone", "core: clone",
+                                             "nsrun.storage: create_container",
+                                             "nsrun.exec: start_container"}));
+  EXPECT_EQ(log, "storage: mount proc on /proc");
 }
 
 // A created container's process reports to `nsrun create` with no exec ahead: nothing is left

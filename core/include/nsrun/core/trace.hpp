@@ -33,6 +33,7 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <memory_resource>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,6 +49,8 @@ using TraceClock = std::chrono::steady_clock;
 
 /// Which process a span belongs to: the trace's two "processes".
 enum class TraceProcess { host = 1, container = 2 };
+
+struct TraceArena;
 
 class Tracer final : public DebugSink {
  public:
@@ -146,9 +149,16 @@ class Tracer final : public DebugSink {
   /// Appends `parts` to text_ as one string; its offset and size.
   std::pair<std::uint32_t, std::uint32_t> text(std::initializer_list<std::string_view> parts);
 
-  std::vector<Span> spans_;
-  std::string text_;  ///< span names and categories
-  std::string log_;   ///< stage messages, each a uint32 length and its bytes
+  /// The memory the arenas below are reserved in: one anonymous mapping, populated when made,
+  /// that the clone gives the container process zeroed (MADV_WIPEONFORK) instead of shared
+  /// copy-on-write. Each process then writes its spans after the clone without a fault (the
+  /// host) or with a zero-filled one (the container process), where copy-on-write made both
+  /// fault and copy every page either wrote. The container process reads nothing of the
+  /// host's from it. Shared by copies of the tracer, whose own arenas are on the heap.
+  std::shared_ptr<TraceArena> arena_;
+  std::pmr::vector<Span> spans_;
+  std::pmr::string text_;  ///< span names and categories
+  std::pmr::string log_;   ///< stage messages, each a uint32 length and its bytes
   std::vector<boost::json::object> args_;
   /// Where the container process's own spans and text begin (mark_clone).
   std::size_t clone_spans_ = 0, clone_text_ = 0, clone_log_ = 0;
