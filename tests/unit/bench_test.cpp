@@ -317,6 +317,15 @@ TEST(Tracer, SpansKeepTheirTextAndArguments) {
   EXPECT_EQ(clone.at("pid"), 1);
 }
 
+// A new empty directory of this test process's, named `prefix` and the pid.
+std::filesystem::path empty_directory(const std::string& prefix) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / (prefix + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
 std::string read_all(const std::filesystem::path& path) {
   std::ifstream in(path);
   std::stringstream text;
@@ -329,9 +338,7 @@ std::string read_all(const std::filesystem::path& path) {
 // it replaces an older file.
 TEST(Tracer, ATraceRenderedAheadIsTheWholeDocumentNamedOnlyWhenWritten) {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("nsrun-trace-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const fs::path dir = empty_directory("nsrun-trace-");
   const fs::path path = dir / "run.json";
   std::ofstream(path) << "an older trace";
   int described = 0;
@@ -366,9 +373,7 @@ TEST(Tracer, ATraceRenderedAheadIsTheWholeDocumentNamedOnlyWhenWritten) {
 // after it closed, with its end; the file is the whole document.
 TEST(Tracer, ATraceRenderedInManyGoesKeepsTheOpenSpanUntilItCloses) {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("nsrun-trace-m-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const fs::path dir = empty_directory("nsrun-trace-m-");
   const fs::path path = dir / "run.json";
   Tracer host;
   host.set_output(path.string(), [] { return Tracer::Info{{"nsrun", "test"}}; });
@@ -406,9 +411,7 @@ TEST(Tracer, ATraceRenderedInManyGoesKeepsTheOpenSpanUntilItCloses) {
 // Without render_ahead (create, start: no workload to wait on), write() renders it all.
 TEST(Tracer, ATraceNotRenderedAheadIsWrittenWhole) {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("nsrun-trace-w-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const fs::path dir = empty_directory("nsrun-trace-w-");
   Tracer tracer;
   tracer.set_output((dir / "t.json").string(), [] { return Tracer::Info{}; });
   tracer.add("core: start", TraceClock::now(), TraceClock::now(), TraceProcess::host);
