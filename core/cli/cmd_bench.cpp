@@ -321,7 +321,7 @@ void add_bench_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   bench->allow_extras();
   bench->callback([bench, &global, &exit_code] {
     try {
-      exit_code = run_bench(bench->remaining(), global);
+      exit_code = run_bench(global.command_args.value_or(bench->remaining()), global);
     } catch (const core::Error& e) {
       exit_code = report_error(e.what());
     }

@@ -166,7 +166,12 @@ class RunCommandLine {
     app_.parse(args);
   }
   RunOptions& options() { return options_; }
-  std::vector<std::string> remaining() { return app_.remaining(); }
+  /// The workload's command: what follows nsrun's flags, less the `--` that may end them.
+  std::vector<std::string> remaining() {
+    std::vector<std::string> rest = app_.remaining();
+    if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
+    return rest;
+  }
   std::string help() { return app_.help(); }
   /// The given flags of each stage.
   std::map<std::size_t, boost::json::object> stage_flags() const {
@@ -482,7 +487,7 @@ void add_run_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   run->callback([run, &global, &exit_code] {
     try {
       global.protect_binary();
-      exit_code = run_container(run->remaining(), global);
+      exit_code = run_container(global.command_args.value_or(run->remaining()), global);
     } catch (const core::Error& e) {
       exit_code = report_error(e.what());
     } catch (const CLI::ParseError& e) {

@@ -41,6 +41,11 @@ struct GlobalOptions {
   bool debug = false;               ///< --debug: the log level debug
   bool systemd_cgroup = false;      ///< --systemd-cgroup: refused where cgroups are made
   char** argv = nullptr;            ///< main's, to re-execute nsrun (read_only_self.hpp)
+  /// The arguments after the name of a command that parses its own (run, bench), as given:
+  /// CLI11 sees only the global flags and the name. Through CLI11, a `--` before the command's
+  /// first word (`nsrun run -- CMD`) ended the command's arguments and left CMD to nsrun's own,
+  /// which refused it. Unset when main could not tell where the command's name is.
+  std::optional<std::vector<std::string>> command_args;
 
   /// For the commands that put an nsrun process into a container (run, create, exec): re-executes
   /// nsrun from a read-only mount of its binary, unless it already runs from one.

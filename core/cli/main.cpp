@@ -99,9 +99,9 @@ namespace {
 // The command the arguments name, found as CLI11 will find it: past the global options and
 // their values (--plugin-dir takes every value up to an option or a command). Empty when they
 // name none, ask for help first, or hold what only CLI11 can judge: then every command is built.
-// `first_word` gets the word in the command's place, known or not.
+// `first_word` gets the word in the command's place, known or not, and `at` its index in argv.
 std::string_view command_named(int argc, char** argv, const std::vector<std::string_view>& known,
-                               std::string_view& first_word) {
+                               std::string_view& first_word, int& at) {
   auto is_known = [&](std::string_view arg) {
     return std::find(known.begin(), known.end(), arg) != known.end();
   };
@@ -120,6 +120,7 @@ std::string_view command_named(int argc, char** argv, const std::vector<std::str
         arg.starts_with("--plugin-dir=") || arg == "--debug" || arg == "--systemd-cgroup")
       continue;
     if (!arg.starts_with("-")) first_word = arg;
+    at = i;
     return is_known(arg) ? arg : std::string_view();
   }
   return {};
@@ -201,7 +202,14 @@ int main(int argc, char** argv) {
   for (const auto& command : commands)
     known.insert(known.end(), command.names.begin(), command.names.end());
   std::string_view first_word;
-  const std::string_view named = cli::command_named(argc, argv, known, first_word);
+  int named_at = 0;
+  const std::string_view named = cli::command_named(argc, argv, known, first_word, named_at);
+  // Commands that parse their own arguments get them as given (GlobalOptions::command_args).
+  int parsed_argc = argc;
+  if (named == "run" || named == "bench") {
+    global.command_args.emplace(argv + named_at + 1, argv + argc);
+    parsed_argc = named_at + 1;
+  }
   for (const auto& command : commands)
     if (named.empty() ||
         std::find(command.names.begin(), command.names.end(), named) != command.names.end())
@@ -242,7 +250,7 @@ int main(int argc, char** argv) {
     exit_code = cli::report_error("help: no command \"" + *help_topic + "\" (see: nsrun help)");
   });
   try {
-    app.parse(argc, argv);
+    app.parse(parsed_argc, argv);
   } catch (const CLI::CallForHelp&) {
     std::cout << app.help();
     return 0;

@@ -132,6 +132,10 @@ TEST_F(BenchTest, BadInputIsOneLineAndNothingRuns) {
       {{"--name", "only", "--", "/bin/true"},
        "bench: give at least two variants to compare (e.g. --name default --name none --stage "
        "network=nsrun.network.none)"},
+      // No word before the --: CLI11 once took the command for one of nsrun's own arguments.
+      {{"--untraced", "--", "/bin/true"},
+       "bench: give at least two variants to compare (e.g. --name default --name none --stage "
+       "network=nsrun.network.none)"},
       {{"--name", "a", "--name", "b", "--stage", "network=nsrun.network.nope", "--", "/bin/true"},
        "bench: variant b: "},
       {{"--name", "a", "--name", "b", "--pipeline", "/no/such/pipeline.json", "--", "/bin/true"},

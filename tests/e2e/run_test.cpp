@@ -63,6 +63,15 @@ TEST_F(RunTest, DefaultAndCustomHostname) {
   EXPECT_EQ(run({"--hostname=box2", "hostname"}).out, "box2\n") << "--flag=value works too";
 }
 
+TEST_F(RunTest, ADoubleDashEndsNsrunsFlags) {
+  auto r = run({"--", "echo", "hi"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hi\n");
+  r = run({"--hostname", "box3", "--", "sh", "-c", "hostname"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "box3\n");
+}
+
 TEST_F(RunTest, CurrentDirectoryIsMountedAtAppByDefault) {
   std::ofstream(work_->path() + "/marker") << "from the host\n";
   auto r = run({"sh", "-c", "pwd; cat marker; echo written > from-container"});

@@ -14,12 +14,13 @@
 // before the exec stage runs (see Orchestrator::run_to_exec); the exec stage's start_container
 // ends at execve, which only the host sees (the socket closes), so the host closes that span.
 //
-// Spans are plain records until the trace is written, and JSON is made on the host only: most of
-// it while the host waits on the container process's execve and on the workload (render_ahead),
-// the rest at the end. Every span a process records before its exec is on the run's critical
-// path, and the container process's memory is copied on write, so a record costs no allocation
-// and the report is the records as they are (issue 12 asks that tracing add at most 0.2 ms to a
-// run).
+// Spans are plain records until the trace is written, and JSON is made on the host only, while
+// it has nothing else to do: when the container process's report comes (the process then only
+// loads its seccomp filter and execs), once the workload runs, and the last spans at the end
+// (render_ahead, write). Every span a process records before its exec is on the run's critical
+// path (issue 12 asks that tracing add at most 0.2 ms to a run): a record allocates nothing, its
+// text goes into arenas of a mapping of the tracer's own that the clone hands the container
+// process zeroed (TraceArena), and the report is the records as they are.
 //
 // `nsrun create --trace`, `nsrun start --trace` and `nsrun exec --trace` trace their part the same
 // way: a created container's process reports its spans to `create` before it says it is created;
