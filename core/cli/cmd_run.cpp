@@ -166,8 +166,11 @@ class RunCommandLine {
     app_.parse(args);
   }
   RunOptions& options() { return options_; }
+  /// What follows nsrun's flags: the workload's command, a `--` that ends the flags before it,
+  /// or a flag nsrun does not know.
+  std::vector<std::string> remaining() { return app_.remaining(); }
   /// The workload's command: what follows nsrun's flags, less the `--` that may end them.
-  std::vector<std::string> remaining() {
+  std::vector<std::string> command() {
     std::vector<std::string> rest = app_.remaining();
     if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
     return rest;
@@ -287,7 +290,8 @@ ParsedRun parse_run(const std::vector<std::string>& args, const GlobalOptions& g
       error = e;
     }
     std::vector<std::string> rest = line.remaining();
-    bool unknown_flag = !rest.empty() && rest.front().starts_with("-") && rest.front() != "-";
+    bool unknown_flag = !rest.empty() && rest.front().starts_with("-") && rest.front() != "-" &&
+                        rest.front() != "--";
     // A parse that stopped at a flag this pipeline does not know says little about the pipeline
     // wanted (the --pipeline or --stage after that flag went unread): the guess from the raw
     // arguments does, and it is the same on every attempt, so the attempts settle.
@@ -339,7 +343,7 @@ int run_container(const std::vector<std::string>& args, const GlobalOptions& glo
   CommandTrace trace(options.trace, global);
   trace.setup_done("core: parse the flags, read the pipeline, load its plugins",
                    {{"plugins", parsed.registry.plugins().size()}, {"loads", parsed.loads}});
-  options.flags.command = parsed.command_line->remaining();
+  options.flags.command = parsed.command_line->command();
   if (log.debug_enabled()) {
     std::string names;
     for (const auto& plugin : parsed.registry.plugins())

@@ -70,6 +70,10 @@ TEST_F(RunTest, ADoubleDashEndsNsrunsFlags) {
   r = run({"--hostname", "box3", "--", "sh", "-c", "hostname"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "box3\n");
+  // After the --, a word that looks like a flag is the command.
+  r = run({"--network", "none", "--", "-x"});
+  EXPECT_EQ(r.exit_code, 127) << r.err;
+  EXPECT_EQ(r.err, "nsrun: exec: \"-x\": command not found in the container\n");
 }
 
 TEST_F(RunTest, CurrentDirectoryIsMountedAtAppByDefault) {

@@ -60,15 +60,13 @@ void NetworkAdmin::remove_locked(IpamSession& session, const KeptNetwork& networ
 
 void NetworkAdmin::remove(const std::string& name) {
   if (!Ipam(state_root_).reader())
-    throw StageError("network rm " + name + ": no such network (see: nsrun network ls)");
+    throw StageError("network " + name + ": no such network (see: nsrun network ls)");
   IpamSession session = Ipam(state_root_).lock();
   auto network = session.network(name);
-  if (!network)
-    throw StageError("network rm " + name + ": no such network (see: nsrun network ls)");
+  if (!network) throw StageError("network " + name + ": no such network (see: nsrun network ls)");
   if (auto users = users_of(session.live_leases(), name); !users.empty())
-    throw StageError("network rm " + name + ": in use by container" +
-                     (users.size() > 1 ? "s " : " ") + joined(users, ", ") +
-                     " (stop or delete them first)");
+    throw StageError("network " + name + ": in use by container" + (users.size() > 1 ? "s " : " ") +
+                     joined(users, ", ") + " (stop or delete them first)");
   remove_locked(session, *network);
   release_ip_forward_if_unused(session);
 }
@@ -114,8 +112,7 @@ void BridgeStage::run_command(Command& command) {
     bool quiet = false;
     for (const auto& arg : command.args) {
       if (arg != "-q" && arg != "--quiet")
-        throw StageError("network ls: unknown argument \"" + arg +
-                         "\" (usage: nsrun network ls [-q])");
+        throw StageError("unknown argument \"" + arg + "\" (usage: nsrun network ls [-q])");
       quiet = true;
     }
     auto rows = admin.list();
@@ -123,7 +120,7 @@ void BridgeStage::run_command(Command& command) {
     for (const auto& row : rows) command.print(row.network.name + "\n");
   } else if (command.name == "rm") {
     if (command.args.empty())
-      throw StageError("network rm: no network named (usage: nsrun network rm NAME...)");
+      throw StageError("no network named (usage: nsrun network rm NAME...)");
     // Each name on its own, as docker does: one in use does not keep the others.
     std::string first_error;
     for (const auto& name : command.args) {
@@ -141,7 +138,7 @@ void BridgeStage::run_command(Command& command) {
   } else if (command.name == "prune") {
     if (!command.args.empty())
       throw StageError(
-          "network prune: takes no argument (to remove one network: nsrun network "
+          "takes no argument (to remove one network: nsrun network "
           "rm NAME)");
     for (const auto& name : admin.prune()) command.print(name + "\n");
   } else {

@@ -75,8 +75,7 @@ TEST_F(NetworkAdminTest, ANetworkInUseIsRefusedNamingItsContainers) {
     admin().remove("nsrun0");
     FAIL() << "removed a network in use";
   } catch (const StageError& e) {
-    EXPECT_STREQ(e.what(),
-                 "network rm nsrun0: in use by container web (stop or delete them first)");
+    EXPECT_STREQ(e.what(), "network nsrun0: in use by container web (stop or delete them first)");
   }
   EXPECT_TRUE(calls_.empty());
   EXPECT_TRUE(recorded("nsrun0"));
@@ -99,7 +98,7 @@ TEST_F(NetworkAdminTest, AnUnknownNetworkIsOneLine) {
     admin().remove("nope0");
     FAIL();
   } catch (const StageError& e) {
-    EXPECT_STREQ(e.what(), "network rm nope0: no such network (see: nsrun network ls)");
+    EXPECT_STREQ(e.what(), "network nope0: no such network (see: nsrun network ls)");
   }
   EXPECT_TRUE(calls_.empty());
 }

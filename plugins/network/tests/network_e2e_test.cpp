@@ -540,7 +540,7 @@ TEST_F(NetworkE2E, NetworkLsShowsItsContainersAndRmOfANetworkInUseIsRefused) {
   auto refused = nsrun_command("network rm nsrun0");
   EXPECT_EQ(refused.exit_code, 125);
   EXPECT_EQ(refused.err,
-            "nsrun: network rm: network rm nsrun0: in use by container user1 (stop or delete them "
+            "nsrun: network rm: network nsrun0: in use by container user1 (stop or delete them "
             "first)\n");
   EXPECT_NE(links().find("nsrun0"), std::string::npos);
   auto unknown = nsrun_command("network rm nosuch0");
@@ -639,6 +639,14 @@ TEST_F(NetworkE2E, NetworkCommandsHaveHelpAndBadInputIsOneLine) {
     EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1)
         << bad << ": " << result.err;
   }
+  // The core names the command once; the plugin's message does not repeat it.
+  EXPECT_EQ(nsrun_command("network ls --all").err,
+            "nsrun: network ls: unknown argument \"--all\" (usage: nsrun network ls [-q])\n");
+  EXPECT_EQ(nsrun_command("network rm").err,
+            "nsrun: network rm: no network named (usage: nsrun network rm NAME...)\n");
+  EXPECT_EQ(nsrun_command("network prune now").err,
+            "nsrun: network prune: takes no argument (to remove one network: nsrun network rm "
+            "NAME)\n");
 }
 
 TEST_F(NetworkE2E, BadInputIsOneLineExit125AndLeavesNothing) {
