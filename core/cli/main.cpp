@@ -126,6 +126,24 @@ std::string_view command_named(int argc, char** argv, const std::vector<std::str
   return {};
 }
 
+// One line for a CLI11 parse error: the (sub)command it is about, CLI11's text, and where to
+// read that command's usage.
+std::string parse_error_line(const CLI::App& app, std::string message) {
+  std::string command;
+  // "--root: ..." is about a global flag, even with a command parsed after it.
+  const std::string flag = message.starts_with("-") ? message.substr(0, message.find(':')) : "";
+  const bool global_flag = !flag.empty() && app.get_option_no_throw(flag) != nullptr;
+  for (const CLI::App* at = &app; !global_flag && !at->get_subcommands().empty();) {
+    at = at->get_subcommands().front();
+    command += (command.empty() ? "" : " ") + at->get_name();
+  }
+  // CLI11 starts its sentences with a capital; nsrun's messages continue a "nsrun: " prefix.
+  if (!message.empty() && message.front() >= 'A' && message.front() <= 'Z')
+    message.front() = static_cast<char>(message.front() - 'A' + 'a');
+  if (command.empty()) return message + " (see: nsrun help)";
+  return command + ": " + message + " (see: nsrun " + command + " --help)";
+}
+
 }  // namespace
 
 }  // namespace nsrun::cli
@@ -261,15 +279,18 @@ int main(int argc, char** argv) {
     if (app.get_subcommands().empty()) {
       // CLI11 reports an unknown command as a missing one: name it, for engines that call a
       // command this nsrun lacks.
-      for (const auto& arg : app.remaining())
+      for (const auto& arg : app.remaining()) {
         if (!arg.starts_with("-"))
           return cli::report_error("unknown command \"" + arg + "\" (see: nsrun help)");
+        return cli::report_error("unknown flag " + arg + " (see: nsrun help)");
+      }
       return cli::report_error("no command given (e.g. nsrun run CMD; see: nsrun help)");
     }
-    return cli::report_error(std::string(e.what()) + " (see: nsrun help)");
+    return cli::report_error(cli::parse_error_line(app, e.what()));
   } catch (const CLI::ParseError& e) {
-    // CLI11's own two-line report becomes one line, with nsrun's error exit code.
-    return cli::report_error(std::string(e.what()) + " (see: nsrun help)");
+    // CLI11's own two-line report becomes one line, with nsrun's error exit code, naming the
+    // command it is about ("gc: the following argument was not expected: --bogus").
+    return cli::report_error(cli::parse_error_line(app, e.what()));
   } catch (const core::Error& e) {
     return cli::report_error(e.what());  // --log could not be opened
   }

@@ -542,6 +542,33 @@ TEST(Cli, AnUnknownCommandIsNamed) {
   EXPECT_EQ(r.err, "nsrun: unknown command \"frobnicate\" (see: nsrun help)\n");
 }
 
+TEST(Cli, AUsageErrorNamesItsCommandAndWhereItsHelpIs) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string err;
+  };
+  const Case cases[] = {
+      {{"gc", "--bogus"},
+       "nsrun: gc: the following argument was not expected: --bogus (see: nsrun gc --help)\n"},
+      {{"kill"}, "nsrun: kill: id is required (see: nsrun kill --help)\n"},
+      {{"rootfs", "create"},
+       "nsrun: rootfs create: dir is required (see: nsrun rootfs create --help)\n"},
+      {{"list", "--format", "xml"},
+       "nsrun: list: --format: xml not in {table,json} (see: nsrun list --help)\n"},
+      // A global flag's error is nsrun's, whatever command follows.
+      {{"--log-level", "loud", "list"},
+       "nsrun: --log-level: loud not in {error,warn,info,debug} (see: nsrun help)\n"},
+      {{"--bogus"}, "nsrun: unknown flag --bogus (see: nsrun help)\n"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> argv{nsrun_binary(), "--root", "/nonexistent"};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    auto r = test::run(argv);
+    EXPECT_EQ(r.exit_code, 125) << c.err;
+    EXPECT_EQ(r.err, c.err);
+  }
+}
+
 TEST(Plugins, ListsLoadedAndRefusedWithReasons) {
   auto r = test::run({nsrun_binary(), "--plugin-dir", NSRUN_FIXTURE_PLUGIN_DIR, "--plugin-dir",
                       NSRUN_FIXTURE_PLUGIN_DIR2, "plugins"});
