@@ -57,6 +57,9 @@ void write_text(const fs::path& path, const std::string& text, fs::perms perms) 
   fs::permissions(path, perms);
 }
 
+void fill_busybox_rootfs(const fs::path& root, const std::string& busybox,
+                         const std::string& applets);
+
 }  // namespace
 
 void create_busybox_rootfs(const std::string& dir, const std::string& busybox) {
@@ -70,7 +73,37 @@ void create_busybox_rootfs(const std::string& dir, const std::string& busybox) {
     throw Error("rootfs: " + root.string() +
                 " exists and is not empty (choose an empty or new directory)");
   std::string applets = list_applets(busybox);
+  const bool made = !fs::exists(root);
+  if (fs::create_directories(root, ec); ec)
+    throw Error("rootfs: cannot create " + root.string() + ": " + ec.message() +
+                " (name a directory nsrun can create)");
+  // Nothing half-made is left: a directory nsrun made goes, an empty one given is emptied.
+  auto undo = [&] {
+    if (made) {
+      fs::remove_all(root, ec);
+    } else {
+      for (const auto& entry : fs::directory_iterator(root, ec)) fs::remove_all(entry.path(), ec);
+    }
+  };
+  try {
+    fill_busybox_rootfs(root, busybox, applets);
+  } catch (const fs::filesystem_error& e) {
+    undo();
+    throw Error("rootfs: cannot write " + e.path1().string() + ": " + e.code().message());
+  } catch (const Error& e) {
+    undo();
+    throw Error(std::string("rootfs: ") + e.what());
+  } catch (...) {
+    undo();
+    throw;
+  }
+}
 
+namespace {
+
+void fill_busybox_rootfs(const fs::path& root, const std::string& busybox,
+                         const std::string& applets) {
+  std::error_code ec;
   for (const char* sub : {"bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp",
                           "root", "app", "home", "var/tmp", "run", "mnt"})
     fs::create_directories(root / sub);
@@ -97,5 +130,7 @@ void create_busybox_rootfs(const std::string& dir, const std::string& busybox) {
   for (const char* mountpoint : {"etc/hostname", "etc/hosts", "etc/resolv.conf"})
     write_text(root / mountpoint, "", file);
 }
+
+}  // namespace
 
 }  // namespace nsrun::core
