@@ -50,8 +50,9 @@ TEST_F(Rootfs, AFakeBusyboxMakesARootfsWithItsApplets) {
 
 TEST_F(Rootfs, AMissingBusyboxIsNamedAndNothingIsMade) {
   EXPECT_EQ(error_of(dir_ + "/root", dir_ + "/no-busybox"),
-            "rootfs: " + dir_ + "/no-busybox not found (install it with: apt-get install "
-            "busybox-static)");
+            "rootfs: " + dir_ +
+                "/no-busybox not found (install it with: apt-get install "
+                "busybox-static)");
   EXPECT_FALSE(fs::exists(dir_ + "/root"));
 }
 
