@@ -273,6 +273,36 @@ struct ParsedRun {
   int loads = 1;  ///< pipelines loaded before the arguments and the plugins agreed
 };
 
+// The installed plugins that declare `flag` ("--publish", "--publish=80:80", "-p"), joined,
+// for the error of a flag the chosen pipeline lacks. Every plugin is loaded, on that error only.
+std::string plugins_declaring(std::string_view flag, const GlobalOptions& global,
+                              const Installation& installation) {
+  std::string long_name, short_name;
+  if (flag.starts_with("--"))
+    long_name =
+        flag.substr(2, flag.find('=') == std::string_view::npos ? flag.npos : flag.find('=') - 2);
+  else if (flag.size() >= 2)
+    short_name = flag.substr(1, 1);
+  std::string names;
+  try {
+    const core::PluginRegistry registry = global.load_plugins(installation);
+    for (const auto& record : registry.plugins()) {
+      if (!record.loaded() || !record.descriptor->flags) continue;
+      for (std::uint32_t k = 0; k < record.descriptor->flag_count; ++k) {
+        const nsrun_flag& declared = record.descriptor->flags[k];
+        if ((!long_name.empty() && declared.name && long_name == declared.name) ||
+            (!short_name.empty() && declared.short_name && short_name == declared.short_name)) {
+          names += (names.empty() ? "" : ", ") + record.name;
+          break;
+        }
+      }
+    }
+  } catch (const core::Error&) {
+    return {};  // the plain message then
+  }
+  return names;
+}
+
 // Parses `args` against the pipeline they choose (see the top of this file).
 ParsedRun parse_run(const std::vector<std::string>& args, const GlobalOptions& global,
                     const Installation& installation) {
@@ -304,6 +334,12 @@ ParsedRun parse_run(const std::vector<std::string>& args, const GlobalOptions& g
         std::string plugins;
         for (const auto& stage : pipeline.stages)
           plugins += (plugins.empty() ? "" : ", ") + stage.plugin;
+        const std::string others = plugins_declaring(rest.front(), global, installation);
+        if (!others.empty())
+          throw core::Error("run: " + rest.front().substr(0, rest.front().find('=')) +
+                            " is a flag of " + others +
+                            ", which this pipeline does not use (it has " + plugins +
+                            "; choose one with --stage KIND=PLUGIN, see nsrun run --help)");
         throw core::Error("run: unknown flag " + rest.front() +
                           " (not a flag of nsrun or of this pipeline's plugins: " + plugins +
                           "; see nsrun run --help)");
