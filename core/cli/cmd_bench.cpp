@@ -276,6 +276,7 @@ int run_bench(const std::vector<std::string>& args, const GlobalOptions& global)
       if (!o.rootfs.empty()) argv.insert(argv.end(), {"--rootfs", o.rootfs});
       for (const auto& a : v.run_args()) argv.push_back(a);
       if (v.traced) argv.insert(argv.end(), {"--trace", trace});
+      argv.push_back("--");  // the command is never taken for a flag of run's
       argv.insert(argv.end(), o.command.begin(), o.command.end());
       if (progress) show_progress(done, total, v.name);
       RunResult r = run_once(argv, scratch + "/stderr");
