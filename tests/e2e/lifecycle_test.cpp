@@ -582,6 +582,7 @@ TEST_F(RunningContainer, ExecJoinsEveryNamespaceAndCgroupAndPassesTheExitCode) {
   ASSERT_NE(split, std::string::npos) << r.err;
   EXPECT_EQ(r.out.substr(0, split), r.out.substr(split + 4)) << "the container's cgroups";
   EXPECT_EQ(exec({id_, "sh", "-c", "exit 7"}).exit_code, 7);
+  EXPECT_EQ(exec({id_, "--", "sh", "-c", "exit 8"}).exit_code, 8) << "-- ends the flags";
   r = exec({"-e", "GREETING=hi", "--cwd", "/tmp", id_, "sh", "-c", "echo $GREETING; pwd"});
   EXPECT_EQ(r.out, "hi\n/tmp\n") << r.err;
   r = exec({id_, "/no/such/program"});
