@@ -95,10 +95,12 @@ class ExecStage final : public nsrun::IStage {
       refuse_nul(process.env[i], "process.env[" + std::to_string(i) + "]");
     refuse_nul(process.cwd, "process.cwd");
     if (process.cwd.empty() || process.cwd.front() != '/')
-      throw nsrun::StageError("working directory \"" + process.cwd + "\" must be an absolute path");
+      throw nsrun::StageError("working directory \"" + process.cwd +
+                              "\" (process.cwd) must be an absolute path");
     for (const auto& entry : process.env)
       if (entry.find('=') == std::string::npos || entry.front() == '=')
-        throw nsrun::StageError("environment entry \"" + entry + "\" must be KEY=VALUE");
+        throw nsrun::StageError("environment entry \"" + entry +
+                                "\" (process.env) must be KEY=VALUE");
   }
 
   // nsrun exec: the new process, already in the container's namespaces and root, is run the

@@ -24,11 +24,11 @@ TEST(ExecStage, ValidatesTheProcess) {
   EXPECT_EQ(refused(process({})), "exec: no command given (process.args is empty)");
   EXPECT_EQ(refused(process({""})), "exec: no command given (process.args is empty)");
   EXPECT_EQ(refused(process({"sh"}, "work")),
-            "exec: working directory \"work\" must be an absolute path");
+            "exec: working directory \"work\" (process.cwd) must be an absolute path");
   EXPECT_EQ(refused(process({"sh"}, "/", {"NOEQUALS"})),
-            "exec: environment entry \"NOEQUALS\" must be KEY=VALUE");
+            "exec: environment entry \"NOEQUALS\" (process.env) must be KEY=VALUE");
   EXPECT_EQ(refused(process({"sh"}, "/", {"=x"})),
-            "exec: environment entry \"=x\" must be KEY=VALUE");
+            "exec: environment entry \"=x\" (process.env) must be KEY=VALUE");
   EXPECT_EQ(refused(process({"sh", std::string("tr\0ue", 5)})),
             "exec: process.args[1] contains a NUL byte (\\u0000), which a command line cannot hold "
             "(remove it)");
