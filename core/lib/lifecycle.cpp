@@ -244,11 +244,43 @@ void kill_container(const StateDir& state, int signal, bool all) {
 
 namespace {
 
+// The locks pause, resume and update hold while they change a container.
+struct ChangeLocks {
+  std::optional<StateLock> changes;
+  std::optional<StateLock> state;  ///< none while the nsrun that runs the container holds it
+};
+
+// A container made the OCI way (create, start) has no nsrun holding its state: it is locked as
+// for any lifecycle command. One that `nsrun run` runs, in the foreground or with -d, is held by
+// that nsrun until its teardown; it is changed without that lock, as `runc update` changes a
+// container `runc run` supervises, under the changes lock, which that nsrun takes before its
+// teardown: a change is never half done when the teardown begins.
+ChangeLocks lock_for_change(const StateDir& state, std::string_view verb) {
+  ChangeLocks locks;
+  auto held = [&] {
+    return Error(std::string(verb) + ": " + quoted(state) + " is held by another nsrun");
+  };
+  try {
+    locks.changes = state.lock_changes_within(10000);
+  } catch (const Error&) {
+    if (!state.exists()) throw Error(quoted(state) + " does not exist");
+    throw;
+  }
+  if (!locks.changes) throw held();
+  locks.state = state.try_lock();
+  if (locks.state) return locks;
+  const ContainerView view = inspect(state);
+  if (view.status == Status::running || view.status == Status::paused) return locks;
+  // Being created, started or removed: that takes milliseconds.
+  locks.state = state.lock_within(10000);
+  if (!locks.state) throw held();
+  return locks;
+}
+
 void switch_frozen(const StateDir& state, const PluginRegistry& registry, StderrLogger& log,
                    bool pause) {
   const char* verb = pause ? "pause" : "resume";
-  auto lock = state.lock_within(10000);
-  if (!lock) throw Error(std::string(verb) + ": " + quoted(state) + " is held by another nsrun");
+  const ChangeLocks locks = lock_for_change(state, verb);
   ContainerView view = inspect(state);
   Status wanted = pause ? Status::running : Status::paused;
   if (view.status != wanted)
@@ -294,8 +326,7 @@ void merge_into(boost::json::object& target, const boost::json::object& changes)
 
 void update_container(const StateDir& state, const PluginRegistry& registry, StderrLogger& log,
                       const boost::json::object& resources) {
-  auto lock = state.lock_within(10000);
-  if (!lock) throw Error("update: " + quoted(state) + " is held by another nsrun");
+  const ChangeLocks locks = lock_for_change(state, "update");
   ContainerView view = inspect(state);
   if (view.status == Status::stopped || view.status == Status::creating)
     throw Error("update: " + quoted(state) + " is " + status_name(view.status) +

@@ -1351,6 +1351,15 @@ int Orchestrator::run(ContainerRequest& request) {
 
   // 6. Teardown. Errors are reported, but the workload's exit code stays nsrun's exit code.
   if (request.listener) request.listener->exited(exit_code);
+  // A pause, resume or update of another nsrun may be changing the container (it does not wait
+  // for this nsrun's lock while the workload runs): it finishes first (StateDir's changes lock).
+  std::optional<StateLock> changes;
+  try {
+    changes = state.lock_changes_within(10000);
+    if (!changes) log_.warn("core: another nsrun still changes the container; tearing it down");
+  } catch (const Error& e) {
+    log_.warn(e.what());
+  }
   const auto after =
       request.keep_record ? StateAfterTeardown::record_kept : StateAfterTeardown::removed;
   for (const auto& failure : teardown_then_poststop(after)) log_.error(failure.message);

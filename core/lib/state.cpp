@@ -183,6 +183,19 @@ std::optional<StateLock> StateDir::lock_within(int timeout_ms) const {
   }
 }
 
+std::optional<StateLock> StateDir::lock_changes_within(int timeout_ms) const {
+  const std::string file = path_ + "/pipeline.json";
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) throw Error("cannot open " + file + ": " + std::strerror(errno));
+  StateLock lock(fd);
+  for (int waited = 0;; waited += 5) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return lock;
+    if (errno != EWOULDBLOCK) throw Error("cannot lock " + file + ": " + std::strerror(errno));
+    if (waited >= timeout_ms) return std::nullopt;
+    ::usleep(5000);
+  }
+}
+
 std::string rfc3339_now() {
   timespec now{};
   ::clock_gettime(CLOCK_REALTIME, &now);

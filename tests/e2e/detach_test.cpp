@@ -196,6 +196,42 @@ TEST_F(Detach, WithoutRmTheExitCodeRecordAndLogsStayUntilDelete) {
   EXPECT_EQ(nsrun({"state", "kept"}).exit_code, 125);
 }
 
+// The supervisor holds the container's state while the workload runs; pause, resume and update
+// change the container all the same (they once waited 10 s for it, then gave up).
+TEST_F(Detach, PauseResumeAndUpdateChangeADetachedRun) {
+  auto r = run_container(
+      {"-d", "--network", "none", "--name", "live", "--memory", "64m", "sleep", "30"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto file_of = [](const std::string& suffix) {
+    for (const auto& cgroup : container_cgroups("live"))
+      if (fs::exists(cgroup + "/" + suffix)) return cgroup + "/" + suffix;
+    return std::string();
+  };
+  const std::string freezer = file_of("freezer.state");
+  const std::string memory = file_of("memory.limit_in_bytes");
+  ASSERT_FALSE(freezer.empty() || memory.empty())
+      << "cgroup v1 here: a freezer and a memory cgroup";
+
+  r = nsrun({"pause", "live"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(state("live").at("status").as_string(), "paused");
+  EXPECT_EQ(read(freezer), "FROZEN\n");
+  r = nsrun({"resume", "live"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(state("live").at("status").as_string(), "running");
+  EXPECT_EQ(read(freezer), "THAWED\n");
+
+  r = nsrun({"update", "--memory", "128m", "live"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read(memory), "134217728\n");
+
+  r = nsrun({"kill", "live", "KILL"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(eventually([&] { return exit_recorded("live"); }));
+  EXPECT_EQ(state("live").at("nsrun").at("exitCode").as_int64(), 128 + SIGKILL);
+  EXPECT_EQ(nsrun({"delete", "live"}).exit_code, 0);
+}
+
 TEST_F(Detach, ABundleRunsDetachedAndRmWorksInTheForeground) {
   TempDir bundle("nsrun-e2e-detach-bundle-");
   std::ofstream(bundle.path() + "/config.json")

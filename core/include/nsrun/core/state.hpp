@@ -114,6 +114,13 @@ class StateDir {
   /// Waits up to `timeout_ms` for the lock (a lifecycle command of another nsrun holds it for
   /// milliseconds); nullopt if it is still held then.
   std::optional<StateLock> lock_within(int timeout_ms) const;
+  /// The lock of the commands that change a live container (pause, resume, update), which the
+  /// nsrun that runs the container also takes before its teardown: they wait for each other and
+  /// for that teardown, though not for that nsrun, which holds the directory's lock while its
+  /// workload runs (lifecycle.cpp). A flock on pipeline.json, which every container has and
+  /// nothing replaces. Waits up to `timeout_ms`; nullopt if it is still held then; Error if the
+  /// file is gone (the container is being removed).
+  std::optional<StateLock> lock_changes_within(int timeout_ms) const;
   void write_pipeline(const boost::json::value& pipeline) const;
   boost::json::value read_pipeline() const;
   /// The plugin files the container was created with (name -> path), for teardown.
