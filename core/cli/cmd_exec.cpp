@@ -169,10 +169,8 @@ void add_exec_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   exec->positionals_at_end();
   exec->prefix_command(false);
   exec->callback([options, &global, &exit_code] {
-    // Past the id every word is the command's (positionals_at_end), a `--` too: it ends
-    // nsrun's flags, as in `docker exec ID -- CMD`.
-    if (!options->args.empty() && options->args.front() == "--")
-      options->args.erase(options->args.begin());
+    // Past the id every word is the command's (positionals_at_end), a `--` too.
+    options->args = without_end_of_flags(std::move(options->args));
     try {
       global.protect_binary();
       exit_code = exec_in_container(*options, global);

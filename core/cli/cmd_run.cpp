@@ -170,11 +170,7 @@ class RunCommandLine {
   /// or a flag nsrun does not know.
   std::vector<std::string> remaining() { return app_.remaining(); }
   /// The workload's command: what follows nsrun's flags, less the `--` that may end them.
-  std::vector<std::string> command() {
-    std::vector<std::string> rest = app_.remaining();
-    if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
-    return rest;
-  }
+  std::vector<std::string> command() { return without_end_of_flags(app_.remaining()); }
   std::string help() { return app_.help(); }
   /// The given flags of each stage.
   std::map<std::size_t, boost::json::object> stage_flags() const {

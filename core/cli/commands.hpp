@@ -153,4 +153,8 @@ std::string run_help(const GlobalOptions& global);
 /// Prints "nsrun: <message>" and returns 125 (nsrun's own failure).
 int report_error(const std::string& message);
 
+/// A container's command as given after nsrun's flags: less the `--` that may end those flags
+/// (`nsrun run -- CMD`, `nsrun exec ID -- CMD`, as docker takes them).
+std::vector<std::string> without_end_of_flags(std::vector<std::string> words);
+
 }  // namespace nsrun::cli

@@ -25,6 +25,11 @@ int report_error(const std::string& message) {
   return exit_code::runtime_error;
 }
 
+std::vector<std::string> without_end_of_flags(std::vector<std::string> words) {
+  if (!words.empty() && words.front() == "--") words.erase(words.begin());
+  return words;
+}
+
 core::LogLevel GlobalOptions::level() const {
   if (debug || core::debug_requested_by_environment()) return core::LogLevel::debug;
   return core::parse_log_level(log_level).value_or(core::LogLevel::warn);

@@ -264,6 +264,14 @@ ChangeLocks lock_for_change(const StateDir& state, std::string_view verb) {
     locks.changes = state.lock_changes_within(10000);
   } catch (const Error&) {
     if (!state.exists()) throw Error(quoted(state) + " does not exist");
+    // No pipeline.json: it is written once the container's stages are chosen, and removed first
+    // when the container is deleted.
+    const ContainerView view = inspect(state);
+    if (view.status == Status::creating)
+      throw Error(std::string(verb) + ": " + quoted(state) +
+                  " is creating (try again once it is created)");
+    if (view.status == Status::stopped)
+      throw Error(std::string(verb) + ": " + quoted(state) + " is stopped");
     throw;
   }
   if (!locks.changes) throw held();

@@ -175,12 +175,28 @@ std::optional<ContainerRecord> StateDir::read_record() const {
   return record;
 }
 
-std::optional<StateLock> StateDir::lock_within(int timeout_ms) const {
+namespace {
+
+// Calls `try_once` every 5 ms until it succeeds or `timeout_ms` have passed; whether it did.
+// flock has no timeout of its own, and a blocking flock could not be given up on.
+template <typename TryOnce>
+bool poll_within(int timeout_ms, TryOnce try_once) {
   for (int waited = 0;; waited += 5) {
-    if (auto lock = try_lock()) return lock;
-    if (waited >= timeout_ms) return std::nullopt;
+    if (try_once()) return true;
+    if (waited >= timeout_ms) return false;
     ::usleep(5000);
   }
+}
+
+}  // namespace
+
+std::optional<StateLock> StateDir::lock_within(int timeout_ms) const {
+  std::optional<StateLock> lock;
+  poll_within(timeout_ms, [&] {
+    lock = try_lock();
+    return lock.has_value();
+  });
+  return lock;
 }
 
 std::optional<StateLock> StateDir::lock_changes_within(int timeout_ms) const {
@@ -188,12 +204,13 @@ std::optional<StateLock> StateDir::lock_changes_within(int timeout_ms) const {
   int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) throw Error("cannot open " + file + ": " + std::strerror(errno));
   StateLock lock(fd);
-  for (int waited = 0;; waited += 5) {
-    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return lock;
+  bool locked = poll_within(timeout_ms, [&] {
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return true;
     if (errno != EWOULDBLOCK) throw Error("cannot lock " + file + ": " + std::strerror(errno));
-    if (waited >= timeout_ms) return std::nullopt;
-    ::usleep(5000);
-  }
+    return false;
+  });
+  if (!locked) return std::nullopt;
+  return lock;
 }
 
 std::string rfc3339_now() {

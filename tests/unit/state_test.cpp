@@ -8,6 +8,8 @@
 #include <set>
 
 #include "nsrun/core/json_util.hpp"
+#include "nsrun/core/lifecycle.hpp"
+#include "nsrun/core/loader.hpp"
 
 namespace nsrun::core {
 namespace {
@@ -138,6 +140,36 @@ TEST(State, TheRecordOfAStoppedContainerOutlivesItsTeardown) {
   EXPECT_NO_THROW(state.remove_all_but_record()) << "again: nothing more to remove";
   state.remove();
   EXPECT_NO_THROW(state.remove_all_but_record()) << "gone: succeeds";
+}
+
+// pause, resume and update of a container that is still being created (its creator holds the
+// state and has not written pipeline.json yet) say so, instead of naming a missing file.
+TEST(State, AChangeOfAContainerBeingCreatedSaysItIsCreating) {
+  fs::path root = fs::temp_directory_path() / ("nsrun-creating-" + std::to_string(::getpid()));
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() { fs::remove_all(dir); }
+  } cleanup{root};
+  StateDir state(root.string(), "c1");
+  StateLock creator = state.create();
+  PluginRegistry none;
+  StderrLogger log(false);
+  auto message_of = [](auto&& change) {
+    try {
+      change();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message_of([&] { pause_container(state, none, log); }),
+            "pause: container \"c1\" is creating (try again once it is created)");
+  EXPECT_EQ(message_of([&] { resume_container(state, none, log); }),
+            "resume: container \"c1\" is creating (try again once it is created)");
+  EXPECT_EQ(message_of([&] { update_container(state, none, log, {}); }),
+            "update: container \"c1\" is creating (try again once it is created)");
+  EXPECT_EQ(message_of([&] { pause_container(StateDir(root.string(), "c2"), none, log); }),
+            "container \"c2\" does not exist");
 }
 
 }  // namespace
