@@ -243,6 +243,48 @@ void make_undumpable() {
 // still leaves the caller's session: it must not share the caller's controlling terminal, on
 // which it could push input with TIOCSTI or take the foreground. Its stdio may still be that
 // terminal, as a program run with `< /dev/tty` would.
+// The forwarded signals blocked for the object's life, so that none is lost between a clone and
+// the wait loop; the cloned process restores `original` before it runs anything.
+class ForwardedSignalsBlocked {
+ public:
+  ForwardedSignalsBlocked() : forwarded(forwarded_signal_set()) {
+    ::sigprocmask(SIG_BLOCK, &forwarded, &original);
+  }
+  ~ForwardedSignalsBlocked() { ::sigprocmask(SIG_SETMASK, &original, nullptr); }
+  ForwardedSignalsBlocked(const ForwardedSignalsBlocked&) = delete;
+  ForwardedSignalsBlocked& operator=(const ForwardedSignalsBlocked&) = delete;
+  const sigset_t forwarded;
+  sigset_t original;
+};
+
+// The sockets between nsrun and a process it clones: the sync socket, and for a terminal the
+// socket its pty's master comes back through to be relayed, unless an engine's console socket
+// takes it.
+struct ProcessChannels {
+  Fd host_end, process_end;
+  Fd terminal_host_end, terminal_process_end;
+  int terminal_channel = -1;  ///< where the process sends its pty's master
+};
+
+// nullopt once made; otherwise what failed.
+std::optional<std::string> open_process_channels(const TerminalRequest& terminal,
+                                                 int console_socket, ProcessChannels& channels) {
+  int sockets[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0)
+    return std::string("cannot create the sync socket: ") + std::strerror(errno);
+  channels.host_end.reset(sockets[0]);
+  channels.process_end.reset(sockets[1]);
+  if (terminal.terminal && console_socket < 0) {
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0)
+      return std::string("cannot create the terminal socket: ") + std::strerror(errno);
+    channels.terminal_host_end.reset(sockets[0]);
+    channels.terminal_process_end.reset(sockets[1]);
+  }
+  channels.terminal_channel =
+      console_socket >= 0 ? console_socket : channels.terminal_process_end.get();
+  return std::nullopt;
+}
+
 void attach_terminal_or_exit(const TerminalRequest& terminal, int channel, int sync_fd) {
   if (!terminal.terminal) {
     if (::setsid() < 0)
@@ -1084,12 +1126,9 @@ int Orchestrator::run(ContainerRequest& request) {
 
   // 3. Clone the container process. Forwarded signals are blocked first so none is lost between
   //    now and the wait loop; the child unblocks them before it runs anything.
-  sigset_t forwarded = forwarded_signal_set(), original_mask;
-  ::sigprocmask(SIG_BLOCK, &forwarded, &original_mask);
-  struct MaskRestorer {
-    sigset_t mask;
-    ~MaskRestorer() { ::sigprocmask(SIG_SETMASK, &mask, nullptr); }
-  } restore_mask{original_mask};
+  ForwardedSignalsBlocked signals_blocked;
+  const sigset_t& forwarded = signals_blocked.forwarded;
+  const sigset_t& original_mask = signals_blocked.original;
 
   Fd start_listener;
   if (request.detached) {
@@ -1100,20 +1139,14 @@ int Orchestrator::run(ContainerRequest& request) {
     }
   }
 
-  int sockets[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0)
-    return abort({std::string("cannot create the sync socket: ") + std::strerror(errno)});
-  Fd host_end(sockets[0]), container_end(sockets[1]);
-  // A terminal's master goes to the engine's console socket, or back here to be relayed.
-  Fd terminal_host_end, terminal_container_end;
-  if (terminal.terminal && !request.console_socket) {
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0)
-      return abort({std::string("cannot create the terminal socket: ") + std::strerror(errno)});
-    terminal_host_end.reset(sockets[0]);
-    terminal_container_end.reset(sockets[1]);
-  }
-  const int terminal_channel =
-      request.console_socket ? request.console_socket.get() : terminal_container_end.get();
+  ProcessChannels channels;
+  if (auto why = open_process_channels(terminal, request.console_socket.get(), channels))
+    return abort({*why});
+  Fd& host_end = channels.host_end;
+  Fd& container_end = channels.process_end;
+  Fd& terminal_host_end = channels.terminal_host_end;
+  Fd& terminal_container_end = channels.terminal_process_end;
+  const int terminal_channel = channels.terminal_channel;
 
   int pidfd_number = -1;
   before_clone.end();
@@ -1559,26 +1592,18 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
                  " threads run before clone; a stage started a thread in exec_prepare"});
   const int join_flags = namespaces_to_join(container_pid);
 
-  sigset_t forwarded = forwarded_signal_set(), original_mask;
-  ::sigprocmask(SIG_BLOCK, &forwarded, &original_mask);
-  struct MaskRestorer {
-    sigset_t mask;
-    ~MaskRestorer() { ::sigprocmask(SIG_SETMASK, &mask, nullptr); }
-  } restore_mask{original_mask};
+  ForwardedSignalsBlocked signals_blocked;
+  const sigset_t& forwarded = signals_blocked.forwarded;
+  const sigset_t& original_mask = signals_blocked.original;
 
-  int sockets[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0)
-    return fail({std::string("cannot create the sync socket: ") + std::strerror(errno)});
-  Fd host_end(sockets[0]), process_end(sockets[1]);
-  Fd terminal_host_end, terminal_process_end;
-  if (terminal.terminal && !request.console_socket) {
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0)
-      return fail({std::string("cannot create the terminal socket: ") + std::strerror(errno)});
-    terminal_host_end.reset(sockets[0]);
-    terminal_process_end.reset(sockets[1]);
-  }
-  const int terminal_channel =
-      request.console_socket ? request.console_socket.get() : terminal_process_end.get();
+  ProcessChannels channels;
+  if (auto why = open_process_channels(terminal, request.console_socket.get(), channels))
+    return fail({*why});
+  Fd& host_end = channels.host_end;
+  Fd& process_end = channels.process_end;
+  Fd& terminal_host_end = channels.terminal_host_end;
+  Fd& terminal_process_end = channels.terminal_process_end;
+  const int terminal_channel = channels.terminal_channel;
 
   // A process joins the container's namespaces and clones the one that runs the command, which
   // this nsrun waits for and reaps (clone_through_intermediate).

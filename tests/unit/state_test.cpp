@@ -16,6 +16,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// A state root of the test's own under the temp directory, removed with whatever is left in it.
+struct ScratchRoot {
+  fs::path path;
+  explicit ScratchRoot(const std::string& tag)
+      : path(fs::temp_directory_path() / ("nsrun-" + tag + "-" + std::to_string(::getpid()))) {}
+  ~ScratchRoot() { fs::remove_all(path); }
+  ScratchRoot(const ScratchRoot&) = delete;
+  ScratchRoot& operator=(const ScratchRoot&) = delete;
+};
+
 TEST(State, ContainerIds) {
   EXPECT_TRUE(is_valid_container_id("abc-1.2_x"));
   EXPECT_FALSE(is_valid_container_id(""));
@@ -32,11 +42,8 @@ TEST(State, ContainerIds) {
 // The creator holds the lock from before the directory has its id until it lets go; nothing else
 // is left in the root (the temporary name is gone).
 TEST(State, TheCreatorHoldsTheLockUntilItLetsGo) {
-  fs::path root = fs::temp_directory_path() / ("nsrun-lock-" + std::to_string(::getpid()));
-  struct Cleanup {
-    fs::path dir;
-    ~Cleanup() { fs::remove_all(dir); }
-  } cleanup{root};
+  ScratchRoot scratch("lock");
+  const fs::path& root = scratch.path;
   StateDir state(root.string(), "c1");
   {
     StateLock held = state.create();
@@ -52,11 +59,8 @@ TEST(State, TheCreatorHoldsTheLockUntilItLetsGo) {
 }
 
 TEST(State, DirectoryLifecycleAndJournal) {
-  fs::path root = fs::temp_directory_path() / ("nsrun-state-" + std::to_string(::getpid()));
-  struct Cleanup {
-    fs::path dir;
-    ~Cleanup() { fs::remove_all(dir); }
-  } cleanup{root};
+  ScratchRoot scratch("state");
+  const fs::path& root = scratch.path;
   StateDir state(root.string(), "c1");
   StateLock lock = state.create();
   EXPECT_EQ(fs::status(state.path()).permissions() & fs::perms::all, fs::perms::owner_all);
@@ -103,11 +107,8 @@ TEST(State, DirectoryLifecycleAndJournal) {
 // The record `nsrun run -d` keeps of a stopped container: its exit, and nothing a stage would
 // still have to undo.
 TEST(State, TheRecordOfAStoppedContainerOutlivesItsTeardown) {
-  fs::path root = fs::temp_directory_path() / ("nsrun-record-" + std::to_string(::getpid()));
-  struct Cleanup {
-    fs::path dir;
-    ~Cleanup() { fs::remove_all(dir); }
-  } cleanup{root};
+  ScratchRoot scratch("record");
+  const fs::path& root = scratch.path;
   StateDir state(root.string(), "c1");
   StateLock lock = state.create();
   ContainerRecord written;
@@ -145,11 +146,8 @@ TEST(State, TheRecordOfAStoppedContainerOutlivesItsTeardown) {
 // pause, resume and update of a container that is still being created (its creator holds the
 // state and has not written pipeline.json yet) say so, instead of naming a missing file.
 TEST(State, AChangeOfAContainerBeingCreatedSaysItIsCreating) {
-  fs::path root = fs::temp_directory_path() / ("nsrun-creating-" + std::to_string(::getpid()));
-  struct Cleanup {
-    fs::path dir;
-    ~Cleanup() { fs::remove_all(dir); }
-  } cleanup{root};
+  ScratchRoot scratch("creating");
+  const fs::path& root = scratch.path;
   StateDir state(root.string(), "c1");
   StateLock creator = state.create();
   PluginRegistry none;
