@@ -1142,11 +1142,6 @@ int Orchestrator::run(ContainerRequest& request) {
   ProcessChannels channels;
   if (auto why = open_process_channels(terminal, request.console_socket.get(), channels))
     return abort({*why});
-  Fd& host_end = channels.host_end;
-  Fd& container_end = channels.process_end;
-  Fd& terminal_host_end = channels.terminal_host_end;
-  Fd& terminal_container_end = channels.terminal_process_end;
-  const int terminal_channel = channels.terminal_channel;
 
   int pidfd_number = -1;
   before_clone.end();
@@ -1171,9 +1166,9 @@ int Orchestrator::run(ContainerRequest& request) {
       return std::nullopt;
     };
     StageFailure failure;
-    pid =
-        clone_through_intermediate(join, clone_flags, host_end.get(), container_end.get(),
-                                   &pidfd_number, &failure, "namespaces", "the container process");
+    pid = clone_through_intermediate(join, clone_flags, channels.host_end.get(),
+                                     channels.process_end.get(), &pidfd_number, &failure,
+                                     "namespaces", "the container process");
     if (pid < 0) return abort(failure);
   }
   const std::size_t joins_count = joins.size();
@@ -1191,10 +1186,11 @@ int Orchestrator::run(ContainerRequest& request) {
     // The CLI ignores SIGPIPE so that a closed stderr cannot kill nsrun mid-setup; an ignored
     // signal stays ignored across execve, and the workload must get the default.
     ::signal(SIGPIPE, SIG_DFL);
-    host_end.reset();
-    terminal_host_end.reset();
+    channels.host_end.reset();
+    channels.terminal_host_end.reset();
     ReleaseCount released = 0;
-    if (!wait_for_release(container_end.get(), 1, released)) ::_exit(exit_code::runtime_error);
+    if (!wait_for_release(channels.process_end.get(), 1, released))
+      ::_exit(exit_code::runtime_error);
     if (tracer_) {
       const auto now = std::chrono::steady_clock::now();
       tracer_->add("core: clone (in the container process)", start, child_start,
@@ -1211,20 +1207,20 @@ int Orchestrator::run(ContainerRequest& request) {
                                                            Status::creating, pid_in_mounted_proc())
                                            : HookState{};
     if (auto failure = run_hooks(hooks, HookKind::create_container, hook_state, &log_))
-      report_failure_and_exit(container_end.get(), {*failure});
-    create_container_as_released(site, container_end.get(), released);
+      report_failure_and_exit(channels.process_end.get(), {*failure});
+    create_container_as_released(site, channels.process_end.get(), released);
     // The pty is opened once the container's root and /dev are in place.
-    attach_terminal_or_exit(terminal, terminal_channel, container_end.get());
+    attach_terminal_or_exit(terminal, channels.terminal_channel, channels.process_end.get());
     if (request.detached) {
       // Created: tell `nsrun create` (after the spans it traces, if it does), then wait for
       // `nsrun start`, which from then on hears what happens here (its connection replaces the
       // sync socket).
-      if (tracer_) tracer_->send_container_report(container_end.get());
-      ::send(container_end.get(), &created_byte, 1, MSG_NOSIGNAL);
+      if (tracer_) tracer_->send_container_report(channels.process_end.get());
+      ::send(channels.process_end.get(), &created_byte, 1, MSG_NOSIGNAL);
       char go = 0;
       Fd connection = wait_for_start(start_listener.get(), go);
       start_listener.reset();
-      container_end = std::move(connection);
+      channels.process_end = std::move(connection);
       // The start is traced when `nsrun start --trace` asks, by a tracer of its own: create's
       // spans went to create.
       static Tracer start_tracer;
@@ -1233,15 +1229,15 @@ int Orchestrator::run(ContainerRequest& request) {
     }
     hook_state.status = Status::created;
     if (auto failure = run_hooks(hooks, HookKind::start_container, hook_state, &log_))
-      report_failure_and_exit(container_end.get(), {*failure});
-    run_to_exec(Phase::start_container, site, container_end.get(),
+      report_failure_and_exit(channels.process_end.get(), {*failure});
+    run_to_exec(Phase::start_container, site, channels.process_end.get(),
                 "exec: no stage started the workload (the pipeline needs an exec stage, e.g. "
                 "nsrun.exec, last)");
   }
 
-  container_end.reset();
+  channels.process_end.reset();
   start_listener.reset();  // the container process is the only one that waits on it
-  terminal_container_end.reset();
+  channels.terminal_process_end.reset();
   request.console_socket.reset();  // the engine hears from the container process alone
   Fd pidfd(pidfd_number);
   if (tracer_)
@@ -1291,15 +1287,17 @@ int Orchestrator::run(ContainerRequest& request) {
   auto container_report = [&]() -> std::optional<StageFailure> {
     std::string datagram;
     for (;;) {
-      ssize_t queued = ::recv(host_end.get(), nullptr, 0, MSG_PEEK | MSG_DONTWAIT);
+      ssize_t queued = ::recv(channels.host_end.get(), nullptr, 0, MSG_PEEK | MSG_DONTWAIT);
       if (reset_by_peer(queued)) continue;
-      if (queued < 0 || receive_datagram(host_end.get(), datagram) <= 0) return std::nullopt;
+      if (queued < 0 || receive_datagram(channels.host_end.get(), datagram) <= 0)
+        return std::nullopt;
       if (!tracer_ || !tracer_->merge(datagram)) return parse_failure_report(datagram);
     }
   };
   // A release it cannot hear: it closed its end, so it is ending; its report, or how it ended.
   auto release_or_failure = [&](std::size_t stages) -> std::optional<StageFailure> {
-    if (send_release(host_end.get(), static_cast<ReleaseCount>(stages))) return std::nullopt;
+    if (send_release(channels.host_end.get(), static_cast<ReleaseCount>(stages)))
+      return std::nullopt;
     const int send_error = errno;
     if (auto report = container_report()) return report;
     if (send_error != EPIPE && send_error != ECONNRESET)
@@ -1325,7 +1323,7 @@ int Orchestrator::run(ContainerRequest& request) {
     // leave it waiting for `nsrun start`.
     while (true) {
       std::string datagram;
-      ssize_t len = receive_datagram(host_end.get(), datagram);
+      ssize_t len = receive_datagram(channels.host_end.get(), datagram);
       if (len < 0 && errno == EINTR) continue;
       if (datagram.size() == 1 && datagram[0] == created_byte) break;
       if (len > 0 && tracer_ && tracer_->merge(datagram)) continue;
@@ -1350,8 +1348,8 @@ int Orchestrator::run(ContainerRequest& request) {
   //    then for the workload's exit.
   Supervision supervision;
   supervision.pidfd = pidfd.get();
-  supervision.sync_fd = host_end.get();
-  supervision.terminal_channel = terminal_host_end.get();
+  supervision.sync_fd = channels.host_end.get();
+  supervision.terminal_channel = channels.terminal_host_end.get();
   supervision.forwarded = &forwarded;
   supervision.died_before_exec = container_died_during_setup;
   supervision.tracer = tracer_;
@@ -1599,11 +1597,6 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
   ProcessChannels channels;
   if (auto why = open_process_channels(terminal, request.console_socket.get(), channels))
     return fail({*why});
-  Fd& host_end = channels.host_end;
-  Fd& process_end = channels.process_end;
-  Fd& terminal_host_end = channels.terminal_host_end;
-  Fd& terminal_process_end = channels.terminal_process_end;
-  const int terminal_channel = channels.terminal_channel;
 
   // A process joins the container's namespaces and clones the one that runs the command, which
   // this nsrun waits for and reaps (clone_through_intermediate).
@@ -1617,29 +1610,30 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
   };
   StageFailure clone_failure;
   int pidfd_number = -1;
-  long cloned = clone_through_intermediate(join, 0, host_end.get(), process_end.get(),
-                                           &pidfd_number, &clone_failure, "exec", "the process");
+  long cloned =
+      clone_through_intermediate(join, 0, channels.host_end.get(), channels.process_end.get(),
+                                 &pidfd_number, &clone_failure, "exec", "the process");
   if (cloned < 0) return fail(clone_failure);
   if (cloned == 0) {
     // The process that becomes the command, in every namespace of the container.
     const auto process_start = std::chrono::steady_clock::now();
-    host_end.reset();
-    terminal_host_end.reset();
+    channels.host_end.reset();
+    channels.terminal_host_end.reset();
     if (!request.detached) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::sigprocmask(SIG_SETMASK, &original_mask, nullptr);
     ::signal(SIGPIPE, SIG_DFL);
     char go = 0;
-    if (::read(process_end.get(), &go, 1) != 1) ::_exit(exit_code::runtime_error);
+    if (::read(channels.process_end.get(), &go, 1) != 1) ::_exit(exit_code::runtime_error);
     if (tracer_)
       tracer_->add("core: wait for the host's exec_runtime", process_start,
                    std::chrono::steady_clock::now(), TraceProcess::container);
-    attach_terminal_or_exit(terminal, terminal_channel, process_end.get());
-    run_to_exec(Phase::exec_container, site, process_end.get(),
+    attach_terminal_or_exit(terminal, channels.terminal_channel, channels.process_end.get());
+    run_to_exec(Phase::exec_container, site, channels.process_end.get(),
                 "exec: no stage ran the command (the pipeline's exec stage must be built against "
                 "SDK 2.1 or later)");
   }
-  process_end.reset();
-  terminal_process_end.reset();
+  channels.process_end.reset();
+  channels.terminal_process_end.reset();
   request.console_socket.reset();
   const pid_t pid = static_cast<pid_t>(cloned);
   Fd pidfd(pidfd_number);
@@ -1656,14 +1650,14 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
   if (auto failure = run_phase(Phase::exec_runtime, site, ProcessSide::host))
     return kill_and_fail(*failure);
   char go = 1;
-  if (::write(host_end.get(), &go, 1) != 1)
+  if (::write(channels.host_end.get(), &go, 1) != 1)
     return kill_and_fail(
         {std::string("exec: cannot release the process: ") + std::strerror(errno)});
 
   Supervision supervision;
   supervision.pidfd = pidfd.get();
-  supervision.sync_fd = host_end.get();
-  supervision.terminal_channel = terminal_host_end.get();
+  supervision.sync_fd = channels.host_end.get();
+  supervision.terminal_channel = channels.terminal_host_end.get();
   supervision.forwarded = &forwarded;
   supervision.died_before_exec = "exec: the process died before it ran the command";
   supervision.stop_when_started = request.detached;

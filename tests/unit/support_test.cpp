@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "nsrun/support/cgroupfs.hpp"
 #include "nsrun/support/fd.hpp"
 #include "nsrun/support/files.hpp"
 
@@ -43,4 +44,37 @@ TEST(Support, UniqueFdClosesOnceAndMoves) {
 }
 
 }  // namespace
+// The cgroup mounts of a hybrid host's mountinfo: v1 hierarchies with their options, the cgroup2
+// one, a mount point with an escaped space, and the lines that are not cgroup mounts or are cut.
+TEST(Support, CgroupMountsOfMountinfo) {
+  const char* mountinfo =
+      "22 1 0:21 / /proc rw,nosuid - proc proc rw\n"
+      "30 25 0:26 / /sys/fs/cgroup/unified rw,nosuid shared:9 - cgroup2 cgroup2 rw,nsdelegate\n"
+      "31 25 0:27 / /sys/fs/cgroup/cpu,cpuacct rw shared:10 - cgroup cgroup rw,cpu,cpuacct\n"
+      "32 25 0:28 /kube /sys/fs/cgroup/my\\040pids rw - cgroup cgroup rw,pids\n"
+      "33 25 0:29 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd\n"
+      "34 25 0:30 / /cut rw - cgroup\n"
+      "\n";
+  auto mounts = support::parse_cgroup_mounts(mountinfo);
+  ASSERT_EQ(mounts.size(), 4u);
+  EXPECT_TRUE(mounts[0].v2);
+  EXPECT_EQ(mounts[0].mount_point, "/sys/fs/cgroup/unified");
+  EXPECT_FALSE(mounts[1].v2);
+  EXPECT_EQ(mounts[1].super_options, (std::vector<std::string>{"rw", "cpu", "cpuacct"}));
+  EXPECT_EQ(mounts[2].mount_point, "/sys/fs/cgroup/my pids");
+  EXPECT_EQ(mounts[2].root, "/kube");
+  EXPECT_EQ(mounts[3].super_options.back(), "name=systemd");
+}
+
+TEST(Support, CgroupsOfAProcess) {
+  auto lines = support::parse_process_cgroups(
+      "12:cpu,cpuacct:/a\n1:name=systemd:/user.slice\n0::/with:colon\nmalformed\n");
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0].controllers, (std::vector<std::string>{"cpu", "cpuacct"}));
+  EXPECT_EQ(lines[0].path, "/a");
+  EXPECT_EQ(lines[1].controllers, (std::vector<std::string>{"name=systemd"}));
+  EXPECT_TRUE(lines[2].controllers.empty()) << "the cgroup2 line";
+  EXPECT_EQ(lines[2].path, "/with:colon");
+}
+
 }  // namespace nsrun::support

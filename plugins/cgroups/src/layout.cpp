@@ -4,38 +4,10 @@
 #include <cstring>
 
 #include "nsrun/stage.hpp"
+#include "nsrun/support/cgroupfs.hpp"
 
 namespace nsrun::cgroups {
 namespace {
-
-std::vector<std::string_view> split(std::string_view text, char separator) {
-  std::vector<std::string_view> parts;
-  std::size_t start = 0;
-  while (true) {
-    std::size_t end = text.find(separator, start);
-    parts.push_back(text.substr(start, end == std::string_view::npos ? end : end - start));
-    if (end == std::string_view::npos) break;
-    start = end + 1;
-  }
-  return parts;
-}
-
-// mountinfo escapes space, tab, newline and backslash as \ooo.
-std::string unescape(std::string_view field) {
-  std::string out;
-  out.reserve(field.size());
-  for (std::size_t i = 0; i < field.size(); ++i) {
-    auto octal = [&](std::size_t j) { return field[j] >= '0' && field[j] <= '7'; };
-    if (field[i] == '\\' && i + 3 < field.size() && octal(i + 1) && octal(i + 2) && octal(i + 3)) {
-      out += static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 +
-                               (field[i + 3] - '0'));
-      i += 3;
-    } else {
-      out += field[i];
-    }
-  }
-  return out;
-}
 
 std::string describe_mounts(const std::vector<CgroupMount>& mounts) {
   std::string out;
@@ -79,26 +51,19 @@ bool is_v1_controller(std::string_view name) {
   return false;
 }
 
+// The texts are read by the support library, which the storage stage shares; this stage keeps
+// of a v1 mount only the options that name a hierarchy.
 std::vector<CgroupMount> parse_mountinfo(std::string_view mountinfo) {
   std::vector<CgroupMount> mounts;
-  for (std::string_view line : split(mountinfo, '\n')) {
-    // id parent major:minor root mount-point options [optional...] - fstype source super-options
-    std::size_t dash = line.find(" - ");
-    if (dash == std::string_view::npos) continue;
-    auto before = split(line.substr(0, dash), ' ');
-    auto after = split(line.substr(dash + 3), ' ');
-    if (before.size() < 6 || after.size() < 3) continue;
-    std::string_view fstype = after[0];
-    if (fstype != "cgroup" && fstype != "cgroup2") continue;
+  for (auto& entry : support::parse_cgroup_mounts(mountinfo)) {
     CgroupMount mount;
-    mount.v2 = fstype == "cgroup2";
-    mount.root = unescape(before[3]);
-    mount.mount_point = unescape(before[4]);
-    if (!mount.v2) {
-      for (std::string_view option : split(after[2], ','))
+    mount.v2 = entry.v2;
+    mount.root = std::move(entry.root);
+    mount.mount_point = std::move(entry.mount_point);
+    if (!mount.v2)
+      for (auto& option : entry.super_options)
         if (is_v1_controller(option) || option.starts_with("name="))
-          mount.controllers.emplace_back(option);
-    }
+          mount.controllers.push_back(std::move(option));
     mounts.push_back(std::move(mount));
   }
   return mounts;
@@ -106,21 +71,11 @@ std::vector<CgroupMount> parse_mountinfo(std::string_view mountinfo) {
 
 ProcCgroups parse_proc_cgroup(std::string_view text) {
   ProcCgroups out;
-  for (std::string_view line : split(text, '\n')) {
-    // hierarchy-id:controller-list:path (the path may itself contain ':')
-    std::size_t first = line.find(':');
-    if (first == std::string_view::npos) continue;
-    std::size_t second = line.find(':', first + 1);
-    if (second == std::string_view::npos) continue;
-    std::string_view id = line.substr(0, first);
-    std::string_view controllers = line.substr(first + 1, second - first - 1);
-    std::string path(line.substr(second + 1));
-    if (id == "0" && controllers.empty()) {
-      out.v2 = path;
-      continue;
-    }
-    for (std::string_view c : split(controllers, ','))
-      if (!c.empty()) out.v1[std::string(c)] = path;
+  for (auto& line : support::parse_process_cgroups(text)) {
+    if (line.controllers.empty())
+      out.v2 = line.path;
+    else
+      for (const auto& controller : line.controllers) out.v1[controller] = line.path;
   }
   return out;
 }

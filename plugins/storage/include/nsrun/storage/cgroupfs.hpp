@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "nsrun/storage/host_fs.hpp"
+#include "nsrun/support/cgroupfs.hpp"
 
 namespace nsrun::storage {
 
@@ -25,25 +26,12 @@ inline constexpr std::int64_t tmpfs_magic = 0x01021994;
 /// Where the host's cgroup filesystems are, and where a container expects its own.
 inline constexpr const char* host_cgroup_root = "/sys/fs/cgroup";
 
-/// A cgroup or cgroup2 filesystem mounted on the host, from /proc/self/mountinfo.
-struct CgroupMountEntry {
-  std::string mount_point;                 ///< e.g. "/sys/fs/cgroup/cpu,cpuacct"
-  std::string root;                        ///< the cgroup the mount shows as its root, e.g. "/"
-  bool v2 = false;                         ///< a cgroup2 filesystem
-  std::vector<std::string> super_options;  ///< "rw", "cpu", "cpuacct", "name=systemd"...
-};
-
-/// The cgroup and cgroup2 mounts of a mountinfo text, in order (escapes such as \040 undone).
-std::vector<CgroupMountEntry> parse_cgroup_mounts(std::string_view mountinfo);
-
-/// One line of /proc/<pid>/cgroup: the hierarchy's controllers and the process's cgroup in it.
-struct ProcessCgroup {
-  std::vector<std::string> controllers;  ///< empty for the cgroup2 hierarchy ("0::/path")
-  std::string path;                      ///< e.g. "/nsrun-c1"
-};
-
-/// The lines of a /proc/<pid>/cgroup text.
-std::vector<ProcessCgroup> parse_process_cgroups(std::string_view text);
+/// A cgroup or cgroup2 filesystem mounted on the host, and a line of /proc/<pid>/cgroup, as the
+/// support library reads them (the cgroups stage reads the same texts).
+using CgroupMountEntry = support::CgroupMountInfo;
+using support::parse_cgroup_mounts;
+using support::parse_process_cgroups;
+using support::ProcessCgroup;
 
 /// Which cgroup filesystem the host has at /sys/fs/cgroup.
 enum class CgroupVersion { none, v1, v2 };
