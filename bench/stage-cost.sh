@@ -8,6 +8,10 @@
 # Paired, shuffled rounds (bench/startup.py), in a throwaway network namespace and a private mount
 # namespace in which /sys/fs/cgroup/unified is unmounted, as bench/startup.sh does.
 default_rounds=300
+if [[ -n ${2:-} && ! ${2} =~ ^[1-9][0-9]*$ ]]; then
+  echo "bench/stage-cost.sh: STAGES must be a whole number above 0, not \"$2\"" >&2
+  exit 2
+fi
 # shellcheck source=bench/prelude.sh
 source "$(dirname "$0")/prelude.sh"
 stages=${2:-10}
