@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # nsrun's own cost (issue 11): nsrun and crun running the same container, so that the
 # difference is the runtimes' and not the isolation's.
-# Usage: sudo bench/same-spec.sh [ROUNDS]     (needs a build in ./build; installs crun)
+# Usage: sudo bench/same-spec.sh [ROUNDS] [AT_ONCE_ROUNDS]
+#        (needs a build in ./build; installs crun)
 #
 # The container is `nsrun run --network none --security-opt seccomp=unconfined /bin/true` on a
 # pipeline without the cgroups stage (crun runs with --cgroup-manager=disabled): the namespaces
@@ -14,7 +15,14 @@
 # profile on every run (bench/security.sh measures that).
 # Paired, shuffled rounds (bench/startup.py), in a throwaway network namespace and a private
 # mount namespace in which /sys/fs/cgroup/unified is unmounted, as bench/startup.sh does.
+# AT_ONCE_ROUNDS (default 0: not measured) rounds then start 50 of each at once, as
+# bench/concurrent.sh does (bench/concurrent.py): issue 11's throughput goal, for the same container.
 default_rounds=200
+at_once_rounds=${2:-0}
+[[ "$at_once_rounds" =~ ^[0-9]+$ ]] || {
+  echo "same-spec: AT_ONCE_ROUNDS must be a whole number (0 to skip it), not \"$at_once_rounds\"" >&2
+  exit 2
+}
 # shellcheck source=bench/prelude.sh
 source "$(dirname "$0")/prelude.sh"
 state="$work/state"
@@ -37,4 +45,9 @@ $nsrun --root $state delete --force spec-source
 python3 "$PWD/bench/startup.py" --rounds $rounds --baseline crun \
   "nsrun=$run /bin/true" \
   "crun=crun --root $state/crun --cgroup-manager=disabled run --bundle $work/bundle bench-same"
+if [ "$at_once_rounds" -gt 0 ]; then
+  python3 "$PWD/bench/concurrent.py" --rounds $at_once_rounds --count 50 --baseline crun \
+    "nsrun=$run /bin/true" \
+    "crun=crun --root $state/crun --cgroup-manager=disabled run --bundle $work/bundle bench-same-{i}"
+fi
 EOF

@@ -143,15 +143,26 @@ class HostServices final : public Services {
 };
 
 // One stage object with what the face keeps between calls: the parsed config (it never changes)
-// and the parsed spec with its revision (parsed again only when the revision changes).
+// and the spec with its revision (read again only when the revision changes). The spec is kept
+// as its model and its text, not as a parsed document: the document is needed only when a
+// stage's prepare changed the model, and a document kept by every stage of both processes was
+// hundreds of small blocks on the heap, each page of which the clone made both processes copy.
 struct StageInstance {
   std::unique_ptr<IStage> stage;
   std::optional<boost::json::object> config;
   std::optional<boost::json::object> flags;
   std::uint64_t spec_revision = 0;
-  boost::json::object spec_document;
+  std::string spec_text;
   ContainerSpec spec;
 };
+
+// The spec's document, parsed into `arena` (a parse makes hundreds of small values, all of which
+// go when the caller is done with them).
+inline boost::json::object parse_spec(std::string_view text, boost::json::storage_ptr arena) {
+  auto document = boost::json::parse(text.empty() ? std::string_view("{}") : text, arena);
+  if (!document.is_object()) throw StageError("the spec is not a JSON object");
+  return std::move(document.as_object());
+}
 
 // Runs `call` and turns any exception into a report: this is the wall exceptions stop at.
 template <typename Call>
@@ -238,9 +249,10 @@ inline int invoke_stage(void* opaque_instance, const nsrun_call* call,
       instance.flags = std::move(flags.as_object());
     }
     if (call->spec_revision == 0 || call->spec_revision != instance.spec_revision) {
-      auto document = boost::json::parse(call->spec_json ? call->spec_json : "{}");
-      instance.spec = spec_from_json(document);
-      instance.spec_document = std::move(document.as_object());
+      instance.spec_text = call->spec_json ? call->spec_json : "";
+      unsigned char first_block[16384];
+      boost::json::monotonic_resource arena(first_block, sizeof first_block);
+      instance.spec = spec_from_json(parse_spec(instance.spec_text, &arena));
       instance.spec_revision = call->spec_revision;
     }
     HostJournal journal(host);
@@ -265,12 +277,14 @@ inline int invoke_stage(void* opaque_instance, const nsrun_call* call,
     if (phase == Phase::prepare) before = instance.spec;
     dispatch(*instance.stage, phase, ctx);
     if (phase == Phase::prepare && !(instance.spec == *before)) {
-      auto document = spec_to_json(instance.spec, instance.spec_document);
-      if (document != instance.spec_document) {
+      boost::json::monotonic_resource arena;
+      auto read = parse_spec(instance.spec_text, &arena);
+      auto document = spec_to_json(instance.spec, read);
+      if (document != read) {
         std::string text = boost::json::serialize(document);
         std::uint64_t revision = host->replace_spec(host->opaque, text.c_str());
         if (revision == 0) throw StageError("nsrun refused the stage's change to the spec");
-        instance.spec_document = std::move(document);
+        instance.spec_text = std::move(text);
         instance.spec_revision = revision;
       }
     }
