@@ -305,25 +305,28 @@ inline void set_or_erase(object& parent, std::string_view key, value v, bool kee
 // The object at parent[key], made (or replaced, when not an object) if needed.
 inline object& child_object(object& parent, std::string_view key) {
   value& v = parent[key];
-  if (!v.is_object()) v = object{};
+  if (!v.is_object()) v = object(parent.storage());
   return v.as_object();
 }
 
-inline array string_array(const std::vector<std::string>& items) {
-  return array(items.begin(), items.end());
+// Every value the writers make lives where the document they write into lives (`storage`): a
+// value of another storage would be copied into it, and the stages write into a parse arena.
+inline array string_array(const std::vector<std::string>& items, boost::json::storage_ptr storage) {
+  return array(items.begin(), items.end(), std::move(storage));
 }
 
 // --- Devices: writing ---
 
 // The entries of parent[key] as written before (matched by position, so that an entry's
-// unmodelled keys stay with it), or an empty array.
-inline array previous_entries(const object& parent, std::string_view key) {
-  if (auto* v = parent.if_contains(key); v && v->is_array()) return v->as_array();
-  return {};
+// unmodelled keys stay with it), or none.
+inline array previous_entries(object& parent, std::string_view key) {
+  if (auto* v = parent.if_contains(key); v && v->is_array()) return std::move(v->as_array());
+  return array(parent.storage());
 }
 
-inline object previous_entry(const array& previous, std::size_t i) {
-  return i < previous.size() && previous[i].is_object() ? previous[i].as_object() : object{};
+inline object previous_entry(array& previous, std::size_t i) {
+  if (i < previous.size() && previous[i].is_object()) return std::move(previous[i].as_object());
+  return object(previous.storage());
 }
 
 // Writes linux.resources.devices; the list is left out when empty and absent before, and a
@@ -331,15 +334,17 @@ inline object previous_entry(const array& previous, std::size_t i) {
 // unchanged spec gives back an unchanged document.
 inline void write_device_rules(const std::vector<DeviceRuleSpec>& rules, object& resources) {
   array previous = previous_entries(resources, "devices");
-  array out;
+  array out(resources.storage());
   for (std::size_t i = 0; i < rules.size(); ++i) {
     const auto& r = rules[i];
     object entry = previous_entry(previous, i);
     entry["allow"] = r.allow;
-    set_or_erase(entry, "type", value(r.type), r.type != "a" || entry.contains("type"));
+    set_or_erase(entry, "type", value(r.type, entry.storage()),
+                 r.type != "a" || entry.contains("type"));
     set_or_erase(entry, "major", r.major.value_or(0), r.major.has_value());
     set_or_erase(entry, "minor", r.minor.value_or(0), r.minor.has_value());
-    set_or_erase(entry, "access", value(r.access), !r.access.empty() || entry.contains("access"));
+    set_or_erase(entry, "access", value(r.access, entry.storage()),
+                 !r.access.empty() || entry.contains("access"));
     out.push_back(std::move(entry));
   }
   bool keep = !out.empty() || resources.contains("devices");
@@ -348,7 +353,7 @@ inline void write_device_rules(const std::vector<DeviceRuleSpec>& rules, object&
 
 inline void write_devices(const std::vector<DeviceSpec>& devices, object& linux_section) {
   array previous = previous_entries(linux_section, "devices");
-  array out;
+  array out(linux_section.storage());
   for (std::size_t i = 0; i < devices.size(); ++i) {
     const auto& d = devices[i];
     object entry = previous_entry(previous, i);
@@ -383,16 +388,17 @@ inline void write_process_security(const ProcessSpec& spec, object& process) {
         {"inheritable", &spec.capabilities->inheritable},
         {"ambient", &spec.capabilities->ambient}};
     for (const auto& [key, names] : sets)
-      set_or_erase(capabilities, key, string_array(*names),
+      set_or_erase(capabilities, key, string_array(*names, process.storage()),
                    keep_list(capabilities, key, names->empty()));
   } else {
     process.erase("capabilities");
   }
   set_or_erase(process, "noNewPrivileges", spec.no_new_privileges,
                spec.no_new_privileges || process.contains("noNewPrivileges"));
-  array rlimits;
+  array rlimits(process.storage());
   for (const auto& r : spec.rlimits)
-    rlimits.push_back(object{{"type", r.type}, {"soft", r.soft}, {"hard", r.hard}});
+    rlimits.push_back(
+        object({{"type", r.type}, {"soft", r.soft}, {"hard", r.hard}}, process.storage()));
   set_or_erase(process, "rlimits", std::move(rlimits),
                keep_list(process, "rlimits", spec.rlimits.empty()));
   if (spec.user) {
@@ -400,7 +406,8 @@ inline void write_process_security(const ProcessSpec& spec, object& process) {
     user["uid"] = spec.user->uid;
     user["gid"] = spec.user->gid;
     set_or_erase(user, "umask", spec.user->umask.value_or(0), spec.user->umask.has_value());
-    array gids(spec.user->additional_gids.begin(), spec.user->additional_gids.end());
+    array gids(spec.user->additional_gids.begin(), spec.user->additional_gids.end(),
+               process.storage());
     set_or_erase(user, "additionalGids", std::move(gids),
                  keep_list(user, "additionalGids", spec.user->additional_gids.empty()));
   } else {
@@ -458,25 +465,23 @@ inline void write_seccomp(const SeccompSpec& spec, object& out) {
   out["defaultAction"] = spec.default_action;
   set_or_erase(out, "defaultErrnoRet", spec.default_errno_ret.value_or(0),
                spec.default_errno_ret.has_value());
-  set_or_erase(out, "architectures", string_array(spec.architectures),
+  set_or_erase(out, "architectures", string_array(spec.architectures, out.storage()),
                !spec.architectures.empty() || out.contains("architectures"));
-  set_or_erase(out, "flags", string_array(spec.flags),
+  set_or_erase(out, "flags", string_array(spec.flags, out.storage()),
                !spec.flags.empty() || out.contains("flags"));
-  set_or_erase(out, "listenerPath", value(spec.listener_path), !spec.listener_path.empty());
-  array old_syscalls;
-  if (auto* s = out.if_contains("syscalls"); s && s->is_array()) old_syscalls = s->as_array();
-  array syscalls;
+  set_or_erase(out, "listenerPath", value(spec.listener_path, out.storage()),
+               !spec.listener_path.empty());
+  array old_syscalls = previous_entries(out, "syscalls");
+  array syscalls(out.storage());
   for (std::size_t i = 0; i < spec.syscalls.size(); ++i) {
     const auto& syscall = spec.syscalls[i];
-    object entry = i < old_syscalls.size() && old_syscalls[i].is_object()
-                       ? old_syscalls[i].as_object()
-                       : object{};
-    entry["names"] = string_array(syscall.names);
+    object entry = previous_entry(old_syscalls, i);
+    entry["names"] = string_array(syscall.names, out.storage());
     entry["action"] = syscall.action;
     set_or_erase(entry, "errnoRet", syscall.errno_ret.value_or(0), syscall.errno_ret.has_value());
-    array args;
+    array args(out.storage());
     for (const auto& arg : syscall.args) {
-      object a{{"index", arg.index}, {"value", arg.value}, {"op", arg.op}};
+      object a({{"index", arg.index}, {"value", arg.value}, {"op", arg.op}}, out.storage());
       if (arg.value_two != 0) a["valueTwo"] = arg.value_two;
       args.push_back(std::move(a));
     }
@@ -490,9 +495,10 @@ inline void write_seccomp(const SeccompSpec& spec, object& out) {
 // Written when there are mappings, or as an empty list where the document had the key.
 inline void write_id_mappings(const std::vector<IdMapping>& mappings, object& linux_section,
                               std::string_view key) {
-  array out;
+  array out(linux_section.storage());
   for (const auto& m : mappings)
-    out.push_back(object{{"containerID", m.container_id}, {"hostID", m.host_id}, {"size", m.size}});
+    out.push_back(object({{"containerID", m.container_id}, {"hostID", m.host_id}, {"size", m.size}},
+                         linux_section.storage()));
   bool keep = !out.empty() || linux_section.contains(key);
   set_or_erase(linux_section, key, std::move(out), keep);
 }
@@ -570,8 +576,9 @@ inline boost::json::object spec_to_json(const ContainerSpec& spec, boost::json::
   using namespace detail;
   base["ociVersion"] = spec.oci_version;
   object& process = child_object(base, "process");
-  process["args"] = string_array(spec.process.args);
-  process["env"] = string_array(spec.process.env);
+  const boost::json::storage_ptr& storage = base.storage();
+  process["args"] = string_array(spec.process.args, storage);
+  process["env"] = string_array(spec.process.env, storage);
   process["cwd"] = spec.process.cwd;
   process["terminal"] = spec.process.terminal;
   write_process_security(spec.process, process);
@@ -581,30 +588,28 @@ inline boost::json::object spec_to_json(const ContainerSpec& spec, boost::json::
   base["hostname"] = spec.hostname;
   // Mounts are matched by position: a stage adds or removes whole entries, and an entry's
   // unmodelled keys stay with it.
-  array old_mounts;
-  if (auto* m = base.if_contains("mounts"); m && m->is_array()) old_mounts = m->as_array();
-  array mounts;
+  array old_mounts = previous_entries(base, "mounts");
+  array mounts(storage);
   for (std::size_t i = 0; i < spec.mounts.size(); ++i) {
     const auto& m = spec.mounts[i];
-    object entry =
-        i < old_mounts.size() && old_mounts[i].is_object() ? old_mounts[i].as_object() : object{};
+    object entry = previous_entry(old_mounts, i);
     entry["destination"] = m.destination;
     entry["type"] = m.type;
     entry["source"] = m.source;
-    entry["options"] = string_array(m.options);
+    entry["options"] = string_array(m.options, storage);
     detail::write_id_mappings(m.uid_mappings, entry, "uidMappings");
     detail::write_id_mappings(m.gid_mappings, entry, "gidMappings");
     mounts.push_back(std::move(entry));
   }
   base["mounts"] = std::move(mounts);
-  object annotations;
+  object annotations(storage);
   for (const auto& [key, val] : spec.annotations) annotations[key] = val;
   base["annotations"] = std::move(annotations);
 
   object& linux_section = child_object(base, "linux");
-  array namespaces;
+  array namespaces(storage);
   for (const auto& n : spec.namespaces) {
-    object entry{{"type", n.type}};
+    object entry({{"type", n.type}}, storage);
     if (!n.path.empty()) entry["path"] = n.path;
     namespaces.push_back(std::move(entry));
   }
@@ -612,12 +617,12 @@ inline boost::json::object spec_to_json(const ContainerSpec& spec, boost::json::
   write_id_mappings(spec.uid_mappings, linux_section, "uidMappings");
   write_id_mappings(spec.gid_mappings, linux_section, "gidMappings");
   linux_section["cgroupsPath"] = spec.cgroups_path;
-  set_or_erase(linux_section, "maskedPaths", string_array(spec.masked_paths),
+  set_or_erase(linux_section, "maskedPaths", string_array(spec.masked_paths, storage),
                !spec.masked_paths.empty() || linux_section.contains("maskedPaths"));
-  set_or_erase(linux_section, "readonlyPaths", string_array(spec.readonly_paths),
+  set_or_erase(linux_section, "readonlyPaths", string_array(spec.readonly_paths, storage),
                !spec.readonly_paths.empty() || linux_section.contains("readonlyPaths"));
   {
-    object sysctl;
+    object sysctl(storage);
     for (const auto& [key, val] : spec.sysctl) sysctl[key] = val;
     bool keep = !sysctl.empty() || linux_section.contains("sysctl");
     set_or_erase(linux_section, "sysctl", std::move(sysctl), keep);
@@ -639,8 +644,8 @@ inline boost::json::object spec_to_json(const ContainerSpec& spec, boost::json::
     set_or_erase(cpu, "quota", r.cpu_quota.value_or(0), r.cpu_quota.has_value());
     set_or_erase(cpu, "period", r.cpu_period.value_or(0), r.cpu_period.has_value());
     set_or_erase(cpu, "shares", r.cpu_shares.value_or(0), r.cpu_shares.has_value());
-    set_or_erase(cpu, "cpus", value(r.cpuset_cpus), !r.cpuset_cpus.empty());
-    set_or_erase(cpu, "mems", value(r.cpuset_mems), !r.cpuset_mems.empty());
+    set_or_erase(cpu, "cpus", value(r.cpuset_cpus, storage), !r.cpuset_cpus.empty());
+    set_or_erase(cpu, "mems", value(r.cpuset_mems, storage), !r.cpuset_mems.empty());
     if (cpu.empty()) resources.erase("cpu");
   }
   {
