@@ -16,8 +16,8 @@ packages=(
   # brings ctr and containerd-shim-runc-v2; the tests start their own confined containerd).
   containerd
 )
-# For `bench/`: the runtimes nsrun is compared against, and hyperfine.
-if [ "${NSRUN_BENCH_DEPS:-0}" = 1 ]; then packages+=(crun runc hyperfine); fi
+# For `bench/`: the runtimes nsrun is compared against, hyperfine, and perf (bench/counts.sh).
+if [ "${NSRUN_BENCH_DEPS:-0}" = 1 ]; then packages+=(crun runc hyperfine linux-perf); fi
 
 missing=()
 for p in "${packages[@]}"; do
