@@ -21,6 +21,7 @@ make_bundle "$work/bundle-net" pid mount uts ipc network
 state="$work/state"
 libc=$(ldconfig -p | awk '/libc\.so\.6 .*x86-64/ {print $NF; exit}')
 probe=nsrun_bench_malloc
+perf probe -q --del "probe_libc:$probe" 2>/dev/null || true  # one a killed run left
 perf probe -q -x "$libc" --add "$probe=malloc"
 trap 'perf probe -q --del "probe_libc:$probe" || true; rm -rf "$work"' EXIT
 

@@ -156,11 +156,13 @@ struct StageInstance {
   ContainerSpec spec;
 };
 
-// The spec's document, parsed into `arena` (a parse makes hundreds of small values, all of which
-// go when the caller is done with them).
-inline boost::json::object parse_spec(std::string_view text, boost::json::storage_ptr arena) {
-  auto document = boost::json::parse(text.empty() ? std::string_view("{}") : text, arena);
-  if (!document.is_object()) throw StageError("the spec is not a JSON object");
+// A JSON object the core passed (an absent or empty text is `{}`), in `storage`; `what` names it
+// when it is not an object. The spec is parsed into an arena: a parse makes hundreds of small
+// values, all of which go when the caller is done with them.
+inline boost::json::object parse_object(const char* text, const char* what,
+                                        boost::json::storage_ptr storage = {}) {
+  auto document = boost::json::parse(text && *text ? text : "{}", std::move(storage));
+  if (!document.is_object()) throw StageError(std::string(what) + " not a JSON object");
   return std::move(document.as_object());
 }
 
@@ -238,21 +240,15 @@ inline int invoke_stage(void* opaque_instance, const nsrun_call* call,
                         const nsrun_host* host) noexcept {
   bool ok = guarded(host, [&] {
     auto& instance = *static_cast<StageInstance*>(opaque_instance);
-    if (!instance.config) {
-      auto config = boost::json::parse(call->config_json ? call->config_json : "{}");
-      if (!config.is_object()) throw StageError("the stage's config is not a JSON object");
-      instance.config = std::move(config.as_object());
-    }
-    if (!instance.flags) {
-      auto flags = boost::json::parse(call->flags_json ? call->flags_json : "{}");
-      if (!flags.is_object()) throw StageError("the stage's flags are not a JSON object");
-      instance.flags = std::move(flags.as_object());
-    }
+    if (!instance.config)
+      instance.config = parse_object(call->config_json, "the stage's config is");
+    if (!instance.flags) instance.flags = parse_object(call->flags_json, "the stage's flags are");
     if (call->spec_revision == 0 || call->spec_revision != instance.spec_revision) {
       instance.spec_text = call->spec_json ? call->spec_json : "";
       unsigned char first_block[16384];
       boost::json::monotonic_resource arena(first_block, sizeof first_block);
-      instance.spec = spec_from_json(parse_spec(instance.spec_text, &arena));
+      instance.spec =
+          spec_from_json(parse_object(instance.spec_text.c_str(), "the spec is", &arena));
       instance.spec_revision = call->spec_revision;
     }
     HostJournal journal(host);
@@ -278,7 +274,7 @@ inline int invoke_stage(void* opaque_instance, const nsrun_call* call,
     dispatch(*instance.stage, phase, ctx);
     if (phase == Phase::prepare && !(instance.spec == *before)) {
       boost::json::monotonic_resource arena;
-      auto read = parse_spec(instance.spec_text, &arena);
+      auto read = parse_object(instance.spec_text.c_str(), "the spec is", &arena);
       auto document = spec_to_json(instance.spec, read);
       if (document != read) {
         std::string text = boost::json::serialize(document);
