@@ -6,30 +6,95 @@
  * and `exec` must run nsrun from a read-only mount of its binary (open_tree(OPEN_TREE_CLONE),
  * mount_setattr read-only, execveat; see core/include/nsrun/core/read_only_self.hpp). nsrun can
  * re-execute itself that way, but that costs a second start of a C++ program with its shared
- * libraries (about 5 ms); this launcher is static C, so the start it adds is a fraction of a
- * millisecond. It does nothing else: nsrun parses the arguments and reports every error.
+ * libraries (about 5 ms); this launcher is C without a C library (system.h), so the start it adds
+ * is the kernel's exec alone. It does nothing else: nsrun parses the arguments and reports every
+ * error.
  *
  * The program finds its installation from the launcher's path, passed as NSRUN_BINARY. */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
+#include <linux/errno.h>
+#include <linux/fcntl.h>
+#include <linux/limits.h>
 #include <linux/mount.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/statvfs.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 
-extern char** environ;
+#include "system.h"
 
 /* struct mount_attr as of Linux 5.12 (MOUNT_ATTR_SIZE_VER0). */
 struct mount_attributes {
   uint64_t attr_set, attr_clr, propagation, userns_fd;
 };
+
+static size_t length_of(const char* text) {
+  size_t n = 0;
+  while (text[n]) ++n;
+  return n;
+}
+
+static int same_text(const char* a, const char* b) {
+  while (*a && *a == *b) ++a, ++b;
+  return *a == *b;
+}
+
+static int starts_with(const char* text, const char* prefix) {
+  while (*prefix && *text == *prefix) ++text, ++prefix;
+  return *prefix == '\0';
+}
+
+/* Appends text at *end, within limit; 0 when it does not fit. */
+static int append(char** end, const char* limit, const char* text) {
+  size_t n = length_of(text);
+  if ((size_t)(limit - *end) <= n) return 0;
+  for (size_t i = 0; i < n; ++i) (*end)[i] = text[i];
+  *end += n;
+  **end = '\0';
+  return 1;
+}
+
+/* The words glibc's strerror gives, for the errors these calls can meet. */
+static const char* error_text(long error) {
+  switch (error) {
+    case EPERM: return "Operation not permitted";
+    case ENOENT: return "No such file or directory";
+    case EIO: return "Input/output error";
+    case E2BIG: return "Argument list too long";
+    case ENOEXEC: return "Exec format error";
+    case EBADF: return "Bad file descriptor";
+    case ENOMEM: return "Cannot allocate memory";
+    case EACCES: return "Permission denied";
+    case EFAULT: return "Bad address";
+    case EBUSY: return "Device or resource busy";
+    case ENOTDIR: return "Not a directory";
+    case EISDIR: return "Is a directory";
+    case EINVAL: return "Invalid argument";
+    case ENFILE: return "Too many open files in system";
+    case EMFILE: return "Too many open files";
+    case ETXTBSY: return "Text file busy";
+    case EROFS: return "Read-only file system";
+    case ENAMETOOLONG: return "File name too long";
+    case ENOSYS: return "Function not implemented";
+    case ELOOP: return "Too many levels of symbolic links";
+    case ELIBBAD: return "Accessing a corrupted shared library";
+    default: return "unknown error";
+  }
+}
+
+/* "nsrun: " and the parts, one line on stderr. */
+static void report(const char* a, const char* b, const char* c, const char* d, const char* e) {
+  char line[3 * PATH_MAX];
+  char* end = line;
+  const char* limit = line + sizeof line - 1;
+  const char* parts[] = {"nsrun: ", a, b, c, d, e};
+  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; ++i)
+    if (parts[i] && !append(&end, limit, parts[i])) break;
+  *end++ = '\n';
+  for (const char* at = line; at < end;) {
+    long n = sys_write(2, at, (size_t)(end - at));
+    if (n == -EINTR) continue;
+    if (n <= 0) return;
+    at += n;
+  }
+}
 
 /* The global options that take a value as the next argument (`--root DIR`); with `=` they are
  * one argument. Kept in step with core/cli/main.cpp. */
@@ -37,7 +102,7 @@ static int takes_value(const char* arg) {
   static const char* const options[] = {"--root", "--log", "--log-format", "--log-level",
                                         "--plugin-dir"};
   for (size_t i = 0; i < sizeof options / sizeof options[0]; ++i)
-    if (strcmp(arg, options[i]) == 0) return 1;
+    if (same_text(arg, options[i])) return 1;
   return 0;
 }
 
@@ -48,70 +113,118 @@ static int enters_a_container(int argc, char** argv) {
       if (takes_value(argv[i])) ++i;
       continue;
     }
-    return strcmp(argv[i], "run") == 0 || strcmp(argv[i], "create") == 0 ||
-           strcmp(argv[i], "exec") == 0;
+    return same_text(argv[i], "run") || same_text(argv[i], "create") ||
+           same_text(argv[i], "exec");
   }
   return 0;
 }
 
-int main(int argc, char** argv) {
+static int launch(int argc, char** argv, char** envp) {
   /* For `nsrun run --trace`: the start of nsrun as the user sees it (see core/.../trace.hpp). */
-  struct timespec launched;
-  if (clock_gettime(CLOCK_MONOTONIC, &launched) == 0) {
-    char value[32];
-    snprintf(
-        value, sizeof value, "%llu",
-        (unsigned long long)launched.tv_sec * 1000000000ULL + (unsigned long long)launched.tv_nsec);
-    setenv("NSRUN_LAUNCHED_AT", value, 1);
+  char launched_at[64] = "NSRUN_LAUNCHED_AT=";
+  unsigned long long ns = monotonic_ns();
+  if (ns) {
+    char digits[24];
+    char* first = digits + sizeof digits - 1;
+    *first = '\0';
+    for (unsigned long long rest = ns; rest; rest /= 10) *--first = (char)('0' + rest % 10);
+    char* end = launched_at + length_of(launched_at);
+    append(&end, launched_at + sizeof launched_at, first);
   }
   char launcher[PATH_MAX];
-  ssize_t len = readlink("/proc/self/exe", launcher, sizeof launcher - 1);
+  long len = sys_readlink("/proc/self/exe", launcher, sizeof launcher - 1);
   if (len <= 0) {
-    fprintf(stderr, "nsrun: cannot read /proc/self/exe: %s\n", strerror(errno));
+    report("cannot read /proc/self/exe: ", error_text(len == 0 ? EINVAL : -len), 0, 0, 0);
     return 125;
   }
   launcher[len] = '\0';
   /* <prefix>/bin/nsrun -> <prefix>/NSRUN_PROGRAM_SUBPATH */
-  char prefix[PATH_MAX];
-  memcpy(prefix, launcher, (size_t)len + 1);
-  for (int up = 0; up < 2; ++up) {
-    char* slash = strrchr(prefix, '/');
-    if (slash) *slash = '\0';
-  }
   char program[PATH_MAX];
-  if (snprintf(program, sizeof program, "%s/%s", prefix, NSRUN_PROGRAM_SUBPATH) >=
-      (int)sizeof program) {
-    fprintf(stderr, "nsrun: the installation path is too long\n");
+  char* end = program;
+  append(&end, program + sizeof program, launcher);
+  for (int up = 0; up < 2; ++up) {
+    while (end > program && *end != '/') --end;
+    *end = '\0';
+  }
+  if (!append(&end, program + sizeof program, "/") ||
+      !append(&end, program + sizeof program, NSRUN_PROGRAM_SUBPATH)) {
+    report("the installation path is too long", 0, 0, 0, 0);
     return 125;
   }
-  setenv("NSRUN_BINARY", launcher, 1);
 
-  struct statvfs where;
-  if (geteuid() == 0 && enters_a_container(argc, argv) &&
-      !(statvfs(program, &where) == 0 && (where.f_flag & ST_RDONLY))) {
-    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, program, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  /* The environment, with NSRUN_BINARY and NSRUN_LAUNCHED_AT set (replaced if inherited). */
+  char binary[PATH_MAX + 16] = "NSRUN_BINARY=";
+  end = binary + length_of(binary);
+  append(&end, binary + sizeof binary, launcher);
+  size_t count = 0;
+  while (envp[count]) ++count;
+  char* environment[count + 3];
+  size_t kept = 0;
+  for (size_t i = 0; i < count; ++i)
+    if (!starts_with(envp[i], "NSRUN_BINARY=") && !starts_with(envp[i], "NSRUN_LAUNCHED_AT="))
+      environment[kept++] = envp[i];
+  if (ns) environment[kept++] = launched_at;
+  environment[kept++] = binary;
+  environment[kept] = 0;
+
+  if (sys_geteuid() == 0 && enters_a_container(argc, argv) && sys_access(program, 2) != -EROFS) {
+    long tree = sys_open_tree(program, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
     struct mount_attributes read_only = {MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
                                          0, 0, 0};
-    if (tree < 0 ||
-        syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &read_only, sizeof read_only) != 0) {
-      fprintf(stderr,
-              "nsrun: cannot protect nsrun's binary from the container (CVE-2019-5736): %s: %s\n",
-              tree < 0 ? "open_tree" : "mount_setattr", strerror(errno));
+    long failed = tree < 0 ? tree : sys_mount_setattr((int)tree, &read_only, sizeof read_only);
+    if (failed < 0) {
+      report("cannot protect nsrun's binary from the container (CVE-2019-5736): ",
+             tree < 0 ? "open_tree" : "mount_setattr", ": ", error_text(-failed), 0);
       return 125;
     }
-    syscall(SYS_execveat, tree, "", argv, environ, AT_EMPTY_PATH);
-    fprintf(stderr, "nsrun: cannot run %s: %s\n", program, strerror(errno));
+    long error = sys_execveat((int)tree, argv, environment);
+    report("cannot run ", program, ": ", error_text(-error), 0);
     return 125;
   }
-  execv(program, argv);
-  int err = errno;
+  long error = -sys_execve(program, argv, environment);
   /* Installed in a directory only root may enter (a build beneath a 0700 one): for anyone else
    * the program is out of reach, and root is what nsrun needs anyway. */
-  if (err == EACCES && geteuid() != 0) {
-    fprintf(stderr, "nsrun: cannot run %s: %s (nsrun needs root: run it with sudo)\n", program,
-            strerror(err));
+  if (error == EACCES && sys_geteuid() != 0) {
+    report("cannot run ", program, ": ", error_text(error),
+           " (nsrun needs root: run it with sudo)");
     return 125;
   }
-  fprintf(stderr, "nsrun: cannot run %s: %s\n", program, strerror(err));
-  return err == ENOENT ? 127 : 126;
+  report("cannot run ", program, ": ", error_text(error), 0);
+  return error == ENOENT ? 127 : 126;
 }
+
+#ifdef NSRUN_LAUNCHER_FREESTANDING
+void* memcpy(void* to, const void* from, size_t n) {
+  char* out = to;
+  const char* in = from;
+  while (n--) *out++ = *in++;
+  return to;
+}
+
+void* memset(void* to, int byte, size_t n) {
+  char* out = to;
+  while (n--) *out++ = (char)byte;
+  return to;
+}
+
+/* The kernel's initial stack: argc, argv[], NULL, envp[], NULL. */
+__attribute__((used, noreturn)) void start_launcher(long* stack);
+void start_launcher(long* stack) {
+  int argc = (int)stack[0];
+  char** argv = (char**)(stack + 1);
+  system_call(__NR_exit_group, launch(argc, argv, argv + argc + 1), 0, 0, 0, 0);
+  __builtin_unreachable();
+}
+
+/* The entry point: the stack pointer, 16-byte aligned, as the first argument. */
+__asm__(".text\n"
+        ".global _start\n"
+        "_start:\n"
+        "  xor %ebp, %ebp\n"
+        "  mov %rsp, %rdi\n"
+        "  and $-16, %rsp\n"
+        "  call start_launcher\n"
+        "  hlt\n");
+#else
+int main(int argc, char** argv, char** envp) { return launch(argc, argv, envp); }
+#endif
