@@ -108,7 +108,7 @@ void let_container_root_reach_state(const std::string& state_dir,
   for (const auto& m : gid_mappings)
     if (m.container_id == 0) group = m.host_id;
   if (!group || state_dir.empty()) return;
-  for (const std::string& dir : {state_dir, state_dir + "/etc", state_dir + "/files"}) {
+  for (const std::string& dir : {state_dir, state_dir + "/files"}) {
     struct stat st {};
     if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
     if (::chown(dir.c_str(), static_cast<uid_t>(-1), *group) != 0 ||

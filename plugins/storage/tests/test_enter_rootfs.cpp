@@ -67,18 +67,17 @@ const Lines sys_and_tmp = {
 // mount.
 const Lines etc_binds = {
     "create_file $ROOT/etc/hostname 0644",
-    "mount $STATE/etc/hostname fd:$ROOT/etc/hostname - MS_BIND -",
+    "mount $STATE/hostname fd:$ROOT/etc/hostname - MS_BIND -",
     "create_file $ROOT/etc/hosts 0644",
-    "mount $STATE/etc/hosts fd:$ROOT/etc/hosts - MS_BIND -",
+    "mount $STATE/hosts fd:$ROOT/etc/hosts - MS_BIND -",
     "create_file $ROOT/etc/resolv.conf 0644",
-    "mount $STATE/etc/resolv.conf fd:$ROOT/etc/resolv.conf - MS_BIND -",
+    "mount $STATE/resolv.conf fd:$ROOT/etc/resolv.conf - MS_BIND -",
 };
 
 // What prepare does with a hostname: the hostname file, and nothing in the rootfs. hosts and
 // resolv.conf wait for the network stage's outputs (create_runtime).
 const Lines generated_etc_files = {
-    "mkdir $STATE/etc 0755",
-    "write_file $STATE/etc/hostname 0644",
+    "write_file $STATE/hostname 0644",
 };
 
 const Lines switch_root = {
@@ -205,11 +204,11 @@ TEST_F(StorageStageTest, TheChrootVariantChrootsWhereThePivotWouldBe) {
 TEST_F(StorageStageTest, GeneratedFilesContent) {
   run_prepare();
   run_create_runtime();
-  EXPECT_EQ(fs->files["$STATE/etc/hostname"], "box\n");
-  EXPECT_EQ(fs->files["$STATE/etc/hosts"],
+  EXPECT_EQ(fs->files["$STATE/hostname"], "box\n");
+  EXPECT_EQ(fs->files["$STATE/hosts"],
             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tbox\n");
   // Without a network stage the container shares the host's network: its resolvers as they are.
-  EXPECT_EQ(fs->files["$STATE/etc/resolv.conf"], "nameserver 127.0.0.53\nnameserver 10.0.0.2\n");
+  EXPECT_EQ(fs->files["$STATE/resolv.conf"], "nameserver 127.0.0.53\nnameserver 10.0.0.2\n");
 }
 
 // The network stage's outputs exist once every stage has prepared: the host rewrites the two
@@ -220,9 +219,9 @@ TEST_F(StorageStageTest, NetworkOutputsDecideHostsAndResolvConf) {
   services.outputs["network.address"] = "10.88.0.7";
   services.outputs["network.resolv_conf"] = "nameserver 198.51.100.53\n";
   run_create_runtime();
-  EXPECT_EQ(fs->files["$STATE/etc/hosts"],
+  EXPECT_EQ(fs->files["$STATE/hosts"],
             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n10.88.0.7\tbox\n");
-  EXPECT_EQ(fs->files["$STATE/etc/resolv.conf"], "nameserver 198.51.100.53\n");
+  EXPECT_EQ(fs->files["$STATE/resolv.conf"], "nameserver 198.51.100.53\n");
 }
 
 // Each generated file is written once: the hostname in prepare, hosts and resolv.conf in
@@ -234,8 +233,8 @@ TEST_F(StorageStageTest, EachGeneratedFileIsWrittenOnce) {
     services.outputs.clear();
     EXPECT_EQ(run_prepare(), generated_etc_files);
     if (with_network) services.outputs["network.address"] = "10.88.0.7";
-    EXPECT_EQ(run_create_runtime(), (Lines{"write_file $STATE/etc/hosts 0644",
-                                           "write_file $STATE/etc/resolv.conf 0644"}));
+    EXPECT_EQ(run_create_runtime(),
+              (Lines{"write_file $STATE/hosts 0644", "write_file $STATE/resolv.conf 0644"}));
   }
 }
 
@@ -244,7 +243,7 @@ TEST_F(StorageStageTest, AFileTheSpecMountsIsNotWritten) {
   bind("file.txt", "/etc/resolv.conf", {"rbind", "ro"});
   run_prepare();
   services.outputs["network.resolv_conf"] = "nameserver 198.51.100.53\n";
-  EXPECT_EQ(run_create_runtime(), (Lines{"write_file $STATE/etc/hosts 0644"}));
+  EXPECT_EQ(run_create_runtime(), (Lines{"write_file $STATE/hosts 0644"}));
 }
 
 // A file another stage added (ctx.add_file) is bind-mounted from the state directory, after
@@ -269,8 +268,7 @@ TEST_F(StorageStageTest, FilesOtherStagesAddAreMountedLast) {
 TEST_F(StorageStageTest, ReadOnlyRootComesAfterAllMountsAndBeforeThePivot) {
   spec.root.readonly = true;
   EXPECT_EQ(run_prepare(), (Lines{
-                               "mkdir $STATE/etc 0755",
-                               "write_file $STATE/etc/hostname 0644",
+                               "write_file $STATE/hostname 0644",
                            }));
   EXPECT_EQ(run_create_container(),
             concat({private_and_rbind,
@@ -311,8 +309,8 @@ TEST_F(StorageStageTest, DestinationsThroughSymlinksStayInTheRootfs) {
       calls,
       {"mount $HOST/dir fd:$ROOT/srv/data - MS_BIND|MS_REC -", "mkdir $ROOT/var 0755",
        "mkdir $ROOT/var/lib 0755", "mount $HOST/dir fd:$ROOT/var/lib - MS_BIND -",
-       "create_file $ROOT/hostname 0644", "mount $STATE/etc/hostname fd:$ROOT/hostname - MS_BIND -",
-       "create_file $ROOT/hosts 0644", "mount $STATE/etc/hosts fd:$ROOT/hosts - MS_BIND -"}));
+       "create_file $ROOT/hostname 0644", "mount $STATE/hostname fd:$ROOT/hostname - MS_BIND -",
+       "create_file $ROOT/hosts 0644", "mount $STATE/hosts fd:$ROOT/hosts - MS_BIND -"}));
 }
 
 TEST_F(StorageStageTest, DestinationLeadingToTheRootIsRefused) {
@@ -343,8 +341,7 @@ TEST_F(StorageStageTest, BundleMountsAreTranslatedNestedOnesResolvedInTheContain
       {"/etc/hosts", "bind", host.path() + "/file.txt", {"rbind", "ro"}},
   };
   EXPECT_EQ(run_prepare(), (Lines{
-                               "mkdir $STATE/etc 0755",
-                               "write_file $STATE/etc/hostname 0644",
+                               "write_file $STATE/hostname 0644",
                            }));
   EXPECT_EQ(run_create_container(),
             concat({private_and_rbind,
@@ -360,9 +357,9 @@ TEST_F(StorageStageTest, BundleMountsAreTranslatedNestedOnesResolvedInTheContain
                         "mount $HOST/file.txt fd:$ROOT/etc/hosts - MS_BIND|MS_REC -",
                         "mount - fd:$ROOT/etc/hosts - MS_RDONLY|MS_REMOUNT|MS_BIND -",
                         "create_file $ROOT/etc/hostname 0644",
-                        "mount $STATE/etc/hostname fd:$ROOT/etc/hostname - MS_BIND -",
+                        "mount $STATE/hostname fd:$ROOT/etc/hostname - MS_BIND -",
                         "create_file $ROOT/etc/resolv.conf 0644",
-                        "mount $STATE/etc/resolv.conf fd:$ROOT/etc/resolv.conf - MS_BIND -",
+                        "mount $STATE/resolv.conf fd:$ROOT/etc/resolv.conf - MS_BIND -",
                         "umask 022",
                     },
                     switch_root}));
@@ -388,9 +385,7 @@ TEST_F(StorageStageTest, MissingStandardMountpointsAreCreatedInTheContainer) {
   for (const char* dir : {"proc", "dev", "sys", "tmp"})
     std::filesystem::remove(rootfs.path() + "/" + dir);
   spec.hostname.clear();  // no /etc/hostname without a hostname
-  EXPECT_EQ(run_prepare(), (Lines{
-                               "mkdir $STATE/etc 0755",
-                           }));
+  EXPECT_EQ(run_prepare(), (Lines{}));
   Lines calls = run_create_container();
   for (const char* dir : {"proc", "dev", "sys", "tmp"}) {
     std::string made = std::string("mkdir $ROOT/") + dir + " 0755";
