@@ -607,6 +607,8 @@ const char* phase_name(Phase phase) {
       return "resume";
     case Phase::update:
       return "update";
+    case Phase::spec_final:
+      return "spec_final";
   }
   return "unknown";
 }
@@ -771,7 +773,8 @@ BoundStage::BoundStage(BoundStage&& other) noexcept
       flags_text_(std::move(other.flags_text_)),
       spec_from_flags_(other.spec_from_flags_),
       descriptor_(other.descriptor_),
-      instance_(other.instance_) {
+      instance_(other.instance_),
+      spec_revision_seen_(other.spec_revision_seen_) {
   other.instance_ = nullptr;
 }
 
@@ -821,6 +824,7 @@ bool BoundStage::needs_key(std::string_view key) const {
 
 std::optional<StageFailure> BoundStage::instantiate(const CallSite& site) {
   release();
+  spec_revision_seen_ = 0;  // a fresh stage object has read no spec
   CallState call{this, &site, Phase::validate, {}, exit_code::runtime_error};
   nsrun_host host = host_table(call);
   instance_ = descriptor_->create(&host);
@@ -848,7 +852,11 @@ std::optional<StageFailure> BoundStage::invoke(Phase phase, const CallSite& site
   args.pid = site.pid;
   args.flags_json = flags_text_.c_str();
   args.spec_source = spec_from_flags_ ? NSRUN_SPEC_FROM_FLAGS : NSRUN_SPEC_FROM_BUNDLE;
-  if (descriptor_->invoke(instance_, &args, &host) == 0) return std::nullopt;
+  if (descriptor_->invoke(instance_, &args, &host) == 0) {
+    // After the call: a spec the stage itself replaced in prepare is one it has seen.
+    spec_revision_seen_ = site.spec ? site.spec->revision() : 0;
+    return std::nullopt;
+  }
   if (call.failure.empty()) call.failure = "failed without a message";
   return StageFailure{stage_.kind + ": " + call.failure, call.exit_code};
 }
@@ -1105,6 +1113,7 @@ int Orchestrator::run(ContainerRequest& request) {
   create_state.end();
 
   if (auto failure = run_phase(Phase::prepare, site, ProcessSide::host)) return abort(*failure);
+  if (auto failure = hand_out_final_spec(site)) return abort(*failure);
   TraceStep before_clone(tracer_, "core: save the spec, open the sockets");
   int clone_flags = 0;
   std::vector<NamespaceToJoin> joins;
@@ -1427,6 +1436,19 @@ void Orchestrator::run_to_exec(Phase phase, const CallSite& site, int sync_fd,
       report_failure_and_exit(sync_fd, *failure);
   }
   report_failure_and_exit(sync_fd, {none_ran});
+}
+
+// A stage before the last one to change the spec in prepare holds an older spec. It would read
+// the final one in its first call after the clone, in both processes, where every page it writes
+// is copied; it reads it here instead, once, and the container process inherits what it read.
+std::optional<StageFailure> Orchestrator::hand_out_final_spec(const CallSite& site) {
+  for (std::size_t i = 0; i < stages_.size(); ++i) {
+    const BoundStage& stage = stages_[i];
+    if (stage.descriptor().api_minor < spec_final_minor) continue;  // reads it in its next call
+    if (site.spec && stage.spec_revision_seen() == site.spec->revision()) continue;
+    if (auto failure = run_stage(i, Phase::spec_final, site, ProcessSide::host)) return failure;
+  }
+  return std::nullopt;
 }
 
 bool Orchestrator::releases_stage_by_stage(const Hooks& hooks) const {

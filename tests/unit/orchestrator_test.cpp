@@ -27,6 +27,15 @@ std::string text_of(const std::string& path) {
   return all.str();
 }
 
+void append_line(const std::string& path, const std::string& line) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  const std::string text = line + "\n";
+  ssize_t ignored = ::write(fd, text.data(), text.size());
+  (void)ignored;
+  ::close(fd);
+}
+
 // A thread a stage starts against the rules (joined by the test that asks for it).
 std::thread stray_thread;
 
@@ -36,6 +45,8 @@ class FakeStage final : public IStage {
   void validate(Context& ctx) override { step(ctx, Phase::validate); }
   void prepare(Context& ctx) override {
     step(ctx, Phase::prepare);
+    if (const auto* hostname = ctx.config.if_contains("set_hostname"))
+      ctx.spec.hostname = std::string(hostname->as_string());
     if (ctx.config.contains("start_thread"))
       stray_thread =
           std::thread([] { std::this_thread::sleep_for(std::chrono::milliseconds(300)); });
@@ -90,6 +101,9 @@ class FakeStage final : public IStage {
 
   static void step(Context& ctx, Phase phase) {
     std::string kind(ctx.config.at("kind").as_string());
+    if (const auto* calls = ctx.config.if_contains("calls"))
+      append_line(std::string(calls->as_string()),
+                  kind + ":" + phase_name(phase) + " sees hostname " + ctx.spec.hostname);
     std::string line = kind + ":" + phase_name(phase) + "\n";
     int fd = ::open(std::string(ctx.config.at("log").as_string()).c_str(),
                     O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
@@ -109,6 +123,27 @@ class FakeStage final : public IStage {
 };
 
 constexpr const char* fake_claims[] = {"process", nullptr};
+
+// The C entry of a stage whose config names a "calls" file: logs "<kind>:<phase>@<spec revision>"
+// there, then calls the C++ face. With "garble_spec_after_final", every call after the stage was
+// handed the final spec carries spec text no parser reads, under the same revision: the stage
+// must work from what it read when handed it.
+int recording_invoke(void* instance, const nsrun_call* call, const nsrun_host* host) noexcept {
+  nsrun_call forwarded = *call;
+  try {
+    const auto config = boost::json::parse(call->config_json).as_object();
+    const auto phase = static_cast<Phase>(call->phase);
+    append_line(std::string(config.at("calls").as_string()),
+                std::string(config.at("kind").as_string()) + ":" + phase_name(phase) + "@" +
+                    std::to_string(call->spec_revision));
+    if (config.contains("garble_spec_after_final") && phase != Phase::validate &&
+        phase != Phase::prepare && phase != Phase::spec_final && phase != Phase::teardown)
+      forwarded.spec_json = "not a spec";
+  } catch (...) {
+    return 1;
+  }
+  return detail::invoke_stage(instance, &forwarded, host);
+}
 
 const nsrun_plugin fake_descriptor{NSRUN_API_MAJOR,
                                    sizeof(nsrun_plugin),
@@ -137,6 +172,19 @@ const nsrun_plugin fake_descriptor_2_4 = [] {
   return descriptor;
 }();
 
+// The stage with its calls recorded (recording_invoke), as built now and against SDK 2.5, before
+// the final spec was handed out.
+const nsrun_plugin recorded_descriptor = [] {
+  nsrun_plugin descriptor = fake_descriptor;
+  descriptor.invoke = &recording_invoke;
+  return descriptor;
+}();
+const nsrun_plugin recorded_descriptor_2_5 = [] {
+  nsrun_plugin descriptor = recorded_descriptor;
+  descriptor.api_minor = spec_final_minor - 1;
+  return descriptor;
+}();
+
 class OrchestratorTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -159,8 +207,12 @@ class OrchestratorTest : public ::testing::Test {
     Pipeline pipeline;
     for (auto& s : stages) {
       pipeline.stages.push_back(s);
-      bound.emplace_back(
-          s, s.config.contains("built_against_2_4") ? &fake_descriptor_2_4 : &fake_descriptor);
+      const nsrun_plugin* descriptor = &fake_descriptor;
+      if (s.config.contains("built_against_2_4")) descriptor = &fake_descriptor_2_4;
+      if (s.config.contains("calls"))
+        descriptor = s.config.contains("built_against_2_5") ? &recorded_descriptor_2_5
+                                                            : &recorded_descriptor;
+      bound.emplace_back(s, descriptor);
     }
     request_.id = "test1";
     request_.state_root = (dir_ / "state").string();
@@ -237,6 +289,45 @@ TEST_F(OrchestratorTest, RunsPhasesInOrderAndTearsDownInReverse) {
   expect_each_released_after_its_runtime({"a", "b", "exec"});
   EXPECT_LT(position("exec:create_container"), position("a:start_container"));
   EXPECT_FALSE(state_left());
+}
+
+TEST_F(OrchestratorTest, StagesHoldingAnOlderSpecAreHandedTheFinalOneBeforeTheClone) {
+  const std::string calls = (dir_ / "calls").string();
+  auto recorded = [&](const std::string& kind, boost::json::object extra = {}) {
+    extra["calls"] = calls;
+    return stage(kind, std::move(extra));
+  };
+  // b changes the spec in prepare (revision 1 -> 2). a saw the older spec: it is handed the final
+  // one once, before the clone, and from then on reads spec text no parser would (its create_
+  // container in the container process too). old, built against SDK 2.5, reads the final spec in
+  // its next call, as before. b and exec saw the final spec already.
+  int code =
+      run({recorded("a", {{"garble_spec_after_final", true}}),
+           recorded("old", {{"built_against_2_5", true}}),
+           recorded("b", {{"set_hostname", "final"}}), recorded("exec", {{"exec_exit", 0}})});
+  EXPECT_EQ(code, 0) << events();
+  auto calls_of = [&](const std::string& kind) {
+    std::string out;
+    std::istringstream lines(text_of(calls));
+    for (std::string line; std::getline(lines, line);)
+      if (line.starts_with(kind + ":")) out += line.substr(kind.size() + 1) + "\n";
+    return out;
+  };
+  EXPECT_EQ(calls_of("a"),
+            "validate@1\nvalidate sees hostname \nprepare@1\nprepare sees hostname \n"
+            "spec_final@2\n"
+            "create_runtime@2\ncreate_runtime sees hostname final\n"
+            "create_container@2\ncreate_container sees hostname final\n"
+            "start_container@2\nstart_container sees hostname final\n"
+            "poststart@2\npoststart sees hostname final\n"
+            "teardown@2\nteardown sees hostname final\n");
+  EXPECT_EQ(calls_of("old").find("spec_final"), std::string::npos) << calls_of("old");
+  EXPECT_NE(calls_of("old").find("create_container sees hostname final"), std::string::npos);
+  EXPECT_EQ(calls_of("b").find("spec_final"), std::string::npos) << calls_of("b");
+  EXPECT_EQ(calls_of("exec").find("spec_final"), std::string::npos) << calls_of("exec");
+  // Before the clone: ahead of every create_runtime, which needs the container process's pid.
+  const std::string all = text_of(calls);
+  EXPECT_LT(all.find("a:spec_final@2"), all.find(":create_runtime@")) << all;
 }
 
 TEST_F(OrchestratorTest, ValidationFailureActsOnNothing) {

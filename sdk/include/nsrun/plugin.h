@@ -53,7 +53,9 @@ extern "C" {
  * create_runtime (unless a plugin of the pipeline was built against an older minor, or an OCI
  * hook runs between the two phases). A stage whose create_container needs the work of a later
  * stage's create_runtime must come after it. */
-#define NSRUN_API_MINOR 5
+/* 2.6 added NSRUN_PHASE_SPEC_FINAL: once every stage prepared, nsrun hands the final spec to each
+ * stage that saw an older one, before it clones the container process. */
+#define NSRUN_API_MINOR 6
 
 /* The one symbol a plugin exports; its type is nsrun_plugin_entry_fn. */
 #define NSRUN_PLUGIN_ENTRY_SYMBOL "nsrun_plugin_entry"
@@ -82,7 +84,13 @@ enum nsrun_phase {
   /* Since 2.1: `nsrun update`, host, fresh object, journal: the spec's linux.resources holds the
    * new limits; apply them to what the stage made. Only what changed is in the request, merged
    * into the container's spec, which nsrun saves once every stage succeeded. */
-  NSRUN_PHASE_UPDATE = 12
+  NSRUN_PHASE_UPDATE = 12,
+  /* Since 2.6: host, once every stage's prepare ran and before the container process is cloned,
+   * to each stage whose last call carried an older spec_revision. The spec is final: a stage
+   * that keeps what it reads of it reads it now, once, and both processes start with it, instead
+   * of each reading it again in its first call after the clone. Nothing else: no side effects,
+   * no outputs, no change to the spec. The C++ face does it by itself. */
+  NSRUN_PHASE_SPEC_FINAL = 13
 };
 
 enum nsrun_log_level {

@@ -225,6 +225,8 @@ inline void dispatch(IStage& stage, Phase phase, Context& ctx) {
       return stage.resume(ctx);
     case Phase::update:
       return stage.update(ctx);
+    case Phase::spec_final:
+      return;  // invoke_stage read the spec: all this phase is for
   }
   throw StageError("unknown phase " + std::to_string(static_cast<int>(phase)));
 }

@@ -68,6 +68,8 @@ enum class Phase : int {
   pause = 10,
   resume = 11,
   update = 12,
+  // Since SDK 2.6: the spec is final (see plugin.h). The C++ face reads it and calls no method.
+  spec_final = 13,
 };
 
 /// Exit codes shared by every stage, as docker, runc and crun use them.

@@ -142,6 +142,8 @@ class BoundStage {
   std::optional<StageFailure> instantiate(const CallSite& site);
   /// Runs one phase through the plugin's C entry; nullopt on success.
   std::optional<StageFailure> invoke(Phase phase, const CallSite& site);
+  /// The spec revision of the last call that succeeded on this stage object (0: none yet).
+  std::uint64_t spec_revision_seen() const { return spec_revision_seen_; }
 
  private:
   void release();
@@ -151,6 +153,7 @@ class BoundStage {
   bool spec_from_flags_ = false;
   const nsrun_plugin* descriptor_;
   void* instance_ = nullptr;
+  std::uint64_t spec_revision_seen_ = 0;
 };
 
 /// Binds each pipeline stage to a loaded plugin. Error when a plugin is unknown, refused, or of
@@ -264,6 +267,9 @@ class Orchestrator {
   /// stages: when no OCI hook runs between the two phases and every stage was built against SDK
   /// 2.5 or later (docs/plugin-authors.md).
   bool releases_stage_by_stage(const Hooks& hooks) const;
+  /// NSRUN_PHASE_SPEC_FINAL to each stage whose last call carried an older spec (SDK 2.6 and
+  /// later), between prepare and the clone.
+  std::optional<StageFailure> hand_out_final_spec(const CallSite& site);
   /// In the container process: create_container of every stage in order, each once the host has
   /// released it on `sync_fd` (`released` stages are already). A failure is reported on
   /// `sync_fd` and the process exits.
@@ -293,6 +299,9 @@ std::vector<std::string> teardown_from_state(const StateDir& state, const Plugin
 /// The SDK minor from which a plugin's stage accepts being released stage by stage
 /// (Orchestrator::releases_stage_by_stage).
 inline constexpr std::uint32_t stage_by_stage_release_minor = 5;
+/// The SDK minor from which a plugin's stage is handed the final spec before the clone
+/// (NSRUN_PHASE_SPEC_FINAL; Orchestrator::hand_out_final_spec).
+inline constexpr std::uint32_t spec_final_minor = 6;
 
 /// The byte the container process sends right before the last (exec) stage's start_container:
 /// an end-of-file after it means execve ran; an end-of-file before it, that the process died.
