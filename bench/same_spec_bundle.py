@@ -21,7 +21,11 @@ def main():
     etc_mounts = []
     for name in ("hostname", "hosts", "resolv.conf"):
         copy = os.path.join(bundle, "etc", name)
-        shutil.copyfile(os.path.join(state_dir, "etc", name), copy)
+        # In the state directory itself since fd26f95; in its etc/ before.
+        source = os.path.join(state_dir, name)
+        if not os.path.exists(source):
+            source = os.path.join(state_dir, "etc", name)
+        shutil.copyfile(source, copy)
         etc_mounts.append({"destination": "/etc/" + name, "type": "bind", "source": copy,
                            "options": ["rbind", "rprivate"]})
     defaults = [
