@@ -16,13 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 std::vector<std::string> lines_starting(const std::string& text, const std::string& prefix) {
   std::vector<std::string> found;
   std::istringstream in(text);
@@ -59,7 +52,7 @@ class LauncherTest : public ::testing::Test {
     fs::permissions(program_, permissions);
   }
   std::string recorded(const std::string& name) {
-    return read_text(fs::path(program_).parent_path() / name);
+    return read_text((fs::path(program_).parent_path() / name).string());
   }
   std::unique_ptr<TempDir> install_;
   std::string launcher_, program_;
