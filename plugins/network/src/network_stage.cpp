@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <fstream>
-#include <set>
 #include <sstream>
 
 #include "nsrun/network/ipam.hpp"
@@ -72,6 +71,8 @@ bool NetworkStage::replaceable_network(Context& ctx) const {
 NetworkStage::NetworkStage(Mode mode, FirewallFactory firewall)
     : mode_(mode), firewall_factory_(std::move(firewall)) {}
 
+NetworkStage::~NetworkStage() = default;
+
 const char* NetworkStage::name() const {
   return mode_ == Mode::bridge ? "nsrun.network.bridge" : "nsrun.network.veth";
 }
@@ -80,6 +81,11 @@ Firewall& NetworkStage::firewall() {
   if (!firewall_)
     firewall_ = firewall_factory_ ? firewall_factory_() : std::make_unique<IptcFirewall>();
   return *firewall_;
+}
+
+Netlink& NetworkStage::host_netlink() {
+  if (!host_netlink_) host_netlink_ = std::make_unique<Netlink>();
+  return *host_netlink_;
 }
 
 // Read-only checks against the host: routes, the bridge's addresses, leases and ports.
@@ -116,7 +122,7 @@ void NetworkStage::check_host(Context& ctx) {
                          " is already published by container " + *owner +
                          " (choose another host port)");
   }
-  Netlink nl;
+  Netlink& nl = host_netlink();
   const std::string own_bridge = mode_ == Mode::bridge ? config_.bridge : "";
   int bridge_index = own_bridge.empty() ? 0 : nl.index_of(own_bridge);
   if (auto route = foreign_route_overlapping(subnet, own_bridge, bridge_index, nl))
@@ -152,15 +158,13 @@ void NetworkStage::prepare(Context& ctx) {
   if (!validated_) config_ = parse_network_config(ctx.spec, ctx.config, mode_, name(), ctx.flags);
   if (!ctx.spec.has_namespace("network")) ctx.spec.namespaces.push_back({"network", ""});
   const std::string id(ctx.container_id);
-  // Interfaces that already carry a candidate name (someone else's, not nsrun's): asked before
-  // the lock, so that no netlink round trip (which waits on the kernel's rtnl lock) is made
-  // while every other nsrun waits on ours.
-  std::set<std::string> taken_names;
-  {
-    Netlink nl;
-    for (int attempt = 0; attempt < 4; ++attempt)
-      if (std::string name = veth_name(id, attempt); nl.index_of(name)) taken_names.insert(name);
-  }
+  // Whether an interface already carries a candidate name (someone else's, not nsrun's). The
+  // first candidate, the one nearly every run takes, is asked before the lock, so that no netlink
+  // round trip (which waits on the kernel's rtnl lock) is made while every other nsrun waits on
+  // ours; a later one is asked only when the ones before it are taken.
+  Netlink& nl = host_netlink();
+  const std::string first_name = veth_name(id, 0);
+  const bool first_name_taken = nl.index_of(first_name) != 0;
   Ipam ipam(state_root_of(ctx));
   IpamSession session = ipam.lock();
   // Validate ran without the lock: whatever changed since is caught here, under it.
@@ -193,7 +197,9 @@ void NetworkStage::prepare(Context& ctx) {
                        " (choose another host port)");
   link_ = session.free_link_name(
       id, [&](int attempt) { return veth_name(id, attempt); },
-      [&](const std::string& name) { return taken_names.count(name) != 0; });
+      [&](const std::string& name) {
+        return name == first_name ? first_name_taken : nl.index_of(name) != 0;
+      });
 
   boost::json::array ports;
   for (const auto& port : config_.ports)
@@ -227,7 +233,7 @@ void NetworkStage::provide_outputs(Context& ctx) {
 
 void NetworkStage::create_runtime(Context& ctx) {
   if (ctx.pid <= 0) throw StageError("create_runtime needs the container's pid");
-  Netlink nl;
+  Netlink& nl = host_netlink();
   Ipam ipam(state_root_of(ctx));
   const int master = mode_ == Mode::bridge ? bring_up_network(ctx, nl) : 0;
   if (config_.nat && read_sysctl(ip_forward_path) != "1") {
@@ -344,6 +350,9 @@ int NetworkStage::bring_up_network(Context& ctx, Netlink& nl) {
 }
 
 void NetworkStage::create_container(Context&) {
+  // The container process inherited the host's socket: closed here (its copy), and a socket of
+  // the container's own network namespace opened.
+  host_netlink_.reset();
   Netlink nl;
   nl.set_up("lo");
   int index = nl.index_of(container_interface);
@@ -402,11 +411,6 @@ void NetworkStage::teardown(Context& ctx) {
         ctx.log.warn(what + ": " + e.what());
     }
   };
-  std::unique_ptr<Netlink> netlink;
-  auto nl = [&]() -> Netlink& {
-    if (!netlink) netlink = std::make_unique<Netlink>();
-    return *netlink;
-  };
   for (auto it = records.rbegin(); it != records.rend(); ++it) {
     const auto& data = it->data;
     if (it->type == "nat") {
@@ -426,7 +430,7 @@ void NetworkStage::teardown(Context& ctx) {
         // measured). A namespace the container joined (a path in the spec) outlives it, and
         // so would the pair: that one is removed.
         if (string_of(data, "namespace") == "own") return;
-        if (nl().index_of(name)) nl().delete_link(name);
+        if (host_netlink().index_of(name)) host_netlink().delete_link(name);
       });
     } else if (it->type == "lease") {
       attempt("freeing the lease " + string_of(data, "address"), [&] {

@@ -25,10 +25,12 @@
 #include <thread>
 
 #include "e2e.hpp"
+#include "nsrun/network/naming.hpp"
 
 namespace nsrun::test {
 namespace {
 namespace fs = std::filesystem;
+using network::veth_name;
 
 constexpr const char* uplink_host = "198.51.100.1";
 constexpr const char* uplink_inet = "198.51.100.2";
@@ -554,6 +556,25 @@ TEST_F(NetworkE2E, NetworkLsShowsItsContainersAndRmOfANetworkInUseIsRefused) {
   EXPECT_EQ(links().find("nsrun0"), std::string::npos);
   EXPECT_EQ(rules().find("nsrun-network:"), std::string::npos) << rules();
   EXPECT_EQ(nsrun_command("network ls -q").out, "");
+}
+
+// The host end of a container's veth is named from the container's id. Links of someone else's
+// that already carry the first two candidate names make nsrun take the third.
+TEST_F(NetworkE2E, LinksAlreadyCarryingTheVethNamesMakeTheContainerTakeTheNextName) {
+  for (int attempt : {0, 1})
+    ASSERT_EQ(0, in_host("ip link add " + veth_name("clash", attempt) + " type bridge").exit_code);
+  TempDir sync("nsrun-net-sync-");
+  auto container = Background(
+      nsrun_argv({"--network", "10.88.0.0/24", "--name", "clash", "-v", sync.path() + ":/sync",
+                  "/bin/sh", "-c", "while [ ! -e /sync/go ]; do sleep 0.1; done"}));
+  const std::string third = veth_name("clash", 2);
+  EXPECT_TRUE(wait_until([&] { return links().find(third) != std::string::npos; }))
+      << links() << container.output();
+  EXPECT_TRUE(fs::exists(root() + "/_ipam/links/" + third));
+  std::ofstream(sync.path() + "/go").put('1');
+  EXPECT_EQ(container.wait(), 0) << container.output();
+  for (int attempt : {0, 1})
+    EXPECT_EQ(0, in_host("ip link del " + veth_name("clash", attempt)).exit_code);
 }
 
 TEST_F(NetworkE2E, GcNetworksRemovesOnlyIdleNetworks) {

@@ -65,6 +65,7 @@ class NetworkStage : public IStage {
 
   using FirewallFactory = std::function<std::unique_ptr<Firewall>()>;
   explicit NetworkStage(Mode mode, FirewallFactory firewall = {});
+  ~NetworkStage() override;
 
   void validate(Context& ctx) override;
   void prepare(Context& ctx) override;
@@ -85,10 +86,14 @@ class NetworkStage : public IStage {
   /// The records teardown works from when the journal has none (see network_stage.cpp).
   std::vector<JournalRecord> records_from_the_lease(Context& ctx);
   Firewall& firewall();
+  /// One rtnetlink socket in the host's network namespace for every host phase of this process,
+  /// opened on first use (each socket costs four system calls to open).
+  Netlink& host_netlink();
 
   Mode mode_;
   FirewallFactory firewall_factory_;
   std::unique_ptr<Firewall> firewall_;
+  std::unique_ptr<Netlink> host_netlink_;
   bool validated_ = false;
   NetworkConfig config_;
   Ipv4Address address_;  ///< the container's address, chosen in prepare
