@@ -11,9 +11,11 @@
 #include <netlink/route/link/bridge.h>
 #include <netlink/route/link/veth.h>
 #include <netlink/route/route.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -65,8 +67,39 @@ Netlink::Netlink() {
   }
 }
 
+Netlink::Netlink(pid_t in_network_namespace_of) {
+  const std::string target = "/proc/" + std::to_string(in_network_namespace_of) + "/ns/net";
+  int own = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (own < 0)
+    throw StageError(std::string("cannot open this thread's network namespace: ") +
+                     std::strerror(errno));
+  int other = ::open(target.c_str(), O_RDONLY | O_CLOEXEC);
+  if (other < 0 || ::setns(other, CLONE_NEWNET) != 0) {
+    const int error = errno;
+    if (other >= 0) ::close(other);
+    ::close(own);
+    throw StageError("cannot enter the network namespace " + target + ": " + std::strerror(error));
+  }
+  ::close(other);
+  sock_ = nl_socket_alloc();
+  const int err = sock_ ? nl_connect(sock_, NETLINK_ROUTE) : -NLE_NOMEM;
+  // Back to our own namespace before anything else: nothing of the host's may run in the
+  // container's. Failing that, nsrun stops where it is (gc removes what the journal records).
+  if (::setns(own, CLONE_NEWNET) != 0) std::abort();
+  ::close(own);
+  if (err < 0) {
+    if (sock_) nl_socket_free(sock_);
+    sock_ = nullptr;
+    throw netlink_error("netlink: cannot open rtnetlink in " + target, err);
+  }
+}
+
 Netlink::~Netlink() {
   if (sock_) nl_socket_free(sock_);
+}
+
+int Netlink::descriptor() const {
+  return nl_socket_get_fd(sock_);
 }
 
 int Netlink::index_of(const std::string& name) {

@@ -1,7 +1,8 @@
 // nsrun network plugins: link, address and route work through libnl-3, in-process.
 //
-// Each Netlink object holds one rtnetlink socket in the network namespace of the thread that
-// created it: the host's in prepare/create_runtime/teardown, the container's in create_container.
+// Each Netlink object holds one rtnetlink socket in the network namespace it was opened in: the
+// thread's own, or a process's (the container's, which create_runtime configures from the host, as
+// CNI plugins configure a container's side of its interface).
 #pragma once
 
 #include <sys/types.h>
@@ -53,7 +54,11 @@ std::optional<RouteInfo> foreign_route_overlapping(const Ipv4Network& subnet,
 
 class Netlink final : public RouteView {
  public:
+  /// A socket in the calling thread's network namespace.
   Netlink();
+  /// A socket in the network namespace of process `pid`: the thread enters that namespace to
+  /// open it (a socket stays in the namespace it was opened in) and returns to its own.
+  explicit Netlink(pid_t in_network_namespace_of);
   ~Netlink() override;
   Netlink(const Netlink&) = delete;
   Netlink& operator=(const Netlink&) = delete;
@@ -78,6 +83,9 @@ class Netlink final : public RouteView {
   /// interface names are left empty (name_of() when needed).
   std::vector<RouteInfo> ipv4_routes() override;
   void add_default_route(Ipv4Address gateway, int index);
+  /// The socket's descriptor, for a process that inherited this object and must close it without
+  /// using it (the container process, which never talks to the host's namespace).
+  int descriptor() const;
 
  private:
   nl_sock* sock_ = nullptr;

@@ -10,9 +10,9 @@
 // prepare takes the lease, the veth name and the published ports under the IPAM lock and
 // provides the container's address and resolv.conf (outputs "network.address" and
 // "network.resolv_conf") to the stage that writes the /etc files; create_runtime (host) creates the
-// bridge if needed, the veth pair (its peer created directly in the container's namespace) and
-// the container's rules; create_container (inside) configures eth0, lo and the route; teardown
-// works from the journal alone.
+// bridge if needed, the veth pair (its peer created directly in the container's namespace), the
+// container's rules, and configures eth0, lo and the route through a socket it opens in the
+// container's namespace (as CNI plugins do); teardown works from the journal alone.
 //
 // The bridge network is kept up between runs, as docker keeps docker0: its bridge, address and
 // NAT rules (one set per network) are made by the first container that needs them and stay; per
@@ -20,6 +20,8 @@
 // ls|rm|prune` (the bridge plugin's commands) and `nsrun gc --networks` show and remove kept
 // networks; an idle network is remade when a run asks its bridge for another subnet.
 #pragma once
+
+#include <sys/types.h>
 
 #include <functional>
 #include <memory>
@@ -89,11 +91,14 @@ class NetworkStage : public IStage {
   /// One rtnetlink socket in the host's network namespace for every host phase of this process,
   /// opened on first use (each socket costs four system calls to open).
   Netlink& host_netlink();
+  /// Configures the container's interfaces (see network_stage.cpp).
+  void configure_container_side(pid_t pid);
 
   Mode mode_;
   FirewallFactory firewall_factory_;
   std::unique_ptr<Firewall> firewall_;
   std::unique_ptr<Netlink> host_netlink_;
+  int host_netlink_descriptor_ = -1;
   bool validated_ = false;
   NetworkConfig config_;
   Ipv4Address address_;  ///< the container's address, chosen in prepare
