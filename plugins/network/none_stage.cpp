@@ -1,6 +1,8 @@
 // nsrun.network.none: a network namespace of its own with only the loopback interface up.
 
 #include <memory>
+#include <stdexcept>
+#include <string>
 
 #include "nsrun/config.hpp"
 #include "nsrun/network/resolv_conf.hpp"
@@ -32,7 +34,16 @@ class NoneNetworkStage final : public nsrun::IStage {
         false};
     ctx.provide("network.resolv_conf", nsrun::network::resolv_conf(sources));
   }
-  void create_container(nsrun::Context&) override { nsrun::support::bring_link_up("lo"); }
+  // From the host, in the container's namespace: the container process would do it on its way
+  // to the workload, while the host, which has nothing else to do then, waits for it.
+  void create_runtime(nsrun::Context& ctx) override {
+    if (ctx.pid <= 0) throw nsrun::StageError("create_runtime needs the container's pid");
+    try {
+      nsrun::support::in_network_namespace_of(ctx.pid, [] { nsrun::support::bring_link_up("lo"); });
+    } catch (const std::runtime_error& e) {
+      throw nsrun::StageError(std::string("network: ") + e.what());
+    }
+  }
 };
 
 }  // namespace

@@ -237,6 +237,14 @@ TEST_F(RunTest, SwappingTheNetworkStageWithStage) {
             std::string::npos);
 }
 
+// --network none: a namespace of its own whose loopback is up (the container's sysfs shows its
+// own namespace's links: 0x8 is loopback down, 0x9 loopback up).
+TEST_F(RunTest, NetworkNoneBringsTheLoopbackUp) {
+  auto r = run({"--network", "none", "cat", "/sys/class/net/lo/flags"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "0x9\n");
+}
+
 TEST_F(RunTest, BundleRunsThroughTheSamePath) {
   TempDir bundle("nsrun-e2e-bundle-");
   std::ofstream(bundle.path() + "/config.json") << R"({

@@ -11,15 +11,14 @@
 #include <netlink/route/link/bridge.h>
 #include <netlink/route/link/veth.h>
 #include <netlink/route/route.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
 #include "nsrun/stage.hpp"
+#include "nsrun/support/link.hpp"
 
 namespace nsrun::network {
 namespace {
@@ -68,29 +67,21 @@ Netlink::Netlink() {
 }
 
 Netlink::Netlink(pid_t in_network_namespace_of) {
-  const std::string target = "/proc/" + std::to_string(in_network_namespace_of) + "/ns/net";
-  int own = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (own < 0)
-    throw StageError(std::string("cannot open this thread's network namespace: ") +
-                     std::strerror(errno));
-  int other = ::open(target.c_str(), O_RDONLY | O_CLOEXEC);
-  if (other < 0 || ::setns(other, CLONE_NEWNET) != 0) {
-    const int error = errno;
-    if (other >= 0) ::close(other);
-    ::close(own);
-    throw StageError("cannot enter the network namespace " + target + ": " + std::strerror(error));
+  int err = 0;
+  try {
+    support::in_network_namespace_of(in_network_namespace_of, [&] {
+      sock_ = nl_socket_alloc();
+      err = sock_ ? nl_connect(sock_, NETLINK_ROUTE) : -NLE_NOMEM;
+    });
+  } catch (const std::runtime_error& e) {
+    throw StageError(std::string("netlink: ") + e.what());
   }
-  ::close(other);
-  sock_ = nl_socket_alloc();
-  const int err = sock_ ? nl_connect(sock_, NETLINK_ROUTE) : -NLE_NOMEM;
-  // Back to our own namespace before anything else: nothing of the host's may run in the
-  // container's. Failing that, nsrun stops where it is (gc removes what the journal records).
-  if (::setns(own, CLONE_NEWNET) != 0) std::abort();
-  ::close(own);
   if (err < 0) {
     if (sock_) nl_socket_free(sock_);
     sock_ = nullptr;
-    throw netlink_error("netlink: cannot open rtnetlink in " + target, err);
+    throw netlink_error("netlink: cannot open rtnetlink in the network namespace of process " +
+                            std::to_string(in_network_namespace_of),
+                        err);
   }
 }
 

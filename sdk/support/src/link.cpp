@@ -1,11 +1,14 @@
 #include "nsrun/support/link.hpp"
 
+#include <fcntl.h>
 #include <net/if.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -26,6 +29,28 @@ void bring_link_up(const std::string& name) {
   request.ifr_flags |= IFF_UP;
   if (::ioctl(sock.get(), SIOCSIFFLAGS, &request) != 0)
     throw std::runtime_error("cannot bring " + name + " up: " + std::strerror(errno));
+}
+
+void in_network_namespace_of(pid_t pid, const std::function<void()>& step) {
+  const std::string target = "/proc/" + std::to_string(pid) + "/ns/net";
+  UniqueFd own(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  if (!own)
+    throw std::runtime_error(std::string("cannot open this thread's network namespace: ") +
+                             std::strerror(errno));
+  UniqueFd other(::open(target.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!other || ::setns(other.get(), CLONE_NEWNET) != 0)
+    throw std::runtime_error("cannot enter the network namespace " + target + ": " +
+                             std::strerror(errno));
+  auto come_back = [&own] {
+    if (::setns(own.get(), CLONE_NEWNET) != 0) std::abort();
+  };
+  try {
+    step();
+  } catch (...) {
+    come_back();
+    throw;
+  }
+  come_back();
 }
 
 }  // namespace nsrun::support
