@@ -370,8 +370,13 @@ void NetworkStage::configure_container_side(pid_t pid) {
 
 void NetworkStage::create_container(Context&) {
   // The container process inherited the host's socket, which it never uses: its copy is closed
-  // (without libnl, whose code this process would otherwise have to load).
-  if (host_netlink_descriptor_ >= 0) ::close(host_netlink_descriptor_);
+  // without libnl, whose code this process would otherwise have to load, and the object left
+  // unfreed, so that nothing closes that descriptor number again once another file has it.
+  if (host_netlink_descriptor_ >= 0) {
+    ::close(host_netlink_descriptor_);
+    host_netlink_descriptor_ = -1;
+    static_cast<void>(host_netlink_.release());
+  }
 }
 
 // A journal lost or damaged (delete --force of a broken state directory): what this stage made
