@@ -9,6 +9,7 @@
 #include "nsrun/support/cgroupfs.hpp"
 #include "nsrun/support/fd.hpp"
 #include "nsrun/support/files.hpp"
+#include "nsrun/support/link.hpp"
 
 namespace nsrun::support {
 namespace {
@@ -41,6 +42,21 @@ TEST(Support, UniqueFdClosesOnceAndMoves) {
     EXPECT_EQ(b.get(), raw);
   }
   EXPECT_EQ(::fcntl(raw, F_GETFD), -1) << "closed when its owner went";
+}
+
+// A process that does not exist (above any pid_max) has no namespace to enter: one error naming
+// the path, and the step does not run in this thread's own namespace instead.
+TEST(Support, ANetworkNamespaceThatCannotBeEnteredIsAnErrorAndTheStepDoesNotRun) {
+  bool ran = false;
+  try {
+    in_network_namespace_of(999999999, [&] { ran = true; });
+    ADD_FAILURE() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "cannot enter the network namespace /proc/999999999/ns/net: No such file or "
+              "directory");
+  }
+  EXPECT_FALSE(ran);
 }
 
 }  // namespace
