@@ -57,31 +57,26 @@ std::uint32_t to_host(const nl_addr* addr) {
 }  // namespace
 
 Netlink::Netlink() {
+  open_socket();
+}
+
+Netlink::Netlink(pid_t in_network_namespace_of) {
+  try {
+    support::in_network_namespace_of(in_network_namespace_of, [this] { open_socket(); });
+  } catch (const StageError&) {
+    throw;
+  } catch (const std::runtime_error& e) {
+    throw StageError(std::string("netlink: ") + e.what());
+  }
+}
+
+void Netlink::open_socket() {
   sock_ = nl_socket_alloc();
   if (!sock_) throw StageError("netlink: cannot allocate a socket");
   if (int err = nl_connect(sock_, NETLINK_ROUTE); err < 0) {
     nl_socket_free(sock_);
     sock_ = nullptr;
     throw netlink_error("netlink: cannot open rtnetlink", err);
-  }
-}
-
-Netlink::Netlink(pid_t in_network_namespace_of) {
-  int err = 0;
-  try {
-    support::in_network_namespace_of(in_network_namespace_of, [&] {
-      sock_ = nl_socket_alloc();
-      err = sock_ ? nl_connect(sock_, NETLINK_ROUTE) : -NLE_NOMEM;
-    });
-  } catch (const std::runtime_error& e) {
-    throw StageError(std::string("netlink: ") + e.what());
-  }
-  if (err < 0) {
-    if (sock_) nl_socket_free(sock_);
-    sock_ = nullptr;
-    throw netlink_error("netlink: cannot open rtnetlink in the network namespace of process " +
-                            std::to_string(in_network_namespace_of),
-                        err);
   }
 }
 

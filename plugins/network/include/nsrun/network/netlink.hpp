@@ -88,6 +88,9 @@ class Netlink final : public RouteView {
   int descriptor() const;
 
  private:
+  /// Opens the rtnetlink socket in the calling thread's network namespace.
+  void open_socket();
+
   nl_sock* sock_ = nullptr;
 };
 
