@@ -287,6 +287,12 @@ TEST_F(RunTest, DebugShowsEveryPhaseWithItsDuration) {
                            "core: workload started", "nsrun.network.bridge: teardown"})
     EXPECT_NE(r.err.find(line), std::string::npos) << line << "\n" << r.err;
   EXPECT_NE(r.err.find(" ms"), std::string::npos);
+  // nsrun names the stage's kind before each of its messages; a stage that named it too would
+  // print it twice.
+  EXPECT_NE(r.err.find("nsrun: debug: security: seccomp profile default"), std::string::npos)
+      << r.err;
+  for (std::string kind : {"namespaces", "storage", "network", "cgroups", "security", "exec"})
+    EXPECT_EQ(r.err.find(kind + ": " + kind + ": "), std::string::npos) << kind << "\n" << r.err;
 }
 
 // A selector's flag (`--network none`) picks its plugin before any is loaded: the stage it

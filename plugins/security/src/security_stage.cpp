@@ -41,7 +41,7 @@ void mask_paths(const Plan& plan, Host& host, Logger& log) {
     int error = 0;
     switch (kind) {
       case PathKind::missing:
-        log.debug("security: masked path " + path + " does not exist here; skipped");
+        log.debug("masked path " + path + " does not exist here; skipped");
         continue;
       case PathKind::directory:  // an empty read-only tmpfs hides what is beneath
         error = host.mount_readonly_tmpfs(path);
@@ -64,7 +64,7 @@ void make_paths_readonly(const Plan& plan, Host& host, Logger& log) {
     if (int error = host.path_kind(path, kind))
       throw StageError("linux.readonlyPaths: cannot look at " + path + ": " + why(error));
     if (kind == PathKind::missing) {
-      log.debug("security: read-only path " + path + " does not exist here; skipped");
+      log.debug("read-only path " + path + " does not exist here; skipped");
       continue;
     }
     // A bind onto itself makes the path a mount of its own, which can then be made read-only
@@ -183,7 +183,7 @@ namespace {
 
 void warn_unknown_to_kernel(const Plan& plan, Logger& log) {
   for (const auto& unknown : plan.unknown_to_kernel)
-    log.warn("security: " + unknown + " is unknown to this kernel; ignored");
+    log.warn(unknown + " is unknown to this kernel; ignored");
   if (plan.seccomp) log_seccomp_plan(*plan.seccomp, log);
 }
 
@@ -256,10 +256,10 @@ void SecurityStage::validate(Context& ctx) {
   }
   compiled_seccomp_ = nullptr;
   if (run_seccomp_) {
-    ctx.log.debug(std::string("security: seccomp profile ") +
-                  (ctx.spec_source == SpecSource::bundle ? "of the bundle"
-                   : options.seccomp.empty()             ? "default"
-                                                         : options.seccomp));
+    ctx.log.debug(std::string("seccomp profile ") + (ctx.spec_source == SpecSource::bundle
+                                                         ? "of the bundle"
+                                                     : options.seccomp.empty() ? "default"
+                                                                               : options.seccomp));
     compiled_seccomp_ = compile_seccomp(*run_seccomp_, seccomp_cache_dir(ctx), ctx.log);
   }
 }
@@ -306,9 +306,8 @@ void log_applied(const Plan& plan, Logger& log) {
   if (plan.capabilities)
     for (int cap : plan.capabilities->bounding)
       caps += (caps.empty() ? "" : ",") + capability_name(cap);
-  log.debug("security: capabilities " +
-            (plan.capabilities ? "[" + caps + "]" : std::string("unchanged")) + ", no_new_privs " +
-            (plan.no_new_privileges ? "on" : "off") + ", " +
+  log.debug("capabilities " + (plan.capabilities ? "[" + caps + "]" : std::string("unchanged")) +
+            ", no_new_privs " + (plan.no_new_privileges ? "on" : "off") + ", " +
             std::to_string(plan.masked_paths.size()) + " masked and " +
             std::to_string(plan.readonly_paths.size()) + " read-only paths");
 }

@@ -192,8 +192,7 @@ TEST(SecurityValidate, CapabilitiesTheKernelDoesNotKnowAreWarnedAboutAndLeftOut)
   h.run(stage, Phase::validate);
   ASSERT_EQ(h.log.warnings.size(), 1u);
   EXPECT_EQ(h.log.warnings[0],
-            "security: process.capabilities.bounding: CAP_SYS_ADMIN is unknown to this kernel; "
-            "ignored");
+            "process.capabilities.bounding: CAP_SYS_ADMIN is unknown to this kernel; ignored");
 }
 
 TEST(SecurityValidate, ExecPrepareChecksTheConfigAndWarnsAsValidateDoes) {
@@ -220,8 +219,7 @@ TEST(SecurityValidate, ExecPrepareChecksTheConfigAndWarnsAsValidateDoes) {
   run_exec_prepare({}, h);
   ASSERT_EQ(h.log.warnings.size(), 1u);
   EXPECT_EQ(h.log.warnings[0],
-            "security: process.capabilities.bounding: CAP_SYS_ADMIN is unknown to this kernel; "
-            "ignored");
+            "process.capabilities.bounding: CAP_SYS_ADMIN is unknown to this kernel; ignored");
 }
 
 TEST(SecurityPlan, TheProcessPlanIsTheProcessPartOfTheWholePlan) {
