@@ -307,9 +307,9 @@ int run_bench(const std::vector<std::string>& args, const GlobalOptions& global)
   if (std::all_of(o.variants.begin(), o.variants.end(), [](const Variant& v) { return v.traced; }))
     std::cout << "\nEvery run is traced (nsrun run --trace), alike in every variant.\n";
   if (!o.json.empty())
-    core::write_file_atomically(o.json, boost::json::serialize(core::bench_json(report)) + "\n",
-                                0644);
-  if (!o.svg.empty()) core::write_file_atomically(o.svg, core::bench_svg(report), 0644);
+    core::write_output_file("bench: --json", o.json,
+                            boost::json::serialize(core::bench_json(report)) + "\n", 0644);
+  if (!o.svg.empty()) core::write_output_file("bench: --svg", o.svg, core::bench_svg(report), 0644);
   return 0;
 }
 

@@ -1,6 +1,7 @@
 #include "nsrun/core/json_util.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,6 +10,7 @@
 #include <sstream>
 
 #include "nsrun/spec_json.hpp"
+#include "nsrun/support/fd.hpp"
 #include "nsrun/support/files.hpp"
 
 namespace nsrun::core {
@@ -43,6 +45,23 @@ boost::json::value read_json_file(const std::string& path, std::string_view what
 void write_file_atomically(const std::string& path, std::string_view text, unsigned mode) {
   if (support::Errno err = support::write_file_atomically(path, text, mode))
     throw Error("cannot write " + path + ": " + std::strerror(err));
+}
+
+bool written_in_place(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
+}
+
+void write_output_file(std::string_view flag, const std::string& path, std::string_view text,
+                       unsigned mode) {
+  support::Errno err = 0;
+  if (written_in_place(path)) {
+    support::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_NOCTTY | O_CLOEXEC));
+    err = fd ? support::write_all(fd.get(), text) : errno;
+  } else {
+    err = support::write_file_atomically(path, text, mode);
+  }
+  if (err) throw Error(std::string(flag) + " " + path + ": cannot write it: " + std::strerror(err));
 }
 
 }  // namespace nsrun::core

@@ -25,6 +25,7 @@
 #include "nsrun/core/json_util.hpp"
 #include "nsrun/core/state.hpp"
 #include "nsrun/support/fd.hpp"
+#include "nsrun/support/files.hpp"
 
 namespace nsrun::core {
 namespace {
@@ -357,6 +358,7 @@ boost::json::object Tracer::document(const Info& info, boost::json::storage_ptr 
 void Tracer::set_output(std::string path, std::function<Info()> describe) {
   output_ = std::move(path);
   describe_ = std::move(describe);
+  output_in_place_ = written_in_place(output_);
 }
 
 namespace {
@@ -382,13 +384,8 @@ class TraceWriter {
     }
   }
   void flush() {
-    std::string_view rest(buffer_, used_);
-    while (!rest.empty()) {
-      ssize_t n = ::write(fd_, rest.data(), rest.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw Error("--trace " + path_ + ": cannot write it: " + std::strerror(errno));
-      rest.remove_prefix(static_cast<std::size_t>(n));
-    }
+    if (support::Errno err = support::write_all(fd_, std::string_view(buffer_, used_)))
+      throw Error("--trace " + path_ + ": cannot write it: " + std::strerror(err));
     used_ = 0;
   }
 
@@ -449,7 +446,8 @@ void Tracer::remove_older_output() {
 }
 
 void Tracer::render_ahead() noexcept {
-  if (output_.empty() || rendering_ahead_failed_) return;
+  // A FIFO, or a device, may block its opener or take the text as it comes: written at the end.
+  if (output_.empty() || output_in_place_ || rendering_ahead_failed_) return;
   try {
     if (!output_file_) {
       if (!open_unnamed()) {  // write() makes the file under its name, at the end
@@ -470,6 +468,15 @@ void Tracer::render_ahead() noexcept {
 }
 
 void Tracer::write() {
+  if (output_in_place_) {
+    output_file_ = std::make_shared<support::UniqueFd>(
+        ::open(output_.c_str(), O_WRONLY | O_TRUNC | O_NOCTTY | O_CLOEXEC));
+    if (!*output_file_)
+      throw Error("--trace " + output_ + ": cannot write it: " + std::strerror(errno));
+    render(spans_.size(), true);
+    output_file_.reset();
+    return;
+  }
   const bool unnamed = output_file_ || open_unnamed();
   remove_older_output();
   if (!unnamed) {
@@ -563,6 +570,11 @@ void check_output_path(std::string_view flag, const std::string& path, std::stri
   if (std::filesystem::is_directory(file, ec))
     throw Error(named + " is a directory (name a file in it, e.g. " + (file / example).string() +
                 ")");
+  if (written_in_place(path)) {
+    if (::access(path.c_str(), W_OK) != 0)
+      throw Error(named + ": cannot write it: " + std::strerror(errno));
+    return;
+  }
   if (::access(dir.c_str(), W_OK) != 0)
     throw Error(named + ": cannot write in " + dir.string() + ": " + std::strerror(errno));
 }

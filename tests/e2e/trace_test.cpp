@@ -4,6 +4,8 @@
 // code of its own, and bad input refused in one line before anything runs.
 #include <gtest/gtest.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -161,6 +163,19 @@ TEST_F(TraceTest, BadTracePathsAreOneLineBeforeAnything) {
     EXPECT_TRUE(delete_every_container(state_->path()).empty());
     EXPECT_FALSE(fs::exists(work_->path() + "/t.json"));
   }
+}
+
+// A trace to a device is written into it, as a shell's `>` writes: `--trace /dev/null` had
+// replaced the host's /dev/null with a regular file. A null device of the test's own stands in.
+TEST_F(TraceTest, ATraceToADeviceIsWrittenIntoItNotOverIt) {
+  const std::string null_device = work_->path() + "/null";
+  ASSERT_EQ(::mknod(null_device.c_str(), S_IFCHR | 0666, ::makedev(1, 3)), 0) << errno;
+  auto r = run({"--network", "none", "--trace", null_device, "/bin/true"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  struct stat st {};
+  ASSERT_EQ(::lstat(null_device.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  EXPECT_EQ(st.st_rdev, ::makedev(1, 3));
 }
 
 // Detached, the supervisor runs the container to its end and writes the trace then, from the

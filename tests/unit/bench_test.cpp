@@ -2,7 +2,9 @@
 // (trace.hpp): no root, no container.
 #include "nsrun/core/bench.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "nsrun/core/json_util.hpp"
 #include "nsrun/core/trace.hpp"
 
 namespace nsrun::core {
@@ -418,6 +421,50 @@ TEST(Tracer, ATraceNotRenderedAheadIsWrittenWhole) {
   tracer.write();
   const boost::json::value written = boost::json::parse(read_all(dir / "t.json"));
   EXPECT_EQ(written.as_object(), tracer.document({}));
+  fs::remove_all(dir);
+}
+
+// A --trace or --json that is no regular file is written through, as a shell's `>` writes: a
+// symbolic link stays a link (its target gets the text), a FIFO gets the text, and neither is
+// replaced by a file of the same name (/dev/null was, before).
+TEST(Tracer, AnOutputThatIsNoRegularFileIsWrittenThroughNotReplaced) {
+  namespace fs = std::filesystem;
+  const fs::path dir = empty_directory("nsrun-trace-through-");
+  const fs::path target = dir / "target.json";
+  const fs::path link = dir / "link.json";
+  std::ofstream(target) << std::string(8192, 'x');  // longer than the trace: truncated
+  fs::create_symlink(target, link);
+  check_trace_path(link.string());
+  Tracer tracer;
+  tracer.set_output(link.string(), [] { return Tracer::Info{{"nsrun", "test"}}; });
+  tracer.add("core: start", TraceClock::now(), TraceClock::now(), TraceProcess::host);
+  tracer.render_ahead();
+  tracer.write();
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_EQ(boost::json::parse(read_all(target)).as_object(),
+            tracer.document(Tracer::Info{{"nsrun", "test"}}));
+
+  const fs::path fifo = dir / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(reader, 0);
+  Tracer to_fifo;
+  to_fifo.set_output(fifo.string(), [] { return Tracer::Info{}; });
+  to_fifo.add("core: start", TraceClock::now(), TraceClock::now(), TraceProcess::host);
+  to_fifo.write();
+  write_output_file("bench: --json", fifo.string(), "{}\n", 0644);
+  std::string text(65536, '\0');
+  const ssize_t n = ::read(reader, text.data(), text.size());
+  ::close(reader);
+  ASSERT_GT(n, 0);
+  text.resize(static_cast<std::size_t>(n));
+  EXPECT_TRUE(fs::is_fifo(fifo));
+  EXPECT_EQ(text.substr(text.size() - 3), "{}\n") << "the trace, then bench's JSON";
+  EXPECT_EQ(boost::json::parse(text.substr(0, text.size() - 3)).as_object(), to_fifo.document({}));
+
+  write_output_file("bench: --json", link.string(), "{\"bench\": 1}\n", 0644);
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_EQ(read_all(target), "{\"bench\": 1}\n");
   fs::remove_all(dir);
 }
 

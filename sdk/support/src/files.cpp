@@ -10,6 +10,17 @@
 
 namespace nsrun::support {
 
+Errno write_all(int fd, std::string_view text) {
+  while (!text.empty()) {
+    ssize_t n = ::write(fd, text.data(), text.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    if (n == 0) return EIO;
+    text.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return 0;
+}
+
 Errno write_file_atomically(const std::string& path, std::string_view text, unsigned mode) {
   const std::string temporary = path + ".tmp";
   UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
@@ -19,13 +30,7 @@ Errno write_file_atomically(const std::string& path, std::string_view text, unsi
     ::unlink(temporary.c_str());
     return err;
   };
-  std::size_t written = 0;
-  while (written < text.size()) {
-    ssize_t n = ::write(fd.get(), text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail(errno);
-    written += static_cast<std::size_t>(n);
-  }
+  if (Errno err = write_all(fd.get(), text)) return fail(err);
   if (::close(fd.release()) != 0) return fail(errno);
   if (::rename(temporary.c_str(), path.c_str()) != 0) return fail(errno);
   return 0;

@@ -109,8 +109,8 @@ class Tracer final : public DebugSink {
   /// trace takes to render, so most of the rendering is done before it runs. Without an output it
   /// does nothing; whatever fails here is left for write() to do again and report.
   void render_ahead() noexcept;
-  /// Writes the trace to the output (a file there is replaced; mode 0644 less the umask).
-  /// Throws Error naming --trace.
+  /// Writes the trace to the output: a regular file there is replaced (mode 0644 less the
+  /// umask), anything else written through (written_in_place). Throws Error naming --trace.
   void write();
 
   std::size_t span_count() const { return spans_.size(); }
@@ -184,6 +184,8 @@ class Tracer final : public DebugSink {
   std::size_t rendered_spans_ = 0;
   bool head_rendered_ = false;
   bool older_output_removed_ = false;
+  /// The output is written through (/dev/null, a FIFO, a symbolic link): by write() alone.
+  bool output_in_place_ = false;
   /// render_ahead could not make or write the unnamed file: write() does it all, and reports.
   bool rendering_ahead_failed_ = false;
 };
@@ -211,7 +213,8 @@ Tracer::Info trace_info(boost::json::array command, std::string_view version);
 
 /// Checks that a file an option names (`flag`: "--trace", "bench: --json") can be written at
 /// `path` before anything is done: its directory exists and may be written, and it is no
-/// directory (the fix then suggests `example`, a file name, in it). Throws Error naming the flag.
+/// directory (the fix then suggests `example`, a file name, in it); a file written in place
+/// (written_in_place) may be written. Throws Error naming the flag.
 void check_output_path(std::string_view flag, const std::string& path, std::string_view example);
 
 /// check_output_path for --trace, with its own message for an empty name.

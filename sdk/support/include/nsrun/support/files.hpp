@@ -11,6 +11,9 @@ namespace nsrun::support {
 /// The errno of a failed call, 0 for success.
 using Errno = int;
 
+/// Writes all of `text` to `fd`, again after a partial write or EINTR.
+Errno write_all(int fd, std::string_view text);
+
 /// Writes `text` to `path` whole or not at all: a temporary file in the same directory, then
 /// rename, so that a reader never sees half a file and a crash leaves the old one. The
 /// temporary is removed on failure.
