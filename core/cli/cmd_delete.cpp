@@ -27,8 +27,14 @@ int delete_container(const std::string& id, bool force, const GlobalOptions& glo
   core::ContainerView view;
   try {
     view = core::inspect(state);
-  } catch (const core::Error&) {
-    return 0;  // removed meanwhile
+  } catch (const core::Error& e) {
+    if (!state.exists()) return 0;  // removed meanwhile
+    // A directory that is not nsrun's: not a container, and never removed.
+    if (force) {
+      log.warn(std::string("delete: ") + e.what());
+      return 0;
+    }
+    throw core::Error(std::string("delete: ") + e.what());
   }
   // The runtime spec: deleting a container that is not stopped is an error. A created container
   // may go (as runc allows): nothing of the workload has run.

@@ -72,6 +72,9 @@ const char* status_name(Status status) {
 ContainerView inspect(const StateDir& state) {
   if (!is_valid_container_id(state.id()) || !state.exists())
     throw Error(quoted(state) + " does not exist");
+  if (!state.is_nsruns())
+    throw Error(quoted(state) + " does not exist (" + state.path() +
+                " holds files nsrun never keeps there; it is not nsrun's, and left as it is)");
   ContainerView view;
   view.record = state.read_record();
   try {

@@ -1736,6 +1736,8 @@ std::vector<std::string> teardown_from_state(const StateDir& state, const Plugin
       pipeline->stages.push_back({record->kind, plugin, {}});
     }
     if (pipeline->stages.empty()) {
+      if (!state.is_nsruns())
+        return {state.path() + " is not a container of nsrun's; left as it is"};
       try {
         state.remove();
       } catch (const Error& e) {

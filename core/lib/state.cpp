@@ -106,6 +106,23 @@ bool StateDir::exists() const {
   return ::access(path_.c_str(), F_OK) == 0;
 }
 
+bool StateDir::is_nsruns() const {
+  if (::access((path_ + "/pipeline.json").c_str(), F_OK) == 0 ||
+      ::access(journal_path().c_str(), F_OK) == 0)
+    return true;
+  if (auto text = support::read_file(path_ + "/state.json")) {
+    // Other runtimes keep a state.json too (runc's libcontainer): nsrun's has its own member.
+    boost::system::error_code ec;
+    auto value = boost::json::parse(*text, ec);
+    const auto* own = !ec && value.is_object() ? value.as_object().if_contains("nsrun") : nullptr;
+    return own && own->is_object();
+  }
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(path_, ec))
+    if (entry.path().filename() != "pipeline.json.tmp") return false;
+  return !ec;
+}
+
 void StateDir::remove() const {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);

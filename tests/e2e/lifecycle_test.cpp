@@ -364,6 +364,39 @@ TEST_F(Lifecycle, KilledCreateThenDeleteForceLeavesNothing) {
   }
 }
 
+// `--root` may name a directory that others use too: what is not nsrun's there is no container.
+// gc passes it by, delete refuses it (--force warns and succeeds, as for a missing one), and
+// neither removes it. gc had taken every such directory for a crashed container and removed it
+// with all its files.
+TEST_F(Lifecycle, GcAndDeleteLeaveWhatIsNotNsrunsUnderTheRootAlone) {
+  const std::string foreign = state_->path() + "/data";
+  const std::string runc_like = state_->path() + "/runc-container";
+  fs::create_directories(foreign + "/sub");
+  std::ofstream(foreign + "/sub/notes.txt") << "not nsrun's";
+  fs::create_directories(runc_like);
+  std::ofstream(runc_like + "/state.json") << R"({"id": "runc-container", "init_process_pid": 1})";
+  auto r = nsrun({"gc"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(nsrun({"list", "--quiet"}).out, "");
+  r = nsrun({"delete", "data"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_NE(
+      r.err.find("nsrun: delete: container \"data\" does not exist (" + foreign +
+                 " holds files nsrun never keeps there; it is not nsrun's, and left as it is)"),
+      std::string::npos)
+      << r.err;
+  r = nsrun({"delete", "--force", "runc-container"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: delete: container \"runc-container\" does not exist"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(read(foreign + "/sub/notes.txt"), "not nsrun's");
+  EXPECT_TRUE(fs::exists(runc_like + "/state.json"));
+  fs::remove_all(foreign);
+  fs::remove_all(runc_like);
+}
+
 struct BadInput {
   std::string name;
   std::vector<std::string> args;  // after `nsrun --root R`; BUNDLE is replaced

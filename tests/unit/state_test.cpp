@@ -143,6 +143,36 @@ TEST(State, TheRecordOfAStoppedContainerOutlivesItsTeardown) {
   EXPECT_NO_THROW(state.remove_all_but_record()) << "gone: succeeds";
 }
 
+// What is nsrun's under a state root: its files, or an empty directory (its nsrun died right
+// after making it). Anything else, another runtime's state.json included, is not.
+TEST(State, ADirectoryIsNsrunsByTheFilesNsrunKeepsInIt) {
+  ScratchRoot scratch("owner");
+  const fs::path& root = scratch.path;
+  auto dir_with = [&](const std::string& id, const std::string& file, const std::string& text) {
+    fs::create_directories(root / id);
+    if (!file.empty()) std::ofstream(root / id / file) << text;
+    return StateDir(root.string(), id);
+  };
+  EXPECT_TRUE(dir_with("empty", "", "").is_nsruns());
+  EXPECT_TRUE(dir_with("torn", "pipeline.json.tmp", "{\"sta").is_nsruns());
+  EXPECT_TRUE(dir_with("creating", "pipeline.json", "{}").is_nsruns());
+  EXPECT_TRUE(dir_with("journalled", "journal.jsonl", "").is_nsruns());
+  EXPECT_TRUE(
+      dir_with("kept", "state.json", R"({"ociVersion": "1.0.2", "nsrun": {}})").is_nsruns());
+  EXPECT_FALSE(
+      dir_with("runc", "state.json", R"({"id": "runc", "init_process_pid": 7})").is_nsruns());
+  EXPECT_FALSE(dir_with("torn-state", "state.json", "{\"nsr").is_nsruns());
+  EXPECT_FALSE(dir_with("photos", "cat.jpg", "...").is_nsruns());
+  StateDir made(root.string(), "made");
+  StateLock lock = made.create();
+  EXPECT_TRUE(made.is_nsruns());
+  ContainerRecord record;
+  record.status = "stopped";
+  made.write_state(record);
+  made.remove_all_but_record();
+  EXPECT_TRUE(made.is_nsruns()) << "the record of a stopped container";
+}
+
 // pause, resume and update of a container that is still being created (its creator holds the
 // state and has not written pipeline.json yet) say so, instead of naming a missing file.
 TEST(State, AChangeOfAContainerBeingCreatedSaysItIsCreating) {

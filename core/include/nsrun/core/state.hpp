@@ -98,6 +98,12 @@ class StateDir {
   /// container with this id exists.
   [[nodiscard]] StateLock create() const;
   bool exists() const;
+  /// Whether the directory is a container's of nsrun's: it holds pipeline.json, the journal or
+  /// a state.json nsrun wrote, or nothing but what an nsrun that died right after making it can
+  /// have left (nothing, or pipeline.json's temporary). `--root` may name a directory others use
+  /// too (`--root /tmp`): a directory that is not nsrun's is never inspected as a container, nor
+  /// removed.
+  bool is_nsruns() const;
   /// The lock, when no live process holds it; nullopt while the nsrun that created the
   /// container (or another that locked it) is still at work. Error if the directory is gone.
   std::optional<StateLock> try_lock() const;
