@@ -89,12 +89,17 @@ int Netlink::descriptor() const {
 }
 
 int Netlink::index_of(const std::string& name) {
+  return find(name).index;
+}
+
+Netlink::Found Netlink::find(const std::string& name) {
   rtnl_link* found = nullptr;
   int err = rtnl_link_get_kernel(sock_, 0, name.c_str(), &found);
-  if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV) return 0;
+  if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV) return {};
   if (err < 0) throw netlink_error("netlink: cannot look up " + name, err);
   Link link(found);
-  return rtnl_link_get_ifindex(link.get());
+  const char* kind = rtnl_link_get_type(link.get());
+  return {rtnl_link_get_ifindex(link.get()), kind ? kind : ""};
 }
 
 bool Netlink::create_bridge(const std::string& name) {

@@ -127,7 +127,16 @@ void NetworkStage::check_host(Context& ctx) {
   }
   Netlink& nl = host_netlink();
   const std::string own_bridge = mode_ == Mode::bridge ? config_.bridge : "";
-  int bridge_index = own_bridge.empty() ? 0 : nl.index_of(own_bridge);
+  int bridge_index = 0;
+  if (!own_bridge.empty()) {
+    const Netlink::Found link = nl.find(own_bridge);
+    // The host's eth0 given as --bridge: nothing of a container belongs on it.
+    if (link.index && link.kind != "bridge")
+      throw StageError("--bridge " + own_bridge + " is " +
+                       (link.kind.empty() ? "a device" : "a " + link.kind + " link") +
+                       ", not a bridge (name a bridge, or a new name for nsrun to make one)");
+    bridge_index = link.index;
+  }
   if (auto route = foreign_route_overlapping(subnet, own_bridge, bridge_index, nl))
     throw StageError("--network " + subnet.str() + " overlaps the host route " +
                      route->destination.str() +

@@ -701,6 +701,19 @@ TEST_F(NetworkE2E, BadInputIsOneLineExit125AndLeavesNothing) {
     EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
     EXPECT_TRUE(state_dirs().empty());
   }
+  // An interface of the host's that is no bridge: refused before nsrun records a network for it.
+  ASSERT_EQ(0, in_host("ip link add nsrtest4 type veth peer name nsrtest5").exit_code);
+  ASSERT_EQ(0, in_host("ip addr add 10.0.0.1/24 dev nsrtest4").exit_code);
+  for (const char* network : {"10.0.0.0/24", "10.0.1.0/24"}) {
+    auto refused = nsrun({"--network", network, "--bridge", "nsrtest4", "/bin/true"});
+    EXPECT_EQ(refused.exit_code, 125) << refused.err;
+    EXPECT_EQ(refused.err,
+              "nsrun: network: --bridge nsrtest4 is a veth link, not a bridge (name a bridge, or a "
+              "new name for nsrun to make one)\n");
+  }
+  EXPECT_EQ(nsrun_command("network ls -q").out, "");
+  EXPECT_TRUE(state_dirs().empty());
+  EXPECT_EQ(0, in_host("ip link del nsrtest4").exit_code);
   // An address already leased.
   auto holder = Background(nsrun_argv({"--network", "10.0.0.0/24", "--container-ip", "10.0.0.9",
                                        "/bin/sh", "-c", "trap 'exit 0' TERM; sleep 20 & wait"}));

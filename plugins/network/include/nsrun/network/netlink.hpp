@@ -65,6 +65,13 @@ class Netlink final : public RouteView {
 
   /// The interface index of `name`, 0 when there is none.
   int index_of(const std::string& name);
+  /// The interface `name`: its index (0 when there is none) and its kind ("bridge", "veth";
+  /// empty for a device that has none, a NIC).
+  struct Found {
+    int index = 0;
+    std::string kind;
+  };
+  Found find(const std::string& name);
   /// Creates an (up) bridge; false when it already existed.
   bool create_bridge(const std::string& name);
   void set_up(const std::string& name);
