@@ -1,4 +1,4 @@
-// nsrun run [FLAGS] CMD [ARG...] | nsrun run --bundle DIR
+// nsrun run [FLAGS] CMD [ARG...] | nsrun run --bundle DIR [ID]
 //
 // In the foreground (the default) nsrun lives as long as its container: stdin, stdout and
 // stderr are the workload's, signals are forwarded, and everything is removed when the workload
@@ -68,7 +68,9 @@ void add_core_options(CLI::App& run, RunOptions& options) {
   run.add_flag("--read-only", f.read_only, "Mount the container's root read-only");
   run.add_flag("--tty,-t", f.tty,
                "Give the workload a pseudo-terminal, relayed to this one (raw mode, window size)");
-  run.add_option("--bundle,-b", options.bundle, "Run the OCI bundle DIR (DIR/config.json)");
+  run.add_option("--bundle,-b", options.bundle,
+                 "Run the OCI bundle DIR (DIR/config.json); a word after the flags is the "
+                 "container's id, as in runc run -b DIR ID");
   run.add_option("--pipeline", options.pipeline_file, "Pipeline JSON replacing the default");
   run.add_option("--stage", options.stage_overrides,
                  "Swap one stage: KIND=PLUGIN, e.g. network=nsrun.network.none (repeatable)")
@@ -404,9 +406,19 @@ int run_container(const std::vector<std::string>& args, const GlobalOptions& glo
   }
 
   core::ContainerRequest request;
+  std::string id_source = "--name";
   if (!options.bundle.empty()) {
-    if (!options.flags.command.empty())
-      throw core::Error("give either --bundle DIR or a command, not both");
+    // `runc run --bundle DIR ID`: the one word after the flags is the container's id; the
+    // command is the bundle's process.args.
+    if (!options.flags.command.empty()) {
+      if (options.flags.command.size() > 1 || !options.name.empty())
+        throw core::Error(
+            "run: with --bundle the command is the bundle's process.args; after the flags give "
+            "only the container's id, as in runc run --bundle DIR ID (or --name ID)");
+      options.name = options.flags.command.front();
+      options.flags.command.clear();
+      id_source = "container id";
+    }
     request.bundle = std::filesystem::absolute(options.bundle).lexically_normal().string();
     request.spec = core::read_bundle_config(request.bundle);
     if (core::spec_from_json(request.spec, request.bundle).process.args.empty())
@@ -420,7 +432,7 @@ int run_container(const std::vector<std::string>& args, const GlobalOptions& glo
   if (options.init) core::add_init_process(request.spec, installation.init_binary);
   request.id = options.name.empty() ? core::generate_container_id() : options.name;
   if (!core::is_valid_container_id(request.id))
-    throw core::Error("--name \"" + options.name +
+    throw core::Error(id_source + " \"" + options.name +
                       "\" must be 1-64 letters, digits, '_', '.' or '-', starting with a letter "
                       "or digit");
   request.state_root = global.state_root;

@@ -259,6 +259,25 @@ TEST_F(RunTest, BundleRunsThroughTheSamePath) {
   auto r = test::run({nsrun_binary(), "--root", state_->path(), "run", "--bundle", bundle.path()});
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_EQ(r.out, "from-bundle\nhello\n/tmp\n");
+
+  // As runc: `run --bundle DIR ID`, the word after the flags being the container's id.
+  auto named = test::run({nsrun_binary(), "--root", state_->path(), "run", "-d", "--bundle",
+                          bundle.path(), "bundle-id"});
+  EXPECT_EQ(named.exit_code, 0) << named.err;
+  EXPECT_EQ(named.out, "bundle-id\n");
+  EXPECT_EQ(test::run({nsrun_binary(), "--root", state_->path(), "delete", "--force", "bundle-id"})
+                .exit_code,
+            0);
+  for (const auto& extra : std::vector<std::vector<std::string>>{
+           {"bundle-id", "echo"}, {"--name", "other", "bundle-id"}, {"not/an/id"}}) {
+    std::vector<std::string> argv{nsrun_binary(), "--root",   state_->path(),
+                                  "run",          "--bundle", bundle.path()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto refused = test::run(argv);
+    EXPECT_EQ(refused.exit_code, 125) << refused.err;
+    EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
+    EXPECT_TRUE(delete_every_container(state_->path()).empty());
+  }
 }
 
 TEST_F(RunTest, CgroupNamespaceIsRootedAtTheContainersOwnCgroup) {
