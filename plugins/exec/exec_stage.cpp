@@ -106,14 +106,20 @@ class ExecStage final : public nsrun::IStage {
   // nsrun exec: the new process, already in the container's namespaces and root, is run the
   // way the container's was.
   void exec_prepare(nsrun::Context& ctx) override { validate(ctx); }
-  void exec_container(nsrun::Context& ctx) override { start_container(ctx); }
+  void exec_container(nsrun::Context& ctx) override { start_process(ctx, "--cwd"); }
 
   void start_container(nsrun::Context& ctx) override {
+    start_process(ctx, ctx.spec_source == nsrun::SpecSource::flags ? "--workdir" : "process.cwd");
+  }
+
+ private:
+  // `cwd_from`: what set the working directory, for the fix of an error.
+  void start_process(nsrun::Context& ctx, const char* cwd_from) {
     const auto& process = ctx.spec.process;
     if (::chdir(process.cwd.c_str()) != 0)
       throw nsrun::StageError("working directory " + process.cwd +
                               " is not usable in the container: " + std::strerror(errno) +
-                              " (create it or pass another --workdir)");
+                              " (create it, or give another " + cwd_from + ")");
     // CVE-2024-21626: a cwd of /proc/self/fd/N, N a descriptor of the host's that is still open
     // here, is a directory outside the container. The kernel says so: getcwd(2) of a directory
     // not beneath the process's root fails with ENOENT (glibc) or starts "(unreachable)".
@@ -147,7 +153,6 @@ class ExecStage final : public nsrun::IStage {
         nsrun::exit_code::cannot_execute);
   }
 
- private:
   int preserved_fds_ = 0;
 };
 
