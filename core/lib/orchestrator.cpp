@@ -1011,7 +1011,8 @@ const boost::json::value* field_at(const boost::json::object& spec, std::string_
 
 }  // namespace
 
-void check_claims(const std::vector<BoundStage>& stages, const boost::json::object& spec) {
+void check_claims(const std::vector<BoundStage>& stages, const boost::json::object& spec,
+                  bool spec_from_flags) {
   std::vector<std::string> claimed;
   for (const auto& stage : stages)
     for (const auto& claim : stage.claims()) claimed.push_back(claim);
@@ -1021,6 +1022,10 @@ void check_claims(const std::vector<BoundStage>& stages, const boost::json::obje
     bool covered = false;
     for (const auto& claim : claimed)
       covered |= field == claim || (field.starts_with(claim) && field[claim.size()] == '.');
+    if (!covered && spec_from_flags)
+      throw Error("the pipeline has no stage for " + std::string(field) +
+                  ", which nsrun run sets from its flags or their defaults (add a stage that "
+                  "implements it to the pipeline, e.g. the default pipeline's)");
     if (!covered)
       throw Error("config.json: " + std::string(field) +
                   " is set but no stage in the pipeline implements it (add a stage that does, "
@@ -1049,7 +1054,7 @@ int Orchestrator::run(ContainerRequest& request) {
   TraceStep read_spec(tracer_, "core: read the spec, check its claims and hooks");
   try {
     spec = SpecDocument(request.spec);
-    check_claims(stages_, spec.document());
+    check_claims(stages_, spec.document(), !stages_.empty() && stages_.front().spec_from_flags());
     terminal = terminal_request(spec.document());
     hooks = parse_hooks(spec.document());
     // As runc: a created container's terminal has nowhere to go but an engine's console socket,

@@ -135,10 +135,10 @@ TEST(Contracts, AStageAfterTheLastOneNamesBoth) {
             "stage (test.provider) comes after it (move it before exec)");
 }
 
-std::string claims_error(const char* spec_json) {
+std::string claims_error(const char* spec_json, bool spec_from_flags = false) {
   auto stages = bind({{"a", &plain}, {"exec", &last}});
   try {
-    check_claims(stages, boost::json::parse(spec_json).as_object());
+    check_claims(stages, boost::json::parse(spec_json).as_object(), spec_from_flags);
   } catch (const Error& e) {
     return e.what();
   }
@@ -151,6 +151,11 @@ TEST(Claims, AFieldNoStageImplementsIsRefusedByName) {
             "stage that does, or remove the field)");
   EXPECT_EQ(claims_error(R"({"mounts": [{"destination": "/x"}]})").substr(0, 33),
             "config.json: mounts is set but no");
+  // `nsrun run CMD` with a pipeline of its own: there is no config.json to name.
+  EXPECT_EQ(claims_error(R"({"hostname": "c1"})", true),
+            "the pipeline has no stage for hostname, which nsrun run sets from its flags or their "
+            "defaults (add a stage that implements it to the pipeline, e.g. the default "
+            "pipeline's)");
 }
 
 TEST(Claims, ClaimedFieldsAndTheirChildrenPass) {

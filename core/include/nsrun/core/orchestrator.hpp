@@ -137,6 +137,7 @@ class BoundStage {
   void set_flags(const boost::json::object& flags);
   /// The spec was built from `nsrun run`'s flags (stages then fill in their defaults).
   void set_spec_from_flags(bool from_flags) { spec_from_flags_ = from_flags; }
+  bool spec_from_flags() const { return spec_from_flags_; }
 
   /// Creates the plugin's stage object (again, if one exists: teardown wants a fresh one).
   std::optional<StageFailure> instantiate(const CallSite& site);
@@ -166,8 +167,10 @@ std::vector<BoundStage> bind_pipeline(const Pipeline& pipeline, const PluginRegi
 void check_contracts(const std::vector<BoundStage>& stages);
 
 /// Error naming the first config.json field the spec sets that no stage claims: nothing asked
-/// for is silently ignored. Fields outside the OCI runtime spec are ignored, as it requires.
-void check_claims(const std::vector<BoundStage>& stages, const boost::json::object& spec);
+/// for is silently ignored. Fields outside the OCI runtime spec are ignored, as it requires. A
+/// spec `nsrun run` built from its flags is named as such: the user wrote no config.json.
+void check_claims(const std::vector<BoundStage>& stages, const boost::json::object& spec,
+                  bool spec_from_flags = false);
 
 /// Hears how a run goes, in the process that runs Orchestrator::run: what the supervisor of
 /// `nsrun run -d` (detach.hpp) passes on to the nsrun that waits for the workload to start, and
