@@ -61,12 +61,13 @@ StateLock& StateLock::operator=(StateLock&& other) noexcept {
 
 StateLock StateDir::create() const {
   std::error_code ec;
-  std::filesystem::create_directories(root_, ec);
+  const bool made = std::filesystem::create_directories(root_, ec);
   if (ec) throw Error("cannot create state root " + root_ + ": " + ec.message());
-  // Others may pass through (never list): a container in a user namespace reaches its own
-  // state directory (0710, its root's group; see nsrun.namespaces) to bind its generated files.
-  // Every state directory stays 0700 otherwise.
-  ::chmod(root_.c_str(), 0711);
+  // A root nsrun makes, others may pass through (never list): a container in a user namespace
+  // reaches its own state directory (0710, its root's group; see nsrun.namespaces) to bind its
+  // generated files. Every state directory stays 0700 otherwise. A root that exists keeps its
+  // mode: `--root` may name a directory that is not nsrun's (`--root /tmp` made /tmp 0711).
+  if (made) ::chmod(root_.c_str(), 0711);
   // Made under a name no container id can have (ids start with a letter or digit), locked, then
   // moved to its id: RENAME_NOREPLACE refuses an existing id, so the id stays unique.
   std::string temporary = root_ + "/.creating-XXXXXX";

@@ -143,6 +143,22 @@ TEST(State, TheRecordOfAStoppedContainerOutlivesItsTeardown) {
   EXPECT_NO_THROW(state.remove_all_but_record()) << "gone: succeeds";
 }
 
+// A root nsrun makes is 0711 (a container in a user namespace passes through to its own
+// directory); a root that exists keeps its mode: `--root /tmp` had made /tmp 0711.
+TEST(State, AStateRootThatExistsKeepsItsMode) {
+  ScratchRoot scratch("modes");
+  const fs::path made = scratch.path / "made";
+  fs::create_directories(scratch.path / "shared");
+  fs::permissions(scratch.path / "shared", fs::perms::all | fs::perms::sticky_bit);
+  StateLock first = StateDir(made.string(), "c1").create();
+  StateLock second = StateDir((scratch.path / "shared").string(), "c1").create();
+  EXPECT_EQ(fs::status(made).permissions(),
+            fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+  EXPECT_EQ(fs::status(scratch.path / "shared").permissions(),
+            fs::perms::all | fs::perms::sticky_bit);
+  EXPECT_EQ(fs::status(scratch.path / "shared" / "c1").permissions(), fs::perms::owner_all);
+}
+
 // What is nsrun's under a state root: its files, or an empty directory (its nsrun died right
 // after making it). Anything else, another runtime's state.json included, is not.
 TEST(State, ADirectoryIsNsrunsByTheFilesNsrunKeepsInIt) {

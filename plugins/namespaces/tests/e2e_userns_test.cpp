@@ -43,7 +43,11 @@ class UsernsE2E : public ::testing::Test {
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);  // created containers outlive nsrun create
     state_ = std::make_unique<TempDir>("nsrun-e2e-userns-state-");
     work_ = std::make_unique<TempDir>("nsrun-e2e-userns-work-");
-    // What is bound in must be reachable by the container's root, an unprivileged host uid.
+    // What is bound in must be reachable by the container's root, an unprivileged host uid:
+    // the files nsrun generates in the state root (0711 as nsrun makes one; an existing root
+    // keeps its mode) ...
+    ::chmod(state_->path().c_str(), 0711);
+    // ... and the directories bound in.
     ::chmod(work_->path().c_str(), 0755);
     // So must the rootfs's path: the build's may lie beneath a directory only root may enter (a
     // clone in a 0700 temp dir), so the tests use a copy where anyone may pass.
@@ -334,6 +338,27 @@ TEST_F(UsernsE2E, ARootfsOutOfReachOfTheContainersRootIsOneLine) {
                        closed + " is mode 0700 (let others pass, e.g. chmod o+x " + closed +
                        ", or use a rootfs elsewhere)\n");
   EXPECT_TRUE(containers().empty());
+}
+
+// The same for the state root, where the files nsrun generates for the container (/etc/hosts...)
+// are bound from: a root beneath a directory the container's root cannot pass through.
+TEST_F(UsernsE2E, AStateRootOutOfReachOfTheContainersRootIsOneLine) {
+  const std::string closed = work_->path() + "/closed-state";
+  fs::create_directory(closed);
+  ::chmod(closed.c_str(), 0700);
+  auto r = run({nsrun_binary(), "--root", closed + "/root", "run", "--rootfs", rootfs_, "--network",
+                "none", "--uidmap", "0:100000:65536", "true"});
+  EXPECT_EQ(r.exit_code, 125) << r.out << r.err;
+  EXPECT_NE(r.err.find(") are in " + closed + "/root/"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(", out of reach of the container's root (host uid 100000, a user "
+                       "namespace): " +
+                       closed + " is mode 0700 (let others pass, e.g. chmod o+x " + closed +
+                       ", or give nsrun --root a directory it can reach)\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_TRUE(delete_every_container(closed + "/root").empty());
+  fs::remove_all(closed);
 }
 
 // The same for a bind mount's source, and for the directory `nsrun run` is started from, which it

@@ -88,6 +88,26 @@ void check_reachable_from_user_namespace(const ContainerSpec& spec, const std::s
   }
 }
 
+// The generated /etc files are bound from the container's state directory, which
+// nsrun.namespaces opens to the container root's group; the directories above it, from the state
+// root up, must let that root pass. A state root nsrun makes is 0711; one that existed keeps its
+// mode (`--root` may name a directory that is not nsrun's).
+void check_state_reachable_from_user_namespace(const ContainerSpec& spec,
+                                               const std::string& state_dir) {
+  if (!spec.has_namespace("user") || state_dir.empty()) return;
+  auto uid = host_id_of_root(spec.uid_mappings);
+  auto gid = host_id_of_root(spec.gid_mappings);
+  if (!uid || !gid) return;
+  if (auto blocked = first_unpassable_parent(state_dir, *uid, *gid))
+    throw StageError(
+        "the files nsrun makes for the container (/etc/hostname, /etc/hosts, "
+        "/etc/resolv.conf) are in " +
+        state_dir + ", out of reach of the container's root (host uid " + std::to_string(*uid) +
+        ", a user namespace): " + blocked->dir + " is mode " + blocked->mode +
+        " (let others pass, e.g. chmod o+x " + blocked->dir +
+        ", or give nsrun --root a directory it can reach)");
+}
+
 }  // namespace
 
 StorageStage::StorageStage() : StorageStage(std::make_unique<RealHostFs>(), "/etc/resolv.conf") {}
@@ -194,6 +214,8 @@ void StorageStage::prepare(Context& ctx) {
   const std::string rootfs = validate_rootfs(ctx.spec.root);  // the canonical path
   check_reachable_from_user_namespace(ctx.spec, rootfs, ctx.spec_source);
   std::vector<GeneratedFile> generated = plan_etc_files(ctx, rootfs);
+  if (!generated.empty())
+    check_state_reachable_from_user_namespace(ctx.spec, std::string(ctx.state_dir));
   plan_ = plan_mounts(ctx.spec, rootfs, generated, ctx.log);
   caller_mount_namespace_ = fs_->mount_namespace();    // on the host, before the clone
   idmapped_root_.prepare(ctx.spec, rootfs, ctx.log);   // before the clone, which inherits it

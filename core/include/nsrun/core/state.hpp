@@ -94,8 +94,8 @@ class StateDir {
   const std::string& id() const { return id_; }
   const std::string& root() const { return root_; }
 
-  /// Creates the directory (and the root, 0700), locked by the returned lock; Error if a
-  /// container with this id exists.
+  /// Creates the directory (0700; and the root, 0711, when it does not exist: an existing root
+  /// keeps its mode), locked by the returned lock; Error if a container with this id exists.
   [[nodiscard]] StateLock create() const;
   bool exists() const;
   /// Whether the directory is a container's of nsrun's: it holds pipeline.json, the journal or
