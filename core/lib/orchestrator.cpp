@@ -400,9 +400,10 @@ Fd wait_for_start(int listener, char& go) {
   }
 }
 
-// Writes the pid file as engines read it: the bare pid, complete before `create` returns.
+// Writes the pid file as engines read it: the bare pid, complete before `create` returns (a
+// regular file is replaced whole; /dev/null is written, not replaced).
 void write_pid_file(const std::string& path, pid_t pid) {
-  write_file_atomically(path, std::to_string(pid), 0644);
+  write_output_file("--pid-file", path, std::to_string(pid), 0644);
 }
 
 std::size_t thread_count() {

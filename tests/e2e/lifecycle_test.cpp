@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -272,6 +274,24 @@ TEST_F(Lifecycle, CreatedContainerIsDeletedWithoutStarting) {
   reap_adopted();
   EXPECT_NE(::kill(pid, 0), 0) << "its process is gone";
   EXPECT_EQ(read(bundle_->path() + "/stdout"), "") << "the workload never ran";
+}
+
+// A pid file that is a device is written, not replaced: `--pid-file /dev/null` would have
+// replaced the host's /dev/null. A null device of the test's own stands in.
+TEST_F(Lifecycle, APidFileThatIsADeviceIsWrittenNotReplaced) {
+  const std::string null_device = bundle_->path() + "/null";
+  ASSERT_EQ(::mknod(null_device.c_str(), S_IFCHR | 0666, ::makedev(1, 3)), 0) << errno;
+  // Its stdio in files, as create() has it: the container process keeps what it is given.
+  auto r = sh(shell_quote(nsrun_binary()) + " --root " + shell_quote(state_->path()) +
+                  " create --bundle " + shell_quote(bundle_->path()) + " --pid-file " +
+                  shell_quote(null_device) + " c3 </dev/null >/dev/null 2>" +
+                  shell_quote(bundle_->path() + "/stderr"),
+              30);
+  EXPECT_EQ(r.exit_code, 0) << read(bundle_->path() + "/stderr");
+  struct stat st {};
+  ASSERT_EQ(::lstat(null_device.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  EXPECT_EQ(nsrun({"delete", "--force", "c3"}).exit_code, 0);
 }
 
 TEST_F(Lifecycle, ListAndKillAllAndPsOfSeveralProcesses) {

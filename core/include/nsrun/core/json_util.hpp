@@ -26,9 +26,10 @@ std::string read_text_file(const std::string& path, std::string_view what);
 /// Writes `text` to `path` through a temporary file and rename, so readers never see half.
 void write_file_atomically(const std::string& path, std::string_view text, unsigned mode = 0600);
 
-/// Whether an output file the user names (--trace, bench's --json and --svg) is written through,
-/// as a shell's `>` writes: it exists and is not a regular file (/dev/null, /dev/stdout, a FIFO),
-/// or it is a symbolic link. Replacing it would take the device node, or the link, off the host.
+/// Whether an output file the user names (--trace, --pid-file, bench's --json and --svg) is
+/// written through, as a shell's `>` writes: it exists and is not a regular file (/dev/null,
+/// /dev/stdout, a FIFO), or it is a symbolic link. Replacing it would take the device node, or
+/// the link, off the host.
 bool written_in_place(const std::string& path);
 
 /// An output file the user names: written through when written_in_place, else replaced
