@@ -52,11 +52,15 @@ bool written_in_place(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
 }
 
+int open_in_place(const std::string& path) {
+  return ::open(path.c_str(), O_WRONLY | O_TRUNC | O_NOCTTY | O_CLOEXEC);
+}
+
 void write_output_file(std::string_view flag, const std::string& path, std::string_view text,
                        unsigned mode) {
   support::Errno err = 0;
   if (written_in_place(path)) {
-    support::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_NOCTTY | O_CLOEXEC));
+    support::UniqueFd fd(open_in_place(path));
     err = fd ? support::write_all(fd.get(), text) : errno;
   } else {
     err = support::write_file_atomically(path, text, mode);

@@ -469,8 +469,7 @@ void Tracer::render_ahead() noexcept {
 
 void Tracer::write() {
   if (output_in_place_) {
-    output_file_ = std::make_shared<support::UniqueFd>(
-        ::open(output_.c_str(), O_WRONLY | O_TRUNC | O_NOCTTY | O_CLOEXEC));
+    output_file_ = std::make_shared<support::UniqueFd>(open_in_place(output_));
     if (!*output_file_)
       throw Error("--trace " + output_ + ": cannot write it: " + std::strerror(errno));
     render(spans_.size(), true);

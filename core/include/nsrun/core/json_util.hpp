@@ -32,6 +32,9 @@ void write_file_atomically(const std::string& path, std::string_view text, unsig
 /// the link, off the host.
 bool written_in_place(const std::string& path);
 
+/// Opens such a file for writing, truncated as `>` does: the descriptor, or -1 with errno set.
+int open_in_place(const std::string& path);
+
 /// An output file the user names: written through when written_in_place, else replaced
 /// atomically. Throws Error naming `flag`.
 void write_output_file(std::string_view flag, const std::string& path, std::string_view text,
