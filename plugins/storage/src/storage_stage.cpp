@@ -59,14 +59,26 @@ std::optional<Unpassable> first_unpassable_parent(const std::string& path, std::
   return std::nullopt;
 }
 
+// `state_dir`: where the generated /etc files are bound from (none: empty). nsrun.namespaces
+// opens that directory to the container root's group; the directories above it, from the state
+// root up, must let that root pass. A state root nsrun makes is 0711; one that existed keeps its
+// mode (`--root` may name a directory that is not nsrun's).
 void check_reachable_from_user_namespace(const ContainerSpec& spec, const std::string& rootfs,
-                                         SpecSource source) {
+                                         const std::string& state_dir, SpecSource source) {
   if (!spec.has_namespace("user")) return;
   auto uid = host_id_of_root(spec.uid_mappings);
   auto gid = host_id_of_root(spec.gid_mappings);
   if (!uid || !gid) return;  // the namespaces stage refuses such maps
   const std::string who = " is out of reach of the container's root (host uid " +
                           std::to_string(*uid) + ", a user namespace): ";
+  if (auto blocked =
+          state_dir.empty() ? std::nullopt : first_unpassable_parent(state_dir, *uid, *gid))
+    throw StageError(
+        "the directory of the files nsrun makes for the container (/etc/hostname, "
+        "/etc/hosts, /etc/resolv.conf), " +
+        state_dir + "," + who + blocked->dir + " is mode " + blocked->mode +
+        " (let others pass, e.g. chmod o+x " + blocked->dir +
+        ", or give nsrun --root a directory it can reach)");
   if (auto blocked = first_unpassable_parent(rootfs, *uid, *gid))
     throw StageError("the rootfs " + rootfs + who + blocked->dir + " is mode " + blocked->mode +
                      " (let others pass, e.g. chmod o+x " + blocked->dir +
@@ -86,26 +98,6 @@ void check_reachable_from_user_namespace(const ContainerSpec& spec, const std::s
                              "current directory at /app unless --mount is given)"
                            : ", or mount a directory elsewhere)"));
   }
-}
-
-// The generated /etc files are bound from the container's state directory, which
-// nsrun.namespaces opens to the container root's group; the directories above it, from the state
-// root up, must let that root pass. A state root nsrun makes is 0711; one that existed keeps its
-// mode (`--root` may name a directory that is not nsrun's).
-void check_state_reachable_from_user_namespace(const ContainerSpec& spec,
-                                               const std::string& state_dir) {
-  if (!spec.has_namespace("user") || state_dir.empty()) return;
-  auto uid = host_id_of_root(spec.uid_mappings);
-  auto gid = host_id_of_root(spec.gid_mappings);
-  if (!uid || !gid) return;
-  if (auto blocked = first_unpassable_parent(state_dir, *uid, *gid))
-    throw StageError(
-        "the files nsrun makes for the container (/etc/hostname, /etc/hosts, "
-        "/etc/resolv.conf) are in " +
-        state_dir + ", out of reach of the container's root (host uid " + std::to_string(*uid) +
-        ", a user namespace): " + blocked->dir + " is mode " + blocked->mode +
-        " (let others pass, e.g. chmod o+x " + blocked->dir +
-        ", or give nsrun --root a directory it can reach)");
 }
 
 }  // namespace
@@ -212,10 +204,9 @@ void StorageStage::prepare(Context& ctx) {
     ctx.spec.resources.devices.push_back(given.rule);
   }
   const std::string rootfs = validate_rootfs(ctx.spec.root);  // the canonical path
-  check_reachable_from_user_namespace(ctx.spec, rootfs, ctx.spec_source);
   std::vector<GeneratedFile> generated = plan_etc_files(ctx, rootfs);
-  if (!generated.empty())
-    check_state_reachable_from_user_namespace(ctx.spec, std::string(ctx.state_dir));
+  check_reachable_from_user_namespace(
+      ctx.spec, rootfs, generated.empty() ? "" : std::string(ctx.state_dir), ctx.spec_source);
   plan_ = plan_mounts(ctx.spec, rootfs, generated, ctx.log);
   caller_mount_namespace_ = fs_->mount_namespace();    // on the host, before the clone
   idmapped_root_.prepare(ctx.spec, rootfs, ctx.log);   // before the clone, which inherits it
