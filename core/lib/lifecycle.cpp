@@ -196,6 +196,7 @@ void start_container(const StateDir& state, Logger& log, Tracer* tracer) {
     }
     if (len > 0 && tracer && tracer->merge(datagram)) continue;
     if (len > 0) {
+      if (tracer) tracer->close_open_span(TraceClock::now(), /*failed=*/true);
       StageFailure failure = parse_failure_report(datagram);
       throw StartError(failure.message, failure.exit_code);
     }

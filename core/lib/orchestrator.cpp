@@ -543,6 +543,7 @@ SupervisionResult supervise(const Supervision& s, StderrLogger& log) {
         continue;
       }
       if (len > 0) {
+        if (s.tracer) s.tracer->close_open_span(TraceClock::now(), /*failed=*/true);
         reap(s.pidfd);
         return {parse_failure_report(datagram)};
       }
@@ -1222,7 +1223,7 @@ int Orchestrator::run(ContainerRequest& request) {
                                                            Status::creating, pid_in_mounted_proc())
                                            : HookState{};
     if (auto failure = run_hooks(hooks, HookKind::create_container, hook_state, &log_))
-      report_failure_and_exit(channels.process_end.get(), {*failure});
+      fail_in_container(channels.process_end.get(), {*failure});
     create_container_as_released(site, channels.process_end.get(), released);
     // The pty is opened once the container's root and /dev are in place.
     attach_terminal_or_exit(terminal, channels.terminal_channel, channels.process_end.get());
@@ -1244,7 +1245,7 @@ int Orchestrator::run(ContainerRequest& request) {
     }
     hook_state.status = Status::created;
     if (auto failure = run_hooks(hooks, HookKind::start_container, hook_state, &log_))
-      report_failure_and_exit(channels.process_end.get(), {*failure});
+      fail_in_container(channels.process_end.get(), {*failure});
     run_to_exec(Phase::start_container, site, channels.process_end.get(),
                 "exec: no stage started the workload (the pipeline needs an exec stage, e.g. "
                 "nsrun.exec, last)");
@@ -1439,9 +1440,14 @@ void Orchestrator::run_to_exec(Phase phase, const CallSite& site, int sync_fd,
       ::send(sync_fd, &exec_announcement_byte, 1, MSG_NOSIGNAL);
     }
     if (auto failure = run_stage(i, phase, site, ProcessSide::container))
-      report_failure_and_exit(sync_fd, *failure);
+      fail_in_container(sync_fd, *failure);
   }
-  report_failure_and_exit(sync_fd, {none_ran});
+  fail_in_container(sync_fd, {none_ran});
+}
+
+void Orchestrator::fail_in_container(int sync_fd, const StageFailure& failure) {
+  if (tracer_) tracer_->send_container_report(sync_fd);
+  report_failure_and_exit(sync_fd, failure);
 }
 
 // A stage before the last one to change the spec in prepare holds an older spec. It would read
@@ -1481,7 +1487,7 @@ void Orchestrator::create_container_as_released(const CallSite& site, int sync_f
                      wait_start, std::chrono::steady_clock::now(), TraceProcess::container);
     }
     if (auto failure = run_stage(i, Phase::create_container, site, ProcessSide::container))
-      report_failure_and_exit(sync_fd, *failure);
+      fail_in_container(sync_fd, *failure);
   }
 }
 

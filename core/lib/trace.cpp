@@ -165,6 +165,11 @@ void Tracer::end_phase(bool succeeded) {
 void Tracer::add_stage_span(std::string_view name, TraceClock::time_point start,
                             TraceClock::time_point end) {
   if (!open_phase_) return;
+  // Inside the phase's span, whatever times the stage gives: a span that ends before it starts,
+  // or reaches out of the call, would put the stage's time where it was not spent.
+  start = std::max(start, open_phase_->start);
+  end = std::min(end, TraceClock::now());
+  if (end < start) return;
   // "detail,KIND": inside the phase's span, and not counted again as the stage's time.
   const std::string stage_category(text_, open_phase_->category, open_phase_->category_size);
   Span span;
@@ -219,6 +224,10 @@ Tracer::ReportPieces Tracer::report_pieces(std::string_view exec_plugin, std::st
                                   header.spans * sizeof(Span));
   pieces.text = std::string_view(text_).substr(clone_text_);
   pieces.log = std::string_view(log_).substr(clone_log_);
+  // The arenas stay as they are: the pieces still view them.
+  clone_spans_ = spans_.size();
+  clone_text_ = text_.size();
+  clone_log_ = log_.size();
   return pieces;
 }
 
@@ -232,6 +241,7 @@ std::string Tracer::container_report(std::string_view exec_plugin, std::string_v
 
 void Tracer::send_container_report(int fd, std::string_view exec_plugin, std::string_view exec_kind,
                                    std::string_view phase) {
+  if (exec_plugin.empty() && spans_.size() == clone_spans_) return;
   ReportPieces pieces = report_pieces(exec_plugin, exec_kind, phase);
   iovec parts[] = {{pieces.head, sizeof pieces.head},
                    {const_cast<char*>(pieces.spans.data()), pieces.spans.size()},
@@ -282,15 +292,28 @@ bool Tracer::merge(std::string_view datagram) {
     if (span.flags & open_flag) {
       span.flags &= static_cast<std::uint8_t>(~open_flag);
       left_open_ = spans_.size();
+    } else if (left_open_ && same_call(span, spans_[*left_open_])) {
+      spans_[*left_open_] = span;
+      left_open_.reset();
+      continue;
     }
     spans_.push_back(span);
   }
   return true;
 }
 
-void Tracer::close_open_span(TraceClock::time_point at) {
+bool Tracer::same_call(const Span& a, const Span& b) const {
+  auto text_of = [&](std::uint32_t offset, std::uint32_t size) {
+    return std::string_view(text_).substr(offset, size);
+  };
+  return a.process == b.process && text_of(a.name, a.name_size) == text_of(b.name, b.name_size) &&
+         text_of(a.category, a.category_size) == text_of(b.category, b.category_size);
+}
+
+void Tracer::close_open_span(TraceClock::time_point at, bool failed) {
   if (!left_open_) return;
   spans_[*left_open_].end_ns = nanoseconds_of(at);
+  if (failed) spans_[*left_open_].flags |= failed_flag;
   left_open_.reset();
 }
 

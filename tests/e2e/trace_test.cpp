@@ -210,6 +210,65 @@ TEST_F(TraceTest, AFailedRunStillWritesItsTrace) {
   EXPECT_TRUE(validate_seen);
 }
 
+// A stage that fails in the container process: the trace has that process's spans up to the
+// failed call, marked failed, with its messages. And the exec stage failing (no such command)
+// ends its span at the failure, marked failed, where it had no length.
+TEST_F(TraceTest, AFailureInTheContainerProcessIsInTheTraceMarkedFailed) {
+  for (const char* phase : {"create_container", "start_container"}) {
+    SCOPED_TRACE(phase);
+    auto pipeline = boost::json::parse(read_text(NSRUN_DEFAULT_PIPELINE)).as_object();
+    pipeline.at("stages").as_array().emplace(
+        pipeline.at("stages").as_array().end() - 1,
+        boost::json::object{
+            {"kind", "test"}, {"plugin", "test.good"}, {"config", {{"fail_in", phase}}}});
+    const std::string pipeline_file = work_->path() + "/pipeline.json";
+    std::ofstream(pipeline_file) << boost::json::serialize(pipeline);
+    const std::string trace = work_->path() + "/" + phase + ".json";
+    auto r =
+        test::run({nsrun_binary(), "--root", state_->path(), "--plugin-dir",
+                   NSRUN_FIXTURE_PLUGIN_DIR2, "run", "--rootfs", busybox_rootfs(), "--pipeline",
+                   pipeline_file, "--network", "none", "--trace", trace, "/bin/true"},
+                  "", 60, work_->path());
+    ASSERT_EQ(r.exit_code, 125) << r.err;
+    EXPECT_NE(r.err.find(std::string("asked to fail in ") + phase), std::string::npos) << r.err;
+    boost::json::object document;
+    spans(trace, &document);
+    const boost::json::object* failed = nullptr;
+    int container_spans = 0;
+    for (const auto& event : document.at("traceEvents").as_array()) {
+      const auto& e = event.as_object();
+      if (e.at("ph") != "X" || e.at("pid").to_number<int>() != 2) continue;
+      ++container_spans;
+      if (e.at("name").as_string() == std::string("test.good: ") + phase) failed = &e;
+    }
+    EXPECT_GE(container_spans, 3);
+    ASSERT_TRUE(failed) << "no container-side span of the failed call";
+    const auto& args = failed->at("args").as_object();
+    EXPECT_EQ(args.at("failed"), true);
+    EXPECT_NE(std::string_view(args.at("log").as_array().back().as_string())
+                  .find(std::string("failing in ") + phase + " as asked"),
+              std::string_view::npos);
+  }
+}
+
+TEST_F(TraceTest, AnExecThatFailsEndsItsSpanAtTheFailureMarkedFailed) {
+  const std::string trace = work_->path() + "/run.json";
+  auto r = run({"--network", "none", "--trace", trace, "/no/such/command"});
+  ASSERT_EQ(r.exit_code, 127) << r.err;
+  boost::json::object document;
+  spans(trace, &document);
+  int exec_spans = 0;
+  for (const auto& event : document.at("traceEvents").as_array()) {
+    const auto& e = event.as_object();
+    if (e.at("ph") != "X" || e.at("name") != "nsrun.exec: start_container") continue;
+    ++exec_spans;
+    EXPECT_GT(e.at("dur").to_number<double>(), 0.0);
+    ASSERT_TRUE(e.contains("args"));
+    EXPECT_EQ(e.at("args").at("failed"), true);
+  }
+  EXPECT_EQ(exec_spans, 1);
+}
+
 // The OCI commands trace their own part: create up to the created process (its
 // create_container spans included), start from the release to the workload's exec, exec its
 // phases on both sides and the command.

@@ -299,8 +299,8 @@ TEST(Tracer, ADamagedOrForeignReportIsDroppedWhole) {
 // span keeps its arguments.
 TEST(Tracer, SpansKeepTheirTextAndArguments) {
   Tracer tracer;
-  const auto start = TraceClock::now();
   tracer.begin_phase("nsrun.security", "security", "start_container", TraceProcess::container);
+  const auto start = TraceClock::now();
   const std::string long_message(40000, 'x');  // past what the arenas reserve
   tracer.on_debug(long_message);
   for (int i = 0; i < 300; ++i) tracer.add_stage_span("security: step", start, start);
@@ -318,6 +318,31 @@ TEST(Tracer, SpansKeepTheirTextAndArguments) {
   EXPECT_EQ(clone.at("args").at("flags"), 42);
   EXPECT_NEAR(clone.at("dur").to_number<double>(), 1500.0, 0.001);
   EXPECT_EQ(clone.at("pid"), 1);
+}
+
+// A stage's own span lies inside its phase's, whatever times the stage gives it.
+TEST(Tracer, AStagesOwnSpanIsCutToItsPhase) {
+  Tracer tracer;
+  const auto before = TraceClock::now();
+  tracer.begin_phase("test.good", "test", "prepare", TraceProcess::host);
+  const auto now = TraceClock::now();
+  tracer.add_stage_span("test: backwards", now, now - std::chrono::milliseconds(1));
+  tracer.add_stage_span("test: outside", now - std::chrono::seconds(1),
+                        now + std::chrono::seconds(1));
+  tracer.end_phase(true);
+  const auto after = TraceClock::now();
+  const auto events = tracer.document({}).at("traceEvents").as_array();
+  ASSERT_EQ(events.size(), 2U + 2U);  // the names of the two processes, "outside", the phase
+  const auto& outside = events[2].as_object();
+  EXPECT_EQ(outside.at("name"), "test: outside");
+  const auto& phase = events[3].as_object();
+  const double phase_start = phase.at("ts").to_number<double>();
+  const double phase_end = phase_start + phase.at("dur").to_number<double>();
+  EXPECT_GE(outside.at("ts").to_number<double>(), phase_start);
+  EXPECT_LE(outside.at("ts").to_number<double>() + outside.at("dur").to_number<double>(),
+            phase_end);
+  EXPECT_GE(phase_start, trace_microseconds(before));
+  EXPECT_LE(phase_end, trace_microseconds(after));
 }
 
 // A new empty directory of this test process's, named `prefix` and the pid.

@@ -282,6 +282,9 @@ class Orchestrator {
   /// exec'd, is reported on `sync_fd` and the process exits.
   [[noreturn]] void run_to_exec(Phase phase, const CallSite& site, int sync_fd,
                                 const char* none_ran);
+  /// In the container process: reports `failure` on `sync_fd` and exits, after the spans it
+  /// traced since its last report, so that a trace shows where the container failed.
+  [[noreturn]] void fail_in_container(int sync_fd, const StageFailure& failure);
   std::optional<StageFailure> run_stage(std::size_t index, Phase phase, const CallSite& site,
                                         ProcessSide side);
   std::vector<BoundStage> stages_;

@@ -84,13 +84,17 @@ class Tracer final : public DebugSink {
   std::string container_report(std::string_view exec_plugin = {}, std::string_view exec_kind = {},
                                std::string_view phase = {});
   /// The same report, sent on `fd` (a SOCK_SEQPACKET socket) as one message straight from the
-  /// tracer's arenas: the container process copies and allocates nothing for it.
+  /// tracer's arenas: the container process copies and allocates nothing for it. A report holds
+  /// the spans since the last one: a process that fails after its report (the exec stage's call)
+  /// sends the failed span in a second. Nothing is sent when there is nothing new.
   void send_container_report(int fd, std::string_view exec_plugin = {},
                              std::string_view exec_kind = {}, std::string_view phase = {});
-  /// Host: merges a container report (trace_report_tag first); false when it is not one.
+  /// Host: merges a container report (trace_report_tag first); false when it is not one. A span
+  /// of the call the container left open completes it (that call failed).
   bool merge(std::string_view datagram);
-  /// Host: closes the span the container left open, at the execve the host saw.
-  void close_open_span(TraceClock::time_point at);
+  /// Host: closes the span the container left open, at the execve the host saw, or at the
+  /// failure it heard of (`failed`).
+  void close_open_span(TraceClock::time_point at, bool failed = false);
 
   /// What a reader needs to reproduce the run: the command, nsrun's version, the host.
   using Info = boost::json::object;
@@ -147,6 +151,8 @@ class Tracer final : public DebugSink {
   ReportPieces report_pieces(std::string_view exec_plugin, std::string_view exec_kind,
                              std::string_view phase);
 
+  /// Whether two spans are of the same call: process, name and category.
+  bool same_call(const Span& a, const Span& b) const;
   /// Appends `parts` to text_ as one string; its offset and size.
   std::pair<std::uint32_t, std::uint32_t> text(std::initializer_list<std::string_view> parts);
 
