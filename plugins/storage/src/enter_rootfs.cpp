@@ -324,6 +324,12 @@ void mount_planned(Mounter& m, const std::string& rootfs, const PlannedMount& mo
   {
     const PinnedPath mountpoint =
         pin_in_root(m.fs(), rootfs, mount.destination, mount.mountpoint, true);
+    // prepare refused a destination in /proc; the rootfs may have changed since (a container
+    // sharing it), and only now is the container's procfs there to be seen.
+    if (std::int64_t type = 0;
+        m.fs().filesystem_type(mountpoint.path(), type) == 0 && type == proc_super_magic)
+      refuse_mount_in_proc(mount.destination, resolve_in_root(rootfs, mount.destination).in_root(),
+                           "mount destination", is_file_bind(mount));
     if (cgroupfs) {
       mount_cgroupfs(m, mount, *cgroupfs, mountpoint.path(), rootfs);
     } else if (mount.idmapped_tree >= 0 && idmapped_binds) {

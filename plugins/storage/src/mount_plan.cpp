@@ -92,15 +92,47 @@ void refuse_symlinked_system_directories(const std::string& rootfs) {
 }
 
 void refuse_destination_at_root(const std::string& rootfs, const std::string& destination,
-                                const char* what) {
+                                const char* what, bool file_bind) {
   // validate rejects "/" as written; a symlink in the image can still lead there.
-  if (resolve_in_root(rootfs, destination).in_root() == "/")
+  const std::string in_root = resolve_in_root(rootfs, destination).in_root();
+  if (in_root == "/")
     throw StageError(std::string(what) + " \"" + destination +
                      "\" leads to the container root through a symlink in the rootfs (mount "
                      "somewhere else or fix the symlink)");
+  if (in_root == "/proc" || is_strictly_beneath(in_root, "/proc"))
+    refuse_mount_in_proc(destination, in_root, what, file_bind);
 }
 
 }  // namespace
+
+bool is_file_bind(const PlannedMount& mount) {
+  return (mount.flags & MS_BIND) && mount.mountpoint == MountpointType::file;
+}
+
+void refuse_mount_in_proc(const std::string& destination, const std::string& in_root,
+                          const char* what, bool file_bind) {
+  // LXCFS's files, bound over their /proc namesakes, as runc lets them be.
+  static constexpr std::array<std::string_view, 10> bindable_proc_files{
+      "/proc/cpuinfo", "/proc/diskstats",
+      "/proc/meminfo", "/proc/stat",
+      "/proc/swaps",   "/proc/uptime",
+      "/proc/loadavg", "/proc/slabinfo",
+      "/proc/net/dev", "/proc/sys/kernel/ns_last_pid"};
+  if (file_bind && std::find(bindable_proc_files.begin(), bindable_proc_files.end(), in_root) !=
+                       bindable_proc_files.end())
+    return;
+  // What lies there is the kernel's view of the container, and where nsrun writes its
+  // settings (oom_score_adj, sysctls): a mount over it would take those writes in their place
+  // (CVE-2019-16884 did this to runc through an image's symlink).
+  const std::string where = in_root == "/proc" ? "is /proc" : "is in /proc";
+  if (in_root == clean_container_path(destination))
+    throw StageError(std::string(what) + " \"" + destination + "\" " + where +
+                     ", where nsrun mounts the container's procfs and writes its settings (mount "
+                     "it somewhere else)");
+  throw StageError(std::string(what) + " \"" + destination + "\" leads to " + in_root +
+                   " through a symlink in the rootfs; nsrun mounts the container's procfs there "
+                   "and writes its settings in it (mount it somewhere else or fix the symlink)");
+}
 
 bool is_stage_owned_destination(std::string_view cleaned_destination) {
   return std::find(stage_owned_destinations.begin(), stage_owned_destinations.end(),
@@ -120,7 +152,8 @@ MountPlan plan_mounts(const ContainerSpec& spec, const std::string& rootfs,
   plan.rootfs = rootfs;
   plan.readonly_root = spec.root.readonly;
   auto add = [&](PlannedMount planned) {
-    refuse_destination_at_root(rootfs, planned.destination, "mount destination");
+    refuse_destination_at_root(rootfs, planned.destination, "mount destination",
+                               is_file_bind(planned));
     plan.mounts.push_back(std::move(planned));
   };
 
@@ -151,7 +184,8 @@ MountPlan plan_mounts(const ContainerSpec& spec, const std::string& rootfs,
 void append_file_mount(MountPlan& plan, const GeneratedFile& file) {
   PlannedMount planned = plan_generated_file(file);
   planned.destination = clean_container_path(file.destination);
-  refuse_destination_at_root(plan.rootfs, planned.destination, "file destination");
+  refuse_destination_at_root(plan.rootfs, planned.destination, "file destination",
+                             is_file_bind(planned));
   plan.mounts.push_back(std::move(planned));
 }
 

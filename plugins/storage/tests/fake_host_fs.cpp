@@ -192,7 +192,11 @@ mode_t FakeHostFs::umask(mode_t mask) {
 }
 
 Errno FakeHostFs::filesystem_type(const std::string& path, std::int64_t& type) {
-  auto found = filesystem_types.find(path);
+  // A pinned path ("/proc/self/fd/N") is the host path it was resolved to.
+  const std::string fd_prefix = "/proc/self/fd/";
+  auto pinned =
+      path.rfind(fd_prefix, 0) == 0 ? pinned_.find(path.substr(fd_prefix.size())) : pinned_.end();
+  auto found = filesystem_types.find(pinned != pinned_.end() ? pinned->second : path);
   if (found == filesystem_types.end()) return ENOENT;
   type = found->second;
   return 0;

@@ -327,6 +327,57 @@ TEST_F(StorageStageTest, DestinationLeadingToTheRootIsRefused) {
   }
 }
 
+// /proc is the container's procfs, where nsrun writes its settings (oom_score_adj, sysctls): a
+// mount there, as written or through an image's symlink (CVE-2019-16884), would take those
+// writes. Refused in prepare, and again at the mount if the rootfs changed since.
+TEST_F(StorageStageTest, ADestinationInProcIsRefused) {
+  auto prepare_error = [&]() -> std::string {
+    try {
+      run_prepare();
+    } catch (const StageError& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  bind("dir", "/proc", {"rbind"});
+  EXPECT_EQ(prepare_error(),
+            "mount destination \"/proc\" is /proc, where nsrun mounts the container's procfs "
+            "and writes its settings (mount it somewhere else)");
+  spec.mounts.clear();
+  bind("dir", "/proc/sys/kernel", {"rbind"});
+  EXPECT_EQ(prepare_error(),
+            "mount destination \"/proc/sys/kernel\" is in /proc, where nsrun mounts the "
+            "container's procfs and writes its settings (mount it somewhere else)");
+  spec.mounts.clear();
+  std::filesystem::remove(rootfs.path() + "/etc");
+  rootfs.make_dir("etc");
+  rootfs.make_symlink("etc/hostname", "/proc/1/oom_score_adj");
+  EXPECT_EQ(prepare_error(),
+            "mount destination \"/etc/hostname\" leads to /proc/1/oom_score_adj through a "
+            "symlink in the rootfs; nsrun mounts the container's procfs there and writes its "
+            "settings in it (mount it somewhere else or fix the symlink)");
+}
+
+TEST_F(StorageStageTest, LxcfsFilesMayBeBoundOverTheirProcNamesakes) {
+  bind("file.txt", "/proc/meminfo", {"bind", "ro"});
+  run_prepare();
+  EXPECT_TRUE(contains_run(run_create_container(),
+                           {"mount $HOST/file.txt fd:$ROOT/proc/meminfo - MS_BIND -"}));
+}
+
+TEST_F(StorageStageTest, ADestinationThatLeadsIntoProcOnlyAtTheMountIsRefused) {
+  bind("dir", "/data", {"rbind"});
+  run_prepare();
+  // Swapped for a symlink after prepare, by someone sharing the rootfs.
+  std::filesystem::remove(rootfs.path() + "/data");
+  rootfs.make_symlink("data", "/proc/1");
+  fs->filesystem_types[rootfs.path() + "/proc/1"] = proc_super_magic;
+  EXPECT_EQ(create_container_error(),
+            "mount destination \"/data\" leads to /proc/1 through a symlink in the rootfs; nsrun "
+            "mounts the container's procfs there and writes its settings in it (mount it "
+            "somewhere else or fix the symlink)");
+}
+
 TEST_F(StorageStageTest, BundleMountsAreTranslatedNestedOnesResolvedInTheContainer) {
   rootfs.make_dir("run");
   spec.mounts = {

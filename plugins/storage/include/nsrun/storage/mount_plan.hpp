@@ -97,6 +97,19 @@ bool spec_mounts_destination(const ContainerSpec& spec, std::string_view destina
 MountPlan plan_mounts(const ContainerSpec& spec, const std::string& rootfs,
                       const std::vector<GeneratedFile>& generated, Logger& log);
 
+/// True for a bind mount of a file (not a directory).
+bool is_file_bind(const PlannedMount& mount);
+
+/// Refuses a mount whose `destination` (`what`: "mount destination", "file destination") is,
+/// once resolved in the rootfs, `in_root`, in /proc: the container's procfs, where nsrun
+/// writes its settings. LXCFS's files bound over /proc/meminfo, /proc/cpuinfo... (`file_bind`)
+/// pass, as runc lets them. Throws StageError naming the destination.
+void refuse_mount_in_proc(const std::string& destination, const std::string& in_root,
+                          const char* what, bool file_bind);
+
+/// procfs's f_type (statfs(2)).
+inline constexpr std::int64_t proc_super_magic = 0x9fa0;
+
 /// Adds a bind mount of `file` (a file another stage added to the container's view) at the end
 /// of the plan.
 void append_file_mount(MountPlan& plan, const GeneratedFile& file);
