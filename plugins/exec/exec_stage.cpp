@@ -51,6 +51,56 @@ int exec_workload(const std::string& command, char* const argv[], char* const en
   return best_error;
 }
 
+// What execve would say of `path`, without running it: 0, or the errno that explains why not.
+// A format the kernel cannot run (ENOEXEC) shows only at the execve itself.
+int execute_error(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return errno;
+  if (!S_ISREG(st.st_mode)) return EACCES;
+  if (::access(path.c_str(), X_OK) != 0) return errno;
+  return 0;
+}
+
+// The command's lookup as exec_workload does it, without the execve: 0 when it would be run.
+int find_workload(const std::string& command, const std::string& search_path, std::string& tried) {
+  if (command.find('/') != std::string::npos) {
+    tried = command;
+    return execute_error(command);
+  }
+  int best_error = ENOENT;
+  std::string_view rest(search_path);
+  while (true) {
+    auto colon = rest.find(':');
+    std::string dir(rest.substr(0, colon));
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + command;
+    const int error = execute_error(candidate);
+    if (error == 0) return 0;
+    if (error == EACCES || error == EPERM) {
+      best_error = error;
+      tried = candidate;
+    }
+    if (colon == std::string_view::npos) break;
+    rest.remove_prefix(colon + 1);
+  }
+  return best_error;
+}
+
+// The failure of a workload that could not be run. "executable file not found in $PATH", "no
+// such file or directory" and "permission denied" are what engines (podman) look for in a
+// runtime's error to answer 127 or 126, as runc's words.
+nsrun::StageError workload_error(const std::string& command, const std::string& tried, int error) {
+  if (error == ENOENT || error == ENOTDIR)
+    return nsrun::StageError(
+        "\"" + command + "\": command not found in the container (" +
+            (command.find('/') == std::string::npos ? "executable file not found in $PATH"
+                                                    : "no such file or directory") +
+            ")",
+        nsrun::exit_code::command_not_found);
+  return nsrun::StageError(
+      "\"" + (tried.empty() ? command : tried) + "\": cannot execute: " + std::strerror(error),
+      nsrun::exit_code::cannot_execute);
+}
+
 class ExecStage final : public nsrun::IStage {
  public:
   // It calls execve: nothing can run after it. With a storage stage, that stage's root switch
@@ -108,6 +158,18 @@ class ExecStage final : public nsrun::IStage {
   void exec_prepare(nsrun::Context& ctx) override { validate(ctx); }
   void exec_container(nsrun::Context& ctx) override { start_process(ctx, "--cwd"); }
 
+  // The command is looked up once the container's root is in place (the storage stage's
+  // create_container comes first), as runc does at create: an engine that creates a container
+  // and starts it later hears of a missing command from `create`, where it maps the error to its
+  // exit code (podman: 127). start_container looks again, at the execve.
+  void create_container(nsrun::Context& ctx) override {
+    const auto& process = ctx.spec.process;
+    std::string tried;
+    const std::string& command = process.args.front();
+    if (int error = find_workload(command, path_variable(process.env), tried))
+      throw workload_error(command, tried, error);
+  }
+
   void start_container(nsrun::Context& ctx) override {
     start_process(ctx, ctx.spec_source == nsrun::SpecSource::flags ? "--workdir" : "process.cwd");
   }
@@ -144,13 +206,9 @@ class ExecStage final : public nsrun::IStage {
 
     std::string tried;
     const std::string& command = process.args.front();
-    int error = exec_workload(command, argv.data(), envp.data(), path_variable(process.env), tried);
-    if (error == ENOENT || error == ENOTDIR)
-      throw nsrun::StageError("\"" + command + "\": command not found in the container",
-                              nsrun::exit_code::command_not_found);
-    throw nsrun::StageError(
-        "\"" + (tried.empty() ? command : tried) + "\": cannot execute: " + std::strerror(error),
-        nsrun::exit_code::cannot_execute);
+    throw workload_error(
+        command, tried,
+        exec_workload(command, argv.data(), envp.data(), path_variable(process.env), tried));
   }
 
   int preserved_fds_ = 0;

@@ -321,7 +321,9 @@ TEST_F(Detach, ASetupFailureReturnsTheForegroundCodeAndLeavesNothing) {
   auto r = run_container({"-d", "--network", "none", "no-such-command"});
   EXPECT_EQ(r.exit_code, 127);
   EXPECT_EQ(r.out, "");
-  EXPECT_EQ(r.err, "nsrun: exec: \"no-such-command\": command not found in the container\n");
+  EXPECT_EQ(r.err,
+            "nsrun: exec: \"no-such-command\": command not found in the container (executable file "
+            "not found in $PATH)\n");
   r = run_container({"-d", "--network", "none", "--memory", "lots", "true"});
   EXPECT_EQ(r.exit_code, 125);
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;

@@ -73,7 +73,9 @@ TEST_F(RunTest, ADoubleDashEndsNsrunsFlags) {
   // After the --, a word that looks like a flag is the command.
   r = run({"--network", "none", "--", "-x"});
   EXPECT_EQ(r.exit_code, 127) << r.err;
-  EXPECT_EQ(r.err, "nsrun: exec: \"-x\": command not found in the container\n");
+  EXPECT_EQ(r.err,
+            "nsrun: exec: \"-x\": command not found in the container (executable file not "
+            "found in $PATH)\n");
 }
 
 TEST_F(RunTest, CurrentDirectoryIsMountedAtAppByDefault) {
@@ -108,7 +110,9 @@ TEST_F(RunTest, ExitCodesPassThrough) {
   EXPECT_EQ(run({"sh", "-c", "exit 42"}).exit_code, 42);
   auto missing = run({"no-such-command"});
   EXPECT_EQ(missing.exit_code, 127);
-  EXPECT_EQ(missing.err, "nsrun: exec: \"no-such-command\": command not found in the container\n");
+  EXPECT_EQ(missing.err,
+            "nsrun: exec: \"no-such-command\": command not found in the container "
+            "(executable file not found in $PATH)\n");
   auto not_executable = run({"/etc/passwd"});
   EXPECT_EQ(not_executable.exit_code, 126);
   EXPECT_NE(not_executable.err.find("cannot execute"), std::string::npos);

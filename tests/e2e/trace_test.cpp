@@ -252,9 +252,14 @@ TEST_F(TraceTest, AFailureInTheContainerProcessIsInTheTraceMarkedFailed) {
 }
 
 TEST_F(TraceTest, AnExecThatFailsEndsItsSpanAtTheFailureMarkedFailed) {
+  // Executable, found, and no format the kernel runs: only the execve tells (ENOEXEC). The
+  // working directory is the container's /app.
+  const std::string program = work_->path() + "/not-a-program";
+  std::ofstream(program) << "neither ELF nor #!\n";
+  ::chmod(program.c_str(), 0755);
   const std::string trace = work_->path() + "/run.json";
-  auto r = run({"--network", "none", "--trace", trace, "/no/such/command"});
-  ASSERT_EQ(r.exit_code, 127) << r.err;
+  auto r = run({"--network", "none", "--trace", trace, "/app/not-a-program"});
+  ASSERT_EQ(r.exit_code, 126) << r.err;
   boost::json::object document;
   spans(trace, &document);
   int exec_spans = 0;

@@ -448,6 +448,17 @@ TEST_F(Podman43, RunPassesTheExitCode) {
   EXPECT_EQ(r.exit_code, 3) << explain(r);
 }
 
+// podman answers 127 for a command that is not there, and 126 for one that cannot run, as it
+// does with runc: it reads the runtime's error from `create`.
+TEST_F(Podman43, AMissingCommandIs127AndOneThatCannotRunIs126) {
+  auto r = podman_run({"--rm"}, {"/no/such/command"});
+  EXPECT_EQ(r.exit_code, 127) << explain(r);
+  r = podman_run({"--rm"}, {"no-such-command"});
+  EXPECT_EQ(r.exit_code, 127) << explain(r);
+  r = podman_run({"--rm"}, {"/etc/passwd"});
+  EXPECT_EQ(r.exit_code, 126) << explain(r);
+}
+
 TEST_F(Podman43, RunPrintsTheWorkloadsStdout) {
   auto r = podman_run({"--rm"}, {"echo", "hello"});
   EXPECT_EQ(r.exit_code, 0) << explain(r);
