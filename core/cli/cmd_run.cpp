@@ -427,6 +427,10 @@ int run_container(const std::vector<std::string>& args, const GlobalOptions& glo
     request.bundle = cwd;
     request.spec =
         core::spec_to_json(core::spec_from_flags(options.flags, cwd, installation.default_rootfs));
+    if (options.flags.mounts.empty() && core::shares_the_host_root(cwd))
+      log.warn(
+          "run: the current directory is /, the host's root: not mounted at /app (run nsrun "
+          "from the directory to share, or give --mount HOST:CONTAINER)");
     for (auto& stage : parsed.stages) stage.set_spec_from_flags(true);
   }
   if (options.init) core::add_init_process(request.spec, installation.init_binary);

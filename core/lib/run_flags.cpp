@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 #include "nsrun/core/json_util.hpp"
 
@@ -63,6 +64,10 @@ std::string default_rootfs(const std::string& cwd, const std::string& installed_
   return installed_rootfs;
 }
 
+bool shares_the_host_root(const std::string& cwd) {
+  return std::filesystem::path(cwd).lexically_normal() == "/";
+}
+
 ContainerSpec spec_from_flags(const RunFlags& flags, const std::string& cwd,
                               const std::string& installed_rootfs) {
   if (flags.command.empty())
@@ -91,7 +96,8 @@ ContainerSpec spec_from_flags(const RunFlags& flags, const std::string& cwd,
     spec.process.env.push_back(entry);
   }
   for (const auto& mount : flags.mounts) spec.mounts.push_back(parse_mount_flag(mount, cwd));
-  bool default_mount = flags.mounts.empty();
+  // From / the current directory is the host's whole root: never given to a container unasked.
+  bool default_mount = flags.mounts.empty() && !shares_the_host_root(cwd);
   if (default_mount) spec.mounts.push_back(MountSpec{"/app", "bind", cwd, {"rbind", "rw"}});
   if (!flags.workdir.empty()) {
     if (flags.workdir.front() != '/')

@@ -43,6 +43,17 @@ TEST(SpecFromFlags, DefaultsFollowTheOriginalProgram) {
   EXPECT_TRUE(spec.annotations.empty()) << "network flags are the network plugin's";
 }
 
+// Run from /, the current directory is the host's whole root: it is not given to the container.
+TEST(SpecFromFlags, TheHostsRootIsNotMountedAtApp) {
+  for (const char* cwd : {"/", "//", "/."}) {
+    ContainerSpec spec = spec_from_flags(command({"/bin/sh"}), cwd, "/var/lib/nsrun/rootfs");
+    EXPECT_TRUE(spec.mounts.empty()) << cwd;
+    EXPECT_EQ(spec.process.cwd, "/") << cwd;
+    EXPECT_TRUE(shares_the_host_root(cwd)) << cwd;
+  }
+  EXPECT_FALSE(shares_the_host_root("/home/me"));
+}
+
 TEST(SpecFromFlags, EnvironmentIsCleanPlusEnvFlags) {
   RunFlags flags = command({"env"});
   flags.hostname = "box";

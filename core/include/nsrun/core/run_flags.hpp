@@ -24,6 +24,10 @@ struct RunFlags {
   std::vector<std::string> command;
 };
 
+/// True when `cwd` is "/": the current directory, which `run` mounts at /app when no --mount is
+/// given, would be the host's whole root; it is then not mounted (and the workload starts in /).
+bool shares_the_host_root(const std::string& cwd);
+
 /// Builds the spec. Relative host paths are taken from `cwd`. Throws Error with a one-line
 /// message naming the flag for every malformed value; nothing has been created at that point.
 ContainerSpec spec_from_flags(const RunFlags& flags, const std::string& cwd,
