@@ -16,7 +16,9 @@ void add_kill_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   kill->add_flag("--all,-a", *all, "Signal every process of the container");
   kill->callback([id, signal, all, &global, &exit_code] {
     try {
-      auto number = core::parse_signal(*signal);
+      // 0 sends nothing and asks whether the container's process is there, as kill(1) -0 does
+      // (runc takes it too): an error when it is not running.
+      auto number = *signal == "0" ? std::optional<int>(0) : core::parse_signal(*signal);
       if (!number)
         throw core::Error("kill: unknown signal \"" + *signal +
                           "\" (give a name such as TERM or KILL, or a number)");

@@ -234,6 +234,9 @@ void start_container(const StateDir& state, Logger& log, Tracer* tracer) {
 void kill_container(const StateDir& state, int signal, bool all) {
   ContainerView view = inspect(state);
   support::UniqueFd pidfd = open_container_process(view);
+  // runc's kill --all of a stopped container succeeds: its processes are all gone already, and
+  // an engine calls it after the workload exited.
+  if (all && view.status == Status::stopped) return;
   if (view.status == Status::stopped || !pidfd)
     throw Error("kill: " + quoted(state) + " is not running");
   if (all) {

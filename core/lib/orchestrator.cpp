@@ -383,9 +383,28 @@ Fd listen_for_start(const StateDir& state) {
   return listener;
 }
 
+// Signals whose default action ends a process. The container process is its PID namespace's
+// init, which the kernel shields from every signal it has no handler for: `nsrun kill ID TERM`
+// of a created container would do nothing, where runc's waiting process ends (engines stop a
+// container they created and never started that way).
+constexpr int ending_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM};
+
+void end_as_signalled(int sig) {
+  ::_exit(128 + sig);
+}
+
 // The container process of a created container: waits for `nsrun start` to connect and send a
-// byte, and returns the connection, on which it then reports like on the sync socket.
+// byte, and returns the connection, on which it then reports like on the sync socket. Until
+// then an ending signal ends it (128+N), as it would end a process that is not an init.
 Fd wait_for_start(int listener, char& go) {
+  struct sigaction ending {};
+  ending.sa_handler = &end_as_signalled;
+  for (int sig : ending_signals) ::sigaction(sig, &ending, nullptr);
+  struct RestoreDefaults {
+    ~RestoreDefaults() {
+      for (int sig : ending_signals) ::signal(sig, SIG_DFL);
+    }
+  } restore;
   while (true) {
     Fd connection(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
     if (!connection) {
@@ -1704,7 +1723,8 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
       tracer_->add("core: wait for the command to exec", released, command_started,
                    TraceProcess::host);
     // Detached, it lives on; its parent after us is whoever adopts orphans (an engine).
-    if (request.detached && !request.pid_file.empty()) {
+    // runc writes it with or without --detach: an engine reads it while the command runs.
+    if (!request.pid_file.empty()) {
       try {
         write_pid_file(request.pid_file, pid);
       } catch (const Error& e) {

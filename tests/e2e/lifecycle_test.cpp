@@ -276,6 +276,37 @@ TEST_F(Lifecycle, CreatedContainerIsDeletedWithoutStarting) {
   EXPECT_EQ(read(bundle_->path() + "/stdout"), "") << "the workload never ran";
 }
 
+// The created container's process is its PID namespace's init, which ignores what it has no
+// handler for: it ends on TERM as runc's does, and `start` then finds it stopped.
+TEST_F(Lifecycle, TermEndsACreatedContainer) {
+  ASSERT_EQ(create("ct").exit_code, 0);
+  auto r = nsrun({"kill", "ct", "TERM"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  reap_adopted();
+  EXPECT_TRUE(wait_for_status("ct", "stopped"));
+  EXPECT_NE(nsrun({"start", "ct"}).exit_code, 0);
+  EXPECT_EQ(read(bundle_->path() + "/stdout"), "") << "the workload never ran";
+  EXPECT_EQ(nsrun({"delete", "ct"}).exit_code, 0);
+}
+
+// As runc: signal 0 asks whether the process is there; kill --all of a stopped container has
+// nothing left to signal and succeeds.
+TEST_F(Lifecycle, KillZeroProbesAndKillAllOfAStoppedContainerSucceeds) {
+  write_bundle({"true"});
+  ASSERT_EQ(create("kz").exit_code, 0);
+  auto r = nsrun({"kill", "kz", "0"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(nsrun({"start", "kz"}).exit_code, 0);
+  reap_adopted();
+  ASSERT_TRUE(wait_for_status("kz", "stopped"));
+  r = nsrun({"kill", "kz", "0"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err, "nsrun: kill: container \"kz\" is not running\n");
+  r = nsrun({"kill", "--all", "kz", "KILL"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nsrun({"delete", "kz"}).exit_code, 0);
+}
+
 // A pid file that is a device is written, not replaced: `--pid-file /dev/null` would have
 // replaced the host's /dev/null. A null device of the test's own stands in.
 TEST_F(Lifecycle, APidFileThatIsADeviceIsWrittenNotReplaced) {
@@ -618,6 +649,15 @@ TEST_F(RunningContainer, ExecGetsTheContainersSeccompFilter) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "Seccomp:\t2\nrefused\n");
   EXPECT_NE(r.err.find("Operation not permitted"), std::string::npos) << r.err;
+}
+
+// runc writes exec's pid file with or without --detach.
+TEST_F(RunningContainer, ExecWritesItsPidFileInTheForegroundToo) {
+  start({"sh", "-c", "exec sleep 30"});
+  const std::string pid_file = bundle_->path() + "/exec.pid";
+  auto r = exec({"--pid-file", pid_file, id_, "sh", "-c", "echo $$"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GT(std::stoi(read(pid_file)), 0);
 }
 
 // A working directory that is not in the container is named with what gave it: exec's --cwd,
