@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -488,6 +489,19 @@ TEST_F(Podman43, Hostname) {
   auto r = podman_run({"--rm", "--hostname", "h"}, {"hostname"});
   EXPECT_EQ(r.exit_code, 0) << explain(r);
   EXPECT_EQ(r.out, "h\n") << explain(r);
+}
+
+// --read-only without podman's tmpfs mounts leaves no writable /tmp (nsrun added a tmpfs of its
+// own there); --shm-size reaches the one /dev/shm, as podman's bind or as a tmpfs's size.
+TEST_F(Podman43, ReadOnlyRootHasNoWritableTmpAndShmSizeIsTheOnlyShm) {
+  auto r = podman_run({"--rm", "--read-only", "--read-only-tmpfs=false"},
+                      {"sh", "-c", "echo x > /tmp/x"});
+  EXPECT_NE(r.exit_code, 0) << explain(r);
+  EXPECT_NE(r.err.find("Read-only file system"), std::string::npos) << explain(r);
+  r = podman_run({"--rm", "--shm-size", "1m"}, {"grep", " /dev/shm ", "/proc/mounts"});
+  EXPECT_EQ(r.exit_code, 0) << explain(r);
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << explain(r);
+  EXPECT_NE(r.out.find("size=1024k"), std::string::npos) << explain(r);
 }
 
 TEST_F(Podman43, ReadOnlyVolume) {

@@ -46,7 +46,6 @@ constexpr std::array<DevLink, 4> dev_links{{
 
 constexpr const char* dev_tmpfs_data = "mode=755,size=65536k";  // docker's /dev
 constexpr const char* devpts_data = "newinstance,ptmxmode=0666,mode=0620,gid=5";
-constexpr const char* devpts_data_without_gid = "newinstance,ptmxmode=0666,mode=0620";
 constexpr const char* shm_data = "mode=1777,size=65536k";  // docker's default 64m
 constexpr const char* tmp_data = "mode=1777";
 constexpr const char* cgroupfs_tmpfs_data = "mode=755";
@@ -206,29 +205,58 @@ void make_device_node(Mounter& m, const std::string& dev, const DeviceNode& node
   check(err, std::string("create the device node /dev/") + node.name);
 }
 
-// devpts refuses gid=5 when group 5 is not mapped (a user namespace): retry without it.
-void mount_devpts(Mounter& m, const std::string& pts) {
-  unsigned long flags = MS_NOSUID | MS_NOEXEC;
-  Errno err = m.try_mount("devpts", pts, "devpts", flags, devpts_data, "/dev/pts");
-  if (err == EINVAL)
-    err = m.try_mount("devpts", pts, "devpts", flags, devpts_data_without_gid, "/dev/pts");
+// The flags and data of a mount the stage makes itself: the spec's own for `destination` when
+// it has one (MountPlan::own_mount_options), else the stage's defaults.
+MountPlan::OwnMountOptions own_options(const MountPlan& plan, std::string_view destination,
+                                       unsigned long default_flags, const char* default_data) {
+  auto found = plan.own_mount_options.find(destination);
+  if (found != plan.own_mount_options.end()) return found->second;
+  return {default_flags, default_data};
+}
+
+// `data` without its gid=N option.
+std::string without_gid(const std::string& data) {
+  std::string out;
+  std::string_view rest(data);
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    std::string_view option = rest.substr(0, comma);
+    if (!option.starts_with("gid=")) out.append(out.empty() ? "" : ",").append(option);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+// devpts refuses a gid that is not mapped (gid=5 in a user namespace): retry without it.
+void mount_devpts(Mounter& m, const MountPlan& plan, const std::string& pts) {
+  const auto options = own_options(plan, "/dev/pts", MS_NOSUID | MS_NOEXEC, devpts_data);
+  Errno err = m.try_mount("devpts", pts, "devpts", options.flags, options.data, "/dev/pts");
+  if (err == EINVAL && options.data.find("gid=") != std::string::npos)
+    err =
+        m.try_mount("devpts", pts, "devpts", options.flags, without_gid(options.data), "/dev/pts");
   check(err, "mount devpts on /dev/pts");
 }
 
-void mount_dev(Mounter& m, const std::string& rootfs) {
-  m.mount("tmpfs", pin_directory(m, rootfs, "/dev").path(), "tmpfs", MS_NOSUID | MS_STRICTATIME,
-          dev_tmpfs_data, "/dev");
+void mount_dev(Mounter& m, const MountPlan& plan) {
+  const std::string& rootfs = plan.rootfs;
+  const auto options = own_options(plan, "/dev", MS_NOSUID | MS_STRICTATIME, dev_tmpfs_data);
+  m.mount("tmpfs", pin_directory(m, rootfs, "/dev").path(), "tmpfs", options.flags, options.data,
+          "/dev");
   // The new tmpfs, which no one else can reach yet: paths beneath it are safe.
   const PinnedPath dev_tmpfs = pin_mounted(m, rootfs, "/dev");
   const std::string dev = dev_tmpfs.path();
   for (const DeviceNode& node : device_nodes) make_device_node(m, dev, node);
 
   check(m.fs().mkdir(dev + "/pts", 0755), "create /dev/pts");
-  mount_devpts(m, dev + "/pts");
+  if (!plan.own_mounts_replaced.contains("/dev/pts")) mount_devpts(m, plan, dev + "/pts");
   check(m.fs().symlink("pts/ptmx", dev + "/ptmx"), "create the /dev/ptmx link");
 
   check(m.fs().mkdir(dev + "/shm", 01777), "create /dev/shm");
-  m.mount("shm", dev + "/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, shm_data, "/dev/shm");
+  if (!plan.own_mounts_replaced.contains("/dev/shm")) {
+    const auto shm = own_options(plan, "/dev/shm", MS_NOSUID | MS_NODEV | MS_NOEXEC, shm_data);
+    m.mount("shm", dev + "/shm", "tmpfs", shm.flags, shm.data, "/dev/shm");
+  }
 
   for (const DevLink& link : dev_links)
     check(m.fs().symlink(link.target, dev + "/" + link.name),
@@ -245,25 +273,29 @@ void bind_host_sys(Mounter& m, const std::string& rootfs, const PinnedPath& sys)
 // by one owning it: a container sharing the host's gets a read-only rbind of the host's /sys,
 // as runc gives it. Mounting sysfs may be refused in a network namespace too (one owned by
 // another user namespace): the rbind is the next best thing there as well.
-void mount_sys(Mounter& m, const std::string& rootfs, bool bind_from_host) {
+void mount_sys(Mounter& m, const MountPlan& plan) {
+  if (plan.own_mounts_replaced.contains("/sys")) return;
+  const std::string& rootfs = plan.rootfs;
   const PinnedPath sys = pin_directory(m, rootfs, "/sys");
-  if (bind_from_host) {
+  if (plan.bind_host_sys) {
     if (m.log().debug_enabled())
       m.log().debug("no network namespace of its own, binding the host's /sys");
     bind_host_sys(m, rootfs, sys);
     return;
   }
-  Errno err = m.try_mount("sysfs", sys.path(), "sysfs",
-                          MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "", "/sys");
+  const auto options = own_options(plan, "/sys", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "");
+  Errno err = m.try_mount("sysfs", sys.path(), "sysfs", options.flags, options.data, "/sys");
   if (err == 0) return;
   if (err != EPERM) check(err, "mount sysfs on /sys");
   if (m.log().debug_enabled()) m.log().debug("sysfs refused, binding the host's /sys");
   bind_host_sys(m, rootfs, sys);
 }
 
-void mount_tmp(Mounter& m, const std::string& rootfs) {
-  m.mount("tmpfs", pin_directory(m, rootfs, "/tmp").path(), "tmpfs", MS_NOSUID | MS_NODEV, tmp_data,
-          "/tmp");
+void mount_tmp(Mounter& m, const MountPlan& plan) {
+  if (!plan.mount_tmp || plan.own_mounts_replaced.contains("/tmp")) return;
+  const auto options = own_options(plan, "/tmp", MS_NOSUID | MS_NODEV, tmp_data);
+  m.mount("tmpfs", pin_directory(m, plan.rootfs, "/tmp").path(), "tmpfs", options.flags,
+          options.data, "/tmp");
 }
 
 // Each hierarchy is bound with MS_REC, as a bind of the host's cgroup directory may have
@@ -389,9 +421,9 @@ void enter_rootfs(const MountPlan& plan, HostFs& fs, Logger& log,
 
   UmaskZero umask(fs);
   mount_proc(m, plan.rootfs);
-  mount_dev(m, plan.rootfs);
-  mount_sys(m, plan.rootfs, plan.bind_host_sys);
-  mount_tmp(m, plan.rootfs);
+  mount_dev(m, plan);
+  mount_sys(m, plan);
+  mount_tmp(m, plan);
   for (const PlannedMount& mount : plan.mounts)
     mount_planned(m, plan.rootfs, mount, idmapped_binds);
   create_device_nodes(plan.devices, plan.rootfs, fs, log);  // with the umask at 0: exact modes

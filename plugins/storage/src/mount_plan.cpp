@@ -146,11 +146,13 @@ bool spec_mounts_destination(const ContainerSpec& spec, std::string_view destina
 }
 
 MountPlan plan_mounts(const ContainerSpec& spec, const std::string& rootfs,
-                      const std::vector<GeneratedFile>& generated, Logger& log) {
+                      const std::vector<GeneratedFile>& generated, Logger& log,
+                      bool spec_from_flags) {
   refuse_symlinked_system_directories(rootfs);
   MountPlan plan;
   plan.rootfs = rootfs;
   plan.readonly_root = spec.root.readonly;
+  plan.mount_tmp = spec_from_flags;
   auto add = [&](PlannedMount planned) {
     refuse_destination_at_root(rootfs, planned.destination, "mount destination",
                                is_file_bind(planned));
@@ -166,13 +168,18 @@ MountPlan plan_mounts(const ContainerSpec& spec, const std::string& rootfs,
   for (const MountSpec& mount : spec.mounts) {
     std::string destination = clean_container_path(mount.destination);
     if (is_bind_mount(mount)) {
+      if (is_stage_owned_destination(destination)) plan.own_mounts_replaced.insert(destination);
       add(plan_bind(mount, std::move(destination)));
     } else if (is_cgroup_mount(mount)) {
       add(plan_cgroupfs(std::move(destination), mount.options));
     } else if (is_stage_owned_destination(destination)) {
+      MountOptions options = translate_mount_options(mount.options);
       if (log.debug_enabled())
-        log.debug("skipping the spec's " + mount.type + " mount on " + destination +
-                  ": the stage mounts " + destination + " itself");
+        log.debug("the spec's " + mount.type + " mount on " + destination + " gives the stage's " +
+                  "own its options");
+      if (destination == "/tmp") plan.mount_tmp = true;
+      plan.own_mounts_replaced.erase(destination);  // the later mount of the spec wins
+      plan.own_mount_options[destination] = {options.flags, std::move(options.data)};
     } else {
       add(plan_generic(mount, std::move(destination)));
     }

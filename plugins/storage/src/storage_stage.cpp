@@ -207,7 +207,8 @@ void StorageStage::prepare(Context& ctx) {
   std::vector<GeneratedFile> generated = plan_etc_files(ctx, rootfs);
   check_reachable_from_user_namespace(
       ctx.spec, rootfs, generated.empty() ? "" : std::string(ctx.state_dir), ctx.spec_source);
-  plan_ = plan_mounts(ctx.spec, rootfs, generated, ctx.log);
+  plan_ = plan_mounts(ctx.spec, rootfs, generated, ctx.log,
+                      ctx.spec_source == nsrun::SpecSource::flags);
   caller_mount_namespace_ = fs_->mount_namespace();    // on the host, before the clone
   idmapped_root_.prepare(ctx.spec, rootfs, ctx.log);   // before the clone, which inherits it
   idmapped_binds_.prepare(*plan_, ctx.spec, ctx.log);  // likewise

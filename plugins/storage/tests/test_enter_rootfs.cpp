@@ -114,6 +114,7 @@ class StorageStageTest : public ::testing::Test {
 
   Lines run_prepare() {
     Context ctx{"c1", state.path(), spec, config, journal, log};
+    ctx.spec_source = spec_source;
     stage->validate(ctx);
     stage->prepare(ctx);
     fs->current_mount_namespace = "0:2";  // what the cloned container process is in
@@ -142,6 +143,8 @@ class StorageStageTest : public ::testing::Test {
   }
 
   TempDir rootfs, state, host;
+  // `nsrun run`'s flags by default: the stage then gives /tmp a tmpfs of its own.
+  SpecSource spec_source = SpecSource::flags;
   std::string host_resolv_conf;
   ContainerSpec spec;
   boost::json::object config;
@@ -378,13 +381,17 @@ TEST_F(StorageStageTest, ADestinationThatLeadsIntoProcOnlyAtTheMountIsRefused) {
             "somewhere else or fix the symlink)");
 }
 
+// A bundle's mounts as an OCI runtime makes them: the ones on /dev, /dev/pts, /dev/shm and
+// /sys give the stage's own mounts their options (podman's --shm-size comes this way), no /tmp
+// tmpfs the spec does not ask for (the image's /tmp stays, read-only under root.readonly).
 TEST_F(StorageStageTest, BundleMountsAreTranslatedNestedOnesResolvedInTheContainer) {
+  spec_source = SpecSource::bundle;
   rootfs.make_dir("run");
   spec.mounts = {
       {"/proc", "proc", "proc", {}},
-      {"/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}},
+      {"/dev", "tmpfs", "tmpfs", {"nosuid", "noexec", "strictatime", "mode=755", "size=65536k"}},
       {"/dev/pts", "devpts", "devpts", {"nosuid", "noexec", "newinstance", "gid=5"}},
-      {"/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777"}},
+      {"/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=1m"}},
       {"/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}},
       {"/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}},
       {"/run", "tmpfs", "tmpfs", {"nosuid", "nodev", "mode=755", "size=65536k"}},
@@ -394,10 +401,14 @@ TEST_F(StorageStageTest, BundleMountsAreTranslatedNestedOnesResolvedInTheContain
   EXPECT_EQ(run_prepare(), (Lines{
                                "write_file $STATE/hostname 0644",
                            }));
+  Lines dev = proc_and_dev;
+  dev[1] = "mount tmpfs fd:$ROOT/dev tmpfs MS_NOSUID|MS_NOEXEC|MS_STRICTATIME mode=755,size=65536k";
+  dev[9] = "mount devpts fd:$ROOT/dev/pts devpts MS_NOSUID|MS_NOEXEC newinstance,gid=5";
+  dev[12] = "mount shm fd:$ROOT/dev/shm tmpfs MS_NOSUID|MS_NODEV|MS_NOEXEC mode=1777,size=1m";
   EXPECT_EQ(run_create_container(),
             concat({private_and_rbind,
-                    proc_and_dev,
-                    sys_and_tmp,
+                    dev,
+                    {sys_and_tmp.front()},
                     {
                         "mkdir $ROOT/dev/mqueue 0755",
                         "mount mqueue fd:$ROOT/dev/mqueue mqueue MS_NOSUID|MS_NODEV|MS_NOEXEC -",
@@ -414,15 +425,26 @@ TEST_F(StorageStageTest, BundleMountsAreTranslatedNestedOnesResolvedInTheContain
                         "umask 022",
                     },
                     switch_root}));
-  Lines expected_skips = {
-      "skipping the spec's proc mount on /proc: the stage mounts /proc itself",
-      "skipping the spec's tmpfs mount on /dev: the stage mounts /dev itself",
-      "skipping the spec's devpts mount on /dev/pts: the stage mounts /dev/pts itself",
-      "skipping the spec's tmpfs mount on /dev/shm: the stage mounts /dev/shm itself",
-      "skipping the spec's sysfs mount on /sys: the stage mounts /sys itself",
+}
+
+// A bind the spec makes onto /dev/shm or /tmp takes the place of the stage's own mount there
+// (podman binds its shm), and a spec's tmpfs on /tmp is made with its options.
+TEST_F(StorageStageTest, ABundlesBindReplacesTheStagesOwnMountAndItsTmpfsHasItsOptions) {
+  spec_source = SpecSource::bundle;
+  spec.mounts = {
+      {"/dev/shm", "bind", host.path() + "/dir", {"rbind", "rw"}},
+      {"/tmp", "tmpfs", "tmpfs", {"nosuid", "size=1m", "mode=700"}},
   };
-  for (const std::string& line : expected_skips)
-    EXPECT_NE(std::find(log.debugs.begin(), log.debugs.end(), line), log.debugs.end()) << line;
+  run_prepare();
+  Lines calls = run_create_container();
+  EXPECT_EQ(std::count_if(calls.begin(), calls.end(),
+                          [](const std::string& line) {
+                            return line.find("fd:$ROOT/dev/shm") != std::string::npos &&
+                                   line.starts_with("mount ");
+                          }),
+            1);
+  EXPECT_TRUE(contains_run(calls, {"mount $HOST/dir fd:$ROOT/dev/shm - MS_BIND|MS_REC -"}));
+  EXPECT_TRUE(contains_run(calls, {"mount tmpfs fd:$ROOT/tmp tmpfs MS_NOSUID size=1m,mode=700"}));
 }
 
 TEST_F(StorageStageTest, RootfsWithoutEtcGetsNoGeneratedFiles) {

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -76,13 +78,30 @@ struct MountPlan {
   /// linux.devices, created after the mounts (devices.hpp). Set in create_container from the
   /// final spec.
   std::vector<PlannedDevice> devices;
+  /// The spec's own mount on a destination the stage mounts itself (/dev, /dev/pts, /dev/shm,
+  /// /sys, /tmp): its flags and data replace the stage's defaults, as an OCI runtime follows
+  /// the spec (docker's --shm-size, podman's noexec /dev come this way). The stage keeps its
+  /// filesystem type and its setup (device nodes, links); /proc stays the stage's own.
+  struct OwnMountOptions {
+    unsigned long flags = 0;
+    std::string data;
+  };
+  std::map<std::string, OwnMountOptions, std::less<>> own_mount_options;
+  /// Destinations among those the spec binds something onto: the stage makes no mount of its
+  /// own there (/dev/shm, /dev/pts, /sys, /tmp), the bind in `mounts` takes its place.
+  std::set<std::string, std::less<>> own_mounts_replaced;
+  /// /tmp gets a tmpfs of the stage's for a spec `nsrun run` built from flags (as the program
+  /// nsrun grew from gave it), or when the spec mounts one there. A bundle without one keeps the
+  /// image's /tmp, as runc leaves it (read-only with `root.readonly`).
+  bool mount_tmp = true;
 };
 
 /// Where the stage gives the container its cgroups when the spec mounts nothing there.
 inline constexpr const char* default_cgroupfs_destination = "/sys/fs/cgroup";
 
 /// The destinations the stage mounts itself: a non-bind mount of spec.mounts onto one of them
-/// is skipped, so that the stage's own, known-good setup wins over a bundle's.
+/// gives the stage's own mount its flags and data (MountPlan::own_mount_options), a bind
+/// replaces it.
 bool is_stage_owned_destination(std::string_view cleaned_destination);
 
 /// True when some spec mount (any type) targets `destination` (a cleaned container path).
@@ -95,7 +114,8 @@ bool spec_mounts_destination(const ContainerSpec& spec, std::string_view destina
 /// gets the same). Reads the rootfs (readlink) and bind sources (stat); changes
 /// nothing. Skipped mounts are logged at debug.
 MountPlan plan_mounts(const ContainerSpec& spec, const std::string& rootfs,
-                      const std::vector<GeneratedFile>& generated, Logger& log);
+                      const std::vector<GeneratedFile>& generated, Logger& log,
+                      bool spec_from_flags = false);
 
 /// True for a bind mount of a file (not a directory).
 bool is_file_bind(const PlannedMount& mount);
