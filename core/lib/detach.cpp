@@ -187,6 +187,20 @@ class SupervisorListener final : public RunListener {
 
 int run_detached(Orchestrator& orchestrator, ContainerRequest& request,
                  const DetachOptions& options, StderrLogger& log) {
+  // The supervisor goes on in a session of its own whatever happens to this process: a signal
+  // that ended this one while it waits would report a failure of a container that runs. Held
+  // until the supervisor has said how the setup went, then discarded, as `nsrun create` does.
+  sigset_t held, original;
+  sigemptyset(&held);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&held, sig);
+  ::sigprocmask(SIG_BLOCK, &held, &original);
+  struct Unblock {
+    const sigset_t &held, &original;
+    ~Unblock() {
+      discard_pending_signals(held);
+      ::sigprocmask(SIG_SETMASK, &original, nullptr);
+    }
+  } unblock{held, original};
   int notify[2];
   if (::pipe2(notify, O_CLOEXEC) != 0)
     throw Error(std::string("run: cannot create a pipe: ") + std::strerror(errno));
@@ -195,6 +209,7 @@ int run_detached(Orchestrator& orchestrator, ContainerRequest& request,
   pid_t middle = ::fork();
   if (middle < 0) throw Error(std::string("run: cannot fork: ") + std::strerror(errno));
   if (middle == 0) {
+    ::sigprocmask(SIG_SETMASK, &original, nullptr);  // the supervisor's are its own
     notify_read.reset();
     if (::setsid() < 0) {
       report_failure(notify_write.get(), {std::string("run: setsid: ") + std::strerror(errno)});

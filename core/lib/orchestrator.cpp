@@ -1376,6 +1376,9 @@ int Orchestrator::run(ContainerRequest& request) {
     } catch (const Error& e) {
       return kill_and_abort({e.what(), exit_code::runtime_error});
     }
+    // Created: a TERM sent meanwhile would end this nsrun as it unblocks it, and say "killed"
+    // of a container that exists. runc's create finishes and says so; so does this one.
+    discard_pending_signals(forwarded);
     return 0;
   }
 

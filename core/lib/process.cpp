@@ -117,6 +117,12 @@ std::vector<ProcessId> container_processes(pid_t init) {
   return out;
 }
 
+void discard_pending_signals(const sigset_t& set) {
+  const timespec now{};
+  while (::sigtimedwait(&set, nullptr, &now) > 0) {
+  }
+}
+
 std::optional<int> parse_signal(std::string_view text) {
   if (text.empty()) return std::nullopt;
   if (text.find_first_not_of("0123456789") == std::string_view::npos) {

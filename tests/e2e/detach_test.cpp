@@ -252,6 +252,26 @@ TEST_F(Detach, ABundleRunsDetachedAndRmWorksInTheForeground) {
   EXPECT_EQ(r.out, "bundle\n") << "--rm in the foreground: what a foreground run does anyway";
 }
 
+// The supervisor goes on whatever happens to the `run -d` that started it: a TERM that comes
+// while it sets the container up must not end `run -d` with 143 for a container that runs.
+TEST_F(Detach, ATermDuringTheSetupLetsRunDetachedFinish) {
+  TempDir bundle("nsrun-e2e-detach-bundle-");
+  std::ofstream(bundle.path() + "/config.json")
+      << R"({"ociVersion": "1.0.2", "process": {"args": ["sleep", "30"],
+            "env": ["PATH=/bin"], "cwd": "/"}, "root": {"path": ")"
+      << busybox_rootfs()
+      << R"("}, "hooks": {"prestart": [{"path": "/bin/sleep", "args": ["sleep", "1"]}]},
+            "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]}})";
+  auto r = sh(shell_quote(nsrun_binary()) + " --root " + shell_quote(state_->path()) +
+                  " run -d --bundle " + shell_quote(bundle.path()) +
+                  " t1 </dev/null >/dev/null 2>&1 & p=$!; sleep 0.4; kill -TERM $p; wait $p; "
+                  "echo $?",
+              30);
+  EXPECT_EQ(r.out, "0\n");
+  EXPECT_EQ(std::string(state("t1").at("status").as_string()), "running");
+  EXPECT_EQ(nsrun({"delete", "--force", "t1"}).exit_code, 0);
+}
+
 TEST_F(Detach, TheLogKeepsTwoFilesOfAtMostTheCapEndingWithTheLastOutput) {
   // About 2.7 MiB of numbered lines.
   std::string all;

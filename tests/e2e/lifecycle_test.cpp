@@ -289,6 +289,22 @@ TEST_F(Lifecycle, TermEndsACreatedContainer) {
   EXPECT_EQ(nsrun({"delete", "ct"}).exit_code, 0);
 }
 
+// A TERM that comes while `create` sets the container up does not end it halfway: it finishes,
+// says so (0) and the container is created, as runc's create does. Before, nsrun ended with 143
+// once it unblocked the TERM, and the container it said had failed was there.
+TEST_F(Lifecycle, ATermDuringCreateLetsItFinish) {
+  write_bundle({"sh", "-c", "exec sleep 30"},
+               R"("hooks": {"prestart": [{"path": "/bin/sleep", "args": ["sleep", "1"]}]},)");
+  auto r = sh(shell_quote(nsrun_binary()) + " --root " + shell_quote(state_->path()) +
+                  " create --bundle " + shell_quote(bundle_->path()) +
+                  " ct </dev/null >/dev/null 2>" + shell_quote(bundle_->path() + "/stderr") +
+                  " & p=$!; sleep 0.4; kill -TERM $p; wait $p; echo $?",
+              30);
+  EXPECT_EQ(r.out, "0\n") << read(bundle_->path() + "/stderr");
+  EXPECT_EQ(status("ct"), "created");
+  EXPECT_EQ(nsrun({"delete", "--force", "ct"}).exit_code, 0);
+}
+
 // As runc: signal 0 asks whether the process is there; kill --all of a stopped container has
 // nothing left to signal and succeeds.
 TEST_F(Lifecycle, KillZeroProbesAndKillAllOfAStoppedContainerSucceeds) {

@@ -3,6 +3,7 @@
 // process is never signalled or reported as the container.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -51,5 +52,10 @@ std::vector<ProcessId> container_processes(pid_t init);
 
 /// A signal by name ("KILL", "SIGKILL", case-insensitive) or number ("9"); nullopt if unknown.
 std::optional<int> parse_signal(std::string_view text);
+
+/// Takes every signal of `set` that is pending (blocked, and sent meanwhile) without acting on
+/// it: a command that set up a container while they were blocked finishes, as runc does, and
+/// is not ended by them once it unblocks them.
+void discard_pending_signals(const sigset_t& set);
 
 }  // namespace nsrun::core
