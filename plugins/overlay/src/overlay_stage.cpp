@@ -42,6 +42,11 @@ void OverlayStage::validate(Context& ctx) {
     throw StageError("overlay: the rootfs " + base +
                      " cannot be overlayfs's lower layer: its path has a ',' or ':' (move or "
                      "link it to a path without them)");
+  // The upper and work directories go into the same option string, where a ',' would cut it.
+  if (std::string_view(ctx.state_dir).find(',') != std::string_view::npos)
+    throw StageError("overlay: the state directory " + std::string(ctx.state_dir) +
+                     " cannot hold overlayfs's upper layer: its path has a ',' (give --root a "
+                     "directory without one)");
   keep_changes_.clear();
   const auto* keep = ctx.flag("keep-changes");
   if (!keep || !keep->is_string() || keep->as_string().empty()) return;
@@ -102,9 +107,20 @@ void OverlayStage::teardown(Context& ctx) {
     }
     if (!keep.empty() && !upper.empty()) {
       std::error_code ec;
-      if (fs::exists(upper, ec) && !fs::exists(keep, ec) && ::rename(upper.c_str(), keep.c_str()))
-        check(errno, "move the changes in " + upper + " to " + keep);
-      if (ctx.log.debug_enabled()) ctx.log.debug("overlay: the changes are in " + keep);
+      if (!fs::exists(upper, ec)) continue;  // moved by an earlier try
+      // Another container given the same directory got there first: these changes are kept
+      // beside it, never dropped.
+      std::string destination = keep;
+      if (fs::exists(fs::symlink_status(keep, ec))) {
+        destination = keep + "." + std::string(ctx.container_id);
+        ctx.log.warn("overlay: --keep-changes " + keep +
+                     " exists (another container's "
+                     "changes?): this container's are in " +
+                     destination);
+      }
+      if (::rename(upper.c_str(), destination.c_str()) != 0)
+        check(errno, "move the changes in " + upper + " to " + destination);
+      if (ctx.log.debug_enabled()) ctx.log.debug("overlay: the changes are in " + destination);
     }
   }
 }

@@ -85,6 +85,49 @@ TEST_F(OverlayTest, KeepChangesKeepsWhatTheContainerWrote) {
                        work_->path() + "/no does not exist (create it first)\n");
 }
 
+// Two containers given the same --keep-changes: the second to be removed finds the directory
+// taken, and keeps its changes beside it instead of dropping them.
+TEST_F(OverlayTest, TwoContainersKeepingChangesInOneDirectoryLoseNeither) {
+  const std::string kept = work_->path() + "/kept";
+  std::vector<std::string> detached{"-d", "--keep-changes", kept, "--name"};
+  auto start = [&](const std::string& name, const std::string& file) {
+    std::vector<std::string> args = detached;
+    args.insert(args.end(), {name, "sh", "-c", "echo " + name + " > /" + file + "; sleep 30"});
+    return overlay_run(args);
+  };
+  ASSERT_EQ(start("k1", "one").exit_code, 0);
+  ASSERT_EQ(start("k2", "two").exit_code, 0);
+  auto nsrun = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> argv{nsrun_binary(), "--root", state_->path()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, "", 30);
+  };
+  for (int i = 0; i < 500 && !fs::exists(state_->path() + "/k2/overlay/upper/two"); ++i)
+    ::usleep(10000);
+  EXPECT_EQ(nsrun({"delete", "--force", "k1"}).exit_code, 0);
+  auto r = nsrun({"delete", "--force", "k2"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_text(kept + "/one"), "k1\n");
+  EXPECT_EQ(read_text(kept + ".k2/two"), "k2\n");
+}
+
+// The upper layer's path goes into overlayfs's option string, which a ',' would cut.
+TEST_F(OverlayTest, AStateRootWithACommaIsRefusedInOneLine) {
+  const std::string root = work_->path() + "/st,ate";
+  fs::create_directory(root);
+  auto r = run({nsrun_binary(), "--root", root, "run", "--stage", "storage=nsrun.storage.overlay",
+                "--network", "none", "--rootfs", base_, "-w", "/", "true"},
+               "", 60, work_->path());
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_TRUE(r.err.starts_with("nsrun: storage: overlay: the state directory " + root + "/"))
+      << r.err;
+  EXPECT_TRUE(
+      r.err.ends_with(" cannot hold overlayfs's upper layer: its path has a ',' (give "
+                      "--root a directory without one)\n"))
+      << r.err;
+  EXPECT_TRUE(fs::is_empty(root)) << "nothing is left under the root";
+}
+
 TEST_F(OverlayTest, ASigkilledRunLeavesNothingAfterGc) {
   BackgroundProcess run_process({nsrun_binary(), "--root", state_->path(), "run", "--stage",
                                  "storage=nsrun.storage.overlay", "--network", "none", "--rootfs",

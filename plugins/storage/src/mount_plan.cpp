@@ -68,19 +68,23 @@ PlannedMount plan_cgroupfs(std::string destination, const std::vector<std::strin
   return planned;
 }
 
-PlannedMount plan_generated_file(const GeneratedFile& file) {
+// Read-only with a read-only root, as docker makes /etc/hosts, /etc/resolv.conf and
+// /etc/hostname under --read-only: nothing in the container writes where the root is read-only.
+PlannedMount plan_generated_file(const GeneratedFile& file, bool read_only) {
   PlannedMount planned;
   planned.destination = file.destination;
   planned.source = file.source;
   planned.flags = MS_BIND;
+  if (read_only) planned.remount_flags = MS_RDONLY;
   planned.mountpoint = MountpointType::file;
   return planned;
 }
 
 // The stage mounts /proc, /dev and /sys itself: a symlink there would make the mounts, and the
 // masks laid on /proc and /sys later, land wherever the image (or a container sharing it) points.
-void refuse_symlinked_system_directories(const std::string& rootfs) {
-  for (const char* name : {"proc", "dev", "sys"}) {
+void refuse_symlinked_system_directories(const std::string& rootfs,
+                                         std::initializer_list<const char*> names) {
+  for (const char* name : names) {
     std::string path = rootfs + "/" + name;
     char target[PATH_MAX];
     ssize_t n = ::readlink(path.c_str(), target, sizeof target);
@@ -148,7 +152,7 @@ bool spec_mounts_destination(const ContainerSpec& spec, std::string_view destina
 MountPlan plan_mounts(const ContainerSpec& spec, const std::string& rootfs,
                       const std::vector<GeneratedFile>& generated, Logger& log,
                       bool spec_from_flags) {
-  refuse_symlinked_system_directories(rootfs);
+  refuse_symlinked_system_directories(rootfs, {"proc", "dev", "sys"});
   MountPlan plan;
   plan.rootfs = rootfs;
   plan.readonly_root = spec.root.readonly;
@@ -184,12 +188,13 @@ MountPlan plan_mounts(const ContainerSpec& spec, const std::string& rootfs,
       add(plan_generic(mount, std::move(destination)));
     }
   }
-  for (const GeneratedFile& file : generated) add(plan_generated_file(file));
+  if (plan.mount_tmp) refuse_symlinked_system_directories(rootfs, {"tmp"});
+  for (const GeneratedFile& file : generated) add(plan_generated_file(file, plan.readonly_root));
   return plan;
 }
 
 void append_file_mount(MountPlan& plan, const GeneratedFile& file) {
-  PlannedMount planned = plan_generated_file(file);
+  PlannedMount planned = plan_generated_file(file, plan.readonly_root);
   planned.destination = clean_container_path(file.destination);
   refuse_destination_at_root(plan.rootfs, planned.destination, "file destination",
                              is_file_bind(planned));

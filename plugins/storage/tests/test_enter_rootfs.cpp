@@ -268,16 +268,25 @@ TEST_F(StorageStageTest, FilesOtherStagesAddAreMountedLast) {
   EXPECT_LT(created, mounted);
 }
 
+// With it, the generated /etc files are read-only too, as docker makes them under --read-only.
 TEST_F(StorageStageTest, ReadOnlyRootComesAfterAllMountsAndBeforeThePivot) {
   spec.root.readonly = true;
   EXPECT_EQ(run_prepare(), (Lines{
                                "write_file $STATE/hostname 0644",
                            }));
+  Lines read_only_etc_binds;
+  for (const std::string& line : etc_binds) {
+    read_only_etc_binds.push_back(line);
+    if (line.starts_with("mount "))
+      read_only_etc_binds.push_back(
+          "mount - " + line.substr(line.find("fd:"), line.find(" - ") - line.find("fd:")) +
+          " - MS_RDONLY|MS_REMOUNT|MS_BIND -");
+  }
   EXPECT_EQ(run_create_container(),
             concat({private_and_rbind,
                     proc_and_dev,
                     sys_and_tmp,
-                    etc_binds,
+                    read_only_etc_binds,
                     {"umask 022", "mount_setattr $ROOT 0 MOUNT_ATTR_RDONLY"},
                     switch_root}));
 }
@@ -471,7 +480,9 @@ TEST_F(StorageStageTest, MissingStandardMountpointsAreCreatedInTheContainer) {
 // Symlinks in the rootfs as the /proc, /dev or /sys the stage mounts on are refused before
 // anything exists.
 TEST_F(StorageStageTest, ASymlinkedSystemDirectoryIsRefused) {
-  for (const char* dir : {"proc", "dev", "sys"}) {
+  // /tmp too, which the stage mounts for a spec from flags: a /tmp leading to / would cover the
+  // whole root with an empty tmpfs.
+  for (const char* dir : {"proc", "dev", "sys", "tmp"}) {
     std::filesystem::remove(rootfs.path() + "/" + dir);
     rootfs.make_symlink(dir, "/tmp");
     try {
