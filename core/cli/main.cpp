@@ -193,7 +193,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--plugin-dir", global.plugin_dirs,
                  "Extra plugin directory, searched before NSRUN_PLUGIN_PATH and the installed one")
-      ->take_all();
+      ->take_all()
+      ->check(CLI::ExistingDirectory);  // a mistyped one would show later as "unknown plugin"
 
   // The global flags container engines pass to every runtime call, as they do to runc.
   app.add_option("--log", global.log_file,

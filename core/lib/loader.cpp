@@ -1,6 +1,7 @@
 #include "nsrun/core/loader.hpp"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -154,7 +155,16 @@ void PluginRegistry::load_file(const std::string& path, const std::string& expec
   boost::dll::shared_library library;
   boost::system::error_code ec;
   library.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
-  if (ec) return refuse("cannot load: " + ec.message());
+  if (ec) {
+    // Boost.DLL keeps only an error code ("Bad file descriptor" for a file that is no shared
+    // object); the dynamic loader's own words say what is wrong.
+    std::string why = ec.message();
+    if (void* handle = ::dlopen(path.c_str(), RTLD_LAZY | RTLD_LOCAL))
+      ::dlclose(handle);
+    else if (const char* text = ::dlerror())
+      why = text;
+    return refuse("cannot load: " + why);
+  }
   if (!library.has(NSRUN_PLUGIN_ENTRY_SYMBOL))
     return refuse(std::string("no ") + NSRUN_PLUGIN_ENTRY_SYMBOL +
                   " symbol (not an nsrun plugin?)");

@@ -889,17 +889,14 @@ std::vector<BoundStage> bind_pipeline(const Pipeline& pipeline, const PluginRegi
     if (!plugin) {
       if (const PluginRecord* refused = registry.find_refused(stage.plugin))
         throw Error(stage.kind + ": plugin " + stage.plugin + " was refused: " + refused->refusal);
-      std::string known;
-      for (const auto& p : registry.plugins())
-        if (p.loaded() && p.kind == stage.kind) known += (known.empty() ? "" : ", ") + p.name;
-      throw Error(
-          stage.kind + ": unknown plugin \"" + stage.plugin + "\" (" +
-          (known.empty() ? "no " + stage.kind + " plugin is installed" : "available: " + known) +
-          "; see nsrun plugins)");
+      // Only the pipeline's plugins are loaded: which others there are, `nsrun plugins` says.
+      throw Error(stage.kind + ": unknown plugin \"" + stage.plugin + "\" (no " + stage.plugin +
+                  ".so in the plugin directories; nsrun plugins lists the installed ones)");
     }
     if (plugin->kind != stage.kind)
-      throw Error(stage.kind + ": plugin " + stage.plugin + " is a " + plugin->kind +
-                  " plugin and cannot fill the " + stage.kind + " stage");
+      throw Error(stage.kind + ": plugin " + stage.plugin + " (" + plugin->path +
+                  ") is of kind \"" + plugin->kind + "\" and cannot fill the " + stage.kind +
+                  " stage");
     bound.emplace_back(stage, plugin->descriptor);
   }
   check_contracts(bound);

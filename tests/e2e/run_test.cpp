@@ -56,6 +56,19 @@ TEST_F(RunTest, WorkloadIsPid1AndSeesOnlyItsOwnProcesses) {
   EXPECT_EQ(r.err, "") << "nsrun prints nothing of its own around the workload";
 }
 
+// A --plugin-dir that is not a directory is named at once: it would otherwise show later as an
+// "unknown plugin", or not at all.
+TEST_F(RunTest, APluginDirectoryThatIsNoDirectoryIsOneLine) {
+  for (const auto& [dir, why] :
+       {std::pair<std::string, std::string>{work_->path() + "/missing", "Directory does not exist"},
+        {"/etc/passwd", "Directory is actually a file"}}) {
+    auto r = test::run({nsrun_binary(), "--root", state_->path(), "--plugin-dir", dir, "run",
+                        "--network", "none", "true"});
+    EXPECT_EQ(r.exit_code, 125);
+    EXPECT_EQ(r.err, "nsrun: --plugin-dir: " + why + ": " + dir + " (see: nsrun help)\n");
+  }
+}
+
 TEST_F(RunTest, DefaultAndCustomHostname) {
   EXPECT_EQ(run({"hostname"}).out, "container\n");
   auto r = run({"--hostname", "box1", "sh", "-c", "hostname; cat /etc/hostname; echo $HOSTNAME"});

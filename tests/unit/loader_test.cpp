@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "nsrun/core/orchestrator.hpp"
 
@@ -184,11 +185,42 @@ TEST(Loader, BindingNamesUnknownAndRefusedPlugins) {
     bind_pipeline(pipeline, registry);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("unknown plugin \"test.missing\""), std::string::npos);
-    EXPECT_NE(std::string(e.what()).find("test.good"), std::string::npos) << "lists what exists";
+    // Only the pipeline's plugins are loaded: the message does not claim to know the others.
+    EXPECT_STREQ(e.what(),
+                 "test: unknown plugin \"test.missing\" (no test.missing.so in the plugin "
+                 "directories; nsrun plugins lists the installed ones)");
   }
   pipeline.stages = {{"network", "test.good", {}}};
-  EXPECT_THROW(bind_pipeline(pipeline, registry), Error) << "a test plugin cannot fill network";
+  try {
+    bind_pipeline(pipeline, registry);
+    FAIL() << "a test plugin cannot fill network";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "network: plugin test.good (" +
+                                         std::string(NSRUN_FIXTURE_PLUGIN_DIR) +
+                                         "/test.good.so) is of kind \"test\" and cannot fill the "
+                                         "network stage");
+  }
+}
+
+// A file that is no shared object is refused with the dynamic loader's own words.
+TEST(Loader, AFileThatIsNoSharedObjectIsRefusedWithTheLoadersReason) {
+  fs::path dir = fs::temp_directory_path() / ("nsrun-loader-elf-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() { fs::remove_all(dir); }
+  } cleanup{dir};
+  fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                           fs::perms::others_read | fs::perms::others_exec);
+  std::ofstream(dir / "test.garbage.so") << "garbage\n";
+  fs::permissions(dir / "test.garbage.so", fs::perms::owner_read | fs::perms::owner_write |
+                                               fs::perms::group_read | fs::perms::others_read);
+  auto registry = load({dir.string()});
+  const auto& file = by_file(registry, "test.garbage.so");
+  EXPECT_FALSE(file.loaded());
+  EXPECT_NE(file.refusal.find("cannot load: "), std::string::npos) << file.refusal;
+  EXPECT_EQ(file.refusal.find("Bad file descriptor"), std::string::npos) << file.refusal;
+  EXPECT_NE(file.refusal.find("test.garbage.so"), std::string::npos) << file.refusal;
 }
 
 TEST(Loader, RefusesGroupWritableFilesAndDirectories) {
