@@ -77,6 +77,11 @@ class SupervisorListener final : public RunListener {
         state_dir_(std::move(state_dir)) {}
 
   void started(pid_t) noexcept override {
+    // Every stage has read its flags by now, relative paths against the caller's directory (as
+    // a foreground run reads them: `--keep-changes kept`); the supervisor lives on and holds no
+    // directory of the caller's busy from here.
+    if (::chdir("/") != 0) {
+    }
     // The state directory exists: the logger may write there.
     char go = 1;
     ssize_t ignored = ::write(control_.get(), &go, 1);
@@ -136,8 +141,6 @@ class SupervisorListener final : public RunListener {
     ::_exit(exit_code::runtime_error);
   };
   close_inherited_descriptors();
-  // Holds no directory of the caller's busy (every path of the request is absolute).
-  if (::chdir("/") != 0) give_up(std::string("chdir /: ") + std::strerror(errno));
   UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!null || ::dup2(null.get(), STDIN_FILENO) < 0)
     give_up(std::string("/dev/null: ") + std::strerror(errno));
@@ -152,7 +155,9 @@ class SupervisorListener final : public RunListener {
   if (logger < 0) give_up(std::string("fork: ") + std::strerror(errno));
   if (logger == 0) {
     ::prctl(PR_SET_NAME, "nsrun-logger");  // what ps shows beside the supervisor
-    // The logger holds no end of the pipe but the one it reads, and nothing of the caller's.
+    // The logger holds no end of the pipe but the one it reads, and nothing of the caller's
+    // (its directory neither: the state directory's path is absolute).
+    if (::chdir("/") != 0) ::_exit(exit_code::runtime_error);
     ::dup2(null.get(), STDOUT_FILENO);
     ::dup2(null.get(), STDERR_FILENO);
     notify.reset();

@@ -111,6 +111,17 @@ TEST_F(OverlayTest, TwoContainersKeepingChangesInOneDirectoryLoseNeither) {
   EXPECT_EQ(read_text(kept + ".k2/two"), "k2\n");
 }
 
+// A relative --keep-changes is the caller's, with -d as in the foreground (the supervisor read
+// it from / before).
+TEST_F(OverlayTest, ARelativeKeepChangesOfADetachedRunIsTheCallersDirectorys) {
+  auto r = overlay_run(
+      {"-d", "--name", "kr", "--keep-changes", "kept", "sh", "-c", "echo detached > /mine"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> wait{nsrun_binary(), "--root", state_->path(), "delete", "kr"};
+  for (int i = 0; i < 500 && run(wait, "", 30).exit_code != 0; ++i) ::usleep(10000);
+  EXPECT_EQ(read_text(work_->path() + "/kept/mine"), "detached\n");
+}
+
 // The upper layer's path goes into overlayfs's option string, which a ',' would cut.
 TEST_F(OverlayTest, AStateRootWithACommaIsRefusedInOneLine) {
   const std::string root = work_->path() + "/st,ate";
