@@ -95,6 +95,19 @@ bool RotatingLog::write(std::string_view data) {
     if (!file_) return false;
     std::size_t piece =
         static_cast<std::size_t>(std::min<std::uint64_t>(max_size_ - size_, data.size()));
+    if (piece < data.size()) {
+      // The file fills: it ends after the last whole line of `data` that fits, so that the
+      // next one begins with a line (`nsrun logs` shows no fragment first) when the workload
+      // writes whole lines. A line longer than the cap is cut, as it must be; so is one that
+      // came in two reads of the pipe, whose first part is written already.
+      const auto newline = data.substr(0, piece).rfind('\n');
+      if (newline != std::string_view::npos) {
+        piece = newline + 1;
+      } else if (size_ > 0) {
+        rotate();
+        continue;
+      }
+    }
     if (!write_all(file_.get(), data.substr(0, piece))) ok = false;
     // Counted even when the write failed, so that a full disk cannot grow a file past the cap
     // once space returns.

@@ -94,18 +94,25 @@ TEST_F(ContainerLog, RotatesAtTheCapKeepingTwoFilesAndTheNewestBytes) {
     written += line;
     EXPECT_TRUE(log.write(line));
   }
-  // 42 bytes: files of 10 each; the last two hold bytes 30-39 and 40-41.
-  EXPECT_EQ(read(container_log_name), written.substr(40));
-  EXPECT_EQ(read(container_log_rotated_name), written.substr(30, 10));
+  // Two lines do not fit in 10 bytes: each file holds one whole line, the last two kept.
+  EXPECT_EQ(read(container_log_name), "line6\n");
+  EXPECT_EQ(read(container_log_rotated_name), "line5\n");
   std::vector<std::string> files;
   for (const auto& entry : fs::directory_iterator(dir_)) files.push_back(entry.path().filename());
   EXPECT_EQ(files.size(), 2u) << "never a third file";
 
-  // One write larger than the cap is split at it, too: 8 bytes fill the file holding 2, then
-  // 10 fill another, and the last 7 start a third.
+  // A line longer than the cap starts a file of its own and is cut at the cap.
   log.write(std::string(25, 'x'));
   EXPECT_EQ(read(container_log_rotated_name), std::string(10, 'x'));
-  EXPECT_EQ(read(container_log_name), std::string(7, 'x'));
+  EXPECT_EQ(read(container_log_name), std::string(5, 'x'));
+}
+
+// A file ends after the last whole line that fits: `nsrun logs` never begins with a fragment.
+TEST_F(ContainerLog, RotatesBetweenLines) {
+  RotatingLog log(dir_.string(), 8);
+  log.write("ab\ncd\nef\n");
+  EXPECT_EQ(read(container_log_rotated_name), "ab\ncd\n");
+  EXPECT_EQ(read(container_log_name), "ef\n");
 }
 
 TEST_F(ContainerLog, TheLoggerHoldsOutputUntilToldTheDirectoryExists) {
