@@ -200,6 +200,11 @@ Errno RealHostFs::read_symlinks(const std::string& dir, std::vector<SymlinkEntry
 
 Errno RealHostFs::open_in_root(const std::string& root, const std::string& container_path,
                                bool create, bool last_is_file, int& fd) {
+  return open_in_root_following(root, container_path, create, last_is_file, fd, 0);
+}
+
+Errno RealHostFs::open_in_root_following(const std::string& root, const std::string& container_path,
+                                         bool create, bool last_is_file, int& fd, int hops) {
   int root_fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0) return errno;
   std::vector<std::string> components;
@@ -222,6 +227,22 @@ Errno RealHostFs::open_in_root(const std::string& root, const std::string& conta
     if (next < 0 && errno == ENOENT && create) {
       err = create_in(current, components[i], last && last_is_file);
       if (err == 0) next = open_beneath(root_fd, prefix);
+      if (err == 0 && next < 0 && errno == ENOENT) {
+        // The name is there and leads nowhere: a symlink to what does not exist yet (an
+        // image's /etc/resolv.conf -> ../run/systemd/resolve/stub-resolv.conf). What it names
+        // is made, inside the root, as runc makes it: the path is resolved in the root as far
+        // as it exists, and the rest created from there.
+        ::close(current);
+        ::close(root_fd);
+        if (hops >= max_symlink_hops) return ELOOP;
+        std::string resolved;
+        try {
+          resolved = resolve_in_root(root, cleaned).in_root();
+        } catch (const std::exception&) {  // a symlink loop
+          return ELOOP;
+        }
+        return open_in_root_following(root, resolved, create, last_is_file, fd, hops + 1);
+      }
     }
     if (err == 0 && next < 0) err = errno;
     struct stat st {};

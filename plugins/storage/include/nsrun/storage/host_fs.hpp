@@ -111,6 +111,11 @@ class RealHostFs final : public HostFs {
   Errno open_in_root(const std::string& root, const std::string& container_path, bool create,
                      bool last_is_file, int& fd) override;
   void close(int fd) override;
+
+ private:
+  // open_in_root, after following `hops` dangling symlinks.
+  Errno open_in_root_following(const std::string& root, const std::string& container_path,
+                               bool create, bool last_is_file, int& fd, int hops);
 };
 
 }  // namespace nsrun::storage
