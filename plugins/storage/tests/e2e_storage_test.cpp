@@ -203,6 +203,17 @@ TEST_F(EngineBundleTest, LinuxDevicesNodeIsCreatedAndUsable) {
   EXPECT_NE(r.out.find("WROTE\n"), std::string::npos) << r.out;
 }
 
+// podman run --device /dev/null:/dev/xnull: podman's fileMode is the host node's st_mode, type
+// bits included (8630 is 020666); the node gets the permission bits.
+TEST_F(EngineBundleTest, PodmansFileModeWithTypeBitsIsAccepted) {
+  config_["linux"].as_object()["devices"] = json::array{json::object{
+      {"path", "/dev/xnull"}, {"type", "c"}, {"major", 1}, {"minor", 3}, {"fileMode", 8630}}};
+  auto r = run_script("ls -l /dev/xnull; echo x > /dev/xnull && echo WROTE", {"--network", "none"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("crw-rw-rw-", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("WROTE\n"), std::string::npos) << r.out;
+}
+
 TEST_F(EngineBundleTest, BadLinuxDevicesEntryIsOneLineExit125) {
   config_["linux"].as_object()["devices"] =
       json::array{json::object{{"path", "/dev/x"}, {"type", "x"}, {"major", 1}, {"minor", 3}}};
