@@ -6,6 +6,7 @@
 #include <sys/sysmacros.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "nsrun/storage/mount_plan.hpp"
@@ -40,6 +41,37 @@ mode_t node_type(const std::string& type) {
   if (type == "b") return S_IFBLK;
   if (type == "p") return S_IFIFO;
   return S_IFCHR;  // c and u (unbuffered: a character device to the kernel)
+}
+
+std::string octal(std::int64_t value) {
+  char text[24];
+  std::snprintf(text, sizeof text, "%#llo", static_cast<unsigned long long>(value));
+  return text;
+}
+
+// "the type bits of a character device"; "the type bits 030000, of no file type".
+std::string type_bits_name(mode_t type_bits) {
+  for (auto [bits, name] : {std::pair{S_IFCHR, "a character device"},
+                            std::pair{S_IFBLK, "a block device"}, std::pair{S_IFIFO, "a FIFO"},
+                            std::pair{S_IFDIR, "a directory"}, std::pair{S_IFREG, "a regular file"},
+                            std::pair{S_IFLNK, "a symlink"}, std::pair{S_IFSOCK, "a socket"}})
+    if (type_bits == static_cast<mode_t>(bits)) return std::string("the type bits of ") + name;
+  return "the type bits " + octal(type_bits) + ", of no file type";
+}
+
+// Podman writes the host node's whole st_mode (020666 for a character device), where the
+// runtime spec means the permission bits; runc and crun use those bits. Type bits are taken when
+// they are the node's own type: anything else is a mistake in the config, not a mode to guess at.
+void validate_file_mode(std::int64_t file_mode, const std::string& type, const std::string& field) {
+  if (file_mode < 0 || file_mode > (S_IFMT | 07777))
+    throw StageError(field + "fileMode: " + std::to_string(file_mode) +
+                     " is not a file mode (give the permission bits, 0 to 07777 octal, "
+                     "e.g. 0666)");
+  const auto type_bits = static_cast<mode_t>(file_mode) & S_IFMT;
+  if (type_bits != 0 && type_bits != node_type(type))
+    throw StageError(field + "fileMode: " + std::to_string(file_mode) + " (" + octal(file_mode) +
+                     ") has " + type_bits_name(type_bits) + ", but type is \"" + type +
+                     "\" (give the permission bits only, e.g. " + octal(file_mode & 07777) + ")");
 }
 
 }  // namespace
@@ -119,9 +151,7 @@ void validate_devices(const std::vector<DeviceSpec>& devices) {
         throw StageError(field + name + ": " + std::to_string(**number) + " is out of range (0-" +
                          std::to_string(most) + ")");
     }
-    if (d.file_mode && (*d.file_mode < 0 || *d.file_mode > 07777))
-      throw StageError(field + "fileMode: " + std::to_string(*d.file_mode) +
-                       " is not a file mode (0 to 4095, i.e. 0 to 07777 octal)");
+    if (d.file_mode) validate_file_mode(*d.file_mode, d.type, field);
     for (auto [name, id] : {std::pair{"uid", &d.uid}, std::pair{"gid", &d.gid}})
       if (*id && (**id < 0 || **id > 4294967294LL))
         throw StageError(field + name + ": " + std::to_string(**id) + " is not a valid id");

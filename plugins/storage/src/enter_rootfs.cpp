@@ -49,6 +49,7 @@ constexpr const char* devpts_data = "newinstance,ptmxmode=0666,mode=0620,gid=5";
 constexpr const char* shm_data = "mode=1777,size=65536k";  // docker's default 64m
 constexpr const char* tmp_data = "mode=1777";
 constexpr const char* cgroupfs_tmpfs_data = "mode=755";
+constexpr std::int64_t tmpfs_super_magic = 0x01021994;  // statfs(2)'s f_type of a tmpfs
 constexpr std::uint64_t read_only_sys_attributes =
     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
 
@@ -346,6 +347,31 @@ std::optional<CgroupfsView> cgroupfs_view_for(Mounter& m, const PlannedMount& mo
   return std::nullopt;
 }
 
+// tmpcopyup: the directory the tmpfs is about to cover, opened through its pin. The descriptor
+// goes on reading the covered directory once the tmpfs is on it, where no path leads any more.
+PinnedPath open_to_copy_up(Mounter& m, const PinnedPath& mountpoint,
+                           const std::string& destination) {
+  int fd = -1;
+  check(m.fs().open_directory(mountpoint.path(), fd),
+        "open " + destination + " to copy its contents into the tmpfs (tmpcopyup)");
+  return PinnedPath(m.fs(), fd);
+}
+
+void copy_up(Mounter& m, const std::string& rootfs, const std::string& destination,
+             const PinnedPath& covered) {
+  const PinnedPath tmpfs = pin_mounted(m, rootfs, destination);
+  const std::string what = "copy the contents of " + destination + " into its tmpfs (tmpcopyup)";
+  // The path is resolved again to reach the new mount: had a component been swapped for a
+  // symlink meanwhile (a container sharing the rootfs), it would lead elsewhere in the rootfs,
+  // and the copy must never be written into the image.
+  if (std::int64_t type = 0;
+      m.fs().filesystem_type(tmpfs.path(), type) != 0 || type != tmpfs_super_magic)
+    throw StageError("cannot " + what + ": " + destination +
+                     " no longer leads to a tmpfs (the rootfs changed during the mount; retry)");
+  if (m.log().debug_enabled()) m.log().debug(what);
+  check(m.fs().copy_tree(covered.fd(), tmpfs.path()), what);
+}
+
 // The mountpoint is resolved and created now, inside the rootfs as the earlier mounts left it,
 // and mounted on through its descriptor: a path swapped for a symlink after the check (by a
 // container sharing a volume) can no longer send the mkdir or the mount out of the rootfs.
@@ -362,6 +388,8 @@ void mount_planned(Mounter& m, const std::string& rootfs, const PlannedMount& mo
         m.fs().filesystem_type(mountpoint.path(), type) == 0 && type == proc_super_magic)
       refuse_mount_in_proc(mount.destination, resolve_in_root(rootfs, mount.destination).in_root(),
                            "mount destination", is_file_bind(mount));
+    std::optional<PinnedPath> covered;
+    if (mount.copy_up) covered.emplace(open_to_copy_up(m, mountpoint, mount.destination));
     if (cgroupfs) {
       mount_cgroupfs(m, mount, *cgroupfs, mountpoint.path(), rootfs);
     } else if (mount.idmapped_tree >= 0 && idmapped_binds) {
@@ -370,6 +398,7 @@ void mount_planned(Mounter& m, const std::string& rootfs, const PlannedMount& mo
       m.mount(mount.source, mountpoint.path(), mount.fstype, mount.flags, mount.data,
               mount.destination);
     }
+    if (covered) copy_up(m, rootfs, mount.destination, *covered);
   }
   if (mount.remount_flags == 0 && mount.recursive_attributes == 0 && mount.propagation == 0) return;
   // The descriptor above is the directory beneath the new mount; these act on the mount itself.

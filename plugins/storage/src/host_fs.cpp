@@ -66,6 +66,151 @@ Errno create_in(int parent_fd, const std::string& name, bool file) {
   return ::mkdirat(parent_fd, name.c_str(), 0755) == 0 || errno == EEXIST ? 0 : errno;
 }
 
+// tmpcopyup's copy (copy_tree). Each entry is reached relative to the descriptor of its
+// directory and never through a symlink (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW): the image's symlinks
+// are copied as symlinks, whatever they point at. An entry that vanishes or changes type between
+// the listing and the copy (another container writing the same rootfs) is left out, as if it had
+// gone a moment earlier. Hard links become separate files, and extended attributes are not
+// copied: runc's copy keeps neither.
+//
+// Device nodes and sockets are skipped: a node of the image is not one linux.devices grants the
+// container, and a socket file is only the name of a listener that is not running. FIFOs are
+// recreated (mknodat needs no privilege for them).
+
+// ELOOP: a symlink now stands where the entry was; ENOTDIR: no longer a directory.
+bool vanished(int err) {
+  return err == ENOENT || err == ENOTDIR || err == ELOOP;
+}
+
+// Owner first (a chown clears the set-user-ID and set-group-ID bits), then the mode, then the
+// times, which writing the copy changed.
+Errno set_owner_mode_times(int fd, const struct stat& st) {
+  if (::fchown(fd, st.st_uid, st.st_gid) != 0) return errno;
+  if (::fchmod(fd, st.st_mode & 07777) != 0) return errno;
+  const struct timespec times[2] = {st.st_atim, st.st_mtim};
+  return ::futimens(fd, times) == 0 ? 0 : errno;
+}
+
+// The same for an entry that is not opened: a symlink (which has no mode of its own) or a FIFO
+// (which opening would block on), both just made in the new tmpfs, which no one else reaches.
+Errno set_owner_mode_times_at(int dir, const char* name, const struct stat& st) {
+  if (::fchownat(dir, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0) return errno;
+  if (!S_ISLNK(st.st_mode) && ::fchmodat(dir, name, st.st_mode & 07777, 0) != 0) return errno;
+  const struct timespec times[2] = {st.st_atim, st.st_mtim};
+  return ::utimensat(dir, name, times, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
+}
+
+// Reading the image leaves its access times alone where the kernel lets it (O_NOATIME needs the
+// file's owner or CAP_FOWNER).
+int open_in_image(int dir, const char* name, int flags) {
+  int fd = ::openat(dir, name, flags | O_NOATIME | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == EPERM) fd = ::openat(dir, name, flags | O_NOFOLLOW | O_CLOEXEC);
+  return fd;
+}
+
+Errno copy_bytes(int from, int to) {
+  char buffer[65536];
+  for (;;) {
+    ssize_t n = ::read(from, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return n == 0 ? 0 : errno;
+    for (ssize_t written = 0; written < n;) {
+      ssize_t w = ::write(to, buffer + written, static_cast<std::size_t>(n - written));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) return errno;
+      written += w;
+    }
+  }
+}
+
+Errno copy_file(int from_dir, int to_dir, const char* name) {
+  // O_NONBLOCK: should a FIFO have taken the file's place, opening it does not wait for a writer.
+  int from = open_in_image(from_dir, name, O_RDONLY | O_NONBLOCK);
+  if (from < 0) return vanished(errno) ? 0 : errno;
+  struct stat st {};
+  Errno err = ::fstat(from, &st) == 0 ? 0 : errno;
+  if (err == 0 && S_ISREG(st.st_mode)) {
+    int to = ::openat(to_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    err = to < 0 ? errno : copy_bytes(from, to);
+    if (err == 0) err = set_owner_mode_times(to, st);
+    if (to >= 0) ::close(to);
+  }
+  ::close(from);
+  return err;
+}
+
+Errno copy_symlink(int from_dir, int to_dir, const char* name, const struct stat& st) {
+  char target[PATH_MAX];
+  ssize_t n = ::readlinkat(from_dir, name, target, sizeof target);
+  // EINVAL: no longer a symlink.
+  if (n < 0) return errno == ENOENT || errno == EINVAL ? 0 : errno;
+  if (static_cast<std::size_t>(n) == sizeof target) return ENAMETOOLONG;
+  target[n] = '\0';
+  if (::symlinkat(target, to_dir, name) != 0) return errno;
+  return set_owner_mode_times_at(to_dir, name, st);
+}
+
+Errno copy_entry(int from_dir, int to_dir, const char* name);
+
+// Copies the entries of the directory `from`, a descriptor it takes and closes, into `to_dir`.
+Errno copy_entries(int from, int to_dir) {
+  DIR* listing = ::fdopendir(from);
+  if (!listing) {
+    Errno err = errno;
+    ::close(from);
+    return err;
+  }
+  ::rewinddir(listing);  // `from` may share its offset with the caller's descriptor
+  Errno err = 0;
+  while (err == 0) {
+    errno = 0;
+    const dirent* entry = ::readdir(listing);
+    if (!entry) {
+      err = errno;
+      break;
+    }
+    if (std::strcmp(entry->d_name, ".") == 0 || std::strcmp(entry->d_name, "..") == 0) continue;
+    err = copy_entry(::dirfd(listing), to_dir, entry->d_name);
+  }
+  ::closedir(listing);
+  return err;
+}
+
+Errno copy_directory(int from_dir, int to_dir, const char* name) {
+  int from = open_in_image(from_dir, name, O_RDONLY | O_DIRECTORY);
+  if (from < 0) return vanished(errno) ? 0 : errno;
+  struct stat st {};
+  if (::fstat(from, &st) != 0 || ::mkdirat(to_dir, name, 0700) != 0) {
+    Errno err = errno;
+    ::close(from);
+    return err;
+  }
+  // Made 0700 and given its own mode once filled, so that a read-only directory can be filled.
+  int to = ::openat(to_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (to < 0) {
+    Errno err = errno;
+    ::close(from);
+    return err;
+  }
+  Errno err = copy_entries(from, to);
+  if (err == 0) err = set_owner_mode_times(to, st);
+  ::close(to);
+  return err;
+}
+
+Errno copy_entry(int from_dir, int to_dir, const char* name) {
+  struct stat st {};
+  if (::fstatat(from_dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return vanished(errno) ? 0 : errno;
+  if (S_ISDIR(st.st_mode)) return copy_directory(from_dir, to_dir, name);
+  if (S_ISREG(st.st_mode)) return copy_file(from_dir, to_dir, name);
+  if (S_ISLNK(st.st_mode)) return copy_symlink(from_dir, to_dir, name, st);
+  if (S_ISFIFO(st.st_mode)) {
+    if (::mknodat(to_dir, name, S_IFIFO | 0600, 0) != 0) return errno;
+    return set_owner_mode_times_at(to_dir, name, st);
+  }
+  return 0;  // a device node or a socket: skipped (see above)
+}
+
 }  // namespace
 
 Errno RealHostFs::mount(const std::string& source, const std::string& target,
@@ -257,6 +402,23 @@ Errno RealHostFs::open_in_root_following(const std::string& root, const std::str
   }
   fd = current;
   return 0;
+}
+
+Errno RealHostFs::open_directory(const std::string& path, int& fd) {
+  int opened = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (opened < 0) return errno;
+  fd = opened;
+  return 0;
+}
+
+Errno RealHostFs::copy_tree(int from_fd, const std::string& to) {
+  int to_fd = ::open(to.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (to_fd < 0) return errno;
+  // The listing takes a descriptor of its own: the caller's stays open.
+  int from = ::fcntl(from_fd, F_DUPFD_CLOEXEC, 0);
+  Errno err = from < 0 ? errno : copy_entries(from, to_fd);
+  ::close(to_fd);
+  return err;
 }
 
 void RealHostFs::close(int fd) {

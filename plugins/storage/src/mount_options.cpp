@@ -76,8 +76,11 @@ constexpr std::array<std::string_view, 6> superblock_options{"sync", "async",  "
                                                              "mand", "nomand", "remount"};
 
 // Options of other runtimes (crun, youki, podman's) that need a feature nsrun lacks.
-constexpr std::array<std::string_view, 7> unimplemented_options{
-    "tmpcopyup", "notmpcopyup", "ridmap", "copy-symlink", "src-nofollow", "z", "Z"};
+constexpr std::array<std::string_view, 5> unimplemented_options{"ridmap", "copy-symlink",
+                                                                "src-nofollow", "z", "Z"};
+
+constexpr std::string_view tmpcopyup_option = "tmpcopyup";
+constexpr std::string_view notmpcopyup_option = "notmpcopyup";
 
 constexpr unsigned long per_mount_flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC |
                                           MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME;
@@ -115,6 +118,8 @@ MountOptions translate_mount_options(const std::vector<std::string>& options) {
       out.recursive_attributes |= recursive->attribute;
     } else if (option == idmap_option) {
       out.idmap = true;
+    } else if (option == tmpcopyup_option || option == notmpcopyup_option) {
+      out.tmpcopyup = option == tmpcopyup_option;
     } else {
       if (!out.data.empty()) out.data += ',';
       out.data += option;
@@ -151,6 +156,17 @@ std::optional<std::string> first_unsupported_bind_option(const std::vector<std::
 std::optional<std::string> first_unimplemented_option(const std::vector<std::string>& options) {
   for (const std::string& option : options)
     if (in_table(unimplemented_options, option) || option.starts_with("idmap=")) return option;
+  return std::nullopt;
+}
+
+bool is_tmpfs_mount(const MountSpec& mount) {
+  return mount.type == "tmpfs" && !is_bind_mount(mount);
+}
+
+std::optional<std::string> first_tmpfs_only_option(const MountSpec& mount) {
+  if (is_tmpfs_mount(mount)) return std::nullopt;
+  for (const std::string& option : mount.options)
+    if (option == tmpcopyup_option || option == notmpcopyup_option) return option;
   return std::nullopt;
 }
 

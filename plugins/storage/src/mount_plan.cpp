@@ -52,6 +52,13 @@ PlannedMount plan_generic(const MountSpec& mount, std::string destination) {
   planned.data = std::move(options.data);
   planned.recursive_attributes = options.recursive_attributes;
   planned.propagation = options.propagation;
+  planned.copy_up = options.tmpcopyup;
+  // The copy writes into the tmpfs: a read-only one is mounted writable, filled, then made
+  // read-only, as runc fills it before moving it in place.
+  if (planned.copy_up && (planned.flags & MS_RDONLY)) {
+    planned.flags &= ~static_cast<unsigned long>(MS_RDONLY);
+    planned.remount_flags = bind_remount_flags(options.flags);
+  }
   return planned;
 }
 

@@ -83,6 +83,9 @@ void validate_mount(const MountSpec& mount) {
   if (auto option = first_unimplemented_option(mount.options))
     throw StageError("mount on " + quoted(mount.destination) + ": option " + quoted(*option) +
                      " is not supported by nsrun (remove it)");
+  if (auto option = first_tmpfs_only_option(mount))
+    throw StageError("mount on " + quoted(mount.destination) + ": option " + quoted(*option) +
+                     " is only for tmpfs mounts (remove it)");
   const bool mapped = !mount.uid_mappings.empty() || !mount.gid_mappings.empty();
   if (mapped && !is_bind_mount(mount))
     throw StageError("mount on " + quoted(mount.destination) +

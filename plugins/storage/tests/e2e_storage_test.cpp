@@ -9,7 +9,9 @@
 // The container must have joined its cgroups when the storage stage mounts its cgroupfs: the
 // cgroups stage joins them in its create_container, and comes before storage in the default
 // pipeline (a contract, "cgroups.membership", makes every pipeline keep that order).
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -190,6 +192,105 @@ TEST_F(EngineBundleTest, RunWithFlagsGetsTheReadOnlyCgroupfsToo) {
   EXPECT_EQ(r.out, "33\n");
 }
 
+// What a test sets on the image's entries, and finds on them afterwards (lstat: a symlink's own).
+struct EntryState {
+  mode_t mode;
+  uid_t uid;
+  gid_t gid;
+  time_t mtime;
+  bool operator==(const EntryState&) const = default;
+};
+
+EntryState entry_state(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return {};
+  return {st.st_mode, st.st_uid, st.st_gid, st.st_mtim.tv_sec};
+}
+
+void set_entry(const std::string& path, mode_t permissions, uid_t uid, gid_t gid, time_t mtime) {
+  ASSERT_EQ(::lchown(path.c_str(), uid, gid), 0) << path;
+  if (!fs::is_symlink(path)) {
+    ASSERT_EQ(::chmod(path.c_str(), permissions), 0) << path;
+  }
+  const struct timespec times[2] = {{mtime, 0}, {mtime, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW), 0) << path;
+}
+
+// podman run --read-only, --tmpfs and --mount type=tmpfs ask for tmpcopyup: the tmpfs starts
+// with what the image has in its directory (a file, a subdirectory, symlinks: each with its type,
+// mode, owner and time, the symlinks as symlinks), the container writes to it, and the image,
+// here a copy of the busybox rootfs, is unchanged afterwards. A read-only tmpfs is filled too; a
+// destination the image lacks starts empty.
+TEST_F(EngineBundleTest, TmpcopyupFillsTheTmpfsWithWhatTheImageHasThere) {
+  TempDir image("nsrun-e2e-image-");
+  const std::string rootfs = image.path() + "/rootfs";
+  ASSERT_EQ(run({"cp", "-a", busybox_rootfs(), rootfs}).exit_code, 0);
+  const std::string seed = rootfs + "/opt/seed";
+  fs::create_directories(seed + "/sub");
+  std::ofstream(seed + "/hello.txt") << "seeded\n";
+  std::ofstream(seed + "/sub/inner.txt") << "inner\n";
+  fs::create_symlink("hello.txt", seed + "/link");
+  fs::create_symlink("/etc/hostname", seed + "/abs");  // the host's, were it followed there
+  fs::create_directories(rootfs + "/opt/roseed");
+  std::ofstream(rootfs + "/opt/roseed/f") << "ro\n";
+  set_entry(seed + "/hello.txt", 0640, 1234, 5678, 1000000000);
+  set_entry(seed + "/sub/inner.txt", 0600, 0, 0, 1200000000);
+  set_entry(seed + "/sub", 0750, 4321, 4321, 1100000000);
+  set_entry(seed + "/link", 0, 1234, 5678, 1300000000);
+  set_entry(seed + "/abs", 0, 0, 0, 1400000000);
+  const std::vector<std::string> names{"hello.txt", "sub", "sub/inner.txt", "link", "abs"};
+  std::vector<EntryState> before;
+  for (const auto& name : names) before.push_back(entry_state(seed + "/" + name));
+
+  config_["root"].as_object()["path"] = rootfs;
+  json::array& mounts = config_["mounts"].as_array();
+  auto tmpfs = [](const char* destination, json::array options) {
+    return json::object{{"destination", destination},
+                        {"type", "tmpfs"},
+                        {"source", "tmpfs"},
+                        {"options", std::move(options)}};
+  };
+  // As podman writes them.
+  mounts.push_back(tmpfs(
+      "/opt/seed", {"rw", "rprivate", "nosuid", "nodev", "size=1m", "mode=755", "tmpcopyup"}));
+  mounts.push_back(tmpfs("/opt/roseed", {"ro", "rprivate", "nosuid", "nodev", "tmpcopyup"}));
+  mounts.push_back(tmpfs("/opt/fresh", {"rw", "rprivate", "nosuid", "nodev", "tmpcopyup"}));
+  auto r = run_script(
+      "cd /opt/seed; stat -c '%n|%F|%a|%u|%g|%Y' hello.txt sub sub/inner.txt link abs;"
+      "readlink link; readlink abs; cat hello.txt sub/inner.txt;"
+      "grep ' /opt/seed ' /proc/self/mountinfo | grep -c ' - tmpfs ';"
+      "echo changed > hello.txt && echo new > new.txt && mkdir sub/more && echo WROTE;"
+      "cat hello.txt; cat /opt/roseed/f; touch /opt/roseed/x 2>/dev/null && echo RO-WRITABLE;"
+      "ls -A /opt/fresh | wc -l",
+      {"--network", "none"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "hello.txt|regular file|640|1234|5678|1000000000\n"
+            "sub|directory|750|4321|4321|1100000000\n"
+            "sub/inner.txt|regular file|600|0|0|1200000000\n"
+            "link|symbolic link|777|1234|5678|1300000000\n"
+            "abs|symbolic link|777|0|0|1400000000\n"
+            "hello.txt\n/etc/hostname\n"
+            "seeded\ninner\n"
+            "1\n"
+            "WROTE\n"
+            "changed\n"
+            "ro\n"
+            "0\n");
+
+  // The image is as it was: the writes went to the tmpfs, which went with the container.
+  EXPECT_EQ(read_text(seed + "/hello.txt"), "seeded\n");
+  EXPECT_EQ(read_text(seed + "/sub/inner.txt"), "inner\n");
+  EXPECT_FALSE(fs::exists(seed + "/new.txt"));
+  EXPECT_FALSE(fs::exists(seed + "/sub/more"));
+  EXPECT_FALSE(fs::exists(rootfs + "/opt/roseed/x"));
+  EXPECT_EQ(fs::read_symlink(seed + "/link"), "hello.txt");
+  EXPECT_EQ(fs::read_symlink(seed + "/abs"), "/etc/hostname");
+  for (std::size_t i = 0; i < names.size(); ++i)
+    EXPECT_TRUE(entry_state(seed + "/" + names[i]) == before[i]) << names[i] << " changed";
+  EXPECT_TRUE(mounts_containing(rootfs).empty()) << "a mount was left on the host";
+}
+
 // linux.devices: the node is made at its path with its mode, and the engine's allowlist (which
 // allows c 1:3) lets it be used.
 TEST_F(EngineBundleTest, LinuxDevicesNodeIsCreatedAndUsable) {
@@ -200,6 +301,17 @@ TEST_F(EngineBundleTest, LinuxDevicesNodeIsCreatedAndUsable) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("crw-------", 0), 0u) << r.out;
   EXPECT_NE(r.out.find("1,   3"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("WROTE\n"), std::string::npos) << r.out;
+}
+
+// podman run --device /dev/null:/dev/xnull: podman's fileMode is the host node's st_mode, type
+// bits included (8630 is 020666); the node gets the permission bits.
+TEST_F(EngineBundleTest, PodmansFileModeWithTypeBitsIsAccepted) {
+  config_["linux"].as_object()["devices"] = json::array{json::object{
+      {"path", "/dev/xnull"}, {"type", "c"}, {"major", 1}, {"minor", 3}, {"fileMode", 8630}}};
+  auto r = run_script("ls -l /dev/xnull; echo x > /dev/xnull && echo WROTE", {"--network", "none"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("crw-rw-rw-", 0), 0u) << r.out;
   EXPECT_NE(r.out.find("WROTE\n"), std::string::npos) << r.out;
 }
 

@@ -130,6 +130,20 @@ Errno FakeHostFs::open_in_root(const std::string& root, const std::string& conta
   return 0;
 }
 
+Errno FakeHostFs::open_directory(const std::string& path, int& fd) {
+  if (Errno err = record("open_directory " + path)) return err;
+  const std::string fd_prefix = "/proc/self/fd/";
+  auto pinned =
+      path.rfind(fd_prefix, 0) == 0 ? pinned_.find(path.substr(fd_prefix.size())) : pinned_.end();
+  fd = next_fd_++;
+  pinned_[std::to_string(fd)] = pinned != pinned_.end() ? pinned->second : path;
+  return 0;
+}
+
+Errno FakeHostFs::copy_tree(int from_fd, const std::string& to) {
+  return record("copy_tree /proc/self/fd/" + std::to_string(from_fd) + " " + to);
+}
+
 Errno FakeHostFs::mount(const std::string& source, const std::string& target,
                         const std::string& fstype, unsigned long flags, const std::string& data) {
   return record("mount " + or_dash(source) + " " + target + " " + or_dash(fstype) + " " +

@@ -61,6 +61,10 @@ class FakeHostFs final : public HostFs {
   /// a descriptor number that recorded lines show as "fd:" and the resolved path.
   Errno open_in_root(const std::string& root, const std::string& container_path, bool create,
                      bool last_is_file, int& fd) override;
+  /// Records "open_directory fd:<path>"; the descriptor it returns shows as the same path.
+  Errno open_directory(const std::string& path, int& fd) override;
+  /// Records "copy_tree fd:<the directory open_directory opened> <to>".
+  Errno copy_tree(int from_fd, const std::string& to) override;
   void close(int) override {}
 
  private:

@@ -1,5 +1,6 @@
 // linux.devices and --device: parsing, validation, and the node creation sequence.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "fake_host_fs.hpp"
 #include "nsrun/storage/devices.hpp"
@@ -105,6 +106,53 @@ TEST(LinuxDevices, ValidationNamesTheField) {
   bad_mode.file_mode = 010000;
   EXPECT_NE(error_of([&] { validate_devices({bad_mode}); }).find("linux.devices[0].fileMode"),
             std::string::npos);
+}
+
+// Podman's fileMode is the host node's st_mode: 8630 is 020666, S_IFCHR|0666.
+TEST(LinuxDevices, FileModeMayCarryTheNodesOwnTypeBits) {
+  auto with_mode = [](std::string type, std::int64_t mode) {
+    auto d = node("/dev/x", type, type == "p" ? std::nullopt : std::optional<std::int64_t>(1),
+                  type == "p" ? std::nullopt : std::optional<std::int64_t>(3));
+    d.file_mode = mode;
+    return d;
+  };
+  EXPECT_EQ(error_of([&] { validate_devices({with_mode("c", 8630)}); }), "");
+  EXPECT_EQ(error_of([&] { validate_devices({with_mode("u", S_IFCHR | 0600)}); }), "");
+  EXPECT_EQ(error_of([&] { validate_devices({with_mode("b", S_IFBLK | 0660)}); }), "");
+  EXPECT_EQ(error_of([&] { validate_devices({with_mode("p", S_IFIFO | 0644)}); }), "");
+  EXPECT_EQ(error_of([&] { validate_devices({with_mode("c", 07777)}); }), "");
+  EXPECT_EQ(error_of([&] { validate_devices({with_mode("c", 0)}); }), "");
+
+  EXPECT_EQ(error_of([&] {
+              validate_devices({with_mode("c", 0), with_mode("b", 8630)});
+            }),
+            "config.json: linux.devices[1].fileMode: 8630 (020666) has the type bits of a "
+            "character device, but type is \"b\" (give the permission bits only, e.g. 0666)");
+  EXPECT_EQ(error_of([&] { validate_devices({with_mode("c", S_IFREG | 0644)}); }),
+            "config.json: linux.devices[0].fileMode: 33188 (0100644) has the type bits of a "
+            "regular file, but type is \"c\" (give the permission bits only, e.g. 0644)");
+  EXPECT_EQ(error_of([&] { validate_devices({with_mode("c", 030666)}); }),
+            "config.json: linux.devices[0].fileMode: 12726 (030666) has the type bits 030000, of "
+            "no file type, but type is \"c\" (give the permission bits only, e.g. 0666)");
+  EXPECT_EQ(error_of([&] { validate_devices({with_mode("c", -1)}); }),
+            "config.json: linux.devices[0].fileMode: -1 is not a file mode (give the permission "
+            "bits, 0 to 07777 octal, e.g. 0666)");
+  EXPECT_EQ(error_of([&] { validate_devices({with_mode("c", 0200000)}); }),
+            "config.json: linux.devices[0].fileMode: 65536 is not a file mode (give the "
+            "permission bits, 0 to 07777 octal, e.g. 0666)");
+}
+
+// Only the permission bits reach mknod; the type is always linux.devices[].type's.
+TEST(LinuxDevices, TypeBitsOfFileModeAreNotPassedOn) {
+  TempDir root;
+  root.make_dir("dev");
+  FakeHostFs fs;
+  fs.alias(root.path(), "$ROOT");
+  FakeLogger log;
+  auto xnull = node("/dev/xnull", "c", 1, 3);
+  xnull.file_mode = 8630;
+  create_device_nodes({{xnull, "/dev/null"}}, root.path(), fs, log);
+  EXPECT_EQ(fs.calls, std::vector<std::string>{"mknod fd:$ROOT/dev/xnull c 0666 1:3"});
 }
 
 TEST(LinuxDevices, NodesAreMadeUnderTheRootWithParentsModeAndOwner) {

@@ -669,6 +669,79 @@ TEST_F(StorageStageTest, DevptsAndMqueueOptionsPassAsFlagsAndData) {
       }));
 }
 
+constexpr std::int64_t tmpfs_magic = 0x01021994;
+
+// tmpcopyup: the directory is opened before the tmpfs covers it and copied from once the tmpfs
+// is there (the copy goes to the new mount, pinned again); without the option, no copy.
+TEST_F(StorageStageTest, TmpcopyupCopiesTheCoveredDirectoryIntoTheNewTmpfs) {
+  rootfs.make_dir("run");
+  rootfs.make_dir("var/tmp");
+  spec.mounts = {
+      {"/run", "tmpfs", "tmpfs", {"rw", "rprivate", "nosuid", "nodev", "tmpcopyup"}},
+      {"/var/tmp", "tmpfs", "tmpfs", {"nosuid", "nodev", "notmpcopyup"}},
+      {"/var/cache", "tmpfs", "tmpfs", {"nosuid", "size=1m"}},
+  };
+  fs->filesystem_types[rootfs.path() + "/run"] = tmpfs_magic;
+  run_prepare();
+  Lines calls = run_create_container();
+  EXPECT_TRUE(contains_run(calls, {
+                                      "open_directory fd:$ROOT/run",
+                                      "mount tmpfs fd:$ROOT/run tmpfs MS_NOSUID|MS_NODEV -",
+                                      "copy_tree fd:$ROOT/run fd:$ROOT/run",
+                                      "mount - fd:$ROOT/run - MS_REC|MS_PRIVATE -",
+                                      "mount tmpfs fd:$ROOT/var/tmp tmpfs MS_NOSUID|MS_NODEV -",
+                                      "mkdir $ROOT/var/cache 0755",
+                                      "mount tmpfs fd:$ROOT/var/cache tmpfs MS_NOSUID size=1m",
+                                  }));
+  EXPECT_EQ(std::count_if(calls.begin(), calls.end(),
+                          [](const std::string& line) {
+                            return line.starts_with("open_directory") ||
+                                   line.starts_with("copy_tree");
+                          }),
+            2)
+      << "only /run asked for tmpcopyup";
+}
+
+// A read-only tmpfs is filled first, then made read-only (with its other per-mount flags).
+TEST_F(StorageStageTest, ReadOnlyTmpfsWithTmpcopyupIsMadeReadOnlyAfterTheCopy) {
+  rootfs.make_dir("srv");
+  spec.mounts = {{"/srv", "tmpfs", "tmpfs", {"ro", "nosuid", "nodev", "mode=755", "tmpcopyup"}}};
+  fs->filesystem_types[rootfs.path() + "/srv"] = tmpfs_magic;
+  run_prepare();
+  EXPECT_TRUE(contains_run(run_create_container(),
+                           {
+                               "open_directory fd:$ROOT/srv",
+                               "mount tmpfs fd:$ROOT/srv tmpfs MS_NOSUID|MS_NODEV mode=755",
+                               "copy_tree fd:$ROOT/srv fd:$ROOT/srv",
+                               "mount - fd:$ROOT/srv - MS_RDONLY|MS_NOSUID|MS_NODEV|MS_REMOUNT|"
+                               "MS_BIND -",
+                           }));
+}
+
+TEST_F(StorageStageTest, AFailedCopyUpNamesTheMountAndTheReason) {
+  rootfs.make_dir("run");
+  spec.mounts = {{"/run", "tmpfs", "tmpfs", {"nosuid", "size=1k", "tmpcopyup"}}};
+  fs->filesystem_types[rootfs.path() + "/run"] = tmpfs_magic;
+  run_prepare();
+  fs->fail("copy_tree", ENOSPC);
+  EXPECT_EQ(create_container_error(),
+            "cannot copy the contents of /run into its tmpfs (tmpcopyup): No space left on device");
+}
+
+// Reaching the new tmpfs resolves the path again: should it lead somewhere else than a tmpfs
+// (a component swapped meanwhile), nothing is copied into the image.
+TEST_F(StorageStageTest, CopyUpIsRefusedWhereThePathNoLongerLeadsToATmpfs) {
+  rootfs.make_dir("run");
+  spec.mounts = {{"/run", "tmpfs", "tmpfs", {"nosuid", "tmpcopyup"}}};
+  fs->filesystem_types[rootfs.path() + "/run"] = 0xEF53;  // ext4's, where the image lies
+  run_prepare();
+  EXPECT_EQ(create_container_error(),
+            "cannot copy the contents of /run into its tmpfs (tmpcopyup): /run no longer leads to "
+            "a tmpfs (the rootfs changed during the mount; retry)");
+  EXPECT_TRUE(std::none_of(fs->calls.begin(), fs->calls.end(),
+                           [](const std::string& line) { return line.starts_with("copy_tree"); }));
+}
+
 TEST_F(StorageStageTest, RefusedMknodBindsTheHostNode) {
   run_prepare();
   fs->fail("mknod fd:$ROOT/dev/null", EPERM);

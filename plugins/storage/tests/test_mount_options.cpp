@@ -112,12 +112,41 @@ TEST(FirstUnsupportedBindOption, EveryPerMountFlagPropagationAndRecursiveOptionI
 
 TEST(FirstUnimplementedOption, OtherRuntimesExtensions) {
   EXPECT_EQ(first_unimplemented_option({"nosuid", "mode=755"}), std::nullopt);
-  EXPECT_EQ(first_unimplemented_option({"nosuid", "tmpcopyup"}), "tmpcopyup");
+  EXPECT_EQ(first_unimplemented_option({"nosuid", "copy-symlink"}), "copy-symlink");
+  EXPECT_EQ(first_unimplemented_option({"nosuid", "tmpcopyup"}), std::nullopt) << "implemented";
+  EXPECT_EQ(first_unimplemented_option({"nosuid", "notmpcopyup"}), std::nullopt);
   EXPECT_EQ(first_unimplemented_option({"rbind", "idmap"}), std::nullopt) << "implemented";
   EXPECT_EQ(first_unimplemented_option({"rbind", "ridmap"}), "ridmap");
   EXPECT_EQ(first_unimplemented_option({"rbind", "idmap=uids=0-1-1"}), "idmap=uids=0-1-1");
   EXPECT_TRUE(translate_mount_options({"rbind", "idmap"}).idmap);
   EXPECT_EQ(translate_mount_options({"rbind", "idmap"}).data, "") << "not a filesystem option";
+}
+
+TEST(TranslateMountOptions, TmpcopyupIsNotPassedToTheFilesystem) {
+  MountOptions options = translate_mount_options({"nosuid", "mode=755", "tmpcopyup", "size=1m"});
+  EXPECT_TRUE(options.tmpcopyup);
+  EXPECT_EQ(options.data, "mode=755,size=1m");
+  EXPECT_EQ(mount_flag_names(options.flags), "MS_NOSUID");
+  EXPECT_FALSE(translate_mount_options({"nosuid"}).tmpcopyup);
+  EXPECT_FALSE(translate_mount_options({"notmpcopyup"}).tmpcopyup);
+  EXPECT_EQ(translate_mount_options({"notmpcopyup"}).data, "");
+  EXPECT_FALSE(translate_mount_options({"tmpcopyup", "notmpcopyup"}).tmpcopyup) << "the later";
+  EXPECT_TRUE(translate_mount_options({"notmpcopyup", "tmpcopyup"}).tmpcopyup);
+}
+
+TEST(FirstTmpfsOnlyOption, TmpcopyupIsForATmpfs) {
+  EXPECT_EQ(first_tmpfs_only_option(MountSpec{"/run", "tmpfs", "tmpfs", {"tmpcopyup"}}),
+            std::nullopt);
+  EXPECT_EQ(first_tmpfs_only_option(MountSpec{"/run", "tmpfs", "tmpfs", {"notmpcopyup"}}),
+            std::nullopt);
+  EXPECT_EQ(first_tmpfs_only_option(MountSpec{"/a", "bind", "/x", {"rbind", "tmpcopyup"}}),
+            "tmpcopyup");
+  EXPECT_EQ(first_tmpfs_only_option(MountSpec{"/a", "tmpfs", "/x", {"bind", "tmpcopyup"}}),
+            "tmpcopyup")
+      << "a bind, whatever its type says";
+  EXPECT_EQ(first_tmpfs_only_option(MountSpec{"/m", "mqueue", "mqueue", {"notmpcopyup"}}),
+            "notmpcopyup");
+  EXPECT_EQ(first_tmpfs_only_option(MountSpec{"/m", "mqueue", "mqueue", {"nosuid"}}), std::nullopt);
 }
 
 }  // namespace

@@ -72,9 +72,32 @@ TEST(ValidateMount, UnknownOption) {
 
 TEST(ValidateMount, UnimplementedOptionOfAnyMount) {
   EXPECT_EQ(error_of([] {
-              validate_mount(MountSpec{"/run", "tmpfs", "tmpfs", {"nosuid", "tmpcopyup"}});
+              validate_mount(MountSpec{"/run", "tmpfs", "tmpfs", {"nosuid", "copy-symlink"}});
             }),
-            "mount on \"/run\": option \"tmpcopyup\" is not supported by nsrun (remove it)");
+            "mount on \"/run\": option \"copy-symlink\" is not supported by nsrun (remove it)");
+}
+
+// podman's tmpfs mounts (--read-only, --tmpfs, --mount type=tmpfs) carry one or the other.
+TEST(ValidateMount, TmpcopyupOnlyOnATmpfs) {
+  EXPECT_NO_THROW(validate_mount(
+      MountSpec{"/run", "tmpfs", "tmpfs", {"rw", "rprivate", "nosuid", "nodev", "tmpcopyup"}}));
+  EXPECT_NO_THROW(
+      validate_mount(MountSpec{"/x", "tmpfs", "tmpfs", {"size=1m", "notmpcopyup", "nosuid"}}));
+  TempDir host;
+  EXPECT_EQ(error_of([&] {
+              validate_mount(bind(host.path(), "/data", {"rbind", "tmpcopyup"}));
+            }),
+            "mount on \"/data\": option \"tmpcopyup\" is only for tmpfs mounts (remove it)");
+  EXPECT_EQ(error_of([] {
+              validate_mount(MountSpec{"/dev/mqueue", "mqueue", "mqueue", {"tmpcopyup"}});
+            }),
+            "mount on \"/dev/mqueue\": option \"tmpcopyup\" is only for tmpfs mounts (remove "
+            "it)");
+  EXPECT_EQ(error_of([] {
+              validate_mount(MountSpec{"/sys/fs/cgroup", "cgroup", "cgroup", {"notmpcopyup"}});
+            }),
+            "mount on \"/sys/fs/cgroup\": option \"notmpcopyup\" is only for tmpfs mounts "
+            "(remove it)");
 }
 
 TEST(ValidateMount, IdmappedBindsNeedBothMapsOnABind) {

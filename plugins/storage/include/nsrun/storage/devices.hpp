@@ -2,8 +2,9 @@
 //
 // linux.devices: each node is created in the container process once /dev and the spec's mounts
 // are in place and before the root switch, at its path resolved inside the rootfs (no symlink
-// or ".." leads out; missing parents are made 0755): mknod with its type, numbers and fileMode
-// (default 0666), then chown to uid/gid when given. A node that exists already is left as it is
+// or ".." leads out; missing parents are made 0755): mknod with its type, numbers and fileMode's
+// permission bits (default 0666; podman's fileMode carries the node's type bits too, 020666),
+// then chown to uid/gid when given. A node that exists already is left as it is
 // (runc does the same). Where mknod is refused (EPERM: a user namespace) the host's node is
 // bind-mounted onto an empty file instead, as runc does.
 //
@@ -39,6 +40,8 @@ std::pair<DeviceSpec, DeviceRuleSpec> device_from_flag(const DeviceFlag& flag);
 
 /// Checks linux.devices; StageError naming the field, e.g.
 /// `config.json: linux.devices[0].type: "x" is not a device type (use c, b, u or p)`.
+/// A fileMode is permission bits (07777), with or without the type bits of the node's own type
+/// (S_IFCHR for c and u, S_IFBLK for b, S_IFIFO for p), as podman writes it.
 void validate_devices(const std::vector<DeviceSpec>& devices);
 
 /// A node to create, and the host node bound in its place when mknod is refused.

@@ -14,7 +14,8 @@ namespace nsrun::storage {
 ///     namespace, `idmapped_root`'s copy is attached there (idmapped_root.hpp);
 ///  3. the stage's own set: /proc; /dev as a tmpfs with its device nodes, /dev/pts, /dev/ptmx,
 ///     /dev/shm and the fd links; /sys read-only; /tmp;
-///  4. plan.mounts in order (spec.mounts, then the generated /etc files);
+///  4. plan.mounts in order (spec.mounts, then the generated /etc files), a tmpfs with
+///     tmpcopyup filled with what its directory held before any remount;
 ///  5. the rootfs's own mount read-only when plan.readonly_root (the mounts on it stay rw);
 ///  6. pivot_root(".", ".") in the rootfs and a lazy unmount of the old root stacked on it.
 /// Afterwards the process sees only the container's filesystem. Throws StageError; refuses to

@@ -81,7 +81,16 @@ class HostFs {
   /// is success (another container on the same rootfs may create it at the same moment).
   virtual Errno open_in_root(const std::string& root, const std::string& container_path,
                              bool create, bool last_is_file, int& fd) = 0;
-  /// close(2) of a descriptor open_in_root returned.
+  /// Opens the directory `path`, a pinned path (PinnedPath::path()), for reading its entries
+  /// (O_RDONLY|O_DIRECTORY). Opened before a mount covers the directory, the descriptor goes on
+  /// reading the covered directory: what tmpcopyup copies into the tmpfs.
+  virtual Errno open_directory(const std::string& path, int& fd) = 0;
+  /// tmpcopyup: copies the entries of the directory `from_fd` (open_directory's) into the
+  /// directory `to` (a pinned path), recursively, each with its type, mode, owner, and access and
+  /// modification times. Symlinks are copied as symlinks and never followed; FIFOs are made
+  /// anew; device nodes and sockets are left out (host_fs.cpp says why).
+  virtual Errno copy_tree(int from_fd, const std::string& to) = 0;
+  /// close(2) of a descriptor open_in_root or open_directory returned.
   virtual void close(int fd) = 0;
 };
 
@@ -110,6 +119,8 @@ class RealHostFs final : public HostFs {
   Errno read_symlinks(const std::string& dir, std::vector<SymlinkEntry>& links) override;
   Errno open_in_root(const std::string& root, const std::string& container_path, bool create,
                      bool last_is_file, int& fd) override;
+  Errno open_directory(const std::string& path, int& fd) override;
+  Errno copy_tree(int from_fd, const std::string& to) override;
   void close(int fd) override;
 
  private:

@@ -35,6 +35,9 @@ struct MountOptions {
   /// "idmap" (crun's, which podman's `-v SRC:DST:idmap` gives): a bind idmapped with the
   /// container's own maps, unless the mount gives uidMappings and gidMappings of its own.
   bool idmap = false;
+  /// "tmpcopyup" (runc's and crun's, on podman's tmpfs mounts): what the image has in the
+  /// destination directory is copied into the new tmpfs. "notmpcopyup" turns it off again.
+  bool tmpcopyup = false;
 };
 
 /// The option that asks for an idmapped bind.
@@ -66,8 +69,15 @@ bool is_cgroup_mount(const MountSpec& mount);
 std::optional<std::string> first_unsupported_bind_option(const std::vector<std::string>& options);
 
 /// The first option of any mount that names a feature of another runtime nsrun does not
-/// implement (crun's "tmpcopyup", "idmap", "copy-symlink"...): passed on as data it would reach
+/// implement (crun's "copy-symlink", "idmap=...", "ridmap"...): passed on as data it would reach
 /// the filesystem, which would refuse it with a less helpful EINVAL.
 std::optional<std::string> first_unimplemented_option(const std::vector<std::string>& options);
+
+/// True for a tmpfs mount: type "tmpfs" and not a bind.
+bool is_tmpfs_mount(const MountSpec& mount);
+
+/// The first option only a tmpfs mount takes ("tmpcopyup", "notmpcopyup"), when `mount` is not
+/// a tmpfs: what it asks has no meaning elsewhere (crun refuses it too).
+std::optional<std::string> first_tmpfs_only_option(const MountSpec& mount);
 
 }  // namespace nsrun::storage

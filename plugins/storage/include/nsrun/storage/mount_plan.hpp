@@ -28,8 +28,8 @@ struct PlannedMount {
   unsigned long flags =
       0;             ///< mount(2) flags; for the cgroupfs, those its binds are remounted with
   std::string data;  ///< mount(2) data
-  /// Binds only: the flags (ro, nosuid...) set by MS_BIND|MS_REMOUNT after the bind, which
-  /// ignores them; 0 for no remount.
+  /// The flags (ro, nosuid...) set by MS_BIND|MS_REMOUNT after the mount; 0 for no remount.
+  /// Binds, which ignore them, and a read-only tmpfs with tmpcopyup, which is filled first.
   unsigned long remount_flags = 0;
   /// MOUNT_ATTR_* bits ("rro"...) set with mount_setattr(AT_RECURSIVE) after the mount.
   std::uint64_t recursive_attributes = 0;
@@ -41,6 +41,9 @@ struct PlannedMount {
   /// the spec asks for is an error there).
   bool only_if_host_has_cgroups = false;
   MountpointType mountpoint = MountpointType::directory;
+  /// tmpcopyup (a tmpfs): what the image has in the destination directory is copied into the
+  /// new tmpfs (HostFs::copy_tree).
+  bool copy_up = false;
   /// An idmapped bind (mounts[].uidMappings/gidMappings, or the "idmap" option with the
   /// container's maps, filled in by prepare): the source's ids on disk show through these maps.
   std::vector<IdMapping> uid_mappings, gid_mappings;
@@ -137,6 +140,7 @@ void append_file_mount(MountPlan& plan, const GeneratedFile& file);
 /// An O_PATH descriptor on a path inside the rootfs (HostFs::open_in_root): `path()`,
 /// "/proc/self/fd/N", names the very directory or file that was resolved, so a mount made on it
 /// lands there even if a component is swapped for a symlink meanwhile (runc does the same).
+/// Also holds a directory opened for reading through one (HostFs::open_directory).
 class PinnedPath {
  public:
   PinnedPath(HostFs& fs, int fd) : fs_(&fs), fd_(fd) {}
@@ -147,6 +151,7 @@ class PinnedPath {
     if (fd_ >= 0) fs_->close(fd_);
   }
   std::string path() const { return "/proc/self/fd/" + std::to_string(fd_); }
+  int fd() const { return fd_; }
 
  private:
   HostFs* fs_;

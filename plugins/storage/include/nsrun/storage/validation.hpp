@@ -14,7 +14,7 @@ std::string validate_rootfs(const RootSpec& root);
 
 /// Checks one mount: an absolute destination that does not climb above "/" and is not "/"
 /// itself; for binds, an existing absolute source and supported options only; for other
-/// mounts, a type.
+/// mounts, a type; "tmpcopyup" and "notmpcopyup" on a tmpfs only.
 void validate_mount(const MountSpec& mount);
 
 /// validate_rootfs() and validate_mount() for every mount; returns the canonical rootfs.
