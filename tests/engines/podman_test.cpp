@@ -504,6 +504,22 @@ TEST_F(Podman43, ReadOnlyRootHasNoWritableTmpAndShmSizeIsTheOnlyShm) {
   EXPECT_NE(r.out.find("size=1024k"), std::string::npos) << explain(r);
 }
 
+// podman's tmpfs mounts carry tmpcopyup, and its devices a fileMode with the type bits: both
+// were refused before.
+TEST_F(Podman43, TmpfsMountsAndDevicesAsPodmanWritesThem) {
+  auto r = podman_run({"--rm", "--tmpfs", "/x:size=1m"},
+                      {"sh", "-c", "echo y > /x/y && grep ' /x ' /proc/mounts"});
+  EXPECT_EQ(r.exit_code, 0) << explain(r);
+  EXPECT_NE(r.out.find("size=1024k"), std::string::npos) << explain(r);
+  r = podman_run({"--rm", "--read-only"}, {"sh", "-c", "echo z > /run/z && echo run-ok"});
+  EXPECT_EQ(r.exit_code, 0) << explain(r);
+  EXPECT_EQ(r.out, "run-ok\n") << explain(r);
+  r = podman_run({"--rm", "--device", "/dev/null:/dev/xnull"},
+                 {"sh", "-c", "echo x > /dev/xnull && ls -l /dev/xnull"});
+  EXPECT_EQ(r.exit_code, 0) << explain(r);
+  EXPECT_TRUE(r.out.starts_with("crw-rw-rw-")) << explain(r);
+}
+
 TEST_F(Podman43, ReadOnlyVolume) {
   TempDir host("nsrun-pm-vol-");
   write(host.path() + "/file", "from the host\n");
