@@ -24,14 +24,15 @@ std::string path_variable(const std::vector<std::string>& env) {
   return default_path;
 }
 
-// execve with the PATH lookup done here, in the container's filesystem and with the container's
-// PATH (never the host's). Returns only on failure, with the errno that best explains it.
-int exec_workload(const std::string& command, char* const argv[], char* const envp[],
-                  const std::string& search_path, std::string& tried) {
+// The command's lookup in the container's filesystem with the container's PATH (never the
+// host's), as execvp does it: `attempt(candidate)` is tried on each candidate until it returns 0;
+// otherwise the errno that best explains the failure, and in `tried` the candidate it is of.
+template <typename Attempt>
+int look_up_workload(const std::string& command, const std::string& search_path, std::string& tried,
+                     Attempt attempt) {
   if (command.find('/') != std::string::npos) {
     tried = command;
-    ::execve(command.c_str(), argv, envp);
-    return errno;
+    return attempt(command);
   }
   int best_error = ENOENT;
   std::string_view rest(search_path);
@@ -39,16 +40,26 @@ int exec_workload(const std::string& command, char* const argv[], char* const en
     auto colon = rest.find(':');
     std::string dir(rest.substr(0, colon));
     std::string candidate = (dir.empty() ? "." : dir) + "/" + command;
-    ::execve(candidate.c_str(), argv, envp);
+    const int error = attempt(candidate);
+    if (error == 0) return 0;
     // Remember a "found but cannot execute" over "not here", as shells do.
-    if (errno == EACCES || errno == ENOEXEC || errno == EPERM || errno == ETXTBSY) {
-      best_error = errno;
+    if (error == EACCES || error == ENOEXEC || error == EPERM || error == ETXTBSY) {
+      best_error = error;
       tried = candidate;
     }
     if (colon == std::string_view::npos) break;
     rest.remove_prefix(colon + 1);
   }
   return best_error;
+}
+
+// execve of the command; returns only on failure, with the errno that best explains it.
+int exec_workload(const std::string& command, char* const argv[], char* const envp[],
+                  const std::string& search_path, std::string& tried) {
+  return look_up_workload(command, search_path, tried, [&](const std::string& candidate) {
+    ::execve(candidate.c_str(), argv, envp);
+    return errno;
+  });
 }
 
 // What execve would say of `path`, without running it: 0, or the errno that explains why not.
@@ -59,30 +70,6 @@ int execute_error(const std::string& path) {
   if (!S_ISREG(st.st_mode)) return EACCES;
   if (::access(path.c_str(), X_OK) != 0) return errno;
   return 0;
-}
-
-// The command's lookup as exec_workload does it, without the execve: 0 when it would be run.
-int find_workload(const std::string& command, const std::string& search_path, std::string& tried) {
-  if (command.find('/') != std::string::npos) {
-    tried = command;
-    return execute_error(command);
-  }
-  int best_error = ENOENT;
-  std::string_view rest(search_path);
-  while (true) {
-    auto colon = rest.find(':');
-    std::string dir(rest.substr(0, colon));
-    std::string candidate = (dir.empty() ? "." : dir) + "/" + command;
-    const int error = execute_error(candidate);
-    if (error == 0) return 0;
-    if (error == EACCES || error == EPERM) {
-      best_error = error;
-      tried = candidate;
-    }
-    if (colon == std::string_view::npos) break;
-    rest.remove_prefix(colon + 1);
-  }
-  return best_error;
 }
 
 // The failure of a workload that could not be run. "executable file not found in $PATH", "no
@@ -166,7 +153,7 @@ class ExecStage final : public nsrun::IStage {
     const auto& process = ctx.spec.process;
     std::string tried;
     const std::string& command = process.args.front();
-    if (int error = find_workload(command, path_variable(process.env), tried))
+    if (int error = look_up_workload(command, path_variable(process.env), tried, &execute_error))
       throw workload_error(command, tried, error);
   }
 

@@ -202,16 +202,22 @@ TEST(Loader, BindingNamesUnknownAndRefusedPlugins) {
   }
 }
 
+// A plugin directory of the test's own, 0755 as the loader wants one, removed at the end.
+struct PluginDirectory {
+  explicit PluginDirectory(const std::string& prefix)
+      : path(fs::temp_directory_path() / (prefix + std::to_string(::getpid()))) {
+    fs::create_directories(path);
+    fs::permissions(path, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                              fs::perms::others_read | fs::perms::others_exec);
+  }
+  ~PluginDirectory() { fs::remove_all(path); }
+  fs::path path;
+};
+
 // A file that is no shared object is refused with the dynamic loader's own words.
 TEST(Loader, AFileThatIsNoSharedObjectIsRefusedWithTheLoadersReason) {
-  fs::path dir = fs::temp_directory_path() / ("nsrun-loader-elf-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  struct Cleanup {
-    fs::path dir;
-    ~Cleanup() { fs::remove_all(dir); }
-  } cleanup{dir};
-  fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                           fs::perms::others_read | fs::perms::others_exec);
+  PluginDirectory plugins("nsrun-loader-elf-");
+  const fs::path& dir = plugins.path;
   std::ofstream(dir / "test.garbage.so") << "garbage\n";
   fs::permissions(dir / "test.garbage.so", fs::perms::owner_read | fs::perms::owner_write |
                                                fs::perms::group_read | fs::perms::others_read);
@@ -224,14 +230,8 @@ TEST(Loader, AFileThatIsNoSharedObjectIsRefusedWithTheLoadersReason) {
 }
 
 TEST(Loader, RefusesGroupWritableFilesAndDirectories) {
-  fs::path dir = fs::temp_directory_path() / ("nsrun-loader-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  struct Cleanup {
-    fs::path dir;
-    ~Cleanup() { fs::remove_all(dir); }
-  } cleanup{dir};
-  fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                           fs::perms::others_read | fs::perms::others_exec);
+  PluginDirectory plugins("nsrun-loader-");
+  const fs::path& dir = plugins.path;
   fs::copy_file(fs::path(NSRUN_FIXTURE_PLUGIN_DIR) / "test.good.so", dir / "test.good.so");
   fs::permissions(dir / "test.good.so", fs::perms::group_write, fs::perm_options::add);
   auto writable = load({dir.string()});
