@@ -395,8 +395,10 @@ void end_as_signalled(int sig) {
 
 // The container process of a created container: waits for `nsrun start` to connect and send a
 // byte, and returns the connection, on which it then reports like on the sync socket. Until
-// then an ending signal ends it (128+N), as it would end a process that is not an init.
-Fd wait_for_start(int listener, char& go) {
+// then an ending signal ends it (128+N), as it would end a process that is not an init; so does
+// the removal of its state directory (`state_directory`, open), which leaves no `nsrun start`
+// or `delete` a way to find it (a `delete` of a container whose record was damaged).
+Fd wait_for_start(int listener, int state_directory, char& go) {
   struct sigaction ending {};
   ending.sa_handler = &end_as_signalled;
   for (int sig : ending_signals) ::sigaction(sig, &ending, nullptr);
@@ -406,6 +408,15 @@ Fd wait_for_start(int listener, char& go) {
     }
   } restore;
   while (true) {
+    pollfd incoming{listener, POLLIN, 0};
+    const int ready = ::poll(&incoming, 1, 1000);
+    if (ready <= 0) {
+      struct stat directory {};
+      if (state_directory >= 0 && ::fstat(state_directory, &directory) == 0 &&
+          directory.st_nlink == 0)
+        ::_exit(exit_code::runtime_error);
+      continue;
+    }
     Fd connection(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
     if (!connection) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
@@ -1162,10 +1173,11 @@ int Orchestrator::run(ContainerRequest& request) {
   const sigset_t& forwarded = signals_blocked.forwarded;
   const sigset_t& original_mask = signals_blocked.original;
 
-  Fd start_listener;
+  Fd start_listener, state_directory;
   if (request.detached) {
     try {
       start_listener = listen_for_start(state);
+      state_directory.reset(::open(state.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     } catch (const Error& e) {
       return abort({e.what(), exit_code::runtime_error});
     }
@@ -1250,8 +1262,9 @@ int Orchestrator::run(ContainerRequest& request) {
       if (tracer_) tracer_->send_container_report(channels.process_end.get());
       ::send(channels.process_end.get(), &created_byte, 1, MSG_NOSIGNAL);
       char go = 0;
-      Fd connection = wait_for_start(start_listener.get(), go);
+      Fd connection = wait_for_start(start_listener.get(), state_directory.get(), go);
       start_listener.reset();
+      state_directory.reset();
       channels.process_end = std::move(connection);
       // The start is traced when `nsrun start --trace` asks, by a tracer of its own: create's
       // spans went to create.
@@ -1269,6 +1282,7 @@ int Orchestrator::run(ContainerRequest& request) {
 
   channels.process_end.reset();
   start_listener.reset();  // the container process is the only one that waits on it
+  state_directory.reset();
   channels.terminal_process_end.reset();
   request.console_socket.reset();  // the engine hears from the container process alone
   Fd pidfd(pidfd_number);

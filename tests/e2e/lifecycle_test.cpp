@@ -305,6 +305,22 @@ TEST_F(Lifecycle, ATermDuringCreateLetsItFinish) {
   EXPECT_EQ(nsrun({"delete", "--force", "ct"}).exit_code, 0);
 }
 
+// A created container whose record was damaged cannot be found by `delete`, which removes its
+// directory: its waiting process sees the directory go and ends, rather than wait for ever.
+TEST_F(Lifecycle, ACreatedContainersProcessEndsWhenItsStateDirectoryIsRemoved) {
+  ASSERT_EQ(create("cj").exit_code, 0);
+  pid_t pid = std::stoi(read(bundle_->path() + "/pid"));
+  std::ofstream(state_->path() + "/cj/state.json") << "{garbage";
+  EXPECT_EQ(nsrun({"delete", "--force", "cj"}).exit_code, 0);
+  bool gone = false;
+  for (int i = 0; i < 300 && !gone; ++i) {
+    reap_adopted();
+    gone = ::kill(pid, 0) != 0;
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(gone) << "the created container's process is still waiting";
+}
+
 // As runc: signal 0 asks whether the process is there; kill --all of a stopped container has
 // nothing left to signal and succeeds.
 TEST_F(Lifecycle, KillZeroProbesAndKillAllOfAStoppedContainerSucceeds) {
