@@ -23,6 +23,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <random>
 
 #include "commands.hpp"
@@ -180,6 +181,26 @@ RunResult run_once(const std::vector<std::string>& argv, const std::string& err_
   return r;
 }
 
+// A traced run's trace, as bench reads it; Error naming the variant when it cannot be read.
+std::map<std::string, double> stage_times_of_run(const std::string& trace, double wall_ms,
+                                                 const std::string& variant,
+                                                 boost::json::object& machine) {
+  try {
+    auto document =
+        core::parse_json_document(core::read_text_file(trace, "trace"), "trace").as_object();
+    auto times = core::stage_times(document, wall_ms);
+    if (machine.empty())
+      if (const auto* info = document.if_contains("otherData"); info && info->is_object())
+        machine = info->as_object();
+    return times;
+  } catch (const std::exception& e) {  // core::Error, or the document's shape (boost's)
+    std::string why = e.what();
+    if (why.starts_with("trace: ")) why.erase(0, 7);
+    throw core::Error("bench: variant " + variant + ": its run's trace cannot be read: " + why +
+                      "; nothing reported");
+  }
+}
+
 void show_progress(std::size_t done, std::size_t total, const std::string& name) {
   const int width = 30;
   int filled = static_cast<int>(width * done / std::max<std::size_t>(total, 1));
@@ -291,12 +312,8 @@ int run_bench(const std::vector<std::string>& args, const GlobalOptions& global)
       auto& samples = report.variants[index];
       samples.wall_ms.push_back(r.wall_ms);
       if (!v.traced) continue;
-      auto document = core::read_json_file(trace, "bench").as_object();
-      for (const auto& [kind, ms] : core::stage_times(document, r.wall_ms))
+      for (const auto& [kind, ms] : stage_times_of_run(trace, r.wall_ms, v.name, report.machine))
         samples.stage_ms[kind].push_back(ms);
-      if (report.machine.empty())
-        if (const auto* info = document.if_contains("otherData"); info && info->is_object())
-          report.machine = info->as_object();
     }
   }
   if (progress) std::cerr << "\r\033[K" << std::flush;

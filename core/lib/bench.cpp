@@ -8,6 +8,8 @@
 #include <set>
 #include <sstream>
 
+#include "nsrun/core/json_util.hpp"
+
 namespace nsrun::core {
 namespace {
 
@@ -58,6 +60,14 @@ std::string xml_escaped(const std::string& text) {
     }
   }
   return out;
+}
+
+// A JSON string of text from the command line (the command, a variant's flags): UTF-8, which
+// Boost.JSON's serializer does not check.
+boost::json::string json_text(const std::string& text) {
+  std::string replaced;
+  const std::string_view valid = valid_utf8(text, replaced);
+  return boost::json::string(valid.data(), valid.size());
 }
 
 boost::json::object summary_json(const std::vector<double>& samples) {
@@ -231,11 +241,11 @@ std::string bench_table(const BenchReport& report) {
 
 boost::json::object bench_json(const BenchReport& report) {
   boost::json::array variants, command;
-  for (const auto& arg : report.command) command.emplace_back(arg);
+  for (const auto& arg : report.command) command.emplace_back(json_text(arg));
   for (std::size_t i = 0; i < report.variants.size(); ++i) {
     const auto& v = report.variants[i];
     boost::json::array args;
-    for (const auto& arg : v.args) args.emplace_back(arg);
+    for (const auto& arg : v.args) args.emplace_back(json_text(arg));
     boost::json::object stages;
     for (const auto& kind : v.stage_order)
       if (auto it = v.stage_ms.find(kind); it != v.stage_ms.end())
@@ -243,7 +253,7 @@ boost::json::object bench_json(const BenchReport& report) {
     Ratio r = i == 0 ? Ratio{} : median_ratio(v.wall_ms, report.variants[0].wall_ms);
     Difference d = i == 0 ? Difference{} : paired_difference(v.wall_ms, report.variants[0].wall_ms);
     variants.push_back(boost::json::object{
-        {"name", v.name},
+        {"name", json_text(v.name)},
         {"args", std::move(args)},
         {"pipeline", v.pipeline},
         {"traced", v.traced},

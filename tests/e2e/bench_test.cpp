@@ -27,11 +27,31 @@ class BenchTest : public ::testing::Test {
     auto left = delete_every_container(state_->path());
     EXPECT_TRUE(left.empty()) << "state left behind: " << (left.empty() ? "" : left.front());
   }
-  CommandResult bench(const std::vector<std::string>& args) {
-    std::vector<std::string> argv{nsrun_binary(), "--root",   state_->path(),
-                                  "bench",        "--rootfs", busybox_rootfs()};
+  std::vector<std::string> bench_argv(const std::vector<std::string>& args) {
+    // The fixture plugins' directory too: a variant may run test.good.
+    std::vector<std::string> argv{
+        nsrun_binary(), "--root",   state_->path(),  "--plugin-dir", NSRUN_FIXTURE_PLUGIN_DIR2,
+        "bench",        "--rootfs", busybox_rootfs()};
     argv.insert(argv.end(), args.begin(), args.end());
-    return run(argv, "", 120, work_->path());
+    return argv;
+  }
+  CommandResult bench(const std::vector<std::string>& args) {
+    return run(bench_argv(args), "", 120, work_->path());
+  }
+  // The default pipeline with test.good before the exec stage, its config `config`, the network
+  // stage none; its path.
+  std::string pipeline_with_test_stage(const boost::json::object& config,
+                                       const std::string& kind = "test") {
+    auto pipeline = boost::json::parse(read_text(NSRUN_DEFAULT_PIPELINE)).as_object();
+    auto& stages = pipeline.at("stages").as_array();
+    for (auto& stage : stages)
+      if (stage.at("kind") == "network") stage.as_object()["plugin"] = "nsrun.network.none";
+    stages.emplace(
+        stages.end() - 1,
+        boost::json::object{{"kind", kind}, {"plugin", "test.good"}, {"config", config}});
+    const std::string path = work_->path() + "/pipeline-" + kind + ".json";
+    std::ofstream(path) << boost::json::serialize(pipeline);
+    return path;
   }
   std::unique_ptr<TempDir> state_, work_;
 };
@@ -168,6 +188,26 @@ TEST_F(BenchTest, ACommandThatFailsInOneVariantIsNamedAndStops) {
   EXPECT_TRUE(r.err.starts_with("nsrun: bench: variant ")) << r.err;
   EXPECT_NE(r.err.find(": the command failed (exit 127)"), std::string::npos) << r.err;
   EXPECT_EQ(r.out, "") << "nothing reported";
+}
+
+// Text that is not UTF-8 in a run's trace (a stage's message, the command line: here a pipeline
+// file's name) made the trace invalid JSON, and bench fail on its own scratch file. The trace
+// now replaces each bad byte with U+FFFD, and bench's JSON is valid too.
+TEST_F(BenchTest, TextThatIsNotUtf8LeavesTheTraceAndTheReportValid) {
+  const std::string pipeline = pipeline_with_test_stage({{"log_bytes", true}});
+  const std::string odd_name = work_->path() + "/pipeline-\xff\xfe.json";
+  fs::rename(pipeline, odd_name);
+  const std::string json = work_->path() + "/bench.json";
+  auto r = bench({"--runs", "1", "--warmup", "0", "--json", json, "--name", "a", "--stage",
+                  "network=nsrun.network.none", "--name", "tr", "--pipeline", odd_name, "--",
+                  "/bin/true"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  boost::system::error_code ec;
+  auto document = boost::json::parse(read_text(json), ec);  // refuses text that is not UTF-8
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(document.at("variants").at(1).at("args").at(1).as_string(),
+            work_->path() + "/pipeline-\xEF\xBF\xBD\xEF\xBF\xBD.json");
+  EXPECT_TRUE(document.at("variants").at(1).at("stages_ms").as_object().contains("test"));
 }
 
 }  // namespace

@@ -352,5 +352,39 @@ TEST_F(TraceTest, CreateStartAndExecRefuseABadTracePathBeforeAnything) {
   EXPECT_TRUE(fs::is_empty(state_->path()));
 }
 
+// A stage's message and nsrun's command line may hold bytes of no encoding (here the message of
+// a stage in the container process, and the trace's own file name): the trace is still JSON,
+// which a strict parser reads, each such byte U+FFFD.
+TEST_F(TraceTest, TextThatIsNotUtf8IsWrittenAsValidUtf8) {
+  auto pipeline = boost::json::parse(read_text(NSRUN_DEFAULT_PIPELINE)).as_object();
+  pipeline.at("stages").as_array().emplace(
+      pipeline.at("stages").as_array().end() - 1,
+      boost::json::object{
+          {"kind", "test"}, {"plugin", "test.good"}, {"config", {{"log_bytes", true}}}});
+  const std::string pipeline_file = work_->path() + "/pipeline.json";
+  std::ofstream(pipeline_file) << boost::json::serialize(pipeline);
+  const std::string trace = work_->path() + "/run-\xff.json";
+  auto r = test::run({nsrun_binary(), "--root", state_->path(), "--plugin-dir",
+                      NSRUN_FIXTURE_PLUGIN_DIR2, "run", "--rootfs", busybox_rootfs(), "--pipeline",
+                      pipeline_file, "--network", "none", "--trace", trace, "/bin/true"},
+                     "", 60, work_->path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  boost::json::object document;
+  spans(trace, &document);  // fails the test when a strict parser refuses it
+  const std::string fffd = "\xEF\xBF\xBD";
+  bool message_seen = false;
+  for (const auto& event : document.at("traceEvents").as_array()) {
+    const auto& e = event.as_object();
+    if (e.at("name") != "test.good: create_container") continue;
+    for (const auto& line : e.at("args").at("log").as_array())
+      message_seen |= line.as_string() == "test: bytes " + fffd + fffd + " of no encoding";
+  }
+  EXPECT_TRUE(message_seen);
+  bool path_seen = false;
+  for (const auto& arg : document.at("otherData").at("command").as_array())
+    path_seen |= arg.as_string() == work_->path() + "/run-" + fffd + ".json";
+  EXPECT_TRUE(path_seen);
+}
+
 }  // namespace
 }  // namespace nsrun::test

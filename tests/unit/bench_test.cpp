@@ -354,6 +354,15 @@ std::filesystem::path empty_directory(const std::string& prefix) {
   return dir;
 }
 
+// Removes a test's directory however the test ends (an ASSERT returns early).
+struct RemovedAtEnd {
+  std::filesystem::path dir;
+  ~RemovedAtEnd() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+
 std::string read_all(const std::filesystem::path& path) {
   std::ifstream in(path);
   std::stringstream text;
@@ -491,6 +500,80 @@ TEST(Tracer, AnOutputThatIsNoRegularFileIsWrittenThroughNotReplaced) {
   EXPECT_TRUE(fs::is_symlink(link));
   EXPECT_EQ(read_all(target), "{\"bench\": 1}\n");
   fs::remove_all(dir);
+}
+
+// Text from outside (a stage's message, the command line) becomes valid UTF-8 before it goes into
+// JSON: Boost.JSON's serializer writes a string's bytes as they are. Valid text is not copied.
+TEST(TracerText, EachByteThatStartsNoValidSequenceIsTheReplacementCharacter) {
+  std::string replaced;
+  const std::string valid = "plain ASCII, then é € 😀 and more ASCII to pass eight at a time";
+  EXPECT_EQ(valid_utf8(valid, replaced).data(), valid.data()) << "valid text is not copied";
+  EXPECT_EQ(valid_utf8("", replaced), "");
+  const std::string fffd = "\xEF\xBF\xBD";
+  struct Case {
+    std::string in, out;
+  };
+  const Case cases[] = {
+      {"\xff\xfe", fffd + fffd},
+      {"a\xe2\x82", "a" + fffd + fffd},                 // cut short
+      {"\xc0\xaf", fffd + fffd},                        // overlong '/'
+      {"\xe0\x80\xaf", fffd + fffd + fffd},             // overlong, three bytes
+      {"\xed\xa0\x80", fffd + fffd + fffd},             // a surrogate
+      {"\xf4\x90\x80\x80", fffd + fffd + fffd + fffd},  // above U+10FFFF
+      {"0123456789abcdef\x80tail", "0123456789abcdef" + fffd + "tail"},
+      {"\xe2\x82\xac\xff\xe2\x82\xac", "\xe2\x82\xac" + fffd + "\xe2\x82\xac"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(valid_utf8(c.in, replaced), c.out) << c.in;
+    EXPECT_EQ(valid_utf8(c.out, replaced).data(), c.out.data()) << "its output is valid";
+  }
+  boost::json::value nested = {{"command", {"run", "\xff"}}, {"kind", "\xfe"}, {"n", 1}};
+  make_valid_utf8(nested);
+  EXPECT_EQ(nested.at("command").at(1).as_string(), fffd.c_str());
+  EXPECT_EQ(nested.at("kind").as_string(), fffd.c_str());
+}
+
+// A stage's message, a span's name and the command line may hold any bytes: the trace, written
+// ahead and at the end, is still JSON that a strict parser reads, each bad byte U+FFFD.
+TEST(Tracer, TextThatIsNotUtf8IsWrittenAsValidUtf8) {
+  namespace fs = std::filesystem;
+  const fs::path dir = empty_directory("nsrun-trace-utf8-");
+  const RemovedAtEnd remove{dir};
+  const fs::path path = dir / "run.json";
+  Tracer tracer;
+  tracer.set_output(path.string(), [] {
+    return Tracer::Info{{"command", {"run", "--", "/bin/echo", "\xff"}}, {"nsrun", "test"}};
+  });
+  const auto start = TraceClock::now();
+  tracer.add("core: \xfe", start, start, TraceProcess::host, {{"container", "\xff"}});
+  tracer.begin_phase("test.good", "test", "create_container", TraceProcess::container);
+  tracer.on_debug("test.good: bytes \xff\xfe of no encoding");
+  tracer.end_phase(true);
+  tracer.render_ahead();
+  tracer.begin_phase("test.good", "test", "teardown", TraceProcess::host);
+  tracer.on_debug("\xc3");
+  tracer.end_phase(true);
+  tracer.write();
+
+  boost::system::error_code ec;
+  const boost::json::value written = boost::json::parse(read_all(path), ec);
+  ASSERT_FALSE(ec) << "not JSON: " << ec.message();
+  const std::string fffd = "\xEF\xBF\xBD";
+  EXPECT_EQ(written.at("otherData").at("command").at(3).as_string(), fffd.c_str());
+  std::vector<std::string> names, logs;
+  for (const auto& event : written.at("traceEvents").as_array()) {
+    if (event.at("ph") != "X") continue;
+    names.emplace_back(event.at("name").as_string());
+    if (const auto* args = event.as_object().if_contains("args"))
+      if (const auto* log = args->as_object().if_contains("log"))
+        logs.emplace_back(log->as_array().at(0).as_string());
+  }
+  EXPECT_EQ(names.front(), "core: " + fffd);
+  EXPECT_EQ(logs, (std::vector<std::string>{"test.good: bytes " + fffd + fffd + " of no encoding",
+                                            fffd}));
+  EXPECT_EQ(written.as_object(),
+            tracer.document(
+                Tracer::Info{{"command", {"run", "--", "/bin/echo", "\xff"}}, {"nsrun", "test"}}));
 }
 
 }  // namespace

@@ -23,6 +23,15 @@ boost::json::value read_json_file(const std::string& path, std::string_view what
 /// The whole content of a file, or Error naming `what` and the path.
 std::string read_text_file(const std::string& path, std::string_view what);
 
+/// `text` as valid UTF-8: `text` itself when it is (the common case: nothing is copied), else a
+/// copy in `replaced` in which each byte that starts no valid sequence is U+FFFD. Boost.JSON's
+/// serializer writes a string's bytes as they are, so text from outside (a stage's messages, the
+/// command line) passes through this before it goes into a JSON document or an SVG.
+std::string_view valid_utf8(std::string_view text, std::string& replaced);
+
+/// Every string in `value` (members' values and array elements, nested) made valid_utf8.
+void make_valid_utf8(boost::json::value& value);
+
 /// Writes `text` to `path` through a temporary file and rename, so readers never see half.
 void write_file_atomically(const std::string& path, std::string_view text, unsigned mode = 0600);
 
