@@ -163,6 +163,13 @@ TEST_F(BenchTest, BadInputIsOneLineAndNothingRuns) {
       {with({"--json", "/no/such/dir/out.json", "--", "/bin/true"}),
        "bench: --json /no/such/dir/out.json: the directory /no/such/dir does not exist (create "
        "it, or name a file in an existing directory)"},
+      // A stage of a kind that names nsrun's own time: its time and nsrun's would be one number.
+      {{"--name", "a", "--name", "b", "--pipeline", pipeline_with_test_stage({}, "workload"), "--",
+        "/bin/true"},
+       "bench: variant b: " + work_->path() +
+           "/pipeline-workload.json: stages[5].kind \"workload\" is reserved: core, core.* and "
+           "workload name nsrun's own time beside the stages' (name the slot after what its "
+           "stage does, e.g. \"audit\")"},
       {with({"/bin/true"}),
        "bench: \"/bin/true\": the command goes after -- (e.g. nsrun bench --name a --name b "
        "--stage network=nsrun.network.none -- /bin/true)"},

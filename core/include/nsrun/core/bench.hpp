@@ -56,7 +56,8 @@ struct VariantSamples {
 /// "core.startup" (the launcher, dynamic loading, the flags, the pipeline and its plugins),
 /// "core.clone" (the host's clone call), "core.state" (the spec and the state directory's files),
 /// "workload" (the workload itself, execve to exit), and "core", the rest (the container
-/// process's own steps between its phases, waiting on the kernel, the exit).
+/// process's own steps between its phases, waiting on the kernel, the exit). No stage kind can
+/// be one of them: a pipeline that names a slot so is refused (is_reserved_stage_kind).
 inline const std::vector<std::string> core_buckets = {"core.startup", "core.clone", "core.state",
                                                       "workload", "core"};
 
