@@ -24,6 +24,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <random>
 
 #include "commands.hpp"
@@ -53,7 +54,8 @@ struct Variant {
 struct BenchOptions {
   int runs = 20;
   int warmup = 2;
-  std::string rootfs, json, svg;
+  std::string rootfs;
+  std::optional<std::string> json, svg;  ///< given, even empty (refused), or not
   std::vector<Variant> variants;
   std::vector<std::string> command;
 };
@@ -123,6 +125,7 @@ BenchOptions parse_bench(const std::vector<std::string>& args) {
     throw core::Error(
         "bench: give at least two variants to compare (e.g. --name default --name none --stage "
         "network=nsrun.network.none)");
+  for (const auto& v : o.variants) core::check_variant_name(v.name);
   for (std::size_t a = 0; a < o.variants.size(); ++a)
     for (std::size_t b = a + 1; b < o.variants.size(); ++b)
       if (o.variants[a].name == o.variants[b].name)
@@ -228,8 +231,12 @@ int run_bench(const std::vector<std::string>& args, const GlobalOptions& global)
     throw core::Error("nsrun bench runs containers and needs root (run it with sudo)");
   BenchOptions o = parse_bench(args);
   // The reports are written at the end: checked now, so that a bad path fails before any run.
-  if (!o.json.empty()) core::check_output_path("bench: --json", o.json, "bench.json");
-  if (!o.svg.empty()) core::check_output_path("bench: --svg", o.svg, "bench.svg");
+  if (o.json) core::check_output_path("bench: --json", *o.json, "bench.json");
+  if (o.svg) core::check_output_path("bench: --svg", *o.svg, "bench.svg");
+  if (o.json && o.svg && core::same_file(*o.json, *o.svg))
+    throw core::Error("bench: --json " + *o.json + " and --svg " + *o.svg +
+                      " are the same file: the chart would replace the JSON (give each its own "
+                      "name, e.g. --json bench.json --svg bench.svg)");
   Installation installation = Installation::locate();
 
   core::BenchReport report;
@@ -323,10 +330,10 @@ int run_bench(const std::vector<std::string>& args, const GlobalOptions& global)
   std::cout << core::bench_table(report);
   if (std::all_of(o.variants.begin(), o.variants.end(), [](const Variant& v) { return v.traced; }))
     std::cout << "\nEvery run is traced (nsrun run --trace), alike in every variant.\n";
-  if (!o.json.empty())
-    core::write_output_file("bench: --json", o.json,
+  if (o.json)
+    core::write_output_file("bench: --json", *o.json,
                             boost::json::serialize(core::bench_json(report)) + "\n", 0644);
-  if (!o.svg.empty()) core::write_output_file("bench: --svg", o.svg, core::bench_svg(report), 0644);
+  if (o.svg) core::write_output_file("bench: --svg", *o.svg, core::bench_svg(report), 0644);
   return 0;
 }
 

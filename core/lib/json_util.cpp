@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -128,6 +129,15 @@ void write_file_atomically(const std::string& path, std::string_view text, unsig
 bool written_in_place(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path first = fs::absolute(a, ec).lexically_normal();
+  const fs::path second = fs::absolute(b, ec).lexically_normal();
+  if (first == second) return true;
+  return fs::exists(a, ec) && fs::exists(b, ec) && fs::equivalent(a, b, ec);
 }
 
 int open_in_place(const std::string& path) {

@@ -596,6 +596,10 @@ Tracer::Info trace_info(boost::json::array command, std::string_view version) {
 }
 
 void check_output_path(std::string_view flag, const std::string& path, std::string_view example) {
+  // Given as "" (an unset shell variable): an output asked for that would never be written.
+  if (path.empty())
+    throw Error(std::string(flag) + " needs a file name (e.g. " +
+                std::string(flag.substr(flag.rfind(' ') + 1)) + " " + std::string(example) + ")");
   const std::string named = std::string(flag) + " " + path;
   std::filesystem::path file(path);
   std::filesystem::path dir = file.has_parent_path() ? file.parent_path() : ".";

@@ -163,6 +163,21 @@ TEST_F(BenchTest, BadInputIsOneLineAndNothingRuns) {
       {with({"--json", "/no/such/dir/out.json", "--", "/bin/true"}),
        "bench: --json /no/such/dir/out.json: the directory /no/such/dir does not exist (create "
        "it, or name a file in an existing directory)"},
+      // Given empty (an unset shell variable): refused, where it was taken for not given.
+      {with({"--json", "", "--", "/bin/true"}),
+       "bench: --json needs a file name (e.g. --json bench.json)"},
+      {with({"--svg", "", "--", "/bin/true"}),
+       "bench: --svg needs a file name (e.g. --svg bench.svg)"},
+      // One file for both: the chart replaced the JSON.
+      {with({"--json", "out.json", "--svg", "./out.json", "--", "/bin/true"}),
+       "bench: --json out.json and --svg ./out.json are the same file: the chart would replace "
+       "the JSON (give each its own name, e.g. --json bench.json --svg bench.svg)"},
+      {{"--name", "", "--name", "b", "--", "/bin/true"},
+       "bench: --name \"\" is empty (label each variant with printable text, e.g. --name "
+       "overlay)"},
+      {{"--name", "x\x01y", "--name", "b", "--", "/bin/true"},
+       "bench: --name \"x\\x01y\" has a control character (label each variant with printable "
+       "text, e.g. --name overlay)"},
       // A stage of a kind that names nsrun's own time: its time and nsrun's would be one number.
       {{"--name", "a", "--name", "b", "--pipeline", pipeline_with_test_stage({}, "workload"), "--",
         "/bin/true"},
@@ -184,6 +199,7 @@ TEST_F(BenchTest, BadInputIsOneLineAndNothingRuns) {
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   }
   EXPECT_TRUE(delete_every_container(state_->path()).empty());
+  EXPECT_FALSE(fs::exists(work_->path() + "/out.json"));
 }
 
 TEST_F(BenchTest, ACommandThatFailsInOneVariantIsNamedAndStops) {

@@ -155,6 +155,8 @@ TEST_F(TraceTest, BadTracePathsAreOneLineBeforeAnything) {
       {{"--trace", work_->path(), "/bin/true"},
        "--trace " + work_->path() + " is a directory (name a file in it, e.g. " + work_->path() +
            "/trace.json)"},
+      // Given empty (an unset shell variable): refused, where it was taken for not given.
+      {{"--trace", "", "/bin/true"}, "--trace needs a file name (e.g. --trace run.json)"},
   };
   for (const auto& c : cases) {
     auto r = run(c.args);
@@ -339,15 +341,20 @@ TEST_F(TraceTest, CreateStartAndExecRefuseABadTracePathBeforeAnything) {
   const std::string message = "nsrun: --trace " + missing + ": the directory " + work_->path() +
                               "/no/such/dir does not exist (create it, or name a file in an "
                               "existing directory)\n";
-  for (const auto& command :
-       std::vector<std::vector<std::string>>{{"create", "--trace", missing, "--bundle", "/", "c2"},
-                                             {"start", "--trace", missing, "c2"},
-                                             {"exec", "--trace", missing, "c2", "true"}}) {
-    std::vector<std::string> argv{nsrun_binary(), "--root", state_->path()};
-    argv.insert(argv.end(), command.begin(), command.end());
-    auto r = test::run(argv, "", 30);
-    EXPECT_EQ(r.exit_code, 125) << command[0];
-    EXPECT_EQ(r.err, message) << command[0];
+  for (const auto& [path, expected] :
+       {std::pair{missing, message},
+        std::pair{std::string(), std::string("nsrun: --trace needs a file name (e.g. --trace "
+                                             "run.json)\n")}}) {
+    for (const auto& command :
+         std::vector<std::vector<std::string>>{{"create", "--trace", path, "--bundle", "/", "c2"},
+                                               {"start", "--trace", path, "c2"},
+                                               {"exec", "--trace", path, "c2", "true"}}) {
+      std::vector<std::string> argv{nsrun_binary(), "--root", state_->path()};
+      argv.insert(argv.end(), command.begin(), command.end());
+      auto r = test::run(argv, "", 30);
+      EXPECT_EQ(r.exit_code, 125) << command[0];
+      EXPECT_EQ(r.err, expected) << command[0];
+    }
   }
   EXPECT_TRUE(fs::is_empty(state_->path()));
 }

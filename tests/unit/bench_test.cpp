@@ -576,5 +576,86 @@ TEST(Tracer, TextThatIsNotUtf8IsWrittenAsValidUtf8) {
                 Tracer::Info{{"command", {"run", "--", "/bin/echo", "\xff"}}, {"nsrun", "test"}}));
 }
 
+// An output given as "" (an unset shell variable) is refused naming its flag, not left unwritten.
+TEST(BenchOutputs, AnEmptyPathIsRefusedNamingItsFlag) {
+  auto error_of = [](auto check) -> std::string {
+    try {
+      check();
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_EQ(error_of([] { check_output_path("bench: --json", "", "bench.json"); }),
+            "bench: --json needs a file name (e.g. --json bench.json)");
+  EXPECT_EQ(error_of([] { check_output_path("bench: --svg", "", "bench.svg"); }),
+            "bench: --svg needs a file name (e.g. --svg bench.svg)");
+  EXPECT_EQ(error_of([] { check_trace_path(""); }),
+            "--trace needs a file name (e.g. --trace run.json)");
+}
+
+// bench's --json and --svg naming one file: the chart would replace the JSON.
+TEST(BenchOutputs, PathsToOneFileAreTheSameFile) {
+  namespace fs = std::filesystem;
+  const fs::path dir = empty_directory("nsrun-bench-same-");
+  const RemovedAtEnd remove{dir};
+  const std::string file = (dir / "out.json").string();
+  EXPECT_TRUE(same_file(file, file));
+  EXPECT_TRUE(same_file(file, (dir / "." / "sub" / ".." / "out.json").string()))
+      << "not yet made, the same once lexically normal";
+  EXPECT_FALSE(same_file(file, (dir / "out.svg").string()));
+  std::ofstream(file) << "{}";
+  fs::create_symlink(file, dir / "link.svg");
+  fs::create_hard_link(file, dir / "hard.svg");
+  EXPECT_TRUE(same_file(file, (dir / "link.svg").string()));
+  EXPECT_TRUE(same_file((dir / "hard.svg").string(), file));
+  const fs::path cwd = fs::current_path();
+  fs::current_path(dir);
+  EXPECT_TRUE(same_file("out.json", file)) << "relative to the working directory";
+  fs::current_path(cwd);
+}
+
+TEST(BenchReport, AVariantsNameIsPrintableText) {
+  auto error_of = [](const std::string& name) -> std::string {
+    try {
+      check_variant_name(name);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  for (const char* name : {"overlay", "a b", "café", "x-1.2"})
+    EXPECT_EQ(error_of(name), "no error");
+  const std::string fix = " (label each variant with printable text, e.g. --name overlay)";
+  EXPECT_EQ(error_of(""), "bench: --name \"\" is empty" + fix);
+  EXPECT_EQ(error_of("x\x01y"), "bench: --name \"x\\x01y\" has a control character" + fix);
+  EXPECT_EQ(error_of("tab\there"), "bench: --name \"tab\\x09here\" has a control character" + fix);
+  EXPECT_EQ(error_of("c1\xc2\x85"), "bench: --name \"c1\xc2\x85\" has a control character" + fix);
+  EXPECT_EQ(error_of("x\xffy"), "bench: --name \"x\\xffy\" is not UTF-8 text" + fix);
+}
+
+// Whatever a name or a kind holds, the chart is well-formed XML 1.0 (no forbidden character, valid
+// UTF-8) and the JSON valid UTF-8.
+TEST(BenchReport, TheSvgAndJsonStayWellFormedWhateverTheTextHolds) {
+  BenchReport report = two_variants(0.01);
+  report.variants[0].name = "x\x01y<&\"\xff";
+  report.variants[1].stage_order = {"k\x02\xef\xbf\xbe", "core"};
+  report.variants[1].stage_ms["k\x02\xef\xbf\xbe"] = report.variants[1].stage_ms["storage"];
+  report.command = {"/bin/echo", "\xfe"};
+  report.variants[1].args = {"--stage", "network=\xff"};
+  const std::string svg = bench_svg(report);
+  std::string replaced;
+  EXPECT_EQ(valid_utf8(svg, replaced).data(), svg.data()) << "the SVG is UTF-8";
+  for (char c : svg)
+    EXPECT_TRUE(static_cast<unsigned char>(c) >= 0x20 || c == '\n') << "a control character";
+  EXPECT_EQ(svg.find("\xef\xbf\xbe"), std::string::npos) << "U+FFFE, which XML forbids";
+  EXPECT_NE(svg.find(">x\xEF\xBF\xBDy&lt;&amp;&quot;\xEF\xBF\xBD</text>"), std::string::npos)
+      << svg;
+  boost::system::error_code ec;
+  const auto json = boost::json::parse(boost::json::serialize(bench_json(report)), ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(json.at("command").at(1), "\xEF\xBF\xBD");
+}
+
 }  // namespace
 }  // namespace nsrun::core

@@ -66,6 +66,10 @@ inline const std::vector<std::string> core_buckets = {"core.startup", "core.clon
 /// `wall_ms` less everything else, so that all of them add up to `wall_ms`.
 std::map<std::string, double> stage_times(const boost::json::object& trace, double wall_ms);
 
+/// Error naming --name unless `name` can label a variant: not empty, UTF-8 without control
+/// characters (it is a row of the table, a JSON string and a text of the SVG).
+void check_variant_name(const std::string& name);
+
 /// Everything `nsrun bench` reports.
 struct BenchReport {
   std::vector<VariantSamples> variants;

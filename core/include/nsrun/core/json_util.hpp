@@ -41,6 +41,10 @@ void write_file_atomically(const std::string& path, std::string_view text, unsig
 /// the link, off the host.
 bool written_in_place(const std::string& path);
 
+/// Whether two output paths name the same file: the same path once absolute and lexically
+/// normal, or, when both exist, the same inode (a link, `..` through a symbolic link).
+bool same_file(const std::string& a, const std::string& b);
+
 /// Opens such a file for writing, truncated as `>` does: the descriptor, or -1 with errno set.
 int open_in_place(const std::string& path);
 
