@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "e2e.hpp"
 
@@ -52,6 +54,13 @@ class BenchTest : public ::testing::Test {
     const std::string path = work_->path() + "/pipeline-" + kind + ".json";
     std::ofstream(path) << boost::json::serialize(pipeline);
     return path;
+  }
+  // The containers under the state root (nsrun's own stores, named _*, aside).
+  std::vector<std::string> containers() {
+    std::vector<std::string> out;
+    for (const auto& entry : fs::directory_iterator(state_->path()))
+      if (entry.path().filename().string().front() != '_') out.push_back(entry.path().filename());
+    return out;
   }
   std::unique_ptr<TempDir> state_, work_;
 };
@@ -213,6 +222,27 @@ TEST_F(BenchTest, ACommandThatFailsInOneVariantIsNamedAndStops) {
   EXPECT_EQ(r.out, "") << "nothing reported";
 }
 
+// A run whose teardown failed keeps its state for a retry and exits with the workload's code
+// (0, as runc does): bench took it for a good run and left a state directory per run. It is a
+// failed run: bench names the variant, deletes what the run left, and stops.
+TEST_F(BenchTest, ARunThatLeavesItsStateBehindFailsAndBenchDeletesIt) {
+  const std::string pipeline = pipeline_with_test_stage({{"fail_in", "teardown"}});
+  auto r = bench({"--runs", "3", "--warmup", "0", "--name", "good", "--stage",
+                  "network=nsrun.network.none", "--name", "td", "--pipeline", pipeline, "--",
+                  "/bin/true"});
+  EXPECT_EQ(r.exit_code, 125) << r.err;
+  EXPECT_TRUE(r.err.starts_with("nsrun: bench: variant td: its run left its state directory " +
+                                state_->path() + "/"))
+      << r.err;
+  EXPECT_NE(r.err.find(" behind (test: asked to fail in teardown); nsrun delete --force "),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(r.err.ends_with(" removed it; nothing reported\n")) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(r.out, "") << "nothing reported";
+  EXPECT_TRUE(containers().empty()) << "left: " << containers().front();
+}
+
 // Text that is not UTF-8 in a run's trace (a stage's message, the command line: here a pipeline
 // file's name) made the trace invalid JSON, and bench fail on its own scratch file. The trace
 // now replaces each bad byte with U+FFFD, and bench's JSON is valid too.
@@ -231,6 +261,43 @@ TEST_F(BenchTest, TextThatIsNotUtf8LeavesTheTraceAndTheReportValid) {
   EXPECT_EQ(document.at("variants").at(1).at("args").at(1).as_string(),
             work_->path() + "/pipeline-\xEF\xBF\xBD\xEF\xBF\xBD.json");
   EXPECT_TRUE(document.at("variants").at(1).at("stages_ms").as_object().contains("test"));
+}
+
+// SIGINT, SIGTERM or SIGHUP: bench passed it on to nobody, and left its scratch directory and the
+// run in flight. The run now gets it, bench waits for it (killing its container if the workload
+// ignores it, as `sleep` as PID 1 does), removes its scratch directory and exits 128+N.
+TEST_F(BenchTest, AStopSignalEndsTheRunInFlightAndLeavesNothing) {
+  auto scratch_dirs = [] {
+    std::set<std::string> dirs;
+    for (const char* base : {"/dev/shm", "/tmp"})
+      for (const auto& entry : fs::directory_iterator(base))
+        if (entry.path().filename().string().starts_with("nsrun-bench-"))
+          dirs.insert(entry.path().string());
+    return dirs;
+  };
+  for (int signal : {SIGINT, SIGTERM}) {
+    SCOPED_TRACE(signal);
+    const auto scratch_before = scratch_dirs();
+    BackgroundProcess bench_process(bench_argv(
+        {"--runs", "5", "--warmup", "0", "--name", "a", "--stage", "network=nsrun.network.none",
+         "--name", "b", "--stage", "network=nsrun.network.none", "--", "sleep", "60"}));
+    // Until a run's container is up.
+    for (int i = 0; i < 500 && containers().empty(); ++i) ::usleep(10000);
+    ASSERT_FALSE(containers().empty()) << "no run started in 5 s";
+    ::usleep(300000);
+    const auto sent = std::chrono::steady_clock::now();
+    ::kill(bench_process.pid(), signal);
+    EXPECT_EQ(bench_process.wait(), 128 + signal);
+    EXPECT_LT(std::chrono::steady_clock::now() - sent, std::chrono::seconds(20));
+    EXPECT_EQ(scratch_dirs(), scratch_before) << "a scratch directory left behind";
+    EXPECT_TRUE(containers().empty()) << "left: " << containers().front();
+    // No process of the runs: each had the state root on its command line.
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+      const std::string cmdline = read_text(entry.path().string() + "/cmdline");
+      EXPECT_EQ(cmdline.find(state_->path()), std::string::npos)
+          << "a process left: " << entry.path();
+    }
+  }
 }
 
 }  // namespace
