@@ -22,7 +22,7 @@ struct CreateOptions {
   bool no_pivot = false;
   bool no_new_keyring = false;
   int preserve_fds = 0;
-  std::string trace;
+  std::optional<std::string> trace;
 };
 
 void check_id(const std::string& id) {

@@ -31,7 +31,7 @@ struct ExecOptions {
   std::vector<std::string> caps;
   bool no_new_privs = false;
   int preserve_fds = 0;
-  std::string trace;
+  std::optional<std::string> trace;
 };
 
 // Parses "UID[:GID]" into process.user; Error naming the flag.

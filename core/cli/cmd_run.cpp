@@ -46,7 +46,7 @@ struct RunOptions {
   bool init = false;
   bool interactive = false;
   std::string log_max_size;
-  std::string trace;
+  std::optional<std::string> trace;  ///< given, even empty (refused), or not
   bool help = false;
 };
 

@@ -9,7 +9,7 @@ namespace nsrun::cli {
 void add_start_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto* start = app.add_subcommand("start", "Start a created container's workload");
   auto id = std::make_shared<std::string>();
-  auto trace_path = std::make_shared<std::string>();
+  auto trace_path = std::make_shared<std::optional<std::string>>();
   start->add_option("id", *id, "Container id")->required();
   start->add_option("--trace", *trace_path,
                     "Write what each step of the start cost to FILE, as Chrome trace-event JSON");

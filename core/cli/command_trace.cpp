@@ -5,12 +5,12 @@
 
 namespace nsrun::cli {
 
-CommandTrace::CommandTrace(std::string path, const GlobalOptions& global) {
-  if (path.empty()) return;
-  core::check_trace_path(path);
+CommandTrace::CommandTrace(const std::optional<std::string>& path, const GlobalOptions& global) {
+  if (!path) return;
+  core::check_trace_path(*path);  // `--trace ""` too: a trace asked for and never written
   tracer_.emplace();
   // Absolute: the supervisor of `run -d` writes it from /.
-  tracer_->set_output(std::filesystem::absolute(path).lexically_normal().string(),
+  tracer_->set_output(std::filesystem::absolute(*path).lexically_normal().string(),
                       [argv = global.argv] {
                         boost::json::array command;
                         for (char** arg = argv ? argv + 1 : nullptr; arg && *arg; ++arg)

@@ -114,9 +114,9 @@ void add_plugin_command_group(CLI::App& app, GlobalOptions& global, int& exit_co
 /// command's work ends, failed or not.
 class CommandTrace {
  public:
-  /// Traces nothing when `path` is empty. Error naming --trace when the file cannot be made.
-  /// The trace names `global.argv` as the command.
-  CommandTrace(std::string path, const GlobalOptions& global);
+  /// Traces nothing when no `path` was given. Error naming --trace when the path is empty (given
+  /// as "") or the file cannot be made. The trace names `global.argv` as the command.
+  CommandTrace(const std::optional<std::string>& path, const GlobalOptions& global);
   /// The tracer, or null when nothing is traced.
   core::Tracer* tracer() { return tracer_ ? &*tracer_ : nullptr; }
   /// The span from main() to now, named `what` (reading the flags, the pipeline, the plugins).

@@ -8,6 +8,8 @@
 #include <set>
 #include <sstream>
 
+#include "nsrun/core/json_util.hpp"
+
 namespace nsrun::core {
 namespace {
 
@@ -36,10 +38,15 @@ std::string pad(const std::string& text, std::size_t width, bool right = false) 
   return right ? fill + text : text + fill;
 }
 
-// Text for an SVG element's content or attribute.
+// Text for an SVG element's content or attribute: UTF-8, its markup escaped, and each character
+// XML 1.0 forbids (a C0 control other than tab, newline and return; U+FFFE, U+FFFF) U+FFFD, so
+// that whatever a name holds the chart stays well-formed.
 std::string xml_escaped(const std::string& text) {
+  std::string replaced;
+  const std::string_view valid = valid_utf8(text, replaced);
   std::string out;
-  for (char c : text) {
+  for (std::size_t i = 0; i < valid.size(); ++i) {
+    const char c = valid[i];
     switch (c) {
       case '&':
         out += "&amp;";
@@ -54,10 +61,25 @@ std::string xml_escaped(const std::string& text) {
         out += "&quot;";
         break;
       default:
-        out += c;
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+          out += "\xEF\xBF\xBD";
+        } else if (valid.substr(i, 3) == "\xEF\xBF\xBE" || valid.substr(i, 3) == "\xEF\xBF\xBF") {
+          out += "\xEF\xBF\xBD";
+          i += 2;
+        } else {
+          out += c;
+        }
     }
   }
   return out;
+}
+
+// A JSON string of text from the command line (the command, a variant's flags): UTF-8, which
+// Boost.JSON's serializer does not check.
+boost::json::string json_text(const std::string& text) {
+  std::string replaced;
+  const std::string_view valid = valid_utf8(text, replaced);
+  return boost::json::string(valid.data(), valid.size());
 }
 
 boost::json::object summary_json(const std::vector<double>& samples) {
@@ -72,6 +94,37 @@ boost::json::object summary_json(const std::vector<double>& samples) {
 }
 
 }  // namespace
+
+// A variant's name labels a row of the table, a JSON string and a text of the SVG: printable
+// UTF-8 (XML 1.0 forbids most control characters, JSON wants UTF-8).
+void check_variant_name(const std::string& name) {
+  const auto example = " (label each variant with printable text, e.g. --name overlay)";
+  if (name.empty()) throw Error(std::string("bench: --name \"\" is empty") + example);
+  std::string replaced;
+  const bool utf8 = valid_utf8(name, replaced).data() == name.data();
+  bool control = false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    // C0, DEL, and C1 (U+0080 to U+009F: 0xC2 0x80 to 0xC2 0x9F in UTF-8).
+    control |= c < 0x20 || c == 0x7f ||
+               (c == 0xC2 && i + 1 < name.size() &&
+                (static_cast<unsigned char>(name[i + 1]) & 0xE0) == 0x80);
+  }
+  if (utf8 && !control) return;
+  std::string shown;
+  for (char c : name) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f || (!utf8 && byte >= 0x80)) {
+      char escaped[5];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", byte);
+      shown += escaped;
+    } else {
+      shown += c;
+    }
+  }
+  throw Error("bench: --name \"" + shown + "\" " +
+              (control ? "has a control character" : "is not UTF-8 text") + example);
+}
 
 Summary summarize(std::vector<double> samples) {
   Summary s;
@@ -231,11 +284,11 @@ std::string bench_table(const BenchReport& report) {
 
 boost::json::object bench_json(const BenchReport& report) {
   boost::json::array variants, command;
-  for (const auto& arg : report.command) command.emplace_back(arg);
+  for (const auto& arg : report.command) command.emplace_back(json_text(arg));
   for (std::size_t i = 0; i < report.variants.size(); ++i) {
     const auto& v = report.variants[i];
     boost::json::array args;
-    for (const auto& arg : v.args) args.emplace_back(arg);
+    for (const auto& arg : v.args) args.emplace_back(json_text(arg));
     boost::json::object stages;
     for (const auto& kind : v.stage_order)
       if (auto it = v.stage_ms.find(kind); it != v.stage_ms.end())
@@ -243,7 +296,7 @@ boost::json::object bench_json(const BenchReport& report) {
     Ratio r = i == 0 ? Ratio{} : median_ratio(v.wall_ms, report.variants[0].wall_ms);
     Difference d = i == 0 ? Difference{} : paired_difference(v.wall_ms, report.variants[0].wall_ms);
     variants.push_back(boost::json::object{
-        {"name", v.name},
+        {"name", json_text(v.name)},
         {"args", std::move(args)},
         {"pipeline", v.pipeline},
         {"traced", v.traced},

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -30,6 +32,83 @@ boost::json::value parse_json_document(std::string_view text, std::string_view w
   return parser.release();
 }
 
+namespace {
+
+// The length of the valid UTF-8 sequence `text` starts with, or 0 (RFC 3629: no overlong form,
+// no surrogate, nothing above U+10FFFF, none cut short).
+std::size_t utf8_sequence(std::string_view text) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(0);
+  if (lead < 0x80) return 1;
+  std::size_t length = 0;
+  unsigned char low = 0x80, high = 0xBF;  // the second byte's range
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    if (lead == 0xE0) low = 0xA0;   // overlong
+    if (lead == 0xED) high = 0x9F;  // a surrogate
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    if (lead == 0xF0) low = 0x90;   // overlong
+    if (lead == 0xF4) high = 0x8F;  // above U+10FFFF
+  } else {
+    return 0;
+  }
+  if (text.size() < length || byte(1) < low || byte(1) > high) return 0;
+  for (std::size_t i = 2; i < length; ++i)
+    if ((byte(i) & 0xC0) != 0x80) return 0;
+  return length;
+}
+
+}  // namespace
+
+std::string_view valid_utf8(std::string_view text, std::string& replaced) {
+  std::size_t valid = 0;
+  while (valid < text.size()) {
+    // Eight ASCII bytes at a time: a trace's text is almost all ASCII, and all of it is checked.
+    std::uint64_t word = 0;
+    if (valid + sizeof word <= text.size()) {
+      std::memcpy(&word, text.data() + valid, sizeof word);
+      if ((word & 0x8080808080808080ULL) == 0) {
+        valid += sizeof word;
+        continue;
+      }
+    }
+    if (static_cast<unsigned char>(text[valid]) < 0x80) {
+      ++valid;
+    } else if (const std::size_t length = utf8_sequence(text.substr(valid))) {
+      valid += length;
+    } else {
+      break;
+    }
+  }
+  if (valid == text.size()) return text;
+  replaced.assign(text.substr(0, valid));
+  for (std::size_t at = valid; at < text.size();) {
+    if (const std::size_t length = utf8_sequence(text.substr(at))) {
+      replaced.append(text.substr(at, length));
+      at += length;
+    } else {
+      replaced.append("\xEF\xBF\xBD");  // U+FFFD
+      ++at;
+    }
+  }
+  return replaced;
+}
+
+void make_valid_utf8(boost::json::value& value) {
+  if (auto* text = value.if_string()) {
+    std::string replaced;
+    if (valid_utf8(std::string_view(text->data(), text->size()), replaced).data() != text->data())
+      *text = boost::json::string_view(replaced.data(), replaced.size());
+  } else if (auto* array = value.if_array()) {
+    for (auto& element : *array) make_valid_utf8(element);
+  } else if (auto* object = value.if_object()) {
+    for (auto& member : *object) make_valid_utf8(member.value());
+  }
+}
+
 std::string read_text_file(const std::string& path, std::string_view what) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(std::string(what) + ": cannot read " + path + ": " + std::strerror(errno));
@@ -50,6 +129,15 @@ void write_file_atomically(const std::string& path, std::string_view text, unsig
 bool written_in_place(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path first = fs::absolute(a, ec).lexically_normal();
+  const fs::path second = fs::absolute(b, ec).lexically_normal();
+  if (first == second) return true;
+  return fs::exists(a, ec) && fs::exists(b, ec) && fs::equivalent(a, b, ec);
 }
 
 int open_in_place(const std::string& path) {

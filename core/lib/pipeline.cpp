@@ -6,6 +6,10 @@
 
 namespace nsrun::core {
 
+bool is_reserved_stage_kind(std::string_view kind) {
+  return kind == "core" || kind == "workload" || kind.starts_with("core.");
+}
+
 Pipeline Pipeline::from_json(const boost::json::value& document, std::string_view source) {
   const std::string where(source);
   if (!document.is_object()) throw Error(where + ": the pipeline must be a JSON object");
@@ -41,6 +45,10 @@ Pipeline Pipeline::from_json(const boost::json::value& document, std::string_vie
       }
     }
     if (stage.kind.empty()) throw Error(at + ".kind is required");
+    if (is_reserved_stage_kind(stage.kind))
+      throw Error(at + ".kind \"" + stage.kind +
+                  "\" is reserved: core, core.* and workload name nsrun's own time beside the "
+                  "stages' (name the slot after what its stage does, e.g. \"audit\")");
     if (stage.plugin.empty()) throw Error(at + ".plugin is required");
     if (!kinds.insert(stage.kind).second)
       throw Error(at + ": a second \"" + stage.kind + "\" stage (each kind appears once)");

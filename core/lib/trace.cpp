@@ -317,21 +317,28 @@ void Tracer::close_open_span(TraceClock::time_point at, bool failed) {
   left_open_.reset();
 }
 
+// A trace is JSON, whose strings are UTF-8; a stage's message or a name may hold any bytes (a file
+// name, a value read from anywhere). Each is checked as it is rendered, copied only when invalid.
 boost::json::object Tracer::event_of(const Span& span, boost::json::storage_ptr resource) const {
-  auto text_at = [&](std::uint32_t offset, std::uint32_t size) {
-    return boost::json::string_view(text_.data() + offset, size);
+  std::string replaced;
+  auto text_at = [&](const std::string_view& arena, std::size_t offset, std::size_t size) {
+    const std::string_view text = valid_utf8(arena.substr(offset, size), replaced);
+    return boost::json::string_view(text.data(), text.size());
   };
   boost::json::object event(resource);
   event.reserve(8);
-  event.emplace("name", text_at(span.name, span.name_size));
-  event.emplace("cat", text_at(span.category, span.category_size));
+  event.emplace("name", text_at(text_, span.name, span.name_size));
+  event.emplace("cat", text_at(text_, span.category, span.category_size));
   event.emplace("ph", "X");
   event.emplace("ts", static_cast<double>(span.start_ns) / 1000.0);
   event.emplace("dur", static_cast<double>(span.end_ns - span.start_ns) / 1000.0);
   event.emplace("pid", static_cast<int>(span.process));
   event.emplace("tid", static_cast<int>(span.process));
-  boost::json::object args(resource);
-  if (span.args) args = boost::json::object(args_[span.args - 1], resource);
+  boost::json::value args(boost::json::object_kind, resource);
+  if (span.args) {
+    args = boost::json::object(args_[span.args - 1], resource);
+    make_valid_utf8(args);
+  }
   if (span.log_size) {
     boost::json::array log(resource);
     for (std::size_t at = span.log, end = std::size_t{span.log} + span.log_size;
@@ -339,18 +346,25 @@ boost::json::object Tracer::event_of(const Span& span, boost::json::storage_ptr 
       std::uint32_t size = 0;
       std::memcpy(&size, log_.data() + at, sizeof size);
       at += sizeof size;
-      log.emplace_back(
-          boost::json::string_view(log_.data() + at, std::min<std::size_t>(size, end - at)));
+      log.emplace_back(text_at(log_, at, std::min<std::size_t>(size, end - at)));
       at += size;
     }
-    args.emplace("log", std::move(log));
+    args.get_object().emplace("log", std::move(log));
   }
-  if (span.flags & failed_flag) args.emplace("failed", true);
-  if (!args.empty()) event.emplace("args", std::move(args));
+  if (span.flags & failed_flag) args.get_object().emplace("failed", true);
+  if (!args.get_object().empty()) event.emplace("args", std::move(args));
   return event;
 }
 
 namespace {
+
+// The trace's metadata (otherData), its text valid UTF-8: the command holds nsrun's arguments as
+// they were given.
+boost::json::value metadata(const Tracer::Info& info, boost::json::storage_ptr resource) {
+  boost::json::value out(boost::json::object(info, resource));
+  make_valid_utf8(out);
+  return out;
+}
 
 // The two trace "processes" the viewers name.
 boost::json::array process_names(boost::json::storage_ptr resource) {
@@ -374,7 +388,7 @@ boost::json::object Tracer::document(const Info& info, boost::json::storage_ptr 
   boost::json::object document(resource);
   document.emplace("traceEvents", std::move(events));
   document.emplace("displayTimeUnit", "ms");
-  document.emplace("otherData", boost::json::object(info, resource));
+  document.emplace("otherData", metadata(info, resource));
   return document;
 }
 
@@ -432,7 +446,7 @@ void Tracer::render(std::size_t end, bool last) {
     boost::json::monotonic_resource arena;
     boost::json::object head(&arena);
     head.emplace("displayTimeUnit", "ms");
-    head.emplace("otherData", boost::json::object(describe_ ? describe_() : Info{}, &arena));
+    head.emplace("otherData", metadata(describe_ ? describe_() : Info{}, &arena));
     head.emplace("traceEvents", process_names(&arena));
     std::string text = boost::json::serialize(head);
     text.resize(text.size() - 2);  // "]}"
@@ -582,6 +596,10 @@ Tracer::Info trace_info(boost::json::array command, std::string_view version) {
 }
 
 void check_output_path(std::string_view flag, const std::string& path, std::string_view example) {
+  // Given as "" (an unset shell variable): an output asked for that would never be written.
+  if (path.empty())
+    throw Error(std::string(flag) + " needs a file name (e.g. " +
+                std::string(flag.substr(flag.rfind(' ') + 1)) + " " + std::string(example) + ")");
   const std::string named = std::string(flag) + " " + path;
   std::filesystem::path file(path);
   std::filesystem::path dir = file.has_parent_path() ? file.parent_path() : ".";

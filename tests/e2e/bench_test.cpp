@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "e2e.hpp"
 
@@ -27,11 +29,38 @@ class BenchTest : public ::testing::Test {
     auto left = delete_every_container(state_->path());
     EXPECT_TRUE(left.empty()) << "state left behind: " << (left.empty() ? "" : left.front());
   }
-  CommandResult bench(const std::vector<std::string>& args) {
-    std::vector<std::string> argv{nsrun_binary(), "--root",   state_->path(),
-                                  "bench",        "--rootfs", busybox_rootfs()};
+  std::vector<std::string> bench_argv(const std::vector<std::string>& args) {
+    // The fixture plugins' directory too: a variant may run test.good.
+    std::vector<std::string> argv{
+        nsrun_binary(), "--root",   state_->path(),  "--plugin-dir", NSRUN_FIXTURE_PLUGIN_DIR2,
+        "bench",        "--rootfs", busybox_rootfs()};
     argv.insert(argv.end(), args.begin(), args.end());
-    return run(argv, "", 120, work_->path());
+    return argv;
+  }
+  CommandResult bench(const std::vector<std::string>& args) {
+    return run(bench_argv(args), "", 120, work_->path());
+  }
+  // The default pipeline with test.good before the exec stage, its config `config`, the network
+  // stage none; its path.
+  std::string pipeline_with_test_stage(const boost::json::object& config,
+                                       const std::string& kind = "test") {
+    auto pipeline = boost::json::parse(read_text(NSRUN_DEFAULT_PIPELINE)).as_object();
+    auto& stages = pipeline.at("stages").as_array();
+    for (auto& stage : stages)
+      if (stage.at("kind") == "network") stage.as_object()["plugin"] = "nsrun.network.none";
+    stages.emplace(
+        stages.end() - 1,
+        boost::json::object{{"kind", kind}, {"plugin", "test.good"}, {"config", config}});
+    const std::string path = work_->path() + "/pipeline-" + kind + ".json";
+    std::ofstream(path) << boost::json::serialize(pipeline);
+    return path;
+  }
+  // The containers under the state root (nsrun's own stores, named _*, aside).
+  std::vector<std::string> containers() {
+    std::vector<std::string> out;
+    for (const auto& entry : fs::directory_iterator(state_->path()))
+      if (entry.path().filename().string().front() != '_') out.push_back(entry.path().filename());
+    return out;
   }
   std::unique_ptr<TempDir> state_, work_;
 };
@@ -143,6 +172,28 @@ TEST_F(BenchTest, BadInputIsOneLineAndNothingRuns) {
       {with({"--json", "/no/such/dir/out.json", "--", "/bin/true"}),
        "bench: --json /no/such/dir/out.json: the directory /no/such/dir does not exist (create "
        "it, or name a file in an existing directory)"},
+      // Given empty (an unset shell variable): refused, where it was taken for not given.
+      {with({"--json", "", "--", "/bin/true"}),
+       "bench: --json needs a file name (e.g. --json bench.json)"},
+      {with({"--svg", "", "--", "/bin/true"}),
+       "bench: --svg needs a file name (e.g. --svg bench.svg)"},
+      // One file for both: the chart replaced the JSON.
+      {with({"--json", "out.json", "--svg", "./out.json", "--", "/bin/true"}),
+       "bench: --json out.json and --svg ./out.json are the same file: the chart would replace "
+       "the JSON (give each its own name, e.g. --json bench.json --svg bench.svg)"},
+      {{"--name", "", "--name", "b", "--", "/bin/true"},
+       "bench: --name \"\" is empty (label each variant with printable text, e.g. --name "
+       "overlay)"},
+      {{"--name", "x\x01y", "--name", "b", "--", "/bin/true"},
+       "bench: --name \"x\\x01y\" has a control character (label each variant with printable "
+       "text, e.g. --name overlay)"},
+      // A stage of a kind that names nsrun's own time: its time and nsrun's would be one number.
+      {{"--name", "a", "--name", "b", "--pipeline", pipeline_with_test_stage({}, "workload"), "--",
+        "/bin/true"},
+       "bench: variant b: " + work_->path() +
+           "/pipeline-workload.json: stages[5].kind \"workload\" is reserved: core, core.* and "
+           "workload name nsrun's own time beside the stages' (name the slot after what its "
+           "stage does, e.g. \"audit\")"},
       {with({"/bin/true"}),
        "bench: \"/bin/true\": the command goes after -- (e.g. nsrun bench --name a --name b "
        "--stage network=nsrun.network.none -- /bin/true)"},
@@ -157,6 +208,7 @@ TEST_F(BenchTest, BadInputIsOneLineAndNothingRuns) {
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   }
   EXPECT_TRUE(delete_every_container(state_->path()).empty());
+  EXPECT_FALSE(fs::exists(work_->path() + "/out.json"));
 }
 
 TEST_F(BenchTest, ACommandThatFailsInOneVariantIsNamedAndStops) {
@@ -168,6 +220,84 @@ TEST_F(BenchTest, ACommandThatFailsInOneVariantIsNamedAndStops) {
   EXPECT_TRUE(r.err.starts_with("nsrun: bench: variant ")) << r.err;
   EXPECT_NE(r.err.find(": the command failed (exit 127)"), std::string::npos) << r.err;
   EXPECT_EQ(r.out, "") << "nothing reported";
+}
+
+// A run whose teardown failed keeps its state for a retry and exits with the workload's code
+// (0, as runc does): bench took it for a good run and left a state directory per run. It is a
+// failed run: bench names the variant, deletes what the run left, and stops.
+TEST_F(BenchTest, ARunThatLeavesItsStateBehindFailsAndBenchDeletesIt) {
+  const std::string pipeline = pipeline_with_test_stage({{"fail_in", "teardown"}});
+  auto r = bench({"--runs", "3", "--warmup", "0", "--name", "good", "--stage",
+                  "network=nsrun.network.none", "--name", "td", "--pipeline", pipeline, "--",
+                  "/bin/true"});
+  EXPECT_EQ(r.exit_code, 125) << r.err;
+  EXPECT_TRUE(r.err.starts_with("nsrun: bench: variant td: its run left its state directory " +
+                                state_->path() + "/"))
+      << r.err;
+  EXPECT_NE(r.err.find(" behind (test: asked to fail in teardown); nsrun delete --force "),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(r.err.ends_with(" removed it; nothing reported\n")) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(r.out, "") << "nothing reported";
+  EXPECT_TRUE(containers().empty()) << "left: " << containers().front();
+}
+
+// Text that is not UTF-8 in a run's trace (a stage's message, the command line: here a pipeline
+// file's name) made the trace invalid JSON, and bench fail on its own scratch file. The trace
+// now replaces each bad byte with U+FFFD, and bench's JSON is valid too.
+TEST_F(BenchTest, TextThatIsNotUtf8LeavesTheTraceAndTheReportValid) {
+  const std::string pipeline = pipeline_with_test_stage({{"log_bytes", true}});
+  const std::string odd_name = work_->path() + "/pipeline-\xff\xfe.json";
+  fs::rename(pipeline, odd_name);
+  const std::string json = work_->path() + "/bench.json";
+  auto r = bench({"--runs", "1", "--warmup", "0", "--json", json, "--name", "a", "--stage",
+                  "network=nsrun.network.none", "--name", "tr", "--pipeline", odd_name, "--",
+                  "/bin/true"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  boost::system::error_code ec;
+  auto document = boost::json::parse(read_text(json), ec);  // refuses text that is not UTF-8
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(document.at("variants").at(1).at("args").at(1).as_string(),
+            work_->path() + "/pipeline-\xEF\xBF\xBD\xEF\xBF\xBD.json");
+  EXPECT_TRUE(document.at("variants").at(1).at("stages_ms").as_object().contains("test"));
+}
+
+// SIGINT, SIGTERM or SIGHUP: bench passed it on to nobody, and left its scratch directory and the
+// run in flight. The run now gets it, bench waits for it (killing its container if the workload
+// ignores it, as `sleep` as PID 1 does), removes its scratch directory and exits 128+N.
+TEST_F(BenchTest, AStopSignalEndsTheRunInFlightAndLeavesNothing) {
+  auto scratch_dirs = [] {
+    std::set<std::string> dirs;
+    for (const char* base : {"/dev/shm", "/tmp"})
+      for (const auto& entry : fs::directory_iterator(base))
+        if (entry.path().filename().string().starts_with("nsrun-bench-"))
+          dirs.insert(entry.path().string());
+    return dirs;
+  };
+  for (int signal : {SIGINT, SIGTERM}) {
+    SCOPED_TRACE(signal);
+    const auto scratch_before = scratch_dirs();
+    BackgroundProcess bench_process(bench_argv(
+        {"--runs", "5", "--warmup", "0", "--name", "a", "--stage", "network=nsrun.network.none",
+         "--name", "b", "--stage", "network=nsrun.network.none", "--", "sleep", "60"}));
+    // Until a run's container is up.
+    for (int i = 0; i < 500 && containers().empty(); ++i) ::usleep(10000);
+    ASSERT_FALSE(containers().empty()) << "no run started in 5 s";
+    ::usleep(300000);
+    const auto sent = std::chrono::steady_clock::now();
+    ::kill(bench_process.pid(), signal);
+    EXPECT_EQ(bench_process.wait(), 128 + signal);
+    EXPECT_LT(std::chrono::steady_clock::now() - sent, std::chrono::seconds(20));
+    EXPECT_EQ(scratch_dirs(), scratch_before) << "a scratch directory left behind";
+    EXPECT_TRUE(containers().empty()) << "left: " << containers().front();
+    // No process of the runs: each had the state root on its command line.
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+      const std::string cmdline = read_text(entry.path().string() + "/cmdline");
+      EXPECT_EQ(cmdline.find(state_->path()), std::string::npos)
+          << "a process left: " << entry.path();
+    }
+  }
 }
 
 }  // namespace

@@ -155,6 +155,8 @@ TEST_F(TraceTest, BadTracePathsAreOneLineBeforeAnything) {
       {{"--trace", work_->path(), "/bin/true"},
        "--trace " + work_->path() + " is a directory (name a file in it, e.g. " + work_->path() +
            "/trace.json)"},
+      // Given empty (an unset shell variable): refused, where it was taken for not given.
+      {{"--trace", "", "/bin/true"}, "--trace needs a file name (e.g. --trace run.json)"},
   };
   for (const auto& c : cases) {
     auto r = run(c.args);
@@ -344,17 +346,56 @@ TEST_F(TraceTest, CreateStartAndExecRefuseABadTracePathBeforeAnything) {
   const std::string message = "nsrun: --trace " + missing + ": the directory " + work_->path() +
                               "/no/such/dir does not exist (create it, or name a file in an "
                               "existing directory)\n";
-  for (const auto& command :
-       std::vector<std::vector<std::string>>{{"create", "--trace", missing, "--bundle", "/", "c2"},
-                                             {"start", "--trace", missing, "c2"},
-                                             {"exec", "--trace", missing, "c2", "true"}}) {
-    std::vector<std::string> argv{nsrun_binary(), "--root", state_->path()};
-    argv.insert(argv.end(), command.begin(), command.end());
-    auto r = test::run(argv, "", 30);
-    EXPECT_EQ(r.exit_code, 125) << command[0];
-    EXPECT_EQ(r.err, message) << command[0];
+  for (const auto& [path, expected] :
+       {std::pair{missing, message},
+        std::pair{std::string(), std::string("nsrun: --trace needs a file name (e.g. --trace "
+                                             "run.json)\n")}}) {
+    for (const auto& command :
+         std::vector<std::vector<std::string>>{{"create", "--trace", path, "--bundle", "/", "c2"},
+                                               {"start", "--trace", path, "c2"},
+                                               {"exec", "--trace", path, "c2", "true"}}) {
+      std::vector<std::string> argv{nsrun_binary(), "--root", state_->path()};
+      argv.insert(argv.end(), command.begin(), command.end());
+      auto r = test::run(argv, "", 30);
+      EXPECT_EQ(r.exit_code, 125) << command[0];
+      EXPECT_EQ(r.err, expected) << command[0];
+    }
   }
   EXPECT_TRUE(fs::is_empty(state_->path()));
+}
+
+// A stage's message and nsrun's command line may hold bytes of no encoding (here the message of
+// a stage in the container process, and the trace's own file name): the trace is still JSON,
+// which a strict parser reads, each such byte U+FFFD.
+TEST_F(TraceTest, TextThatIsNotUtf8IsWrittenAsValidUtf8) {
+  auto pipeline = boost::json::parse(read_text(NSRUN_DEFAULT_PIPELINE)).as_object();
+  pipeline.at("stages").as_array().emplace(
+      pipeline.at("stages").as_array().end() - 1,
+      boost::json::object{
+          {"kind", "test"}, {"plugin", "test.good"}, {"config", {{"log_bytes", true}}}});
+  const std::string pipeline_file = work_->path() + "/pipeline.json";
+  std::ofstream(pipeline_file) << boost::json::serialize(pipeline);
+  const std::string trace = work_->path() + "/run-\xff.json";
+  auto r = test::run({nsrun_binary(), "--root", state_->path(), "--plugin-dir",
+                      NSRUN_FIXTURE_PLUGIN_DIR2, "run", "--rootfs", busybox_rootfs(), "--pipeline",
+                      pipeline_file, "--network", "none", "--trace", trace, "/bin/true"},
+                     "", 60, work_->path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  boost::json::object document;
+  spans(trace, &document);  // fails the test when a strict parser refuses it
+  const std::string fffd = "\xEF\xBF\xBD";
+  bool message_seen = false;
+  for (const auto& event : document.at("traceEvents").as_array()) {
+    const auto& e = event.as_object();
+    if (e.at("name") != "test.good: create_container") continue;
+    for (const auto& line : e.at("args").at("log").as_array())
+      message_seen |= line.as_string() == "test: bytes " + fffd + fffd + " of no encoding";
+  }
+  EXPECT_TRUE(message_seen);
+  bool path_seen = false;
+  for (const auto& arg : document.at("otherData").at("command").as_array())
+    path_seen |= arg.as_string() == work_->path() + "/run-" + fffd + ".json";
+  EXPECT_TRUE(path_seen);
 }
 
 }  // namespace

@@ -354,6 +354,15 @@ std::filesystem::path empty_directory(const std::string& prefix) {
   return dir;
 }
 
+// Removes a test's directory however the test ends (an ASSERT returns early).
+struct RemovedAtEnd {
+  std::filesystem::path dir;
+  ~RemovedAtEnd() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+
 std::string read_all(const std::filesystem::path& path) {
   std::ifstream in(path);
   std::stringstream text;
@@ -491,6 +500,161 @@ TEST(Tracer, AnOutputThatIsNoRegularFileIsWrittenThroughNotReplaced) {
   EXPECT_TRUE(fs::is_symlink(link));
   EXPECT_EQ(read_all(target), "{\"bench\": 1}\n");
   fs::remove_all(dir);
+}
+
+// Text from outside (a stage's message, the command line) becomes valid UTF-8 before it goes into
+// JSON: Boost.JSON's serializer writes a string's bytes as they are. Valid text is not copied.
+TEST(TracerText, EachByteThatStartsNoValidSequenceIsTheReplacementCharacter) {
+  std::string replaced;
+  const std::string valid = "plain ASCII, then é € 😀 and more ASCII to pass eight at a time";
+  EXPECT_EQ(valid_utf8(valid, replaced).data(), valid.data()) << "valid text is not copied";
+  EXPECT_EQ(valid_utf8("", replaced), "");
+  const std::string fffd = "\xEF\xBF\xBD";
+  struct Case {
+    std::string in, out;
+  };
+  const Case cases[] = {
+      {"\xff\xfe", fffd + fffd},
+      {"a\xe2\x82", "a" + fffd + fffd},                 // cut short
+      {"\xc0\xaf", fffd + fffd},                        // overlong '/'
+      {"\xe0\x80\xaf", fffd + fffd + fffd},             // overlong, three bytes
+      {"\xed\xa0\x80", fffd + fffd + fffd},             // a surrogate
+      {"\xf4\x90\x80\x80", fffd + fffd + fffd + fffd},  // above U+10FFFF
+      {"0123456789abcdef\x80tail", "0123456789abcdef" + fffd + "tail"},
+      {"\xe2\x82\xac\xff\xe2\x82\xac", "\xe2\x82\xac" + fffd + "\xe2\x82\xac"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(valid_utf8(c.in, replaced), c.out) << c.in;
+    EXPECT_EQ(valid_utf8(c.out, replaced).data(), c.out.data()) << "its output is valid";
+  }
+  boost::json::value nested = {{"command", {"run", "\xff"}}, {"kind", "\xfe"}, {"n", 1}};
+  make_valid_utf8(nested);
+  EXPECT_EQ(nested.at("command").at(1).as_string(), fffd.c_str());
+  EXPECT_EQ(nested.at("kind").as_string(), fffd.c_str());
+}
+
+// A stage's message, a span's name and the command line may hold any bytes: the trace, written
+// ahead and at the end, is still JSON that a strict parser reads, each bad byte U+FFFD.
+TEST(Tracer, TextThatIsNotUtf8IsWrittenAsValidUtf8) {
+  namespace fs = std::filesystem;
+  const fs::path dir = empty_directory("nsrun-trace-utf8-");
+  const RemovedAtEnd remove{dir};
+  const fs::path path = dir / "run.json";
+  Tracer tracer;
+  tracer.set_output(path.string(), [] {
+    return Tracer::Info{{"command", {"run", "--", "/bin/echo", "\xff"}}, {"nsrun", "test"}};
+  });
+  const auto start = TraceClock::now();
+  tracer.add("core: \xfe", start, start, TraceProcess::host, {{"container", "\xff"}});
+  tracer.begin_phase("test.good", "test", "create_container", TraceProcess::container);
+  tracer.on_debug("test.good: bytes \xff\xfe of no encoding");
+  tracer.end_phase(true);
+  tracer.render_ahead();
+  tracer.begin_phase("test.good", "test", "teardown", TraceProcess::host);
+  tracer.on_debug("\xc3");
+  tracer.end_phase(true);
+  tracer.write();
+
+  boost::system::error_code ec;
+  const boost::json::value written = boost::json::parse(read_all(path), ec);
+  ASSERT_FALSE(ec) << "not JSON: " << ec.message();
+  const std::string fffd = "\xEF\xBF\xBD";
+  EXPECT_EQ(written.at("otherData").at("command").at(3).as_string(), fffd.c_str());
+  std::vector<std::string> names, logs;
+  for (const auto& event : written.at("traceEvents").as_array()) {
+    if (event.at("ph") != "X") continue;
+    names.emplace_back(event.at("name").as_string());
+    if (const auto* args = event.as_object().if_contains("args"))
+      if (const auto* log = args->as_object().if_contains("log"))
+        logs.emplace_back(log->as_array().at(0).as_string());
+  }
+  EXPECT_EQ(names.front(), "core: " + fffd);
+  EXPECT_EQ(logs, (std::vector<std::string>{"test.good: bytes " + fffd + fffd + " of no encoding",
+                                            fffd}));
+  EXPECT_EQ(written.as_object(),
+            tracer.document(
+                Tracer::Info{{"command", {"run", "--", "/bin/echo", "\xff"}}, {"nsrun", "test"}}));
+}
+
+// An output given as "" (an unset shell variable) is refused naming its flag, not left unwritten.
+TEST(BenchOutputs, AnEmptyPathIsRefusedNamingItsFlag) {
+  auto error_of = [](auto check) -> std::string {
+    try {
+      check();
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_EQ(error_of([] { check_output_path("bench: --json", "", "bench.json"); }),
+            "bench: --json needs a file name (e.g. --json bench.json)");
+  EXPECT_EQ(error_of([] { check_output_path("bench: --svg", "", "bench.svg"); }),
+            "bench: --svg needs a file name (e.g. --svg bench.svg)");
+  EXPECT_EQ(error_of([] { check_trace_path(""); }),
+            "--trace needs a file name (e.g. --trace run.json)");
+}
+
+// bench's --json and --svg naming one file: the chart would replace the JSON.
+TEST(BenchOutputs, PathsToOneFileAreTheSameFile) {
+  namespace fs = std::filesystem;
+  const fs::path dir = empty_directory("nsrun-bench-same-");
+  const RemovedAtEnd remove{dir};
+  const std::string file = (dir / "out.json").string();
+  EXPECT_TRUE(same_file(file, file));
+  EXPECT_TRUE(same_file(file, (dir / "." / "sub" / ".." / "out.json").string()))
+      << "not yet made, the same once lexically normal";
+  EXPECT_FALSE(same_file(file, (dir / "out.svg").string()));
+  std::ofstream(file) << "{}";
+  fs::create_symlink(file, dir / "link.svg");
+  fs::create_hard_link(file, dir / "hard.svg");
+  EXPECT_TRUE(same_file(file, (dir / "link.svg").string()));
+  EXPECT_TRUE(same_file((dir / "hard.svg").string(), file));
+  const fs::path cwd = fs::current_path();
+  fs::current_path(dir);
+  EXPECT_TRUE(same_file("out.json", file)) << "relative to the working directory";
+  fs::current_path(cwd);
+}
+
+TEST(BenchReport, AVariantsNameIsPrintableText) {
+  auto error_of = [](const std::string& name) -> std::string {
+    try {
+      check_variant_name(name);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  for (const char* name : {"overlay", "a b", "café", "x-1.2"})
+    EXPECT_EQ(error_of(name), "no error");
+  const std::string fix = " (label each variant with printable text, e.g. --name overlay)";
+  EXPECT_EQ(error_of(""), "bench: --name \"\" is empty" + fix);
+  EXPECT_EQ(error_of("x\x01y"), "bench: --name \"x\\x01y\" has a control character" + fix);
+  EXPECT_EQ(error_of("tab\there"), "bench: --name \"tab\\x09here\" has a control character" + fix);
+  EXPECT_EQ(error_of("c1\xc2\x85"), "bench: --name \"c1\xc2\x85\" has a control character" + fix);
+  EXPECT_EQ(error_of("x\xffy"), "bench: --name \"x\\xffy\" is not UTF-8 text" + fix);
+}
+
+// Whatever a name or a kind holds, the chart is well-formed XML 1.0 (no forbidden character, valid
+// UTF-8) and the JSON valid UTF-8.
+TEST(BenchReport, TheSvgAndJsonStayWellFormedWhateverTheTextHolds) {
+  BenchReport report = two_variants(0.01);
+  report.variants[0].name = "x\x01y<&\"\xff";
+  report.variants[1].stage_order = {"k\x02\xef\xbf\xbe", "core"};
+  report.variants[1].stage_ms["k\x02\xef\xbf\xbe"] = report.variants[1].stage_ms["storage"];
+  report.command = {"/bin/echo", "\xfe"};
+  report.variants[1].args = {"--stage", "network=\xff"};
+  const std::string svg = bench_svg(report);
+  std::string replaced;
+  EXPECT_EQ(valid_utf8(svg, replaced).data(), svg.data()) << "the SVG is UTF-8";
+  for (char c : svg)
+    EXPECT_TRUE(static_cast<unsigned char>(c) >= 0x20 || c == '\n') << "a control character";
+  EXPECT_EQ(svg.find("\xef\xbf\xbe"), std::string::npos) << "U+FFFE, which XML forbids";
+  EXPECT_NE(svg.find(">x\xEF\xBF\xBDy&lt;&amp;&quot;\xEF\xBF\xBD</text>"), std::string::npos)
+      << svg;
+  boost::system::error_code ec;
+  const auto json = boost::json::parse(boost::json::serialize(bench_json(report)), ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(json.at("command").at(1), "\xEF\xBF\xBD");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "nsrun/core/bench.hpp"
 #include "nsrun/core/json_util.hpp"
 
 namespace nsrun::core {
@@ -65,6 +66,22 @@ TEST(Pipeline, ErrorsNameTheProblem) {
   EXPECT_EQ(
       error_of(R"({"stages": [{"kind": "exec", "plugin": "x"}, {"kind": "exec", "plugin": "y"}]})"),
       "p.json: stages[1]: a second \"exec\" stage (each kind appears once)");
+}
+
+// nsrun bench and the trace name nsrun's own time outside the stages core, core.* and workload
+// (bench.hpp, core_buckets): a stage of such a kind would be counted as nsrun's, or the reverse.
+TEST(Pipeline, TheKindsThatNameNsrunsOwnTimeAreRefused) {
+  for (const char* kind : {"core", "workload", "core.startup", "core.mine"}) {
+    const std::string text = std::string(R"({"stages": [{"kind": ")") + kind +
+                             R"(", "plugin": "test.good"}, {"kind": "exec", "plugin": "x"}]})";
+    EXPECT_EQ(error_of(text.c_str()),
+              std::string("p.json: stages[0].kind \"") + kind +
+                  "\" is reserved: core, core.* and workload name nsrun's own time beside the "
+                  "stages' (name the slot after what its stage does, e.g. \"audit\")");
+  }
+  for (const char* kind : {"cores", "coreutils", "workloads", "my.core"})
+    EXPECT_FALSE(is_reserved_stage_kind(kind)) << kind;
+  for (const auto& bucket : core_buckets) EXPECT_TRUE(is_reserved_stage_kind(bucket)) << bucket;
 }
 
 TEST(Pipeline, MalformedFileSaysWhere) {

@@ -56,7 +56,8 @@ struct VariantSamples {
 /// "core.startup" (the launcher, dynamic loading, the flags, the pipeline and its plugins),
 /// "core.clone" (the host's clone call), "core.state" (the spec and the state directory's files),
 /// "workload" (the workload itself, execve to exit), and "core", the rest (the container
-/// process's own steps between its phases, waiting on the kernel, the exit).
+/// process's own steps between its phases, waiting on the kernel, the exit). No stage kind can
+/// be one of them: a pipeline that names a slot so is refused (is_reserved_stage_kind).
 inline const std::vector<std::string> core_buckets = {"core.startup", "core.clone", "core.state",
                                                       "workload", "core"};
 
@@ -64,6 +65,10 @@ inline const std::vector<std::string> core_buckets = {"core.startup", "core.clon
 /// that kind's phase spans; then the core_buckets, from the core's spans, "core" being
 /// `wall_ms` less everything else, so that all of them add up to `wall_ms`.
 std::map<std::string, double> stage_times(const boost::json::object& trace, double wall_ms);
+
+/// Error naming --name unless `name` can label a variant: not empty, UTF-8 without control
+/// characters (it is a row of the table, a JSON string and a text of the SVG).
+void check_variant_name(const std::string& name);
 
 /// Everything `nsrun bench` reports.
 struct BenchReport {

@@ -23,6 +23,15 @@ boost::json::value read_json_file(const std::string& path, std::string_view what
 /// The whole content of a file, or Error naming `what` and the path.
 std::string read_text_file(const std::string& path, std::string_view what);
 
+/// `text` as valid UTF-8: `text` itself when it is (the common case: nothing is copied), else a
+/// copy in `replaced` in which each byte that starts no valid sequence is U+FFFD. Boost.JSON's
+/// serializer writes a string's bytes as they are, so text from outside (a stage's messages, the
+/// command line) passes through this before it goes into a JSON document or an SVG.
+std::string_view valid_utf8(std::string_view text, std::string& replaced);
+
+/// Every string in `value` (members' values and array elements, nested) made valid_utf8.
+void make_valid_utf8(boost::json::value& value);
+
 /// Writes `text` to `path` through a temporary file and rename, so readers never see half.
 void write_file_atomically(const std::string& path, std::string_view text, unsigned mode = 0600);
 
@@ -31,6 +40,10 @@ void write_file_atomically(const std::string& path, std::string_view text, unsig
 /// /dev/stdout, a FIFO), or it is a symbolic link. Replacing it would take the device node, or
 /// the link, off the host.
 bool written_in_place(const std::string& path);
+
+/// Whether two output paths name the same file: the same path once absolute and lexically
+/// normal, or, when both exist, the same inode (a link, `..` through a symbolic link).
+bool same_file(const std::string& a, const std::string& b);
 
 /// Opens such a file for writing, truncated as `>` does: the descriptor, or -1 with errno set.
 int open_in_place(const std::string& path);

@@ -12,6 +12,12 @@
 
 namespace nsrun::core {
 
+/// Whether a stage kind is one nsrun keeps for its own time outside the stages: "core",
+/// "workload" and "core.<anything>", the names `nsrun bench` reports that time under beside the
+/// stages' kinds (bench.hpp, core_buckets). A pipeline naming a slot so is refused: the stage's
+/// time and nsrun's would be one number.
+bool is_reserved_stage_kind(std::string_view kind);
+
 struct PipelineStage {
   std::string kind;    ///< the slot: namespaces, storage, network, cgroups, exec, ...
   std::string plugin;  ///< the plugin name that fills it, e.g. nsrun.network.none

@@ -218,7 +218,8 @@ inline constexpr const char* launched_at_variable = "NSRUN_LAUNCHED_AT";
 Tracer::Info trace_info(boost::json::array command, std::string_view version);
 
 /// Checks that a file an option names (`flag`: "--trace", "bench: --json") can be written at
-/// `path` before anything is done: its directory exists and may be written, and it is no
+/// `path` before anything is done: it is not empty (`--json ""`: the fix then suggests `example`
+/// as the name), its directory exists and may be written, and it is no
 /// directory (the fix then suggests `example`, a file name, in it); a file written in place
 /// (written_in_place) may be written. Throws Error naming the flag.
 void check_output_path(std::string_view flag, const std::string& path, std::string_view example);
