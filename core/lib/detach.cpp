@@ -80,8 +80,8 @@ class SupervisorListener final : public RunListener {
     // Every stage has read its flags by now, relative paths against the caller's directory (as
     // a foreground run reads them: `--keep-changes kept`); the supervisor lives on and holds no
     // directory of the caller's busy from here.
-    if (::chdir("/") != 0) {
-    }
+    const int moved = ::chdir("/");  // "/" is always there; a failure only keeps a directory busy
+    (void)moved;
     // The state directory exists: the logger may write there.
     char go = 1;
     ssize_t ignored = ::write(control_.get(), &go, 1);
@@ -195,17 +195,14 @@ int run_detached(Orchestrator& orchestrator, ContainerRequest& request,
   // The supervisor goes on in a session of its own whatever happens to this process: a signal
   // that ended this one while it waits would report a failure of a container that runs. Held
   // until the supervisor has said how the setup went, then discarded, as `nsrun create` does.
-  sigset_t held, original;
-  sigemptyset(&held);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&held, sig);
-  ::sigprocmask(SIG_BLOCK, &held, &original);
-  struct Unblock {
-    const sigset_t &held, &original;
-    ~Unblock() {
-      discard_pending_signals(held);
-      ::sigprocmask(SIG_SETMASK, &original, nullptr);
-    }
-  } unblock{held, original};
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&stop_signals, sig);
+  const SignalsHeld held(stop_signals);
+  struct DiscardPending {
+    const SignalsHeld& held;
+    ~DiscardPending() { held.discard_pending(); }
+  } discard_at_return{held};
   int notify[2];
   if (::pipe2(notify, O_CLOEXEC) != 0)
     throw Error(std::string("run: cannot create a pipe: ") + std::strerror(errno));
@@ -214,7 +211,7 @@ int run_detached(Orchestrator& orchestrator, ContainerRequest& request,
   pid_t middle = ::fork();
   if (middle < 0) throw Error(std::string("run: cannot fork: ") + std::strerror(errno));
   if (middle == 0) {
-    ::sigprocmask(SIG_SETMASK, &original, nullptr);  // the supervisor's are its own
+    ::sigprocmask(SIG_SETMASK, &held.original(), nullptr);  // the supervisor's are its own
     notify_read.reset();
     if (::setsid() < 0) {
       report_failure(notify_write.get(), {std::string("run: setsid: ") + std::strerror(errno)});

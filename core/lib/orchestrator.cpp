@@ -243,20 +243,6 @@ void make_undumpable() {
 // still leaves the caller's session: it must not share the caller's controlling terminal, on
 // which it could push input with TIOCSTI or take the foreground. Its stdio may still be that
 // terminal, as a program run with `< /dev/tty` would.
-// The forwarded signals blocked for the object's life, so that none is lost between a clone and
-// the wait loop; the cloned process restores `original` before it runs anything.
-class ForwardedSignalsBlocked {
- public:
-  ForwardedSignalsBlocked() : forwarded(forwarded_signal_set()) {
-    ::sigprocmask(SIG_BLOCK, &forwarded, &original);
-  }
-  ~ForwardedSignalsBlocked() { ::sigprocmask(SIG_SETMASK, &original, nullptr); }
-  ForwardedSignalsBlocked(const ForwardedSignalsBlocked&) = delete;
-  ForwardedSignalsBlocked& operator=(const ForwardedSignalsBlocked&) = delete;
-  const sigset_t forwarded;
-  sigset_t original;
-};
-
 // The sockets between nsrun and a process it clones: the sync socket, and for a terminal the
 // socket its pty's master comes back through to be relayed, unless an engine's console socket
 // takes it.
@@ -1169,9 +1155,9 @@ int Orchestrator::run(ContainerRequest& request) {
 
   // 3. Clone the container process. Forwarded signals are blocked first so none is lost between
   //    now and the wait loop; the child unblocks them before it runs anything.
-  ForwardedSignalsBlocked signals_blocked;
-  const sigset_t& forwarded = signals_blocked.forwarded;
-  const sigset_t& original_mask = signals_blocked.original;
+  const SignalsHeld signals_held(forwarded_signal_set());
+  const sigset_t& forwarded = signals_held.held();
+  const sigset_t& original_mask = signals_held.original();
 
   Fd start_listener, state_directory;
   if (request.detached) {
@@ -1389,7 +1375,7 @@ int Orchestrator::run(ContainerRequest& request) {
     }
     // Created: a TERM sent meanwhile would end this nsrun as it unblocks it, and say "killed"
     // of a container that exists. runc's create finishes and says so; so does this one.
-    discard_pending_signals(forwarded);
+    signals_held.discard_pending();
     return 0;
   }
 
@@ -1657,9 +1643,9 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
                  " threads run before clone; a stage started a thread in exec_prepare"});
   const int join_flags = namespaces_to_join(container_pid);
 
-  ForwardedSignalsBlocked signals_blocked;
-  const sigset_t& forwarded = signals_blocked.forwarded;
-  const sigset_t& original_mask = signals_blocked.original;
+  const SignalsHeld signals_held(forwarded_signal_set());
+  const sigset_t& forwarded = signals_held.held();
+  const sigset_t& original_mask = signals_held.original();
 
   ProcessChannels channels;
   if (auto why = open_process_channels(terminal, request.console_socket.get(), channels))

@@ -117,9 +117,17 @@ std::vector<ProcessId> container_processes(pid_t init) {
   return out;
 }
 
-void discard_pending_signals(const sigset_t& set) {
+SignalsHeld::SignalsHeld(const sigset_t& held) : held_(held) {
+  ::sigprocmask(SIG_BLOCK, &held_, &original_);
+}
+
+SignalsHeld::~SignalsHeld() {
+  ::sigprocmask(SIG_SETMASK, &original_, nullptr);
+}
+
+void SignalsHeld::discard_pending() const {
   const timespec now{};
-  while (::sigtimedwait(&set, nullptr, &now) > 0) {
+  while (::sigtimedwait(&held_, nullptr, &now) > 0) {
   }
 }
 

@@ -53,9 +53,25 @@ std::vector<ProcessId> container_processes(pid_t init);
 /// A signal by name ("KILL", "SIGKILL", case-insensitive) or number ("9"); nullopt if unknown.
 std::optional<int> parse_signal(std::string_view text);
 
-/// Takes every signal of `set` that is pending (blocked, and sent meanwhile) without acting on
-/// it: a command that set up a container while they were blocked finishes, as runc does, and
-/// is not ended by them once it unblocks them.
-void discard_pending_signals(const sigset_t& set);
+/// The signals of a set blocked for the object's life, so that none is lost, or ends nsrun, while
+/// it clones and sets up a process; that process restores `original()` before it runs anything.
+class SignalsHeld {
+ public:
+  explicit SignalsHeld(const sigset_t& held);
+  ~SignalsHeld();
+  SignalsHeld(const SignalsHeld&) = delete;
+  SignalsHeld& operator=(const SignalsHeld&) = delete;
+
+  const sigset_t& held() const { return held_; }
+  const sigset_t& original() const { return original_; }
+  /// Takes every held signal that is pending (sent meanwhile) without acting on it: a command
+  /// that set up a container while they were held finishes, as runc's create does, and is not
+  /// ended by them once it releases them.
+  void discard_pending() const;
+
+ private:
+  const sigset_t held_;
+  sigset_t original_;
+};
 
 }  // namespace nsrun::core
