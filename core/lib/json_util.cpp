@@ -97,6 +97,29 @@ std::string_view valid_utf8(std::string_view text, std::string& replaced) {
   return replaced;
 }
 
+std::optional<std::string> first_text_not_utf8(const boost::json::value& value,
+                                               const std::string& where) {
+  std::string replaced;
+  auto invalid = [&](boost::json::string_view text) {
+    return valid_utf8(std::string_view(text.data(), text.size()), replaced).data() != text.data();
+  };
+  if (const auto* text = value.if_string()) {
+    if (invalid(*text)) return where;
+  } else if (const auto* array = value.if_array()) {
+    for (std::size_t i = 0; i < array->size(); ++i)
+      if (auto found = first_text_not_utf8((*array)[i], where + "[" + std::to_string(i) + "]"))
+        return found;
+  } else if (const auto* object = value.if_object()) {
+    for (const auto& member : *object) {
+      const std::string name =
+          where.empty() ? std::string(member.key()) : where + "." + std::string(member.key());
+      if (invalid(member.key())) return name;
+      if (auto found = first_text_not_utf8(member.value(), name)) return found;
+    }
+  }
+  return std::nullopt;
+}
+
 void make_valid_utf8(boost::json::value& value) {
   if (auto* text = value.if_string()) {
     std::string replaced;

@@ -753,6 +753,10 @@ int clone_flags_for(const ContainerSpec& spec) {
 // that a stage's C++ face, which compares what it would write back with what it was given, sees
 // a change only when the stage made one.
 SpecDocument::SpecDocument(boost::json::object document) {
+  // From the command line a word may be any bytes (`nsrun run ls $'\xff'`); a bundle's are JSON's.
+  if (auto field = first_text_not_utf8(document))
+    throw Error(*field + " is not UTF-8 text, and nsrun hands the spec to its stages as JSON, " +
+                "which holds UTF-8 only (give it in UTF-8; a file of another name, by a glob)");
   spec_ = spec_from_json(document, "");
   document_ = spec_to_json(spec_, std::move(document));
   text_ = boost::json::serialize(document_);
@@ -806,6 +810,11 @@ void BoundStage::release() {
 }
 
 void BoundStage::set_flags(const boost::json::object& flags) {
+  for (const auto& [name, value] : flags)
+    if (first_text_not_utf8(value))
+      throw Error("--" + std::string(name) +
+                  " is not UTF-8 text, and nsrun hands flags to its stages as JSON, which holds "
+                  "UTF-8 only (give it in UTF-8)");
   flags_text_ = boost::json::serialize(flags);
 }
 

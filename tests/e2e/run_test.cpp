@@ -529,7 +529,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{{"--network", "10.0.0.0/33", "true"}, "prefix length must be 0 to 32"},
         BadInput{{"--container-ip", "10.1.1.1", "true"}, "outside --network 192.168.1.0/24"},
         BadInput{{"-w", "/nonexistent-dir", "true"}, "working directory /nonexistent-dir"},
-        BadInput{{"--name", "bad/name", "true"}, "--name \"bad/name\""}));
+        BadInput{{"--name", "bad/name", "true"}, "--name \"bad/name\""},
+        // Words that are not UTF-8 cannot go into the JSON the stages read: refused, not mangled.
+        BadInput{{"echo", "ok", "\xff"}, "process.args[2] is not UTF-8 text"},
+        BadInput{{"-e", "A=\xfe", "true"}, "is not UTF-8 text"},
+        BadInput{{"--network", "10.9.0.0/24\xff", "true"}, "--network is not UTF-8 text"}));
 
 TEST_F(RunTest, MalformedPipelineAndConfigSayLineAndColumn) {
   std::string pipeline = work_->path() + "/pipeline.json";

@@ -533,6 +533,17 @@ TEST(TracerText, EachByteThatStartsNoValidSequenceIsTheReplacementCharacter) {
   EXPECT_EQ(nested.at("kind").as_string(), fffd.c_str());
 }
 
+// The spec and the flags go to the stages as JSON: the first text that is not UTF-8 is found, named
+// by its field, whether a value or a member's name.
+TEST(JsonText, TheFirstTextThatIsNotUtf8IsNamedByItsField) {
+  boost::json::value spec = {{"process", {{"args", {"echo", "é", "\xff"}}, {"cwd", "/"}}},
+                             {"hostname", "h"}};
+  EXPECT_EQ(first_text_not_utf8(spec), "process.args[2]");
+  EXPECT_EQ(first_text_not_utf8(boost::json::value{{"a", {{"\xc0\xaf", 1}}}}), "a.\xc0\xaf");
+  EXPECT_EQ(first_text_not_utf8(boost::json::value("\xed\xa0\x80"), "--flag"), "--flag");
+  EXPECT_EQ(first_text_not_utf8(boost::json::value{{"a", {"é", "€", 1, nullptr}}}), std::nullopt);
+}
+
 // A stage's message, a span's name and the command line may hold any bytes: the trace, written
 // ahead and at the end, is still JSON that a strict parser reads, each bad byte U+FFFD.
 TEST(Tracer, TextThatIsNotUtf8IsWrittenAsValidUtf8) {

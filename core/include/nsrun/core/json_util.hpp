@@ -2,6 +2,7 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -28,6 +29,12 @@ std::string read_text_file(const std::string& path, std::string_view what);
 /// serializer writes a string's bytes as they are, so text from outside (a stage's messages, the
 /// command line) passes through this before it goes into a JSON document or an SVG.
 std::string_view valid_utf8(std::string_view text, std::string& replaced);
+
+/// Where in `value` the first text that is not valid UTF-8 is (a member's name or a string), as a
+/// field path such as `process.args[1]`, `where` its prefix; nullopt when all of it is valid.
+/// Boost.JSON writes such text as it is, and every parser refuses it: it must not reach a stage.
+std::optional<std::string> first_text_not_utf8(const boost::json::value& value,
+                                               const std::string& where = "");
 
 /// Every string in `value` (members' values and array elements, nested) made valid_utf8.
 void make_valid_utf8(boost::json::value& value);
