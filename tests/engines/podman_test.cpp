@@ -716,6 +716,26 @@ TEST_F(Podman43, Update) {
   EXPECT_EQ(trim(read_file(dir + "/memory.limit_in_bytes")), "134217728");
 }
 
+// Without any limit the container still has its cgroups, as runc makes them: `podman stats` reads
+// its use there, and `podman update` gives it a limit it was made without.
+TEST_F(Podman43, StatsAndUpdateWorkWithoutLimits) {
+  std::string id = run_detached({}, {"sleep", "1000"});
+  ASSERT_FALSE(id.empty());
+  EXPECT_TRUE(wait_status(id, "running"));
+  for (const char* hierarchy : {"memory", "cpuacct", "pids", "blkio"})
+    EXPECT_FALSE(container_cgroup(id, hierarchy).empty()) << "no " << hierarchy << " cgroup";
+  auto stats = (*podman)({"stats", "--no-stream", "--format", "{{.MemUsage}} {{.PIDs}}", id});
+  EXPECT_EQ(stats.exit_code, 0) << explain(stats);
+  EXPECT_FALSE(stats.out.starts_with("0B")) << "no memory use read: " << stats.out;
+  EXPECT_TRUE(stats.out.ends_with(" 1\n")) << "one process, sleep: " << stats.out;
+  auto r = (*podman)({"update", "--memory", "128m", id});
+  EXPECT_EQ(r.exit_code, 0) << explain(r);
+  EXPECT_EQ(trim(read_file(container_cgroup(id, "memory") + "/memory.limit_in_bytes")),
+            "134217728");
+  r = (*podman)({"stop", "--time", "1", id});
+  EXPECT_EQ(r.exit_code, 0) << explain(r);
+}
+
 TEST_F(Podman43, Terminal) {
   // -t: conmon passes --console-socket and the runtime must hand back the pty's master.
   auto r = podman_run({"--rm", "--tty"}, {"sh", "-c", "test -t 1 && echo tty"});

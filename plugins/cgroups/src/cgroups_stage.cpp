@@ -54,7 +54,12 @@ void CgroupsStage::validate(Context& ctx) {
   // See docs/cgroups.md.
   // A joined pid namespace (a path) is someone else's: it does not die with this container.
   bool track = always || !ctx.spec.has_own_namespace("pid");
-  if (!needs_of(resources).any() && !track) {
+  // An engine's container (a bundle), one given a place (cgroupsPath, --cgroup-parent) or one
+  // configured so gets a cgroup in every hierarchy, as runc makes: engines read its use there
+  // (`podman stats`) and pause and update it, limits or not.
+  bool every_hierarchy =
+      always || ctx.spec_source == SpecSource::bundle || !effective_.cgroups_path.empty();
+  if (!needs_of(resources).any() && !track && !every_hierarchy) {
     plan_ = Plan{};
     return;
   }
@@ -62,7 +67,7 @@ void CgroupsStage::validate(Context& ctx) {
   Needs without_devices = needs_of(resources);
   without_devices.devices = false;
   std::optional<Layout> layout;
-  if (default_devices && !without_devices.any() && !track) {
+  if (default_devices && !without_devices.any() && !track && !every_hierarchy) {
     // The defaults are hardening, not something asked for: a host whose cgroup filesystem is
     // out of sight (e.g. under `ip netns exec`, which remounts /sys) runs without them, as it
     // runs without any cgroup, rather than failing every plain `nsrun run`.
@@ -78,7 +83,8 @@ void CgroupsStage::validate(Context& ctx) {
   }
   // Read once: mountinfo and /proc/self/cgroup in every `nsrun run`.
   if (!layout) layout = detect_layout(*host_, *driver);
-  plan_ = make_plan(*host_, *layout, resources, effective_.cgroups_path, ctx.container_id, track);
+  plan_ = make_plan(*host_, *layout, resources, effective_.cgroups_path, ctx.container_id, track,
+                    every_hierarchy);
   check_plan(*host_, plan_);
 }
 
@@ -140,7 +146,7 @@ void CgroupsStage::teardown(Context& ctx) {
   try {
     Layout layout = detect_layout(*host_, *driver);
     Plan plan = make_plan(*host_, layout, ctx.spec.resources, ctx.spec.cgroups_path,
-                          ctx.container_id, true);
+                          ctx.container_id, true, /*every_hierarchy=*/true);
     std::vector<std::string> dirs;
     for (const auto& placement : plan.placements) dirs.push_back(placement.dir());
     remove_unrecorded_cgroups(*host_, dirs, ctx.log);

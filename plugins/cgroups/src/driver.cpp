@@ -402,6 +402,25 @@ void kill_remaining(Host& host, const std::vector<Recorded>& owned, Logger& log)
   for (const auto& r : owned) kill_listed(host, r.dir, log);
 }
 
+// The controllers a v2 cgroup made for accounting alone gets, where it can have them: cpu, io,
+// memory and pids as the nearest existing ancestor offers them. That ancestor may delegate what it
+// has not yet only when it is the hierarchy's root or has no process of its own (v2's
+// no-internal-processes rule); otherwise the cgroup gets what is already delegated, and is made
+// all the same (its cpu.stat, cgroup.kill and cgroup.freeze need no controller).
+std::vector<std::string> accounting_controllers(Host& host, const Placement& p) {
+  std::string dir = parent_of(p.dir());
+  while (dir.size() > p.mount_point.size() && !host.is_dir(dir)) dir = parent_of(dir);
+  std::string available, enabled;
+  if (host.read_file(dir + "/cgroup.controllers", available) != 0) return {};
+  const bool may_delegate = dir == p.mount_point || processes_in(host, dir).empty();
+  if (!may_delegate) host.read_file(dir + "/cgroup.subtree_control", enabled);
+  std::vector<std::string> out;
+  for (const char* c : {"cpu", "io", "memory", "pids"})
+    if (contains(words(available), c) && (may_delegate || contains(words(enabled), c)))
+      out.emplace_back(c);
+  return out;
+}
+
 }  // namespace
 
 std::string container_cgroup_path(const Layout& layout, const CgroupMount& mount,
@@ -419,11 +438,12 @@ std::string container_cgroup_path(const Layout& layout, const CgroupMount& mount
 }
 
 Plan make_plan(Host& host, const Layout& layout, const ResourcesSpec& r,
-               std::string_view cgroups_path, std::string_view container_id, bool track) {
+               std::string_view cgroups_path, std::string_view container_id, bool track,
+               bool every_hierarchy) {
   Plan plan;
   plan.driver = layout.driver;
   Needs needs = needs_of(r);
-  if (!needs.any() && !track) return plan;
+  if (!needs.any() && !track && !every_hierarchy) return plan;
 
   auto v1_placement = [&](const CgroupMount& mount) -> Placement& {
     std::string name;
@@ -513,6 +533,22 @@ Plan make_plan(Host& host, const Layout& layout, const ResourcesSpec& r,
     } else if (plan.placements.empty()) {
       const CgroupMount* pids = layout.v1_hierarchy("pids");
       v1_placement(pids ? *pids : layout.v1.front());
+    }
+  }
+  if (every_hierarchy) {
+    // As runc: a cgroup in every hierarchy, whether or not it limits anything, where an engine's
+    // `stats` reads the container's use (memory, cpuacct, pids, blkio) and `update` writes.
+    if (layout.driver != Driver::v2) {
+      for (const CgroupMount& mount : layout.v1) {
+        Placement& p = v1_placement(mount);
+        // A new v1 cpuset cgroup accepts no process until it has cpus and mems: the parent's.
+        if (p.v1_cpuset && !needs.cpuset) add_limits(p, Controller::cpuset);
+      }
+    }
+    if (layout.driver == Driver::v2) {
+      Placement& p = v2_placement();
+      for (auto& c : accounting_controllers(host, p))
+        if (!contains(p.controllers, c)) p.controllers.push_back(std::move(c));
     }
   }
   // Every container that has cgroups gets a freezer too, so that `nsrun pause` works: the v1
@@ -772,9 +808,9 @@ std::string running_hint(Host& host, const std::string& dir, const std::string& 
 
 std::string no_cgroup_message(const char* action) {
   return std::string("cannot ") + action +
-         ": the container has no cgroup (nsrun made none: no resource limit and a pid namespace "
-         "of its own; give it a limit, e.g. --pids-limit, or set the stage's config "
-         "\"alwaysCreate\": true)";
+         ": the container has no cgroup (nsrun made none: it had no resource limit, and no "
+         "cgroup filesystem was in sight; run it where /sys/fs/cgroup is mounted, or set the "
+         "stage's config \"alwaysCreate\": true)";
 }
 
 // The cgroup that freezes the container: its v1 freezer cgroup, else its cgroup2 one (v2 hosts,

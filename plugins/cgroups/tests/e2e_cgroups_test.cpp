@@ -484,6 +484,8 @@ TEST_F(CgroupsE2E, UpdateRewritesTheLimitsOfTheRunningContainersCgroups) {
 
   CgroupsStage stage;
   nsrun::Context ctx{name_, state_.path(), spec, config, journal, log, 0};
+  // `nsrun run FLAGS`: cgroups for its limits only (a bundle's container has them all).
+  ctx.spec_source = nsrun::SpecSource::flags;
   stage.validate(ctx);
   stage.prepare(ctx);
   int ready[2];

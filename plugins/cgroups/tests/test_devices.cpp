@@ -275,7 +275,10 @@ TEST_F(DevicesStage, FlagsGetRuncsDefaultsAndBundlesNone) {
   bundle.h.run(*bundle.stage, Phase::validate);
   bundle.h.run(*bundle.stage, Phase::prepare);
   EXPECT_TRUE(bundle.h.spec.resources.devices.empty());
-  EXPECT_TRUE(bundle.fs->made_dirs.empty());  // no limit, a pid namespace: no cgroup at all
+  // A cgroup in every hierarchy, as runc makes, but no device rule of nsrun's in it.
+  EXPECT_FALSE(bundle.fs->made_dirs.empty());
+  for (const auto& [path, value] : bundle.fs->writes)
+    EXPECT_FALSE(path.find("/devices.") != std::string::npos) << path << " = " << value;
 
   // A flags run whose spec already has rules (another stage's) keeps them.
   DevicesRun given;

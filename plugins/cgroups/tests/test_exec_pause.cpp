@@ -18,6 +18,8 @@ const std::string memory_dir = "/sys/fs/cgroup/memory/process_api/abc/nsrun-c1";
 const std::string pids_dir = "/sys/fs/cgroup/pids/nsrun-c1";
 const std::string freezer_dir = "/sys/fs/cgroup/freezer/nsrun-c1";
 const std::string unified_dir = "/sys/fs/cgroup/unified/nsrun-c1";
+const std::string cpu_dir = "/sys/fs/cgroup/cpu,cpuacct/nsrun-c1";
+const std::string cpuset_dir = "/sys/fs/cgroup/cpuset/nsrun-c1";
 const std::string v2_dir = "/sys/fs/cgroup/nsrun-c1";
 
 // Every stage object of a test works on the same fake host (the machine outlives the stage).
@@ -55,11 +57,22 @@ struct ExecPause : ::testing::Test {
     spec.resources.memory_limit = 64LL << 20;
     spec.resources.pids_limit = 32;
   }
+  // `nsrun run` without limits where no cgroup filesystem is in sight (`ip netns exec` remounts
+  // /sys): it runs without its default device rules, and without any cgroup.
+  void without_any_cgroup() {
+    source = SpecSource::flags;
+    spec.resources = {};
+    fs.remove("/proc/self/mountinfo");
+  }
   std::unique_ptr<CgroupsStage> fresh_stage() {
     return std::make_unique<CgroupsStage>(std::make_unique<SharedHost>(fs));
   }
+  // A bundle's (every hierarchy, as runc), unless a test runs the stage for `nsrun run FLAGS`.
+  SpecSource source = SpecSource::bundle;
   Context context(pid_t pid = 0) {
-    return Context{"c1", "/run/nsrun/c1", spec, config, journal, log, pid};
+    Context ctx{"c1", "/run/nsrun/c1", spec, config, journal, log, pid};
+    ctx.spec_source = source;
+    return ctx;
   }
   // nsrun run up to the running workload (pid 4242), then a clean slate for what follows.
   void start_container() {
@@ -102,8 +115,10 @@ TEST_F(ExecPause, WithLimitsTheContainerGetsAFreezerCgroupJoinedAndRemovedLikeTh
   Context ctx = context();
   stage->validate(ctx);
   stage->prepare(ctx);
-  EXPECT_EQ(fs.made_dirs, (std::vector<std::string>{memory_dir, pids_dir, freezer_dir}));
-  ASSERT_EQ(journal.entries.size(), 1u);  // one record, before the first mkdir, names all three
+  // A bundle's: every v1 hierarchy, the limits' first.
+  EXPECT_EQ(fs.made_dirs,
+            (std::vector<std::string>{memory_dir, pids_dir, cpu_dir, cpuset_dir, freezer_dir}));
+  ASSERT_EQ(journal.entries.size(), 1u);  // one record, before the first mkdir, names them all
   EXPECT_NE(
       boost::json::serialize(journal.entries[0].data)
           .find(R"({"dir":"/sys/fs/cgroup/freezer/nsrun-c1","hierarchy":"freezer","v2":false})"),
@@ -131,9 +146,9 @@ TEST_F(ExecPause, OnV2TheContainersOwnCgroupIsItsFreezer) {
   EXPECT_EQ(stage->plan().placements[0].dir(), "/sys/fs/cgroup/ci/nsrun-c1");
 }
 
-TEST_F(ExecPause, WithoutLimitsAndWithAPidNamespaceThereIsStillNoCgroupAtAll) {
+TEST_F(ExecPause, WithoutACgroupFilesystemInSightThereIsStillNoCgroupAtAll) {
   FakeCgroupFs::make_v1_host(fs, true);
-  spec.resources = {};
+  without_any_cgroup();
   start_container();
   EXPECT_TRUE(journal.entries.empty());
   EXPECT_TRUE(fs.made_dirs.empty());
@@ -141,6 +156,7 @@ TEST_F(ExecPause, WithoutLimitsAndWithAPidNamespaceThereIsStillNoCgroupAtAll) {
 
 TEST_F(ExecPause, ATrackedHybridContainerGetsTheV1FreezerBesideItsCgroup2Cgroup) {
   FakeCgroupFs::make_v1_host(fs, true);
+  source = SpecSource::flags;  // a bundle's gets every hierarchy anyway
   spec.resources = {};
   spec.namespaces = {{"mount", ""}};
   auto stage = fresh_stage();
@@ -161,6 +177,8 @@ TEST_F(ExecPause, ExecMovesTheProcessIntoEveryCgroupV1AndV2) {
   EXPECT_EQ(fs.writes, (Writes{{memory_dir + "/cgroup.procs", "5555"},
                                {pids_dir + "/cgroup.procs", "5555"},
                                {unified_dir + "/cgroup.procs", "5555"},
+                               {cpu_dir + "/cgroup.procs", "5555"},
+                               {cpuset_dir + "/cgroup.procs", "5555"},
                                {freezer_dir + "/cgroup.procs", "5555"}}));
   EXPECT_EQ(fs.get(freezer_dir + "/cgroup.procs"), "4242\n5555\n");
   EXPECT_TRUE(log.contains(pids_dir + "/cgroup.procs = 5555"));
@@ -187,7 +205,7 @@ TEST_F(ExecPause, ExecJoinsACgroupTheContainerSharesButDidNotMake) {
 
 TEST_F(ExecPause, ExecIntoAContainerWithoutCgroupsWritesNothing) {
   FakeCgroupFs::make_v1_host(fs, true);
-  spec.resources = {};
+  without_any_cgroup();
   start_container();
   run(Phase::exec_runtime, 5555);
   EXPECT_TRUE(fs.writes.empty());
@@ -295,12 +313,12 @@ TEST_F(ExecPause, AKernelWithoutTheV2FreezerIsNamed) {
 
 TEST_F(ExecPause, PausingAContainerWithoutACgroupIsOneClearLine) {
   FakeCgroupFs::make_v1_host(fs, true);
-  spec.resources = {};
+  without_any_cgroup();
   start_container();
   EXPECT_EQ(error_of(Phase::pause),
-            "cannot pause: the container has no cgroup (nsrun made none: no resource limit and a "
-            "pid namespace of its own; give it a limit, e.g. --pids-limit, or set the stage's "
-            "config \"alwaysCreate\": true)");
+            "cannot pause: the container has no cgroup (nsrun made none: it had no resource "
+            "limit, and no cgroup filesystem was in sight; run it where /sys/fs/cgroup is "
+            "mounted, or set the stage's config \"alwaysCreate\": true)");
   EXPECT_TRUE(fs.writes.empty());
   // Nothing can have been frozen, so resume has nothing to do.
   run(Phase::resume);

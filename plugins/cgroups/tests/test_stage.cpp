@@ -29,8 +29,12 @@ struct StageTest : ::testing::Test {
     spec.resources.memory_limit = 64LL << 20;
     spec.resources.pids_limit = 32;
   }
+  // A bundle's (every hierarchy, as runc), unless a test runs the stage for `nsrun run FLAGS`.
+  SpecSource source = SpecSource::bundle;
   Context context(pid_t pid = 0) {
-    return Context{"c1", "/run/nsrun/c1", spec, config, journal, log, pid};
+    Context ctx{"c1", "/run/nsrun/c1", spec, config, journal, log, pid};
+    ctx.spec_source = source;
+    return ctx;
   }
   std::string validate_error() {
     Context ctx = context();
@@ -52,7 +56,9 @@ TEST_F(StageTest, RunsTheLifecycleAndTearsDownWithAFreshStage) {
   const std::string memory_dir = "/sys/fs/cgroup/memory/process_api/abc/nsrun-c1";
   EXPECT_EQ(fs->get(memory_dir + "/memory.limit_in_bytes"), "67108864");
   EXPECT_EQ(fs->get("/sys/fs/cgroup/pids/nsrun-c1/pids.max"), "32");
-  EXPECT_EQ(fs->open_files.size(), 3u);  // memory, pids and freezer tasks files, for the container
+  // A bundle's container: a cgroup in every v1 hierarchy (cpu,cpuacct, cpuset, memory, freezer,
+  // pids), each with its tasks file open for the container process.
+  EXPECT_EQ(fs->open_files.size(), 5u);
   // The core clones here: the container process inherits the descriptors, and the host closes
   // its own copies in create_runtime. The fake has one descriptor table, so the test plays the
   // container's part first.
@@ -85,9 +91,12 @@ TEST_F(StageTest, RunsTheLifecycleAndTearsDownWithAFreshStage) {
   fresh.teardown(teardown_ctx);  // idempotent
 }
 
-TEST_F(StageTest, NoLimitsWithAPidNamespaceCostsNothing) {
+// `nsrun run` with no limit, where no cgroup filesystem is in sight (`ip netns exec` remounts
+// /sys): its default device rules are hardening, not asked for, and it runs without any cgroup.
+TEST_F(StageTest, ARunWithoutLimitsOrACgroupFilesystemInSightCostsNothing) {
+  source = SpecSource::flags;
   spec.resources = {};
-  fs->remove("/proc");  // not even read
+  fs->remove("/proc");
   Context ctx = context();
   stage->validate(ctx);
   stage->prepare(ctx);
@@ -99,6 +108,7 @@ TEST_F(StageTest, NoLimitsWithAPidNamespaceCostsNothing) {
 }
 
 TEST_F(StageTest, NoPidNamespaceGetsATrackingCgroup) {
+  source = SpecSource::flags;  // a bundle's gets every hierarchy anyway
   spec.resources = {};
   spec.namespaces = {{"mount", ""}};
   Context ctx = context();
@@ -113,7 +123,8 @@ TEST_F(StageTest, AlwaysCreateConfigKey) {
   config["alwaysCreate"] = true;
   Context ctx = context();
   stage->validate(ctx);
-  EXPECT_EQ(stage->plan().placements.size(), 2u);  // tracking (cgroup2) and the freezer
+  // As a bundle's: every v1 hierarchy, and the cgroup2 one that tracks the container.
+  EXPECT_EQ(stage->plan().placements.size(), 6u);
 }
 
 TEST_F(StageTest, DriverComesFromTheAnnotationOverTheConfig) {
@@ -123,7 +134,8 @@ TEST_F(StageTest, DriverComesFromTheAnnotationOverTheConfig) {
   Context ctx = context();
   stage->validate(ctx);
   EXPECT_EQ(stage->plan().driver, Driver::v1);
-  EXPECT_EQ(stage->plan().placements.back().dir(), "/sys/fs/cgroup/freezer/nsrun-c1");
+  ASSERT_EQ(stage->plan().placements.size(), 5u);  // tracked by the v1 freezer: no cgroup2
+  for (const auto& placement : stage->plan().placements) EXPECT_FALSE(placement.v2);
 }
 
 TEST_F(StageTest, ConfigAndAnnotationErrors) {

@@ -56,11 +56,22 @@ struct Update : ::testing::Test {
     spec.namespaces = {{"pid", ""}, {"mount", ""}};
     spec.resources = test::memory_and_pids();  // 64 MiB, 128 MiB memory+swap, 32 pids
   }
+  // `nsrun run` without limits where no cgroup filesystem is in sight (`ip netns exec` remounts
+  // /sys): it runs without its default device rules, and without any cgroup.
+  void without_any_cgroup() {
+    source = SpecSource::flags;
+    spec.resources = {};
+    fs.remove("/proc/self/mountinfo");
+  }
   std::unique_ptr<CgroupsStage> fresh_stage() {
     return std::make_unique<CgroupsStage>(std::make_unique<SharedHost>(fs));
   }
+  // A bundle's (every hierarchy, as runc), unless a test runs the stage for `nsrun run FLAGS`.
+  SpecSource source = SpecSource::bundle;
   Context context(ContainerSpec& s, pid_t pid = 0) {
-    return Context{"c1", "/run/nsrun/c1", s, config, journal, log, pid};
+    Context ctx{"c1", "/run/nsrun/c1", s, config, journal, log, pid};
+    ctx.spec_source = source;
+    return ctx;
   }
   // nsrun run up to the running workload (pid 4242), then a clean slate for what follows.
   void start_container() {
@@ -234,8 +245,10 @@ TEST_F(Update, TeardownNamesTheUpdatedMemoryLimitOnAnOomKill) {
 
 // --- what the container has no cgroup for ---------------------------------------------------
 
+// `nsrun run` gets cgroups for its limits only (a bundle's container has them all).
 TEST_F(Update, ALimitWithoutItsCgroupFailsAndWritesNothing) {
   FakeCgroupFs::make_v1_host(fs, true);
+  source = SpecSource::flags;
   spec.resources.pids_limit.reset();
   start_container();
   ResourcesSpec merged = spec.resources;
@@ -252,6 +265,7 @@ TEST_F(Update, ALimitWithoutItsCgroupFailsAndWritesNothing) {
 
 TEST_F(Update, ACpuLimitWithoutACpuCgroupNamesTheField) {
   FakeCgroupFs::make_v1_host(fs, true);
+  source = SpecSource::flags;
   start_container();
   ResourcesSpec merged = spec.resources;
   merged.cpu_period = 50000;
@@ -262,7 +276,7 @@ TEST_F(Update, ACpuLimitWithoutACpuCgroupNamesTheField) {
 
 TEST_F(Update, AContainerWithoutAnyCgroupSaysSo) {
   FakeCgroupFs::make_v1_host(fs, true);
-  spec.resources = {};
+  without_any_cgroup();
   start_container();
   ASSERT_TRUE(journal.entries.empty());
   ResourcesSpec merged;
@@ -275,7 +289,7 @@ TEST_F(Update, AContainerWithoutAnyCgroupSaysSo) {
 
 TEST_F(Update, UnlimitedWithoutACgroupIsAlreadyTrue) {
   FakeCgroupFs::make_v1_host(fs, true);
-  spec.resources = {};
+  without_any_cgroup();
   start_container();
   ResourcesSpec merged;
   merged.memory_limit = -1;
@@ -372,6 +386,7 @@ TEST_F(Update, V2UnlimitedIsMax) {
 
 TEST_F(Update, V2AControllerTheCgroupDoesNotHaveIsNamed) {
   FakeCgroupFs::make_v2_host(fs, "/ci");
+  source = SpecSource::flags;
   spec.resources = {};
   spec.resources.pids_limit = 32;
   start_container();
@@ -397,6 +412,54 @@ TEST_F(Update, V2AControllerTheParentAlreadyDelegatedIsUsed) {
   update(merged);
   EXPECT_EQ(fs.writes,
             (Writes{{v2_dir + "/memory.max", "67108864"}, {v2_dir + "/pids.max", "32"}}));
+}
+
+// --- a bundle's container: cgroups in every hierarchy, as runc makes -----------------------
+
+// An engine updates and reads a container whether or not it was made with limits (podman update,
+// podman stats): its cgroups are there.
+TEST_F(Update, ABundlesContainerTakesALimitItWasCreatedWithout) {
+  FakeCgroupFs::make_v1_host(fs, true);
+  spec.resources = {};
+  start_container();
+  ResourcesSpec merged;
+  merged.pids_limit = 10;
+  merged.cpu_shares = 512;
+  update(merged);
+  EXPECT_EQ(fs.writes, (Writes{{"/sys/fs/cgroup/cpu,cpuacct/nsrun-c1/cpu.shares", "512"},
+                               {pids_dir + "/pids.max", "10"}}));
+  EXPECT_TRUE(fs.made_dirs.empty());
+}
+
+// On v2 the one cgroup gets the controllers stats and update need, cpu, io, memory and pids, where
+// the parent may delegate them; where it may not (it has processes of its own), the cgroup is made
+// with what is delegated already, and nothing fails.
+TEST_F(Update, OnV2ABundlesCgroupGetsTheControllersItsParentCanDelegate) {
+  FakeCgroupFs::make_v2_host(fs, "/ci");
+  spec.resources = {};
+  start_container();
+  // /ci has no process of its own: it delegates the four to the container's cgroup.
+  EXPECT_EQ(fs.get("/sys/fs/cgroup/ci/cgroup.subtree_control"), "cpu io memory pids\n");
+  ResourcesSpec merged;
+  merged.memory_limit = 64 * MiB;
+  update(merged);
+  EXPECT_EQ(fs.writes, (Writes{{v2_dir + "/memory.max", "67108864"}}));
+}
+
+TEST_F(Update, OnV2AParentWithProcessesDelegatesNothingNewAndTheCgroupIsMadeAnyway) {
+  FakeCgroupFs::make_v2_host(fs, "/ci");
+  fs.put("/sys/fs/cgroup/ci/cgroup.subtree_control", "pids\n");
+  fs.put("/sys/fs/cgroup/ci/cgroup.procs", "1000\n");  // nsrun itself
+  spec.resources = {};
+  auto stage = fresh_stage();
+  Context ctx = context(spec);
+  stage->validate(ctx);
+  ASSERT_EQ(stage->plan().placements.size(), 1u);
+  EXPECT_EQ(stage->plan().placements[0].controllers, (std::vector<std::string>{"pids"}));
+  stage->prepare(ctx);
+  EXPECT_TRUE(fs.exists(v2_dir));
+  for (const auto& [path, value] : fs.writes)
+    EXPECT_EQ(path.find("subtree_control"), std::string::npos) << path << " = " << value;
 }
 
 }  // namespace

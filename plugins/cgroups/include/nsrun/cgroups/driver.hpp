@@ -12,7 +12,8 @@
 //   pids.limit      pids.max (pids)                           pids.max
 //   devices         devices.deny, devices.allow (devices)     an eBPF device program
 //
-// Only hierarchies with a limit to apply are joined, plus, when `track` is set (the container
+// Only hierarchies with a limit to apply are joined (every one, for an engine's container: see
+// make_plan's `every_hierarchy`), plus, when `track` is set (the container
 // has no pid namespace of its own, or the config asks for a cgroup always), one hierarchy that
 // lets teardown find and kill every process: the cgroup2 one on v2 and hybrid hosts (cgroup.kill),
 // freezer on v1. Whenever any cgroup is made, the container also gets a freezer for `nsrun pause`:
@@ -73,9 +74,14 @@ std::string container_cgroup_path(const Layout& layout, const CgroupMount& mount
                                   std::string_view cgroups_path, std::string_view container_id);
 
 /// Builds the plan. Reads nothing but the unified root's cgroup.controllers (hybrid hosts, for a
-/// controller no v1 hierarchy has). StageError when a needed controller is missing.
+/// controller no v1 hierarchy has) and, with `every_hierarchy` on v2, what the parent cgroup
+/// delegates. StageError when a needed controller is missing. `every_hierarchy` gives the
+/// container a cgroup in every v1 controller hierarchy (v1, hybrid), or on v2 its one cgroup with
+/// the cpu, io, memory and pids controllers where they can be delegated: what runc makes, and what
+/// engines read the container's use from.
 Plan make_plan(Host& host, const Layout& layout, const ResourcesSpec& resources,
-               std::string_view cgroups_path, std::string_view container_id, bool track);
+               std::string_view cgroups_path, std::string_view container_id, bool track,
+               bool every_hierarchy = false);
 
 /// Read-only checks that creating the plan can work (v2: controllers delegated to the parent,
 /// no-internal-processes rule; cpusets online). StageError says why not and what to do.
