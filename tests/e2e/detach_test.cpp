@@ -256,16 +256,19 @@ TEST_F(Detach, ABundleRunsDetachedAndRmWorksInTheForeground) {
 // while it sets the container up must not end `run -d` with 143 for a container that runs.
 TEST_F(Detach, ATermDuringTheSetupLetsRunDetachedFinish) {
   TempDir bundle("nsrun-e2e-detach-bundle-");
+  // The TERM comes while the prestart hook runs, whatever the machine's load: the hook says so.
+  const std::string started = bundle.path() + "/hook-started";
   std::ofstream(bundle.path() + "/config.json")
       << R"({"ociVersion": "1.0.2", "process": {"args": ["sleep", "30"],
             "env": ["PATH=/bin"], "cwd": "/"}, "root": {"path": ")"
-      << busybox_rootfs()
-      << R"("}, "hooks": {"prestart": [{"path": "/bin/sleep", "args": ["sleep", "1"]}]},
+      << busybox_rootfs() << R"("}, "hooks": {"prestart": [{"path": "/bin/sh", "args": ["sh",
+            "-c", "touch )"
+      << started << R"(; exec sleep 1"]}]},
             "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]}})";
   auto r = sh(shell_quote(nsrun_binary()) + " --root " + shell_quote(state_->path()) +
                   " run -d --bundle " + shell_quote(bundle.path()) +
-                  " t1 </dev/null >/dev/null 2>&1 & p=$!; sleep 0.4; kill -TERM $p; wait $p; "
-                  "echo $?",
+                  " t1 </dev/null >/dev/null 2>&1 & p=$!; while [ ! -e " + shell_quote(started) +
+                  " ]; do sleep 0.02; done; kill -TERM $p; wait $p; echo $?",
               30);
   EXPECT_EQ(r.out, "0\n");
   EXPECT_EQ(std::string(state("t1").at("status").as_string()), "running");

@@ -293,13 +293,17 @@ TEST_F(Lifecycle, TermEndsACreatedContainer) {
 // says so (0) and the container is created, as runc's create does. Before, nsrun ended with 143
 // once it unblocked the TERM, and the container it said had failed was there.
 TEST_F(Lifecycle, ATermDuringCreateLetsItFinish) {
+  // The TERM comes while the prestart hook runs, whatever the machine's load: the hook says so.
+  const std::string started = bundle_->path() + "/hook-started";
   write_bundle({"sh", "-c", "exec sleep 30"},
-               R"("hooks": {"prestart": [{"path": "/bin/sleep", "args": ["sleep", "1"]}]},)");
-  auto r = sh(shell_quote(nsrun_binary()) + " --root " + shell_quote(state_->path()) +
-                  " create --bundle " + shell_quote(bundle_->path()) +
-                  " ct </dev/null >/dev/null 2>" + shell_quote(bundle_->path() + "/stderr") +
-                  " & p=$!; sleep 0.4; kill -TERM $p; wait $p; echo $?",
-              30);
+               R"("hooks": {"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", "touch )" +
+                   started + R"(; exec sleep 1"]}]},)");
+  auto r =
+      sh(shell_quote(nsrun_binary()) + " --root " + shell_quote(state_->path()) +
+             " create --bundle " + shell_quote(bundle_->path()) + " ct </dev/null >/dev/null 2>" +
+             shell_quote(bundle_->path() + "/stderr") + " & p=$!; while [ ! -e " +
+             shell_quote(started) + " ]; do sleep 0.02; done; kill -TERM $p; wait $p; echo $?",
+         30);
   EXPECT_EQ(r.out, "0\n") << read(bundle_->path() + "/stderr");
   EXPECT_EQ(status("ct"), "created");
   EXPECT_EQ(nsrun({"delete", "--force", "ct"}).exit_code, 0);
