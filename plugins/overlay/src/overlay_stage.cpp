@@ -18,6 +18,9 @@ namespace fs = std::filesystem;
 using storage::Errno;
 
 constexpr const char* record_type = "overlay";
+// --keep-changes, journalled once the workload runs: a run that fails before has no changes to
+// keep, and leaves no DIR behind.
+constexpr const char* keep_record_type = "keep-changes";
 
 void check(Errno err, const std::string& what) {
   if (err != 0) throw StageError("overlay: cannot " + what + ": " + std::strerror(err));
@@ -73,9 +76,8 @@ void OverlayStage::prepare(Context& ctx) {
   const std::string base = storage::validate_rootfs(ctx.spec.root);
   const std::string dir = std::string(ctx.state_dir) + "/overlay";
   const std::string upper = dir + "/upper", work = dir + "/work", merged = dir + "/merged";
-  boost::json::object record{{"merged", merged}, {"upper", upper}};
-  if (!keep_changes_.empty()) record["keepChanges"] = keep_changes_;
-  ctx.journal.record(record_type, record);  // before anything exists: teardown finds it all
+  upper_ = upper;
+  ctx.journal.record(record_type, {{"merged", merged}, {"upper", upper}});  // before it exists
   storage::HostFs& host = host_fs();
   for (const auto& path : {dir, upper, work, merged}) {
     Errno err = host.mkdir(path, 0755);
@@ -93,12 +95,23 @@ void OverlayStage::prepare(Context& ctx) {
   StorageStage::prepare(ctx);
 }
 
+// The workload runs (its execve succeeded): from now on teardown moves its changes to DIR.
+void OverlayStage::poststart(Context& ctx) {
+  if (keep_changes_.empty()) return;
+  // The workload runs already: a journal that cannot be written costs the kept changes, with
+  // a warning, not the workload.
+  if (!ctx.journal.append(keep_record_type, {{"upper", upper_}, {"keepChanges", keep_changes_}}))
+    ctx.log.warn("overlay: cannot write the state journal: --keep-changes " + keep_changes_ +
+                 " will not be made when the container is removed");
+}
+
 void OverlayStage::teardown(Context& ctx) {
   StorageStage::teardown(ctx);
   for (const auto& record : ctx.journal.records()) {
-    if (record.type != record_type) continue;
+    if (record.type != record_type && record.type != keep_record_type) continue;
     const std::string merged = string_of(record.data, "merged");
     const std::string upper = string_of(record.data, "upper");
+    // An "overlay" record of an older nsrun holds keepChanges too, written at prepare.
     const std::string keep = string_of(record.data, "keepChanges");
     if (!merged.empty()) {
       // EINVAL: not a mount (never made, or unmounted by an earlier try); ENOENT: no directory.

@@ -31,10 +31,11 @@ class OverlayTest : public ::testing::Test {
     EXPECT_TRUE(mounts_containing(state_->path()).empty()) << "an overlay is still mounted";
     EXPECT_TRUE(mounts_containing(base_).empty());
   }
-  CommandResult overlay_run(const std::vector<std::string>& args) {
+  CommandResult overlay_run(const std::vector<std::string>& args,
+                            const std::string& workdir = "/") {
     std::vector<std::string> argv{
         nsrun_binary(), "--root", state_->path(), "run", "--stage", "storage=nsrun.storage.overlay",
-        "--network",    "none",   "--rootfs",     base_, "-w",      "/"};
+        "--network",    "none",   "--rootfs",     base_, "-w",      workdir};
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv, "", 60, work_->path());
   }
@@ -83,6 +84,32 @@ TEST_F(OverlayTest, KeepChangesKeepsWhatTheContainerWrote) {
   EXPECT_EQ(r.exit_code, 125);
   EXPECT_EQ(r.err, "nsrun: storage: --keep-changes " + work_->path() + "/no/such: the directory " +
                        work_->path() + "/no does not exist (create it first)\n");
+}
+
+// A run that fails before its workload runs (the overlay mounted, the container set up) has no
+// changes to keep: --keep-changes DIR is not made, and stays free for the next run.
+TEST_F(OverlayTest, ARunThatFailsBeforeItsWorkloadRunsMakesNoKeepChangesDirectory) {
+  const std::string kept = work_->path() + "/kept";
+  auto r = overlay_run({"--keep-changes", kept, "/no/such/command"});
+  EXPECT_EQ(r.exit_code, 127) << r.err;
+  EXPECT_FALSE(fs::exists(fs::symlink_status(kept))) << "a command not found made " << kept;
+  // The exec stage's start_container, the last step before execve, fails.
+  r = overlay_run({"--keep-changes", kept, "true"}, "/etc/passwd");
+  EXPECT_EQ(r.exit_code, 125) << r.err;
+  EXPECT_NE(r.err.find("working directory /etc/passwd is not usable"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(fs::symlink_status(kept))) << "a failed start_container made " << kept;
+
+  r = overlay_run({"--keep-changes", kept, "sh", "-c", "echo ran > /ran"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_text(kept + "/ran"), "ran\n");
+}
+
+// A workload that writes nothing still ran: its (empty) changes are kept, as asked.
+TEST_F(OverlayTest, AWorkloadThatWritesNothingStillGetsItsKeepChangesDirectory) {
+  const std::string kept = work_->path() + "/kept";
+  auto r = overlay_run({"--keep-changes", kept, "false"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_TRUE(fs::is_directory(kept));
 }
 
 // Two containers given the same --keep-changes: the second to be removed finds the directory

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <optional>
+#include <tuple>
 
 #include "nsrun/storage/cgroupfs.hpp"
 #include "nsrun/storage/mount_options.hpp"
@@ -79,11 +80,17 @@ class Mounter {
 
   void set_attributes(const std::string& target, unsigned int at_flags, std::uint64_t attrs,
                       const std::string& shown_as) {
+    check(try_set_attributes(target, at_flags, attrs, 0, shown_as),
+          "make " + shown_as + " " + attribute_names(attrs, 0));
+  }
+
+  /// Sets `attrs` and clears `cleared` (MOUNT_ATTR_*) with mount_setattr(2).
+  Errno try_set_attributes(const std::string& target, unsigned int at_flags, std::uint64_t attrs,
+                           std::uint64_t cleared, const std::string& shown_as) {
     if (log_.debug_enabled())
       log_.debug("make " + shown_as + (at_flags & AT_RECURSIVE ? " (recursively)" : "") + " " +
-                 attribute_names(attrs));
-    check(fs_.mount_setattr(target, at_flags, attrs),
-          "make " + shown_as + " " + attribute_names(attrs));
+                 attribute_names(attrs, cleared));
+    return fs_.mount_setattr(target, at_flags, attrs, cleared);
   }
 
   /// Sets the per-mount flags of a bind (ro, nosuid...), which the bind itself ignored.
@@ -99,6 +106,19 @@ class Mounter {
     std::string what = "make " + shown_as + " " + propagation_name(propagation);
     if (log_.debug_enabled()) log_.debug(what);
     check(fs_.mount("", target, "", propagation, ""), what);
+  }
+
+  /// "read-only,nosuid" for what is set, "read-write,suid" for what is cleared.
+  static std::string attribute_names(std::uint64_t attrs, std::uint64_t cleared) {
+    std::string out;
+    for (auto [bit, name, opposite] : {std::tuple{MOUNT_ATTR_RDONLY, "read-only", "read-write"},
+                                       std::tuple{MOUNT_ATTR_NOSUID, "nosuid", "suid"},
+                                       std::tuple{MOUNT_ATTR_NODEV, "nodev", "dev"},
+                                       std::tuple{MOUNT_ATTR_NOEXEC, "noexec", "exec"}}) {
+      if (attrs & bit) out += (out.empty() ? "" : ",") + std::string(name);
+      if (cleared & bit) out += (out.empty() ? "" : ",") + std::string(opposite);
+    }
+    return out;
   }
 
   HostFs& fs() { return fs_; }
@@ -121,15 +141,6 @@ class Mounter {
           std::pair{MS_NOATIME, "noatime"}, std::pair{MS_NODIRATIME, "nodiratime"},
           std::pair{MS_RELATIME, "relatime"}, std::pair{MS_STRICTATIME, "strictatime"}})
       if (flags & bit) out += (out.empty() ? "" : ",") + std::string(name);
-    return out;
-  }
-
-  static std::string attribute_names(std::uint64_t attrs) {
-    std::string out;
-    for (auto [bit, name] :
-         {std::pair{MOUNT_ATTR_RDONLY, "read-only"}, std::pair{MOUNT_ATTR_NOSUID, "nosuid"},
-          std::pair{MOUNT_ATTR_NODEV, "nodev"}, std::pair{MOUNT_ATTR_NOEXEC, "noexec"}})
-      if (attrs & bit) out += (out.empty() ? "" : ",") + std::string(name);
     return out;
   }
 
@@ -372,6 +383,27 @@ void copy_up(Mounter& m, const std::string& rootfs, const std::string& destinati
   check(m.fs().copy_tree(covered.fd(), tmpfs.path()), what);
 }
 
+// "rro", "rrw"... on the mount and every mount beneath it. A kernel without mount_setattr (before
+// 5.12) fails a bundle's, as runc does; `--mount HOST:CTR:ro` keeps its top mount read-only
+// (the remount before this) and goes on, as docker does there.
+void set_recursive_attributes(Mounter& m, const std::string& path, const PlannedMount& mount) {
+  Errno err = m.try_set_attributes(path, AT_RECURSIVE, mount.recursive_attributes,
+                                   mount.recursive_attributes_cleared, mount.destination);
+  if (err == ENOSYS && mount.recursive_read_only_if_supported) {
+    if (m.log().debug_enabled())
+      m.log().debug("the kernel has no mount_setattr (Linux 5.12): only the top mount of " +
+                    mount.destination + " is read-only, not the mounts beneath it");
+    return;
+  }
+  const std::string what =
+      "make " + mount.destination + " (recursively) " +
+      Mounter::attribute_names(mount.recursive_attributes, mount.recursive_attributes_cleared);
+  if (err == ENOSYS)
+    throw StageError("cannot " + what + ": " + std::strerror(err) +
+                     " (mount_setattr needs Linux 5.12 or later)");
+  check(err, what);
+}
+
 // The mountpoint is resolved and created now, inside the rootfs as the earlier mounts left it,
 // and mounted on through its descriptor: a path swapped for a symlink after the check (by a
 // container sharing a volume) can no longer send the mkdir or the mount out of the rootfs.
@@ -400,15 +432,17 @@ void mount_planned(Mounter& m, const std::string& rootfs, const PlannedMount& mo
     }
     if (covered) copy_up(m, rootfs, mount.destination, *covered);
   }
-  if (mount.remount_flags == 0 && mount.recursive_attributes == 0 && mount.propagation == 0) return;
+  if (mount.remount_flags == 0 && mount.recursive_attributes == 0 &&
+      mount.recursive_attributes_cleared == 0 && mount.propagation == 0)
+    return;
   // The descriptor above is the directory beneath the new mount; these act on the mount itself.
   const PinnedPath mounted =
       pin_in_root(m.fs(), rootfs, mount.destination, mount.mountpoint, false);
   const std::string path = mounted.path();
   if (mount.remount_flags != 0 && !cgroupfs)
     m.remount_bind(path, mount.remount_flags, mount.destination);
-  if (mount.recursive_attributes != 0)
-    m.set_attributes(path, AT_RECURSIVE, mount.recursive_attributes, mount.destination);
+  if (mount.recursive_attributes != 0 || mount.recursive_attributes_cleared != 0)
+    set_recursive_attributes(m, path, mount);
   if (mount.propagation != 0) m.set_propagation(path, mount.propagation, mount.destination);
 }
 

@@ -223,8 +223,8 @@ Errno RealHostFs::umount2(const std::string& target, int flags) {
 }
 
 Errno RealHostFs::mount_setattr(const std::string& path, unsigned int at_flags,
-                                std::uint64_t attr_set) {
-  MountAttrV0 attr{attr_set, 0, 0, 0};
+                                std::uint64_t attr_set, std::uint64_t attr_clr) {
+  MountAttrV0 attr{attr_set, attr_clr, 0, 0};
   return result(static_cast<int>(
       ::syscall(SYS_mount_setattr, AT_FDCWD, path.c_str(), at_flags, &attr, sizeof attr)));
 }

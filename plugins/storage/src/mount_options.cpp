@@ -58,16 +58,23 @@ constexpr std::array<PropagationOption, 8> propagation_options{{
     {"runbindable", MS_UNBINDABLE | MS_REC},
 }};
 
+// runc's (1.1) recursive options, which mount_setattr(AT_RECURSIVE) applies to the mount and
+// every mount beneath it; "rrw"... clear what "rro"... set.
 struct RecursiveOption {
   std::string_view name;
+  bool clears;
   std::uint64_t attribute;
 };
 
-constexpr std::array<RecursiveOption, 4> recursive_options{{
-    {"rro", MOUNT_ATTR_RDONLY},
-    {"rnosuid", MOUNT_ATTR_NOSUID},
-    {"rnodev", MOUNT_ATTR_NODEV},
-    {"rnoexec", MOUNT_ATTR_NOEXEC},
+constexpr std::array<RecursiveOption, 8> recursive_options{{
+    {"rro", false, MOUNT_ATTR_RDONLY},
+    {"rrw", true, MOUNT_ATTR_RDONLY},
+    {"rnosuid", false, MOUNT_ATTR_NOSUID},
+    {"rsuid", true, MOUNT_ATTR_NOSUID},
+    {"rnodev", false, MOUNT_ATTR_NODEV},
+    {"rdev", true, MOUNT_ATTR_NODEV},
+    {"rnoexec", false, MOUNT_ATTR_NOEXEC},
+    {"rexec", true, MOUNT_ATTR_NOEXEC},
 }};
 
 // The flags of flag_options a bind mount cannot honour: they belong to the filesystem (its
@@ -115,7 +122,12 @@ MountOptions translate_mount_options(const std::vector<std::string>& options) {
       out.propagation = prop->flags;
     } else if (auto recursive = find_option(recursive_options, option);
                recursive != recursive_options.end()) {
-      out.recursive_attributes |= recursive->attribute;
+      std::uint64_t& to =
+          recursive->clears ? out.recursive_attributes_cleared : out.recursive_attributes;
+      std::uint64_t& from =
+          recursive->clears ? out.recursive_attributes : out.recursive_attributes_cleared;
+      to |= recursive->attribute;
+      from &= ~recursive->attribute;
     } else if (option == idmap_option) {
       out.idmap = true;
     } else if (option == tmpcopyup_option || option == notmpcopyup_option) {

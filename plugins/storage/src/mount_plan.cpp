@@ -25,7 +25,8 @@ MountpointType mountpoint_for_source(const std::string& source) {
   return MountpointType::directory;
 }
 
-PlannedMount plan_bind(const MountSpec& mount, std::string destination) {
+// `spec_from_flags`: the mount is a `--mount` (or the default /app) of `nsrun run`.
+PlannedMount plan_bind(const MountSpec& mount, std::string destination, bool spec_from_flags) {
   MountOptions options = translate_mount_options(mount.options);
   PlannedMount planned;
   planned.destination = std::move(destination);
@@ -34,6 +35,14 @@ PlannedMount plan_bind(const MountSpec& mount, std::string destination) {
   planned.flags = MS_BIND | (options.flags & MS_REC);
   planned.remount_flags = bind_remount_flags(options.flags);
   planned.recursive_attributes = options.recursive_attributes;
+  planned.recursive_attributes_cleared = options.recursive_attributes_cleared;
+  // A bundle's "ro" stays the top mount's alone, as runc applies it; `--mount HOST:CTR:ro` is
+  // docker's `-v`, whose submounts (a tmpfs or a disk mounted in HOST) are read-only too.
+  if (spec_from_flags && (options.flags & MS_RDONLY) &&
+      !(planned.recursive_attributes & MOUNT_ATTR_RDONLY)) {
+    planned.recursive_attributes |= MOUNT_ATTR_RDONLY;
+    planned.recursive_read_only_if_supported = true;
+  }
   planned.propagation = options.propagation;
   planned.mountpoint = mountpoint_for_source(mount.source);
   planned.uid_mappings = mount.uid_mappings;
@@ -51,6 +60,7 @@ PlannedMount plan_generic(const MountSpec& mount, std::string destination) {
   planned.flags = options.flags;
   planned.data = std::move(options.data);
   planned.recursive_attributes = options.recursive_attributes;
+  planned.recursive_attributes_cleared = options.recursive_attributes_cleared;
   planned.propagation = options.propagation;
   planned.copy_up = options.tmpcopyup;
   // The copy writes into the tmpfs: a read-only one is mounted writable, filled, then made
@@ -71,6 +81,7 @@ PlannedMount plan_cgroupfs(std::string destination, const std::vector<std::strin
   planned.cgroupfs = true;
   planned.flags = bind_remount_flags(translated.flags);
   planned.recursive_attributes = translated.recursive_attributes;
+  planned.recursive_attributes_cleared = translated.recursive_attributes_cleared;
   planned.propagation = translated.propagation;
   return planned;
 }
@@ -180,7 +191,7 @@ MountPlan plan_mounts(const ContainerSpec& spec, const std::string& rootfs,
     std::string destination = clean_container_path(mount.destination);
     if (is_bind_mount(mount)) {
       if (is_stage_owned_destination(destination)) plan.own_mounts_replaced.insert(destination);
-      add(plan_bind(mount, std::move(destination)));
+      add(plan_bind(mount, std::move(destination), spec_from_flags));
     } else if (is_cgroup_mount(mount)) {
       add(plan_cgroupfs(std::move(destination), mount.options));
     } else if (is_stage_owned_destination(destination)) {

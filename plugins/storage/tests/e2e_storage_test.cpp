@@ -11,10 +11,14 @@
 // pipeline (a contract, "cgroups.membership", makes every pipeline keep that order).
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -323,6 +327,75 @@ TEST_F(EngineBundleTest, BadLinuxDevicesEntryIsOneLineExit125) {
   EXPECT_EQ(r.err,
             "nsrun: storage: config.json: linux.devices[0].type: \"x\" is not a device type (use "
             "c, b, u or p)\n");
+}
+
+// A tmpfs mounted on `dir`/sub, in a mount namespace of the test process's own: the host never
+// sees it, and it goes with the process whatever happens; the destructor unmounts it anyway, so
+// that the directory can be removed. ctest runs each test in a process of its own.
+class SubmountedTmpfs {
+ public:
+  explicit SubmountedTmpfs(const std::string& dir) : path_(dir + "/sub") {
+    if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr))
+      error_ = std::string("cannot make a private mount namespace: ") + std::strerror(errno);
+    else if (fs::create_directory(path_); ::mount("tmpfs", path_.c_str(), "tmpfs", 0, "size=1m"))
+      error_ = "cannot mount a tmpfs on " + path_ + ": " + std::strerror(errno);
+    else
+      std::ofstream(path_ + "/inside.txt") << "inside\n";
+  }
+  ~SubmountedTmpfs() {
+    if (error_.empty()) ::umount2(path_.c_str(), MNT_DETACH);
+  }
+  SubmountedTmpfs(const SubmountedTmpfs&) = delete;
+  SubmountedTmpfs& operator=(const SubmountedTmpfs&) = delete;
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string path_;
+  std::string error_;
+};
+
+// What a container prints when it tries to write into /data and into the tmpfs beneath it.
+const char* const write_both =
+    "exec 2>&1; cat /data/sub/inside.txt; echo x > /data/top; echo x > /data/sub/new; true";
+
+// `--mount HOST:CTR:ro` is docker's `-v HOST:CTR:ro`, read-only recursively since docker 25: a
+// tmpfs mounted inside HOST is read-only in the container too (EROFS), not only HOST's own mount.
+TEST_F(EngineBundleTest, AReadOnlyMountFlagIsReadOnlyInTheMountsBeneathItToo) {
+  SubmountedTmpfs submount(data_->path());
+  ASSERT_EQ(submount.error(), "");
+  TempDir work("nsrun-e2e-work-");
+  auto r = nsrun_run(
+      {"--network", "none", "--mount", data_->path() + ":/data:ro", "sh", "-c", write_both},
+      state_->path(), "", 60, work.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "inside\n"
+            "sh: can't create /data/top: Read-only file system\n"
+            "sh: can't create /data/sub/new: Read-only file system\n");
+  EXPECT_FALSE(fs::exists(data_->path() + "/sub/new"));
+}
+
+// A bundle's "rro" (runc 1.1's) reaches the mounts beneath; its "ro" stays the top mount's, as
+// runc makes it.
+TEST_F(EngineBundleTest, ABundlesRroIsRecursiveAndItsRoIsNot) {
+  SubmountedTmpfs submount(data_->path());
+  ASSERT_EQ(submount.error(), "");
+  auto r = run_script(write_both, {"--network", "none"});  // {"rbind", "ro", ...}
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "inside\n"
+            "sh: can't create /data/top: Read-only file system\n");
+  EXPECT_TRUE(fs::exists(data_->path() + "/sub/new")) << "runc's ro is the top mount's alone";
+
+  config_["mounts"].as_array().back().as_object()["options"] =
+      json::array{"rbind", "rro", "nosuid", "rprivate"};
+  r = run_script(write_both + std::string("; rm /data/sub/new; true"), {"--network", "none"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "inside\n"
+            "sh: can't create /data/top: Read-only file system\n"
+            "sh: can't create /data/sub/new: Read-only file system\n"
+            "rm: can't remove '/data/sub/new': Read-only file system\n");
 }
 
 }  // namespace

@@ -156,9 +156,9 @@ Errno FakeHostFs::umount2(const std::string& target, int flags) {
 }
 
 Errno FakeHostFs::mount_setattr(const std::string& path, unsigned int at_flags,
-                                std::uint64_t attr_set) {
+                                std::uint64_t attr_set, std::uint64_t attr_clr) {
   return record("mount_setattr " + path + (at_flags == AT_RECURSIVE ? " AT_RECURSIVE " : " 0 ") +
-                attr_names(attr_set));
+                attr_names(attr_set) + (attr_clr ? " clear " + attr_names(attr_clr) : ""));
 }
 
 Errno FakeHostFs::chroot(const std::string& path) {

@@ -40,8 +40,8 @@ class FakeHostFs final : public HostFs {
   Errno mount(const std::string& source, const std::string& target, const std::string& fstype,
               unsigned long flags, const std::string& data) override;
   Errno umount2(const std::string& target, int flags) override;
-  Errno mount_setattr(const std::string& path, unsigned int at_flags,
-                      std::uint64_t attr_set) override;
+  Errno mount_setattr(const std::string& path, unsigned int at_flags, std::uint64_t attr_set,
+                      std::uint64_t attr_clr) override;
   Errno pivot_root(const std::string& new_root, const std::string& put_old) override;
   Errno chroot(const std::string& path) override;
   Errno chdir(const std::string& path) override;

@@ -168,6 +168,8 @@ TEST_F(StorageStageTest, ReadOnlyDirectoryBindAndReadWriteFileBind) {
                            {
                                "mount $HOST/dir fd:$ROOT/data - MS_BIND|MS_REC -",
                                "mount - fd:$ROOT/data - MS_RDONLY|MS_REMOUNT|MS_BIND -",
+                               // --mount HOST:CTR:ro: what is mounted beneath it too
+                               "mount_setattr fd:$ROOT/data AT_RECURSIVE MOUNT_ATTR_RDONLY",
                                "create_file $ROOT/config.txt 0644",
                                "mount $HOST/file.txt fd:$ROOT/config.txt - MS_BIND|MS_REC -",
                            },
@@ -301,6 +303,7 @@ TEST_F(StorageStageTest, MissingMountpointParentsAreCreated) {
       "create_file $ROOT/a/b/c.txt 0644",
       "mount $HOST/file.txt fd:$ROOT/a/b/c.txt - MS_BIND|MS_REC -",
       "mount - fd:$ROOT/a/b/c.txt - MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC|MS_REMOUNT|MS_BIND -",
+      "mount_setattr fd:$ROOT/a/b/c.txt AT_RECURSIVE MOUNT_ATTR_RDONLY",
       "mount - fd:$ROOT/a/b/c.txt - MS_REC|MS_PRIVATE -",
   };
   EXPECT_TRUE(contains_run(calls, bind_calls));
@@ -634,6 +637,58 @@ TEST_F(StorageStageTest, RecursiveReadOnlyAndPropagationOfABind) {
                                "MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID",
                                "mount - fd:$ROOT/data - MS_REC|MS_UNBINDABLE -",
                            }));
+}
+
+// runc makes a bundle's "ro" the top mount's alone; only "rro" reaches the mounts beneath.
+TEST_F(StorageStageTest, ABundlesReadOnlyBindIsReadOnlyAtTheTopOnly) {
+  spec_source = SpecSource::bundle;
+  bind("dir", "/data", {"rbind", "ro"});
+  run_prepare();
+  Lines calls = run_create_container();
+  EXPECT_TRUE(contains_run(calls, {
+                                      "mount $HOST/dir fd:$ROOT/data - MS_BIND|MS_REC -",
+                                      "mount - fd:$ROOT/data - MS_RDONLY|MS_REMOUNT|MS_BIND -",
+                                      "create_file $ROOT/etc/hostname 0644",
+                                  }));
+}
+
+TEST_F(StorageStageTest, RrwAndTheOtherClearingOptionsClearRecursively) {
+  spec_source = SpecSource::bundle;
+  bind("dir", "/data", {"rbind", "rro", "rrw", "rsuid", "rnoexec"});
+  run_prepare();
+  EXPECT_TRUE(contains_run(run_create_container(),
+                           {
+                               "mount $HOST/dir fd:$ROOT/data - MS_BIND|MS_REC -",
+                               "mount_setattr fd:$ROOT/data AT_RECURSIVE MOUNT_ATTR_NOEXEC clear "
+                               "MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID",
+                           }));
+}
+
+// Before Linux 5.12: --mount HOST:CTR:ro is what it was, read-only at the top (docker falls
+// back the same way); a bundle that asks for "rro" is refused, as runc refuses it.
+TEST_F(StorageStageTest, WithoutMountSetattrAReadOnlyMountFlagKeepsItsTopMountReadOnly) {
+  bind("dir", "/data", {"rbind", "ro"});
+  fs->fail("mount_setattr fd:$ROOT/data", ENOSYS);
+  run_prepare();
+  EXPECT_TRUE(contains_run(run_create_container(),
+                           {
+                               "mount - fd:$ROOT/data - MS_RDONLY|MS_REMOUNT|MS_BIND -",
+                               "mount_setattr fd:$ROOT/data AT_RECURSIVE MOUNT_ATTR_RDONLY",
+                               "create_file $ROOT/etc/hostname 0644",
+                           }));
+  EXPECT_TRUE(
+      log.contains("the kernel has no mount_setattr (Linux 5.12): only the top mount of "
+                   "/data is read-only, not the mounts beneath it"));
+}
+
+TEST_F(StorageStageTest, WithoutMountSetattrABundlesRroIsAnError) {
+  spec_source = SpecSource::bundle;
+  bind("dir", "/data", {"rbind", "rro"});
+  fs->fail("mount_setattr fd:$ROOT/data", ENOSYS);
+  run_prepare();
+  EXPECT_EQ(create_container_error(),
+            "cannot make /data (recursively) read-only: Function not implemented (mount_setattr "
+            "needs Linux 5.12 or later)");
 }
 
 TEST_F(StorageStageTest, ReadWriteBindIsNotRemounted) {

@@ -55,6 +55,20 @@ TEST(TranslateMountOptions, RecursiveAttributes) {
   EXPECT_EQ(options.data, "") << "never passed to the filesystem";
 }
 
+// runc's: "rrw", "rsuid", "rdev", "rexec" clear what their opposites set; the later one wins.
+TEST(TranslateMountOptions, RecursiveAttributesCleared) {
+  MountOptions options = translate_mount_options({"rro", "rrw", "rsuid", "rdev", "rexec"});
+  EXPECT_EQ(options.recursive_attributes, 0u);
+  EXPECT_EQ(
+      options.recursive_attributes_cleared,
+      std::uint64_t{MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC});
+  options = translate_mount_options({"rrw", "rro"});
+  EXPECT_EQ(options.recursive_attributes, std::uint64_t{MOUNT_ATTR_RDONLY});
+  EXPECT_EQ(options.recursive_attributes_cleared, 0u);
+  EXPECT_EQ(first_unsupported_bind_option({"rbind", "rrw", "rsuid", "rdev", "rexec"}),
+            std::nullopt);
+}
+
 TEST(TranslateMountOptions, EveryPropagation) {
   for (auto [option, names] :
        {std::pair{"private", "MS_PRIVATE"}, std::pair{"rprivate", "MS_REC|MS_PRIVATE"},

@@ -8,13 +8,16 @@
 //   validate   the storage stage's checks; the base path must be usable as an overlayfs
 //              lowerdir (no ',' or ':'); --keep-changes DIR must not exist, in an existing
 //              directory on the state root's filesystem (the upper directory is renamed there).
-//   prepare    journalled first ("overlay": the merged and upper paths, DIR), then upper/,
+//   prepare    journalled first ("overlay": the merged and upper paths), then upper/,
 //              work/ and merged/ made in <state dir>/overlay, overlayfs mounted on merged/ in
 //              nsrun's mount namespace (private), root.path set to merged/; then the storage
 //              stage's prepare on that root.
+//   poststart  the workload runs: DIR is journalled ("keep-changes"). A run that fails before
+//              (a later stage's prepare, a command not found) has no changes to keep, and
+//              leaves no DIR.
 //   teardown   from the journal alone: merged/ unmounted (lazily: the container's copy of the
-//              mount is its own), the upper directory renamed to DIR when asked; the core then
-//              removes the state directory with what is left.
+//              mount is its own), the upper directory renamed to DIR when journalled; the core
+//              then removes the state directory with what is left.
 #pragma once
 
 #include "nsrun/storage/storage_stage.hpp"
@@ -35,10 +38,12 @@ class OverlayStage final : public storage::StorageStage {
 
   void validate(Context& ctx) override;
   void prepare(Context& ctx) override;
+  void poststart(Context& ctx) override;
   void teardown(Context& ctx) override;
 
  private:
   std::string keep_changes_;  ///< --keep-changes, absolute; empty: discarded
+  std::string upper_;         ///< the upper directory prepare made
 };
 
 /// The overlayfs mount data for these directories: "lowerdir=...,upperdir=...,workdir=...".

@@ -36,10 +36,10 @@ class HostFs {
                       const std::string& fstype, unsigned long flags, const std::string& data) = 0;
   /// umount2(2).
   virtual Errno umount2(const std::string& target, int flags) = 0;
-  /// mount_setattr(2) on `path` (relative to the working directory), setting `attr_set`
-  /// (MOUNT_ATTR_* bits). `at_flags` is 0 or AT_RECURSIVE.
+  /// mount_setattr(2) on `path` (relative to the working directory), setting `attr_set` and
+  /// clearing `attr_clr` (MOUNT_ATTR_* bits). `at_flags` is 0 or AT_RECURSIVE.
   virtual Errno mount_setattr(const std::string& path, unsigned int at_flags,
-                              std::uint64_t attr_set) = 0;
+                              std::uint64_t attr_set, std::uint64_t attr_clr) = 0;
   /// pivot_root(2).
   virtual Errno pivot_root(const std::string& new_root, const std::string& put_old) = 0;
   /// chdir(2).
@@ -100,8 +100,8 @@ class RealHostFs final : public HostFs {
   Errno mount(const std::string& source, const std::string& target, const std::string& fstype,
               unsigned long flags, const std::string& data) override;
   Errno umount2(const std::string& target, int flags) override;
-  Errno mount_setattr(const std::string& path, unsigned int at_flags,
-                      std::uint64_t attr_set) override;
+  Errno mount_setattr(const std::string& path, unsigned int at_flags, std::uint64_t attr_set,
+                      std::uint64_t attr_clr) override;
   Errno chroot(const std::string& path) override;
   Errno pivot_root(const std::string& new_root, const std::string& put_old) override;
   Errno chdir(const std::string& path) override;

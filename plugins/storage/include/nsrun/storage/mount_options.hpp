@@ -31,6 +31,9 @@ struct MountOptions {
   /// MOUNT_ATTR_* bits of "rro", "rnosuid", "rnodev", "rnoexec": set with mount_setattr and
   /// AT_RECURSIVE on the mount and every mount beneath it.
   std::uint64_t recursive_attributes = 0;
+  /// MOUNT_ATTR_* bits of "rrw", "rsuid", "rdev", "rexec" (runc's): cleared the same way. Of an
+  /// option and its opposite, the later one wins.
+  std::uint64_t recursive_attributes_cleared = 0;
   std::string data;  ///< the options mount(2) has no flag for, e.g. "mode=755,size=1m"
   /// "idmap" (crun's, which podman's `-v SRC:DST:idmap` gives): a bind idmapped with the
   /// container's own maps, unless the mount gives uidMappings and gidMappings of its own.
@@ -64,8 +67,8 @@ bool is_cgroup_mount(const MountSpec& mount);
 /// The first option a bind mount does not support, if any: a bind mount passes no data to a
 /// filesystem, so every option must be a flag (rbind, bind, ro, rw, nosuid, suid, nodev, dev,
 /// noexec, exec, the atime options, defaults), a propagation option (private, rprivate, slave,
-/// rslave, shared, rshared, unbindable, runbindable) or a recursive one (rro, rnosuid, rnodev,
-/// rnoexec).
+/// rslave, shared, rshared, unbindable, runbindable) or a recursive one (rro, rrw, rnosuid, rsuid,
+/// rnodev, rdev, rnoexec, rexec).
 std::optional<std::string> first_unsupported_bind_option(const std::vector<std::string>& options);
 
 /// The first option of any mount that names a feature of another runtime nsrun does not

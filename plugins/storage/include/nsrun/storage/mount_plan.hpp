@@ -33,6 +33,13 @@ struct PlannedMount {
   unsigned long remount_flags = 0;
   /// MOUNT_ATTR_* bits ("rro"...) set with mount_setattr(AT_RECURSIVE) after the mount.
   std::uint64_t recursive_attributes = 0;
+  /// MOUNT_ATTR_* bits ("rrw"...) cleared by the same call.
+  std::uint64_t recursive_attributes_cleared = 0;
+  /// `nsrun run --mount HOST:CONTAINER:ro`: read-only with every mount beneath it, as docker
+  /// (25 and later) makes its `-v HOST:CONTAINER:ro`, where the kernel has mount_setattr (Linux
+  /// 5.12); on an older kernel only the top mount is (the remount), with a debug line, as docker
+  /// falls back. A bundle's "rro" has no such fallback: runc fails it too.
+  bool recursive_read_only_if_supported = false;
   unsigned long propagation = 0;  ///< MS_PRIVATE, MS_SLAVE... set after the mount; 0 for none
   /// The container's view of its cgroups (a "cgroup" or "cgroup2" mount, see cgroupfs.hpp),
   /// made of a tmpfs and binds decided in the container process.
@@ -115,7 +122,8 @@ bool spec_mounts_destination(const ContainerSpec& spec, std::string_view destina
 /// symlinks. Unless the spec mounts something at /sys/fs/cgroup, the plan
 /// starts with a read-only cgroupfs there (docker and podman always ask for one; `nsrun run`
 /// gets the same). Reads the rootfs (readlink) and bind sources (stat); changes
-/// nothing. Skipped mounts are logged at debug.
+/// nothing. Skipped mounts are logged at debug. `spec_from_flags` (`nsrun run FLAGS CMD`): /tmp
+/// gets the stage's tmpfs, and a read-only bind is read-only recursively (docker's `:ro`).
 MountPlan plan_mounts(const ContainerSpec& spec, const std::string& rootfs,
                       const std::vector<GeneratedFile>& generated, Logger& log,
                       bool spec_from_flags = false);
