@@ -51,11 +51,29 @@ core::PluginRegistry GlobalOptions::load_plugins(const Installation& installatio
 
 core::PluginRegistry GlobalOptions::load_plugins(const Installation& installation,
                                                  const core::Pipeline& pipeline) const {
+  return load_plugins(installation, pipeline.plugin_names());
+}
+
+core::PluginRegistry GlobalOptions::load_plugins(const Installation& installation,
+                                                 const std::vector<std::string>& names) const {
   core::LoaderOptions options;
   options.directories = core::plugin_search_path(plugin_dirs, installation.plugin_dir);
-  std::vector<std::string> names;
-  for (const auto& stage : pipeline.stages) names.push_back(stage.plugin);
   return core::PluginRegistry::load_named(options, names);
+}
+
+void GlobalOptions::check_selectors(const core::Pipeline& file, const std::string& path,
+                                    const core::PluginRegistry& loaded,
+                                    const Installation& installation) const {
+  // The loaded plugins are those the command chose, and one of them declares the flag of every
+  // selector of a sound pipeline: the others, which a run does not need, are loaded only to
+  // judge a selector none of the chosen ones explains.
+  try {
+    file.check_selector_flags(path, loaded.declared_flags());
+    return;
+  } catch (const core::Error&) {
+  }
+  file.check_selector_flags(path,
+                            load_plugins(installation, file.named_plugins()).declared_flags());
 }
 
 core::PluginRegistry GlobalOptions::load_plugins_for(const core::StateDir& state,

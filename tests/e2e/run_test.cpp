@@ -550,6 +550,41 @@ TEST_F(RunTest, MalformedPipelineAndConfigSayLineAndColumn) {
   EXPECT_NE(b.err.find("line 1, column 31"), std::string::npos) << b.err;
 }
 
+// A selector on a flag none of the pipeline's plugins declares is refused when the file is read,
+// before anything is created, naming the file, the selector's stage and the flag.
+TEST_F(RunTest, APipelineSelectorOnAnUndeclaredFlagIsRefused) {
+  std::string pipeline = work_->path() + "/pipeline.json";
+  std::ofstream(pipeline) << R"({"stages": [
+    {"kind": "namespaces", "plugin": "nsrun.namespaces"},
+    {"kind": "storage", "plugin": "nsrun.storage"},
+    {"kind": "network", "plugin": "nsrun.network.none"},
+    {"kind": "exec", "plugin": "nsrun.exec"}],
+    "selectors": [
+    {"flag": "network", "value": "host", "stage": "network=nsrun.network.host"},
+    {"flag": "netwrok", "value": "host", "stage": "network=nsrun.network.host"}]})";
+  auto r = run({"--pipeline", pipeline, "true"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(r.err.rfind("nsrun: " + pipeline +
+                            ": selectors[1] (stage network=nsrun.network.host): no plugin of the "
+                            "pipeline declares the flag --netwrok, so it never selects (its "
+                            "plugins declare ",
+                        0),
+            0u)
+      << r.err;
+  // The sound selector of the same file works: its flag is the none plugin's.
+  std::ofstream(pipeline) << R"({"stages": [
+    {"kind": "namespaces", "plugin": "nsrun.namespaces"},
+    {"kind": "storage", "plugin": "nsrun.storage"},
+    {"kind": "network", "plugin": "nsrun.network.none"},
+    {"kind": "exec", "plugin": "nsrun.exec"}],
+    "selectors": [
+    {"flag": "network", "value": "host", "stage": "network=nsrun.network.host"}]})";
+  r = run({"--pipeline", pipeline, "true"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
 // A bundle that asks for what no stage implements is refused, naming the field, before anything
 // is created (TearDown checks the state root).
 TEST_F(RunTest, ABundleFieldNoStageImplementsIsRefused) {
