@@ -168,6 +168,17 @@ std::string parse_error_line(const CLI::App& app, std::string message) {
   return command + ": " + message + " (see: nsrun " + command + " --help)";
 }
 
+// The first word of the command line that no command or option took and that reads as a flag
+// (`-x`, `--bogus`, `--bogus=1`, named without its value), or empty. CLI11 calls such a word "not
+// expected", and reports it only after the command's requirements: `state -x` said "id is
+// required", which sends the user after the wrong word.
+std::string unknown_flag(const CLI::App& app) {
+  for (const auto& word : app.remaining(true))
+    if (word.size() > 1 && word.starts_with("-") && word != "--")
+      return word.substr(0, word.find('='));
+  return {};
+}
+
 // Ends nsrun once its command is done, without the C++ runtime's exit. That exit would run
 // every loaded library's destructors (libstdc++'s streams, libnl-route's seventy unregistrations,
 // each plugin's) from code mapped only to run them, for nothing the system keeps: 17 page faults
@@ -328,10 +339,15 @@ int main(int argc, char** argv) {
       }
       return cli::report_error("no command given (e.g. nsrun run CMD; see: nsrun help)");
     }
+    if (const std::string flag = cli::unknown_flag(app); !flag.empty())
+      return cli::report_error(cli::parse_error_line(app, "unknown flag " + flag));
     return cli::report_error(cli::parse_error_line(app, e.what()));
   } catch (const CLI::ParseError& e) {
     // CLI11's own two-line report becomes one line, with nsrun's error exit code, naming the
-    // command it is about ("gc: the following argument was not expected: --bogus").
+    // command it is about ("gc: unknown flag --bogus").
+    if (const std::string flag = cli::unknown_flag(app);
+        !flag.empty() && !app.get_subcommands().empty())
+      return cli::report_error(cli::parse_error_line(app, "unknown flag " + flag));
     return cli::report_error(cli::parse_error_line(app, e.what()));
   } catch (const core::Error& e) {
     return cli::report_error(e.what());  // --log could not be opened
