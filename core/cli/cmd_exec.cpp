@@ -52,6 +52,25 @@ void apply_user(boost::json::object& process, const std::string& text) {
   process["user"] = user;
 }
 
+// The process fields the flags filled, and the flag each came from, for a stage's message about
+// one of them (core::naming_flags): the stage judges a capability or a user id and names the
+// field, as it must for --process FILE, where the user wrote the fields.
+std::vector<core::FieldFromFlag> fields_from_flags(const ExecOptions& options,
+                                                   const boost::json::object& process) {
+  std::vector<core::FieldFromFlag> fields;
+  if (!options.process_file.empty()) return fields;
+  if (!options.user.empty())
+    if (const auto* user = process.if_contains("user"); user && user->is_object())
+      for (const char* id : {"uid", "gid"})
+        if (const auto* number = user->as_object().if_contains(id))
+          fields.push_back({std::string("process.user.") + id, "--user " + options.user,
+                            boost::json::serialize(*number)});
+  if (!options.caps.empty())
+    for (const char* set : {"bounding", "effective", "permitted"})
+      fields.push_back({std::string("process.capabilities.") + set, "--cap", ""});
+  return fields;
+}
+
 boost::json::object exec_process(const ExecOptions& options, const boost::json::object& spec) {
   if (!options.process_file.empty()) {
     if (!options.args.empty())
@@ -118,6 +137,7 @@ int exec_in_container(const ExecOptions& options, const GlobalOptions& global) {
   // --tty asks for a terminal whatever --process says, as with runc.
   if (options.tty) request.spec["process"].as_object()["terminal"] = true;
   core::spec_from_json(request.spec, "");  // every modelled field well-formed, or its name
+  request.fields_from_flags = fields_from_flags(options, request.spec["process"].as_object());
   request.detached = options.detach;
   request.pid_file = options.pid_file;
   if (!options.console_socket.empty())

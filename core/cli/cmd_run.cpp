@@ -342,6 +342,11 @@ ParsedRun parse_run(const std::vector<std::string>& args, const GlobalOptions& g
                           " (not a flag of nsrun or of this pipeline's plugins: " + plugins +
                           "; see nsrun run --help)");
       }
+      // The file's selectors, once the arguments say which file it is and its chosen plugins
+      // are loaded.
+      const std::string& path = line.options().pipeline_file.empty() ? installation.default_pipeline
+                                                                     : line.options().pipeline_file;
+      global.check_selectors(pipeline_file(path), path, parsed.registry, installation);
       parsed.pipeline = std::move(pipeline);
       parsed.loads = attempt + 1;
       for (auto& [index, given] : line.stage_flags()) parsed.stages[index].set_flags(given);
@@ -487,10 +492,12 @@ int launch_bundle(const BundleLaunch& launch, const GlobalOptions& global) {
   // installed pipeline's `--network none` choice (its selector), so a pipeline that names
   // another network plugin for "none" is obeyed.
   core::Pipeline pipeline = core::Pipeline::from_file(installation.default_pipeline);
+  const core::Pipeline file = pipeline;
   for (const auto& selector : pipeline.selectors)
     if (selector.flag == "network" && selector.value == "none")
       pipeline.override_stage(selector.stage);
   core::PluginRegistry registry = global.load_plugins(installation, pipeline);
+  global.check_selectors(file, installation.default_pipeline, registry, installation);
   std::vector<core::BoundStage> stages = core::bind_pipeline(pipeline, registry);
   if (launch.preserve_fds > 0) set_preserve_fds(stages, launch.preserve_fds, "create");
   for (const auto& name : pipeline.plugin_names())

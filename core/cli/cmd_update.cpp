@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "nsrun/core/json_util.hpp"
 #include "nsrun/core/lifecycle.hpp"
+#include "nsrun/core/spec_json.hpp"
 
 namespace nsrun::cli {
 namespace {
@@ -70,28 +71,48 @@ std::int64_t whole_number(const std::string& flag, const std::string& text, std:
   return value;
 }
 
-// The limits the flags ask for, as OCI linux.resources.
-boost::json::object resources_from_flags(const UpdateOptions& o) {
+// The limits the flags ask for, as OCI linux.resources, and which flag filled which field: the
+// cgroups stage judges the limits and names the fields, as it must for a --resources file.
+struct LimitsFromFlags {
   boost::json::object resources;
-  auto section = [&](const char* name) -> boost::json::object& {
-    auto& value = resources[name];
-    if (!value.is_object()) value = boost::json::object();
-    return value.as_object();
+  std::vector<core::FieldFromFlag> fields;
+};
+
+LimitsFromFlags resources_from_flags(const UpdateOptions& o) {
+  LimitsFromFlags out;
+  auto set = [&](const char* section, const char* field, const char* flag, const std::string& text,
+                 boost::json::value value) {
+    auto& slot = out.resources[section];
+    if (!slot.is_object()) slot = boost::json::object();
+    // As the stage writes the value after the field: a number as it is, a string quoted.
+    std::string shown = value.is_string() ? "\"" + text + "\"" : boost::json::serialize(value);
+    out.fields.push_back({std::string("linux.resources.") + section + "." + field,
+                          std::string(flag) + " " + text, std::move(shown)});
+    slot.as_object()[field] = std::move(value);
   };
   constexpr std::int64_t big = INT64_MAX;
-  if (!o.memory.empty()) section("memory")["limit"] = byte_size("--memory", o.memory);
-  if (!o.memory_swap.empty()) section("memory")["swap"] = byte_size("--memory-swap", o.memory_swap);
+  if (!o.memory.empty())
+    set("memory", "limit", "--memory", o.memory, byte_size("--memory", o.memory));
+  if (!o.memory_swap.empty())
+    set("memory", "swap", "--memory-swap", o.memory_swap,
+        byte_size("--memory-swap", o.memory_swap));
   if (!o.cpu_shares.empty())
-    section("cpu")["shares"] = whole_number("--cpu-share", o.cpu_shares, 2, 262144);
+    set("cpu", "shares", "--cpu-share", o.cpu_shares,
+        whole_number("--cpu-share", o.cpu_shares, 2, 262144));
   if (!o.cpu_quota.empty())
-    section("cpu")["quota"] = whole_number("--cpu-quota", o.cpu_quota, -1, big);
+    set("cpu", "quota", "--cpu-quota", o.cpu_quota,
+        whole_number("--cpu-quota", o.cpu_quota, -1, big));
   if (!o.cpu_period.empty())
-    section("cpu")["period"] = whole_number("--cpu-period", o.cpu_period, 1000, 1000000);
-  if (!o.cpuset_cpus.empty()) section("cpu")["cpus"] = o.cpuset_cpus;
-  if (!o.cpuset_mems.empty()) section("cpu")["mems"] = o.cpuset_mems;
+    set("cpu", "period", "--cpu-period", o.cpu_period,
+        whole_number("--cpu-period", o.cpu_period, 1000, 1000000));
+  if (!o.cpuset_cpus.empty())
+    set("cpu", "cpus", "--cpuset-cpus", o.cpuset_cpus, boost::json::string(o.cpuset_cpus));
+  if (!o.cpuset_mems.empty())
+    set("cpu", "mems", "--cpuset-mems", o.cpuset_mems, boost::json::string(o.cpuset_mems));
   if (!o.pids_limit.empty())
-    section("pids")["limit"] = whole_number("--pids-limit", o.pids_limit, -1, big);
-  return resources;
+    set("pids", "limit", "--pids-limit", o.pids_limit,
+        whole_number("--pids-limit", o.pids_limit, -1, big));
+  return out;
 }
 
 // `from` written over `into`, section by section.
@@ -106,7 +127,8 @@ void merge_resources(boost::json::object& into, const boost::json::object& from)
 }
 
 int update(const UpdateOptions& options, const GlobalOptions& global) {
-  boost::json::object from_flags = resources_from_flags(options);
+  LimitsFromFlags limits = resources_from_flags(options);
+  const boost::json::object& from_flags = limits.resources;
   boost::json::object resources;
   if (!options.resources_file.empty()) {
     std::string text;
@@ -130,7 +152,11 @@ int update(const UpdateOptions& options, const GlobalOptions& global) {
   core::StateDir state(global.state_root, options.id);
   core::inspect(state);  // "does not exist" before plugins are loaded
   auto registry = global.load_plugins_for(state, Installation::locate());
-  core::update_container(state, registry, log, resources);
+  try {
+    core::update_container(state, registry, log, resources);
+  } catch (const core::Error& e) {
+    throw core::Error(core::naming_flags(e.what(), limits.fields));
+  }
   return 0;
 }
 

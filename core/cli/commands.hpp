@@ -62,9 +62,17 @@ struct GlobalOptions {
   /// without that record, every plugin from the directories.
   core::PluginRegistry load_plugins_for(const core::StateDir& state,
                                         const Installation& installation) const;
-  /// Loads only the plugins a pipeline names, from the same directories.
+  /// Loads only the plugins a pipeline's stages name, from the same directories.
   core::PluginRegistry load_plugins(const Installation& installation,
                                     const core::Pipeline& pipeline) const;
+  /// Loads only the plugins named, from the same directories.
+  core::PluginRegistry load_plugins(const Installation& installation,
+                                    const std::vector<std::string>& names) const;
+  /// Error naming `path` unless each selector of the pipeline file `file` is on a flag a plugin
+  /// it names declares (Pipeline::check_selector_flags). `loaded` are the plugins the command
+  /// loaded already; the file's others are loaded only when those do not settle it.
+  void check_selectors(const core::Pipeline& file, const std::string& path,
+                       const core::PluginRegistry& loaded, const Installation& installation) const;
 };
 
 /// Each add_* registers a subcommand whose callback stores nsrun's exit code in `exit_code`.

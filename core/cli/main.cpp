@@ -51,11 +51,29 @@ core::PluginRegistry GlobalOptions::load_plugins(const Installation& installatio
 
 core::PluginRegistry GlobalOptions::load_plugins(const Installation& installation,
                                                  const core::Pipeline& pipeline) const {
+  return load_plugins(installation, pipeline.plugin_names());
+}
+
+core::PluginRegistry GlobalOptions::load_plugins(const Installation& installation,
+                                                 const std::vector<std::string>& names) const {
   core::LoaderOptions options;
   options.directories = core::plugin_search_path(plugin_dirs, installation.plugin_dir);
-  std::vector<std::string> names;
-  for (const auto& stage : pipeline.stages) names.push_back(stage.plugin);
   return core::PluginRegistry::load_named(options, names);
+}
+
+void GlobalOptions::check_selectors(const core::Pipeline& file, const std::string& path,
+                                    const core::PluginRegistry& loaded,
+                                    const Installation& installation) const {
+  // The loaded plugins are those the command chose, and one of them declares the flag of every
+  // selector of a sound pipeline: the others, which a run does not need, are loaded only to
+  // judge a selector none of the chosen ones explains.
+  try {
+    file.check_selector_flags(path, loaded.declared_flags());
+    return;
+  } catch (const core::Error&) {
+  }
+  file.check_selector_flags(path,
+                            load_plugins(installation, file.named_plugins()).declared_flags());
 }
 
 core::PluginRegistry GlobalOptions::load_plugins_for(const core::StateDir& state,
@@ -148,6 +166,17 @@ std::string parse_error_line(const CLI::App& app, std::string message) {
     message.front() = static_cast<char>(message.front() - 'A' + 'a');
   if (command.empty()) return message + " (see: nsrun help)";
   return command + ": " + message + " (see: nsrun " + command + " --help)";
+}
+
+// The first word of the command line that no command or option took and that reads as a flag
+// (`-x`, `--bogus`, `--bogus=1`, named without its value), or empty. CLI11 calls such a word "not
+// expected", and reports it only after the command's requirements: `state -x` said "id is
+// required", which sends the user after the wrong word.
+std::string unknown_flag(const CLI::App& app) {
+  for (const auto& word : app.remaining(true))
+    if (word.size() > 1 && word.starts_with("-") && word != "--")
+      return word.substr(0, word.find('='));
+  return {};
 }
 
 // Ends nsrun once its command is done, without the C++ runtime's exit. That exit would run
@@ -310,10 +339,15 @@ int main(int argc, char** argv) {
       }
       return cli::report_error("no command given (e.g. nsrun run CMD; see: nsrun help)");
     }
+    if (const std::string flag = cli::unknown_flag(app); !flag.empty())
+      return cli::report_error(cli::parse_error_line(app, "unknown flag " + flag));
     return cli::report_error(cli::parse_error_line(app, e.what()));
   } catch (const CLI::ParseError& e) {
     // CLI11's own two-line report becomes one line, with nsrun's error exit code, naming the
-    // command it is about ("gc: the following argument was not expected: --bogus").
+    // command it is about ("gc: unknown flag --bogus").
+    if (const std::string flag = cli::unknown_flag(app);
+        !flag.empty() && !app.get_subcommands().empty())
+      return cli::report_error(cli::parse_error_line(app, "unknown flag " + flag));
     return cli::report_error(cli::parse_error_line(app, e.what()));
   } catch (const core::Error& e) {
     return cli::report_error(e.what());  // --log could not be opened

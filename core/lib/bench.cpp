@@ -183,8 +183,39 @@ Difference paired_difference(const std::vector<double>& variant,
   return d;
 }
 
+namespace {
+
+// A span's wall time, [begin, end) in the trace's microseconds.
+struct Interval {
+  double begin, end;
+};
+
+// The wall time the intervals cover, each instant once however many of them hold it: a stage's
+// host and container spans, or the host's poststart beside the workload, can run at once.
+double covered_us(std::vector<Interval> intervals) {
+  std::sort(intervals.begin(), intervals.end(),
+            [](const Interval& a, const Interval& b) { return a.begin < b.begin; });
+  double covered = 0, begin = 0, end = 0;
+  bool open = false;
+  for (const auto& interval : intervals) {
+    if (open && interval.begin <= end) {
+      end = std::max(end, interval.end);
+      continue;
+    }
+    if (open) covered += end - begin;
+    begin = interval.begin;
+    end = interval.end;
+    open = true;
+  }
+  if (open) covered += end - begin;
+  return covered;
+}
+
+}  // namespace
+
 std::map<std::string, double> stage_times(const boost::json::object& trace, double wall_ms) {
-  // The core's spans that never overlap a stage's or each other (trace.hpp, orchestrator.cpp).
+  // The core's spans that are nsrun's own steps, not umbrellas over stages (trace.hpp,
+  // orchestrator.cpp). The container process's waits are not here: they are the rest, "core".
   static const std::map<std::string_view, const char*> bucket_of_span = {
       {"core: start nsrun (the launcher, exec, dynamic loading)", "core.startup"},
       {"core: parse the flags, read the pipeline, load its plugins", "core.startup"},
@@ -194,26 +225,32 @@ std::map<std::string, double> stage_times(const boost::json::object& trace, doub
       {"core: save the spec, open the sockets", "core.state"},
       {"core: remove the state directory", "core.state"},
       {"workload", "workload"}};
-  std::map<std::string, double> out;
-  for (const auto& bucket : core_buckets) out[bucket] = 0;
-  double counted = 0;
+  std::map<std::string, std::vector<Interval>> spans_of;
+  std::vector<Interval> every_span;
   for (const auto& event : trace.at("traceEvents").as_array()) {
     const auto& e = event.as_object();
     const auto* category = e.if_contains("cat");
     if (!category || !category->is_string() || e.at("ph") != "X") continue;
     std::string_view cat = category->as_string();
-    const double ms = e.at("dur").to_number<double>() / 1000.0;
+    std::string bucket;
     if (cat.starts_with("stage,")) {
-      out[std::string(cat.substr(6))] += ms;
-      counted += ms;
+      bucket = cat.substr(6);
     } else if (cat == "core") {
-      auto bucket = bucket_of_span.find(std::string_view(e.at("name").as_string()));
-      if (bucket == bucket_of_span.end()) continue;
-      out[bucket->second] += ms;
-      counted += ms;
+      auto found = bucket_of_span.find(std::string_view(e.at("name").as_string()));
+      if (found == bucket_of_span.end()) continue;
+      bucket = found->second;
+    } else {
+      continue;
     }
+    const double begin = e.at("ts").to_number<double>();
+    const Interval span{begin, begin + e.at("dur").to_number<double>()};
+    spans_of[bucket].push_back(span);
+    every_span.push_back(span);
   }
-  out["core"] = std::max(0.0, wall_ms - counted);
+  std::map<std::string, double> out;
+  for (const auto& bucket : core_buckets) out[bucket] = 0;
+  for (const auto& [bucket, spans] : spans_of) out[bucket] = covered_us(spans) / 1000.0;
+  out["core"] = std::max(0.0, wall_ms - covered_us(std::move(every_span)) / 1000.0);
   return out;
 }
 
@@ -306,7 +343,7 @@ boost::json::object bench_json(const BenchReport& report) {
         {"paired_difference_ms",
          {{"value", d.value}, {"ci95_low", d.low}, {"ci95_high", d.high}}}});
   }
-  return {{"schema", "nsrun-bench/3"},
+  return {{"schema", "nsrun-bench/4"},
           {"command", std::move(command)},
           {"runs", report.runs},
           {"warmup", report.warmup},

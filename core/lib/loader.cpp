@@ -213,6 +213,17 @@ const PluginRecord* PluginRegistry::find(std::string_view name) const {
   return nullptr;
 }
 
+std::map<std::string, std::vector<std::string>> PluginRegistry::declared_flags() const {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& plugin : plugins_) {
+    if (!plugin.loaded()) continue;
+    auto& flags = out[plugin.name];
+    for (std::uint32_t k = 0; plugin.descriptor->flags && k < plugin.descriptor->flag_count; ++k)
+      if (plugin.descriptor->flags[k].name) flags.push_back(plugin.descriptor->flags[k].name);
+  }
+  return out;
+}
+
 const PluginRecord* PluginRegistry::find_refused(std::string_view name) const {
   for (const auto& plugin : plugins_)
     if (!plugin.loaded() && plugin.name == name) return &plugin;

@@ -1643,7 +1643,7 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
   CallSite site{state.id(), state.path(), state.root(), &spec, &journal_file, &log_, 0, &exchange};
   site.tracer = tracer_;
   auto fail = [&](const StageFailure& failure) {
-    log_.error(failure.message);
+    log_.error(naming_flags(failure.message, request.fields_from_flags));
     return failure.exit_code;
   };
   if (auto failure = run_phase(Phase::exec_prepare, site, ProcessSide::host)) return fail(*failure);

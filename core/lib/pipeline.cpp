@@ -1,5 +1,6 @@
 #include "nsrun/core/pipeline.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include "nsrun/core/json_util.hpp"
@@ -108,6 +109,45 @@ std::vector<std::string> Pipeline::plugin_names() const {
   std::vector<std::string> names;
   for (const auto& stage : stages) names.push_back(stage.plugin);
   return names;
+}
+
+std::vector<std::string> Pipeline::named_plugins() const {
+  std::vector<std::string> names;
+  auto add = [&](std::string name) {
+    if (std::find(names.begin(), names.end(), name) == names.end())
+      names.push_back(std::move(name));
+  };
+  for (const auto& stage : stages) add(stage.plugin);
+  for (const auto& selector : selectors) add(selector.stage.substr(selector.stage.find('=') + 1));
+  return names;
+}
+
+void Pipeline::check_selector_flags(
+    std::string_view source,
+    const std::map<std::string, std::vector<std::string>>& declared_flags) const {
+  const std::vector<std::string> plugins = named_plugins();
+  for (std::size_t i = 0; i < selectors.size(); ++i) {
+    const Selector& selector = selectors[i];
+    std::set<std::string> known;  // sorted, for a message that reads the same on every run
+    bool declared = false;
+    for (const auto& plugin : plugins) {
+      auto flags = declared_flags.find(plugin);
+      if (flags == declared_flags.end()) continue;
+      for (const auto& flag : flags->second) {
+        declared |= flag == selector.flag;
+        known.insert("--" + flag);
+      }
+    }
+    if (declared) continue;
+    std::string list;
+    for (const auto& flag : known) list += (list.empty() ? "" : ", ") + flag;
+    throw Error(std::string(source) + ": selectors[" + std::to_string(i) + "] (stage " +
+                selector.stage + "): no plugin of the pipeline declares the flag --" +
+                selector.flag + ", so it never selects (" +
+                (list.empty() ? std::string("its plugins declare no flags; remove the selector")
+                              : "its plugins declare " + list + "; name one of those") +
+                ")");
+  }
 }
 
 PipelineStage* Pipeline::find_kind(std::string_view kind) {

@@ -1,5 +1,8 @@
 #include "nsrun/core/spec_json.hpp"
 
+#include <cctype>
+#include <string_view>
+
 #include "nsrun/core/json_util.hpp"
 
 namespace nsrun::core {
@@ -26,6 +29,36 @@ boost::json::object read_bundle_config(const std::string& bundle_dir) {
   if (auto* root = object.if_contains("root"); root && root->is_object())
     root->as_object()["path"] = spec.root.path;
   return object;
+}
+
+namespace {
+
+// Whether `c` continues a field's name or a value: a match must not end inside one.
+bool continues_word(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '[';
+}
+
+}  // namespace
+
+std::string naming_flags(std::string message, const std::vector<FieldFromFlag>& fields) {
+  static constexpr std::string_view file_prefix = "config.json: ";
+  for (const auto& [field, flag, value] : fields) {
+    for (std::size_t at = message.find(field); at != std::string::npos;
+         at = message.find(field, at + 1)) {
+      std::size_t begin = at, end = at + field.size();
+      if (begin > 0 && message[begin - 1] != ' ') continue;
+      if (end < message.size() && continues_word(message[end])) continue;
+      if (std::string_view(message).substr(0, begin).ends_with(file_prefix))
+        begin -= file_prefix.size();
+      if (!value.empty() && message.compare(end, value.size() + 1, " " + value) == 0 &&
+          (end + value.size() + 1 == message.size() ||
+           !continues_word(message[end + value.size() + 1])))
+        end += value.size() + 1;
+      message.replace(begin, end - begin, flag);
+      at = begin + flag.size() - 1;
+    }
+  }
+  return message;
 }
 
 }  // namespace nsrun::core

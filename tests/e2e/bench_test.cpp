@@ -85,7 +85,7 @@ TEST_F(BenchTest, TwoVariantsGiveATableAJsonAndAnSvg) {
   EXPECT_NE(r.out.find("median ms per stage"), std::string::npos) << r.out;
 
   auto document = boost::json::parse(read_text(json)).as_object();
-  EXPECT_EQ(document.at("schema"), "nsrun-bench/3");
+  EXPECT_EQ(document.at("schema"), "nsrun-bench/4");
   EXPECT_EQ(document.at("runs"), 3);
   EXPECT_EQ(document.at("warmup"), 1);
   EXPECT_EQ(document.at("command"), boost::json::array{"/bin/true"});

@@ -819,6 +819,35 @@ TEST_F(RunningContainer, UpdateFlagsAsRuncTakesThem) {
   EXPECT_EQ(exec({id_, "cat", "/sys/fs/cgroup/pids/pids.max"}).out, "40\n") << "unchanged";
 }
 
+// A value the cgroups stage refuses is named as the flag the user typed, not as the config.json
+// field the flag filled; a --resources file's field keeps its name.
+TEST_F(RunningContainer, UpdateNamesTheFlagOfALimitTheStageRefuses) {
+  start({"sh", "-c", "exec sleep 30"});
+  auto r = nsrun({"update", "--memory", "1k", id_});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err,
+            "nsrun: update: cgroups: --memory 1k is below the minimum of 6 MiB (6291456; use -1 "
+            "for no limit)\n");
+  r = nsrun({"update", "--cpuset-cpus", "0-x", id_});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err.rfind("nsrun: update: cgroups: --cpuset-cpus 0-x is not a CPU list", 0), 0u)
+      << r.err;
+  std::string resources = bundle_->path() + "/resources.json";
+  std::ofstream(resources) << R"({"memory": {"limit": 1024}})";
+  r = nsrun({"update", "--resources", resources, id_});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_NE(r.err.find("linux.resources.memory.limit 1024 is below"), std::string::npos) << r.err;
+}
+
+// exec --cap with a name the security stage does not know: the message names --cap.
+TEST_F(RunningContainer, ExecNamesTheCapFlagOfAnUnknownCapability) {
+  start({"sh", "-c", "exec sleep 30"});
+  auto r = exec({"--cap", "CAP_BOGUS", id_, "true"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err,
+            "nsrun: security: --cap: unknown capability \"CAP_BOGUS\" (see capabilities(7))\n");
+}
+
 long cpu_ticks(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

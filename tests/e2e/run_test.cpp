@@ -550,6 +550,41 @@ TEST_F(RunTest, MalformedPipelineAndConfigSayLineAndColumn) {
   EXPECT_NE(b.err.find("line 1, column 31"), std::string::npos) << b.err;
 }
 
+// A selector on a flag none of the pipeline's plugins declares is refused when the file is read,
+// before anything is created, naming the file, the selector's stage and the flag.
+TEST_F(RunTest, APipelineSelectorOnAnUndeclaredFlagIsRefused) {
+  std::string pipeline = work_->path() + "/pipeline.json";
+  std::ofstream(pipeline) << R"({"stages": [
+    {"kind": "namespaces", "plugin": "nsrun.namespaces"},
+    {"kind": "storage", "plugin": "nsrun.storage"},
+    {"kind": "network", "plugin": "nsrun.network.none"},
+    {"kind": "exec", "plugin": "nsrun.exec"}],
+    "selectors": [
+    {"flag": "network", "value": "host", "stage": "network=nsrun.network.host"},
+    {"flag": "netwrok", "value": "host", "stage": "network=nsrun.network.host"}]})";
+  auto r = run({"--pipeline", pipeline, "true"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(r.err.rfind("nsrun: " + pipeline +
+                            ": selectors[1] (stage network=nsrun.network.host): no plugin of the "
+                            "pipeline declares the flag --netwrok, so it never selects (its "
+                            "plugins declare ",
+                        0),
+            0u)
+      << r.err;
+  // The sound selector of the same file works: its flag is the none plugin's.
+  std::ofstream(pipeline) << R"({"stages": [
+    {"kind": "namespaces", "plugin": "nsrun.namespaces"},
+    {"kind": "storage", "plugin": "nsrun.storage"},
+    {"kind": "network", "plugin": "nsrun.network.none"},
+    {"kind": "exec", "plugin": "nsrun.exec"}],
+    "selectors": [
+    {"flag": "network", "value": "host", "stage": "network=nsrun.network.host"}]})";
+  r = run({"--pipeline", pipeline, "true"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
 // A bundle that asks for what no stage implements is refused, naming the field, before anything
 // is created (TearDown checks the state root).
 TEST_F(RunTest, ABundleFieldNoStageImplementsIsRefused) {
@@ -623,8 +658,7 @@ TEST(Cli, AUsageErrorNamesItsCommandAndWhereItsHelpIs) {
     std::string err;
   };
   const Case cases[] = {
-      {{"gc", "--bogus"},
-       "nsrun: gc: the following argument was not expected: --bogus (see: nsrun gc --help)\n"},
+      {{"gc", "--bogus"}, "nsrun: gc: unknown flag --bogus (see: nsrun gc --help)\n"},
       {{"kill"}, "nsrun: kill: id is required (see: nsrun kill --help)\n"},
       {{"rootfs", "create"},
        "nsrun: rootfs create: dir is required (see: nsrun rootfs create --help)\n"},
@@ -643,6 +677,52 @@ TEST(Cli, AUsageErrorNamesItsCommandAndWhereItsHelpIs) {
     EXPECT_EQ(r.err, c.err);
   }
 }
+
+// A flag a command does not know is named, wherever it stands and whatever else the command
+// lacks (`state -x` said "id is required", `state -x ID` "the following argument was not
+// expected: -x").
+struct UnknownFlag {
+  std::vector<std::string> args;
+  std::string command;
+  std::string flag;
+};
+
+// Shown in test names and failures instead of the object's bytes.
+void PrintTo(const UnknownFlag& input, std::ostream* out) {
+  for (const auto& arg : input.args) *out << arg << ' ';
+}
+
+class UnknownFlagTest : public ::testing::TestWithParam<UnknownFlag> {};
+
+TEST_P(UnknownFlagTest, IsNamedWithItsCommand) {
+  std::vector<std::string> argv{nsrun_binary(), "--root", "/nonexistent"};
+  argv.insert(argv.end(), GetParam().args.begin(), GetParam().args.end());
+  auto r = test::run(argv);
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "nsrun: " + GetParam().command + ": unknown flag " + GetParam().flag +
+                       " (see: nsrun " + GetParam().command + " --help)\n");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    OciCommands, UnknownFlagTest,
+    ::testing::Values(UnknownFlag{{"state", "-x"}, "state", "-x"},
+                      UnknownFlag{{"state", "-x", "c1"}, "state", "-x"},
+                      UnknownFlag{{"state", "c1", "-x"}, "state", "-x"},
+                      UnknownFlag{{"state", "--bogus=1", "c1"}, "state", "--bogus"},
+                      UnknownFlag{{"kill", "-x", "c1"}, "kill", "-x"},
+                      UnknownFlag{{"kill", "c1", "KILL", "--bogus"}, "kill", "--bogus"},
+                      UnknownFlag{{"delete", "-x", "c1"}, "delete", "-x"},
+                      UnknownFlag{{"start", "-x", "c1"}, "start", "-x"},
+                      UnknownFlag{{"create", "-x", "c1"}, "create", "-x"},
+                      UnknownFlag{{"ps", "-x", "c1"}, "ps", "-x"},
+                      UnknownFlag{{"pause", "-x", "c1"}, "pause", "-x"},
+                      UnknownFlag{{"resume", "-x", "c1"}, "resume", "-x"},
+                      UnknownFlag{{"exec", "-x", "c1", "true"}, "exec", "-x"},
+                      UnknownFlag{{"update", "-x", "c1"}, "update", "-x"},
+                      UnknownFlag{{"list", "-x"}, "list", "-x"},
+                      UnknownFlag{{"features", "-x"}, "features", "-x"},
+                      UnknownFlag{{"spec", "-x"}, "spec", "-x"}));
 
 TEST(Plugins, ListsLoadedAndRefusedWithReasons) {
   auto r = test::run({nsrun_binary(), "--plugin-dir", NSRUN_FIXTURE_PLUGIN_DIR, "--plugin-dir",

@@ -50,17 +50,22 @@ TEST(BenchStats, TheRatioOfMediansHasAnIntervalAroundIt) {
 TEST(BenchStats, StageTimesAddUpToTheWallTime) {
   auto trace = boost::json::parse(R"json({"traceEvents": [
     {"name": "process_name", "ph": "M", "pid": 1},
-    {"name": "nsrun.storage: prepare", "cat": "stage,storage", "ph": "X", "ts": 0, "dur": 1500},
-    {"name": "nsrun.storage: create_container", "cat": "stage,storage", "ph": "X", "ts": 9,
-     "dur": 500},
-    {"name": "nsrun.exec: validate", "cat": "stage,exec", "ph": "X", "ts": 1, "dur": 1000},
-    {"name": "core: clone", "cat": "core", "ph": "X", "ts": 2, "dur": 3000},
     {"name": "core: start nsrun (the launcher, exec, dynamic loading)", "cat": "core", "ph": "X",
-     "ts": 0, "dur": 500},
-    {"name": "core: remove the state directory", "cat": "core", "ph": "X", "ts": 9, "dur": 250},
-    {"name": "workload", "cat": "core", "ph": "X", "ts": 5, "dur": 1250},
-    {"name": "core: the container's lifecycle", "cat": "core", "ph": "X", "ts": 0, "dur": 9000},
-    {"name": "security: a step", "cat": "detail,security", "ph": "X", "ts": 1, "dur": 400}]})json")
+     "pid": 1, "ts": 0, "dur": 500},
+    {"name": "core: the container's lifecycle", "cat": "core", "ph": "X", "pid": 1, "ts": 500,
+     "dur": 9000},
+    {"name": "nsrun.exec: validate", "cat": "stage,exec", "ph": "X", "pid": 1, "ts": 500,
+     "dur": 1000},
+    {"name": "security: a step", "cat": "detail,security", "ph": "X", "pid": 1, "ts": 1000,
+     "dur": 400},
+    {"name": "nsrun.storage: prepare", "cat": "stage,storage", "ph": "X", "pid": 1, "ts": 1500,
+     "dur": 1500},
+    {"name": "core: clone", "cat": "core", "ph": "X", "pid": 1, "ts": 3000, "dur": 3000},
+    {"name": "nsrun.storage: create_container", "cat": "stage,storage", "ph": "X", "pid": 2,
+     "ts": 6000, "dur": 500},
+    {"name": "workload", "cat": "core", "ph": "X", "pid": 2, "ts": 6500, "dur": 1250},
+    {"name": "core: remove the state directory", "cat": "core", "ph": "X", "pid": 1, "ts": 7750,
+     "dur": 250}]})json")
                    .as_object();
   auto times = stage_times(trace, 10.0);
   EXPECT_DOUBLE_EQ(times.at("storage"), 2.0);
@@ -71,6 +76,59 @@ TEST(BenchStats, StageTimesAddUpToTheWallTime) {
   EXPECT_DOUBLE_EQ(times.at("workload"), 1.25);
   EXPECT_DOUBLE_EQ(times.at("core"), 2.0) << "the umbrella and stage details are not counted again";
   EXPECT_EQ(times.count("security"), 0U);
+  double sum = 0;
+  for (const auto& [bucket, ms] : times) sum += ms;
+  EXPECT_DOUBLE_EQ(sum, 10.0) << "no spans at once: the buckets are the wall time";
+}
+
+// A stage busy on the host and in the container process at the same moment (released stage by
+// stage) took that wall time once, and so did nsrun.
+TEST(BenchStats, AStagesHostAndContainerSpansAtOnceCountTheirWallTimeOnce) {
+  auto trace = boost::json::parse(R"json({"traceEvents": [
+    {"name": "nsrun.network.bridge: create_runtime", "cat": "stage,network", "ph": "X", "pid": 1,
+     "ts": 1000, "dur": 2000},
+    {"name": "nsrun.network.bridge: create_container", "cat": "stage,network", "ph": "X",
+     "pid": 2, "ts": 2000, "dur": 2000},
+    {"name": "nsrun.storage: create_container", "cat": "stage,storage", "ph": "X", "pid": 2,
+     "ts": 4000, "dur": 1000},
+    {"name": "nsrun.storage: create_container", "cat": "stage,storage", "ph": "X", "pid": 2,
+     "ts": 4500, "dur": 250}]})json")
+                   .as_object();
+  auto times = stage_times(trace, 10.0);
+  EXPECT_DOUBLE_EQ(times.at("network"), 3.0) << "1 to 4 ms, not 2 + 2";
+  EXPECT_DOUBLE_EQ(times.at("storage"), 1.0) << "a span within another adds nothing";
+  EXPECT_DOUBLE_EQ(times.at("core"), 6.0) << "the wall time no span covers: 0-1 and 5-10 ms";
+}
+
+// The host's poststart runs beside the workload, and a host step beside the container process's:
+// "core" is the wall time neither covers, each counted once, and each bucket keeps its own time.
+TEST(BenchStats, CoreIsTheWallTimeNoSpanCoversWhenHostAndContainerSpansOverlap) {
+  auto trace = boost::json::parse(R"json({"traceEvents": [
+    {"name": "core: save the spec, open the sockets", "cat": "core", "ph": "X", "pid": 1,
+     "ts": 0, "dur": 1000},
+    {"name": "nsrun.storage: create_container", "cat": "stage,storage", "ph": "X", "pid": 2,
+     "ts": 500, "dur": 1000},
+    {"name": "workload", "cat": "core", "ph": "X", "pid": 2, "ts": 4000, "dur": 5000},
+    {"name": "nsrun.cgroups: poststart", "cat": "stage,cgroups", "ph": "X", "pid": 1,
+     "ts": 5000, "dur": 1000},
+    {"name": "core: wait for the container to exec", "cat": "core", "ph": "X", "pid": 1,
+     "ts": 1500, "dur": 2500}]})json")
+                   .as_object();
+  auto times = stage_times(trace, 10.0);
+  EXPECT_DOUBLE_EQ(times.at("core.state"), 1.0);
+  EXPECT_DOUBLE_EQ(times.at("storage"), 1.0);
+  EXPECT_DOUBLE_EQ(times.at("workload"), 5.0);
+  EXPECT_DOUBLE_EQ(times.at("cgroups"), 1.0);
+  EXPECT_DOUBLE_EQ(times.at("core"), 3.5) << "0-1.5 and 4-9 ms are covered; not 10 - 8";
+}
+
+// Spans that cover more than the measured wall time (clocks read at different moments) leave
+// "core" at zero, never below.
+TEST(BenchStats, CoreIsNeverNegative) {
+  auto trace = boost::json::parse(R"json({"traceEvents": [
+    {"name": "workload", "cat": "core", "ph": "X", "pid": 2, "ts": 0, "dur": 12000}]})json")
+                   .as_object();
+  EXPECT_DOUBLE_EQ(stage_times(trace, 10.0).at("core"), 0.0);
 }
 
 // Rounds that differ by 0.1 to 0.3 ms, in variants that each spread over 40 ms: the paired
@@ -119,7 +177,7 @@ TEST(BenchReport, TableJsonAndSvgNameEveryVariant) {
   EXPECT_NE(table.find("0.50 ["), std::string::npos) << table;
   EXPECT_EQ(table.find("too wide"), std::string::npos);
   auto json = bench_json(report);
-  EXPECT_EQ(json.at("schema"), "nsrun-bench/3");
+  EXPECT_EQ(json.at("schema"), "nsrun-bench/4");
   EXPECT_EQ(json.at("variants").as_array().size(), 2U);
   EXPECT_EQ(json.at("variants").as_array()[1].at("name"), "second");
   EXPECT_NEAR(json.at("variants").as_array()[1].at("ratio_to_first").at("value").as_double(), 0.5,

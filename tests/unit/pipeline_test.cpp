@@ -84,6 +84,64 @@ TEST(Pipeline, TheKindsThatNameNsrunsOwnTimeAreRefused) {
   for (const auto& bucket : core_buckets) EXPECT_TRUE(is_reserved_stage_kind(bucket)) << bucket;
 }
 
+constexpr const char* with_selectors = R"({"stages": [
+  {"kind": "namespaces", "plugin": "nsrun.namespaces"},
+  {"kind": "network", "plugin": "nsrun.network.bridge"}],
+  "selectors": [
+  {"flag": "network", "value": "none", "stage": "network=nsrun.network.none"},
+  {"flag": "network", "value": "host", "stage": "network=nsrun.network.host"}]})";
+
+std::string selector_error(const Pipeline& p,
+                           const std::map<std::string, std::vector<std::string>>& declared) {
+  try {
+    p.check_selector_flags("/etc/nsrun/p.json", declared);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(Pipeline, NamedPluginsAreTheStagesThenTheSelectorsOnce) {
+  EXPECT_EQ(parse(with_selectors).named_plugins(),
+            (std::vector<std::string>{"nsrun.namespaces", "nsrun.network.bridge",
+                                      "nsrun.network.none", "nsrun.network.host"}));
+}
+
+// A selector's flag is declared by some plugin the document names: a stage's (the bridge's
+// --network) or the one it selects (a run with --network none loads only that one).
+TEST(Pipeline, ASelectorOnADeclaredFlagIsAccepted) {
+  Pipeline p = parse(with_selectors);
+  EXPECT_EQ(selector_error(p, {{"nsrun.namespaces", {"userns"}},
+                               {"nsrun.network.bridge", {"network", "publish"}}}),
+            "no error");
+  EXPECT_EQ(selector_error(p, {{"nsrun.network.none", {"network"}}}), "no error");
+  EXPECT_EQ(selector_error(parse(standard), {}), "no error") << "no selectors, nothing to judge";
+}
+
+// A selector on a flag no plugin of the pipeline declares never selects: refused, naming the
+// file, the selector's stage and the flag, with the flags there are.
+TEST(Pipeline, ASelectorOnAnUndeclaredFlagIsRefused) {
+  Pipeline p = parse(R"({"stages": [
+    {"kind": "namespaces", "plugin": "nsrun.namespaces"},
+    {"kind": "network", "plugin": "nsrun.network.bridge"}],
+    "selectors": [
+    {"flag": "network", "value": "none", "stage": "network=nsrun.network.none"},
+    {"flag": "netwrok", "value": "host", "stage": "network=nsrun.network.host"}]})");
+  const std::map<std::string, std::vector<std::string>> declared = {
+      {"nsrun.namespaces", {"userns"}},
+      {"nsrun.network.bridge", {"network", "publish"}},
+      {"nsrun.network.host", {"network"}},
+      {"other.plugin", {"netwrok"}}};  // loaded, but not the pipeline's: it does not count
+  EXPECT_EQ(selector_error(p, declared),
+            "/etc/nsrun/p.json: selectors[1] (stage network=nsrun.network.host): no plugin of the "
+            "pipeline declares the flag --netwrok, so it never selects (its plugins declare "
+            "--network, --publish, --userns; name one of those)");
+  EXPECT_EQ(selector_error(parse(with_selectors), {}),
+            "/etc/nsrun/p.json: selectors[0] (stage network=nsrun.network.none): no plugin of the "
+            "pipeline declares the flag --network, so it never selects (its plugins declare no "
+            "flags; remove the selector)");
+}
+
 TEST(Pipeline, MalformedFileSaysWhere) {
   try {
     parse_json_document("{\"stages\": [\n  {\"kind\": \"exec\",}\n]}", "pipeline /tmp/p.json");

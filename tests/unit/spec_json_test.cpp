@@ -227,5 +227,45 @@ TEST(SpecJson, SeccompWrongTypesNameTheField) {
             "18446744073709551615");
 }
 
+// `nsrun update --memory 1k`: the cgroups stage names the field it judged; the command names the
+// flag it filled the field from, with the text the user typed in place of the stage's value.
+TEST(NamingFlags, AFieldAFlagFilledIsNamedAsTheFlag) {
+  const std::vector<FieldFromFlag> memory = {
+      {"linux.resources.memory.limit", "--memory 1k", "1024"}};
+  EXPECT_EQ(naming_flags("update: cgroups: config.json: linux.resources.memory.limit 1024 is "
+                         "below the minimum of 6 MiB (6291456; use -1 for no limit)",
+                         memory),
+            "update: cgroups: --memory 1k is below the minimum of 6 MiB (6291456; use -1 for no "
+            "limit)");
+  EXPECT_EQ(naming_flags("update: cgroups: config.json: linux.resources.cpu.cpus \"0-x\" is not "
+                         "a CPU list",
+                         {{"linux.resources.cpu.cpus", "--cpuset-cpus 0-x", "\"0-x\""}}),
+            "update: cgroups: --cpuset-cpus 0-x is not a CPU list");
+  EXPECT_EQ(naming_flags("exec: security: process.capabilities.bounding: unknown capability "
+                         "\"CAP_X\" (see capabilities(7))",
+                         {{"process.capabilities.bounding", "--cap", ""}}),
+            "exec: security: --cap: unknown capability \"CAP_X\" (see capabilities(7))");
+}
+
+// Only the whole field, and its value only where the message writes it: what the flags did not
+// fill keeps its name.
+TEST(NamingFlags, OtherFieldsAndValuesAreLeftAsTheyAre) {
+  const std::vector<FieldFromFlag> swap = {
+      {"linux.resources.memory.swap", "--memory-swap 100m", "104857600"}};
+  EXPECT_EQ(naming_flags("cgroups: config.json: linux.resources.memory.swap 104857600 is below "
+                         "memory.limit 209715200",
+                         swap),
+            "cgroups: --memory-swap 100m is below memory.limit 209715200");
+  EXPECT_EQ(naming_flags("config.json: linux.resources.memory.limit 1024 is too low", swap),
+            "config.json: linux.resources.memory.limit 1024 is too low");
+  EXPECT_EQ(naming_flags("linux.resources.memory.swapX 1 is odd", swap),
+            "linux.resources.memory.swapX 1 is odd")
+      << "a longer name is another field";
+  EXPECT_EQ(naming_flags("linux.resources.memory.swap 1048576000 is odd", swap),
+            "--memory-swap 100m 1048576000 is odd")
+      << "another value stays, after the flag";
+  EXPECT_EQ(naming_flags("no field here", swap), "no field here");
+}
+
 }  // namespace
 }  // namespace nsrun::core

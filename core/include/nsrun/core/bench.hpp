@@ -61,9 +61,11 @@ struct VariantSamples {
 inline const std::vector<std::string> core_buckets = {"core.startup", "core.clone", "core.state",
                                                       "workload", "core"};
 
-/// Per stage kind, the milliseconds of one traced run (trace.hpp): the sum of the durations of
-/// that kind's phase spans; then the core_buckets, from the core's spans, "core" being
-/// `wall_ms` less everything else, so that all of them add up to `wall_ms`.
+/// Per stage kind, the milliseconds of one traced run (trace.hpp): the wall time its phase spans
+/// cover, on the host and in the container process, an instant both hold counted once; then the
+/// core_buckets, likewise from the core's spans, "core" being `wall_ms` less the wall time any
+/// of those spans cover. Without concurrent spans the buckets add up to `wall_ms`; two buckets
+/// that ran at once (the host's poststart beside the workload) each count that time.
 std::map<std::string, double> stage_times(const boost::json::object& trace, double wall_ms);
 
 /// Error naming --name unless `name` can label a variant: not empty, UTF-8 without control
@@ -84,7 +86,7 @@ bool too_noisy(const BenchReport& report);
 
 /// The table printed on stdout.
 std::string bench_table(const BenchReport& report);
-/// The JSON document of --json (schema "nsrun-bench/3", docs/research.md).
+/// The JSON document of --json (schema "nsrun-bench/4", docs/research.md).
 boost::json::object bench_json(const BenchReport& report);
 /// The SVG of --svg: per variant a bar of its median stacked by stage (an untraced variant's is
 /// one grey bar), and its wall times as dots.

@@ -65,6 +65,8 @@ class PluginRegistry {
   const std::vector<PluginRecord>& plugins() const { return plugins_; }
   /// The loaded plugin with that name, or null.
   const PluginRecord* find(std::string_view name) const;
+  /// By loaded plugin name, the `nsrun run` flags it declares (names without dashes).
+  std::map<std::string, std::vector<std::string>> declared_flags() const;
   /// The refused record with that name (to explain why a requested plugin is unusable), or null.
   const PluginRecord* find_refused(std::string_view name) const;
 

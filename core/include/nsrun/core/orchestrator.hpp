@@ -21,6 +21,7 @@
 #include "nsrun/core/loader.hpp"
 #include "nsrun/core/log.hpp"
 #include "nsrun/core/pipeline.hpp"
+#include "nsrun/core/spec_json.hpp"
 #include "nsrun/core/state.hpp"
 #include "nsrun/core/trace.hpp"
 #include "nsrun/plugin.h"
@@ -225,6 +226,8 @@ struct ExecRequest {
   std::string pid_file;      ///< written with the process's host pid (detached)
   /// With process.terminal: as ContainerRequest::console_socket.
   support::UniqueFd console_socket;
+  /// The process fields exec's flags filled: a stage's failure names those flags instead.
+  std::vector<FieldFromFlag> fields_from_flags;
 };
 
 class Orchestrator {

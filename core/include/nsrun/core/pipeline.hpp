@@ -6,6 +6,7 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +51,18 @@ struct Pipeline {
 
   /// The plugin names, in order (what a run loads).
   std::vector<std::string> plugin_names() const;
+
+  /// Every plugin the document names: its stages', then its selectors' (KIND=PLUGIN), once each.
+  std::vector<std::string> named_plugins() const;
+
+  /// Error unless each selector's flag is one that a plugin the document names declares
+  /// (`declared_flags`: by plugin name, the flags without dashes, of those loaded): a selector
+  /// on a flag nobody declares never selects, and the user never learns why. The message names
+  /// `source` (the pipeline file), the selector's stage and its flag. A plugin absent from
+  /// `declared_flags` counts as declaring nothing.
+  void check_selector_flags(
+      std::string_view source,
+      const std::map<std::string, std::vector<std::string>>& declared_flags) const;
 };
 
 }  // namespace nsrun::core
