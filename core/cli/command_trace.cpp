@@ -37,7 +37,6 @@ void CommandTrace::finish(const char* what, core::TraceClock::time_point start,
   } catch (const core::Error& e) {
     log.error(e.what());
   }
-  tracer_->leave_arena_to_exit();  // the command ends next, with _exit
 }
 
 }  // namespace nsrun::cli

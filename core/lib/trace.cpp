@@ -79,11 +79,10 @@ struct TraceArena {
   static constexpr std::size_t bytes = 64 * 1024;
   void* mapping;
   std::pmr::monotonic_buffer_resource resource;
-  bool unmap = true;  // false: left to the process's exit (Tracer::leave_arena_to_exit)
 
   TraceArena() : mapping(map()), resource(mapping ? mapping : nullptr, mapping ? bytes : 0) {}
   ~TraceArena() {
-    if (mapping && unmap) ::munmap(mapping, bytes);
+    if (mapping) ::munmap(mapping, bytes);
   }
   TraceArena(const TraceArena&) = delete;
   TraceArena& operator=(const TraceArena&) = delete;
@@ -108,10 +107,6 @@ Tracer::Tracer()
   spans_.reserve(256);
   text_.reserve(16 * 1024);
   log_.reserve(32 * 1024);
-}
-
-void Tracer::leave_arena_to_exit() noexcept {
-  arena_->unmap = false;
 }
 
 std::pair<std::uint32_t, std::uint32_t> Tracer::text(

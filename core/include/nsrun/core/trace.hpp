@@ -119,12 +119,6 @@ class Tracer final : public DebugSink {
 
   std::size_t span_count() const { return spans_.size(); }
 
-  /// For a process that ends right after its trace is written (nsrun's commands end with _exit):
-  /// the arena is not unmapped when the tracer goes, the exit frees it. An munmap's TLB
-  /// shootdown reaches every CPU the process ran on, and cost a run 0.1 to 0.2 ms in this VM
-  /// (strace -T), after the workload's end, where every microsecond is the run's.
-  void leave_arena_to_exit() noexcept;
-
  private:
   /// One span as both processes record it: plain data, its text in the tracer's arenas.
   /// Recording one allocates nothing once the arenas are reserved, and the container process
