@@ -297,6 +297,35 @@ TEST_F(RunTest, BundleRunsThroughTheSamePath) {
   }
 }
 
+// A bundle's config.json with `process` and `mounts` as given (JSON text), on the busybox rootfs.
+void write_bundle_config(const std::string& bundle, const std::string& process,
+                         const std::string& mounts) {
+  std::ofstream(bundle + "/config.json")
+      << R"({"ociVersion": "1.0.2", "process": )" << process << R"(, "root": {"path": ")"
+      << busybox_rootfs() << R"("}, "mounts": )" << mounts << R"(,
+    "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}, {"type": "ipc"}]}
+  })";
+}
+
+// As runc: a relative bind source is the bundle's, whatever nsrun's working directory.
+TEST_F(RunTest, ABundlesRelativeBindSourceIsInTheBundle) {
+  TempDir bundle("nsrun-e2e-bundle-");
+  fs::create_directories(bundle.path() + "/data/sub");
+  std::ofstream(bundle.path() + "/data/sub/greeting") << "from the bundle\n";
+  // Onto directories the image has: a mountpoint made in the shared test rootfs would stay there.
+  write_bundle_config(bundle.path(),
+                      R"({"args": ["cat", "/mnt/sub/greeting", "/home/greeting"], "cwd": "/"})",
+                      R"([{"destination": "/proc", "type": "proc", "source": "proc"},
+                          {"destination": "/mnt", "type": "bind", "source": "data",
+                           "options": ["rbind", "ro"]},
+                          {"destination": "/home", "source": "./data/sub", "options": ["bind"]}])");
+  auto r = test::run({nsrun_binary(), "--root", state_->path(), "run", "--bundle", bundle.path(),
+                      unique_name("relative-bind-")},
+                     "", 60, work_->path());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "from the bundle\nfrom the bundle\n");
+}
+
 TEST_F(RunTest, CgroupNamespaceIsRootedAtTheContainersOwnCgroup) {
   TempDir bundle("nsrun-e2e-bundle-");
   std::ofstream(bundle.path() + "/config.json") << R"({
