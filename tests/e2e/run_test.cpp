@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -307,6 +308,10 @@ void write_bundle_config(const std::string& bundle, const std::string& process,
   })";
 }
 
+fs::perms permissions(const std::string& path) {
+  return fs::symlink_status(path).permissions();
+}
+
 // As runc: a relative bind source is the bundle's, whatever nsrun's working directory.
 TEST_F(RunTest, ABundlesRelativeBindSourceIsInTheBundle) {
   TempDir bundle("nsrun-e2e-bundle-");
@@ -324,6 +329,53 @@ TEST_F(RunTest, ABundlesRelativeBindSourceIsInTheBundle) {
                      "", 60, work_->path());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "from the bundle\nfrom the bundle\n");
+}
+
+// As runc (and docker for -w): a missing working directory is made in the container, 0755 as
+// the container's root whatever nsrun's umask, and the workload starts in it.
+TEST_F(RunTest, AMissingWorkingDirectoryIsMade0755) {
+  auto r =
+      sh("cd " + shell_quote(work_->path()) + " && umask 077 && exec " +
+         shell_quote(nsrun_binary()) + " --root " + shell_quote(state_->path()) +
+         " run --network none --rootfs " + shell_quote(busybox_rootfs()) + " -w /app/new/deep pwd");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "/app/new/deep\n");
+  for (const char* made : {"/new", "/new/deep"}) {
+    const std::string path = work_->path() + made;
+    ASSERT_TRUE(fs::is_directory(path)) << path;
+    EXPECT_EQ(permissions(path), fs::perms(0755)) << path;
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 0U) << path;
+  }
+
+  // A bundle's process.cwd likewise (in a bind onto the image's /mnt: nothing is made in the
+  // shared test rootfs).
+  TempDir bundle("nsrun-e2e-bundle-");
+  write_bundle_config(bundle.path(), R"({"args": ["pwd"], "cwd": "/mnt/made/here"})",
+                      R"([{"destination": "/proc", "type": "proc", "source": "proc"},
+                          {"destination": "/mnt", "type": "bind", "source": ")" +
+                          work_->path() + R"(", "options": ["rbind"]}])");
+  r = test::run({nsrun_binary(), "--root", state_->path(), "run", "--bundle", bundle.path(),
+                 unique_name("cwd-")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "/mnt/made/here\n");
+  EXPECT_EQ(permissions(work_->path() + "/made/here"), fs::perms(0755));
+}
+
+// The working directory is made in the container's root: a symlink on its way, absolute or
+// climbing with "..", leads to a directory inside the root (here the container's /tmp, a tmpfs),
+// never to the host's directory of that name.
+TEST_F(RunTest, AWorkingDirectoryThroughASymlinkOutOfTheRootIsMadeInsideIt) {
+  TempDir outside("nsrun-e2e-outside-");
+  fs::create_directory_symlink(outside.path(), work_->path() + "/absolute");
+  fs::create_directory_symlink("../../../../../../../.." + outside.path(), work_->path() + "/up");
+  for (const char* link : {"/absolute", "/up"}) {
+    auto r = run({"--network", "none", "-w", std::string("/app") + link + "/made", "pwd"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, outside.path() + "/made\n") << "resolved in the container's root";
+    EXPECT_FALSE(fs::exists(outside.path() + "/made")) << "made outside the root through " << link;
+  }
 }
 
 TEST_F(RunTest, CgroupNamespaceIsRootedAtTheContainersOwnCgroup) {
@@ -557,7 +609,6 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{{"--stage", "gpu=x", "true"}, "the pipeline has no \"gpu\" stage"},
         BadInput{{"--network", "10.0.0.0/33", "true"}, "prefix length must be 0 to 32"},
         BadInput{{"--container-ip", "10.1.1.1", "true"}, "outside --network 192.168.1.0/24"},
-        BadInput{{"-w", "/nonexistent-dir", "true"}, "working directory /nonexistent-dir"},
         BadInput{{"--name", "bad/name", "true"}, "--name \"bad/name\""},
         // Words that are not UTF-8 cannot go into the JSON the stages read: refused, not mangled.
         BadInput{{"echo", "ok", "\xff"}, "process.args[2] is not UTF-8 text"},
