@@ -378,6 +378,36 @@ TEST_F(RunTest, AWorkingDirectoryThroughASymlinkOutOfTheRootIsMadeInsideIt) {
   }
 }
 
+// As runc: a process.env without HOME gets the user's home in the container's /etc/passwd, or
+// "/"; one that sets HOME keeps it. `nsrun run` gets the same (as docker).
+TEST_F(RunTest, HomeComesFromTheContainersPasswd) {
+  TempDir bundle("nsrun-e2e-bundle-");
+  const std::string proc = R"([{"destination": "/proc", "type": "proc", "source": "proc"}])";
+  auto home_in_bundle = [&](const std::string& user, const std::string& env) {
+    write_bundle_config(bundle.path(),
+                        R"({"args": ["sh", "-c", "echo \"$HOME\""], "cwd": "/", "env": )" + env +
+                            (user.empty() ? "" : R"(, "user": )" + user) + "}",
+                        proc);
+    auto r = test::run({nsrun_binary(), "--root", state_->path(), "run", "--bundle", bundle.path(),
+                        unique_name("home-")});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  };
+  EXPECT_EQ(home_in_bundle("", R"(["PATH=/bin"])"), "/root\n") << "root, without process.user";
+  EXPECT_EQ(home_in_bundle(R"({"uid": 65534, "gid": 65534})", R"(["PATH=/bin"])"),
+            "/nonexistent\n");
+  EXPECT_EQ(home_in_bundle(R"({"uid": 4242, "gid": 4242})", R"(["PATH=/bin"])"), "/\n")
+      << "a user /etc/passwd does not name";
+  EXPECT_EQ(home_in_bundle("", R"(["PATH=/bin", "HOME=/mine"])"), "/mine\n");
+  EXPECT_EQ(home_in_bundle("", R"(["PATH=/bin", "HOME="])"), "/root\n") << "empty, as runc";
+
+  auto r = run({"--network", "none", "--user", "65534", "sh", "-c", "echo $HOME"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "/nonexistent\n");
+  r = run({"--network", "none", "-e", "HOME=/given", "sh", "-c", "echo $HOME"});
+  EXPECT_EQ(r.out, "/given\n");
+}
+
 TEST_F(RunTest, CgroupNamespaceIsRootedAtTheContainersOwnCgroup) {
   TempDir bundle("nsrun-e2e-bundle-");
   std::ofstream(bundle.path() + "/config.json") << R"({
