@@ -408,6 +408,40 @@ TEST_F(RunTest, HomeComesFromTheContainersPasswd) {
   EXPECT_EQ(r.out, "/given\n");
 }
 
+// runc's run flags: --pid-file is written as create writes it, --keep keeps the container's
+// record after its exit (stopped, until nsrun delete), --no-pivot, --no-subreaper and
+// --no-new-keyring are taken.
+TEST_F(RunTest, ABundleRunTakesRuncsRunFlags) {
+  TempDir bundle("nsrun-e2e-bundle-");
+  write_bundle_config(bundle.path(), R"({"args": ["sh", "-c", "exit 7"], "cwd": "/"})",
+                      R"([{"destination": "/proc", "type": "proc", "source": "proc"}])");
+  const std::string id = unique_name("runc-flags-");
+  const std::string pid_file = work_->path() + "/pid";
+  auto nsrun = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {nsrun_binary(), "--root", state_->path()});
+    return test::run(args);
+  };
+  auto r = nsrun({"run", "--bundle", bundle.path(), "--pid-file", pid_file, "--keep", "--no-pivot",
+                  "--no-subreaper", "--no-new-keyring", id});
+  EXPECT_EQ(r.exit_code, 7) << r.err;
+  EXPECT_GT(std::stoi("0" + read_text(pid_file)), 0) << read_text(pid_file);
+  auto state = nsrun({"state", id});
+  ASSERT_EQ(state.exit_code, 0) << "the record is kept: " << state.err;
+  EXPECT_NE(state.out.find("\"stopped\""), std::string::npos) << state.out;
+  EXPECT_EQ(nsrun({"delete", id}).exit_code, 0);
+
+  r = nsrun({"run", "--bundle", bundle.path(), "--keep", "--rm", id});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err,
+            "nsrun: run: --keep keeps the container's record after it exits and --rm removes it "
+            "(give one)\n");
+  r = nsrun({"run", "--bundle", bundle.path(), "--pid-file", work_->path() + "/no/pid", id});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_NE(r.err.find("run: --pid-file " + work_->path() + "/no/pid: directory"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST_F(RunTest, CgroupNamespaceIsRootedAtTheContainersOwnCgroup) {
   TempDir bundle("nsrun-e2e-bundle-");
   std::ofstream(bundle.path() + "/config.json") << R"({
