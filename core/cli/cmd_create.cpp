@@ -39,18 +39,8 @@ int create_container(const CreateOptions& options, const GlobalOptions& global) 
   if (options.preserve_fds < 0)
     throw core::Error("create: --preserve-fds " + std::to_string(options.preserve_fds) +
                       " is negative (give a count of descriptors after 2)");
-  if (!options.pid_file.empty()) {
-    auto dir = std::filesystem::absolute(options.pid_file).parent_path();
-    if (!std::filesystem::is_directory(dir))
-      throw core::Error("create: --pid-file " + options.pid_file + ": directory " + dir.string() +
-                        " does not exist (create it first)");
-  }
-  if (!options.console_socket.empty()) {
-    struct stat st {};
-    if (::stat(options.console_socket.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode))
-      throw core::Error("create: --console-socket " + options.console_socket +
-                        " is not a Unix socket (give the path the engine listens on)");
-  }
+  if (!options.pid_file.empty()) check_pid_file(options.pid_file, "create");
+  if (!options.console_socket.empty()) check_console_socket(options.console_socket, "create");
   if (::access((options.bundle + "/config.json").c_str(), F_OK) != 0)
     throw core::Error("create: bundle " + options.bundle +
                       " has no config.json (give the bundle directory with --bundle)");
@@ -58,13 +48,26 @@ int create_container(const CreateOptions& options, const GlobalOptions& global) 
   if (state.exists())
     throw core::Error("create: container \"" + options.id + "\" already exists in " +
                       global.state_root + " (delete it first: nsrun delete " + options.id + ")");
-  BundleLaunch launch{
-      options.bundle,       options.id, options.pid_file, true, options.console_socket,
-      options.preserve_fds, &trace};
+  BundleLaunch launch{options.bundle,         options.id,           options.pid_file,       true,
+                      options.console_socket, options.preserve_fds, options.no_new_keyring, &trace};
   return launch_bundle(launch, global);
 }
 
 }  // namespace
+
+void check_pid_file(const std::string& path, const std::string& command) {
+  auto dir = std::filesystem::absolute(path).parent_path();
+  if (!std::filesystem::is_directory(dir))
+    throw core::Error(command + ": --pid-file " + path + ": directory " + dir.string() +
+                      " does not exist (create it first)");
+}
+
+void check_console_socket(const std::string& path, const std::string& command) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode))
+    throw core::Error(command + ": --console-socket " + path +
+                      " is not a Unix socket (give the path the engine listens on)");
+}
 
 void add_create_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto* create = app.add_subcommand(
@@ -78,7 +81,7 @@ void add_create_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   create->add_flag("--no-pivot", options->no_pivot,
                    "Accepted for engines; nsrun always uses pivot_root");
   create->add_flag("--no-new-keyring", options->no_new_keyring,
-                   "Keep the caller's session keyring");
+                   "Keep the caller's session keyring (the security stage's flag)");
   create->add_option("--preserve-fds", options->preserve_fds,
                      "Pass N descriptors after stderr to the workload");
   create->add_option("--trace", options->trace,

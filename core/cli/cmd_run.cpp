@@ -6,7 +6,9 @@
 // its id (see nsrun/core/detach.hpp); --rm then removes everything at the exit as a foreground
 // run does, and without it the record and the logs stay for `nsrun state`, `list` and `logs`
 // until `nsrun delete`. --init puts nsrun-init in front of the workload as the container's
-// PID 1.
+// PID 1. runc's own run flags are taken as well (--pid-file, --console-socket, --keep, --no-pivot,
+// --no-subreaper; --no-new-keyring and --preserve-fds are stages' flags), so that what drives
+// `runc run -b DIR ID` can drive nsrun.
 //
 // The flags that describe the container itself (OCI fields: --hostname, --rootfs, --mount, -e,
 // -w, --read-only, --bundle) and the pipeline (--pipeline, --stage, --name) are the core's. Every
@@ -48,6 +50,12 @@ struct RunOptions {
   std::string log_max_size;
   std::optional<std::string> trace;  ///< given, even empty (refused), or not
   bool help = false;
+  // runc run's own flags (engines and scripts drive `run --bundle DIR ID` as runc's).
+  std::string pid_file;
+  std::string console_socket;
+  bool keep = false;
+  bool no_pivot = false;
+  bool no_subreaper = false;
 };
 
 // The core's own flags of `nsrun run`.
@@ -93,6 +101,20 @@ void add_core_options(CLI::App& run, RunOptions& options) {
                  "With -d: rotate the log at SIZE (bytes, or with k, m, g; default 1m), keeping "
                  "two files")
       ->type_name("SIZE");
+  run.add_option("--pid-file", options.pid_file,
+                 "Write the container process's pid to FILE once the workload runs (as runc)")
+      ->type_name("FILE");
+  run.add_option("--console-socket", options.console_socket,
+                 "Send the terminal's master (process.terminal, -t) to the Unix socket SOCK "
+                 "instead of relaying it here (as runc)")
+      ->type_name("SOCK");
+  run.add_flag("--keep", options.keep,
+               "Keep the container's record (state, exit code) after it exits, until nsrun "
+               "delete (as runc; -d keeps it unless --rm)");
+  run.add_flag("--no-pivot", options.no_pivot,
+               "Accepted for runc's callers: nsrun always switches root with pivot_root");
+  run.add_flag("--no-subreaper", options.no_subreaper,
+               "Accepted for runc's callers: nsrun never makes itself a subreaper");
   run.prefix_command();  // everything from the command on belongs to the workload
 }
 
@@ -356,6 +378,24 @@ ParsedRun parse_run(const std::vector<std::string>& args, const GlobalOptions& g
   }
 }
 
+// The index of the stage that declares the flag `name`, if one does.
+std::optional<std::size_t> stage_declaring(const std::vector<core::BoundStage>& stages,
+                                           std::string_view name) {
+  for (std::size_t i = 0; i < stages.size(); ++i) {
+    const nsrun_plugin& plugin = stages[i].descriptor();
+    for (std::uint32_t k = 0; plugin.flags && k < plugin.flag_count; ++k)
+      if (plugin.flags[k].name && std::string_view(plugin.flags[k].name) == name) return i;
+  }
+  return std::nullopt;
+}
+
+std::size_t stage_declaring_preserve_fds(const std::vector<core::BoundStage>& stages, int count,
+                                         const std::string& command) {
+  if (auto stage = stage_declaring(stages, "preserve-fds")) return *stage;
+  throw core::Error(command + ": --preserve-fds " + std::to_string(count) +
+                    ": no stage of the pipeline passes descriptors on (nsrun.exec does; use 0)");
+}
+
 int run_container(const std::vector<std::string>& args, const GlobalOptions& global) {
   core::StderrLogger log(global.level());
   auto start = std::chrono::steady_clock::now();
@@ -397,10 +437,20 @@ int run_container(const std::vector<std::string>& args, const GlobalOptions& glo
     throw core::Error(
         "run: -i keeps stdin attached, but -d detaches it and nsrun has no attach (drop -i, or "
         "run a command in the container with nsrun exec ID CMD)");
-  if (options.detach && options.flags.tty)
+  if (options.detach && options.flags.tty && options.console_socket.empty())
     throw core::Error(
         "run: -t gives the workload a terminal relayed to yours, but -d detaches it and nsrun has "
         "no attach (drop -t, or open one later with nsrun exec -t ID sh)");
+  if (options.keep && options.remove)
+    throw core::Error(
+        "run: --keep keeps the container's record after it exits and --rm removes it (give one)");
+  if (!options.pid_file.empty()) check_pid_file(options.pid_file, "run");
+  if (!options.console_socket.empty()) check_console_socket(options.console_socket, "run");
+  // What runc does instead with these, nsrun does not do at all: it has nothing to turn off.
+  if (options.no_pivot)
+    log.debug("run: --no-pivot ignored: nsrun always switches root with pivot_root");
+  if (options.no_subreaper)
+    log.debug("run: --no-subreaper ignored: nsrun never makes itself a subreaper");
   core::DetachOptions detach_options;
   if (!options.log_max_size.empty()) {
     if (!options.detach)
@@ -426,9 +476,20 @@ int run_container(const std::vector<std::string>& args, const GlobalOptions& glo
     }
     request.bundle = std::filesystem::absolute(options.bundle).lexically_normal().string();
     request.spec = core::read_bundle_config(request.bundle);
-    if (core::spec_from_json(request.spec, request.bundle).process.args.empty())
+    const ContainerSpec spec = core::spec_from_json(request.spec, request.bundle);
+    if (spec.process.args.empty())
       throw core::Error("bundle: config.json process.args is empty (name the command to run)");
+    // As runc: a detached terminal has nowhere to go but a console socket.
+    if (options.detach && spec.process.terminal && options.console_socket.empty())
+      throw core::Error(
+          "run: process.terminal is true but -d detaches the container and no --console-socket "
+          "was given (give the socket that receives the terminal, or set process.terminal to "
+          "false)");
   } else {
+    if (!options.console_socket.empty() && !options.flags.tty)
+      throw core::Error(
+          "run: --console-socket receives the workload's terminal, but no -t asks for one (add "
+          "-t, or drop --console-socket)");
     request.bundle = cwd;
     request.spec =
         core::spec_to_json(core::spec_from_flags(options.flags, cwd, installation.default_rootfs));
@@ -445,6 +506,11 @@ int run_container(const std::vector<std::string>& args, const GlobalOptions& glo
                       "\" must be 1-64 letters, digits, '_', '.' or '-', starting with a letter "
                       "or digit");
   request.state_root = global.state_root;
+  if (!options.pid_file.empty())  // the supervisor of -d leaves the caller's directory
+    request.pid_file = std::filesystem::absolute(options.pid_file).string();
+  if (!options.console_socket.empty())
+    request.console_socket =
+        core::connect_console_socket(options.console_socket, "run: --console-socket");
   for (const auto& name : parsed.pipeline.plugin_names())
     if (const auto* plugin = parsed.registry.find(name)) request.plugin_paths[name] = plugin->path;
   request.pipeline = std::move(parsed.pipeline);
@@ -455,7 +521,8 @@ int run_container(const std::vector<std::string>& args, const GlobalOptions& glo
     trace.finish("core: the container's lifecycle", run_start,
                  {{"container", request.id}, {"exit code", code}}, log);
   };
-  if (!options.detach) {  // --rm: what a foreground run does
+  if (!options.detach) {  // --rm: what a foreground run does, unless --keep
+    request.keep_record = options.keep;
     int code = orchestrator.run(request);
     finish_trace(code);
     return code;
@@ -499,7 +566,16 @@ int launch_bundle(const BundleLaunch& launch, const GlobalOptions& global) {
   core::PluginRegistry registry = global.load_plugins(installation, pipeline);
   global.check_selectors(file, installation.default_pipeline, registry, installation);
   std::vector<core::BoundStage> stages = core::bind_pipeline(pipeline, registry);
-  if (launch.preserve_fds > 0) set_preserve_fds(stages, launch.preserve_fds, "create");
+  // Each stage's flags are given at once: set_flags replaces what a stage was given before.
+  std::map<std::size_t, boost::json::object> flags;
+  if (launch.preserve_fds > 0)
+    flags[stage_declaring_preserve_fds(stages, launch.preserve_fds, "create")]["preserve-fds"] =
+        std::to_string(launch.preserve_fds);
+  // A pipeline with no stage that makes a session keyring keeps the caller's: what is asked.
+  if (launch.no_new_keyring)
+    if (auto stage = stage_declaring(stages, "no-new-keyring"))
+      flags[*stage]["no-new-keyring"] = true;
+  for (const auto& [stage, given] : flags) stages[stage].set_flags(given);
   for (const auto& name : pipeline.plugin_names())
     if (const auto* plugin = registry.find(name)) request.plugin_paths[name] = plugin->path;
   request.pipeline = std::move(pipeline);
@@ -518,16 +594,8 @@ int launch_bundle(const BundleLaunch& launch, const GlobalOptions& global) {
 
 void set_preserve_fds(std::vector<core::BoundStage>& stages, int count,
                       const std::string& command) {
-  for (auto& stage : stages) {
-    const nsrun_plugin& plugin = stage.descriptor();
-    for (std::uint32_t k = 0; plugin.flags && k < plugin.flag_count; ++k)
-      if (plugin.flags[k].name && std::string_view(plugin.flags[k].name) == "preserve-fds") {
-        stage.set_flags({{"preserve-fds", std::to_string(count)}});
-        return;
-      }
-  }
-  throw core::Error(command + ": --preserve-fds " + std::to_string(count) +
-                    ": no stage of the pipeline passes descriptors on (nsrun.exec does; use 0)");
+  stages[stage_declaring_preserve_fds(stages, count, command)].set_flags(
+      {{"preserve-fds", std::to_string(count)}});
 }
 
 std::string run_help(const GlobalOptions& global) {

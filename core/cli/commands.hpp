@@ -147,6 +147,7 @@ struct BundleLaunch {
   bool detached = true;
   std::string console_socket;     ///< --console-socket: where process.terminal's master goes
   int preserve_fds = 0;           ///< --preserve-fds: the exec stage's flag of that name
+  bool no_new_keyring = false;    ///< --no-new-keyring: the security stage's flag of that name
   CommandTrace* trace = nullptr;  ///< --trace: the create traced into it
 };
 
@@ -154,6 +155,11 @@ struct BundleLaunch {
 /// flag when no stage of the pipeline does.
 void set_preserve_fds(std::vector<core::BoundStage>& stages, int count, const std::string& command);
 int launch_bundle(const BundleLaunch& launch, const GlobalOptions& global);
+
+/// `--pid-file FILE` of create and run: error naming the flag unless FILE's directory exists.
+void check_pid_file(const std::string& path, const std::string& command);
+/// `--console-socket PATH` of create and run: error naming the flag unless PATH is a Unix socket.
+void check_console_socket(const std::string& path, const std::string& command);
 
 /// The help of `nsrun run` for the default pipeline: the core's flags and each stage's.
 std::string run_help(const GlobalOptions& global);

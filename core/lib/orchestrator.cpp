@@ -1414,6 +1414,14 @@ int Orchestrator::run(ContainerRequest& request) {
     } catch (const Error& e) {
       log_.warn(e.what());
     }
+    // `run --pid-file` (runc's): complete once the workload runs, before `run -d` returns.
+    if (!request.pid_file.empty()) {
+      try {
+        write_pid_file(request.pid_file, site.pid);
+      } catch (const Error& e) {
+        return StageFailure{e.what(), exit_code::runtime_error};
+      }
+    }
     if (auto failure = run_phase(Phase::poststart, site, ProcessSide::host)) return failure;
     run_hooks_warning_only(
         hooks, HookKind::poststart,

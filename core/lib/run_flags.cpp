@@ -41,9 +41,11 @@ void check_hostname(const std::string& hostname) {
 
 }  // namespace
 
+// No HOME: the exec stage gives the user's home from the container's /etc/passwd, as docker and
+// runc do (a fixed /root would be wrong for --user 1000).
 std::vector<std::string> base_environment(const std::string& hostname) {
-  return {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
-          "TERM=xterm", "HOSTNAME=" + hostname};
+  return {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm",
+          "HOSTNAME=" + hostname};
 }
 
 MountSpec parse_mount_flag(const std::string& value, const std::string& cwd) {

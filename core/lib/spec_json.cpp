@@ -26,8 +26,14 @@ boost::json::object read_bundle_config(const std::string& bundle_dir) {
       throw Error("bundle: config.json ociVersion \"" + text +
                   "\" is not a runtime-spec version nsrun implements (1.x; see nsrun features)");
   }
+  // The stages see the paths spec_from_json resolved against the bundle, absolute: they do not
+  // know the bundle directory (nor should a relative path depend on nsrun's working directory).
   if (auto* root = object.if_contains("root"); root && root->is_object())
     root->as_object()["path"] = spec.root.path;
+  if (auto* mounts = object.if_contains("mounts"); mounts && mounts->is_array())
+    for (std::size_t i = 0; i < mounts->as_array().size() && i < spec.mounts.size(); ++i)
+      if (auto& mount = mounts->as_array()[i].as_object(); mount.contains("source"))
+        mount["source"] = spec.mounts[i].source;
   return object;
 }
 

@@ -2,6 +2,7 @@
 // becomes the workload: the workload is the container's PID 1 and its exit code is nsrun's.
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -9,10 +10,17 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "nsrun/config.hpp"
 #include "nsrun/plugin.hpp"
+#include "passwd.hpp"
+
+#ifndef SYS_openat2
+#define SYS_openat2 437  // the same number on every architecture (unified table)
+#endif
 
 namespace {
 
@@ -88,6 +96,46 @@ nsrun::StageError workload_error(const std::string& command, const std::string& 
       nsrun::exit_code::cannot_execute);
 }
 
+// Whether the process needs a HOME: runc gives one when process.env has none, or an empty one.
+bool lacks_home(const nsrun::ProcessSpec& process) {
+  const std::string* home = process.env_value("HOME");
+  return !home || home->size() == std::string("HOME=").size();
+}
+
+// The container's /etc/passwd, or "" when it has none that can be read. Read in the container's
+// root (the process has switched to it), and never through a /proc magic link, which could lead
+// to a host file the process still holds open; nor from a FIFO or a device, which would block or
+// never end.
+std::string read_container_passwd() {
+  constexpr std::size_t max_size = 16 << 20;
+  open_how how{};
+  how.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  const int fd =
+      static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, "/etc/passwd", &how, sizeof how));
+  if (fd < 0) return {};
+  std::string text;
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    char buffer[8192];
+    while (text.size() < max_size) {
+      const ssize_t n = ::read(fd, buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      text.append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(fd);
+  return text;
+}
+
+// runc's HOME: the home directory of the process's user (process.user.uid; nsrun's own, root,
+// without one) in the container's /etc/passwd, or "/" when no line names that user.
+std::string home_in_container(const nsrun::ProcessSpec& process) {
+  const std::int64_t uid = process.user ? process.user->uid : 0;
+  return nsrun::exec::home_of(read_container_passwd(), uid).value_or("/");
+}
+
 class ExecStage final : public nsrun::IStage {
  public:
   // It calls execve: nothing can run after it. With a storage stage, that stage's root switch
@@ -143,7 +191,10 @@ class ExecStage final : public nsrun::IStage {
   // nsrun exec: the new process, already in the container's namespaces and root, is run the
   // way the container's was.
   void exec_prepare(nsrun::Context& ctx) override { validate(ctx); }
-  void exec_container(nsrun::Context& ctx) override { start_process(ctx, "--cwd"); }
+  void exec_container(nsrun::Context& ctx) override {
+    if (lacks_home(ctx.spec.process)) home_ = home_in_container(ctx.spec.process);
+    start_process(ctx, "--cwd");
+  }
 
   // The command is looked up once the container's root is in place (the storage stage's
   // create_container comes first), as runc does at create: an engine that creates a container
@@ -151,6 +202,9 @@ class ExecStage final : public nsrun::IStage {
   // exit code (podman: 127). start_container looks again, at the execve.
   void create_container(nsrun::Context& ctx) override {
     const auto& process = ctx.spec.process;
+    // Read here, in the container's root, while the process is still the container's root user
+    // (as runc reads it): the security stage's start_container may make it a user that cannot.
+    if (lacks_home(process)) home_ = home_in_container(process);
     std::string tried;
     const std::string& command = process.args.front();
     if (int error = look_up_workload(command, path_variable(process.env), tried, &execute_error))
@@ -179,7 +233,13 @@ class ExecStage final : public nsrun::IStage {
     std::vector<char*> argv, envp;
     for (const auto& arg : process.args) argv.push_back(const_cast<char*>(arg.c_str()));
     argv.push_back(nullptr);
-    for (const auto& entry : process.env) envp.push_back(const_cast<char*>(entry.c_str()));
+    std::string home_entry;
+    for (const auto& entry : process.env)
+      if (!home_ || !entry.starts_with("HOME=")) envp.push_back(const_cast<char*>(entry.c_str()));
+    if (home_) {
+      home_entry = "HOME=" + *home_;
+      envp.push_back(home_entry.data());
+    }
     envp.push_back(nullptr);
 
     // The workload inherits stdin, stdout and stderr, and the --preserve-fds ones: everything
@@ -199,6 +259,8 @@ class ExecStage final : public nsrun::IStage {
   }
 
   int preserved_fds_ = 0;
+  /// The HOME the workload gets when process.env lacks one (runc's, from /etc/passwd).
+  std::optional<std::string> home_;
 };
 
 }  // namespace

@@ -696,9 +696,29 @@ TEST_F(RunningContainer, ExecWritesItsPidFileInTheForegroundToo) {
   EXPECT_GT(std::stoi(read(pid_file)), 0);
 }
 
-// A working directory that is not in the container is named with what gave it: exec's --cwd,
-// run's --workdir, a bundle's process.cwd.
-TEST_F(RunningContainer, AMissingWorkingDirectoryNamesWhatGaveIt) {
+// As runc's: each container joins a new session keyring of its own, and create --no-new-keyring
+// keeps the caller's (the security stage's flag: create must hand it on, not drop it).
+TEST_F(Lifecycle, CreateNoNewKeyringKeepsTheCallersSessionKeyring) {
+  // /proc/keys lists every keyring a root process may view: the container's own is found by
+  // its name, which holds the (unique) container id.
+  auto session_keyrings_of = [&](const std::string& id, const std::string& flags) {
+    write_bundle({"sh", "-c", "grep -c '_ses.nsrun." + id + ":' /proc/keys; exit 0"});
+    std::filesystem::remove(bundle_->path() + "/stdout");
+    auto r = create(id, flags);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(nsrun({"start", id}).exit_code, 0);
+    EXPECT_TRUE(wait_for_status(id, "stopped"));
+    EXPECT_EQ(nsrun({"delete", id}).exit_code, 0);
+    return read(bundle_->path() + "/stdout");
+  };
+  EXPECT_EQ(session_keyrings_of(unique_name("keyring-"), ""), "1\n") << "its own";
+  EXPECT_EQ(session_keyrings_of(unique_name("keyring-"), "--no-new-keyring"), "0\n")
+      << "the caller's";
+}
+
+// exec's --cwd must exist, as in runc (which makes a missing one only for the container's first
+// process: run's --workdir and a bundle's process.cwd, see run_test.cpp).
+TEST_F(RunningContainer, ExecRefusesAMissingWorkingDirectory) {
   start({"sh", "-c", "exec sleep 30"});
   auto r = exec({"--cwd", "/no-such-dir", id_, "/bin/true"});
   EXPECT_EQ(r.exit_code, 125);
@@ -706,18 +726,6 @@ TEST_F(RunningContainer, AMissingWorkingDirectoryNamesWhatGaveIt) {
                        "file or directory (create it, or give another --cwd)"),
             std::string::npos)
       << r.err;
-  auto run = nsrun({"run", "--network", "none", "--rootfs", busybox_rootfs(), "-w", "/no-such-dir",
-                    "/bin/true"});
-  EXPECT_EQ(run.exit_code, 125);
-  EXPECT_NE(run.err.find("(create it, or give another --workdir)"), std::string::npos) << run.err;
-  write_bundle({"/bin/true"});
-  auto config = boost::json::parse(read(bundle_->path() + "/config.json")).as_object();
-  config["process"].as_object()["cwd"] = "/no-such-dir";
-  std::ofstream(bundle_->path() + "/config.json") << boost::json::serialize(config);
-  auto bundled = nsrun({"run", "--bundle", bundle_->path(), id_ + "-b"});
-  EXPECT_EQ(bundled.exit_code, 125);
-  EXPECT_NE(bundled.err.find("(create it, or give another process.cwd)"), std::string::npos)
-      << bundled.err;
 }
 
 TEST_F(RunningContainer, ExecJoinsEveryNamespaceAndCgroupAndPassesTheExitCode) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -297,6 +298,150 @@ TEST_F(RunTest, BundleRunsThroughTheSamePath) {
   }
 }
 
+// A bundle's config.json with `process` and `mounts` as given (JSON text), on the busybox rootfs.
+void write_bundle_config(const std::string& bundle, const std::string& process,
+                         const std::string& mounts) {
+  std::ofstream(bundle + "/config.json")
+      << R"({"ociVersion": "1.0.2", "process": )" << process << R"(, "root": {"path": ")"
+      << busybox_rootfs() << R"("}, "mounts": )" << mounts << R"(,
+    "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}, {"type": "ipc"}]}
+  })";
+}
+
+fs::perms permissions(const std::string& path) {
+  return fs::symlink_status(path).permissions();
+}
+
+// As runc: a relative bind source is the bundle's, whatever nsrun's working directory.
+TEST_F(RunTest, ABundlesRelativeBindSourceIsInTheBundle) {
+  TempDir bundle("nsrun-e2e-bundle-");
+  fs::create_directories(bundle.path() + "/data/sub");
+  std::ofstream(bundle.path() + "/data/sub/greeting") << "from the bundle\n";
+  // Onto directories the image has: a mountpoint made in the shared test rootfs would stay there.
+  write_bundle_config(bundle.path(),
+                      R"({"args": ["cat", "/mnt/sub/greeting", "/home/greeting"], "cwd": "/"})",
+                      R"([{"destination": "/proc", "type": "proc", "source": "proc"},
+                          {"destination": "/mnt", "type": "bind", "source": "data",
+                           "options": ["rbind", "ro"]},
+                          {"destination": "/home", "source": "./data/sub", "options": ["bind"]}])");
+  auto r = test::run({nsrun_binary(), "--root", state_->path(), "run", "--bundle", bundle.path(),
+                      unique_name("relative-bind-")},
+                     "", 60, work_->path());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "from the bundle\nfrom the bundle\n");
+}
+
+// As runc (and docker for -w): a missing working directory is made in the container, 0755 as
+// the container's root whatever nsrun's umask, and the workload starts in it.
+TEST_F(RunTest, AMissingWorkingDirectoryIsMade0755) {
+  auto r =
+      sh("cd " + shell_quote(work_->path()) + " && umask 077 && exec " +
+         shell_quote(nsrun_binary()) + " --root " + shell_quote(state_->path()) +
+         " run --network none --rootfs " + shell_quote(busybox_rootfs()) + " -w /app/new/deep pwd");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "/app/new/deep\n");
+  for (const char* made : {"/new", "/new/deep"}) {
+    const std::string path = work_->path() + made;
+    ASSERT_TRUE(fs::is_directory(path)) << path;
+    EXPECT_EQ(permissions(path), fs::perms(0755)) << path;
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 0U) << path;
+  }
+
+  // A bundle's process.cwd likewise (in a bind onto the image's /mnt: nothing is made in the
+  // shared test rootfs).
+  TempDir bundle("nsrun-e2e-bundle-");
+  write_bundle_config(bundle.path(), R"({"args": ["pwd"], "cwd": "/mnt/made/here"})",
+                      R"([{"destination": "/proc", "type": "proc", "source": "proc"},
+                          {"destination": "/mnt", "type": "bind", "source": ")" +
+                          work_->path() + R"(", "options": ["rbind"]}])");
+  r = test::run({nsrun_binary(), "--root", state_->path(), "run", "--bundle", bundle.path(),
+                 unique_name("cwd-")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "/mnt/made/here\n");
+  EXPECT_EQ(permissions(work_->path() + "/made/here"), fs::perms(0755));
+}
+
+// The working directory is made in the container's root: a symlink on its way, absolute or
+// climbing with "..", leads to a directory inside the root (here the container's /tmp, a tmpfs),
+// never to the host's directory of that name.
+TEST_F(RunTest, AWorkingDirectoryThroughASymlinkOutOfTheRootIsMadeInsideIt) {
+  TempDir outside("nsrun-e2e-outside-");
+  fs::create_directory_symlink(outside.path(), work_->path() + "/absolute");
+  fs::create_directory_symlink("../../../../../../../.." + outside.path(), work_->path() + "/up");
+  for (const char* link : {"/absolute", "/up"}) {
+    auto r = run({"--network", "none", "-w", std::string("/app") + link + "/made", "pwd"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, outside.path() + "/made\n") << "resolved in the container's root";
+    EXPECT_FALSE(fs::exists(outside.path() + "/made")) << "made outside the root through " << link;
+  }
+}
+
+// As runc: a process.env without HOME gets the user's home in the container's /etc/passwd, or
+// "/"; one that sets HOME keeps it. `nsrun run` gets the same (as docker).
+TEST_F(RunTest, HomeComesFromTheContainersPasswd) {
+  TempDir bundle("nsrun-e2e-bundle-");
+  const std::string proc = R"([{"destination": "/proc", "type": "proc", "source": "proc"}])";
+  auto home_in_bundle = [&](const std::string& user, const std::string& env) {
+    write_bundle_config(bundle.path(),
+                        R"({"args": ["sh", "-c", "echo \"$HOME\""], "cwd": "/", "env": )" + env +
+                            (user.empty() ? "" : R"(, "user": )" + user) + "}",
+                        proc);
+    auto r = test::run({nsrun_binary(), "--root", state_->path(), "run", "--bundle", bundle.path(),
+                        unique_name("home-")});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  };
+  EXPECT_EQ(home_in_bundle("", R"(["PATH=/bin"])"), "/root\n") << "root, without process.user";
+  EXPECT_EQ(home_in_bundle(R"({"uid": 65534, "gid": 65534})", R"(["PATH=/bin"])"),
+            "/nonexistent\n");
+  EXPECT_EQ(home_in_bundle(R"({"uid": 4242, "gid": 4242})", R"(["PATH=/bin"])"), "/\n")
+      << "a user /etc/passwd does not name";
+  EXPECT_EQ(home_in_bundle("", R"(["PATH=/bin", "HOME=/mine"])"), "/mine\n");
+  EXPECT_EQ(home_in_bundle("", R"(["PATH=/bin", "HOME="])"), "/root\n") << "empty, as runc";
+
+  auto r = run({"--network", "none", "--user", "65534", "sh", "-c", "echo $HOME"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "/nonexistent\n");
+  r = run({"--network", "none", "-e", "HOME=/given", "sh", "-c", "echo $HOME"});
+  EXPECT_EQ(r.out, "/given\n");
+}
+
+// runc's run flags: --pid-file is written as create writes it, --keep keeps the container's
+// record after its exit (stopped, until nsrun delete), --no-pivot, --no-subreaper and
+// --no-new-keyring are taken.
+TEST_F(RunTest, ABundleRunTakesRuncsRunFlags) {
+  TempDir bundle("nsrun-e2e-bundle-");
+  write_bundle_config(bundle.path(), R"({"args": ["sh", "-c", "exit 7"], "cwd": "/"})",
+                      R"([{"destination": "/proc", "type": "proc", "source": "proc"}])");
+  const std::string id = unique_name("runc-flags-");
+  const std::string pid_file = work_->path() + "/pid";
+  auto nsrun = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {nsrun_binary(), "--root", state_->path()});
+    return test::run(args);
+  };
+  auto r = nsrun({"run", "--bundle", bundle.path(), "--pid-file", pid_file, "--keep", "--no-pivot",
+                  "--no-subreaper", "--no-new-keyring", id});
+  EXPECT_EQ(r.exit_code, 7) << r.err;
+  EXPECT_GT(std::stoi("0" + read_text(pid_file)), 0) << read_text(pid_file);
+  auto state = nsrun({"state", id});
+  ASSERT_EQ(state.exit_code, 0) << "the record is kept: " << state.err;
+  EXPECT_NE(state.out.find("\"stopped\""), std::string::npos) << state.out;
+  EXPECT_EQ(nsrun({"delete", id}).exit_code, 0);
+
+  r = nsrun({"run", "--bundle", bundle.path(), "--keep", "--rm", id});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err,
+            "nsrun: run: --keep keeps the container's record after it exits and --rm removes it "
+            "(give one)\n");
+  r = nsrun({"run", "--bundle", bundle.path(), "--pid-file", work_->path() + "/no/pid", id});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_NE(r.err.find("run: --pid-file " + work_->path() + "/no/pid: directory"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST_F(RunTest, CgroupNamespaceIsRootedAtTheContainersOwnCgroup) {
   TempDir bundle("nsrun-e2e-bundle-");
   std::ofstream(bundle.path() + "/config.json") << R"({
@@ -528,7 +673,6 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{{"--stage", "gpu=x", "true"}, "the pipeline has no \"gpu\" stage"},
         BadInput{{"--network", "10.0.0.0/33", "true"}, "prefix length must be 0 to 32"},
         BadInput{{"--container-ip", "10.1.1.1", "true"}, "outside --network 192.168.1.0/24"},
-        BadInput{{"-w", "/nonexistent-dir", "true"}, "working directory /nonexistent-dir"},
         BadInput{{"--name", "bad/name", "true"}, "--name \"bad/name\""},
         // Words that are not UTF-8 cannot go into the JSON the stages read: refused, not mangled.
         BadInput{{"echo", "ok", "\xff"}, "process.args[2] is not UTF-8 text"},

@@ -261,6 +261,48 @@ TEST_F(Terminal, ATerminalWithoutAConsoleSocketOrTheReverseIsRefusedBeforeAnythi
   EXPECT_FALSE(fs::exists(state_->path() + "/t4"));
 }
 
+// runc's `run -d --console-socket S --pid-file P`: the pty master goes to the socket, the pid
+// file holds the container process's pid when run returns.
+TEST_F(Terminal, DetachedBundleRunSendsThePtyMasterAndWritesThePidFile) {
+  write_bundle({"sh", "-c", "test -t 0 && echo stdin-is-a-tty; read line; echo got:$line"}, true);
+  ConsoleSocket console(bundle_->path() + "/console.sock");
+  const std::string pid_file = bundle_->path() + "/pid";
+  auto r = nsrun({"run", "-d", "--bundle", bundle_->path(), "--console-socket", console.path(),
+                  "--pid-file", pid_file, "t6"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  pid_t pid = 0;
+  std::ifstream(pid_file) >> pid;
+  ASSERT_GT(pid, 0) << "the pid file is complete when run -d returns";
+  EXPECT_EQ(::kill(pid, 0), 0) << "it names the running container process";
+  int master = console.receive_master();
+  ASSERT_GE(master, 0) << "no pty master arrived on the console socket";
+  write_text(master, "hello\n");
+  std::string screen = read_until(master, "got:hello");
+  EXPECT_NE(screen.find("stdin-is-a-tty"), std::string::npos) << screen;
+  EXPECT_NE(screen.find("got:hello"), std::string::npos) << screen;
+  EXPECT_EQ(nsrun({"delete", "--force", "t6"}).exit_code, 0);
+}
+
+// As runc: a detached run's terminal has nowhere to go without a console socket; one given to a
+// run from flags needs -t.
+TEST_F(Terminal, ADetachedRunsTerminalNeedsAConsoleSocket) {
+  write_bundle({"sh"}, true);
+  auto r = nsrun({"run", "-d", "--bundle", bundle_->path(), "t7"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err,
+            "nsrun: run: process.terminal is true but -d detaches the container and no "
+            "--console-socket was given (give the socket that receives the terminal, or set "
+            "process.terminal to false)\n");
+  ConsoleSocket console(bundle_->path() + "/console.sock");
+  r = nsrun({"run", "--rootfs", busybox_rootfs(), "--network", "none", "--console-socket",
+             console.path(), "true"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.err,
+            "nsrun: run: --console-socket receives the workload's terminal, but no -t asks for "
+            "one (add -t, or drop --console-socket)\n");
+  EXPECT_FALSE(fs::exists(state_->path() + "/t7"));
+}
+
 TEST_F(Terminal, DetachedExecWithTtySendsItsOwnPty) {
   write_bundle({"sleep", "30"}, false);
   ASSERT_EQ(create("t5", "").exit_code, 0);

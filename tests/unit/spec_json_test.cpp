@@ -1,6 +1,9 @@
 #include "nsrun/core/spec_json.hpp"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
 
 #include "nsrun/core/json_util.hpp"
 
@@ -35,6 +38,46 @@ TEST(SpecJson, ReadsTheSupportedSubset) {
   EXPECT_EQ(*spec.resources.pids_limit, 32);
   EXPECT_EQ(*spec.resources.cpu_quota, 50000);
   EXPECT_EQ(spec.annotations.at("a"), "b");
+}
+
+// runc resolves a relative bind source against the bundle, as the OCI spec resolves root.path;
+// other mounts' sources ("proc", "tmpfs") are names, not paths.
+TEST(SpecJson, ARelativeBindSourceIsTheBundles) {
+  auto doc = parse_json_document(R"({
+    "root": {"path": "rootfs"},
+    "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
+               {"destination": "/data", "type": "bind", "source": "data"},
+               {"destination": "/opt", "source": "sub/opt", "options": ["rbind"]},
+               {"destination": "/t", "type": "tmpfs", "source": "data", "options": ["bind"]},
+               {"destination": "/abs", "type": "bind", "source": "/srv"}]
+  })",
+                                 "config.json");
+  ContainerSpec spec = spec_from_json(doc, "/bundle");
+  ASSERT_EQ(spec.mounts.size(), 5u);
+  EXPECT_EQ(spec.mounts[0].source, "proc");
+  EXPECT_EQ(spec.mounts[1].source, "/bundle/data");
+  EXPECT_EQ(spec.mounts[2].source, "/bundle/sub/opt");
+  EXPECT_EQ(spec.mounts[3].source, "/bundle/data") << "a bind option makes it a bind, as in runc";
+  EXPECT_EQ(spec.mounts[4].source, "/srv");
+  EXPECT_EQ(spec_from_json(doc, "").mounts[1].source, "data") << "no bundle: left as written";
+}
+
+// The stages read the bundle's config.json as the core hands it on: with the paths resolved.
+TEST(SpecJson, TheBundleConfigHandedOnHasAbsoluteBindSources) {
+  std::string pattern = (std::filesystem::temp_directory_path() / "nsrun-bundle-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+  const std::string bundle = pattern;
+  write_file_atomically(bundle + "/config.json", R"({
+    "ociVersion": "1.0.2", "process": {"args": ["true"]}, "root": {"path": "rootfs"},
+    "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
+               {"destination": "/data", "type": "bind", "source": "data", "options": ["ro"]}]})");
+  boost::json::object config = read_bundle_config(bundle);
+  std::filesystem::remove_all(bundle);
+  EXPECT_EQ(config.at("root").at("path").as_string(), bundle + "/rootfs");
+  const auto& mounts = config.at("mounts").as_array();
+  EXPECT_EQ(mounts.at(0).at("source"), "proc");
+  EXPECT_EQ(mounts.at(1).at("source").as_string(), bundle + "/data");
+  EXPECT_EQ(mounts.at(1).at("options"), (boost::json::array{"ro"})) << "the rest as written";
 }
 
 TEST(SpecJson, RoundTrips) {

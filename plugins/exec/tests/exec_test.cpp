@@ -1,6 +1,7 @@
 // nsrun.exec through its ABI: the process spec it refuses before anything is created.
 #include <gtest/gtest.h>
 
+#include "passwd.hpp"
 #include "plugin_harness.hpp"
 
 namespace nsrun::test {
@@ -37,6 +38,24 @@ TEST(ExecStage, ValidatesTheProcess) {
             "(remove it)");
   EXPECT_EQ(refused(process({"sh"}), {{"shell", true}}),
             "exec: unknown config key \"shell\" for nsrun.exec (remove it or check its spelling)");
+}
+
+// runc's HOME for a process.env without one: the user's home in the container's /etc/passwd.
+TEST(ExecStage, HomeIsTheFirstPasswdLineOfTheUid) {
+  const std::string passwd =
+      "root:x:0:0:root:/root:/bin/sh\n"
+      "\n"
+      "broken:x:notanumber:0::/broken:/bin/sh\n"
+      "app:x:1000:1000:App,,,:/home/app:/bin/sh\n"
+      "again:x:1000:1000::/home/again:/bin/sh\n"
+      "short:x:1001\n"
+      "nohome:x:1002:1002:::/bin/false";
+  EXPECT_EQ(exec::home_of(passwd, 0), "/root");
+  EXPECT_EQ(exec::home_of(passwd, 1000), "/home/app") << "the first match wins, as in runc";
+  EXPECT_EQ(exec::home_of(passwd, 1001), "") << "a short line has an empty home";
+  EXPECT_EQ(exec::home_of(passwd, 1002), "");
+  EXPECT_EQ(exec::home_of(passwd, 4242), std::nullopt);
+  EXPECT_EQ(exec::home_of("", 0), std::nullopt);
 }
 
 }  // namespace

@@ -471,6 +471,28 @@ void switch_root_with_chroot(Mounter& m, const std::string& rootfs) {
   check(fs.chdir("/"), "enter / of the container");
 }
 
+// runc's mkdir -p of process.cwd (docker's of --workdir). Resolved in the root as every
+// mountpoint is (open_in_root: no symlink or ".." leads out of it, no /proc magic link is
+// followed), each missing directory made 0755 relative to its resolved parent. Only a missing
+// one is made: whether an existing path is a usable working directory (a file, a path through a
+// /proc/self/fd link) is the exec stage's check, at its chdir.
+void create_working_directory(const MountPlan& plan, HostFs& fs, Logger& log) {
+  const std::string& cwd = plan.working_directory;
+  if (cwd.empty() || cwd == "/") return;
+  int fd = -1;
+  Errno err = fs.open_in_root(plan.rootfs, cwd, false, false, fd);
+  if (err == 0) fs.close(fd);
+  if (err != ENOENT) return;
+  if (log.debug_enabled()) log.debug("create the working directory " + cwd);
+  err = fs.open_in_root(plan.rootfs, cwd, true, false, fd);
+  if (err != 0)
+    throw StageError(
+        "working directory " + cwd + " (" + plan.working_directory_from +
+        ") does not exist and cannot be created in the container: " + std::strerror(err) +
+        " (create it in the rootfs, or give another " + plan.working_directory_from + ")");
+  fs.close(fd);
+}
+
 }  // namespace
 
 void enter_rootfs(const MountPlan& plan, HostFs& fs, Logger& log,
@@ -490,6 +512,7 @@ void enter_rootfs(const MountPlan& plan, HostFs& fs, Logger& log,
   for (const PlannedMount& mount : plan.mounts)
     mount_planned(m, plan.rootfs, mount, idmapped_binds);
   create_device_nodes(plan.devices, plan.rootfs, fs, log);  // with the umask at 0: exact modes
+  create_working_directory(plan, fs, log);                  // likewise: 0755
   umask.restore();
 
   if (plan.readonly_root) make_root_read_only(m, plan.rootfs);

@@ -209,6 +209,12 @@ void StorageStage::prepare(Context& ctx) {
       ctx.spec, rootfs, generated.empty() ? "" : std::string(ctx.state_dir), ctx.spec_source);
   plan_ = plan_mounts(ctx.spec, rootfs, generated, ctx.log,
                       ctx.spec_source == nsrun::SpecSource::flags);
+  // The exec stage, which chdirs there, owns process.cwd and refused a relative one in validate.
+  if (const std::string& cwd = ctx.spec.process.cwd; cwd.starts_with('/')) {
+    plan_->working_directory = clean_container_path(cwd);
+    plan_->working_directory_from =
+        ctx.spec_source == nsrun::SpecSource::flags ? "--workdir" : "process.cwd";
+  }
   caller_mount_namespace_ = fs_->mount_namespace();    // on the host, before the clone
   idmapped_root_.prepare(ctx.spec, rootfs, ctx.log);   // before the clone, which inherits it
   idmapped_binds_.prepare(*plan_, ctx.spec, ctx.log);  // likewise

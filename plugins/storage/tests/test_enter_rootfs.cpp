@@ -293,6 +293,53 @@ TEST_F(StorageStageTest, ReadOnlyRootComesAfterAllMountsAndBeforeThePivot) {
                     switch_root}));
 }
 
+// runc makes a missing process.cwd (docker a missing --workdir): 0755 directories, in the root
+// as the mountpoints are, after the mounts (it may lie in one) and before the root turns
+// read-only.
+TEST_F(StorageStageTest, AMissingWorkingDirectoryIsMadeBeforeTheRootTurnsReadOnly) {
+  spec.root.readonly = true;
+  spec.process.cwd = "/srv//work/./deep/";
+  bind("dir", "/data", {"rbind"});
+  run_prepare();
+  Lines calls = run_create_container();
+  EXPECT_TRUE(contains_run(calls, {"mount $HOST/dir fd:$ROOT/data - MS_BIND|MS_REC -"}));
+  EXPECT_TRUE(contains_run(
+      calls, {"mount $STATE/resolv.conf fd:$ROOT/etc/resolv.conf - MS_BIND -",
+              "mount - fd:$ROOT/etc/resolv.conf - "
+              "MS_RDONLY|MS_REMOUNT|MS_BIND -",
+              "mkdir $ROOT/srv 0755", "mkdir $ROOT/srv/work 0755", "mkdir $ROOT/srv/work/deep 0755",
+              "umask 022", "mount_setattr $ROOT 0 MOUNT_ATTR_RDONLY"}));
+}
+
+TEST_F(StorageStageTest, AnExistingWorkingDirectoryIsLeftAlone) {
+  spec.process.cwd = "/data";
+  run_prepare();
+  Lines calls = run_create_container();
+  EXPECT_EQ(std::count_if(calls.begin(), calls.end(),
+                          [](const std::string& call) { return call.starts_with("mkdir $ROOT/"); }),
+            0);
+}
+
+TEST_F(StorageStageTest, AWorkingDirectoryThatCannotBeMadeNamesWhatGaveIt) {
+  spec.process.cwd = "/work";
+  run_prepare();
+  fs->fail("mkdir $ROOT/work", EACCES);
+  EXPECT_EQ(create_container_error(),
+            "working directory /work (--workdir) does not exist and cannot be created in the "
+            "container: Permission denied (create it in the rootfs, or give another --workdir)");
+}
+
+TEST_F(StorageStageTest, ABundlesWorkingDirectoryThatCannotBeMadeNamesProcessCwd) {
+  spec_source = SpecSource::bundle;
+  spec.process.cwd = "/work";
+  run_prepare();
+  fs->fail("mkdir $ROOT/work", EROFS);
+  EXPECT_EQ(create_container_error(),
+            "working directory /work (process.cwd) does not exist and cannot be created in the "
+            "container: Read-only file system (create it in the rootfs, or give another "
+            "process.cwd)");
+}
+
 TEST_F(StorageStageTest, MissingMountpointParentsAreCreated) {
   bind("file.txt", "/a/b/c.txt", {"rbind", "ro", "nosuid", "nodev", "noexec", "rprivate"});
   EXPECT_EQ(run_prepare(), generated_etc_files) << "nothing is created in the rootfs on the host";

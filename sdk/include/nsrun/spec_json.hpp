@@ -203,6 +203,14 @@ inline std::vector<IdMapping> read_id_mappings(const Field& linux_section, std::
   return out;
 }
 
+// A bind mount, as runc tells one: type "bind", or a "bind" or "rbind" option whatever the type.
+inline bool is_bind_mount(const MountSpec& mount) {
+  if (mount.type == "bind") return true;
+  for (const auto& option : mount.options)
+    if (option == "bind" || option == "rbind") return true;
+  return false;
+}
+
 inline void read_mounts(const array& mounts, std::vector<MountSpec>& out) {
   for (std::size_t i = 0; i < mounts.size(); ++i) {
     std::string path = "mounts[" + std::to_string(i) + "]";
@@ -508,7 +516,7 @@ inline void write_id_mappings(const std::vector<IdMapping>& mappings, object& li
 /// Reads the modelled subset of an OCI runtime-spec config.json; a modelled field of the wrong
 /// type throws SpecError naming it (fields ContainerSpec does not model are left to the core's
 /// check that some stage claims them). `bundle_dir` resolves a relative root.path, as the OCI
-/// spec says.
+/// spec says, and a relative bind mount source, as runc does (an empty `bundle_dir` leaves both).
 inline ContainerSpec spec_from_json(const boost::json::value& config,
                                     const std::string& bundle_dir = "") {
   if (!config.is_object()) throw SpecError("config.json: the document must be a JSON object");
@@ -527,6 +535,10 @@ inline ContainerSpec spec_from_json(const boost::json::value& config,
   spec.hostname = top.string("hostname").value_or("");
   if (const boost::json::array* mounts = top.list("mounts"))
     detail::read_mounts(*mounts, spec.mounts);
+  if (!bundle_dir.empty())
+    for (auto& mount : spec.mounts)
+      if (detail::is_bind_mount(mount) && !mount.source.empty() && mount.source.front() != '/')
+        mount.source = bundle_dir + "/" + mount.source;
   if (const boost::json::object* annotations = top.child("annotations")) {
     for (const auto& kv : *annotations) {
       if (!kv.value().is_string())

@@ -206,7 +206,9 @@ struct ContainerRequest {
   /// `nsrun create`: leave the container created, its process waiting for `nsrun start`, and
   /// return; it outlives this nsrun. Otherwise a foreground run to the workload's exit.
   bool detached = false;
-  std::string pid_file;  ///< written with the container process's pid once it is created
+  /// Written with the container process's pid once it is created (detached), or once the
+  /// workload runs (a run to its exit: `run --pid-file`).
+  std::string pid_file;
   /// With process.terminal: the engine's console socket (connected) that receives the pty's
   /// master. Empty under a foreground run, where this nsrun relays the terminal itself.
   support::UniqueFd console_socket;

@@ -40,7 +40,8 @@ MountSpec parse_mount_flag(const std::string& value, const std::string& cwd);
 /// did), otherwise the rootfs the set-up created.
 std::string default_rootfs(const std::string& cwd, const std::string& installed_rootfs);
 
-/// The environment every workload starts with: never the host's.
+/// The environment every workload starts with: never the host's. HOME is added in the container
+/// (the exec stage: the user's home in its /etc/passwd, as runc and docker give it).
 std::vector<std::string> base_environment(const std::string& hostname);
 
 /// Where `--init` puts nsrun-init in the container (a read-only bind mount of the host's file).

@@ -104,6 +104,12 @@ struct MountPlan {
   /// nsrun grew from gave it), or when the spec mounts one there. A bundle without one keeps the
   /// image's /tmp, as runc leaves it (read-only with `root.readonly`).
   bool mount_tmp = true;
+  /// process.cwd (a cleaned container path), made when missing as runc makes it: a mkdir -p in
+  /// the container's root, as the container's root user, 0755 directories, after the mounts (so
+  /// it may lie in one) and before the root turns read-only. Empty: nothing to make.
+  std::string working_directory;
+  /// What gave the working directory ("--workdir", "process.cwd"), for an error's fix.
+  std::string working_directory_from;
 };
 
 /// Where the stage gives the container its cgroups when the spec mounts nothing there.
