@@ -215,6 +215,10 @@ TEST_F(CgroupsE2E, ForkBombIsContainedWhileTheHostCanStillFork) {
   BackgroundRun bomb(state_.path(), name_,
                      {"--pids-limit", "32", "sh", "-c", "f() { f | f & }; f; read x"});
   ASSERT_TRUE(wait_for(pids + "/pids.current"));
+  // The directory comes a moment before its limit is written in it.
+  auto limit_by = std::chrono::steady_clock::now() + 10s;
+  while (trimmed(slurp(pids + "/pids.max")) != "32" && std::chrono::steady_clock::now() < limit_by)
+    std::this_thread::sleep_for(5ms);
   EXPECT_EQ(trimmed(slurp(pids + "/pids.max")), "32");
   // Let the bomb fill its cgroup, then watch it stay there.
   long most = 0;
