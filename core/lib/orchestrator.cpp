@@ -487,8 +487,8 @@ struct Supervision {
   bool stop_when_started = false;
   /// Run once the command runs; a failure kills the process.
   std::function<std::optional<StageFailure>()> on_started;
-  /// Merges the container process's trace report, closes its open span at execve, and renders
-  /// the trace so far once the report came (Tracer::render_ahead).
+  /// Merges the container process's trace report and closes its open span at execve (on_started
+  /// renders the trace so far).
   Tracer* tracer = nullptr;
 };
 
@@ -517,7 +517,12 @@ SupervisionResult supervise(const Supervision& s, StderrLogger& log) {
     };
     const int signal_slot = watch(signals.get());
     const int process_slot = watch(s.pidfd);
+    // Once the exec is announced, only the end-of-file (POLLHUP, at execve or death) wakes
+    // nsrun: what the process sends meanwhile (its trace report, a failure) is read then. Taken
+    // in and rendered as it came, the report kept nsrun busy while the process execed, and a
+    // traced run saw the execve 0.5 ms late (docs/tracing.md).
     const int sync_slot = started ? -1 : watch(s.sync_fd);
+    if (announced && sync_slot >= 0) fds[sync_slot].events = 0;
     const int channel_slot = waiting_for_master ? watch(s.terminal_channel) : -1;
     const int output_slot = terminal && terminal_output_open ? watch(terminal->master()) : -1;
     const int input_slot = terminal && terminal->input() >= 0 ? watch(terminal->input()) : -1;
@@ -551,13 +556,7 @@ SupervisionResult supervise(const Supervision& s, StderrLogger& log) {
         announced = true;
         continue;
       }
-      if (len > 0 && s.tracer && s.tracer->merge(datagram)) {
-        // The report comes right before the exec stage's last phase (the seccomp filter's load
-        // and the execve), which the host only waits on. Rendering any earlier, while the
-        // process runs its other phases, made a traced run slower (docs/tracing.md).
-        s.tracer->render_ahead();
-        continue;
-      }
+      if (len > 0 && s.tracer && s.tracer->merge(datagram)) continue;
       if (len > 0) {
         if (s.tracer) s.tracer->close_open_span(TraceClock::now(), /*failed=*/true);
         reap(s.pidfd);
@@ -1470,10 +1469,12 @@ void Orchestrator::run_to_exec(Phase phase, const CallSite& site, int sync_fd,
     // Announce the hand-over to the last (exec) stage: an EOF after this means execve ran; an
     // EOF before it means the process died during setup.
     if (i + 1 == stages_.size()) {
+      ::send(sync_fd, &exec_announcement_byte, 1, MSG_NOSIGNAL);
+      // After the announcement: the host, which from then on waits for the end-of-file alone
+      // (supervise), reads the report once execve ran, not while this process execs.
       if (tracer_)
         tracer_->send_container_report(sync_fd, stages_[i].plugin(), stages_[i].kind(),
                                        phase_name(phase));
-      ::send(sync_fd, &exec_announcement_byte, 1, MSG_NOSIGNAL);
     }
     if (auto failure = run_stage(i, phase, site, ProcessSide::container))
       fail_in_container(sync_fd, *failure);

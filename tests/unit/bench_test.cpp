@@ -12,7 +12,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "nsrun/core/json_util.hpp"
 #include "nsrun/core/trace.hpp"
@@ -299,6 +302,37 @@ TEST(Tracer, AForkedProcessReportsItsSpansFromItsOwnArenas) {
                                              "nsrun.storage: create_container",
                                              "nsrun.exec: start_container"}));
   EXPECT_EQ(log, "storage: mount proc on /proc");
+}
+
+// A tracer's mapping outlives it, for the next tracer of the process (unmapping it slowed the end
+// of a run): one made while another is alive has a mapping of its own, and none sees another's
+// spans.
+TEST(Tracer, TracersOneAfterAnotherOrSideBySideKeepTheirOwnSpans) {
+  auto names_in = [](const Tracer& tracer) {
+    std::vector<std::string> names;
+    const boost::json::object document = tracer.document({});
+    for (const auto& event : document.at("traceEvents").as_array())
+      if (event.at("ph") == "X") names.emplace_back(event.at("name").as_string());
+    return names;
+  };
+  auto record = [](Tracer& tracer, const std::string& name) {
+    for (int i = 0; i < 100; ++i)  // enough text to reach across the arena's pages
+      tracer.add(name, TraceClock::now(), TraceClock::now(), TraceProcess::host);
+  };
+  auto first = std::make_unique<Tracer>();
+  record(*first, "first");
+  first.reset();  // its mapping is kept
+  {
+    Tracer second;  // takes it
+    record(second, "second");
+    Tracer third;  // while the second is alive: a mapping of its own
+    record(third, "third");
+    EXPECT_EQ(names_in(second), std::vector<std::string>(100, "second"));
+    EXPECT_EQ(names_in(third), std::vector<std::string>(100, "third"));
+  }
+  Tracer fourth;
+  record(fourth, "fourth");
+  EXPECT_EQ(names_in(fourth), std::vector<std::string>(100, "fourth"));
 }
 
 // A created container's process reports to `nsrun create` with no exec ahead: nothing is left

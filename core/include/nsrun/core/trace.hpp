@@ -10,13 +10,13 @@
 //
 // Two processes make the spans: nsrun on the host, and the container process it clones, which
 // inherits a copy of the tracer. Both read the same clock (CLOCK_MONOTONIC). The container
-// process sends the spans it made to the host over the sync socket, in one datagram right
-// before the exec stage runs (see Orchestrator::run_to_exec); the exec stage's start_container
-// ends at execve, which only the host sees (the socket closes), so the host closes that span.
+// process sends the spans it made to the host over the sync socket, in one datagram as the exec
+// stage begins (see Orchestrator::run_to_exec), which the host reads once execve ran; the exec
+// stage's start_container ends at execve, which only the host sees (the socket closes), so the
+// host closes that span.
 //
 // Spans are plain records until the trace is written, and JSON is made on the host only, while
-// it has nothing else to do: when the container process's report comes (the process then only
-// loads its seccomp filter and execs), once the workload runs, and the last spans at the end
+// it has nothing else to do: once the workload runs, and the last spans at the end
 // (render_ahead, write). Every span a process records before its exec is on the run's critical
 // path (issue 12 asks that tracing add at most 0.2 ms to a run): a record allocates nothing, its
 // text goes into arenas of a mapping of the tracer's own that the clone hands the container
@@ -107,11 +107,10 @@ class Tracer final : public DebugSink {
   /// Host, while it waits on the container process: the metadata (the first time) and every span
   /// so far but one the container left open are rendered as JSON and written to an unnamed file
   /// in the output's directory, and an older file of the output's name is removed, so that
-  /// write() has only the spans after them to do. The core calls it when it only waits: once
-  /// the container process's report came (the process then loads its seccomp filter and execs),
-  /// and once the workload runs. A short workload (`/bin/true`) ends in less time than its whole
-  /// trace takes to render, so most of the rendering is done before it runs. Without an output it
-  /// does nothing; whatever fails here is left for write() to do again and report.
+  /// write() has only the spans after them to do. The core calls it once the workload runs, when
+  /// it only waits. (Rendered earlier, while the container process still worked, it made a
+  /// traced run slower on this two-CPU machine: docs/tracing.md.) Without an output it does
+  /// nothing; whatever fails here is left for write() to do again and report.
   void render_ahead() noexcept;
   /// Writes the trace to the output: a regular file there is replaced (mode 0644 less the
   /// umask), anything else written through (written_in_place). Throws Error naming --trace.
