@@ -4,11 +4,21 @@
 #include "commands.hpp"
 
 namespace nsrun::cli {
+namespace {
+
+// The command's tracer lives as long as the process, which a command ends with _exit
+// (end_process): its memory goes with the rest. Destroyed when the command returned, it cost a
+// traced run 0.05 ms on this machine, in page faults: the clone made the heap it frees
+// copy-on-write, and the first write to each such page faults, even once the container process
+// has exec'd.
+std::optional<core::Tracer> command_tracer;
+
+}  // namespace
 
 CommandTrace::CommandTrace(const std::optional<std::string>& path, const GlobalOptions& global) {
   if (!path) return;
   core::check_trace_path(*path);  // `--trace ""` too: a trace asked for and never written
-  tracer_.emplace();
+  tracer_ = &command_tracer.emplace();
   // Absolute: the supervisor of `run -d` writes it from /.
   tracer_->set_output(std::filesystem::absolute(*path).lexically_normal().string(),
                       [argv = global.argv] {

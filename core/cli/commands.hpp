@@ -126,7 +126,7 @@ class CommandTrace {
   /// as "") or the file cannot be made. The trace names `global.argv` as the command.
   CommandTrace(const std::optional<std::string>& path, const GlobalOptions& global);
   /// The tracer, or null when nothing is traced.
-  core::Tracer* tracer() { return tracer_ ? &*tracer_ : nullptr; }
+  core::Tracer* tracer() { return tracer_; }
   /// The span from main() to now, named `what` (reading the flags, the pipeline, the plugins).
   void setup_done(const char* what, boost::json::object args = {});
   /// The span `what` from `start` to now, then the file. A trace that cannot be written is an
@@ -135,7 +135,7 @@ class CommandTrace {
               Logger& log);
 
  private:
-  std::optional<core::Tracer> tracer_;
+  core::Tracer* tracer_ = nullptr;  ///< the process's (one command a process)
 };
 
 /// A container from an OCI bundle, as `nsrun create` makes it (detached) with the installed
