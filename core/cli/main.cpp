@@ -67,11 +67,7 @@ void GlobalOptions::check_selectors(const core::Pipeline& file, const std::strin
   // The loaded plugins are those the command chose, and one of them declares the flag of every
   // selector of a sound pipeline: the others, which a run does not need, are loaded only to
   // judge a selector none of the chosen ones explains.
-  try {
-    file.check_selector_flags(path, loaded.declared_flags());
-    return;
-  } catch (const core::Error&) {
-  }
+  if (file.selector_flags_declared(loaded.declared_flags())) return;
   file.check_selector_flags(path,
                             load_plugins(installation, file.named_plugins()).declared_flags());
 }

@@ -122,32 +122,43 @@ std::vector<std::string> Pipeline::named_plugins() const {
   return names;
 }
 
-void Pipeline::check_selector_flags(
-    std::string_view source,
+std::optional<std::size_t> Pipeline::first_undeclared_selector(
     const std::map<std::string, std::vector<std::string>>& declared_flags) const {
   const std::vector<std::string> plugins = named_plugins();
   for (std::size_t i = 0; i < selectors.size(); ++i) {
-    const Selector& selector = selectors[i];
-    std::set<std::string> known;  // sorted, for a message that reads the same on every run
-    bool declared = false;
-    for (const auto& plugin : plugins) {
+    auto declares = [&](const std::string& plugin) {
       auto flags = declared_flags.find(plugin);
-      if (flags == declared_flags.end()) continue;
-      for (const auto& flag : flags->second) {
-        declared |= flag == selector.flag;
-        known.insert("--" + flag);
-      }
-    }
-    if (declared) continue;
-    std::string list;
-    for (const auto& flag : known) list += (list.empty() ? "" : ", ") + flag;
-    throw Error(std::string(source) + ": selectors[" + std::to_string(i) + "] (stage " +
-                selector.stage + "): no plugin of the pipeline declares the flag --" +
-                selector.flag + ", so it never selects (" +
-                (list.empty() ? std::string("its plugins declare no flags; remove the selector")
-                              : "its plugins declare " + list + "; name one of those") +
-                ")");
+      return flags != declared_flags.end() && std::find(flags->second.begin(), flags->second.end(),
+                                                        selectors[i].flag) != flags->second.end();
+    };
+    if (std::none_of(plugins.begin(), plugins.end(), declares)) return i;
   }
+  return std::nullopt;
+}
+
+bool Pipeline::selector_flags_declared(
+    const std::map<std::string, std::vector<std::string>>& declared_flags) const {
+  return !first_undeclared_selector(declared_flags);
+}
+
+void Pipeline::check_selector_flags(
+    std::string_view source,
+    const std::map<std::string, std::vector<std::string>>& declared_flags) const {
+  const std::optional<std::size_t> undeclared = first_undeclared_selector(declared_flags);
+  if (!undeclared) return;
+  const Selector& selector = selectors[*undeclared];
+  std::set<std::string> known;  // sorted, for a message that reads the same on every run
+  for (const auto& plugin : named_plugins())
+    if (auto flags = declared_flags.find(plugin); flags != declared_flags.end())
+      for (const auto& flag : flags->second) known.insert("--" + flag);
+  std::string list;
+  for (const auto& flag : known) list += (list.empty() ? "" : ", ") + flag;
+  throw Error(std::string(source) + ": selectors[" + std::to_string(*undeclared) + "] (stage " +
+              selector.stage + "): no plugin of the pipeline declares the flag --" + selector.flag +
+              ", so it never selects (" +
+              (list.empty() ? std::string("its plugins declare no flags; remove the selector")
+                            : "its plugins declare " + list + "; name one of those") +
+              ")");
 }
 
 PipelineStage* Pipeline::find_kind(std::string_view kind) {

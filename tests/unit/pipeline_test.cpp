@@ -91,13 +91,17 @@ constexpr const char* with_selectors = R"({"stages": [
   {"flag": "network", "value": "none", "stage": "network=nsrun.network.none"},
   {"flag": "network", "value": "host", "stage": "network=nsrun.network.host"}]})";
 
+// What check_selector_flags says; selector_flags_declared, which the CLI asks first, agrees.
 std::string selector_error(const Pipeline& p,
                            const std::map<std::string, std::vector<std::string>>& declared) {
+  const bool all_declared = p.selector_flags_declared(declared);
   try {
     p.check_selector_flags("/etc/nsrun/p.json", declared);
   } catch (const Error& e) {
+    EXPECT_FALSE(all_declared) << e.what();
     return e.what();
   }
+  EXPECT_TRUE(all_declared);
   return "no error";
 }
 

@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,14 @@ struct Pipeline {
   /// `declared_flags` counts as declaring nothing.
   void check_selector_flags(
       std::string_view source,
+      const std::map<std::string, std::vector<std::string>>& declared_flags) const;
+  /// Whether check_selector_flags would find every selector's flag declared.
+  bool selector_flags_declared(
+      const std::map<std::string, std::vector<std::string>>& declared_flags) const;
+
+ private:
+  /// The index of the first selector whose flag no plugin the document names declares.
+  std::optional<std::size_t> first_undeclared_selector(
       const std::map<std::string, std::vector<std::string>>& declared_flags) const;
 };
 
