@@ -3,8 +3,7 @@
 // request, against the v1 (hybrid, like this machine) and v2 fakes.
 #include <gtest/gtest.h>
 
-#include "fake_cgroupfs.hpp"
-#include "nsrun/cgroups/cgroups_stage.hpp"
+#include "stage_fixture.hpp"
 
 namespace nsrun::cgroups {
 namespace {
@@ -12,6 +11,7 @@ namespace {
 using test::FakeCgroupFs;
 using test::FakeJournal;
 using test::FakeLogger;
+using test::StageOnFakeHost;
 using Writes = std::vector<std::pair<std::string, std::string>>;
 
 const std::string memory_dir = "/sys/fs/cgroup/memory/process_api/abc/nsrun-c1";
@@ -22,69 +22,10 @@ const std::string v2_dir = "/sys/fs/cgroup/ci/nsrun-c1";
 
 constexpr std::int64_t MiB = 1LL << 20;
 
-// Every stage object of a test works on the same fake host (the machine outlives the stage).
-class SharedHost final : public Host {
- public:
-  explicit SharedHost(Host& host) : h_(host) {}
-  int read_file(const std::string& p, std::string& out) override { return h_.read_file(p, out); }
-  int write_file(const std::string& p, std::string_view v) override { return h_.write_file(p, v); }
-  int make_dir(const std::string& p) override { return h_.make_dir(p); }
-  int remove_dir(const std::string& p) override { return h_.remove_dir(p); }
-  bool is_dir(const std::string& p) override { return h_.is_dir(p); }
-  int open_for_write(const std::string& p) override { return h_.open_for_write(p); }
-  int write_fd(int fd, std::string_view v) override { return h_.write_fd(fd, v); }
-  void close_fd(int fd) override { h_.close_fd(fd); }
-  int kill_process(pid_t pid, int signal) override { return h_.kill_process(pid, signal); }
-  void sleep_for(std::chrono::microseconds d) override { h_.sleep_for(d); }
-  int attach_device_program(const std::string& dir, const std::vector<bpf_insn>& program,
-                            std::string& verifier_log) override {
-    return h_.attach_device_program(dir, program, verifier_log);
-  }
-
- private:
-  Host& h_;
-};
-
-struct Update : ::testing::Test {
-  FakeCgroupFs fs;
-  ContainerSpec spec;  ///< the container as nsrun run made it (its config.json)
-  boost::json::object config;
-  FakeJournal journal;
-  FakeLogger log;
-
+struct Update : StageOnFakeHost {
   void SetUp() override {
     spec.namespaces = {{"pid", ""}, {"mount", ""}};
     spec.resources = test::memory_and_pids();  // 64 MiB, 128 MiB memory+swap, 32 pids
-  }
-  // `nsrun run` without limits where no cgroup filesystem is in sight (`ip netns exec` remounts
-  // /sys): it runs without its default device rules, and without any cgroup.
-  void without_any_cgroup() {
-    source = SpecSource::flags;
-    spec.resources = {};
-    fs.remove("/proc/self/mountinfo");
-  }
-  std::unique_ptr<CgroupsStage> fresh_stage() {
-    return std::make_unique<CgroupsStage>(std::make_unique<SharedHost>(fs));
-  }
-  // A bundle's (every hierarchy, as runc), unless a test runs the stage for `nsrun run FLAGS`.
-  SpecSource source = SpecSource::bundle;
-  Context context(ContainerSpec& s, pid_t pid = 0) {
-    Context ctx{"c1", "/run/nsrun/c1", s, config, journal, log, pid};
-    ctx.spec_source = source;
-    return ctx;
-  }
-  // nsrun run up to the running workload (pid 4242), then a clean slate for what follows.
-  void start_container() {
-    auto stage = fresh_stage();
-    Context ctx = context(spec);
-    stage->validate(ctx);
-    stage->prepare(ctx);
-    Context runtime = context(spec, 4242);
-    stage->create_container(runtime);
-    stage->create_runtime(runtime);
-    fs.writes.clear();
-    fs.made_dirs.clear();
-    log = FakeLogger{};
   }
   // nsrun update: a fresh stage, the journal, and the merged resources.
   void update(const ResourcesSpec& merged) {
