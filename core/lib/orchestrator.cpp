@@ -596,40 +596,6 @@ HookState hook_state_of(const std::string& id, const std::string& bundle, const 
 
 }  // namespace
 
-const char* phase_name(Phase phase) {
-  switch (phase) {
-    case Phase::validate:
-      return "validate";
-    case Phase::prepare:
-      return "prepare";
-    case Phase::create_runtime:
-      return "create_runtime";
-    case Phase::create_container:
-      return "create_container";
-    case Phase::start_container:
-      return "start_container";
-    case Phase::poststart:
-      return "poststart";
-    case Phase::teardown:
-      return "teardown";
-    case Phase::exec_prepare:
-      return "exec_prepare";
-    case Phase::exec_runtime:
-      return "exec_runtime";
-    case Phase::exec_container:
-      return "exec_container";
-    case Phase::pause:
-      return "pause";
-    case Phase::resume:
-      return "resume";
-    case Phase::update:
-      return "update";
-    case Phase::spec_final:
-      return "spec_final";
-  }
-  return "unknown";
-}
-
 namespace {
 
 int namespace_flag(const std::string& type) {
@@ -1520,7 +1486,7 @@ void Orchestrator::create_container_as_released(const CallSite& site, int sync_f
       if (!wait_for_release(sync_fd, static_cast<ReleaseCount>(i + 1), released, &blocked))
         ::_exit(exit_code::runtime_error);
       if (tracer_ && blocked)
-        tracer_->add("core: wait for the host's create_runtime of " + stages_[i].plugin(),
+        tracer_->add({"core: wait for the host's create_runtime of ", stages_[i].plugin()},
                      wait_start, std::chrono::steady_clock::now(), TraceProcess::container);
     }
     if (auto failure = run_stage(i, Phase::create_container, site, ProcessSide::container))

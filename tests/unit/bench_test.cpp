@@ -697,6 +697,49 @@ TEST(BenchOutputs, AnEmptyPathIsRefusedNamingItsFlag) {
             "--trace needs a file name (e.g. --trace run.json)");
 }
 
+// Each kind of bad output path gets its own message, and every kind of good one passes: a new
+// file, a regular file (replaced), a link to a file or a FIFO (written through), in the working
+// directory or another one.
+TEST(BenchOutputs, EachBadPathHasItsOwnMessageAndGoodOnesPass) {
+  namespace fs = std::filesystem;
+  const fs::path dir = empty_directory("nsrun-outputs-");
+  auto error_of = [](const std::string& path) -> std::string {
+    try {
+      check_trace_path(path);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  const std::string d = dir.string();
+  std::ofstream(dir / "file") << "x";
+  fs::create_directory(dir / "sub");
+  fs::create_symlink(dir / "sub", dir / "link-to-dir");
+  fs::create_symlink(dir / "file", dir / "link-to-file");
+  ASSERT_EQ(::mkfifo((dir / "fifo").c_str(), 0600), 0);
+
+  EXPECT_EQ(error_of(d + "/missing/t.json"),
+            "--trace " + d + "/missing/t.json: the directory " + d +
+                "/missing does not exist (create it, or name a file in an existing directory)");
+  EXPECT_EQ(error_of(d + "/file/t.json"),
+            "--trace " + d + "/file/t.json: the directory " + d +
+                "/file does not exist (create it, or name a file in an existing directory)");
+  EXPECT_EQ(error_of(d + "/sub"), "--trace " + d + "/sub is a directory (name a file in it, e.g. " +
+                                      d + "/sub/trace.json)");
+  EXPECT_EQ(
+      error_of(d + "/sub/"),
+      "--trace " + d + "/sub/ is a directory (name a file in it, e.g. " + d + "/sub/trace.json)");
+  EXPECT_EQ(error_of(d + "/link-to-dir"),
+            "--trace " + d + "/link-to-dir is a directory (name a file in it, e.g. " + d +
+                "/link-to-dir/trace.json)");
+  EXPECT_EQ(error_of("/"), "--trace / is a directory (name a file in it, e.g. /trace.json)");
+  for (const std::string& good : {d + "/new.json", d + "/file", d + "/link-to-file", d + "/fifo",
+                                  d + "/sub/new.json", std::string("relative-new.json")})
+    EXPECT_EQ(error_of(good), "no error") << good;
+  EXPECT_FALSE(fs::exists("relative-new.json"));  // checked, not made
+  fs::remove_all(dir);
+}
+
 // bench's --json and --svg naming one file: the chart would replace the JSON.
 TEST(BenchOutputs, PathsToOneFileAreTheSameFile) {
   namespace fs = std::filesystem;

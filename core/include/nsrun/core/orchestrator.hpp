@@ -331,6 +331,41 @@ ssize_t receive_datagram(int fd, std::string& out);
 /// The CLONE_NEW* flags for the namespaces the spec asks to create.
 int clone_flags_for(const ContainerSpec& spec);
 
-const char* phase_name(Phase phase);
+/// A phase's name, as traces and messages say it. Inline: the container process names each phase
+/// it traces, and this function's own page of code, which a cloned process faults in again, cost
+/// a traced run a page fault (docs/tracing.md).
+inline const char* phase_name(Phase phase) {
+  switch (phase) {
+    case Phase::validate:
+      return "validate";
+    case Phase::prepare:
+      return "prepare";
+    case Phase::create_runtime:
+      return "create_runtime";
+    case Phase::create_container:
+      return "create_container";
+    case Phase::start_container:
+      return "start_container";
+    case Phase::poststart:
+      return "poststart";
+    case Phase::teardown:
+      return "teardown";
+    case Phase::exec_prepare:
+      return "exec_prepare";
+    case Phase::exec_runtime:
+      return "exec_runtime";
+    case Phase::exec_container:
+      return "exec_container";
+    case Phase::pause:
+      return "pause";
+    case Phase::resume:
+      return "resume";
+    case Phase::update:
+      return "update";
+    case Phase::spec_final:
+      return "spec_final";
+  }
+  return "unknown";
+}
 
 }  // namespace nsrun::core

@@ -61,6 +61,10 @@ class Tracer final : public DebugSink {
   /// container process's report carries no arguments but a stage's log and failure).
   void add(std::string_view name, TraceClock::time_point start, TraceClock::time_point end,
            TraceProcess process, boost::json::object args = {});
+  /// The same, its name the concatenation of `name_parts`: the container process names a span
+  /// so without a string of its own, whose allocation there writes (and faults) a heap page.
+  void add(std::initializer_list<std::string_view> name_parts, TraceClock::time_point start,
+           TraceClock::time_point end, TraceProcess process, boost::json::object args = {});
 
   /// Around one phase call of one stage: the span "<plugin>: <phase>", with the stage's debug
   /// messages meanwhile as its "log" argument.
@@ -72,8 +76,9 @@ class Tracer final : public DebugSink {
   /// call, on that call's side; ignored outside a phase call.
   void add_stage_span(std::string_view name, TraceClock::time_point start,
                       TraceClock::time_point end);
-  /// True while a phase call is open: a stage's debug messages are kept for the trace.
-  bool capturing() const noexcept override { return open_phase_.has_value(); }
+  /// True while a phase call is open: a stage's debug messages are kept for the trace. Defined
+  /// with the tracer's other code, whose page the container process has faulted in already.
+  bool capturing() const noexcept override;
 
   /// Host, right before the clone: spans made after this, in the container process, are its.
   void mark_clone();
