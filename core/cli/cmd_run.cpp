@@ -182,6 +182,7 @@ class RunCommandLine {
         stage->options.emplace_back(&flag, option);
       }
     }
+    strict_flag_values(app_);
   }
 
   /// Parses the arguments of `nsrun run` (CLI11's ParseError on a malformed one).

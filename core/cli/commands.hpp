@@ -167,6 +167,11 @@ std::string run_help(const GlobalOptions& global);
 /// Prints "nsrun: <message>" and returns 125 (nsrun's own failure).
 int report_error(const std::string& message);
 
+/// Makes every flag of `app` and its commands that takes no value refuse a value other than
+/// true or false (1, 0, yes, no, on, off, in any case): CLI11 takes `--rm=2` for true and
+/// `--force=-1` for false, where runc and docker refuse a value that is no boolean.
+void strict_flag_values(CLI::App& app);
+
 /// A container's command as given after nsrun's flags: less the `--` that may end those flags
 /// (`nsrun run -- CMD`, `nsrun exec ID -- CMD`, as docker takes them).
 std::vector<std::string> without_end_of_flags(std::vector<std::string> words);

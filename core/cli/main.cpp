@@ -26,6 +26,22 @@ int report_error(const std::string& message) {
   return exit_code::runtime_error;
 }
 
+void strict_flag_values(CLI::App& app) {
+  static const CLI::Validator boolean(
+      [](std::string& value) -> std::string {
+        std::string lower;
+        for (char c : value)
+          lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        for (const char* word : {"true", "false", "1", "0", "yes", "no", "on", "off"})
+          if (lower == word) return {};
+        return "takes no value, or true or false (not \"" + value + "\")";
+      },
+      "", "boolean");
+  for (CLI::Option* option : app.get_options())
+    if (option->get_expected_max() == 0) option->check(boolean);
+  for (CLI::App* command : app.get_subcommands({})) strict_flag_values(*command);
+}
+
 std::vector<std::string> without_end_of_flags(std::vector<std::string> words) {
   if (!words.empty() && words.front() == "--") words.erase(words.begin());
   return words;
@@ -316,6 +332,7 @@ int main(int argc, char** argv) {
       }
     exit_code = cli::report_error("help: no command \"" + *help_topic + "\" (see: nsrun help)");
   });
+  cli::strict_flag_values(app);
   try {
     app.parse(parsed_argc, argv);
   } catch (const CLI::CallForHelp&) {

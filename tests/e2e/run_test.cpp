@@ -790,6 +790,19 @@ TEST(Cli, NoCommandIsAUsageErrorOnOneLine) {
   EXPECT_NE(r.err.find("nsrun help"), std::string::npos) << r.err;
 }
 
+// A flag given a boolean value, as runc and docker take one: `--force=true`, `--quiet=false`.
+TEST(Cli, AFlagTakesTrueOrFalse) {
+  auto forced =
+      test::run({nsrun_binary(), "--root", "/nonexistent", "delete", "--force=TRUE", "c1"});
+  EXPECT_EQ(forced.exit_code, 0) << forced.err;  // already gone: a forced delete succeeds
+  auto listed = test::run({nsrun_binary(), "--root", "/nonexistent", "list", "--quiet=false"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find("STATUS"), std::string::npos) << listed.out;  // not quiet: a header
+  auto quiet = test::run({nsrun_binary(), "--root", "/nonexistent", "list", "--quiet=yes"});
+  EXPECT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_EQ(quiet.out, "");
+}
+
 TEST(Cli, AnUnknownCommandIsNamed) {
   auto r = test::run({nsrun_binary(), "--root", "/nonexistent", "frobnicate", "x"});
   EXPECT_EQ(r.exit_code, 125);
@@ -812,6 +825,16 @@ TEST(Cli, AUsageErrorNamesItsCommandAndWhereItsHelpIs) {
       {{"--log-level", "loud", "list"},
        "nsrun: --log-level: loud not in {error,warn,info,debug} (see: nsrun help)\n"},
       {{"--bogus"}, "nsrun: unknown flag --bogus (see: nsrun help)\n"},
+      // A flag's value is true or false, where CLI11 took any number (`--force=2` for true).
+      {{"delete", "--force=2", "c1"},
+       "nsrun: delete: --force: takes no value, or true or false (not \"2\") (see: nsrun delete "
+       "--help)\n"},
+      {{"run", "--rm=-1", "true"},
+       "nsrun: run: --rm: takes no value, or true or false (not \"-1\") (see: nsrun run --help)\n"},
+      // A stage's switch too (the security stage's).
+      {{"run", "--privileged=maybe", "true"},
+       "nsrun: run: --privileged: takes no value, or true or false (not \"maybe\") (see: nsrun "
+       "run --help)\n"},
   };
   for (const auto& c : cases) {
     std::vector<std::string> argv{nsrun_binary(), "--root", "/nonexistent"};
