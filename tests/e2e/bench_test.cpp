@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -267,17 +269,23 @@ TEST_F(BenchTest, TextThatIsNotUtf8LeavesTheTraceAndTheReportValid) {
 // run in flight. The run now gets it, bench waits for it (killing its container if the workload
 // ignores it, as `sleep` as PID 1 does), removes its scratch directory and exits 128+N.
 TEST_F(BenchTest, AStopSignalEndsTheRunInFlightAndLeavesNothing) {
-  auto scratch_dirs = [] {
+  // The scratch directories of this test's bench: named in its runs' command lines (their
+  // --trace), which name the test's state root too. Another test's bench, running alongside
+  // (ctest -j), has scratch directories of its own that come and go meanwhile.
+  auto scratch_dirs_of_runs = [this] {
     std::set<std::string> dirs;
-    for (const char* base : {"/dev/shm", "/tmp"})
-      for (const auto& entry : fs::directory_iterator(base))
-        if (entry.path().filename().string().starts_with("nsrun-bench-"))
-          dirs.insert(entry.path().string());
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+      std::string cmdline = read_text(entry.path().string() + "/cmdline");
+      if (cmdline.find(state_->path()) == std::string::npos) continue;
+      std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+      for (const char* base : {"/dev/shm/nsrun-bench-", "/tmp/nsrun-bench-"})
+        if (auto at = cmdline.find(base); at != std::string::npos)
+          dirs.insert(cmdline.substr(at, cmdline.find('/', at + std::strlen(base)) - at));
+    }
     return dirs;
   };
   for (int signal : {SIGINT, SIGTERM}) {
     SCOPED_TRACE(signal);
-    const auto scratch_before = scratch_dirs();
     BackgroundProcess bench_process(bench_argv(
         {"--runs", "5", "--warmup", "0", "--name", "a", "--stage", "network=nsrun.network.none",
          "--name", "b", "--stage", "network=nsrun.network.none", "--", "sleep", "60"}));
@@ -285,11 +293,14 @@ TEST_F(BenchTest, AStopSignalEndsTheRunInFlightAndLeavesNothing) {
     for (int i = 0; i < 500 && containers().empty(); ++i) ::usleep(10000);
     ASSERT_FALSE(containers().empty()) << "no run started in 5 s";
     ::usleep(300000);
+    const std::set<std::string> scratch = scratch_dirs_of_runs();
+    EXPECT_FALSE(scratch.empty()) << "no run names a scratch directory";
+    for (const auto& dir : scratch) EXPECT_TRUE(fs::is_directory(dir)) << dir;
     const auto sent = std::chrono::steady_clock::now();
     ::kill(bench_process.pid(), signal);
     EXPECT_EQ(bench_process.wait(), 128 + signal);
     EXPECT_LT(std::chrono::steady_clock::now() - sent, std::chrono::seconds(20));
-    EXPECT_EQ(scratch_dirs(), scratch_before) << "a scratch directory left behind";
+    for (const auto& dir : scratch) EXPECT_FALSE(fs::exists(dir)) << "left behind: " << dir;
     EXPECT_TRUE(containers().empty()) << "left: " << containers().front();
     // No process of the runs: each had the state root on its command line.
     for (const auto& entry : fs::directory_iterator("/proc")) {
