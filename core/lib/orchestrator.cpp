@@ -1621,7 +1621,11 @@ int Orchestrator::exec(const StateDir& state, int container_pidfd, pid_t contain
     log_.error(naming_flags(failure.message, request.fields_from_flags));
     return failure.exit_code;
   };
+  // exec_prepare runs before the process exists: its stages see the container's (init's) pid,
+  // to read what the container holds as root through /proc/PID/root (the exec stage's HOME).
+  site.pid = container_pid;
   if (auto failure = run_phase(Phase::exec_prepare, site, ProcessSide::host)) return fail(*failure);
+  site.pid = 0;
   if (std::size_t threads = thread_count(); threads > 1)
     return fail({"core: " + std::to_string(threads) +
                  " threads run before clone; a stage started a thread in exec_prepare"});

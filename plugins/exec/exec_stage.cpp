@@ -103,16 +103,15 @@ bool lacks_home(const nsrun::ProcessSpec& process) {
 }
 
 // The container's /etc/passwd, or "" when it has none that can be read. Read in the container's
-// root (the process has switched to it), and never through a /proc magic link, which could lead
-// to a host file the process still holds open; nor from a FIFO or a device, which would block or
-// never end.
-std::string read_container_passwd() {
+// root: `root` is a descriptor of it, or AT_FDCWD in a process that has switched to it. Never
+// through a /proc magic link, which could lead to a host file the process still holds open; nor
+// from a FIFO or a device, which would block or never end.
+std::string read_container_passwd(int root = AT_FDCWD) {
   constexpr std::size_t max_size = 16 << 20;
   open_how how{};
   how.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  const int fd =
-      static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, "/etc/passwd", &how, sizeof how));
+  const int fd = static_cast<int>(::syscall(SYS_openat2, root, "/etc/passwd", &how, sizeof how));
   if (fd < 0) return {};
   std::string text;
   struct stat st {};
@@ -131,9 +130,23 @@ std::string read_container_passwd() {
 
 // runc's HOME: the home directory of the process's user (process.user.uid; nsrun's own, root,
 // without one) in the container's /etc/passwd, or "/" when no line names that user.
-std::string home_in_container(const nsrun::ProcessSpec& process) {
+std::string home_in_container(const nsrun::ProcessSpec& process, int root = AT_FDCWD) {
   const std::int64_t uid = process.user ? process.user->uid : 0;
-  return nsrun::exec::home_of(read_container_passwd(), uid).value_or("/");
+  return nsrun::exec::home_of(read_container_passwd(root), uid).value_or("/");
+}
+
+// The same for `nsrun exec`, from the host before its process exists: through the root of the
+// container's process (as root, as runc reads it, where the process, once the security stage has
+// made it the user, may not read a file only root reads); none when that root cannot be opened.
+std::optional<std::string> home_through_root_of(pid_t container,
+                                                const nsrun::ProcessSpec& process) {
+  if (container <= 0) return std::nullopt;
+  const std::string root_link = "/proc/" + std::to_string(container) + "/root";
+  const int root = ::open(root_link.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) return std::nullopt;
+  std::string home = home_in_container(process, root);
+  ::close(root);
+  return home;
 }
 
 class ExecStage final : public nsrun::IStage {
@@ -190,9 +203,13 @@ class ExecStage final : public nsrun::IStage {
 
   // nsrun exec: the new process, already in the container's namespaces and root, is run the
   // way the container's was.
-  void exec_prepare(nsrun::Context& ctx) override { validate(ctx); }
+  void exec_prepare(nsrun::Context& ctx) override {
+    validate(ctx);
+    if (lacks_home(ctx.spec.process)) home_ = home_through_root_of(ctx.pid, ctx.spec.process);
+  }
   void exec_container(nsrun::Context& ctx) override {
-    if (lacks_home(ctx.spec.process)) home_ = home_in_container(ctx.spec.process);
+    // Read here, as whatever user the process now is, only when exec_prepare could not.
+    if (lacks_home(ctx.spec.process) && !home_) home_ = home_in_container(ctx.spec.process);
     start_process(ctx, "--cwd");
   }
 

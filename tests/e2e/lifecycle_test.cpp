@@ -687,6 +687,30 @@ TEST_F(RunningContainer, ExecGetsTheContainersSeccompFilter) {
   EXPECT_NE(r.err.find("Operation not permitted"), std::string::npos) << r.err;
 }
 
+// As runc, exec reads the user's HOME in the container's /etc/passwd as root, before the process
+// becomes the user: a passwd only root may read (0600, bind-mounted over the rootfs's) still
+// gives user 1000 its home, where a read as that user gave "/".
+TEST_F(RunningContainer, ExecReadsTheHomeAsRootBeforeBecomingTheUser) {
+  const std::string passwd = bundle_->path() + "/passwd";
+  std::ofstream(passwd) << "root:x:0:0:root:/root:/bin/sh\nu:x:1000:1000::/home/u:/bin/sh\n";
+  ASSERT_EQ(::chmod(passwd.c_str(), 0600), 0);
+  write_bundle({"sh", "-c", "exec sleep 30"});
+  auto config = boost::json::parse(read(bundle_->path() + "/config.json")).as_object();
+  config["mounts"].as_array().push_back({{"destination", "/etc/passwd"},
+                                         {"type", "bind"},
+                                         {"source", passwd},
+                                         {"options", {"bind", "ro"}}});
+  std::ofstream(bundle_->path() + "/config.json") << boost::json::serialize(config);
+  ASSERT_EQ(create(id_).exit_code, 0) << read(bundle_->path() + "/stderr");
+  ASSERT_EQ(nsrun({"start", id_}).exit_code, 0);
+  auto r = exec({"--user", "1000:1000", id_, "sh", "-c", "echo $HOME; cat /etc/passwd"});
+  EXPECT_EQ(r.out, "/home/u\n") << r.err;
+  EXPECT_NE(r.err.find("Permission denied"), std::string::npos)
+      << "readable by the user: " << r.err;
+  r = exec({id_, "sh", "-c", "echo $HOME"});
+  EXPECT_EQ(r.out, "/root\n") << r.err;
+}
+
 // runc writes exec's pid file with or without --detach.
 TEST_F(RunningContainer, ExecWritesItsPidFileInTheForegroundToo) {
   start({"sh", "-c", "exec sleep 30"});

@@ -176,7 +176,10 @@ struct Context {
   const boost::json::object& config;  ///< this stage's own config from the pipeline
   Journal& journal;
   Logger& log;
-  pid_t pid = 0;  ///< the container's pid as seen from the host (create_runtime onwards)
+  /// The container's pid as seen from the host, from create_runtime on. In exec_prepare, the
+  /// container's (an older nsrun gave 0 there: check it); in exec_runtime, the process
+  /// `nsrun exec` made.
+  pid_t pid = 0;
   /// The directory holding every container's state directory (for stores shared between
   /// containers, such as address leases).
   std::string_view state_root = {};
