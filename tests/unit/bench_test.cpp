@@ -437,6 +437,17 @@ TEST(Tracer, AStagesOwnSpanIsCutToItsPhase) {
   EXPECT_LE(phase_end, trace_microseconds(after));
 }
 
+// The message of the Error `check` throws, or "no error".
+template <typename Check>
+std::string error_of(Check check) {
+  try {
+    check();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
 // A new empty directory of this test process's, named `prefix` and the pid.
 std::filesystem::path empty_directory(const std::string& prefix) {
   namespace fs = std::filesystem;
@@ -681,14 +692,6 @@ TEST(Tracer, TextThatIsNotUtf8IsWrittenAsValidUtf8) {
 
 // An output given as "" (an unset shell variable) is refused naming its flag, not left unwritten.
 TEST(BenchOutputs, AnEmptyPathIsRefusedNamingItsFlag) {
-  auto error_of = [](auto check) -> std::string {
-    try {
-      check();
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "no error";
-  };
   EXPECT_EQ(error_of([] { check_output_path("bench: --json", "", "bench.json"); }),
             "bench: --json needs a file name (e.g. --json bench.json)");
   EXPECT_EQ(error_of([] { check_output_path("bench: --svg", "", "bench.svg"); }),
@@ -703,13 +706,8 @@ TEST(BenchOutputs, AnEmptyPathIsRefusedNamingItsFlag) {
 TEST(BenchOutputs, EachBadPathHasItsOwnMessageAndGoodOnesPass) {
   namespace fs = std::filesystem;
   const fs::path dir = empty_directory("nsrun-outputs-");
-  auto error_of = [](const std::string& path) -> std::string {
-    try {
-      check_trace_path(path);
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "no error";
+  auto trace_error = [](const std::string& path) {
+    return error_of([&] { check_trace_path(path); });
   };
   const std::string d = dir.string();
   std::ofstream(dir / "file") << "x";
@@ -718,24 +716,25 @@ TEST(BenchOutputs, EachBadPathHasItsOwnMessageAndGoodOnesPass) {
   fs::create_symlink(dir / "file", dir / "link-to-file");
   ASSERT_EQ(::mkfifo((dir / "fifo").c_str(), 0600), 0);
 
-  EXPECT_EQ(error_of(d + "/missing/t.json"),
+  EXPECT_EQ(trace_error(d + "/missing/t.json"),
             "--trace " + d + "/missing/t.json: the directory " + d +
                 "/missing does not exist (create it, or name a file in an existing directory)");
-  EXPECT_EQ(error_of(d + "/file/t.json"),
+  EXPECT_EQ(trace_error(d + "/file/t.json"),
             "--trace " + d + "/file/t.json: the directory " + d +
                 "/file does not exist (create it, or name a file in an existing directory)");
-  EXPECT_EQ(error_of(d + "/sub"), "--trace " + d + "/sub is a directory (name a file in it, e.g. " +
-                                      d + "/sub/trace.json)");
   EXPECT_EQ(
-      error_of(d + "/sub/"),
+      trace_error(d + "/sub"),
+      "--trace " + d + "/sub is a directory (name a file in it, e.g. " + d + "/sub/trace.json)");
+  EXPECT_EQ(
+      trace_error(d + "/sub/"),
       "--trace " + d + "/sub/ is a directory (name a file in it, e.g. " + d + "/sub/trace.json)");
-  EXPECT_EQ(error_of(d + "/link-to-dir"),
+  EXPECT_EQ(trace_error(d + "/link-to-dir"),
             "--trace " + d + "/link-to-dir is a directory (name a file in it, e.g. " + d +
                 "/link-to-dir/trace.json)");
-  EXPECT_EQ(error_of("/"), "--trace / is a directory (name a file in it, e.g. /trace.json)");
+  EXPECT_EQ(trace_error("/"), "--trace / is a directory (name a file in it, e.g. /trace.json)");
   for (const std::string& good : {d + "/new.json", d + "/file", d + "/link-to-file", d + "/fifo",
                                   d + "/sub/new.json", std::string("relative-new.json")})
-    EXPECT_EQ(error_of(good), "no error") << good;
+    EXPECT_EQ(trace_error(good), "no error") << good;
   EXPECT_FALSE(fs::exists("relative-new.json"));  // checked, not made
   fs::remove_all(dir);
 }
@@ -762,22 +761,18 @@ TEST(BenchOutputs, PathsToOneFileAreTheSameFile) {
 }
 
 TEST(BenchReport, AVariantsNameIsPrintableText) {
-  auto error_of = [](const std::string& name) -> std::string {
-    try {
-      check_variant_name(name);
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "no error";
+  auto name_error = [](const std::string& name) {
+    return error_of([&] { check_variant_name(name); });
   };
   for (const char* name : {"overlay", "a b", "café", "x-1.2"})
-    EXPECT_EQ(error_of(name), "no error");
+    EXPECT_EQ(name_error(name), "no error");
   const std::string fix = " (label each variant with printable text, e.g. --name overlay)";
-  EXPECT_EQ(error_of(""), "bench: --name \"\" is empty" + fix);
-  EXPECT_EQ(error_of("x\x01y"), "bench: --name \"x\\x01y\" has a control character" + fix);
-  EXPECT_EQ(error_of("tab\there"), "bench: --name \"tab\\x09here\" has a control character" + fix);
-  EXPECT_EQ(error_of("c1\xc2\x85"), "bench: --name \"c1\xc2\x85\" has a control character" + fix);
-  EXPECT_EQ(error_of("x\xffy"), "bench: --name \"x\\xffy\" is not UTF-8 text" + fix);
+  EXPECT_EQ(name_error(""), "bench: --name \"\" is empty" + fix);
+  EXPECT_EQ(name_error("x\x01y"), "bench: --name \"x\\x01y\" has a control character" + fix);
+  EXPECT_EQ(name_error("tab\there"),
+            "bench: --name \"tab\\x09here\" has a control character" + fix);
+  EXPECT_EQ(name_error("c1\xc2\x85"), "bench: --name \"c1\xc2\x85\" has a control character" + fix);
+  EXPECT_EQ(name_error("x\xffy"), "bench: --name \"x\\xffy\" is not UTF-8 text" + fix);
 }
 
 // Whatever a name or a kind holds, the chart is well-formed XML 1.0 (no forbidden character, valid
