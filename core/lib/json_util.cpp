@@ -151,7 +151,11 @@ void write_file_atomically(const std::string& path, std::string_view text, unsig
 
 bool written_in_place(const std::string& path) {
   struct stat st {};
-  return ::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
+  return ::lstat(path.c_str(), &st) == 0 && written_in_place(st);
+}
+
+bool written_in_place(const struct stat& st) {
+  return !S_ISREG(st.st_mode);
 }
 
 bool same_file(const std::string& a, const std::string& b) {

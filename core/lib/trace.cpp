@@ -650,7 +650,7 @@ void check_output_path(std::string_view flag, const std::string& path, std::stri
        (S_ISLNK(st.st_mode) && ::stat(path.c_str(), &target) == 0 && S_ISDIR(target.st_mode))))
     throw Error(named + " is a directory (name a file in it, e.g. " + path +
                 (path.back() == '/' ? "" : "/") + std::string(example) + ")");
-  if (exists && !S_ISREG(st.st_mode)) {  // written_in_place: a link, a FIFO, a device
+  if (exists && written_in_place(st)) {
     if (::access(path.c_str(), W_OK) != 0)
       throw Error(named + ": cannot write it: " + std::strerror(errno));
     return;

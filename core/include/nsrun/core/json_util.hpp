@@ -1,6 +1,8 @@
 // Reading JSON documents (config.json, pipelines, state) with errors that say where.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <boost/json.hpp>
 #include <optional>
 #include <stdexcept>
@@ -47,6 +49,8 @@ void write_file_atomically(const std::string& path, std::string_view text, unsig
 /// /dev/stdout, a FIFO), or it is a symbolic link. Replacing it would take the device node, or
 /// the link, off the host.
 bool written_in_place(const std::string& path);
+/// The same for a file whose lstat() gave `st`, for a caller that has it already.
+bool written_in_place(const struct stat& st);
 
 /// Whether two output paths name the same file: the same path once absolute and lexically
 /// normal, or, when both exist, the same inode (a link, `..` through a symbolic link).
